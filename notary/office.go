@@ -1,0 +1,473 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
+	flog "github.com/transparency-dev/formats/log"
+	fnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// LogKey is a log the office watches: its checkpoint origin line and the
+// verifier of its signing key.
+type LogKey struct {
+	Origin   string
+	Verifier note.Verifier
+}
+
+// ParseLogKey parses a --log flag value: either a note verifier key, whose
+// name is then the origin (C2SP tlog-checkpoint recommends the key name equal
+// the origin), or "ORIGIN=VKEY" when they differ. Only Ed25519 keys are
+// accepted; the log's other (SM2) signature lines are ignored, as note does
+// with unknown keys.
+func ParseLogKey(s string) (LogKey, error) {
+	origin, vkey := "", s
+	if i := strings.IndexByte(s, '='); i >= 0 && !strings.Contains(s[:i], "+") {
+		origin, vkey = s[:i], s[i+1:]
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return LogKey{}, fmt.Errorf("notary: log key %q: %w", s, err)
+	}
+	if origin == "" {
+		origin = v.Name()
+	}
+	return LogKey{Origin: origin, Verifier: v}, nil
+}
+
+// Config configures an Office.
+type Config struct {
+	// Dir is the directory of the office's Pebble store. Required.
+	Dir string
+	// FS is the filesystem of the store. The default is the OS filesystem.
+	FS vfs.FS
+	// Key is the office's private note signer key (see LoadOrCreateKey). Required.
+	Key string
+	// Logs are the logs the office cosigns. At least one is required.
+	Logs []LogKey
+	// Logger receives operational messages. The default discards them.
+	Logger *slog.Logger
+	// Registry receives the office's metrics. The default registers none.
+	Registry prometheus.Registerer
+}
+
+// Office is a notary office (公证处): a C2SP tlog-witness that cosigns a
+// log's checkpoints only after checking that each one extends the last it
+// cosigned, and that keeps evidence of any split view it is shown.
+//
+// Spec: https://c2sp.org/tlog-witness, https://c2sp.org/tlog-cosignature
+type Office struct {
+	db      *pebble.DB
+	signer  *fnote.Signer
+	vkey    string
+	logs    map[string]logEntry // by origin; read-only after Open
+	logger  *slog.Logger
+	metrics *metrics
+
+	// mu serializes every read-check-write of a log's cosigned state, so
+	// that checking the old size and persisting the new checkpoint are one
+	// atomic step (the rollback race described in tlog-witness). Requests
+	// are cheap next to the fsync each one waits for, so one lock for all
+	// logs costs nothing measurable; per-origin locks were rejected as
+	// complexity without gain.
+	mu sync.Mutex
+}
+
+type logEntry struct {
+	LogKey
+	id [8]byte // storage id: first 8 bytes of SHA-256(origin)
+}
+
+// Open opens (creating on first use) the office's store.
+func Open(ctx context.Context, cfg Config) (*Office, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("notary: Config.Dir is required")
+	}
+	if len(cfg.Logs) == 0 {
+		return nil, errors.New("notary: at least one log key is required")
+	}
+	signer, err := fnote.NewSignerForCosignatureV1(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("notary: signer key: %w", err)
+	}
+	vkey, err := VerifierKey(cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	o := &Office{
+		signer:  signer,
+		vkey:    vkey,
+		logs:    make(map[string]logEntry),
+		logger:  cfg.Logger,
+		metrics: newMetrics(cfg.Registry),
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for _, l := range cfg.Logs {
+		if _, dup := o.logs[l.Origin]; dup {
+			return nil, fmt.Errorf("notary: log %q configured twice", l.Origin)
+		}
+		o.logs[l.Origin] = logEntry{LogKey: l, id: logID(l.Origin)}
+	}
+	opts := &pebble.Options{Logger: quietPebble{}}
+	if cfg.FS != nil {
+		opts.FS = cfg.FS
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("notary: opening store: %w", err)
+	}
+	o.db = db
+	return o, nil
+}
+
+// Close closes the store.
+func (o *Office) Close() error {
+	if err := o.db.Close(); err != nil {
+		return fmt.Errorf("notary: closing store: %w", err)
+	}
+	return nil
+}
+
+// VerifierKey returns the office's cosignature/v1 verifier key.
+func (o *Office) VerifierKey() string { return o.vkey }
+
+// Name returns the office's key name.
+func (o *Office) Name() string { return o.signer.Name() }
+
+func logID(origin string) [8]byte {
+	h := sha256.Sum256([]byte(origin))
+	return [8]byte(h[:8])
+}
+
+// AddCheckpoint parses and processes an add-checkpoint request body and
+// returns the response body: the office's cosignature line.
+func (o *Office) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error) {
+	req, err := ParseRequest(body)
+	if err != nil {
+		o.metrics.requests.WithLabelValues("malformed").Inc()
+		return nil, err
+	}
+	cosig, err := o.Process(ctx, req)
+	o.metrics.requests.WithLabelValues(resultLabel(err)).Inc()
+	return cosig, err
+}
+
+func resultLabel(err error) string {
+	switch {
+	case err == nil:
+		return "cosigned"
+	case errors.Is(err, ErrMalformed):
+		return "malformed"
+	case errors.Is(err, ErrUnknownLog):
+		return "unknown_log"
+	case errors.Is(err, ErrBadSignature):
+		return "bad_signature"
+	case errors.Is(err, ErrBadProof):
+		return "bad_proof"
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	default:
+		return "error"
+	}
+}
+
+// verified is a checkpoint whose log signature the office checked.
+type verified struct {
+	log  logEntry
+	note []byte // as received, with every signature line
+	text string // the signed checkpoint body
+	cp   flog.Checkpoint
+}
+
+// openCheckpoint finds the log of a signed checkpoint by its origin line and
+// verifies its signature. Signatures by unknown keys (the log's SM2 line,
+// other cosigners) are ignored, as note.Open does.
+func (o *Office) openCheckpoint(msg []byte) (*verified, error) {
+	origin, _, ok := bytes.Cut(msg, []byte("\n"))
+	if !ok {
+		return nil, fmt.Errorf("%w: checkpoint has no origin line", ErrMalformed)
+	}
+	l, ok := o.logs[string(origin)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownLog, origin)
+	}
+	n, err := note.Open(msg, note.VerifierList(l.Verifier))
+	if err != nil {
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &unverified) {
+			return nil, fmt.Errorf("%w: %s", ErrBadSignature, l.Origin)
+		}
+		return nil, fmt.Errorf("%w: checkpoint note: %w", ErrMalformed, err)
+	}
+	v := &verified{log: l, note: msg, text: n.Text}
+	if _, err := v.cp.Unmarshal([]byte(n.Text)); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if v.cp.Origin != l.Origin {
+		return nil, fmt.Errorf("%w: origin mismatch", ErrMalformed)
+	}
+	if len(v.cp.Hash) != sha256.Size {
+		return nil, fmt.Errorf("%w: root hash is %d bytes, want 32", ErrMalformed, len(v.cp.Hash))
+	}
+	return v, nil
+}
+
+// Process checks a parsed add-checkpoint request and, when every check
+// passes, durably records the checkpoint as the latest cosigned for its log
+// and returns the cosignature line. The state is committed with fsync before
+// the cosignature is returned.
+func (o *Office) Process(ctx context.Context, req *Request) ([]byte, error) {
+	v, err := o.openCheckpoint(req.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st, err := o.loadState(v.log.id)
+	if err != nil {
+		return nil, err
+	}
+	// The split-view check runs before the size checks so that a validly
+	// signed conflicting checkpoint is kept as evidence whatever old size
+	// came with it.
+	forkErr := o.checkHistory(ctx, v, req.Proof)
+	if req.Old > v.cp.Size {
+		return nil, fmt.Errorf("%w: old size %d is larger than the checkpoint size %d", ErrMalformed, req.Old, v.cp.Size)
+	}
+	if errors.Is(forkErr, errSplitView) {
+		return nil, &ConflictError{Origin: v.log.Origin, Size: st.Size, Fork: true}
+	}
+	if forkErr != nil {
+		return nil, forkErr
+	}
+	if req.Old != st.Size {
+		return nil, &ConflictError{Origin: v.log.Origin, Size: st.Size}
+	}
+	if st.Exists && v.cp.Size == st.Size {
+		// Same checkpoint again (different roots were caught by
+		// checkHistory): cosign it again, nothing to store.
+		return o.cosign(v.text)
+	}
+	if st.Exists && st.Size > 0 {
+		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, st.Size, v.cp.Size, req.Proof, st.Root, v.cp.Hash); err != nil {
+			if aerr := o.recordAlarm(ctx, Alarm{
+				Origin: v.log.Origin, Kind: AlarmInconsistent, Size: v.cp.Size,
+				Held: st.Note, Got: v.note, Proof: req.Proof,
+				Detail: fmt.Sprintf("consistency proof from cosigned size %d to %d does not verify: %v", st.Size, v.cp.Size, err),
+			}); aerr != nil {
+				return nil, aerr
+			}
+			return nil, fmt.Errorf("%w: from %d to %d: %w", ErrBadProof, st.Size, v.cp.Size, err)
+		}
+	}
+	return o.commitCosigned(v, nil)
+}
+
+// commitCosigned signs v, stores it as the latest cosigned checkpoint of its
+// log and in the history, syncs, and returns the cosignature line. o.mu must
+// be held.
+func (o *Office) commitCosigned(v *verified, extra func(*pebble.Batch) error) ([]byte, error) {
+	cosig, err := o.cosign(v.text)
+	if err != nil {
+		return nil, err
+	}
+	st := cosignedState{Exists: true, Size: v.cp.Size, Root: v.cp.Hash, Note: v.note, Cosignature: cosig, Time: time.Now().UTC()}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("notary: encoding state: %w", err)
+	}
+	batch := o.db.NewBatch()
+	defer batch.Close()
+	if err := batch.Set(stateKey(v.log.id), b, nil); err != nil {
+		return nil, fmt.Errorf("notary: staging state: %w", err)
+	}
+	if err := batch.Set(historyKey(v.log.id, v.cp.Size), v.note, nil); err != nil {
+		return nil, fmt.Errorf("notary: staging history: %w", err)
+	}
+	if extra != nil {
+		if err := extra(batch); err != nil {
+			return nil, fmt.Errorf("notary: staging: %w", err)
+		}
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		return nil, fmt.Errorf("notary: committing state: %w", err)
+	}
+	o.metrics.cosignedSize.WithLabelValues(v.log.Origin).Set(float64(v.cp.Size))
+	return cosig, nil
+}
+
+// cosign returns the office's cosignature/v1 line over a checkpoint body.
+func (o *Office) cosign(text string) ([]byte, error) {
+	signed, err := note.Sign(&note.Note{Text: text}, o.signer)
+	if err != nil {
+		return nil, fmt.Errorf("notary: cosigning: %w", err)
+	}
+	return signed[len(text)+1:], nil
+}
+
+// checkHistory compares v with the checkpoint of the same size the office
+// cosigned earlier, if any. A different root for the same origin and size is
+// a split view: it is recorded as an alarm with both signed notes, and an
+// error is returned. o.mu must be held.
+func (o *Office) checkHistory(ctx context.Context, v *verified, prf [][]byte) error {
+	held, err := o.get(historyKey(v.log.id, v.cp.Size))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	hv, err := o.openCheckpoint(held)
+	if err != nil {
+		return fmt.Errorf("notary: stored checkpoint of size %d unreadable: %w", v.cp.Size, err)
+	}
+	if bytes.Equal(hv.cp.Hash, v.cp.Hash) {
+		return nil
+	}
+	if err := o.recordAlarm(ctx, Alarm{
+		Origin: v.log.Origin, Kind: AlarmFork, Size: v.cp.Size, Held: held, Got: v.note, Proof: prf,
+		Detail: fmt.Sprintf("two checkpoints of size %d with different roots, both signed by the log", v.cp.Size),
+	}); err != nil {
+		return err
+	}
+	return errSplitView
+}
+
+var errSplitView = errors.New("notary: split view")
+
+// cosignedState is the latest checkpoint the office cosigned for one log.
+type cosignedState struct {
+	Exists      bool      `json:"exists"`
+	Size        uint64    `json:"size"`
+	Root        []byte    `json:"root"`
+	Note        []byte    `json:"note"`
+	Cosignature []byte    `json:"cosignature"`
+	Time        time.Time `json:"time"`
+}
+
+func (o *Office) loadState(id [8]byte) (cosignedState, error) {
+	var st cosignedState
+	b, err := o.get(stateKey(id))
+	if errors.Is(err, ErrNotFound) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("notary: decoding state: %w", err)
+	}
+	return st, nil
+}
+
+// get returns a copy of the value at key, or ErrNotFound.
+func (o *Office) get(key []byte) ([]byte, error) {
+	v, closer, err := o.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("notary: reading store: %w", err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// LogState is what the office holds for one log, for pages and monitors.
+type LogState struct {
+	Origin string `json:"origin"`
+	// Size, Root and Checkpoint describe the latest cosigned checkpoint;
+	// Checkpoint is the log's signed note with the office's cosignature
+	// line appended, verifiable with note.Open. Size is 0 and Checkpoint
+	// empty when the office never cosigned one.
+	Size        uint64    `json:"size"`
+	Root        []byte    `json:"root,omitempty"`
+	Checkpoint  string    `json:"checkpoint,omitempty"`
+	CosignedAt  time.Time `json:"cosigned_at,omitzero"`
+	PulledSize  uint64    `json:"pulled_size"`
+	PulledAt    time.Time `json:"pulled_at,omitzero"`
+	Fingerprint bool      `json:"holds_fingerprints"`
+}
+
+// Logs returns the state of every configured log, sorted by origin.
+func (o *Office) Logs(ctx context.Context) ([]LogState, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []LogState
+	for _, l := range o.sortedLogs() {
+		st, err := o.loadState(l.id)
+		if err != nil {
+			return nil, err
+		}
+		ls := LogState{Origin: l.Origin, Size: st.Size, Root: st.Root, CosignedAt: st.Time}
+		if st.Exists {
+			ls.Checkpoint = string(st.Note) + string(st.Cosignature)
+		}
+		ps, err := o.loadPull(l.id)
+		if err != nil {
+			return nil, err
+		}
+		ls.PulledSize, ls.PulledAt, ls.Fingerprint = ps.Size, ps.Time, ps.Size > 0
+		out = append(out, ls)
+	}
+	return out, nil
+}
+
+func (o *Office) sortedLogs() []logEntry {
+	out := make([]logEntry, 0, len(o.logs))
+	for _, l := range o.logs {
+		out = append(out, l)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Origin < out[j-1].Origin; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// Storage keys. Every key starts with a one-byte table tag; a log is named
+// by its 8-byte id so that origins of any length or content are safe.
+const (
+	tagState       = 's' // s id -> cosignedState JSON
+	tagHistory     = 'h' // h id size(8) -> signed note of every cosigned checkpoint
+	tagAlarm       = 'a' // a seq(8) -> Alarm JSON
+	tagAlarmSeen   = 'A' // A sha256(evidence) -> seq(8), to record each alarm once
+	tagPull        = 'p' // p id -> pullState JSON
+	tagFingerprint = 'f' // f leafhash(32) id -> index(8)
+	tagLeaf        = 'i' // i id index(8) -> leafhash(32)
+)
+
+func stateKey(id [8]byte) []byte { return append([]byte{tagState}, id[:]...) }
+func pullKey(id [8]byte) []byte  { return append([]byte{tagPull}, id[:]...) }
+func historyKey(id [8]byte, size uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{tagHistory}, id[:]...), size)
+}
+
+// quietPebble drops Pebble's informational logging; errors still reach the
+// caller through returned errors.
+type quietPebble struct{}
+
+func (quietPebble) Infof(string, ...any)  {}
+func (quietPebble) Errorf(string, ...any) {}
+func (quietPebble) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf(format, args...))
+}

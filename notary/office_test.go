@@ -1,0 +1,172 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+func newTestOffice(t testing.TB, dir string, logs ...LogKey) *Office {
+	t.Helper()
+	skey, err := LoadOrCreateKey(filepath.Join(dir, "keys", "notary.key"), "notary.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(context.Background(), Config{Dir: filepath.Join(dir, "db"), Key: skey, Logs: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// verifyCosig checks that line is a cosignature/v1 by o over msg's body.
+func verifyCosig(t *testing.T, o *Office, msg, line []byte) {
+	t.Helper()
+	v, err := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(append(bytes.Clone(msg), line...), note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("cosignature does not verify: %v\n%s%s", err, msg, line)
+	}
+	if len(n.Sigs) != 1 || n.Sigs[0].Name != o.Name() {
+		t.Fatalf("verified sigs = %+v", n.Sigs)
+	}
+	if _, err := fnote.CoSigV1Timestamp(n.Sigs[0]); err != nil {
+		t.Fatalf("cosignature has no timestamp: %v", err)
+	}
+}
+
+func req(old uint64, proof [][]byte, msg []byte) []byte {
+	return (&Request{Old: old, Proof: proof, Checkpoint: msg}).Marshal()
+}
+
+func TestAddCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	lg := newTestLog(t, "cunzheng.example/log")
+	other := newTestLog(t, "other.example/log")
+	impostor := newTestLog(t, "cunzheng.example/log") // same name, other key
+	o := newTestOffice(t, dir, lg.logKey())
+	defer func() { o.Close() }()
+
+	lg.append(10)
+	s10 := lg.publish()
+	lg.append(7)
+	s17 := lg.publish()
+	lg.append(30)
+	s47 := lg.publish()
+	fork17 := lg.sign(s17, tlog.RecordHash([]byte("not the root")))
+	fork10 := lg.sign(s10, tlog.RecordHash([]byte("not the root either")))
+
+	type step struct {
+		name       string
+		body       []byte
+		wantErr    error
+		wantSize   uint64 // 409 body
+		wantAlarms int
+	}
+	steps := []step{
+		{"malformed", []byte("old x\n\n" + string(lg.notes[s10])), ErrMalformed, 0, 0},
+		{"unknown origin", req(0, nil, other.sign(1, other.root(0))), ErrUnknownLog, 0, 0},
+		{"bad signature", req(0, nil, impostor.sign(s10, lg.root(s10))), ErrBadSignature, 0, 0},
+		{"old larger than size", req(20, nil, lg.notes[s10]), ErrMalformed, 0, 0},
+		{"first", req(0, nil, lg.notes[s10]), nil, 0, 0},
+		{"same again", req(s10, nil, lg.notes[s10]), nil, 0, 0},
+		{"stale old", req(0, nil, lg.notes[s17]), ErrConflict, s10, 0},
+		{"bad proof", req(s10, lg.proof(s10, s47)[1:], lg.notes[s47]), ErrBadProof, 0, 1},
+		{"bad proof again is one alarm", req(s10, lg.proof(s10, s47)[1:], lg.notes[s47]), ErrBadProof, 0, 1},
+		{"extend", req(s10, lg.proof(s10, s17), lg.notes[s17]), nil, 0, 1},
+		{"fork same size", req(s17, nil, fork17), ErrConflict, s17, 2},
+		{"rollback", req(s10, lg.proof(s10, s17-2), lg.sign(s17-2, lg.root(s17-2))), ErrConflict, s17, 2},
+		{"extend again", req(s17, lg.proof(s17, s47), lg.notes[s47]), nil, 0, 2},
+		{"fork of older size, old too large", req(s47, nil, fork10), ErrMalformed, 0, 3},
+		{"fork of older size", req(0, nil, fork10), ErrConflict, s47, 3},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			cosig, err := o.AddCheckpoint(ctx, st.body)
+			if !errors.Is(err, st.wantErr) {
+				t.Fatalf("err = %v, want %v", err, st.wantErr)
+			}
+			if err == nil {
+				r, _ := ParseRequest(st.body)
+				verifyCosig(t, o, r.Checkpoint, cosig)
+			}
+			var ce *ConflictError
+			if errors.As(err, &ce) && ce.Size != st.wantSize {
+				t.Errorf("conflict size = %d, want %d", ce.Size, st.wantSize)
+			}
+			alarms, aerr := o.Alarms(ctx)
+			if aerr != nil {
+				t.Fatal(aerr)
+			}
+			if len(alarms) != st.wantAlarms {
+				t.Errorf("%d alarms, want %d", len(alarms), st.wantAlarms)
+			}
+		})
+	}
+
+	alarms, _ := o.Alarms(ctx)
+	if a := alarms[1]; a.Kind != AlarmFork || !bytes.Equal(a.Held, lg.notes[s17]) || !bytes.Equal(a.Got, fork17) {
+		t.Errorf("fork alarm = %+v, want both signed notes", a)
+	}
+	if a := alarms[0]; a.Kind != AlarmInconsistent || !bytes.Equal(a.Held, lg.notes[s10]) || !bytes.Equal(a.Got, lg.notes[s47]) {
+		t.Errorf("inconsistent alarm = %+v", a)
+	}
+
+	// Restart: the state and the alarms survive.
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o = newTestOffice(t, dir, lg.logKey())
+	_, err := o.AddCheckpoint(ctx, req(0, nil, lg.notes[s47]))
+	var ce *ConflictError
+	if !errors.As(err, &ce) || ce.Size != s47 {
+		t.Fatalf("after restart: err = %v, want conflict at %d", err, s47)
+	}
+	if alarms, _ := o.Alarms(ctx); len(alarms) != 3 {
+		t.Errorf("after restart: %d alarms, want 3", len(alarms))
+	}
+	logs, err := o.Logs(ctx)
+	if err != nil || len(logs) != 1 || logs[0].Size != s47 {
+		t.Fatalf("Logs = %+v, %v", logs, err)
+	}
+	// The served checkpoint carries the log's lines and the cosignature.
+	cv, _ := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
+	if _, err := note.Open([]byte(logs[0].Checkpoint), note.VerifierList(lg.logKey().Verifier, cv)); err != nil {
+		t.Errorf("state checkpoint does not verify: %v", err)
+	}
+}
+
+func TestKeysReused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k", "notary.key")
+	a, err := LoadOrCreateKey(path, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreateKey(path, "n2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Fatal("key not reused")
+	}
+	vk, err := VerifierKey(a)
+	if err != nil || !strings.HasPrefix(vk, "n1+") {
+		t.Fatalf("VerifierKey = %q, %v", vk, err)
+	}
+	if _, err := fnote.NewVerifierForCosignatureV1(vk); err != nil {
+		t.Fatal(err)
+	}
+	_ = rand.Reader
+}

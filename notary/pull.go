@@ -1,0 +1,477 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Pull-mode defaults.
+const (
+	// DefaultPullInterval is how often a pulling office polls /checkpoint.
+	DefaultPullInterval = time.Second
+	// DefaultPullConcurrency is how many tiles are fetched at once.
+	DefaultPullConcurrency = 8
+	// DefaultFetchTimeout bounds one HTTP fetch of a checkpoint or tile.
+	DefaultFetchTimeout = 5 * time.Second
+)
+
+const (
+	tileHeight = 8   // C2SP tlog-tiles: tiles are 2^8 hashes wide
+	tileWidth  = 256 // hashes in a full tile
+	// pullChunkTiles is how many level-0 tiles are fetched, hashed into the
+	// compact range and written in one Pebble batch (64 Ki leaves, 2 MiB
+	// of hashes in memory).
+	pullChunkTiles = 256
+	maxTileBytes   = tileWidth * sha256.Size
+	maxNoteBytes   = MaxRequestBytes
+)
+
+// PullConfig configures pull-mode sync of one log.
+type PullConfig struct {
+	// URL is the log's tlog-tiles prefix; URL+"/checkpoint" is its
+	// checkpoint. Required.
+	URL string
+	// Client makes the requests. The default is a client with
+	// DefaultFetchTimeout.
+	Client *http.Client
+	// Interval is the polling period. The default is DefaultPullInterval.
+	Interval time.Duration
+	// Concurrency is the number of tiles fetched at once. The default is
+	// DefaultPullConcurrency.
+	Concurrency int
+}
+
+func (c *PullConfig) defaults() {
+	c.URL = strings.TrimRight(c.URL, "/")
+	if c.Client == nil {
+		c.Client = &http.Client{Timeout: DefaultFetchTimeout}
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultPullInterval
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultPullConcurrency
+	}
+}
+
+// pullState is how far the office has copied a log's leaf hashes.
+type pullState struct {
+	Size  uint64    `json:"size"`
+	Root  []byte    `json:"root"`
+	Range [][]byte  `json:"range"` // compact range [0, Size) right border
+	Note  []byte    `json:"note"`  // the signed checkpoint the leaves hashed to
+	Time  time.Time `json:"time"`
+}
+
+func (o *Office) loadPull(id [8]byte) (pullState, error) {
+	var ps pullState
+	b, err := o.get(pullKey(id))
+	if errors.Is(err, ErrNotFound) {
+		return ps, nil
+	}
+	if err != nil {
+		return ps, err
+	}
+	if err := json.Unmarshal(b, &ps); err != nil {
+		return ps, fmt.Errorf("notary: decoding pull state: %w", err)
+	}
+	return ps, nil
+}
+
+// Pull polls a log's checkpoint and tiles until ctx ends, keeping a copy of
+// every leaf hash and cosigning each checkpoint whose leaves it verified
+// itself. Errors of one round are logged and retried on the next.
+//
+// Spec: https://c2sp.org/tlog-tiles
+func (o *Office) Pull(ctx context.Context, cfg PullConfig) error {
+	cfg.defaults()
+	t := time.NewTicker(cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := o.SyncOnce(ctx, cfg); err != nil && ctx.Err() == nil {
+			o.logger.WarnContext(ctx, "pull sync failed", "url", cfg.URL, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// SyncOnce fetches the log's current checkpoint, copies and hashes every
+// leaf hash it does not hold yet, and checks that they hash to the signed
+// root. On success the pull state advances and, when the checkpoint extends
+// the one the office last cosigned, it becomes the new cosigned checkpoint.
+// It returns the number of leaf hashes copied.
+func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
+	cfg.defaults()
+	msg, err := fetch(ctx, cfg.Client, cfg.URL+"/checkpoint", maxNoteBytes)
+	if err != nil {
+		return 0, err
+	}
+	v, err := o.openCheckpoint(msg)
+	if err != nil {
+		return 0, fmt.Errorf("notary: pulled checkpoint: %w", err)
+	}
+	ps, err := o.loadPull(v.log.id)
+	if err != nil {
+		return 0, err
+	}
+	if v.cp.Size <= ps.Size {
+		return 0, o.checkPulledOld(ctx, v, ps)
+	}
+	o.mu.Lock()
+	st, err := o.loadState(v.log.id)
+	o.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	rng, err := rf.NewRange(0, ps.Size, ps.Range)
+	if err != nil {
+		return 0, fmt.Errorf("notary: stored compact range: %w", err)
+	}
+	// rootAtCosigned is the root of our copy at the size last cosigned, when
+	// that size lies inside the range being copied; it must equal the
+	// cosigned root or the log showed two histories.
+	var rootAtCosigned []byte
+	checkCosigned := st.Exists && st.Size > ps.Size && st.Size <= v.cp.Size
+	if checkCosigned && st.Size == 0 {
+		rootAtCosigned = rfc6962.DefaultHasher.EmptyRoot()
+	}
+	for start := ps.Size; start < v.cp.Size; {
+		end := min(v.cp.Size, (start/tileWidth+pullChunkTiles)*tileWidth)
+		hashes, err := fetchLeafHashes(ctx, cfg, start, end, v.cp.Size)
+		if err != nil {
+			return 0, err
+		}
+		batch := o.db.NewBatch()
+		for i, h := range hashes {
+			idx := start + uint64(i)
+			if err := rng.Append(h, nil); err != nil {
+				batch.Close()
+				return 0, fmt.Errorf("notary: compact range: %w", err)
+			}
+			if checkCosigned && idx+1 == st.Size {
+				if rootAtCosigned, err = rng.GetRootHash(nil); err != nil {
+					batch.Close()
+					return 0, fmt.Errorf("notary: compact range: %w", err)
+				}
+			}
+			fk := make([]byte, 0, 1+32+8)
+			fk = append(append(append(fk, tagFingerprint), h...), v.log.id[:]...)
+			var iv [8]byte
+			binary.BigEndian.PutUint64(iv[:], idx)
+			_ = batch.Set(fk, iv[:], nil)
+			_ = batch.Set(leafKey(v.log.id, idx), h, nil)
+		}
+		// Not synced: these rows count only once the pull state that
+		// covers them is committed with Sync below (lookups check the
+		// index against the pull state and the index row).
+		if err := batch.Commit(pebble.NoSync); err != nil {
+			batch.Close()
+			return 0, fmt.Errorf("notary: writing fingerprints: %w", err)
+		}
+		batch.Close()
+		o.metrics.pulledLeaves.Add(float64(len(hashes)))
+		start = end
+	}
+	root, err := rng.GetRootHash(nil)
+	if err != nil {
+		return 0, fmt.Errorf("notary: compact range: %w", err)
+	}
+
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !bytes.Equal(root, v.cp.Hash) {
+		if err := o.recordAlarm(ctx, Alarm{Origin: v.log.Origin, Kind: AlarmInconsistent, Size: v.cp.Size, Held: ps.Note, Got: v.note,
+			Detail: fmt.Sprintf("the log's leaf hashes from tiles do not hash to its signed root at size %d", v.cp.Size)}); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("%w: pulled leaves do not hash to the signed root at size %d", ErrBadProof, v.cp.Size)
+	}
+	if err := o.checkHistory(ctx, v, nil); errors.Is(err, errSplitView) {
+		return 0, &ConflictError{Origin: v.log.Origin, Size: st.Size, Fork: true}
+	} else if err != nil {
+		return 0, err
+	}
+	// Re-read the cosigned state: a push may have advanced it meanwhile.
+	firstSize := st.Size
+	st, err = o.loadState(v.log.id)
+	if err != nil {
+		return 0, err
+	}
+	// The roots of our own copy that we know, by tree size.
+	known := map[uint64][]byte{0: rfc6962.DefaultHasher.EmptyRoot(), v.cp.Size: root}
+	if ps.Size > 0 {
+		known[ps.Size] = ps.Root
+	}
+	if rootAtCosigned != nil {
+		known[firstSize] = rootAtCosigned
+	}
+	extends := !st.Exists
+	if st.Exists && st.Size < v.cp.Size {
+		if r, ok := known[st.Size]; ok {
+			if !bytes.Equal(r, st.Root) {
+				if err := o.recordAlarm(ctx, Alarm{Origin: v.log.Origin, Kind: AlarmInconsistent, Size: v.cp.Size, Held: st.Note, Got: v.note,
+					Detail: fmt.Sprintf("the signed checkpoint of size %d is not an extension of the cosigned one of size %d", v.cp.Size, st.Size)}); err != nil {
+					return 0, err
+				}
+				return 0, fmt.Errorf("%w: checkpoint %d does not extend cosigned %d", ErrBadProof, v.cp.Size, st.Size)
+			}
+			extends = true
+		}
+	}
+	nps := pullState{Size: v.cp.Size, Root: root, Range: rng.Hashes(), Note: v.note, Time: time.Now().UTC()}
+	b, err := json.Marshal(nps)
+	if err != nil {
+		return 0, fmt.Errorf("notary: encoding pull state: %w", err)
+	}
+	stagePull := func(b2 *pebble.Batch) error { return b2.Set(pullKey(v.log.id), b, nil) }
+	if extends {
+		if _, err := o.commitCosigned(v, stagePull); err != nil {
+			return 0, err
+		}
+	} else {
+		batch := o.db.NewBatch()
+		defer batch.Close()
+		if err := stagePull(batch); err != nil {
+			return 0, fmt.Errorf("notary: staging pull state: %w", err)
+		}
+		if err := batch.Commit(pebble.Sync); err != nil {
+			return 0, fmt.Errorf("notary: committing pull state: %w", err)
+		}
+	}
+	o.metrics.pulledSize.WithLabelValues(v.log.Origin).Set(float64(v.cp.Size))
+	return v.cp.Size - ps.Size, nil
+}
+
+func leafKey(id [8]byte, idx uint64) []byte {
+	k := make([]byte, 0, 17)
+	k = append(append(k, tagLeaf), id[:]...)
+	return binary.BigEndian.AppendUint64(k, idx)
+}
+
+// checkPulledOld handles a pulled checkpoint no larger than what the office
+// already copied: the same size must carry the same root.
+func (o *Office) checkPulledOld(ctx context.Context, v *verified, ps pullState) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.checkHistory(ctx, v, nil); errors.Is(err, errSplitView) {
+		return fmt.Errorf("%w: pulled checkpoint of size %d differs from the cosigned one", ErrConflict, v.cp.Size)
+	} else if err != nil {
+		return err
+	}
+	if v.cp.Size == ps.Size && !bytes.Equal(v.cp.Hash, ps.Root) {
+		if err := o.recordAlarm(ctx, Alarm{Origin: v.log.Origin, Kind: AlarmFork, Size: v.cp.Size, Held: ps.Note, Got: v.note,
+			Detail: fmt.Sprintf("two checkpoints of size %d with different roots, both signed by the log", v.cp.Size)}); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: pulled checkpoint of size %d has a different root", ErrConflict, v.cp.Size)
+	}
+	return nil
+}
+
+// fetchLeafHashes returns the level-0 hashes (leaf hashes) [start, end) of
+// a tree of size treeSize, fetching level-0 tiles concurrently.
+func fetchLeafHashes(ctx context.Context, cfg PullConfig, start, end, treeSize uint64) ([][]byte, error) {
+	first, last := start/tileWidth, (end-1)/tileWidth
+	tiles := make([][]byte, last-first+1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		ferr    error
+		next    = make(chan uint64)
+	)
+	for range min(cfg.Concurrency, len(tiles)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				w := min(tileWidth, treeSize-n*tileWidth)
+				data, err := fetchTile(ctx, cfg, n, w)
+				if err != nil {
+					errOnce.Do(func() { ferr = err; cancel() })
+					continue
+				}
+				tiles[n-first] = data
+			}
+		}()
+	}
+feed:
+	for n := first; n <= last; n++ {
+		select {
+		case next <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if ferr != nil {
+		return nil, ferr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, end-start)
+	for i, data := range tiles {
+		base := (first + uint64(i)) * tileWidth
+		for j := uint64(0); j < uint64(len(data))/sha256.Size; j++ {
+			idx := base + j
+			if idx >= start && idx < end {
+				out = append(out, data[j*sha256.Size:(j+1)*sha256.Size])
+			}
+		}
+	}
+	if uint64(len(out)) != end-start {
+		return nil, fmt.Errorf("notary: tiles gave %d leaf hashes, want %d", len(out), end-start)
+	}
+	return out, nil
+}
+
+// fetchTile fetches level-0 tile n of width w. A partial tile that is gone
+// (404) is read from the full tile, which C2SP tlog-tiles allows a log to
+// serve instead once the tile is complete.
+func fetchTile(ctx context.Context, cfg PullConfig, n, w uint64) ([]byte, error) {
+	t := tlog.Tile{H: tileHeight, L: 0, N: int64(n), W: int(w)}
+	data, err := fetch(ctx, cfg.Client, cfg.URL+"/"+tilePath(t), maxTileBytes)
+	if w < tileWidth && errors.Is(err, ErrNotFound) {
+		t.W = tileWidth
+		data, err = fetch(ctx, cfg.Client, cfg.URL+"/"+tilePath(t), maxTileBytes)
+		if err == nil && len(data) == maxTileBytes {
+			data = data[:w*sha256.Size]
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if uint64(len(data)) != w*sha256.Size {
+		return nil, fmt.Errorf("notary: tile %s is %d bytes, want %d", tilePath(t), len(data), w*sha256.Size)
+	}
+	return data, nil
+}
+
+// tilePath is the C2SP tlog-tiles path of t: "tile/<L>/<N>[.p/<W>]". The
+// sumdb path has the height after "tile/"; tlog-tiles fixes it at 8 and
+// leaves it out.
+func tilePath(t tlog.Tile) string {
+	return "tile/" + strings.TrimPrefix(t.Path(), "tile/8/")
+}
+
+// fetch GETs url and returns at most limit bytes of its body. 404 wraps
+// ErrNotFound.
+func fetch(ctx context.Context, c *http.Client, url string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("notary: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("notary: fetching %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("notary: reading %s: %w", url, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, fmt.Errorf("notary: fetching %s: %w", url, ErrNotFound)
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("notary: fetching %s: status %s", url, resp.Status)
+	case int64(len(body)) > limit:
+		return nil, fmt.Errorf("notary: %s is larger than %d bytes", url, limit)
+	}
+	return body, nil
+}
+
+// Fingerprint is where the office holds a leaf hash in its own copy of a log.
+type Fingerprint struct {
+	Origin string `json:"origin"`
+	Index  uint64 `json:"index"`
+	// Size is the size of the verified checkpoint the copy reaches.
+	Size uint64 `json:"checkpoint_size"`
+}
+
+// Fingerprints returns every log copy that holds leafHash, answering from the
+// office's own store only. It returns ErrNotFound when none does.
+func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerprint, error) {
+	if len(leafHash) != sha256.Size {
+		return nil, fmt.Errorf("%w: leaf hash must be 32 bytes", ErrMalformed)
+	}
+	lower := append([]byte{tagFingerprint}, leafHash...)
+	upper := append(bytes.Clone(lower), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
+	it, err := o.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("notary: reading fingerprints: %w", err)
+	}
+	type hit struct {
+		id  [8]byte
+		idx uint64
+	}
+	var hits []hit
+	for it.First(); it.Valid(); it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != 1+32+8 || len(v) != 8 {
+			continue
+		}
+		hits = append(hits, hit{[8]byte(k[33:]), binary.BigEndian.Uint64(v)})
+	}
+	err = it.Error()
+	it.Close()
+	if err != nil {
+		return nil, fmt.Errorf("notary: reading fingerprints: %w", err)
+	}
+	var out []Fingerprint
+	for _, h := range hits {
+		var l *logEntry
+		for _, e := range o.logs {
+			if e.id == h.id {
+				l = &e
+				break
+			}
+		}
+		if l == nil {
+			continue
+		}
+		ps, err := o.loadPull(h.id)
+		if err != nil {
+			return nil, err
+		}
+		if h.idx >= ps.Size {
+			continue // copied but not yet verified
+		}
+		stored, err := o.get(leafKey(h.id, h.idx))
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if !bytes.Equal(stored, leafHash) {
+			continue // stale row from a copy that failed verification
+		}
+		out = append(out, Fingerprint{Origin: l.Origin, Index: h.idx, Size: ps.Size})
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
