@@ -1,0 +1,159 @@
+package ledger
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Key file names inside the key directory.
+const (
+	ed25519KeyFile = "log-ed25519.key"
+	sm2KeyFile     = "log-sm2.pem"
+)
+
+// Keys are the log's checkpoint signing keys.
+type Keys struct {
+	// Ed25519 signs the first signature line (type 0x01).
+	Ed25519 note.Signer
+	// SM2 signs the second line, for national-standard verifiers.
+	SM2 *SM2Signer
+
+	ed25519VKey string
+}
+
+// Signers returns the signers in the order their lines appear in a note.
+func (k *Keys) Signers() []note.Signer { return []note.Signer{k.Ed25519, k.SM2} }
+
+// VerifierKeys returns the public verifier keys, Ed25519 first.
+func (k *Keys) VerifierKeys() []string { return []string{k.ed25519VKey, k.SM2.VerifierKey()} }
+
+// Verifiers returns note verifiers for both keys.
+func (k *Keys) Verifiers() (note.Verifiers, error) {
+	var vs []note.Verifier
+	for _, vk := range k.VerifierKeys() {
+		v, err := NewVerifier(vk)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return note.VerifierList(vs...), nil
+}
+
+// LoadOrCreateKeys reads the log's keys from dir, creating them (files with
+// mode 0600 in a 0700 directory) on first use. name is the note key name,
+// normally the log's origin; an existing key with another name is an error,
+// since changing it would silently orphan every earlier checkpoint.
+func LoadOrCreateKeys(dir, name string) (*Keys, error) {
+	if !validKeyName(name) {
+		return nil, fmt.Errorf("ledger: invalid key name %q", name)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ledger: creating key directory: %w", err)
+	}
+	edPath := filepath.Join(dir, ed25519KeyFile)
+	skey, err := os.ReadFile(edPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		s, _, gerr := note.GenerateKey(rand.Reader, name)
+		if gerr != nil {
+			return nil, fmt.Errorf("ledger: generating ed25519 key: %w", gerr)
+		}
+		skey = []byte(s + "\n")
+		err = writeKeyFile(edPath, skey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading %s: %w", edPath, err)
+	}
+	edSigner, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, fmt.Errorf("ledger: parsing %s: %w", edPath, err)
+	}
+	if edSigner.Name() != name {
+		return nil, fmt.Errorf("ledger: key in %s is named %q, not %q", edPath, edSigner.Name(), name)
+	}
+	edVKey, err := ed25519VKeyFromSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, err
+	}
+
+	smPath := filepath.Join(dir, sm2KeyFile)
+	pemBytes, err := os.ReadFile(smPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		priv, gerr := sm2.GenerateKey(rand.Reader)
+		if gerr != nil {
+			return nil, fmt.Errorf("ledger: generating sm2 key: %w", gerr)
+		}
+		der, merr := smx509.MarshalPKCS8PrivateKey(priv)
+		if merr != nil {
+			return nil, fmt.Errorf("ledger: encoding sm2 key: %w", merr)
+		}
+		pemBytes = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		err = writeKeyFile(smPath, pemBytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading %s: %w", smPath, err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil {
+		return nil, fmt.Errorf("ledger: %s holds no PEM block", smPath)
+	}
+	k, err := smx509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: parsing %s: %w", smPath, err)
+	}
+	priv, ok := k.(*sm2.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("ledger: %s is not an SM2 key", smPath)
+	}
+	smSigner, err := NewSM2Signer(name, priv)
+	if err != nil {
+		return nil, err
+	}
+	return &Keys{Ed25519: edSigner, SM2: smSigner, ed25519VKey: edVKey}, nil
+}
+
+// ed25519VKeyFromSigner derives the verifier key from a note private key
+// string (PRIVATE+KEY+name+hash+base64(0x01 || seed)).
+func ed25519VKeyFromSigner(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5)
+	if len(parts) != 5 {
+		return "", errors.New("ledger: malformed ed25519 signer key")
+	}
+	_, _, key, err := splitVerifierKey(parts[2] + "+" + parts[3] + "+" + parts[4])
+	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != 1 {
+		return "", errors.New("ledger: malformed ed25519 signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
+	return ed25519VerifierKey(parts[2], pub)
+}
+
+func writeKeyFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,487 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Key layout of the Pebble store. Every key starts with a one-byte table tag;
+// integers are big-endian so that keys of one table sort by index.
+//
+//	'S'                          -> state: size(8) || compact range hashes (32 each)
+//	'e' || index(8)              -> leaf bytes
+//	'h' || leaf hash(32)         -> index(8)                 (dedup, lookup by hash)
+//	'n' || level(1) || index(8)  -> node hash(32), every complete subtree
+//	'c' || size(8)               -> time(8, unix ms) || root(32) || signed note
+//	'k' || size(8) || name || 0 || key ID(4) -> cosignature line
+//	't' || size(8) || SHA-256(token)[:8]      -> RFC 3161 token
+//
+// Storing every node (about two hashes per leaf) rather than only tile rows
+// makes each proof hash a point read; tiles are contiguous range scans of one
+// level. The rejected alternative, rewriting whole partial tiles per batch,
+// costs up to 8 KiB per level per batch and still needs in-tile hashing for
+// proofs.
+const (
+	tagState      = 'S'
+	tagLeaf       = 'e'
+	tagHashIndex  = 'h'
+	tagNode       = 'n'
+	tagCheckpoint = 'c'
+	tagCosig      = 'k'
+	tagToken      = 't'
+)
+
+// PebbleOptions tunes the embedded store. The zero value is the default.
+type PebbleOptions struct {
+	// FS is the filesystem; the default is the OS filesystem. Tests pass
+	// vfs.NewMem() or an errorfs wrapper.
+	FS vfs.FS
+	// CacheSize is the block cache size in bytes. The default is 64 MiB.
+	CacheSize int64
+	// MemTableSize is the memtable size in bytes. The default is 32 MiB.
+	MemTableSize uint64
+}
+
+// DefaultPebbleCacheSize is the default block cache size.
+const DefaultPebbleCacheSize = 64 << 20
+
+// PebbleStore is the embedded Store: one Pebble directory.
+type PebbleStore struct {
+	db *pebble.DB
+}
+
+var _ Store = (*PebbleStore)(nil)
+
+// OpenPebbleStore opens (creating if needed) a Pebble store in dir.
+func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
+	if o.CacheSize == 0 {
+		o.CacheSize = DefaultPebbleCacheSize
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 32 << 20
+	}
+	cache := pebble.NewCache(o.CacheSize)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		FS:           o.FS,
+		Cache:        cache,
+		MemTableSize: o.MemTableSize,
+		Logger:       quietLogger{},
+	}
+	// Bloom filters make the dedup lookup of a new (absent) leaf hash cheap.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	opts.EnsureDefaults()
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: opening pebble store %s: %w", dir, err)
+	}
+	return &PebbleStore{db: db}, nil
+}
+
+// quietLogger keeps Pebble's informational chatter out of our logs. Pebble
+// requires Fatalf not to return; it panics with a pebbleFatal, which Commit
+// turns back into an error (a failed WAL write leaves Pebble's commit
+// pipeline unusable, so the Log stops appending until it is reopened).
+type quietLogger struct{}
+
+type pebbleFatal struct{ msg string }
+
+func (quietLogger) Infof(string, ...interface{})  {}
+func (quietLogger) Errorf(string, ...interface{}) {}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	panic(pebbleFatal{fmt.Sprintf(format, args...)})
+}
+
+// recoverFatal converts a pebbleFatal panic into *err; other panics go on.
+func recoverFatal(err *error) {
+	if r := recover(); r != nil {
+		f, ok := r.(pebbleFatal)
+		if !ok {
+			panic(r)
+		}
+		*err = fmt.Errorf("ledger: %s", f.msg)
+	}
+}
+
+// Close closes the Pebble database.
+func (s *PebbleStore) Close() (err error) {
+	defer recoverFatal(&err)
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("ledger: closing pebble store: %w", err)
+	}
+	return nil
+}
+
+// set writes one key with Sync.
+func (s *PebbleStore) set(key, value []byte) (err error) {
+	defer recoverFatal(&err)
+	return s.db.Set(key, value, pebble.Sync)
+}
+
+func (s *PebbleStore) get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out, nil
+}
+
+// LoadState implements Store.
+func (s *PebbleStore) LoadState(ctx context.Context) (State, error) {
+	v, err := s.get([]byte{tagState})
+	if errors.Is(err, ErrNotFound) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("ledger: reading state: %w", err)
+	}
+	if len(v) < 8 || (len(v)-8)%32 != 0 {
+		return State{}, fmt.Errorf("ledger: corrupt state record of %d bytes", len(v))
+	}
+	st := State{Size: binary.BigEndian.Uint64(v)}
+	for p := v[8:]; len(p) > 0; p = p[32:] {
+		st.Hashes = append(st.Hashes, p[:32:32])
+	}
+	return st, nil
+}
+
+func encodeState(st State) []byte {
+	v := make([]byte, 8, 8+32*len(st.Hashes))
+	binary.BigEndian.PutUint64(v, st.Size)
+	for _, h := range st.Hashes {
+		v = append(v, h...)
+	}
+	return v
+}
+
+func leafKey(i uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = tagLeaf
+	binary.BigEndian.PutUint64(k[1:], i)
+	return k
+}
+
+func nodeKey(level uint8, i uint64) []byte {
+	k := make([]byte, 10)
+	k[0] = tagNode
+	k[1] = level
+	binary.BigEndian.PutUint64(k[2:], i)
+	return k
+}
+
+func hashIndexKey(h tlog.Hash) []byte {
+	k := make([]byte, 33)
+	k[0] = tagHashIndex
+	copy(k[1:], h[:])
+	return k
+}
+
+func sizeKey(tag byte, size uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = tag
+	binary.BigEndian.PutUint64(k[1:], size)
+	return k
+}
+
+// Commit implements Store. The whole batch, including the new state record,
+// is one Pebble batch committed with Sync.
+func (s *PebbleStore) Commit(ctx context.Context, b *Batch) (err error) {
+	defer recoverFatal(&err)
+	cur, err := s.LoadState(ctx)
+	if err != nil {
+		return err
+	}
+	if cur.Size != b.Start {
+		return fmt.Errorf("ledger: batch starts at %d but the store holds %d leaves", b.Start, cur.Size)
+	}
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	var idx [8]byte
+	for i, leaf := range b.Leaves {
+		n := b.Start + uint64(i)
+		if err := pb.Set(leafKey(n), leaf, nil); err != nil {
+			return fmt.Errorf("ledger: batching leaf %d: %w", n, err)
+		}
+		binary.BigEndian.PutUint64(idx[:], n)
+		if err := pb.Set(hashIndexKey(b.Hashes[i]), idx[:], nil); err != nil {
+			return fmt.Errorf("ledger: batching hash index %d: %w", n, err)
+		}
+	}
+	for _, nd := range b.Nodes {
+		if err := pb.Set(nodeKey(nd.Level, nd.Index), nd.Hash[:], nil); err != nil {
+			return fmt.Errorf("ledger: batching node %d/%d: %w", nd.Level, nd.Index, err)
+		}
+	}
+	if err := pb.Set([]byte{tagState}, encodeState(b.State), nil); err != nil {
+		return fmt.Errorf("ledger: batching state: %w", err)
+	}
+	if err := pb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("ledger: committing batch at %d: %w", b.Start, err)
+	}
+	return nil
+}
+
+// LookupLeaf implements Store.
+func (s *PebbleStore) LookupLeaf(ctx context.Context, h tlog.Hash) (uint64, error) {
+	v, err := s.get(hashIndexKey(h))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return 0, err
+		}
+		return 0, fmt.Errorf("ledger: looking up leaf hash: %w", err)
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("ledger: corrupt hash index entry")
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// scan calls fn for each of the n consecutive keys [from, from+n) of one
+// table, failing with ErrNotFound if any is missing.
+func (s *PebbleStore) scan(lower, upper []byte, n int, fn func(i int, v []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	i := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		if i >= n {
+			break
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := fn(i, v); err != nil {
+			return err
+		}
+		i++
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	if i != n {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ReadLeaves implements TreeReader.
+func (s *PebbleStore) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, error) {
+	out := make([][]byte, n)
+	err := s.scan(leafKey(start), leafKey(start+uint64(n)), n, func(i int, v []byte) error {
+		out[i] = bytes.Clone(v)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("ledger: reading leaves [%d, %d): %w", start, start+uint64(n), err)
+	}
+	return out, nil
+}
+
+// ReadLevel implements TreeReader.
+func (s *PebbleStore) ReadLevel(ctx context.Context, level uint8, start uint64, n int) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, n)
+	err := s.scan(nodeKey(level, start), nodeKey(level, start+uint64(n)), n, func(i int, v []byte) error {
+		if len(v) != 32 {
+			return fmt.Errorf("corrupt node of %d bytes", len(v))
+		}
+		copy(out[i][:], v)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("ledger: reading level %d [%d, %d): %w", level, start, start+uint64(n), err)
+	}
+	return out, nil
+}
+
+// ReadNodes implements TreeReader.
+func (s *PebbleStore) ReadNodes(ctx context.Context, ids []NodeID) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ids))
+	for i, id := range ids {
+		v, closer, err := s.db.Get(nodeKey(id.Level, id.Index))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, fmt.Errorf("ledger: node %d/%d: %w", id.Level, id.Index, ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ledger: reading node %d/%d: %w", id.Level, id.Index, err)
+		}
+		if len(v) != 32 {
+			closer.Close()
+			return nil, fmt.Errorf("ledger: corrupt node %d/%d", id.Level, id.Index)
+		}
+		copy(out[i][:], v)
+		closer.Close()
+	}
+	return out, nil
+}
+
+func encodeCheckpoint(c StoredCheckpoint) []byte {
+	v := make([]byte, 40, 40+len(c.Note))
+	binary.BigEndian.PutUint64(v, uint64(c.Time.UnixMilli()))
+	copy(v[8:], c.Root[:])
+	return append(v, c.Note...)
+}
+
+func decodeCheckpoint(size uint64, v []byte) (StoredCheckpoint, error) {
+	if len(v) < 40 {
+		return StoredCheckpoint{}, fmt.Errorf("ledger: corrupt checkpoint record %d", size)
+	}
+	c := StoredCheckpoint{
+		Size: size,
+		Time: time.UnixMilli(int64(binary.BigEndian.Uint64(v))).UTC(),
+		Note: bytes.Clone(v[40:]),
+	}
+	copy(c.Root[:], v[8:40])
+	return c, nil
+}
+
+// PutCheckpoint implements CheckpointStore.
+func (s *PebbleStore) PutCheckpoint(ctx context.Context, c StoredCheckpoint) error {
+	old, err := s.GetCheckpoint(ctx, c.Size)
+	switch {
+	case err == nil:
+		if old.Root != c.Root {
+			return fmt.Errorf("ledger: refusing a second checkpoint for size %d with a different root", c.Size)
+		}
+		return nil
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	if err := s.set(sizeKey(tagCheckpoint, c.Size), encodeCheckpoint(c)); err != nil {
+		return fmt.Errorf("ledger: storing checkpoint %d: %w", c.Size, err)
+	}
+	return nil
+}
+
+// GetCheckpoint implements CheckpointStore.
+func (s *PebbleStore) GetCheckpoint(ctx context.Context, size uint64) (StoredCheckpoint, error) {
+	v, err := s.get(sizeKey(tagCheckpoint, size))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return StoredCheckpoint{}, fmt.Errorf("ledger: checkpoint %d: %w", size, err)
+		}
+		return StoredCheckpoint{}, fmt.Errorf("ledger: reading checkpoint %d: %w", size, err)
+	}
+	return decodeCheckpoint(size, v)
+}
+
+// LatestCheckpoint implements CheckpointStore.
+func (s *PebbleStore) LatestCheckpoint(ctx context.Context) (StoredCheckpoint, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagCheckpoint}, UpperBound: []byte{tagCheckpoint + 1}})
+	if err != nil {
+		return StoredCheckpoint{}, fmt.Errorf("ledger: reading latest checkpoint: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		if err := it.Error(); err != nil {
+			return StoredCheckpoint{}, fmt.Errorf("ledger: reading latest checkpoint: %w", err)
+		}
+		return StoredCheckpoint{}, fmt.Errorf("ledger: no checkpoint yet: %w", ErrNotFound)
+	}
+	v, err := it.ValueAndErr()
+	if err != nil {
+		return StoredCheckpoint{}, fmt.Errorf("ledger: reading latest checkpoint: %w", err)
+	}
+	return decodeCheckpoint(binary.BigEndian.Uint64(it.Key()[1:]), v)
+}
+
+// ListCheckpoints implements CheckpointStore.
+func (s *PebbleStore) ListCheckpoints(ctx context.Context, after uint64, limit int) ([]StoredCheckpoint, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: sizeKey(tagCheckpoint, after+1), UpperBound: []byte{tagCheckpoint + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: listing checkpoints: %w", err)
+	}
+	defer it.Close()
+	var out []StoredCheckpoint
+	for valid := it.First(); valid && len(out) < limit; valid = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("ledger: listing checkpoints: %w", err)
+		}
+		c, err := decodeCheckpoint(binary.BigEndian.Uint64(it.Key()[1:]), v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("ledger: listing checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// PutCosignature implements CheckpointStore.
+func (s *PebbleStore) PutCosignature(ctx context.Context, size uint64, keyName string, keyID uint32, line []byte) error {
+	k := append(sizeKey(tagCosig, size), keyName...)
+	k = append(k, 0)
+	k = binary.BigEndian.AppendUint32(k, keyID)
+	if err := s.set(k, line); err != nil {
+		return fmt.Errorf("ledger: storing cosignature for %d: %w", size, err)
+	}
+	return nil
+}
+
+// PutTimestamp implements CheckpointStore.
+func (s *PebbleStore) PutTimestamp(ctx context.Context, size uint64, token []byte) error {
+	sum := sha256.Sum256(token)
+	k := append(sizeKey(tagToken, size), sum[:8]...)
+	if err := s.set(k, token); err != nil {
+		return fmt.Errorf("ledger: storing timestamp for %d: %w", size, err)
+	}
+	return nil
+}
+
+// Attachments implements CheckpointStore.
+func (s *PebbleStore) Attachments(ctx context.Context, size uint64) (cosigs, tokens [][]byte, err error) {
+	collect := func(tag byte) ([][]byte, error) {
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: sizeKey(tag, size), UpperBound: sizeKey(tag, size+1)})
+		if err != nil {
+			return nil, err
+		}
+		defer it.Close()
+		var out [][]byte
+		for valid := it.First(); valid; valid = it.Next() {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, bytes.Clone(v))
+		}
+		return out, it.Error()
+	}
+	if cosigs, err = collect(tagCosig); err != nil {
+		return nil, nil, fmt.Errorf("ledger: reading cosignatures of %d: %w", size, err)
+	}
+	if tokens, err = collect(tagToken); err != nil {
+		return nil, nil, fmt.Errorf("ledger: reading timestamps of %d: %w", size, err)
+	}
+	return cosigs, tokens, nil
+}
+
+var _ io.Closer = (*PebbleStore)(nil)

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// statusRule maps one domain error (matched with errors.Is) to an HTTP status.
+type statusRule struct {
+	err    error
+	status int
+}
+
+// statusRules is the one place where domain errors become HTTP statuses.
+// Each area adds its sentinels here; the first match wins.
+var statusRules = []statusRule{
+	// ledger rules are added with the ledger.
+}
+
+// errorStatus returns the HTTP status for err. Errors that carry their own
+// client-facing classification implement httpStatuser inside web; anything
+// unknown is a 500, which the tests treat as a bug for client input.
+func errorStatus(err error) int {
+	for _, r := range statusRules {
+		if errors.Is(err, r.err) {
+			return r.status
+		}
+	}
+	var he *httpError
+	if errors.As(err, &he) {
+		return he.status
+	}
+	return http.StatusInternalServerError
+}
+
+// httpError is a web-level error for malformed requests that never reached a
+// domain package (bad path, bad query parameter).
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(msg string) error { return &httpError{http.StatusBadRequest, msg} }
+func notFound(msg string) error   { return &httpError{http.StatusNotFound, msg} }
+
+// abortWithError answers err as a one-line plain reason (or JSON for /v1/
+// paths) with the status errorStatus chooses. Server errors are logged
+// without the request body; the client sees a generic line.
+func abortWithError(c *gin.Context, logger *slog.Logger, err error) {
+	status := errorStatus(err)
+	msg := err.Error()
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		logger.ErrorContext(c.Request.Context(), "request failed", "path", c.FullPath(), "err", err)
+		msg = "internal error"
+	}
+	if wantsJSON(c) {
+		c.AbortWithStatusJSON(status, gin.H{"error": msg})
+		return
+	}
+	c.Header("Content-Type", "text/plain; charset=utf-8")
+	c.AbortWithStatus(status)
+	_, _ = c.Writer.WriteString(msg + "\n")
+}
+
+func wantsJSON(c *gin.Context) bool {
+	p := c.Request.URL.Path
+	return len(p) >= 4 && p[:4] == "/v1/"
+}
