@@ -153,9 +153,6 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 	// cosigned root or the log showed two histories.
 	var rootAtCosigned []byte
 	checkCosigned := st.Exists && st.Size > ps.Size && st.Size <= v.cp.Size
-	if checkCosigned && st.Size == 0 {
-		rootAtCosigned = rfc6962.DefaultHasher.EmptyRoot()
-	}
 	for start := ps.Size; start < v.cp.Size; {
 		end := min(v.cp.Size, (start/tileWidth+pullChunkTiles)*tileWidth)
 		hashes, err := fetchLeafHashes(ctx, cfg, start, end, v.cp.Size)

@@ -1,0 +1,126 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+func TestPull(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	lg := newTestLog(t, "cunzheng.example/log")
+	srv := lg.server()
+	cfg := PullConfig{URL: srv.URL + "/", Concurrency: 3}
+	o := newTestOffice(t, dir, lg.logKey())
+	defer func() { o.Close() }()
+
+	wantSizes := func(t *testing.T, cosigned, pulled uint64) {
+		t.Helper()
+		logs, err := o.Logs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logs[0].Size != cosigned || logs[0].PulledSize != pulled {
+			t.Fatalf("cosigned %d pulled %d, want %d and %d", logs[0].Size, logs[0].PulledSize, cosigned, pulled)
+		}
+		if cosigned > 0 {
+			cv, _ := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
+			n, err := note.Open([]byte(logs[0].Checkpoint), note.VerifierList(cv))
+			if err != nil || len(n.Sigs) != 1 {
+				t.Fatalf("served checkpoint cosignature: %v", err)
+			}
+		}
+	}
+	sync := func(t *testing.T, want uint64) {
+		t.Helper()
+		n, err := o.SyncOnce(ctx, cfg)
+		if err != nil {
+			t.Fatalf("SyncOnce: %v", err)
+		}
+		if n != want {
+			t.Fatalf("copied %d leaf hashes, want %d", n, want)
+		}
+	}
+
+	t.Run("first sync", func(t *testing.T) {
+		lg.append(1000)
+		lg.publish()
+		sync(t, 1000)
+		wantSizes(t, 1000, 1000)
+		sync(t, 0)
+	})
+	t.Run("fingerprints", func(t *testing.T) {
+		for _, i := range []uint64{0, 255, 256, 999} {
+			fp, err := o.Fingerprints(ctx, lg.leaves[i][:])
+			if err != nil || len(fp) != 1 || fp[0].Index != i || fp[0].Size != 1000 {
+				t.Errorf("Fingerprints(leaf %d) = %+v, %v", i, fp, err)
+			}
+		}
+		h := tlog.RecordHash([]byte("never appended"))
+		if _, err := o.Fingerprints(ctx, h[:]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown hash: err = %v, want ErrNotFound", err)
+		}
+		if _, err := o.Fingerprints(ctx, []byte{1, 2}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("short hash: err = %v, want ErrMalformed", err)
+		}
+	})
+	t.Run("push then pull", func(t *testing.T) {
+		lg.append(300)
+		s1300 := lg.publish()
+		if _, err := o.AddCheckpoint(ctx, req(1000, lg.proof(1000, s1300), lg.notes[s1300])); err != nil {
+			t.Fatal(err)
+		}
+		lg.append(77)
+		lg.publish()
+		sync(t, 377)
+		wantSizes(t, 1377, 1377)
+	})
+	t.Run("restart resumes", func(t *testing.T) {
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
+		}
+		o = newTestOffice(t, dir, lg.logKey())
+		lg.append(600)
+		lg.publish()
+		sync(t, 600)
+		wantSizes(t, 1977, 1977)
+	})
+	t.Run("fork is refused and kept", func(t *testing.T) {
+		// The log serves leaves that do not hash to the root it signs.
+		lg.append(23)
+		lg.mu.Lock()
+		lg.leaves[1990] = tlog.RecordHash([]byte("rewritten history"))
+		lg.mu.Unlock()
+		lg.publish()
+		if _, err := o.SyncOnce(ctx, cfg); !errors.Is(err, ErrBadProof) {
+			t.Fatalf("err = %v, want ErrBadProof", err)
+		}
+		wantSizes(t, 1977, 1977)
+		alarms, _ := o.Alarms(ctx)
+		if len(alarms) != 1 || alarms[0].Kind != AlarmInconsistent || !bytes.Equal(alarms[0].Got, lg.notes[2000]) {
+			t.Fatalf("alarms = %d", len(alarms))
+		}
+		// The hash at 1977.. copied but unverified is not claimed.
+		fp, err := o.Fingerprints(ctx, lg.leaves[1990][:])
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("unverified leaf claimed: %+v", fp)
+		}
+	})
+	t.Run("same size other root", func(t *testing.T) {
+		lg.mu.Lock()
+		lg.notes[2000] = lg.sign(1977, tlog.RecordHash([]byte("x")))
+		lg.mu.Unlock()
+		if _, err := o.SyncOnce(ctx, cfg); !errors.Is(err, ErrConflict) {
+			t.Fatalf("err = %v, want ErrConflict", err)
+		}
+		if alarms, _ := o.Alarms(ctx); len(alarms) != 2 || alarms[1].Kind != AlarmFork {
+			t.Fatalf("alarms = %d", len(alarms))
+		}
+	})
+}
