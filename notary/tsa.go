@@ -1,0 +1,327 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/digitorus/pkcs7"
+	"github.com/digitorus/timestamp"
+)
+
+// RFC 3161 media types.
+const (
+	TimestampQueryType = "application/timestamp-query"
+	TimestampReplyType = "application/timestamp-reply"
+)
+
+// DefaultTSAPolicy is the TSA policy OID put in every token, under the
+// 2.25 arc. Components stay below 2^31 because encoding/asn1 (and so every
+// Go verifier) refuses larger ones; a full 128-bit UUID arc would not parse.
+var DefaultTSAPolicy = asn1.ObjectIdentifier{2, 25, 314159265, 358979323, 1}
+
+// MaxTimestampQueryBytes bounds an RFC 3161 request: a hash, an OID, a
+// nonce and a few flags fit in well under 1 KiB.
+const MaxTimestampQueryBytes = 4 << 10
+
+// TSA is an RFC 3161 time-stamping authority with its own CA. The TSA
+// certificate carries the critical id-kp-timeStamping extended key usage
+// that RFC 3161 §2.3 requires and `openssl ts -verify` checks.
+//
+// Spec: https://www.rfc-editor.org/rfc/rfc3161
+type TSA struct {
+	ca     *x509.Certificate
+	cert   *x509.Certificate
+	key    crypto.Signer
+	policy asn1.ObjectIdentifier
+	now    func() time.Time
+}
+
+// TSA file names inside the directory given to LoadOrCreateTSA.
+const (
+	tsaCAFile      = "tsa-ca.pem"
+	tsaCAKeyFile   = "tsa-ca.key"
+	tsaCertFile    = "tsa.pem"
+	tsaCertKeyFile = "tsa.key"
+)
+
+// LoadOrCreateTSA loads the TSA's CA and signing certificate from dir,
+// creating both (ECDSA P-256, keys written 0600) on first use. name goes in
+// the certificates' common names.
+func LoadOrCreateTSA(dir, name string) (*TSA, error) {
+	t, err := loadTSA(dir)
+	if err == nil {
+		return t, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if name == "" {
+		name = DefaultName
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("notary: TSA directory: %w", err)
+	}
+	now := time.Now().Add(-time.Hour)
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA CA key: %w", err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          randSerial(),
+		Subject:               pkix.Name{CommonName: name + " TSA root", Organization: []string{"cunzheng"}},
+		NotBefore:             now,
+		NotAfter:              now.AddDate(20, 0, 0),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA CA certificate: %w", err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA key: %w", err)
+	}
+	// Go marks ExtKeyUsage critical only when there is no subject; the
+	// extension is built by hand in ExtraExtensions so it is critical.
+	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA EKU: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: randSerial(),
+		Subject:      pkix.Name{CommonName: name + " TSA", Organization: []string{"cunzheng"}},
+		NotBefore:    now,
+		NotAfter:     now.AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtraExtensions: []pkix.Extension{{
+			Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku,
+		}},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA certificate: %w", err)
+	}
+	caKeyDER, err := x509.MarshalPKCS8PrivateKey(caKey)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA CA key: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA key: %w", err)
+	}
+	// Keys first, certificates last: loadTSA reads the signing certificate
+	// file as the marker of a complete set.
+	for _, f := range []struct {
+		name, typ string
+		der       []byte
+	}{
+		{tsaCAKeyFile, "PRIVATE KEY", caKeyDER},
+		{tsaCertKeyFile, "PRIVATE KEY", keyDER},
+		{tsaCAFile, "CERTIFICATE", caDER},
+		{tsaCertFile, "CERTIFICATE", der},
+	} {
+		if err := writeFileExcl(filepath.Join(dir, f.name), pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der})); err != nil {
+			return nil, err
+		}
+	}
+	return loadTSA(dir)
+}
+
+func randSerial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(fmt.Sprintf("notary: crypto/rand failed: %v", err))
+	}
+	return n
+}
+
+func loadTSA(dir string) (*TSA, error) {
+	read := func(name, typ string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("notary: TSA file: %w", err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil || blk.Type != typ {
+			return nil, fmt.Errorf("notary: %s: not a PEM %s", name, typ)
+		}
+		return blk.Bytes, nil
+	}
+	certDER, err := read(tsaCertFile, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	caDER, err := read(tsaCAFile, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := read(tsaCertKeyFile, "PRIVATE KEY")
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(certDER)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA certificate: %w", err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA CA certificate: %w", err)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(keyDER)
+	if err != nil {
+		return nil, fmt.Errorf("notary: TSA key: %w", err)
+	}
+	key, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("notary: TSA key cannot sign")
+	}
+	return &TSA{ca: ca, cert: cert, key: key, policy: DefaultTSAPolicy, now: time.Now}, nil
+}
+
+// CACertPEM returns the TSA's root certificate, to give to verifiers
+// (`openssl ts -verify -CAfile`).
+func (t *TSA) CACertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: t.ca.Raw})
+}
+
+// Roots returns a pool holding the TSA's root certificate.
+func (t *TSA) Roots() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(t.ca)
+	return p
+}
+
+// Respond answers a DER RFC 3161 TimeStampReq with a DER TimeStampResp
+// granting a token signed by the TSA certificate. Malformed requests and
+// unsupported hash algorithms wrap ErrBadTimestampQuery.
+func (t *TSA) Respond(query []byte) ([]byte, error) {
+	if len(query) > MaxTimestampQueryBytes {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrBadTimestampQuery, MaxTimestampQueryBytes)
+	}
+	req, err := timestamp.ParseRequest(query)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadTimestampQuery, err)
+	}
+	switch req.HashAlgorithm {
+	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
+	default:
+		return nil, fmt.Errorf("%w: hash algorithm %v not accepted", ErrBadTimestampQuery, req.HashAlgorithm)
+	}
+	if len(req.HashedMessage) != req.HashAlgorithm.Size() {
+		return nil, fmt.Errorf("%w: hashed message is %d bytes, want %d", ErrBadTimestampQuery, len(req.HashedMessage), req.HashAlgorithm.Size())
+	}
+	if req.TSAPolicyOID != nil && !req.TSAPolicyOID.Equal(t.policy) {
+		return nil, fmt.Errorf("%w: policy %v not served", ErrBadTimestampQuery, req.TSAPolicyOID)
+	}
+	ts := &timestamp.Timestamp{
+		HashAlgorithm:     req.HashAlgorithm,
+		HashedMessage:     req.HashedMessage,
+		Time:              t.now().UTC().Truncate(time.Second),
+		Accuracy:          time.Second,
+		Policy:            t.policy,
+		Nonce:             req.Nonce,
+		AddTSACertificate: req.Certificates,
+	}
+	resp, err := ts.CreateResponseWithOpts(t.cert, t.key, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("notary: signing time-stamp: %w", err)
+	}
+	return resp, nil
+}
+
+// DefaultTSATimeout bounds one time-stamp request.
+const DefaultTSATimeout = time.Second
+
+// Token is a verified RFC 3161 time-stamp token.
+type Token struct {
+	// DER is the TimeStampToken (a CMS ContentInfo), as stored beside a
+	// checkpoint and accepted by `openssl ts -verify -token_in`.
+	DER  []byte
+	Time time.Time
+}
+
+// Timestamp asks the TSA at url for a token over SHA-256(data) and checks
+// the answer: granted status, the signature, the message imprint and the
+// nonce; with roots, also the signer's chain and its id-kp-timeStamping
+// usage. A nil client uses one with DefaultTSATimeout.
+func Timestamp(ctx context.Context, client *http.Client, url string, data []byte, roots *x509.CertPool) (Token, error) {
+	if client == nil {
+		client = &http.Client{Timeout: DefaultTSATimeout}
+	}
+	nonce := randSerial()
+	query, err := timestamp.CreateRequest(bytes.NewReader(data), &timestamp.RequestOptions{Hash: crypto.SHA256, Certificates: true, Nonce: nonce})
+	if err != nil {
+		return Token{}, fmt.Errorf("notary: time-stamp request: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultTSATimeout)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(query))
+	if err != nil {
+		return Token{}, fmt.Errorf("notary: time-stamp request: %w", err)
+	}
+	hreq.Header.Set("Content-Type", TimestampQueryType)
+	resp, err := client.Do(hreq)
+	if err != nil {
+		return Token{}, fmt.Errorf("notary: time-stamp request to %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return Token{}, fmt.Errorf("notary: reading time-stamp reply: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Token{}, fmt.Errorf("notary: time-stamp request to %s: status %s", url, resp.Status)
+	}
+	ts, err := timestamp.ParseResponse(body)
+	if err != nil {
+		return Token{}, fmt.Errorf("notary: time-stamp reply from %s: %w", url, err)
+	}
+	want := sha256.Sum256(data)
+	if ts.HashAlgorithm != crypto.SHA256 || !bytes.Equal(ts.HashedMessage, want[:]) {
+		return Token{}, fmt.Errorf("notary: time-stamp from %s is over another message", url)
+	}
+	if ts.Nonce == nil || ts.Nonce.Cmp(nonce) != 0 {
+		return Token{}, fmt.Errorf("notary: time-stamp from %s has the wrong nonce", url)
+	}
+	if len(ts.Certificates) == 0 {
+		return Token{}, fmt.Errorf("notary: time-stamp from %s carries no certificate", url)
+	}
+	if roots != nil {
+		p7, err := pkcs7.Parse(ts.RawToken)
+		if err != nil {
+			return Token{}, fmt.Errorf("notary: time-stamp token: %w", err)
+		}
+		inter := x509.NewCertPool()
+		for _, c := range p7.Certificates {
+			inter.AddCert(c)
+		}
+		if err := p7.VerifyWithOpts(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: ts.Time,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
+			return Token{}, fmt.Errorf("notary: time-stamp signer from %s: %w", url, err)
+		}
+	}
+	return Token{DER: ts.RawToken, Time: ts.Time}, nil
+}
