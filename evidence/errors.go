@@ -1,0 +1,53 @@
+package evidence
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors; web maps each to one HTTP status in its statusRules.
+var (
+	// ErrInvalidEvent: the body is not a valid event or batch (400). The
+	// error is a *ValidationError carrying the JSON path of the first problem.
+	ErrInvalidEvent = errors.New("invalid event")
+	// ErrIDConflict: an id was already used by this tenant for a different
+	// event (409). Retrying the same event returns the first receipt.
+	ErrIDConflict = errors.New("event id already used for a different event")
+	// ErrNotFound: no such contract, subject or document for this tenant
+	// (404). Another tenant's contract is reported exactly like an absent one.
+	ErrNotFound = errors.New("not found")
+	// ErrUnauthorized: missing or unknown API key (401).
+	ErrUnauthorized = errors.New("missing or unknown API key")
+	// ErrForbidden: the key lacks the role the operation needs (403).
+	ErrForbidden = errors.New("API key lacks the role for this operation")
+	// ErrErased: the sealed fields were destroyed by an erasure (410 where
+	// served; reports show the fields as erased with the date).
+	ErrErased = errors.New("personal data erased")
+	// ErrInvalidDocument: a document body does not match its SHA-256 or is
+	// empty (400).
+	ErrInvalidDocument = errors.New("invalid document")
+	// ErrInvalidQuery: a search or path parameter is malformed (400).
+	ErrInvalidQuery = errors.New("invalid query")
+	// ErrTenantExists: a tenant with that name exists (CLI).
+	ErrTenantExists = errors.New("tenant exists")
+	// ErrTenantNotFound: no tenant with that name or ID (CLI).
+	ErrTenantNotFound = errors.New("tenant not found")
+	// ErrInvalidTenant: bad tenant name or role (CLI).
+	ErrInvalidTenant = errors.New("invalid tenant")
+)
+
+// ValidationError says where in the request body the first problem is, as a
+// JSON path like $.events[3].data.positions[0].page.
+type ValidationError struct {
+	Path string
+	Msg  string
+}
+
+func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Msg) }
+
+// Unwrap makes errors.Is(err, ErrInvalidEvent) hold.
+func (e *ValidationError) Unwrap() error { return ErrInvalidEvent }
+
+func invalid(path, format string, args ...any) *ValidationError {
+	return &ValidationError{Path: path, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,283 @@
+package evidence
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Kind is what an event records.
+type Kind string
+
+// The kinds of the issue: the four the product is built on, the contract
+// lifecycle a certificate page needs, and data.erased, which only the
+// server writes.
+const (
+	KindAccountRegistered Kind = "account.registered"
+	KindIdentityChecked   Kind = "identity.checked"
+	KindIntentVerified    Kind = "intent.verified"
+	KindContractSigned    Kind = "contract.signed"
+	KindContractSent      Kind = "contract.sent"
+	KindContractReceived  Kind = "contract.received"
+	KindContractCompleted Kind = "contract.completed"
+	KindContractRejected  Kind = "contract.rejected"
+	KindContractRevoked   Kind = "contract.revoked"
+	KindDataErased        Kind = "data.erased"
+)
+
+// Event is one validated event as the platform posted it. Data is the
+// kind-specific object as decoded (numbers are json.Number).
+type Event struct {
+	ID       string
+	Kind     Kind
+	Time     time.Time
+	Contract *Contract
+	Actor    *Actor
+	Data     map[string]any
+
+	// digest is SHA-256 of the canonical JSON of the event as posted; a
+	// retried id must carry the same digest.
+	digest [32]byte
+	// path is where the event was in the body ($ or $.events[i]).
+	path string
+}
+
+// Contract names the contract an event is about.
+type Contract struct {
+	ID   string
+	Name string
+}
+
+// Actor is who acted. Every field is personal data.
+type Actor struct {
+	Account    string
+	Name       string
+	IDNumber   string
+	Phone      string
+	Email      string
+	IP         string
+	Company    string
+	CreditCode string
+}
+
+// fields returns the actor's non-empty fields by their JSON path.
+func (a *Actor) fields() [][2]string {
+	var out [][2]string
+	add := func(k, v string) {
+		if v != "" {
+			out = append(out, [2]string{"actor." + k, v})
+		}
+	}
+	add("account", a.Account)
+	add("name", a.Name)
+	add("id_number", a.IDNumber)
+	add("phone", a.Phone)
+	add("email", a.Email)
+	add("ip", a.IP)
+	add("company", a.Company)
+	add("credit_code", a.CreditCode)
+	return out
+}
+
+// ParseEvents decodes and validates a POST /v1/events body: one event or
+// {"events":[...]} with 1 to MaxBatch events. It checks everything (strict
+// JSON, the schema, ids unique within the batch) before returning, so that a
+// batch is accepted or rejected whole. Errors are *ValidationError (which
+// wraps ErrInvalidEvent) naming the JSON path of the first problem.
+func ParseEvents(body []byte) ([]Event, error) {
+	if len(body) > MaxBodyBytes {
+		return nil, invalid("$", "body larger than %d bytes", MaxBodyBytes)
+	}
+	if len(body) == 0 {
+		return nil, invalid("$", "empty body")
+	}
+	tree, err := decodeStrict(body, MaxDepth)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := loadSchema()
+	if err != nil {
+		return nil, err
+	}
+	if verr := cs.validate(cs.root, tree, "$"); verr != nil {
+		return nil, verr
+	}
+	obj := tree.(map[string]any)
+	var raws []any
+	var paths []string
+	if evs, ok := obj["events"]; ok {
+		raws = evs.([]any)
+		for i := range raws {
+			paths = append(paths, "$.events["+strconv.Itoa(i)+"]")
+		}
+	} else {
+		raws, paths = []any{obj}, []string{"$"}
+	}
+	out := make([]Event, len(raws))
+	seen := make(map[string]int, len(raws))
+	for i, r := range raws {
+		ev, err := eventFromTree(r.(map[string]any), paths[i])
+		if err != nil {
+			return nil, err
+		}
+		if j, dup := seen[ev.ID]; dup {
+			return nil, invalid(paths[i]+".id", "id %q repeats %s.id in the same batch", ev.ID, paths[j])
+		}
+		seen[ev.ID] = i
+		out[i] = ev
+	}
+	return out, nil
+}
+
+// eventFromTree converts a schema-valid tree into an Event.
+func eventFromTree(m map[string]any, path string) (Event, error) {
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	ev := Event{ID: str(m, "id"), Kind: Kind(str(m, "kind")), path: path}
+	t, err := parseTime(str(m, "time"))
+	if err != nil {
+		return Event{}, invalid(path+".time", "not an RFC 3339 time with offset")
+	}
+	ev.Time = t
+	if c, ok := m["contract"].(map[string]any); ok {
+		ev.Contract = &Contract{ID: str(c, "id"), Name: str(c, "name")}
+	}
+	if a, ok := m["actor"].(map[string]any); ok {
+		ev.Actor = &Actor{
+			Account: str(a, "account"), Name: str(a, "name"), IDNumber: str(a, "id_number"),
+			Phone: str(a, "phone"), Email: str(a, "email"), IP: str(a, "ip"),
+			Company: str(a, "company"), CreditCode: str(a, "credit_code"),
+		}
+	}
+	if d, ok := m["data"].(map[string]any); ok {
+		ev.Data = d
+	} else {
+		ev.Data = map[string]any{}
+	}
+	canon, err := canonicalJSON(nil, m)
+	if err != nil {
+		return Event{}, invalid(path, "%s", err.Error())
+	}
+	ev.digest = sha256.Sum256(canon)
+	return ev, nil
+}
+
+// documentHashes returns the SHA-256 document hashes an event names, with
+// the kind of reference, for the document index.
+func (e *Event) documentHashes() []string {
+	var out []string
+	if d, ok := e.Data["document"].(map[string]any); ok {
+		if h, ok := d["sha256"].(string); ok {
+			out = append(out, h)
+		}
+	}
+	if fs, ok := e.Data["files"].([]any); ok {
+		for _, f := range fs {
+			if fm, ok := f.(map[string]any); ok {
+				if h, ok := fm["sha256"].(string); ok {
+					out = append(out, h)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// personalDataFields are data members that identify a person and are
+// sealed like actor fields (erasable with the subject).
+var personalDataFields = map[string]bool{"cert_serial": true, "reason": true}
+
+// splitData separates the kind-specific data into its public part and its
+// sealed fields (path -> value). File names are sealed (they often carry the
+// parties' names); intent ids are replaced by their event references.
+func splitData(data map[string]any, eventRef func(id string) string) (public map[string]any, personal, contract [][2]string, err error) {
+	public = make(map[string]any, len(data))
+	for k, v := range data {
+		switch {
+		case personalDataFields[k]:
+			s, _ := v.(string)
+			personal = append(personal, [2]string{"data." + k, s})
+		case k == "intents":
+			ids, _ := v.([]any)
+			refs := make([]any, len(ids))
+			for i, id := range ids {
+				s, _ := id.(string)
+				refs[i] = eventRef(s)
+			}
+			public[k] = refs
+		case k == "files":
+			fs, _ := v.([]any)
+			pub := make([]any, len(fs))
+			for i, f := range fs {
+				fm, _ := f.(map[string]any)
+				pf := make(map[string]any, len(fm))
+				for fk, fv := range fm {
+					if fk == "name" {
+						s, _ := fv.(string)
+						contract = append(contract, [2]string{fmt.Sprintf("data.files[%d].name", i), s})
+						continue
+					}
+					pf[fk] = fv
+				}
+				pub[i] = pf
+			}
+			public[k] = pub
+		default:
+			public[k] = v
+		}
+	}
+	return public, personal, contract, nil
+}
+
+// Commitment returns SHA-256(salt || value), the public commitment to one
+// personal field. Whoever holds the sealed value and salt can check it
+// against the leaf; whoever does not learns nothing from it, because the
+// salt is 32 fresh random bytes.
+func Commitment(salt []byte, value string) [32]byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(value))
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// PublicRecord is the decoded form of a leaf, for reports and verifiers.
+// Its canonical JSON (RFC 8785) is exactly the leaf bytes.
+type PublicRecord struct {
+	Version     int               `json:"v"`
+	Tenant      string            `json:"tenant"`
+	Kind        Kind              `json:"kind"`
+	Ref         string            `json:"ref"`
+	Time        string            `json:"time"`
+	Logged      string            `json:"logged"`
+	Contract    string            `json:"contract,omitempty"`
+	Data        map[string]any    `json:"data"`
+	Commitments map[string]string `json:"commitments"`
+}
+
+// ParseLeaf decodes leaf bytes and checks that they are the canonical
+// serialisation of a public record, so that a report never shows a record
+// that differs from what the log committed to.
+func ParseLeaf(leaf []byte) (*PublicRecord, error) {
+	tree, err := decodeStrict(leaf, MaxDepth)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: leaf: %w", err)
+	}
+	canon, err := canonicalJSON(nil, tree)
+	if err != nil || string(canon) != string(leaf) {
+		return nil, fmt.Errorf("%w: leaf is not canonical JSON", ErrInvalidEvent)
+	}
+	var pr PublicRecord
+	d := json.NewDecoder(bytesReader(leaf))
+	d.UseNumber()
+	d.DisallowUnknownFields()
+	if err := d.Decode(&pr); err != nil {
+		return nil, fmt.Errorf("%w: leaf: %w", ErrInvalidEvent, err)
+	}
+	if pr.Version != 1 {
+		return nil, fmt.Errorf("%w: leaf version %d", ErrInvalidEvent, pr.Version)
+	}
+	return &pr, nil
+}

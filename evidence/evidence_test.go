@@ -1,0 +1,726 @@
+package evidence_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/evidencetest"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+)
+
+type env struct {
+	dir    string
+	master evidence.MasterKey
+	log    *evidencetest.Log
+	svc    *evidence.Service
+	p      evidence.Principal
+	key    string
+	logBuf *bytes.Buffer
+}
+
+var t0 = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{dir: t.TempDir(), log: evidencetest.NewLog(), logBuf: &bytes.Buffer{}}
+	var err error
+	if e.master, err = evidence.GenerateMasterKey(); err != nil {
+		t.Fatal(err)
+	}
+	_, e.key, err = evidence.CreateTenant(e.dir, e.master, "伟伟集团", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.open(t)
+	return e
+}
+
+func (e *env) open(t *testing.T) {
+	t.Helper()
+	svc, err := evidence.Open(context.Background(), evidence.Config{
+		Dir: e.dir, Master: e.master, Log: e.log,
+		Logger: slog.New(slog.NewTextHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    func() time.Time { return t0 },
+		// The clock is frozen, so any positive interval would stop reloads.
+		ReloadInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	t.Cleanup(func() { svc.Close() })
+	if e.p, err = svc.Authenticate(e.key); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) reopen(t *testing.T) {
+	t.Helper()
+	if err := e.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.open(t)
+}
+
+func demoBatch(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/demo_batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// event returns a realistic event with PII for index i.
+func event(i int) map[string]any {
+	return map[string]any{
+		"id": fmt.Sprintf("ev-%d", i), "kind": "contract.signed", "time": "2018-11-14T17:22:36+08:00",
+		"contract": map[string]any{"id": fmt.Sprintf("C%06d", i/3), "name": "劳动合同"},
+		"actor": map[string]any{
+			"account": fmt.Sprintf("1380000%04d", i), "name": "叶建华", "id_number": "330106198801012345",
+			"phone": fmt.Sprintf("1380000%04d", i), "email": "ye.jianhua@example.cn", "ip": "112.17.116.54",
+		},
+		"data": map[string]any{
+			"document":    map[string]any{"sha256": strings.Repeat("ab", 32)},
+			"cert_serial": "548f6d36e1bf4c578fde8327c38f6fb1",
+			"positions":   []any{map[string]any{"page": 2, "x": 0.6, "y": 0.63}},
+		},
+	}
+}
+
+func batch(evs ...map[string]any) []byte {
+	a := make([]any, len(evs))
+	for i, e := range evs {
+		a[i] = e
+	}
+	b, _ := json.Marshal(map[string]any{"events": a})
+	return b
+}
+
+func TestParseEventsErrors(t *testing.T) {
+	good := event(1)
+	mut := func(f func(m map[string]any)) []byte {
+		b, _ := json.Marshal(good)
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		f(m)
+		out, _ := json.Marshal(m)
+		return out
+	}
+	four := func(f func(m map[string]any)) []byte {
+		evs := []map[string]any{event(0), event(1), event(2), event(3)}
+		f(evs[3])
+		return batch(evs...)
+	}
+	tests := []struct {
+		name string
+		body []byte
+		want string // path: message prefix
+	}{
+		{"page zero in batch", four(func(m map[string]any) {
+			m["data"].(map[string]any)["positions"].([]any)[0].(map[string]any)["page"] = 0
+		}), "$.events[3].data.positions[0].page: less than 1"},
+		{"page fraction", mut(func(m map[string]any) {
+			m["data"].(map[string]any)["positions"].([]any)[0].(map[string]any)["page"] = 1.5
+		}), "$.data.positions[0].page: want integer"},
+		{"unknown kind", mut(func(m map[string]any) { m["kind"] = "contract.eaten" }), "$.kind: must be one of"},
+		{"missing id", mut(func(m map[string]any) { delete(m, "id") }), "$.id: required"},
+		{"bad time", mut(func(m map[string]any) { m["time"] = "2018-11-14 17:22:36" }), "$.time: not an RFC 3339"},
+		{"time without offset", mut(func(m map[string]any) { m["time"] = "2018-11-14T17:22:36" }), "$.time: not an RFC 3339"},
+		{"bad hash", mut(func(m map[string]any) {
+			m["data"].(map[string]any)["document"].(map[string]any)["sha256"] = "b2541f0c95a9f5a7bda153b786c7888c1df8765a"
+		}), "$.data.document.sha256: does not match"},
+		{"unknown field", mut(func(m map[string]any) { m["actor"].(map[string]any)["shoe_size"] = "42" }), "$.actor.shoe_size: unknown field"},
+		{"ill-typed", mut(func(m map[string]any) { m["actor"].(map[string]any)["name"] = 7 }), "$.actor.name: want string, got number"},
+		{"bad ip", mut(func(m map[string]any) { m["actor"].(map[string]any)["ip"] = "300.1.1.1" }), "$.actor.ip: not an IPv4 address, and not an IPv6"},
+		{"missing contract", mut(func(m map[string]any) { delete(m, "contract") }), "$.contract: required"},
+		{"missing data for kind", mut(func(m map[string]any) { delete(m, "data") }), "$.data: required"},
+		{"empty batch", []byte(`{"events":[]}`), "$.events: fewer than 1 items"},
+		{"batch extra field", []byte(`{"events":[],"x":1}`), "$.events: fewer than 1"},
+		{"duplicate key", []byte(`{"id":"a","id":"b"}`), `$: duplicate key "id"`},
+		{"invalid utf8", []byte("{\"id\":\"\xff\"}"), "$: body is not valid UTF-8 (byte offset 7)"},
+		{"deep", []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), "$: JSON nested deeper than 16"},
+		{"trailing", append(mut(func(map[string]any) {}), []byte(" {}")...), "$: unexpected data after"},
+		{"truncated", []byte(`{"id":`), "$: truncated JSON"},
+		{"not object", []byte(`[1]`), "$: want object, got array"},
+		{"empty", nil, "$: empty body"},
+		{"repeated id", batch(event(1), event(1)), `$.events[1].id: id "ev-1" repeats $.events[0].id`},
+		{"erased kind not accepted", mut(func(m map[string]any) { m["kind"] = "data.erased" }), "$.kind: must be one of"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := evidence.ParseEvents(tc.body)
+			var ve *evidence.ValidationError
+			if !errors.As(err, &ve) || !errors.Is(err, evidence.ErrInvalidEvent) {
+				t.Fatalf("ParseEvents = %v, want a ValidationError", err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %q\nwant prefix %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := evidence.ParseEvents(demoBatch(t)); err != nil {
+		t.Errorf("demo batch: %v", err)
+	}
+	big := make([]map[string]any, evidence.MaxBatch+1)
+	for i := range big {
+		big[i] = event(i)
+	}
+	if _, err := evidence.ParseEvents(batch(big...)); err == nil || !strings.HasPrefix(err.Error(), "$.events: more than 1000 items") {
+		t.Errorf("1001 events: %v", err)
+	}
+}
+
+func TestCanonicalJSON(t *testing.T) {
+	// Vectors from RFC 8785 appendix and section 3.2.3.
+	tests := []struct{ in, want string }{
+		{`{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],"string":"\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/","literals":[null,true,false]}`,
+			`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`},
+		{`{"\u20ac":"Euro Sign","\r":"Carriage Return","\ufb33":"Hebrew Letter Dalet With Dagesh","1":"One","\ud83d\ude00":"Emoji: Grinning Face","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis"}`,
+			"{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u0080\":\"Control\",\"\u00f6\":\"Latin Small Letter O With Diaeresis\",\"\u20ac\":\"Euro Sign\",\"\U0001F600\":\"Emoji: Grinning Face\",\"\ufb33\":\"Hebrew Letter Dalet With Dagesh\"}"},
+		{`{"a":-0,"b":1e21,"c":1e-7,"d":0.6,"e":<>&}`, ""},
+	}
+	for _, tc := range tests[:2] {
+		v, err := evidence.DecodeStrict([]byte(tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := evidence.CanonicalJSON(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+	v, _ := evidence.DecodeStrict([]byte(`{"a":-0,"b":1e21,"c":1e-7,"d":0.6,"e":"<>&\u2028"}`))
+	got, _ := evidence.CanonicalJSON(v)
+	if want := "{\"a\":0,\"b\":1e+21,\"c\":1e-7,\"d\":0.6,\"e\":\"<>&\u2028\"}"; string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestSchemaIsServedAndEnforced(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(evidence.SchemaJSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
+		t.Errorf("$schema = %v", doc["$schema"])
+	}
+	// The enforced kinds are the documented ones.
+	kinds := doc["$defs"].(map[string]any)["event"].(map[string]any)["properties"].(map[string]any)["kind"].(map[string]any)["enum"].([]any)
+	if len(kinds) != 9 {
+		t.Errorf("schema has %d kinds, want 9", len(kinds))
+	}
+	for _, k := range kinds {
+		body := fmt.Sprintf(`{"id":"x","kind":%q,"time":"2018-11-14T17:22:36+08:00"}`, k)
+		_, err := evidence.ParseEvents([]byte(body))
+		if err == nil || strings.Contains(err.Error(), "$.kind") {
+			t.Errorf("kind %v with no fields: %v (want a missing-field error)", k, err)
+		}
+	}
+}
+
+func TestIngestReceiptsAndContract(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 6 || e.log.Size() != 6 {
+		t.Fatalf("%d receipts, log size %d; want 6, 6", len(rs), e.log.Size())
+	}
+	for i, r := range rs {
+		if r.Index != uint64(i) || r.Checkpoint != 6 || len(r.LeafHash) != 64 {
+			t.Errorf("receipt %d = %+v", i, r)
+		}
+	}
+	v, err := e.svc.Contract(e.p, "2125270852621565954")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Name != "劳动合同" || len(v.Events) != 5 || v.Status != evidence.KindContractCompleted {
+		t.Errorf("contract view = %+v", v)
+	}
+	// Retried batch: same receipts, no new leaves.
+	rs2, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(rs2) != fmt.Sprint(rs) || e.log.Size() != 6 {
+		t.Errorf("retry gave %v (log %d), want %v", rs2, e.log.Size(), rs)
+	}
+	// Same id, different content: conflict, nothing written.
+	ev := event(7)
+	ev["id"] = "demo-sent"
+	b, _ := json.Marshal(ev)
+	if _, err := e.svc.Ingest(ctx, e.p, b); !errors.Is(err, evidence.ErrIDConflict) {
+		t.Errorf("conflicting id: %v", err)
+	}
+	// Document lookup across tenants.
+	ms, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d")
+	if err != nil || len(ms) != 2 || ms[0].ContractID != "2125270852621565954" || ms[1].Kind != evidence.KindContractCompleted {
+		t.Errorf("LookupDocument = %+v, %v", ms, err)
+	}
+	// Sealed fields open and match their commitments.
+	leaves := e.log.Leaves()
+	for i, r := range rs {
+		var lh [32]byte
+		hex.Decode(lh[:], []byte(r.LeafHash))
+		o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Check(leaves[i]); err != nil {
+			t.Error(err)
+		}
+		if i == 2 && o.Fields["actor.id_number"].Value != "330106198801012345" {
+			t.Errorf("identity event fields: %v", o.Paths())
+		}
+	}
+	// Restart keeps everything.
+	e.reopen(t)
+	if rs3, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil || fmt.Sprint(rs3) != fmt.Sprint(rs) {
+		t.Errorf("after restart: %v, %v", rs3, err)
+	}
+}
+
+func TestTenantIsolation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	_, k2, err := evidence.CreateTenant(e.dir, e.master, "other", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := e.svc.Authenticate(k2) // picked up without restart
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Contract(p2, "2125270852621565954"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("other tenant's contract: %v", err)
+	}
+	if _, err := e.svc.Contract(p2, "no-such"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("absent contract: %v", err)
+	}
+	// The same client ids in another tenant are new events.
+	if _, err := e.svc.Ingest(ctx, p2, demoBatch(t)); err != nil || e.log.Size() != 12 {
+		t.Errorf("other tenant ingest: %v, size %d", err, e.log.Size())
+	}
+	rs, _ := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	var lh [32]byte
+	hex.Decode(lh[:], []byte(rs[0].LeafHash))
+	if _, err := e.svc.OpenSealed(p2.Tenant.ID, lh); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("other tenant opening sealed: %v", err)
+	}
+	legal, k3, _ := evidence.AddTenantKey(e.dir, "other", []evidence.Role{evidence.RoleLegal}, t0)
+	_ = legal
+	p3, err := e.svc.Authenticate(k3)
+	if err != nil {
+		// Reload is rate-limited; ReloadTenants forces it.
+		e.svc.ReloadTenants()
+		p3, err = e.svc.Authenticate(k3)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Ingest(ctx, p3, demoBatch(t)); !errors.Is(err, evidence.ErrForbidden) {
+		t.Errorf("legal key ingesting: %v", err)
+	}
+	if _, err := e.svc.Authenticate("czk_nope"); !errors.Is(err, evidence.ErrUnauthorized) {
+		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// TestNoPIIInPublicBytes ingests events with known personal data and
+// checks that none of it appears in any leaf or log line.
+func TestNoPIIInPublicBytes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]map[string]any, 30)
+	for i := range evs {
+		evs[i] = event(i)
+	}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(evs...)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{
+		"叶建华", "戴文潘", "伟伟集团", "330106198801012345", "18501775544", "weimei_pan@bestsign.cn",
+		"ye.jianhua@example.cn", "60.12.241.194", "112.17.116.54", "2125270852621565954", "劳动合同",
+		"548f6d36e1bf4c578fde8327c38f6fb1", "13800000007", "C000003", "demo-sent", "ev-1",
+	}
+	public := bytes.Join(e.log.Leaves(), []byte("\n"))
+	public = append(public, e.logBuf.Bytes()...)
+	for _, s := range secrets {
+		for _, form := range []string{s, hex.EncodeToString([]byte(s)), fmt.Sprintf("%q", s)} {
+			if bytes.Contains(public, []byte(form)) {
+				t.Errorf("public bytes contain %q", form)
+			}
+		}
+	}
+	for _, leaf := range e.log.Leaves() {
+		pr, err := evidence.ParseLeaf(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.Tenant != e.p.Tenant.ID {
+			t.Errorf("leaf tenant %q", pr.Tenant)
+		}
+	}
+}
+
+func TestConcurrentSameIDs(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const clients, ids = 16, 40
+	var wg sync.WaitGroup
+	results := make([][]evidence.Receipt, clients)
+	errs := make([]error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each client posts the ids in a different grouping.
+			var all []evidence.Receipt
+			for start := 0; start < ids; start += 1 + c%5 {
+				var evs []map[string]any
+				for i := start; i < min(start+1+c%5, ids); i++ {
+					evs = append(evs, event(i))
+				}
+				rs, err := e.svc.Ingest(ctx, e.p, batch(evs...))
+				if err != nil {
+					errs[c] = err
+					return
+				}
+				all = append(all, rs...)
+			}
+			results[c] = all
+		}()
+	}
+	wg.Wait()
+	for c := range clients {
+		if errs[c] != nil {
+			t.Fatal(errs[c])
+		}
+		if fmt.Sprint(results[c]) != fmt.Sprint(results[0]) {
+			t.Errorf("client %d saw different receipts", c)
+		}
+	}
+	if e.log.Size() != ids {
+		t.Errorf("log has %d leaves for %d ids", e.log.Size(), ids)
+	}
+}
+
+func TestBatchAllOrNothing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	evs := []map[string]any{event(0), event(1), event(2)}
+	evs[2]["time"] = "yesterday"
+	if _, err := e.svc.Ingest(ctx, e.p, batch(evs...)); err == nil || !strings.HasPrefix(err.Error(), "$.events[2].time") {
+		t.Fatalf("invalid batch: %v", err)
+	}
+	if e.log.Size() != 0 {
+		t.Fatalf("log has %d leaves after a rejected batch", e.log.Size())
+	}
+	// A failing log: nothing appended; the retry lands each id once.
+	evs[2] = event(2)
+	e.log.Fail = func([][]byte) error { return errors.New("pushback") }
+	if _, err := e.svc.Ingest(ctx, e.p, batch(evs...)); err == nil {
+		t.Fatal("ingest with a failing log succeeded")
+	}
+	if e.log.Size() != 0 {
+		t.Fatal("failed append left leaves")
+	}
+	e.log.Fail = nil
+	rs, err := e.svc.Ingest(ctx, e.p, batch(evs...))
+	if err != nil || len(rs) != 3 || e.log.Size() != 3 {
+		t.Fatalf("retry: %v %v size %d", rs, err, e.log.Size())
+	}
+	// A conflict in the middle of a batch rejects it whole.
+	bad := event(1)
+	bad["time"] = "2019-01-01T00:00:00Z"
+	if _, err := e.svc.Ingest(ctx, e.p, batch(event(10), bad, event(11))); !errors.Is(err, evidence.ErrIDConflict) {
+		t.Fatalf("conflict: %v", err)
+	}
+	if e.log.Size() != 3 {
+		t.Errorf("conflicting batch wrote %d leaves", e.log.Size()-3)
+	}
+}
+
+// TestRecoverPending: the log fails after the pending claims are durable;
+// the next Open appends them, and the client's retry gets that receipt.
+func TestRecoverPending(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.log.Fail = func([][]byte) error { return errors.New("disk on fire") }
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err == nil {
+		t.Fatal("want failure")
+	}
+	e.log.Fail = nil
+	e.reopen(t)
+	if e.log.Size() != 6 {
+		t.Fatalf("recovery appended %d leaves, want 6", e.log.Size())
+	}
+	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	if err != nil || e.log.Size() != 6 || rs[0].Index != 0 || rs[5].Index != 5 {
+		t.Fatalf("retry after recovery: %v %v size %d", rs, err, e.log.Size())
+	}
+}
+
+func TestErasure(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	er, err := e.svc.Erase(ctx, e.p, "18501775544")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if er.Index != 6 {
+		t.Errorf("data.erased at %d, want 6", er.Index)
+	}
+	pr, _ := evidence.ParseLeaf(e.log.Leaves()[6])
+	if pr.Kind != evidence.KindDataErased {
+		t.Errorf("leaf 6 kind %q", pr.Kind)
+	}
+	// Idempotent.
+	if er2, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil || er2 != er {
+		t.Errorf("second erase: %v %v", er2, err)
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "nobody"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("erasing unknown: %v", err)
+	}
+	check := func() {
+		t.Helper()
+		for i, r := range rs {
+			var lh [32]byte
+			hex.Decode(lh[:], []byte(r.LeafHash))
+			o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			subjectEvent := i >= 1 && i <= 4 // received, identity, intent, signed are 叶建华's
+			if o.Erased != subjectEvent {
+				t.Errorf("event %d erased=%v", i, o.Erased)
+			}
+			if subjectEvent {
+				if !o.ErasedAt.Equal(t0) {
+					t.Errorf("erased at %v", o.ErasedAt)
+				}
+				for p := range o.Fields {
+					if strings.HasPrefix(p, "actor.") {
+						t.Errorf("event %d still opens %s", i, p)
+					}
+				}
+			}
+			if i != 2 && o.Fields["contract.id"].Value != "2125270852621565954" {
+				t.Errorf("event %d lost its contract fields: %v", i, o.Paths())
+			}
+		}
+	}
+	check()
+	// With the master key, after a restart: still unrecoverable.
+	e.reopen(t)
+	check()
+	// Every proof still verifies.
+	size := e.log.Size()
+	root, _ := e.log.Root(size)
+	for i, leaf := range e.log.Leaves() {
+		pf, err := e.log.InclusionProof(uint64(i), size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(i), size, rfc6962.DefaultHasher.HashLeaf(leaf), pf, root); err != nil {
+			t.Errorf("leaf %d: %v", i, err)
+		}
+	}
+	// New events for the same account get a new key and open again.
+	ev := event(1)
+	ev["actor"].(map[string]any)["account"] = "18501775544"
+	b, _ := json.Marshal(ev)
+	r, err := e.svc.Ingest(ctx, e.p, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lh [32]byte
+	hex.Decode(lh[:], []byte(r[0].LeafHash))
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || o.Erased || o.Fields["actor.name"].Value != "叶建华" {
+		t.Errorf("new event after erasure: %+v %v", o, err)
+	}
+	// Search by the erased account finds only the new contract.
+	page, err := e.svc.Search(e.p, evidence.Query{Account: "18501775544"})
+	if err != nil || len(page.Contracts) != 1 || page.Contracts[0].ID != "C000000" {
+		t.Errorf("search by erased account: %+v %v", page, err)
+	}
+}
+
+func TestMasterKeyRotation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close()
+	newMaster, _ := evidence.GenerateMasterKey()
+	n, err := evidence.RotateMasterKey(e.dir, e.master, newMaster)
+	if err != nil || n != 1 {
+		t.Fatalf("rotate: %d %v", n, err)
+	}
+	if n, err := evidence.RotateMasterKey(e.dir, e.master, newMaster); err != nil || n != 0 {
+		t.Fatalf("re-run rotate: %d %v", n, err)
+	}
+	e.master = newMaster
+	e.open(t)
+	var lh [32]byte
+	hex.Decode(lh[:], []byte(rs[2].LeafHash))
+	o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+	if err != nil || o.Fields["actor.id_number"].Value != "330106198801012345" {
+		t.Errorf("after rotation: %+v %v", o, err)
+	}
+}
+
+func TestMasterKeyLoading(t *testing.T) {
+	dir := t.TempDir()
+	env := func(string) string { return "" }
+	k1, err := evidence.LoadMasterKey(dir, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := evidence.LoadMasterKey(dir, env)
+	if err != nil || k1.ID() != k2.ID() {
+		t.Fatalf("second load: %v %v", k2.ID(), err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, evidence.MasterKeyFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v", st.Mode())
+	}
+	k3, err := evidence.LoadMasterKey(dir, func(string) string { return strings.Repeat("11", 32) })
+	if err != nil || k3.ID() == k1.ID() {
+		t.Errorf("env key: %v %v", k3.ID(), err)
+	}
+	if _, err := evidence.LoadMasterKey(dir, func(string) string { return "zz" }); err == nil {
+		t.Error("bad env key accepted")
+	}
+}
+
+func TestDocuments(t *testing.T) {
+	e := newEnv(t)
+	body := []byte("%PDF-1.7 劳动合同 ...")
+	sum := fmt.Sprintf("%x", sha256Sum(body))
+	if created, err := e.svc.PutDocument(e.p, sum, body); err != nil || !created {
+		t.Fatal(created, err)
+	}
+	if created, err := e.svc.PutDocument(e.p, sum, body); err != nil || created {
+		t.Fatal("second put", created, err)
+	}
+	got, err := e.svc.Document(e.p, sum)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("get: %q %v", got, err)
+	}
+	if _, err := e.svc.PutDocument(e.p, strings.Repeat("0", 64), body); !errors.Is(err, evidence.ErrInvalidDocument) {
+		t.Errorf("mismatched hash: %v", err)
+	}
+	_, k2, _ := evidence.CreateTenant(e.dir, e.master, "other", nil, t0)
+	p2, _ := e.svc.Authenticate(k2)
+	if _, err := e.svc.Document(p2, sum); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("other tenant's document: %v", err)
+	}
+}
+
+func TestSearch(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var evs []map[string]any
+	for i := range 30 { // 10 contracts, 3 events each
+		ev := event(i)
+		ev["time"] = t0.Add(time.Duration(i/3) * 24 * time.Hour).Format(time.RFC3339)
+		if i/3%2 == 1 {
+			ev["contract"].(map[string]any)["name"] = "采购合同"
+		}
+		evs = append(evs, ev)
+	}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(evs...)); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	q := evidence.Query{Limit: 3}
+	for {
+		page, err := e.svc.Search(e.p, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page.Contracts {
+			ids = append(ids, c.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if len(ids) != 10 || ids[0] != "C000000" || ids[9] != "C000009" {
+		t.Errorf("paged all: %v", ids)
+	}
+	page, _ := e.svc.Search(e.p, evidence.Query{Name: "采购"})
+	if len(page.Contracts) != 5 {
+		t.Errorf("by name: %d", len(page.Contracts))
+	}
+	page, _ = e.svc.Search(e.p, evidence.Query{From: t0.Add(2 * 24 * time.Hour), To: t0.Add(5 * 24 * time.Hour)})
+	if len(page.Contracts) != 3 || page.Contracts[0].ID != "C000002" {
+		t.Errorf("by date: %+v", page.Contracts)
+	}
+	page, _ = e.svc.Search(e.p, evidence.Query{Account: "13800000004"})
+	if len(page.Contracts) != 1 || page.Contracts[0].ID != "C000001" {
+		t.Errorf("by account: %+v", page.Contracts)
+	}
+	if _, err := e.svc.Search(e.p, evidence.Query{Cursor: "zz"}); !errors.Is(err, evidence.ErrInvalidQuery) {
+		t.Errorf("bad cursor: %v", err)
+	}
+}
+
+func FuzzParseEvents(f *testing.F) {
+	b, _ := os.ReadFile("testdata/demo_batch.json")
+	f.Add(b)
+	e, _ := json.Marshal(event(1))
+	f.Add(e)
+	f.Add([]byte(`{"events":[{"id":"a","id":"b"}]}`))
+	f.Add([]byte("{\"id\":\"\xff\"}"))
+	f.Add([]byte(strings.Repeat("[", 50)))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := evidence.ParseEvents(body)
+		if err != nil {
+			if !errors.Is(err, evidence.ErrInvalidEvent) {
+				t.Fatalf("error %v does not wrap ErrInvalidEvent", err)
+			}
+			return
+		}
+		if len(evs) == 0 || len(evs) > evidence.MaxBatch {
+			t.Fatalf("%d events accepted", len(evs))
+		}
+	})
+}

@@ -1,0 +1,357 @@
+package evidence
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// contractRecord is the private index entry of one contract.
+type contractRecord struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name,omitempty"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	Status Kind      `json:"status"`
+	Events int       `json:"events"`
+}
+
+// EventEntry is one event of a contract as GET /v1/contracts/{id} lists it.
+type EventEntry struct {
+	Receipt
+	Kind Kind      `json:"kind"`
+	Time time.Time `json:"time"`
+}
+
+// docMatch is the value of a document-hash index entry.
+type docMatch struct {
+	ContractID string    `json:"contract_id"`
+	Index      uint64    `json:"index"`
+	Kind       Kind      `json:"kind"`
+	Time       time.Time `json:"time"`
+}
+
+// finalize marks the items' claims done with their receipts and updates the
+// contract index, in one unsynced batch: the pending claims it replaces are
+// durable, so a crash before this batch reaches disk is repaired by
+// recovery.
+func (s *Service) finalize(tenant string, work []*item) error {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	contracts := map[string]*contractRecord{}
+	for _, it := range work {
+		c := it.c
+		c.State = "done"
+		c.Leaf = nil
+		if err := setJSON(b, key("i", tenant, it.id), c); err != nil {
+			return err
+		}
+		if err := b.Delete(key("p", tenant, it.id), nil); err != nil {
+			return err
+		}
+		if c.Contract == "" {
+			continue
+		}
+		entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
+		if err := setJSON(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
+			return err
+		}
+		cr, ok := contracts[c.Contract]
+		if !ok {
+			cr = &contractRecord{}
+			found, err := s.get(key("c", tenant, c.Contract), cr)
+			if err != nil {
+				return err
+			}
+			if !found {
+				cr = &contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
+				if err := b.Set(key("t", tenant, timeHex(c.Time), c.Contract), nil, nil); err != nil {
+					return err
+				}
+			}
+			contracts[c.Contract] = cr
+		}
+		if c.Time.Before(cr.First) {
+			if err := b.Delete(key("t", tenant, timeHex(cr.First), c.Contract), nil); err != nil {
+				return err
+			}
+			if err := b.Set(key("t", tenant, timeHex(c.Time), c.Contract), nil, nil); err != nil {
+				return err
+			}
+			cr.First = c.Time
+		}
+		if !c.Time.Before(cr.Last) {
+			cr.Last, cr.Status = c.Time, c.Kind
+		}
+		if c.Name != "" && c.Name != cr.Name {
+			if cr.Name != "" {
+				if err := b.Delete(nameKey(tenant, cr.Name, c.Contract), nil); err != nil {
+					return err
+				}
+			}
+			cr.Name = c.Name
+			if err := b.Set(nameKey(tenant, cr.Name, c.Contract), nil, nil); err != nil {
+				return err
+			}
+		}
+		cr.Events++
+		if c.Subject != "" {
+			if err := b.Set(key("a", tenant, c.Subject, c.Contract), nil, nil); err != nil {
+				return err
+			}
+		}
+		for _, d := range c.Docs {
+			m := docMatch{ContractID: c.ContractID, Index: c.Index, Kind: c.Kind, Time: c.Time}
+			if err := setJSON(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), m); err != nil {
+				return err
+			}
+		}
+	}
+	for ref, cr := range contracts {
+		if err := setJSON(b, key("c", tenant, ref), cr); err != nil {
+			return err
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("evidence: recording receipts: %w", err)
+	}
+	return nil
+}
+
+func nameKey(tenant, name, contract string) []byte {
+	return append(key("n", tenant, strings.ToLower(name)), append([]byte{0}, contract...)...)
+}
+
+// ContractView is a contract with its events, for GET /v1/contracts/{id}.
+type ContractView struct {
+	ID     string       `json:"id"`
+	Name   string       `json:"name,omitempty"`
+	First  time.Time    `json:"first"`
+	Last   time.Time    `json:"last"`
+	Status Kind         `json:"status"`
+	Events []EventEntry `json:"events"`
+}
+
+// Contract returns the contract with id of the principal's tenant and its
+// events in log order. Another tenant's contract is ErrNotFound, exactly
+// like an absent one: the lookup key includes the tenant and its reference
+// is an HMAC under the tenant's own key.
+func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
+	if !p.Has(RoleLegal) && !p.Has(RoleIngest) {
+		return nil, ErrForbidden
+	}
+	if id == "" || len(id) > 64 {
+		return nil, ErrNotFound
+	}
+	ts, err := s.reg.tenant(p.Tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	ref := ts.ref("contract", id)
+	var cr contractRecord
+	found, err := s.get(key("c", ts.ID, ref), &cr)
+	if err != nil {
+		return nil, err
+	}
+	if !found || cr.ID != id {
+		return nil, ErrNotFound
+	}
+	v := &ContractView{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status}
+	pfx := key("e", ts.ID, ref, "")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		var e EventEntry
+		if err := json.Unmarshal(it.Value(), &e); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("evidence: event entry: %w", err)
+		}
+		v.Events = append(v.Events, e)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	return v, nil
+}
+
+// DocumentMatch is a contract event that names a document hash.
+type DocumentMatch struct {
+	ContractID string    `json:"contract_id"`
+	Index      uint64    `json:"index"`
+	Kind       Kind      `json:"kind"`
+	Time       time.Time `json:"time"`
+}
+
+// LookupDocument returns every recorded event, of any tenant, that names
+// the document with SHA-256 sha256Hex (64 lower-case hex digits): the public
+// verification page uses it to say whether the ledger holds an uploaded PDF
+// and under which contract number and leaf index. ErrNotFound if none.
+func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
+	if !isHex64(sha256Hex) {
+		return nil, fmt.Errorf("%w: a document hash is 64 lower-case hex digits", ErrInvalidQuery)
+	}
+	pfx := key("h", sha256Hex, "")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	var out []DocumentMatch
+	for ok := it.First(); ok && len(out) < 1000; ok = it.Next() {
+		var m docMatch
+		if err := json.Unmarshal(it.Value(), &m); err != nil {
+			it.Close()
+			return nil, fmt.Errorf("evidence: document entry: %w", err)
+		}
+		out = append(out, DocumentMatch(m))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Query selects contracts of one tenant. Account (exact) drives the scan
+// when set, else Name (case-insensitive prefix), else the date range; the
+// other conditions filter. From and To bound the first event's time (To
+// exclusive, zero means open).
+type Query struct {
+	Name    string
+	Account string
+	From    time.Time
+	To      time.Time
+	Cursor  string // from a previous Page.Next
+	Limit   int    // default DefaultSearchLimit, at most MaxSearchLimit
+}
+
+// Search limits.
+const (
+	DefaultSearchLimit = 50
+	MaxSearchLimit     = 500
+)
+
+// ContractSummary is one search result.
+type ContractSummary struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name,omitempty"`
+	First  time.Time `json:"first"`
+	Last   time.Time `json:"last"`
+	Status Kind      `json:"status"`
+	Events int       `json:"events"`
+}
+
+// Page is a page of search results; Next, when not empty, fetches the next.
+type Page struct {
+	Contracts []ContractSummary `json:"contracts"`
+	Next      string            `json:"next,omitempty"`
+}
+
+// maxScan bounds the index entries one search page reads, so that a
+// selective filter over a large tenant answers in bounded time with a
+// cursor to continue.
+const maxScan = 20_000
+
+// Search returns a page of the principal's tenant's contracts matching q.
+func (s *Service) Search(p Principal, q Query) (*Page, error) {
+	if !p.Has(RoleLegal) && !p.Has(RoleIngest) {
+		return nil, ErrForbidden
+	}
+	ts, err := s.reg.tenant(p.Tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	if q.Limit <= 0 {
+		q.Limit = DefaultSearchLimit
+	}
+	q.Limit = min(q.Limit, MaxSearchLimit)
+	var lower, upper []byte
+	var refOf func(k []byte) string
+	switch {
+	case q.Account != "":
+		lower = key("a", ts.ID, ts.ref("subject", q.Account), "")
+		upper = prefixEnd(lower)
+		refOf = func(k []byte) string { return string(k[len(lower):]) }
+	case q.Name != "":
+		lower = key("n", ts.ID, strings.ToLower(q.Name))
+		upper = prefixEnd(lower)
+		refOf = func(k []byte) string {
+			i := strings.LastIndexByte(string(k), 0)
+			return string(k[i+1:])
+		}
+	default:
+		base := key("t", ts.ID, "")
+		lower, upper = base, prefixEnd(base)
+		if !q.From.IsZero() {
+			lower = key("t", ts.ID, timeHex(q.From))
+		}
+		if !q.To.IsZero() {
+			upper = key("t", ts.ID, timeHex(q.To))
+		}
+		refOf = func(k []byte) string { return string(k[len(base)+17:]) }
+	}
+	if q.Cursor != "" {
+		c, err := hex.DecodeString(q.Cursor)
+		if err != nil || string(c) < string(lower) || string(c) >= string(upper) {
+			return nil, fmt.Errorf("%w: cursor", ErrInvalidQuery)
+		}
+		lower = append(c, 0) // strictly after the cursor key
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	defer it.Close()
+	page := &Page{Contracts: []ContractSummary{}}
+	scanned := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		scanned++
+		ref := refOf(it.Key())
+		var cr contractRecord
+		found, err := s.get(key("c", ts.ID, ref), &cr)
+		if err != nil {
+			return nil, err
+		}
+		match := found &&
+			(q.Name == "" || strings.HasPrefix(strings.ToLower(cr.Name), strings.ToLower(q.Name))) &&
+			(q.From.IsZero() || !cr.First.Before(q.From)) &&
+			(q.To.IsZero() || cr.First.Before(q.To))
+		if match {
+			page.Contracts = append(page.Contracts, ContractSummary(cr))
+		}
+		if len(page.Contracts) == q.Limit || scanned == maxScan {
+			last := hex.EncodeToString(it.Key())
+			if it.Next() {
+				page.Next = last
+			}
+			break
+		}
+	}
+	if err := it.Error(); err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	return page, nil
+}

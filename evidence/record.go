@@ -1,0 +1,467 @@
+package evidence
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// subjectKey is a data subject's unwrapped data key. One 32-byte key per
+// subject; the AES-256 and SM4 keys are derived from it with HKDF, so that
+// destroying the one wrapped key destroys both.
+type subjectKey struct {
+	subject   string // reference
+	id        string // key id, to tell a destroyed key from a later one
+	dek       []byte
+	wrapped   []byte
+	persisted atomic.Bool // the wrapped key is durably in Pebble
+}
+
+func (k *subjectKey) aesKey() []byte { return derive(k.dek, "subject-aes", 32) }
+func (k *subjectKey) sm4Key() []byte { return derive(k.dek, "subject-sm4", 16) }
+
+type storedSubjectKey struct {
+	KeyID   string `json:"key_id"`
+	Wrapped []byte `json:"wrapped"`
+}
+
+func subjectAD(tenant, subject string) []byte {
+	return []byte("cunzheng subject key v1\x00" + tenant + "\x00" + subject)
+}
+
+// subjectKeyFor returns the data key of subject, from the cache or Pebble,
+// creating it when create is set. A created key is not yet durable: the
+// caller writes it in its own synced batch (commitPending) and every batch
+// using a not-yet-persisted key writes it again, so that a failed first
+// batch cannot leave a later one with a key that was never stored.
+func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*subjectKey, error) {
+	ck := ts.ID + "/" + subject
+	s.subjMu.Lock()
+	defer s.subjMu.Unlock()
+	if sk, ok := s.subjects[ck]; ok {
+		return sk, nil
+	}
+	var st storedSubjectKey
+	found, err := s.get(key("k", ts.ID, subject), &st)
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))
+		if err != nil {
+			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
+		}
+		sk := &subjectKey{subject: subject, id: st.KeyID, dek: dek, wrapped: st.Wrapped}
+		sk.persisted.Store(true)
+		s.cacheSubject(ck, sk)
+		return sk, nil
+	}
+	if !create {
+		return nil, nil
+	}
+	dek, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := seal(algAES256GCM, ts.kek, dek, subjectAD(ts.ID, subject))
+	if err != nil {
+		return nil, err
+	}
+	idb := make([]byte, 8)
+	if _, err := rand.Read(idb); err != nil {
+		return nil, fmt.Errorf("evidence: key id: %w", err)
+	}
+	sk := &subjectKey{subject: subject, id: hex.EncodeToString(idb), dek: dek, wrapped: wrapped}
+	s.cacheSubject(ck, sk)
+	return sk, nil
+}
+
+// maxCachedSubjects bounds the key cache; past it the cache starts over.
+const maxCachedSubjects = 200_000
+
+func (s *Service) cacheSubject(ck string, sk *subjectKey) {
+	if len(s.subjects) >= maxCachedSubjects {
+		for k, v := range s.subjects {
+			if v.persisted.Load() {
+				delete(s.subjects, k)
+			}
+		}
+	}
+	s.subjects[ck] = sk
+}
+
+// sealedRecord is what is kept off-log for one leaf. Personal holds the
+// subject's fields under the subject's AES key, IDNumber the ID number under
+// the subject's SM4 key, Contract the contract's fields (id, name, file
+// names) under the tenant's contract key, which an erasure of a person
+// does not touch.
+type sealedRecord struct {
+	V          int    `json:"v"`
+	Tenant     string `json:"tenant"`
+	Subject    string `json:"subject,omitempty"`
+	SubjectKey string `json:"subject_key,omitempty"`
+	Personal   []byte `json:"personal,omitempty"`
+	IDNumber   []byte `json:"id_number,omitempty"`
+	Contract   []byte `json:"contract,omitempty"`
+}
+
+// sealedField is one sealed value with the salt of its commitment.
+type sealedField struct {
+	V string `json:"v"`
+	S []byte `json:"s"`
+}
+
+func sealAD(tenant string, leafHash []byte, part string) []byte {
+	return []byte("cunzheng sealed v1\x00" + tenant + "\x00" + hex.EncodeToString(leafHash) + "\x00" + part)
+}
+
+// buildRecord makes the leaf (public record) and sealed record of ev.
+func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*claim, *sealedRecord, error) {
+	eventRef := func(id string) string { return ts.ref("event", id) }
+	pubData, personalData, contractData, err := splitData(ev.Data, eventRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	var personal, contract [][2]string
+	if ev.Actor != nil {
+		personal = append(personal, ev.Actor.fields()...)
+		personal = append(personal, personalData...)
+	} else {
+		contract = append(contract, personalData...)
+	}
+	c := &claim{State: "pending", Digest: ev.digest[:], Kind: ev.Kind, Time: ev.Time}
+	pr := map[string]any{
+		"v":      1,
+		"tenant": ts.ID,
+		"kind":   string(ev.Kind),
+		"ref":    eventRef(ev.ID),
+		"time":   ev.Time.UTC().Format(time.RFC3339Nano),
+		"logged": now.UTC().Format(time.RFC3339Nano),
+		"data":   pubData,
+	}
+	if ev.Contract != nil {
+		c.Contract = ts.ref("contract", ev.Contract.ID)
+		c.ContractID, c.Name = ev.Contract.ID, ev.Contract.Name
+		pr["contract"] = c.Contract
+		contract = append(contract, [2]string{"contract.id", ev.Contract.ID})
+		if ev.Contract.Name != "" {
+			contract = append(contract, [2]string{"contract.name", ev.Contract.Name})
+		}
+	}
+	contract = append(contract, contractData...)
+	commitments := map[string]any{}
+	personalSealed := map[string]sealedField{}
+	contractSealed := map[string]sealedField{}
+	var idSealed *sealedField
+	commit := func(path, value string) (sealedField, error) {
+		salt := make([]byte, 32)
+		if _, err := rand.Read(salt); err != nil {
+			return sealedField{}, fmt.Errorf("evidence: salt: %w", err)
+		}
+		cm := Commitment(salt, value)
+		commitments[path] = hex.EncodeToString(cm[:])
+		return sealedField{V: value, S: salt}, nil
+	}
+	for _, f := range personal {
+		sf, err := commit(f[0], f[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		if f[0] == "actor.id_number" {
+			idSealed = &sf
+		} else {
+			personalSealed[f[0]] = sf
+		}
+	}
+	for _, f := range contract {
+		sf, err := commit(f[0], f[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		contractSealed[f[0]] = sf
+	}
+	pr["commitments"] = commitments
+	leaf, err := canonicalJSON(nil, pr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evidence: canonical leaf: %w", err)
+	}
+	lh := sha256.Sum256(append([]byte{0}, leaf...))
+	c.Leaf, c.LeafHash = leaf, lh[:]
+	c.Docs = ev.documentHashes()
+
+	sr := &sealedRecord{V: 1, Tenant: ts.ID}
+	if len(contractSealed) > 0 {
+		pt, _ := json.Marshal(contractSealed)
+		if sr.Contract, err = seal(algAES256GCM, ts.contractKey, pt, sealAD(ts.ID, lh[:], "contract")); err != nil {
+			return nil, nil, err
+		}
+	}
+	if sk != nil {
+		c.Subject, c.SubjectKey = sk.subject, sk.id
+		sr.Subject, sr.SubjectKey = sk.subject, sk.id
+		pt, _ := json.Marshal(personalSealed)
+		if sr.Personal, err = seal(algAES256GCM, sk.aesKey(), pt, sealAD(ts.ID, lh[:], "personal")); err != nil {
+			return nil, nil, err
+		}
+		if idSealed != nil {
+			pt, _ := json.Marshal(idSealed)
+			if sr.IDNumber, err = seal(algSM4GCM, sk.sm4Key(), pt, sealAD(ts.ID, lh[:], "id_number")); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return c, sr, nil
+}
+
+// Field is one opened sealed field.
+type Field struct {
+	Value string
+	Salt  []byte
+}
+
+// Opened is a sealed record opened for its tenant: every sealed field by
+// its JSON path ("actor.name", "contract.id", "data.files[0].name").
+// When the subject's key was destroyed, the subject's fields are absent,
+// Erased is set and ErasedAt says when.
+type Opened struct {
+	Fields   map[string]Field
+	Erased   bool
+	ErasedAt time.Time
+}
+
+// Paths returns the field paths in order.
+func (o *Opened) Paths() []string {
+	out := make([]string, 0, len(o.Fields))
+	for p := range o.Fields {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Check verifies every opened field against the commitments in the leaf.
+func (o *Opened) Check(leaf []byte) error {
+	pr, err := ParseLeaf(leaf)
+	if err != nil {
+		return err
+	}
+	for p, f := range o.Fields {
+		cm := Commitment(f.Salt, f.Value)
+		if pr.Commitments[p] != hex.EncodeToString(cm[:]) {
+			return fmt.Errorf("evidence: sealed field %s does not match its commitment", p)
+		}
+	}
+	return nil
+}
+
+// OpenSealed opens the sealed record of the leaf with hash leafHash for
+// tenantID. ErrNotFound if there is none or it is another tenant's.
+func (s *Service) OpenSealed(tenantID string, leafHash [32]byte) (*Opened, error) {
+	ts, err := s.reg.tenant(tenantID)
+	if err != nil {
+		return nil, err
+	}
+	var sr sealedRecord
+	found, err := s.get(key("s", hex.EncodeToString(leafHash[:])), &sr)
+	if err != nil {
+		return nil, err
+	}
+	if !found || sr.Tenant != ts.ID {
+		return nil, ErrNotFound
+	}
+	o := &Opened{Fields: map[string]Field{}}
+	add := func(blob, k []byte, alg byte, part string, single bool) error {
+		pt, err := open(alg, k, blob, sealAD(ts.ID, leafHash[:], part))
+		if err != nil {
+			return fmt.Errorf("evidence: opening sealed %s: %w", part, err)
+		}
+		if single {
+			var f sealedField
+			if err := json.Unmarshal(pt, &f); err != nil {
+				return fmt.Errorf("evidence: sealed %s: %w", part, err)
+			}
+			o.Fields["actor.id_number"] = Field{Value: f.V, Salt: f.S}
+			return nil
+		}
+		var m map[string]sealedField
+		if err := json.Unmarshal(pt, &m); err != nil {
+			return fmt.Errorf("evidence: sealed %s: %w", part, err)
+		}
+		for p, f := range m {
+			o.Fields[p] = Field{Value: f.V, Salt: f.S}
+		}
+		return nil
+	}
+	if sr.Contract != nil {
+		if err := add(sr.Contract, ts.contractKey, algAES256GCM, "contract", false); err != nil {
+			return nil, err
+		}
+	}
+	if sr.Subject != "" {
+		sk, err := s.subjectKeyFor(ts, sr.Subject, false)
+		if err != nil {
+			return nil, err
+		}
+		if sk == nil || sk.id != sr.SubjectKey {
+			var er erasure
+			found, err := s.get(key("z", ts.ID, sr.Subject, sr.SubjectKey), &er)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				return nil, fmt.Errorf("evidence: subject key of a sealed record is missing without an erasure record")
+			}
+			o.Erased, o.ErasedAt = true, er.Time
+			return o, nil
+		}
+		if err := add(sr.Personal, sk.aesKey(), algAES256GCM, "personal", false); err != nil {
+			return nil, err
+		}
+		if sr.IDNumber != nil {
+			if err := add(sr.IDNumber, sk.sm4Key(), algSM4GCM, "id_number", true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return o, nil
+}
+
+// erasure records the destruction of one subject key.
+type erasure struct {
+	Time    time.Time `json:"time"`
+	ClaimID string    `json:"claim"`
+}
+
+// Erase destroys the data key of the subject with account for the
+// principal's tenant and appends a data.erased event, whose receipt it
+// returns. Afterwards the subject's sealed fields cannot be opened by
+// anyone, master key or not; their leaves, commitments and proofs are
+// untouched. Erasing an already erased subject returns the first receipt;
+// an account the tenant never sent is ErrNotFound.
+func (s *Service) Erase(ctx context.Context, p Principal, account string) (Receipt, error) {
+	if !p.Has(RoleIngest) {
+		return Receipt{}, ErrForbidden
+	}
+	if account == "" || len(account) > 128 {
+		return Receipt{}, fmt.Errorf("%w: account", ErrInvalidQuery)
+	}
+	ts, err := s.reg.tenant(p.Tenant.ID)
+	if err != nil {
+		return Receipt{}, err
+	}
+	subject := ts.ref("subject", account)
+	s.eraseMu.Lock()
+	defer s.eraseMu.Unlock()
+	sk, err := s.subjectKeyFor(ts, subject, false)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if sk == nil || !sk.persisted.Load() {
+		return s.lastErasure(ctx, ts, subject)
+	}
+	now := s.now().UTC()
+	claimID := "\x00erase/" + subject + "/" + sk.id
+	pr := map[string]any{
+		"v": 1, "tenant": ts.ID, "kind": string(KindDataErased),
+		"ref":  ts.ref("erasure", subject+"/"+sk.id),
+		"time": now.Format(time.RFC3339Nano), "logged": now.Format(time.RFC3339Nano),
+		"data": map[string]any{}, "commitments": map[string]any{},
+	}
+	leaf, err := canonicalJSON(nil, pr)
+	if err != nil {
+		return Receipt{}, err
+	}
+	lh := sha256.Sum256(append([]byte{0}, leaf...))
+	c := &claim{State: "pending", Kind: KindDataErased, Time: now, Leaf: leaf, LeafHash: lh[:],
+		Subject: subject, SubjectKey: sk.id}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(key("k", ts.ID, subject), nil); err != nil {
+		return Receipt{}, err
+	}
+	if err := setJSON(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
+		return Receipt{}, err
+	}
+	if err := setJSON(b, key("i", ts.ID, claimID), c); err != nil {
+		return Receipt{}, err
+	}
+	if err := b.Set(key("p", ts.ID, claimID), nil, nil); err != nil {
+		return Receipt{}, err
+	}
+	// The account index must not keep pointing at the erased person.
+	pfx := key("a", ts.ID, subject, "")
+	if err := b.DeleteRange(pfx, prefixEnd(pfx), nil); err != nil {
+		return Receipt{}, err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return Receipt{}, fmt.Errorf("evidence: erasing: %w", err)
+	}
+	s.subjMu.Lock()
+	delete(s.subjects, ts.ID+"/"+subject)
+	s.subjMu.Unlock()
+	clear(sk.dek)
+	// Push the deletion through to the files on disk: flush the memtable
+	// and compact the key's range so no live SSTable keeps the wrapped key.
+	kk := key("k", ts.ID, subject)
+	if err := s.db.Flush(); err != nil {
+		s.logger.Error("evidence: flush after erasure", "err", err)
+	}
+	if err := s.db.Compact(ctx, kk, append(kk, 0), false); err != nil {
+		s.logger.Error("evidence: compaction after erasure", "err", err)
+	}
+	work := []*item{{id: claimID, c: c}}
+	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
+		return Receipt{}, err
+	}
+	s.metrics.erasures.Inc()
+	return c.receipt(""), nil
+}
+
+func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject string) (Receipt, error) {
+	pfx := key("z", ts.ID, subject, "")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
+	if err != nil {
+		return Receipt{}, fmt.Errorf("evidence: %w", err)
+	}
+	var last erasure
+	found := false
+	for ok := it.First(); ok; ok = it.Next() {
+		var er erasure
+		if err := json.Unmarshal(it.Value(), &er); err != nil {
+			it.Close()
+			return Receipt{}, fmt.Errorf("evidence: erasure record: %w", err)
+		}
+		if !found || er.Time.After(last.Time) {
+			last, found = er, true
+		}
+	}
+	if err := it.Close(); err != nil {
+		return Receipt{}, fmt.Errorf("evidence: %w", err)
+	}
+	if !found {
+		return Receipt{}, ErrNotFound
+	}
+	var c claim
+	ok, err := s.get(key("i", ts.ID, last.ClaimID), &c)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if !ok {
+		return Receipt{}, errors.New("evidence: erasure without its claim")
+	}
+	if c.State == "pending" {
+		if err := s.appendAndFinalize(ctx, ts.ID, []*item{{id: last.ClaimID, c: &c}}); err != nil {
+			return Receipt{}, err
+		}
+	}
+	return c.receipt(""), nil
+}

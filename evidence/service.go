@@ -1,0 +1,554 @@
+package evidence
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Log is the append-only ledger as evidence needs it. *ledger.Log satisfies
+// it through LedgerLog; tests use evidencetest.Log.
+type Log interface {
+	// AppendAll appends leaves atomically (all or none) and returns one
+	// receipt per leaf, in order, once they are durable and integrated.
+	// Appending bytes identical to an existing leaf must return that
+	// leaf's receipt instead of a second leaf: recovery relies on it.
+	AppendAll(ctx context.Context, leaves [][]byte) ([]LogReceipt, error)
+}
+
+// LogReceipt says where the log put a leaf.
+type LogReceipt struct {
+	Index    uint64
+	Hash     [32]byte // RFC 6962 leaf hash, SHA-256(0x00 || leaf)
+	TreeSize uint64   // size of a tree that includes the leaf
+}
+
+// Config configures Open.
+type Config struct {
+	// Dir is the evidence directory, DIR/evidence for `serve --data DIR`.
+	// Pebble lives in Dir/db, tenant files in Dir/tenants. Required.
+	Dir string
+	// Master is the master key (see LoadMasterKey). Required.
+	Master MasterKey
+	// Log is the ledger. Required.
+	Log Log
+	// Logger receives operational logs; never PII. The default discards.
+	Logger *slog.Logger
+	// Registerer gets the package metrics. The default registers nothing.
+	Registerer prometheus.Registerer
+	// Now is the clock. The default is time.Now.
+	Now func() time.Time
+	// ReloadInterval is the least time between re-reads of the tenant files
+	// on an unknown API key. The default (zero) is DefaultReloadInterval;
+	// a negative value re-reads on every unknown key.
+	ReloadInterval time.Duration
+	// FS is the filesystem of the Pebble store (vfs.NewMem() in tests).
+	// The default is the disk. Tenant files are always on disk.
+	FS vfs.FS
+}
+
+// DefaultReloadInterval is the default Config.ReloadInterval.
+const DefaultReloadInterval = time.Second
+
+// Service is the evidence store: it validates events, splits them into a
+// public leaf and a sealed record, appends the leaves to the log, keeps the
+// sealed records, keys and the contract index in its own Pebble store, and
+// serves them back to those entitled.
+type Service struct {
+	db      *pebble.DB
+	log     Log
+	logger  *slog.Logger
+	now     func() time.Time
+	reg     *registry
+	metrics *metrics
+
+	// Idempotency. Two requests with the same (tenant, id) must not both
+	// build a leaf: fresh salts would make the leaves differ and the log
+	// would keep both. The design: a request first claims its ids in
+	// inflight (waiting for any request holding one of them), then reads
+	// the stored claim; only an id with no stored claim gets a new leaf,
+	// written to Pebble as a *pending* claim with a synced commit before the
+	// leaf goes to the log. A crash after that leaves a pending claim which
+	// Open (or the client's retry) re-appends with the same bytes, and the
+	// log returns the first receipt for identical bytes, so one id is one
+	// leaf across crashes too. Rejected: deriving salts from (tenant secret,
+	// id) so retries rebuild identical leaves — the salts would then outlive
+	// an erasure in the tenant key and low-entropy values such as phone
+	// numbers could be brute-forced from the commitments by whoever holds the
+	// master key.
+	inflightMu sync.Mutex
+	inflight   map[string]chan struct{} // claim key -> closed when released
+
+	// eraseMu is held shared by every ingest and exclusively by an
+	// erasure, so that no event is sealed under a key being destroyed.
+	eraseMu sync.RWMutex
+
+	// indexMu serialises finalize, the read-modify-write of contract
+	// records and index keys (no fsync under it: finalize commits NoSync
+	// because pending claims make it replayable).
+	indexMu sync.Mutex
+
+	closed atomic.Bool
+
+	subjMu   sync.Mutex             // guards subjects
+	subjects map[string]*subjectKey // tenant/sref -> unwrapped data key
+}
+
+// Open opens (creating if needed) the evidence store and completes any
+// pending claims a crash left behind.
+func Open(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("evidence: Config.Dir is required")
+	}
+	if !cfg.Master.valid() {
+		return nil, errors.New("evidence: Config.Master is required")
+	}
+	if cfg.Log == nil {
+		return nil, errors.New("evidence: Config.Log is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ReloadInterval == 0 {
+		cfg.ReloadInterval = DefaultReloadInterval
+	}
+	if err := os.MkdirAll(tenantsPath(cfg.Dir), 0o700); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	opts := &pebble.Options{FS: cfg.FS, Logger: quietLogger{cfg.Logger}}
+	db, err := pebble.Open(filepath.Join(cfg.Dir, "db"), opts)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: opening store: %w", err)
+	}
+	s := &Service{
+		db: db, log: cfg.Log, logger: cfg.Logger, now: cfg.Now,
+		reg: &registry{
+			dir: cfg.Dir, master: cfg.Master, logger: cfg.Logger,
+			interval: cfg.ReloadInterval, now: cfg.Now,
+		},
+		metrics:  newMetrics(cfg.Registerer),
+		inflight: map[string]chan struct{}{},
+		subjects: map[string]*subjectKey{},
+	}
+	if err := s.reg.reload(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.recover(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the store. Closing twice is harmless.
+func (s *Service) Close() error {
+	if !s.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("evidence: closing store: %w", err)
+	}
+	return nil
+}
+
+// Authenticate returns the principal holding API key key, or
+// ErrUnauthorized.
+func (s *Service) Authenticate(key string) (Principal, error) { return s.reg.authenticate(key) }
+
+// ReloadTenants re-reads the tenant files now.
+func (s *Service) ReloadTenants() error { return s.reg.reload() }
+
+// Receipt is what POST /v1/events answers for each event.
+type Receipt struct {
+	ID         string `json:"id"`
+	Index      uint64 `json:"index"`
+	LeafHash   string `json:"leaf_hash"`  // hex
+	Checkpoint uint64 `json:"checkpoint"` // size of a tree that includes the leaf
+}
+
+// Storage keys. Every key starts with a one-letter table name and '/'.
+// Tenant ids and references are hex, so '/' only separates.
+//
+//	i/<tenant>/<id>                 claim (pending or done) with the receipt
+//	p/<tenant>/<id>                 marker of a pending claim (recovery scan)
+//	s/<leaf hash hex>               sealed record
+//	k/<tenant>/<subject>            subject data key, wrapped by the tenant key
+//	z/<tenant>/<subject>/<key id>   erasure of one subject key
+//	c/<tenant>/<contract>           contract record
+//	e/<tenant>/<contract>/<index>   one event of a contract (index: 16 hex)
+//	h/<sha256>/<tenant>/<contract>/<index>  document hash -> contract (public lookup)
+//	a/<tenant>/<subject>/<contract> contracts by account
+//	n/<tenant>/<name>\x00<contract> contracts by name (lower case)
+//	t/<tenant>/<time>/<contract>    contracts by first event time (16 hex, offset binary)
+//	d/<tenant>/<sha256>             stored document
+func key(parts ...string) []byte {
+	n := len(parts)
+	for _, p := range parts {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+func indexHex(i uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], i)
+	return hex.EncodeToString(b[:])
+}
+
+func timeHex(t time.Time) string { return indexHex(uint64(t.UnixNano()) ^ 1<<63) }
+
+// prefixEnd returns the first key after every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func (s *Service) get(k []byte, v any) (bool, error) {
+	b, closer, err := s.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("evidence: reading store: %w", err)
+	}
+	defer closer.Close()
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("evidence: decoding %q: %w", k[:1], err)
+	}
+	return true, nil
+}
+
+func setJSON(b *pebble.Batch, k []byte, v any) error {
+	j, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("evidence: encoding: %w", err)
+	}
+	return b.Set(k, j, nil)
+}
+
+// claim is the stored state of one (tenant, id).
+type claim struct {
+	State      string    `json:"state"` // "pending" or "done"
+	Digest     []byte    `json:"digest"`
+	Kind       Kind      `json:"kind"`
+	Time       time.Time `json:"time"`
+	Leaf       []byte    `json:"leaf,omitempty"` // kept while pending
+	LeafHash   []byte    `json:"leaf_hash"`
+	Index      uint64    `json:"index"`
+	TreeSize   uint64    `json:"tree_size"`
+	Contract   string    `json:"contract,omitempty"` // reference
+	ContractID string    `json:"contract_id,omitempty"`
+	Name       string    `json:"contract_name,omitempty"`
+	Subject    string    `json:"subject,omitempty"` // reference
+	SubjectKey string    `json:"subject_key,omitempty"`
+	Docs       []string  `json:"docs,omitempty"`
+	Pos        int       `json:"pos"` // position in its batch, to recover in order
+}
+
+func (c *claim) receipt(id string) Receipt {
+	return Receipt{ID: id, Index: c.Index, LeafHash: hex.EncodeToString(c.LeafHash), Checkpoint: c.TreeSize}
+}
+
+// acquire claims keys for this request, waiting while another request
+// holds any of them. The returned func releases them.
+func (s *Service) acquire(ctx context.Context, keys []string) (func(), error) {
+	for {
+		s.inflightMu.Lock()
+		var wait chan struct{}
+		for _, k := range keys {
+			if ch, ok := s.inflight[k]; ok {
+				wait = ch
+				break
+			}
+		}
+		if wait == nil {
+			ch := make(chan struct{})
+			for _, k := range keys {
+				s.inflight[k] = ch
+			}
+			s.inflightMu.Unlock()
+			return func() {
+				s.inflightMu.Lock()
+				for _, k := range keys {
+					delete(s.inflight, k)
+				}
+				s.inflightMu.Unlock()
+				close(ch)
+			}, nil
+		}
+		s.inflightMu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("evidence: waiting for a concurrent request with the same id: %w", ctx.Err())
+		}
+	}
+}
+
+// Ingest validates a POST /v1/events body and records its events for the
+// principal's tenant, returning one receipt per event in order. The batch
+// is all or nothing: any invalid event, or an id already used for a
+// different event (ErrIDConflict), rejects it whole before anything is
+// written. Ids already recorded return their first receipt.
+func (s *Service) Ingest(ctx context.Context, p Principal, body []byte) ([]Receipt, error) {
+	if !p.Has(RoleIngest) {
+		return nil, ErrForbidden
+	}
+	start := s.now()
+	evs, err := ParseEvents(body)
+	if err != nil {
+		s.metrics.rejected.Inc()
+		return nil, err
+	}
+	ts, err := s.reg.tenant(p.Tenant.ID)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.ingest(ctx, ts, evs)
+	if err == nil {
+		s.metrics.duration.Observe(s.now().Sub(start).Seconds())
+	}
+	return rs, err
+}
+
+// item is one event on its way through ingest.
+type item struct {
+	pos    int
+	id     string
+	c      *claim
+	fresh  bool
+	sealed *sealedRecord
+}
+
+func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]Receipt, error) {
+	keys := make([]string, len(evs))
+	for i, ev := range evs {
+		keys[i] = ts.ID + "\x00" + ev.ID
+	}
+	release, err := s.acquire(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	s.eraseMu.RLock()
+	defer s.eraseMu.RUnlock()
+
+	receipts := make([]Receipt, len(evs))
+	now := s.now().UTC()
+	var work []*item
+	var newKeys []*subjectKey
+	for i := range evs {
+		ev := &evs[i]
+		var c claim
+		found, err := s.get(key("i", ts.ID, ev.ID), &c)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			if string(c.Digest) != string(ev.digest[:]) {
+				s.metrics.rejected.Inc()
+				return nil, fmt.Errorf("%w: %s.id %q", ErrIDConflict, ev.path, ev.ID)
+			}
+			if c.State == "done" {
+				receipts[i] = c.receipt(ev.ID)
+				s.metrics.duplicates.Inc()
+				continue
+			}
+			work = append(work, &item{pos: i, id: ev.ID, c: &c})
+			continue
+		}
+		var sk *subjectKey
+		if ev.Actor != nil {
+			sk, err = s.subjectKeyFor(ts, ts.ref("subject", ev.Actor.Account), true)
+			if err != nil {
+				return nil, err
+			}
+			if !sk.persisted.Load() {
+				newKeys = append(newKeys, sk)
+			}
+		}
+		c2, sealed, err := buildRecord(ts, ev, sk, now)
+		if err != nil {
+			return nil, err
+		}
+		c2.Pos = i
+		work = append(work, &item{pos: i, id: ev.ID, c: c2, fresh: true, sealed: sealed})
+	}
+	if len(work) == 0 {
+		return receipts, nil
+	}
+	if err := s.commitPending(ts, work, newKeys); err != nil {
+		return nil, err
+	}
+	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
+		return nil, err
+	}
+	for _, it := range work {
+		receipts[it.pos] = it.c.receipt(it.id)
+	}
+	s.metrics.events.Add(float64(len(work)))
+	return receipts, nil
+}
+
+// commitPending durably writes the pending claims, sealed records and new
+// subject keys of fresh items in one synced batch.
+func (s *Service) commitPending(ts *tenantState, work []*item, newKeys []*subjectKey) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for _, sk := range newKeys {
+		if err := setJSON(b, key("k", ts.ID, sk.subject), storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped}); err != nil {
+			return err
+		}
+	}
+	for _, it := range work {
+		if !it.fresh {
+			continue
+		}
+		n++
+		if err := setJSON(b, key("i", ts.ID, it.id), it.c); err != nil {
+			return err
+		}
+		if err := b.Set(key("p", ts.ID, it.id), nil, nil); err != nil {
+			return err
+		}
+		if it.sealed != nil {
+			if err := setJSON(b, key("s", hex.EncodeToString(it.c.LeafHash)), it.sealed); err != nil {
+				return err
+			}
+		}
+	}
+	if n == 0 && len(newKeys) == 0 {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("evidence: writing pending claims: %w", err)
+	}
+	for _, sk := range newKeys {
+		sk.persisted.Store(true)
+	}
+	return nil
+}
+
+// appendAndFinalize appends the items' leaves to the log in one atomic
+// AppendAll and records the receipts.
+func (s *Service) appendAndFinalize(ctx context.Context, tenant string, work []*item) error {
+	leaves := make([][]byte, len(work))
+	for i, it := range work {
+		leaves[i] = it.c.Leaf
+	}
+	lrs, err := s.log.AppendAll(ctx, leaves)
+	if err != nil {
+		return fmt.Errorf("evidence: appending to the log: %w", err)
+	}
+	if len(lrs) != len(leaves) {
+		return fmt.Errorf("evidence: log returned %d receipts for %d leaves", len(lrs), len(leaves))
+	}
+	for i, it := range work {
+		want := sha256.Sum256(append([]byte{0}, it.c.Leaf...))
+		if lrs[i].Hash != want {
+			return fmt.Errorf("evidence: log receipt %d has leaf hash %x, want %x", i, lrs[i].Hash, want)
+		}
+		it.c.Index, it.c.TreeSize = lrs[i].Index, lrs[i].TreeSize
+	}
+	return s.finalize(tenant, work)
+}
+
+// recover completes pending claims left by a crash or a failed append.
+func (s *Service) recover(ctx context.Context) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("p/"), UpperBound: []byte("p0")})
+	if err != nil {
+		return fmt.Errorf("evidence: recovery scan: %w", err)
+	}
+	type pend struct{ tenant, id string }
+	var pending []pend
+	for ok := it.First(); ok; ok = it.Next() {
+		var t, id string
+		rest := string(it.Key()[2:])
+		for i := 0; i < len(rest); i++ {
+			if rest[i] == '/' {
+				t, id = rest[:i], rest[i+1:]
+				break
+			}
+		}
+		pending = append(pending, pend{t, id})
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("evidence: recovery scan: %w", err)
+	}
+	byTenant := map[string][]*item{}
+	for _, p := range pending {
+		var c claim
+		found, err := s.get(key("i", p.tenant, p.id), &c)
+		if err != nil {
+			return err
+		}
+		if !found || c.State != "pending" {
+			continue
+		}
+		byTenant[p.tenant] = append(byTenant[p.tenant], &item{id: p.id, c: &c})
+	}
+	for t, work := range byTenant {
+		slices.SortStableFunc(work, func(a, b *item) int {
+			if c := a.c.Time.Compare(b.c.Time); c != 0 {
+				return c
+			}
+			return a.c.Pos - b.c.Pos
+		})
+		for start := 0; start < len(work); start += MaxBatch {
+			end := min(start+MaxBatch, len(work))
+			if err := s.appendAndFinalize(ctx, t, work[start:end]); err != nil {
+				return fmt.Errorf("evidence: recovering pending claims: %w", err)
+			}
+		}
+		s.logger.Info("evidence: recovered pending claims", "tenant", t, "count", len(work))
+	}
+	return nil
+}
+
+// quietLogger sends Pebble's logs to slog at debug level (errors at error).
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Infof(format string, args ...any) {
+	q.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+func (q quietLogger) Errorf(format string, args ...any) {
+	q.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+func (q quietLogger) Fatalf(format string, args ...any) {
+	q.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
