@@ -1,0 +1,159 @@
+package report
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// render carries what every document needs besides the contract.
+type render struct {
+	Issuer    string // issuing platform, printed in headers and on the cover
+	VerifyURL string // online verification page; the QR code points here
+}
+
+// verifyLink is the online verification address printed and encoded in the
+// QR code: the verification page with the report number and the contract's
+// checkpoint, so the page can look both up.
+func (r render) verifyLink(c *Contract, req Request) string {
+	q := url.Values{}
+	q.Set("report", req.ReportNumber)
+	q.Set("size", strconv.FormatUint(c.Checkpoint.Size, 10))
+	sep := "?"
+	if strings.Contains(r.VerifyURL, "?") {
+		sep = "&"
+	}
+	return r.VerifyURL + sep + q.Encode()
+}
+
+// renderCertificate lays out the signing certificate page (签约存证页): the
+// seed's five questions — what contract, who signed, when and how, where,
+// and the document's fingerprint — plus the ledger references that make the
+// page checkable. It fits one A4 page for a two-signer contract and two for
+// larger ones.
+func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
+	ni, err := parseCheckpoint(c.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	d := newDoc("签约存证页", "Signing Certificate", req.ReportNumber, r.Issuer, req.IssuedAt)
+	d.pdf.AddPage()
+	d.titleBlock("签约存证页", "Signing Certificate")
+	show := func(p Personal) string { return p.Show(req.Reveal) }
+
+	d.heading("一、合同信息", "Contract")
+	d.kv([][2]string{
+		{"!合同名称 Contract", c.Name},
+		{"合同编号 Number", c.ID},
+		{"签署人数 Signers", strconv.Itoa(len(c.Signers))},
+		{"发送时间 Sent", fmtTime(c.SentAt)},
+		{"签约完成时间 Completed", fmtTime(c.CompletedAt)},
+		{"发件人账号 Sender", strings.TrimSpace(show(c.Sender.Name) + " " + show(c.Sender.Account))},
+		{"所属企业 Company", c.Company},
+		{"发起平台 Platform", c.Platform},
+		{"发起IP Sender IP", show(c.SenderIP)},
+	})
+
+	d.heading("二、文件清单", "Files")
+	rows := make([][]cell, 0, len(c.Files))
+	for i, f := range c.Files {
+		digest := "SHA-256 " + f.SHA256
+		if f.SM3 != "" {
+			digest += "\nSM3     " + f.SM3
+		}
+		rows = append(rows, []cell{val(fmt.Sprintf("文件%d", i+1)), val(f.Name), hash(digest)})
+	}
+	d.table([]float64{16, 38, contentW - 54}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
+
+	d.heading("三、签署记录", "Signing record")
+	for i, s := range c.Signers {
+		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
+		pairs := [][2]string{
+			{"签约主体 Signer", show(s.Name)},
+			{"签署人账号 Account", show(s.Account)},
+			{"接收合同时间 Received", fmtTime(s.ReceivedAt)},
+			{"接收合同账号 Recv. account", show(s.ReceiveAccount)},
+			{"接收合同手机号 Recv. phone", show(s.ReceivePhone)},
+			{"接收合同邮箱 Recv. e-mail", show(s.ReceiveEmail)},
+			{"签署合同时间 Signed", fmtTime(s.SignedAt)},
+			{"签署IP Sign IP", show(s.SignIP)},
+		}
+		for j, m := range s.Methods {
+			pairs = append(pairs,
+				[2]string{fmt.Sprintf("签署校验方式%d Check %d", j+1, j+1), label(methodLabels, m.Name)},
+				[2]string{"校验时间 Checked at", fmtTime(m.At)})
+		}
+		pairs = append(pairs,
+			[2]string{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
+			[2]string{"签署文件 Signed file", s.SignedFile},
+			[2]string{"签署事件叶子 Leaf", "#" + strconv.FormatUint(s.SignedLeafIndex, 10)})
+		d.kv(pairs)
+		if len(s.Positions) > 0 {
+			var pr [][]cell
+			for j, p := range s.Positions {
+				pr = append(pr, []cell{
+					val(fmt.Sprintf("签署位置%d Position %d", j+1, j+1)),
+					val(fmt.Sprintf("第%d页 page %d", p.Page, p.Page)),
+					val(fmt.Sprintf("%.2f", p.X)), val(fmt.Sprintf("%.2f", p.Y)),
+				})
+			}
+			d.table([]float64{50, 50, 40, 40}, []string{"签署位置 Position", "页码 Page", "X坐标 X", "Y坐标 Y"}, pr)
+		}
+	}
+
+	d.heading("四、存证信息", "Ledger references")
+	var er [][]cell
+	for _, e := range c.Events {
+		er = append(er, []cell{val(fmtTime(e.At)), val(label(kindLabels, e.Kind)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+	}
+	d.table([]float64{56, 90, contentW - 146}, []string{"时间 Time", "事件 Event", "叶子序号 Leaf"}, er)
+
+	// The checkpoint block sits beside the QR code.
+	d.ensure(52)
+	top := d.y()
+	const qrSide = 38.0
+	pairs := [][2]string{
+		{"日志 Log", ni.Origin},
+		{"检查点 Checkpoint", fmt.Sprintf("树大小 size %d", ni.Size)},
+		{"根哈希 Root", hashB64(ni.Root)},
+	}
+	for _, s := range ni.Cosigs {
+		pairs = append(pairs, [2]string{"公证处联署 Cosigned", s.Name + "  " + fmtTime(s.Time)})
+	}
+	for _, tok := range c.Checkpoint.Timestamps {
+		ti, err := parseToken(tok, c.Checkpoint.Note)
+		if err != nil {
+			return nil, err
+		}
+		pairs = append(pairs, [2]string{"可信时间 RFC 3161", fmtTime(ti.GenTime) + "  " + ti.TSA})
+	}
+	link := r.verifyLink(c, req)
+	pairs = append(pairs, [2]string{"在线验证 Verify online", link})
+	w := contentW - qrSide - 4
+	for _, p := range pairs {
+		d.row([]float64{34, w - 34}, []cell{lbl(p[0]), val(p[1])}, nil)
+	}
+	rowsEnd := d.y()
+	if err := d.qrCode(link, pageW-marginR-qrSide, top, qrSide); err != nil {
+		return nil, err
+	}
+	d.font(7.5)
+	d.color(colMuted)
+	d.pdf.SetXY(pageW-marginR-qrSide, top+qrSide+0.5)
+	d.cell(qrSide, 4, "扫码在线验证 Scan to verify", "C", false, false)
+	d.pdf.SetXY(marginL, max(rowsEnd, top+qrSide+6))
+	d.space(2)
+	d.para("本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，"+
+		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。"+
+		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint "+
+		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs.", 8.5)
+	return d.finish()
+}
+
+func issuerSuffix(issuer string) string {
+	if issuer == "" {
+		return ""
+	}
+	return "  (" + issuer + ")"
+}

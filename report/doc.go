@@ -1,0 +1,595 @@
+package report
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jung-kurt/gofpdf"
+	qr "github.com/piglig/go-qr"
+)
+
+// cjkFont is Debian fonts-droid-fallback's DroidSansFallbackFull.ttf
+// (Apache-2.0, see fonts/NOTICE). gofpdf subsets it, so a document carries
+// only the glyphs it uses.
+//
+//go:embed fonts/DroidSansFallbackFull.ttf
+var cjkFont []byte
+
+// latinFont and monoFont are Debian fonts-dejavu-core's DejaVu Sans
+// Condensed and DejaVu Sans Mono (Bitstream Vera licence, see fonts/NOTICE):
+// the CJK font has no Latin glyphs, and a court copy must not depend on the
+// reader's substitutes for the non-embedded standard fonts.
+//
+//go:embed fonts/DejaVuSansCondensed.ttf
+var latinFont []byte
+
+//go:embed fonts/DejaVuSansMono.ttf
+var monoFont []byte
+
+// reportZone is China Standard Time. Reports print times in it, with the
+// offset, whatever the server's zone; a fixed zone needs no tzdata.
+var reportZone = time.FixedZone("CST", 8*3600)
+
+// Page geometry in millimetres (A4 portrait).
+const (
+	pageW       = 210.0
+	pageH       = 297.0
+	marginL     = 16.0
+	marginR     = 16.0
+	marginT     = 22.0
+	marginB     = 18.0
+	contentW    = pageW - marginL - marginR
+	fontFamily  = "droid"
+	latinFamily = "dejavu"
+	monoFamily  = "dejavumono"
+)
+
+// Colours of the document: navy headings, grey label cells.
+var (
+	colNavy  = [3]int{0x1f, 0x3a, 0x5f}
+	colText  = [3]int{0x1a, 0x1a, 0x1a}
+	colMuted = [3]int{0x55, 0x5b, 0x66}
+	colLabel = [3]int{0xec, 0xf0, 0xf5}
+	colRule  = [3]int{0x9a, 0xa5, 0xb4}
+	colHead  = [3]int{0xd5, 0xde, 0xea}
+)
+
+// doc wraps one gofpdf document with the house layout: a header with the
+// document title and report number on every page, a footer with page n of
+// N, and helpers for headings, paragraphs and tables that never overflow a
+// cell (text wraps; rows move to the next page whole).
+type doc struct {
+	pdf    *gofpdf.Fpdf
+	size   float64 // current font size (points)
+	isMono bool    // current text is monospace
+	widths map[widthKey]float64
+	title  string // printed in the header
+	number string // report number, printed in the header
+	issuer string
+}
+
+func newDoc(title, titleEN, number, issuer string, issued time.Time) *doc {
+	pdf := gofpdf.New("P", "mm", "A4", "")
+	pdf.AddUTF8FontFromBytes(fontFamily, "", cjkFont)
+	pdf.AddUTF8FontFromBytes(latinFamily, "", latinFont)
+	pdf.AddUTF8FontFromBytes(monoFamily, "", monoFont)
+	pdf.SetMargins(marginL, marginT, marginR)
+	pdf.SetAutoPageBreak(false, marginB)
+	pdf.SetCellMargin(0)
+	pdf.SetLineWidth(0.2)
+	pdf.SetTitle(title+" "+titleEN, true)
+	pdf.SetSubject(number, true)
+	pdf.SetAuthor(issuer, true)
+	pdf.SetCreator("cunzheng", true)
+	pdf.SetProducer("cunzheng report (gofpdf)", true)
+	pdf.SetCreationDate(issued)
+	pdf.SetModificationDate(issued)
+	pdf.SetCatalogSort(true)
+	d := &doc{pdf: pdf, title: title + "  " + titleEN, number: number, issuer: issuer}
+	pdf.SetHeaderFunc(d.header)
+	return d
+}
+
+func (d *doc) color(c [3]int)      { d.pdf.SetTextColor(c[0], c[1], c[2]) }
+func (d *doc) fill(c [3]int)       { d.pdf.SetFillColor(c[0], c[1], c[2]) }
+func (d *doc) draw(c [3]int)       { d.pdf.SetDrawColor(c[0], c[1], c[2]) }
+func (d *doc) font(size float64)   { d.size, d.isMono = size, false }
+func (d *doc) mono(size float64)   { d.size, d.isMono = size, true }
+func (d *doc) y() float64          { return d.pdf.GetY() }
+func (d *doc) space(h float64)     { d.pdf.SetY(d.y() + h) }
+func (d *doc) bottom() float64     { return pageH - marginB }
+func (d *doc) room(h float64) bool { return d.y()+h <= d.bottom() }
+
+// ensure starts a new page unless h millimetres still fit on this one.
+func (d *doc) ensure(h float64) {
+	if !d.room(h) {
+		d.pdf.AddPage()
+	}
+}
+
+func (d *doc) header() {
+	d.font(8.5)
+	d.color(colMuted)
+	d.pdf.SetXY(marginL, 9)
+	d.cell(contentW/2, 5, d.issuer+" · "+d.title, "L", false, false)
+	d.cell(contentW/2, 5, "报告编号 Report No. "+d.number, "R", false, false)
+	d.draw(colNavy)
+	d.pdf.SetLineWidth(0.4)
+	d.pdf.Line(marginL, 15, pageW-marginR, 15)
+	d.pdf.SetLineWidth(0.2)
+	d.pdf.SetXY(marginL, marginT)
+	d.color(colText)
+}
+
+// footer draws page n's footer; finish calls it for every page once the
+// page count is known (gofpdf's {nb} alias would leave a gap where the
+// alias was wider than the number).
+func (d *doc) footer(n, total int) {
+	d.pdf.SetPage(n)
+	d.draw(colRule)
+	d.pdf.Line(marginL, pageH-13, pageW-marginR, pageH-13)
+	d.font(8)
+	d.color(colMuted)
+	d.pdf.SetXY(marginL, pageH-12)
+	d.cell(contentW*0.6, 5, "本文件经电子签名，任何改动均可被发现 · Digitally signed; any change is detectable", "L", false, false)
+	d.cell(contentW*0.4, 5, fmt.Sprintf("第 %d 页 / 共 %d 页   Page %d of %d", n, total, n, total), "R", false, false)
+	d.color(colText)
+}
+
+// finish writes the closing line, which names the page count as legal
+// documents do, then the footers, and renders the PDF.
+func (d *doc) finish() ([]byte, error) {
+	d.ensure(12)
+	d.space(4)
+	d.font(9)
+	d.color(colMuted)
+	n := d.pdf.PageNo()
+	d.pdf.SetX(marginL)
+	d.cell(contentW, 6, fmt.Sprintf("—— 本文件共 %d 页，以下无正文  End of document (%d pages) ——", n, n), "C", true, false)
+	for p := 1; p <= n; p++ {
+		d.footer(p, n)
+	}
+	var buf bytes.Buffer
+	if err := d.pdf.Output(&buf); err != nil {
+		return nil, fmt.Errorf("report: rendering pdf: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// titleBlock prints the document's title, Chinese over English.
+func (d *doc) titleBlock(zh, en string) {
+	d.font(19)
+	d.color(colNavy)
+	d.pdf.SetX(marginL)
+	d.cell(contentW, 10, zh, "C", true, false)
+	d.font(11)
+	d.color(colMuted)
+	d.pdf.SetX(marginL)
+	d.cell(contentW, 6, en, "C", true, false)
+	d.color(colText)
+	d.space(3)
+}
+
+// heading prints a numbered section heading with a rule under it. It moves
+// to a new page when fewer than 30 mm remain, so that a heading never ends
+// a page.
+func (d *doc) heading(zh, en string) {
+	d.ensure(30)
+	d.space(2)
+	d.font(12.5)
+	d.color(colNavy)
+	d.pdf.SetX(marginL)
+	d.cell(contentW, 7, zh+"  "+en, "L", true, false)
+	d.draw(colNavy)
+	d.pdf.Line(marginL, d.y(), pageW-marginR, d.y())
+	d.color(colText)
+	d.space(2.5)
+}
+
+// subheading is a smaller heading inside a section.
+func (d *doc) subheading(text string) {
+	d.ensure(22)
+	d.space(1)
+	d.font(10)
+	d.color(colNavy)
+	d.pdf.SetX(marginL)
+	d.cell(contentW, 6, text, "L", true, false)
+	d.color(colText)
+}
+
+// para prints wrapped text.
+func (d *doc) para(text string, size float64) {
+	d.font(size)
+	lh := size * 0.52
+	for _, line := range d.split(text, contentW) {
+		d.ensure(lh)
+		d.pdf.SetX(marginL)
+		d.cell(contentW, lh, line, "L", true, false)
+	}
+	d.space(1)
+}
+
+// code prints preformatted ASCII lines in a monospace font on a grey
+// background (commands, keys, notes).
+func (d *doc) code(lines []string) {
+	const size, lh = 7.6, 3.6
+	d.mono(size)
+	for _, l := range lines {
+		for _, part := range d.split(l, contentW) {
+			d.ensure(lh)
+			d.fill(colLabel)
+			d.pdf.SetX(marginL)
+			d.cell(contentW, lh, part, "L", true, true)
+		}
+	}
+	d.space(2)
+}
+
+// cell is one table cell.
+type cell struct {
+	text  string
+	label bool // shaded label cell
+	mono  bool // monospace (hashes, keys)
+	head  bool // table header cell
+	align string
+}
+
+func lbl(s string) cell  { return cell{text: s, label: true} }
+func val(s string) cell  { return cell{text: s} }
+func hash(s string) cell { return cell{text: s, mono: true} }
+
+const (
+	cellPadY = 1.3
+	textSize = 9.0
+	monoSize = 7.6
+)
+
+func lineHeight(c cell) float64 {
+	if c.mono {
+		return 3.4
+	}
+	return 4.4
+}
+
+// row prints one table row with the given column widths. Every cell wraps
+// its text; the row is as tall as its tallest cell and moves whole to the
+// next page when it does not fit, reprinting header (if any) there.
+func (d *doc) row(widths []float64, cells []cell, header []cell) {
+	lines := make([][]string, len(cells))
+	h := 0.0
+	for i, c := range cells {
+		d.setCellFont(c)
+		lines[i] = d.split(c.text, widths[i])
+		if len(lines[i]) == 0 {
+			lines[i] = []string{""}
+		}
+		h = max(h, float64(len(lines[i]))*lineHeight(c)+2*cellPadY)
+	}
+	if !d.room(h) {
+		d.pdf.AddPage()
+		if header != nil {
+			d.row(widths, header, nil)
+		}
+	}
+	x, y := marginL, d.y()
+	d.draw(colRule)
+	for i, c := range cells {
+		style := "D"
+		switch {
+		case c.head:
+			d.fill(colHead)
+			style = "FD"
+		case c.label:
+			d.fill(colLabel)
+			style = "FD"
+		}
+		d.pdf.Rect(x, y, widths[i], h, style)
+		d.setCellFont(c)
+		lh := lineHeight(c)
+		align := c.align
+		if align == "" {
+			align = "L"
+		}
+		for j, l := range lines[i] {
+			d.pdf.SetXY(x, y+cellPadY+float64(j)*lh)
+			d.cell(widths[i], lh, l, align, false, false)
+		}
+		x += widths[i]
+	}
+	d.pdf.SetXY(marginL, y+h)
+	d.color(colText)
+}
+
+func (d *doc) setCellFont(c cell) {
+	switch {
+	case c.mono:
+		d.mono(monoSize)
+	default:
+		d.font(textSize)
+	}
+	switch {
+	case c.label || c.head:
+		d.color(colNavy)
+	default:
+		d.color(colText)
+	}
+}
+
+// table prints a header row and rows under it.
+func (d *doc) table(widths []float64, header []string, rows [][]cell) {
+	hc := make([]cell, len(header))
+	for i, h := range header {
+		hc[i] = cell{text: h, head: true}
+	}
+	// Keep the header with at least its first row.
+	d.ensure(16)
+	d.row(widths, hc, nil)
+	for _, r := range rows {
+		d.row(widths, r, hc)
+	}
+	d.space(3)
+}
+
+// kv prints label/value pairs two to a row (four columns), as the seed's
+// certificate page does; a pair whose value is long takes a whole row.
+func (d *doc) kv(pairs [][2]string) {
+	const lw, vw = 37.0, contentW/2 - 37.0
+	var pending [][2]string
+	flush := func() {
+		switch len(pending) {
+		case 1:
+			d.row([]float64{lw, contentW - lw}, []cell{lbl(pending[0][0]), val(pending[0][1])}, nil)
+		case 2:
+			d.row([]float64{lw, vw, lw, vw}, []cell{lbl(pending[0][0]), val(pending[0][1]), lbl(pending[1][0]), val(pending[1][1])}, nil)
+		}
+		pending = pending[:0]
+	}
+	d.font(textSize)
+	for _, p := range pairs {
+		if d.width(p[1]) > vw-2*cellPad || strings.HasPrefix(p[0], "!") {
+			flush()
+			p[0] = strings.TrimPrefix(p[0], "!")
+			pending = append(pending, p)
+			flush()
+			continue
+		}
+		pending = append(pending, p)
+		if len(pending) == 2 {
+			flush()
+		}
+	}
+	flush()
+	d.space(3)
+}
+
+// split wraps text (cleaned for the fonts) to fit a cell of width w in the
+// current font. Lines break at spaces and between CJK characters; a run
+// with no break opportunity (a hash) is cut where it overflows.
+func (d *doc) split(text string, w float64) []string {
+	var out []string
+	for _, para := range strings.Split(clean(text), "\n") {
+		if para == "" {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, d.wrap(para, w-2*cellPad)...)
+	}
+	return out
+}
+
+// qrCode draws a QR code for text with its top-left corner at (x, y) and
+// the given side length, as vector squares (sharp at any zoom or print
+// resolution).
+func (d *doc) qrCode(text string, x, y, side float64) error {
+	q, err := qr.EncodeText(text, qr.Medium)
+	if err != nil {
+		return fmt.Errorf("report: qr code: %w", err)
+	}
+	n := q.Size()
+	const quiet = 2 // modules of white border inside side
+	m := side / float64(n+2*quiet)
+	d.pdf.SetFillColor(255, 255, 255)
+	d.pdf.Rect(x, y, side, side, "F")
+	d.pdf.SetFillColor(0, 0, 0)
+	for r := range n {
+		for c := 0; c < n; {
+			if !q.Module(c, r) {
+				c++
+				continue
+			}
+			start := c
+			for c < n && q.Module(c, r) {
+				c++
+			}
+			d.pdf.Rect(x+float64(quiet+start)*m, y+float64(quiet+r)*m, float64(c-start)*m+0.01, m+0.01, "F")
+		}
+	}
+	return nil
+}
+
+// clean makes text safe for the embedded font and gofpdf: invalid UTF-8
+// and characters outside the Basic Multilingual Plane (which gofpdf's
+// width table cannot index) become U+FFFD, control characters other than
+// newline become spaces.
+func clean(s string) string {
+	if !strings.ContainsFunc(s, needsCleaning) && utf8.ValidString(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r > 0xFFFF:
+			return '\uFFFD'
+		case unicode.IsControl(r):
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func needsCleaning(r rune) bool {
+	return r > 0xFFFF || (r != '\n' && unicode.IsControl(r))
+}
+
+// fmtTime prints a time in China Standard Time with its offset, or a dash
+// for the zero time.
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(reportZone).Format("2006-01-02 15:04:05 -07:00")
+}
+
+// The embedded CJK font has no Latin glyphs, so text is drawn in runs:
+// characters below U+2E80 (Latin, punctuation, symbols) in DejaVu, and the
+// CJK blocks from U+2E80 on in Droid Sans Fallback. gofpdf has no font
+// fallback of its own.
+
+const cellPad = 1.6 // horizontal padding inside a cell, mm
+
+func isLatin(r rune) bool { return r < 0x2E80 }
+
+// setRunFont selects the font for a run of latin or CJK characters.
+func (d *doc) setRunFont(latin bool) {
+	switch {
+	case !latin:
+		d.pdf.SetFont(fontFamily, "", d.size)
+	case d.isMono:
+		d.pdf.SetFont(monoFamily, "", d.size)
+	default:
+		d.pdf.SetFont(latinFamily, "", d.size)
+	}
+}
+
+// runs splits s into maximal runs of latin or CJK characters.
+func runs(s string) (out []string) {
+	start := 0
+	var prev bool
+	for i, r := range s {
+		l := isLatin(r)
+		if i > 0 && l != prev {
+			out = append(out, s[start:i])
+			start = i
+		}
+		prev = l
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
+// runeWidth returns the width of r in mm in the current font and size.
+func (d *doc) runeWidth(r rune) float64 {
+	k := widthKey{r, d.isMono && isLatin(r), d.size}
+	if w, ok := d.widths[k]; ok {
+		return w
+	}
+	d.setRunFont(isLatin(r))
+	w := d.pdf.GetStringWidth(string(r))
+	if d.widths == nil {
+		d.widths = make(map[widthKey]float64)
+	}
+	d.widths[k] = w
+	return w
+}
+
+type widthKey struct {
+	r    rune
+	mono bool
+	size float64
+}
+
+// width returns the width of s in mm in the current font and size.
+func (d *doc) width(s string) float64 {
+	w := 0.0
+	for _, r := range clean(s) {
+		w += d.runeWidth(r)
+	}
+	return w
+}
+
+// wrap breaks one paragraph (no newlines) into lines no wider than w.
+func (d *doc) wrap(s string, w float64) []string {
+	var lines []string
+	rs := []rune(s)
+	start, lastBreak := 0, -1
+	cur := 0.0
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		cw := d.runeWidth(r)
+		if cur+cw > w && i > start {
+			end := i
+			if lastBreak > start {
+				end = lastBreak
+			}
+			lines = append(lines, strings.TrimRight(string(rs[start:end]), " "))
+			start = end
+			for start < len(rs) && rs[start] == ' ' {
+				start++
+			}
+			lastBreak = -1
+			cur = 0
+			i = start - 1
+			continue
+		}
+		cur += cw
+		switch {
+		case r == ' ':
+			lastBreak = i + 1
+		case !isLatin(r) && r >= 0x2E80:
+			// A CJK character may start or end a line.
+			lastBreak = i + 1
+			if i+1 < len(rs) && isLatin(rs[i+1]) && rs[i+1] != ' ' {
+				lastBreak = i + 1
+			}
+		case i+1 < len(rs) && !isLatin(rs[i+1]) && rs[i+1] >= 0x2E80:
+			lastBreak = i + 1
+		}
+	}
+	if start < len(rs) {
+		lines = append(lines, string(rs[start:]))
+	}
+	return lines
+}
+
+// cell draws one line of text in a box of width w and height h at the
+// current position, with padding, aligned L, C or R. With ln the position
+// moves to the start of the next line, otherwise to the right of the box.
+func (d *doc) cell(w, h float64, text, align string, ln, fill bool) {
+	x, y := d.pdf.GetXY()
+	if fill {
+		d.pdf.Rect(x, y, w, h, "F")
+	}
+	text = clean(text)
+	tw := d.width(text)
+	tx := x + cellPad
+	switch align {
+	case "C":
+		tx = x + (w-tw)/2
+	case "R":
+		tx = x + w - cellPad - tw
+	}
+	for _, run := range runs(text) {
+		r, _ := utf8.DecodeRuneInString(run)
+		latin := isLatin(r)
+		rw := d.width(run)
+		d.setRunFont(latin)
+		out := run
+		d.pdf.SetXY(tx, y)
+		d.pdf.CellFormat(rw, h, out, "", 0, "L", false, 0, "")
+		tx += rw
+	}
+	if ln {
+		d.pdf.SetXY(marginL, y+h)
+	} else {
+		d.pdf.SetXY(x+w, y)
+	}
+}

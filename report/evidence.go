@@ -1,0 +1,289 @@
+package report
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// renderEvidence lays out the evidence report (电子签约数据证据报告): cover,
+// summary, parties and identity checks, intent verifications, the full
+// timeline, per-event ledger proofs against the cosigned and time-stamped
+// checkpoint, the consistency proof to the newest checkpoint, notary
+// cosignatures and TSA tokens, public keys, erasures and chain of custody,
+// and a page telling the reader how to check all of it without us.
+func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
+	ni, err := parseCheckpoint(c.Checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	var latest noteInfo
+	if c.Latest.Size > c.Checkpoint.Size {
+		if latest, err = parseCheckpoint(c.Latest); err != nil {
+			return nil, err
+		}
+	}
+	tokens := make([]tokenInfo, 0, len(c.Checkpoint.Timestamps))
+	for _, tok := range c.Checkpoint.Timestamps {
+		ti, err := parseToken(tok, c.Checkpoint.Note)
+		if err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, ti)
+	}
+	show := func(p Personal) string { return p.Show(req.Reveal) }
+	link := r.verifyLink(c, req)
+
+	d := newDoc("电子签约数据证据报告", "Evidence Report", req.ReportNumber, r.Issuer, req.IssuedAt)
+
+	// Cover.
+	d.pdf.AddPage()
+	d.space(28)
+	d.titleBlock("电子签约数据证据报告", "Electronic Signing Evidence Report")
+	d.space(10)
+	masking := "个人信息已按规定脱敏 Personal data masked"
+	if req.Reveal {
+		masking = "个人信息完整显示（经授权） Personal data shown in full (authorised request)"
+	}
+	d.kv([][2]string{
+		{"!报告编号 Report number", req.ReportNumber},
+		{"!出具机构 Issuer", r.Issuer},
+		{"!出具时间 Issued at", fmtTime(req.IssuedAt)},
+		{"!申请方 Requester", req.Requester},
+		{"!合同名称 Contract", c.Name},
+		{"!合同编号 Contract number", c.ID},
+		{"!个人信息 Personal data", masking},
+		{"!在线验证 Verify online", link},
+	})
+	const qrSide = 42.0
+	qy := d.y() + 4
+	if err := d.qrCode(link, (pageW-qrSide)/2, qy, qrSide); err != nil {
+		return nil, err
+	}
+	d.pdf.SetXY(marginL, qy+qrSide+1)
+	d.font(8)
+	d.color(colMuted)
+	d.cell(contentW, 4, "扫码在线验证 Scan to verify online", "C", true, false)
+	d.color(colText)
+
+	d.pdf.AddPage()
+	d.heading("一、摘要", "Summary")
+	cosigners := make([]string, 0, len(ni.Cosigs))
+	for _, s := range ni.Cosigs {
+		cosigners = append(cosigners, s.Name)
+	}
+	tsaTimes := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		tsaTimes = append(tsaTimes, fmtTime(t.GenTime))
+	}
+	d.para(fmt.Sprintf("合同《%s》（编号 %s）共记录 %d 个签约事件，全部写入存证账本（RFC 6962 默克尔日志 %s）。"+
+		"本报告中的每一事件均附叶子序号、叶子哈希及相对于检查点（树大小 %d）的包含证明；该检查点由日志签名，"+
+		"经 %d 家公证处联署（%s），并取得 %d 个 RFC 3161 可信时间戳（%s）。",
+		c.Name, c.ID, len(c.Events), ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, "、"), len(tokens), strings.Join(tsaTimes, "、")), 9.5)
+	d.para(fmt.Sprintf("Contract %q (number %s) has %d recorded events, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
+		"Each event below carries its leaf index, leaf hash and an inclusion proof against the checkpoint of size %d, "+
+		"which the log signed, %d notary offices cosigned (%s) and %d RFC 3161 tokens time-stamp.",
+		c.Name, c.ID, len(c.Events), ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, ", "), len(tokens)), 9)
+	summary := [][2]string{
+		{"合同名称 Contract", c.Name},
+		{"合同编号 Number", c.ID},
+		{"发起平台 Platform", c.Platform},
+		{"所属企业 Company", c.Company},
+		{"发送时间 Sent", fmtTime(c.SentAt)},
+		{"完成时间 Completed", fmtTime(c.CompletedAt)},
+		{"签署人数 Signers", strconv.Itoa(len(c.Signers))},
+		{"事件数 Events", strconv.Itoa(len(c.Events))},
+		{"检查点 Checkpoint", fmt.Sprintf("size %d", ni.Size)},
+		{"最新检查点 Newest", fmt.Sprintf("size %d", max(c.Latest.Size, ni.Size))},
+	}
+	d.kv(summary)
+	if len(c.Files) > 0 {
+		var rows [][]cell
+		for i, f := range c.Files {
+			digest := "SHA-256 " + f.SHA256
+			if f.SM3 != "" {
+				digest += "\nSM3     " + f.SM3
+			}
+			rows = append(rows, []cell{val(strconv.Itoa(i + 1)), val(f.Name), hash(digest)})
+		}
+		d.table([]float64{12, 42, contentW - 54}, []string{"序号 No.", "文件 File", "完成文件哈希 Digests"}, rows)
+	}
+
+	d.heading("二、当事人及实名认证", "Parties and identity checks")
+	var pr [][]cell
+	for i, s := range c.Signers {
+		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(s.Company), val(fmtTime(s.SignedAt)), val(show(s.SignIP))})
+	}
+	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
+	var ir [][]cell
+	for _, ic := range c.IdentityChecks {
+		ir = append(ir, []cell{
+			val(show(ic.Subject) + "\n" + show(ic.IDNumber) + "\n" + show(ic.Phone)),
+			val(label(methodLabels, ic.Method) + "\n" + ic.Source),
+			val(label(resultLabels, ic.Result)),
+			val(ic.CA + "\n" + ic.CertSerial),
+			val(fmtTime(ic.At)),
+			val("#" + strconv.FormatUint(ic.LeafIndex, 10)),
+		})
+	}
+	d.table([]float64{34, 40, 18, 40, 34, contentW - 166}, []string{"主体 Subject", "方式 Method", "结果 Result", "证书 CA / serial", "时间 Time", "叶子 Leaf"}, ir)
+
+	d.heading("三、意愿认证", "Intent verifications")
+	var vr [][]cell
+	for _, iv := range c.Intents {
+		vr = append(vr, []cell{val(show(iv.Subject)), val(label(methodLabels, iv.Method)), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
+	}
+	d.table([]float64{26, 44, 20, 28, 46, contentW - 164}, []string{"主体 Subject", "方式 Method", "结果 Result", "IP", "时间 Time", "叶子 Leaf"}, vr)
+
+	d.heading("四、签约时间线", "Timeline")
+	var tr [][]cell
+	for i, e := range c.Events {
+		tr = append(tr, []cell{val(strconv.Itoa(i + 1)), val(fmtTime(e.At)), val(label(kindLabels, e.Kind)), val(show(e.Actor)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+	}
+	d.table([]float64{10, 48, 62, 36, contentW - 156}, []string{"序号 No.", "时间 Time", "事件 Event", "主体 Actor", "叶子 Leaf"}, tr)
+
+	d.heading("五、账本包含证明", "Inclusion proofs")
+	d.para(fmt.Sprintf("以下每一事件的叶子哈希为 SHA-256(0x00 || 叶子字节)，审计路径自叶子向根排列，可对照检查点（树大小 %d，根哈希 %s）逐一验证。"+
+		" Each leaf hash is SHA-256(0x00 || leaf bytes); the audit path runs from the leaf up and verifies against the checkpoint of size %d.",
+		ni.Size, hashB64(ni.Root), ni.Size), 8.5)
+	for i, e := range c.Events {
+		d.subheading(fmt.Sprintf("事件 %d · %s · 叶子 #%d", i+1, label(kindLabels, e.Kind), e.LeafIndex))
+		rows := [][]cell{
+			{lbl("叶子哈希 Leaf hash"), hash(hashHex(e.LeafHash))},
+			{lbl("检查点 Checkpoint"), val(fmt.Sprintf("size %d  root %s", ni.Size, hashB64(ni.Root)))},
+		}
+		for j, h := range e.Inclusion {
+			rows = append(rows, []cell{lbl(fmt.Sprintf("路径 Path %d", j+1)), hash(hashHex(h))})
+		}
+		for _, r := range rows {
+			d.row([]float64{38, contentW - 38}, r, nil)
+		}
+		d.space(1.5)
+	}
+
+	d.heading("六、检查点、公证联署与一致性证明", "Checkpoint, cosignatures and consistency")
+	d.subheading("检查点签名便笺 Signed checkpoint note (C2SP signed-note)")
+	d.code(strings.Split(strings.TrimSuffix(string(c.Checkpoint.CosignedNote()), "\n"), "\n"))
+	var cr [][]cell
+	for _, s := range ni.Sigs {
+		cr = append(cr, []cell{val("日志 Log"), val(s.Name), val(fmt.Sprintf("%08x", s.KeyHash)), val("—")})
+	}
+	for _, s := range ni.Cosigs {
+		cr = append(cr, []cell{val("公证处 Notary"), val(s.Name), val(fmt.Sprintf("%08x", s.KeyHash)), val(fmtTime(s.Time))})
+	}
+	d.table([]float64{28, 66, 26, contentW - 120}, []string{"签署方 Role", "名称 Name", "密钥哈希 Key hash", "联署时间 Cosigned at"}, cr)
+	if c.Latest.Size > ni.Size {
+		d.subheading(fmt.Sprintf("一致性证明 Consistency proof: size %d → %d", ni.Size, latest.Size))
+		rows := [][]cell{{lbl("最新根 Newest root"), val(hashB64(latest.Root))}}
+		for j, h := range c.Consistency {
+			rows = append(rows, []cell{lbl(fmt.Sprintf("证明 Proof %d", j+1)), hash(hashHex(h))})
+		}
+		for _, r := range rows {
+			d.row([]float64{38, contentW - 38}, r, nil)
+		}
+		d.space(2)
+	}
+
+	d.heading("七、可信时间戳", "RFC 3161 time-stamp tokens")
+	noteSum := sha256.Sum256(c.Checkpoint.Note)
+	for i, t := range tokens {
+		match := "一致 matches"
+		if !t.ImprintsOK {
+			match = "不一致 DOES NOT MATCH"
+		}
+		d.subheading(fmt.Sprintf("时间戳 %d  Token %d", i+1, i+1))
+		d.kv([][2]string{
+			{"!时间戳机构 TSA", t.TSA},
+			{"!时间 genTime", fmtTime(t.GenTime)},
+			{"!序列号 Serial", t.Serial},
+			{"!策略 Policy", t.Policy},
+			{"!摘要 Imprint", t.Hash + " " + t.Imprint},
+			{"!检查点便笺摘要 SHA-256(note)", hex.EncodeToString(noteSum[:]) + "  " + match},
+		})
+	}
+
+	d.heading("八、公钥", "Public keys")
+	var kl []string
+	for _, k := range c.Keys.Log {
+		kl = append(kl, "log    "+k)
+	}
+	for _, k := range c.Keys.Notary {
+		kl = append(kl, "notary "+k)
+	}
+	d.code(kl)
+	var tr2 [][]cell
+	for _, der := range c.Keys.TSACert {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TSA certificate: %w", ErrEvidence, err)
+		}
+		sum := sha256.Sum256(der)
+		tr2 = append(tr2, []cell{val(cert.Subject.String()), val(cert.Issuer.String()), hash(hex.EncodeToString(sum[:]))})
+	}
+	if len(tr2) > 0 {
+		d.table([]float64{50, 50, contentW - 100}, []string{"时间戳证书 TSA certificate", "签发者 Issuer", "SHA-256"}, tr2)
+	}
+
+	d.heading("九、数据销毁与报告出具记录", "Erasures and chain of custody")
+	if len(c.Erased) == 0 {
+		d.para("无数据销毁记录。 No personal data of this contract has been erased.", 9)
+	} else {
+		var er [][]cell
+		for _, e := range c.Erased {
+			er = append(er, []cell{val(e.Field), val("已销毁 erased"), val(fmtTime(e.ErasedAt)), val("#" + strconv.FormatUint(e.ErasureLeaf, 10))})
+		}
+		d.table([]float64{60, 30, 50, contentW - 140}, []string{"字段 Field", "状态 State", "时间 Time", "销毁事件叶子 Leaf"}, er)
+	}
+	if len(c.Custody) == 0 {
+		d.para("此前未出具报告。 No earlier report was issued for this contract.", 9)
+	} else {
+		var cr2 [][]cell
+		for _, e := range c.Custody {
+			rev := "脱敏 masked"
+			if e.Revealed {
+				rev = "完整 revealed"
+			}
+			cr2 = append(cr2, []cell{val(e.ReportNumber), val(label(custodyLabels, e.Kind)), val(e.Requester), val(rev), val(fmtTime(e.At)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+		}
+		d.table([]float64{36, 30, 32, 20, 44, contentW - 162}, []string{"报告编号 Report", "类型 Kind", "申请方 Requester", "个人信息 PII", "时间 Time", "叶子 Leaf"}, cr2)
+	}
+
+	d.pdf.AddPage()
+	d.heading("十、自行验证方法", "How to verify this report yourself")
+	d.para("本报告的每一项结论均可脱离本平台独立验证。请向出具方索取同一报告编号的证据包（evidence-bundle.zip），并从公开渠道取得日志与公证处公钥。"+
+		" Everything this report states can be checked without us. Obtain the evidence bundle of this report number and the log's and notaries' public keys from a published source.", 9)
+	d.subheading("1. 用本平台命令行离线验证证据包 Verify the bundle offline with our CLI")
+	cmd := []string{"cunzheng verify bundle evidence-bundle.zip \\"}
+	for _, k := range c.Keys.Log {
+		cmd = append(cmd, "    --log-key '"+k+"' \\")
+	}
+	for _, k := range c.Keys.Notary {
+		cmd = append(cmd, "    --notary-key '"+k+"' \\")
+	}
+	cmd[len(cmd)-1] = strings.TrimSuffix(cmd[len(cmd)-1], " \\")
+	d.code(cmd)
+	d.subheading("2. 用标准工具验证 PDF 签名 Check the PDF signatures with standard tools")
+	d.code([]string{
+		"pdfsig evidence-report.pdf        # poppler-utils: signature valid, document not modified",
+		"pdfsig certificate.pdf",
+	})
+	d.subheading("3. 用 OpenSSL 验证可信时间戳 Check the RFC 3161 tokens with OpenSSL")
+	d.code([]string{
+		"unzip evidence-bundle.zip -d bundle && cd bundle",
+		fmt.Sprintf("openssl ts -verify -data checkpoints/%d.note.signed -in checkpoints/%d.tst.0 -token_in \\", ni.Size, ni.Size),
+		"    -CAfile keys/tsa-ca.pem -untrusted keys/tsa-0.pem",
+	})
+	d.subheading("4. 用 Go 标准库验证默克尔证明 Check the Merkle proofs with Go's sumdb/tlog")
+	d.code([]string{
+		"// golang.org/x/mod/sumdb/tlog and golang.org/x/mod/sumdb/note",
+		"n, _ := note.Open(checkpointNote, note.VerifierList(logVerifier, notaryVerifiers...))",
+		"tlog.CheckRecord(proof, size, root, index, tlog.RecordHash(leafBytes))  // each proofs/<index>.tlog-proof",
+		"tlog.CheckTree(consistency, newSize, newRoot, oldSize, oldRoot)",
+	})
+	d.para("每个包含证明同时以 C2SP tlog-proof 格式提供（proofs/<叶子序号>.tlog-proof），可用该生态的任何工具检查。"+
+		" Every inclusion proof is also provided as a C2SP tlog-proof file (proofs/<index>.tlog-proof) for the tools of that ecosystem.", 9)
+	return d.finish()
+}
