@@ -7,6 +7,3 @@ func DecodeStrict(b []byte) (any, error) { return decodeStrict(b, MaxDepth) }
 
 // CanonicalJSON exposes the JCS encoder.
 func CanonicalJSON(v any) ([]byte, error) { return canonicalJSON(nil, v) }
-
-
-

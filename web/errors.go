@@ -6,6 +6,9 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger"
 )
 
 // statusRule maps one domain error (matched with errors.Is) to an HTTP status.
@@ -17,7 +20,19 @@ type statusRule struct {
 // statusRules is the one place where domain errors become HTTP statuses.
 // Each area adds its sentinels here; the first match wins.
 var statusRules = []statusRule{
-	// ledger rules are added with the ledger.
+	{ledger.ErrNotFound, http.StatusNotFound},
+	{ledger.ErrPushback, http.StatusServiceUnavailable},
+	{ledger.ErrClosed, http.StatusServiceUnavailable},
+	{ledger.ErrStorage, http.StatusServiceUnavailable},
+	{ledger.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{evidence.ErrInvalidEvent, http.StatusBadRequest},
+	{evidence.ErrIDConflict, http.StatusConflict},
+	{evidence.ErrNotFound, http.StatusNotFound},
+	{evidence.ErrUnauthorized, http.StatusUnauthorized},
+	{evidence.ErrForbidden, http.StatusForbidden},
+	{evidence.ErrErased, http.StatusGone},
+	{evidence.ErrInvalidDocument, http.StatusBadRequest},
+	{evidence.ErrInvalidQuery, http.StatusBadRequest},
 }
 
 // errorStatus returns the HTTP status for err. Errors that carry their own
@@ -32,6 +47,10 @@ func errorStatus(err error) int {
 	var he *httpError
 	if errors.As(err, &he) {
 		return he.status
+	}
+	var ire *ledger.InvalidRequestError
+	if errors.As(err, &ire) {
+		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
 }
@@ -57,6 +76,9 @@ func abortWithError(c *gin.Context, logger *slog.Logger, err error) {
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		logger.ErrorContext(c.Request.Context(), "request failed", "path", c.FullPath(), "err", err)
 		msg = "internal error"
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
 	}
 	if wantsJSON(c) {
 		c.AbortWithStatusJSON(status, gin.H{"error": msg})
