@@ -1,0 +1,278 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/gin-gonic/gin"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+type eventsEnv struct {
+	srv    *httptest.Server
+	log    *ledger.Log
+	svc    *evidence.Service
+	dir    string
+	master evidence.MasterKey
+	key    string
+	logBuf *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b.Bytes()...)
+}
+
+func newEventsEnv(t *testing.T) *eventsEnv {
+	t.Helper()
+	e := &eventsEnv{dir: t.TempDir(), logBuf: &syncBuffer{}}
+	logger := slog.New(slog.NewJSONHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store, err := ledger.OpenPebbleStore("ledger", ledger.PebbleOptions{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(e.dir, "keys"), "cunzheng.example/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.log, err = ledger.Open(context.Background(), ledger.Config{Store: store, Origin: keys.Name(), Signers: keys.Signers(),
+		CheckpointInterval: 10 * time.Millisecond, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.log.Close() })
+	e.master, _ = evidence.GenerateMasterKey()
+	if _, e.key, err = evidence.CreateTenant(filepath.Join(e.dir, "evidence"), e.master, "伟伟集团", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.svc, err = evidence.Open(context.Background(), evidence.Config{
+		Dir: filepath.Join(e.dir, "evidence"), Master: e.master, Log: evidence.LedgerLog(e.log),
+		Logger: logger, FS: vfs.NewMem(), ReloadInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.svc.Close() })
+	srv := New(Config{Log: e.log, Logger: logger, Mounts: []func(gin.IRouter){
+		func(r gin.IRouter) { MountEvents(r, e.svc, logger) },
+	}})
+	e.srv = httptest.NewServer(srv)
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *eventsEnv) newKey(t *testing.T, name string, roles ...evidence.Role) string {
+	t.Helper()
+	_, k, err := evidence.CreateTenant(filepath.Join(e.dir, "evidence"), e.master, name, roles, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (e *eventsEnv) do(t *testing.T, method, path, key, ctype string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func demoBody(t *testing.T) []byte {
+	b, err := os.ReadFile("../evidence/testdata/demo_batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+const jsonType = "application/json"
+
+func TestEventsAPI(t *testing.T) {
+	e := newEventsEnv(t)
+	demo := demoBody(t)
+
+	status, body := e.do(t, "POST", "/v1/events", e.key, jsonType, demo)
+	if status != 200 {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	var got struct{ Receipts []evidence.Receipt }
+	if err := json.Unmarshal(body, &got); err != nil || len(got.Receipts) != 6 {
+		t.Fatalf("receipts: %s", body)
+	}
+	// Retry: same answer, no new leaves.
+	if status, body2 := e.do(t, "POST", "/v1/events", e.key, "application/json; charset=utf-8", demo); status != 200 || !bytes.Equal(body, body2) {
+		t.Errorf("retry: %d %s", status, body2)
+	}
+	if e.log.Size() != 6 {
+		t.Errorf("ledger size %d", e.log.Size())
+	}
+
+	legal := e.newKey(t, "other", evidence.RoleLegal)
+	deep := []byte(strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40))
+	bad := bytes.Replace(demo, []byte(`"page":2,"x":0.60`), []byte(`"page":0,"x":0.60`), 1)
+	tests := []struct {
+		name, method, path, key, ctype string
+		body                           []byte
+		status                         int
+		want                           string
+	}{
+		{"no key", "POST", "/v1/events", "", jsonType, demo, 401, "missing or unknown API key"},
+		{"unknown key", "POST", "/v1/events", "czk_x", jsonType, demo, 401, "missing or unknown"},
+		{"legal cannot ingest", "POST", "/v1/events", legal, jsonType, demo, 403, "lacks the role"},
+		{"wrong content type", "POST", "/v1/events", e.key, "text/plain", demo, 415, "application/json"},
+		{"no content type", "POST", "/v1/events", e.key, "", demo, 415, "application/json"},
+		{"too large", "POST", "/v1/events", e.key, jsonType, bytes.Repeat([]byte(" "), evidence.MaxBodyBytes+1), 413, "larger than"},
+		{"deep", "POST", "/v1/events", e.key, jsonType, deep, 400, "nested deeper"},
+		{"invalid utf8", "POST", "/v1/events", e.key, jsonType, []byte("{\"id\":\"\xc3\x28\"}"), 400, "not valid UTF-8"},
+		{"batch with one bad event", "POST", "/v1/events", e.key, jsonType, bad, 400, `"path":"$.events[4].data.positions[0].page"`},
+		{"contract", "GET", "/v1/contracts/2125270852621565954", legal, "", nil, 404, `{"error":"not found"}`},
+		{"absent contract", "GET", "/v1/contracts/nope", legal, "", nil, 404, `{"error":"not found"}`},
+		{"own contract", "GET", "/v1/contracts/2125270852621565954", e.key, "", nil, 200, `"status":"contract.completed"`},
+		{"search", "GET", "/v1/contracts?name=劳动", e.key, "", nil, 200, `"id":"2125270852621565954"`},
+		{"search bad limit", "GET", "/v1/contracts?limit=0", e.key, "", nil, 400, "limit"},
+		{"schema", "GET", "/v1/schema/events", "", "", nil, 200, `"$schema": "https://json-schema.org/draft/2020-12/schema"`},
+		{"schema page", "GET", "/docs/events", "", "", nil, 200, "contract.signed"},
+		{"doc wrong type", "PUT", "/v1/documents/" + strings.Repeat("a", 64), e.key, jsonType, []byte("x"), 415, "application/pdf"},
+		{"doc mismatch", "PUT", "/v1/documents/" + strings.Repeat("a", 64), e.key, "application/pdf", []byte("x"), 400, "SHA-256"},
+		{"erase unknown", "DELETE", "/v1/subjects/nobody", e.key, "", nil, 404, "not found"},
+		{"legal cannot erase", "DELETE", "/v1/subjects/18501775544", legal, "", nil, 403, "role"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := e.do(t, tc.method, tc.path, tc.key, tc.ctype, tc.body)
+			if status != tc.status || !strings.Contains(string(body), tc.want) {
+				t.Errorf("%s %s = %d %.300s\nwant %d containing %s", tc.method, tc.path, status, body, tc.status, tc.want)
+			}
+		})
+	}
+	if e.log.Size() != 6 {
+		t.Errorf("rejected requests changed the ledger: size %d", e.log.Size())
+	}
+
+	pdf := []byte("%PDF-1.7\n劳动合同\n%%EOF\n")
+	sum := fmt.Sprintf("%x", sha256Sum(pdf))
+	if status, body := e.do(t, "PUT", "/v1/documents/"+sum, e.key, "application/pdf", pdf); status != 201 {
+		t.Errorf("put document: %d %s", status, body)
+	}
+	if status, body := e.do(t, "GET", "/v1/documents/"+sum, e.key, "", nil); status != 200 || !bytes.Equal(body, pdf) {
+		t.Errorf("get document: %d %q", status, body)
+	}
+	if status, _ := e.do(t, "GET", "/v1/documents/"+sum, legal, "", nil); status != 404 {
+		t.Errorf("other tenant's document: %d", status)
+	}
+	status, body = e.do(t, "DELETE", "/v1/subjects/18501775544", e.key, "", nil)
+	if status != 200 || !strings.Contains(string(body), `"index":6`) {
+		t.Errorf("erase: %d %s", status, body)
+	}
+}
+
+// TestNoPIIServed ingests events full of personal data over HTTP and checks
+// that none of it is in the checkpoint, tiles, entry bundles or log lines.
+func TestNoPIIServed(t *testing.T) {
+	e := newEventsEnv(t)
+	if status, body := e.do(t, "POST", "/v1/events", e.key, jsonType, demoBody(t)); status != 200 {
+		t.Fatalf("ingest: %d %s", status, body)
+	}
+	if status, body := e.do(t, "DELETE", "/v1/subjects/18501775544", e.key, "", nil); status != 200 {
+		t.Fatalf("erase: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := e.log.WaitCheckpoint(ctx, 6); err != nil {
+		t.Fatal(err)
+	}
+	var public []byte
+	for _, p := range []string{"/checkpoint", "/tile/entries/000.p/7", "/tile/0/000.p/7", "/v1/log/entries/4"} {
+		status, body := e.do(t, "GET", p, "", "", nil)
+		if status != 200 {
+			t.Fatalf("GET %s: %d %s", p, status, body)
+		}
+		public = append(public, body...)
+	}
+	public = append(public, e.logBuf.Bytes()...)
+	for _, s := range []string{"叶建华", "戴文潘", "伟伟集团", "330106198801012345", "18501775544",
+		"weimei_pan@bestsign.cn", "60.12.241.194", "112.17.116.54", "2125270852621565954", "劳动合同",
+		"548f6d36e1bf4c578fde8327c38f6fb1", "demo-signed"} {
+		if bytes.Contains(public, []byte(s)) {
+			t.Errorf("public bytes contain %q", s)
+		}
+	}
+	if !bytes.Contains(public, []byte(`"kind":"contract.signed"`)) {
+		t.Error("the entry bundle does not hold the leaves (test is not looking at them)")
+	}
+}
+
+// TestConcurrentPostsSameIDs: many clients posting the same ids at once
+// produce exactly one leaf per id.
+func TestConcurrentPostsSameIDs(t *testing.T) {
+	e := newEventsEnv(t)
+	demo := demoBody(t)
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 12)
+	for i := range bodies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/events", bytes.NewReader(demo))
+			req.Header.Set("Authorization", "Bearer "+e.key)
+			req.Header.Set("Content-Type", jsonType)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			bodies[i], _ = io.ReadAll(resp.Body)
+		}()
+	}
+	wg.Wait()
+	for i := range bodies {
+		if !bytes.Equal(bodies[i], bodies[0]) {
+			t.Errorf("client %d got %s, client 0 %s", i, bodies[i], bodies[0])
+		}
+	}
+	if e.log.Size() != 6 {
+		t.Errorf("ledger has %d leaves for 6 ids", e.log.Size())
+	}
+}
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
