@@ -252,7 +252,7 @@ type schemaDoc struct {
 
 type kindDoc struct {
 	Name, Description string
-	Fields           []fieldDoc
+	Fields            []fieldDoc
 }
 
 type fieldDoc struct {
