@@ -1,0 +1,669 @@
+package verify
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/digitorus/timestamp"
+	tlogfmt "github.com/transparency-dev/formats/log"
+	tnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/formats/proof"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// BundleFormat names version 1 of the evidence bundle format, the value of
+// Manifest.Format.
+const BundleFormat = "cunzheng-evidence-bundle/v1"
+
+// Bundle file names. Paths with <N> are per leaf index or tree size.
+const (
+	BundleManifest       = "manifest.json"
+	BundleCertificatePDF = "certificate.pdf"
+	BundleEvidencePDF    = "evidence-report.pdf"
+)
+
+// Limits on a bundle, so that a hostile zip cannot exhaust memory.
+const (
+	maxBundleFiles    = 20000
+	maxBundleFileSize = 64 << 20
+	maxBundleTotal    = 512 << 20
+)
+
+// Manifest is manifest.json of an evidence bundle: what the bundle holds and
+// which file is which. The manifest itself is not signed; everything it
+// points to is checked against the log's and notaries' signatures, the TSA
+// tokens and, for the PDFs and keys, the digests listed here.
+type Manifest struct {
+	Format       string                `json:"format"`
+	ReportNumber string                `json:"report_number"`
+	Contract     string                `json:"contract"`
+	IssuedAt     time.Time             `json:"issued_at"`
+	Origin       string                `json:"origin"`     // the log's checkpoint origin
+	Checkpoint   uint64                `json:"checkpoint"` // tree size every inclusion proof uses
+	Events       []ManifestEvent       `json:"events"`
+	Checkpoints  []ManifestCheckpoint  `json:"checkpoints"`
+	Consistency  []ManifestConsistency `json:"consistency,omitempty"`
+	Openings     []ManifestOpening     `json:"openings,omitempty"`
+	Keys         ManifestKeys          `json:"keys"`
+	Files        []ManifestFile        `json:"files"`
+}
+
+// ManifestEvent is one logged event: leaf bytes and its inclusion proof
+// (C2SP tlog-proof, whose checkpoint is the cosigned note of size
+// Manifest.Checkpoint).
+type ManifestEvent struct {
+	Index    uint64 `json:"index"`
+	Kind     string `json:"kind"`
+	Leaf     string `json:"leaf"`      // path of the leaf bytes
+	LeafHash string `json:"leaf_hash"` // hex SHA-256(0x00 || leaf)
+	Proof    string `json:"proof"`     // path of the .tlog-proof file
+}
+
+// ManifestCheckpoint is one checkpoint: the note exactly as the log signed
+// it (what the RFC 3161 tokens cover), the same note with the notaries'
+// cosignature lines appended, and the tokens (DER).
+type ManifestCheckpoint struct {
+	Size       uint64   `json:"size"`
+	Root       string   `json:"root"` // base64, as in the note
+	Signed     string   `json:"signed"`
+	Cosigned   string   `json:"cosigned"`
+	Timestamps []string `json:"timestamps"`
+}
+
+// ManifestConsistency is a consistency proof between two checkpoints of
+// the bundle, one base64 hash per line.
+type ManifestConsistency struct {
+	Old   uint64 `json:"old"`
+	New   uint64 `json:"new"`
+	Proof string `json:"proof"`
+}
+
+// ManifestOpening opens a commitment: SHA-256(salt || value) must equal the
+// commitment at Pointer (RFC 6901) in the JSON leaf of Index. The
+// commitment there is 64 hex digits or base64, optionally "sha256:"-prefixed.
+type ManifestOpening struct {
+	Index   uint64 `json:"index"`
+	Pointer string `json:"pointer"`
+	Salt    string `json:"salt"` // base64
+	Value   string `json:"value"`
+}
+
+// ManifestKeys names the public keys the bundle carries. A verifier should
+// pin the log and notary keys from a published source rather than trust
+// these.
+type ManifestKeys struct {
+	Log             []string `json:"log"`                        // note verifier keys
+	Notary          []string `json:"notary"`                     // cosignature/v1 verifier keys
+	TSARoots        string   `json:"tsa_roots,omitempty"`        // PEM file of TSA root certificates
+	TSACerts        []string `json:"tsa_certs,omitempty"`        // PEM files of TSA (intermediate) certificates
+	DocumentSigning string   `json:"document_signing,omitempty"` // PEM chain of the PDF signing certificate
+}
+
+// ManifestFile lists a file with its SHA-256 (hex). Every file of the
+// bundle but the manifest is listed.
+type ManifestFile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// BundleOptions configure Bundle.
+type BundleOptions struct {
+	// LogKeys are the log's verifier keys. Every one must have signed every
+	// checkpoint. Empty means the keys in the bundle, which proves only that
+	// the bundle is self-consistent: BundleResult.Pinned is then false.
+	LogKeys []note.Verifier
+	// NotaryKeys are notary verifier keys; each must have cosigned every
+	// checkpoint. Empty means those in the bundle.
+	NotaryKeys []note.Verifier
+	// TSARoots are trusted TSA roots. Nil means those in the bundle.
+	TSARoots *x509.CertPool
+	// Step, if set, is called with each check as it passes.
+	Step func(BundleStep)
+}
+
+// BundleStep is one passed check, for printing.
+type BundleStep struct {
+	Name   string
+	Detail string
+}
+
+// BundleResult summarises a verified bundle.
+type BundleResult struct {
+	Manifest *Manifest
+	Steps    []BundleStep
+	// Pinned reports whether log and notary keys came from the caller.
+	Pinned bool
+}
+
+// BundleError is the first check that failed: Step names what broke.
+type BundleError struct {
+	Step string
+	Err  error
+}
+
+func (e *BundleError) Error() string { return e.Step + ": " + e.Err.Error() }
+func (e *BundleError) Unwrap() error { return e.Err }
+
+// Errors a BundleError wraps, for callers and tests that branch on them.
+var (
+	ErrBundleMalformed   = errors.New("malformed bundle")
+	ErrBundleDigest      = errors.New("file digest does not match the manifest")
+	ErrBundleLeafHash    = errors.New("leaf bytes do not hash to the leaf hash")
+	ErrBundleInclusion   = errors.New("inclusion proof does not verify")
+	ErrBundleConsistency = errors.New("consistency proof does not verify")
+	ErrBundleSignature   = errors.New("checkpoint signature does not verify")
+	ErrBundleCosignature = errors.New("notary cosignature missing or invalid")
+	ErrBundleTimestamp   = errors.New("RFC 3161 token does not verify")
+	ErrBundleCommitment  = errors.New("opened commitment does not match the leaf")
+)
+
+// ParseVerifierKey parses a log or notary verifier key: a C2SP signed-note
+// Ed25519 key, or a cosignature/v1 key (tlog-cosignature), via
+// transparency-dev/formats.
+func ParseVerifierKey(vkey string) (note.Verifier, error) {
+	v, err := tnote.NewVerifier(vkey)
+	if err == nil {
+		return v, nil
+	}
+	if v, err2 := tnote.NewVerifierForCosignatureV1(vkey); err2 == nil {
+		return v, nil
+	}
+	return nil, fmt.Errorf("verify: verifier key %q: %w", vkey, err)
+}
+
+// bundleChecker holds the state of one Bundle call.
+type bundleChecker struct {
+	raw    []byte
+	files  map[string][]byte
+	m      *Manifest
+	opts   BundleOptions
+	res    *BundleResult
+	cps    map[uint64]checkedCheckpoint
+	leaves map[uint64][]byte
+}
+
+type checkedCheckpoint struct {
+	size     uint64
+	root     tlog.Hash
+	cosigned []byte
+}
+
+// Bundle verifies an evidence bundle offline: every leaf hash, inclusion
+// and consistency proof (golang.org/x/mod/sumdb/tlog), every checkpoint
+// signature and notary cosignature (sumdb/note with transparency-dev/formats
+// verifiers), every RFC 3161 token (digitorus/timestamp; its imprint must
+// be the SHA-256 of the signed checkpoint note), every opened commitment and
+// the digest of every file. It stops at the first failure and returns a
+// *BundleError naming it.
+func Bundle(zipBytes []byte, opts BundleOptions) (*BundleResult, error) {
+	b := &bundleChecker{raw: zipBytes, opts: opts, res: &BundleResult{}, cps: map[uint64]checkedCheckpoint{}, leaves: map[uint64][]byte{}}
+	steps := []func() error{b.open, b.manifest, b.keys, b.checkpoints, b.events, b.consistency, b.openings, b.digests}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return nil, err
+		}
+	}
+	return b.res, nil
+}
+
+func (b *bundleChecker) pass(name, format string, args ...any) {
+	s := BundleStep{Name: name, Detail: fmt.Sprintf(format, args...)}
+	b.res.Steps = append(b.res.Steps, s)
+	if b.opts.Step != nil {
+		b.opts.Step(s)
+	}
+}
+
+func fail(step string, sentinel error, format string, args ...any) error {
+	return &BundleError{Step: step, Err: fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))}
+}
+
+func (b *bundleChecker) open() error {
+	zr, err := zip.NewReader(bytes.NewReader(b.raw), int64(len(b.raw)))
+	if err != nil {
+		return fail("zip", ErrBundleMalformed, "%v", err)
+	}
+	if len(zr.File) > maxBundleFiles {
+		return fail("zip", ErrBundleMalformed, "%d files", len(zr.File))
+	}
+	b.files = make(map[string][]byte, len(zr.File))
+	var total int64
+	for _, f := range zr.File {
+		name := f.Name
+		if name != path.Clean(name) || strings.HasPrefix(name, "/") || strings.HasPrefix(name, "../") || name == ".." {
+			return fail("zip", ErrBundleMalformed, "unsafe path %q", name)
+		}
+		if strings.HasSuffix(name, "/") {
+			continue
+		}
+		if _, dup := b.files[name]; dup {
+			return fail("zip", ErrBundleMalformed, "duplicate file %q", name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return fail("zip", ErrBundleMalformed, "%s: %v", name, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxBundleFileSize+1))
+		rc.Close()
+		if err != nil {
+			return fail("zip", ErrBundleMalformed, "%s: %v", name, err)
+		}
+		if len(data) > maxBundleFileSize {
+			return fail("zip", ErrBundleMalformed, "%s larger than %d bytes", name, maxBundleFileSize)
+		}
+		if total += int64(len(data)); total > maxBundleTotal {
+			return fail("zip", ErrBundleMalformed, "bundle larger than %d bytes", maxBundleTotal)
+		}
+		b.files[name] = data
+	}
+	b.pass("zip", "%d files", len(b.files))
+	return nil
+}
+
+func (b *bundleChecker) file(step, name string) ([]byte, error) {
+	data, ok := b.files[name]
+	if !ok {
+		return nil, fail(step, ErrBundleMalformed, "missing file %q", name)
+	}
+	return data, nil
+}
+
+func (b *bundleChecker) manifest() error {
+	data, err := b.file("manifest", BundleManifest)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return fail("manifest", ErrBundleMalformed, "%v", err)
+	}
+	if m.Format != BundleFormat {
+		return fail("manifest", ErrBundleMalformed, "format %q, want %q", m.Format, BundleFormat)
+	}
+	if len(m.Checkpoints) == 0 || len(m.Events) == 0 {
+		return fail("manifest", ErrBundleMalformed, "no checkpoint or no event")
+	}
+	b.m = &m
+	b.res.Manifest = &m
+	b.pass("manifest", "report %s, contract %s, %d events, checkpoint %d", m.ReportNumber, m.Contract, len(m.Events), m.Checkpoint)
+	return nil
+}
+
+func (b *bundleChecker) keys() error {
+	b.res.Pinned = len(b.opts.LogKeys) > 0 && (len(b.opts.NotaryKeys) > 0 || len(b.m.Keys.Notary) == 0)
+	if len(b.opts.LogKeys) == 0 {
+		for _, k := range b.m.Keys.Log {
+			v, err := ParseVerifierKey(k)
+			if err != nil {
+				// The log's SM2 line is for national-standard verifiers;
+				// a key this checker cannot parse is skipped, not trusted.
+				continue
+			}
+			b.opts.LogKeys = append(b.opts.LogKeys, v)
+		}
+	}
+	if len(b.opts.NotaryKeys) == 0 {
+		for _, k := range b.m.Keys.Notary {
+			v, err := tnote.NewVerifierForCosignatureV1(k)
+			if err != nil {
+				return fail("keys", ErrBundleMalformed, "notary key %q: %v", k, err)
+			}
+			b.opts.NotaryKeys = append(b.opts.NotaryKeys, v)
+		}
+	}
+	if len(b.opts.LogKeys) == 0 {
+		return fail("keys", ErrBundleMalformed, "no usable log key")
+	}
+	if b.opts.TSARoots == nil && b.m.Keys.TSARoots != "" {
+		data, err := b.file("keys", b.m.Keys.TSARoots)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(data) {
+			return fail("keys", ErrBundleMalformed, "no certificate in %s", b.m.Keys.TSARoots)
+		}
+		b.opts.TSARoots = pool
+	}
+	src := "pinned by the caller"
+	if !b.res.Pinned {
+		src = "taken from the bundle (NOT pinned: pass --log-key and --notary-key from a published source)"
+	}
+	b.pass("keys", "%d log key(s), %d notary key(s), %s", len(b.opts.LogKeys), len(b.opts.NotaryKeys), src)
+	return nil
+}
+
+func (b *bundleChecker) checkpoints() error {
+	for _, mc := range b.m.Checkpoints {
+		step := fmt.Sprintf("checkpoint %d", mc.Size)
+		signed, err := b.file(step, mc.Signed)
+		if err != nil {
+			return err
+		}
+		n, err := note.Open(signed, note.VerifierList(b.opts.LogKeys...))
+		if err != nil {
+			return fail(step, ErrBundleSignature, "%s: %v", mc.Signed, err)
+		}
+		for _, k := range b.opts.LogKeys {
+			if !signedBy(n, k) {
+				return fail(step, ErrBundleSignature, "%s: no valid signature by log key %s", mc.Signed, k.Name())
+			}
+		}
+		var cp tlogfmt.Checkpoint
+		if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
+			return fail(step, ErrBundleMalformed, "%s: %v", mc.Signed, err)
+		}
+		if cp.Origin != b.m.Origin || cp.Size != mc.Size || base64.StdEncoding.EncodeToString(cp.Hash) != mc.Root {
+			return fail(step, ErrBundleMalformed, "signed note is %s size %d, manifest says %s size %d", cp.Origin, cp.Size, b.m.Origin, mc.Size)
+		}
+		b.pass(step, "log signature valid (%s, root %s)", cp.Origin, mc.Root)
+
+		cosigned, err := b.file(step, mc.Cosigned)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(cosigned, signed) {
+			return fail(step, ErrBundleCosignature, "%s does not extend %s", mc.Cosigned, mc.Signed)
+		}
+		all := append(append([]note.Verifier(nil), b.opts.LogKeys...), b.opts.NotaryKeys...)
+		cn, err := note.Open(cosigned, note.VerifierList(all...))
+		if err != nil {
+			return fail(step, ErrBundleCosignature, "%s: %v", mc.Cosigned, err)
+		}
+		for _, k := range b.opts.NotaryKeys {
+			if !signedBy(cn, k) {
+				return fail(step, ErrBundleCosignature, "notary %s did not cosign", k.Name())
+			}
+			b.pass(step, "cosigned by notary %s%s", k.Name(), cosignTime(cn, k))
+		}
+
+		for i, tp := range mc.Timestamps {
+			tstep := fmt.Sprintf("%s token %d", step, i)
+			tok, err := b.file(tstep, tp)
+			if err != nil {
+				return err
+			}
+			ts, err := timestamp.Parse(tok)
+			if err != nil {
+				return fail(tstep, ErrBundleTimestamp, "%s: %v", tp, err)
+			}
+			h := ts.HashAlgorithm.New()
+			h.Write(signed)
+			if !bytes.Equal(h.Sum(nil), ts.HashedMessage) {
+				return fail(tstep, ErrBundleTimestamp, "%s: imprint is not the %v of %s", tp, ts.HashAlgorithm, mc.Signed)
+			}
+			chain := "TSA chain not checked (no roots)"
+			if b.opts.TSARoots != nil {
+				if len(ts.Certificates) == 0 {
+					return fail(tstep, ErrBundleTimestamp, "%s: no TSA certificate in token", tp)
+				}
+				inter := x509.NewCertPool()
+				for _, c := range ts.Certificates[1:] {
+					inter.AddCert(c)
+				}
+				if _, err := ts.Certificates[0].Verify(x509.VerifyOptions{Roots: b.opts.TSARoots, Intermediates: inter,
+					CurrentTime: ts.Time, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
+					return fail(tstep, ErrBundleTimestamp, "%s: TSA certificate: %v", tp, err)
+				}
+				chain = "TSA certificate chains to a trusted root"
+			}
+			b.pass(tstep, "genTime %s by %s; %s", ts.Time.UTC().Format(time.RFC3339), subjectOf(ts), chain)
+		}
+		var root tlog.Hash
+		copy(root[:], cp.Hash)
+		b.cps[mc.Size] = checkedCheckpoint{size: mc.Size, root: root, cosigned: cosigned}
+	}
+	return nil
+}
+
+func subjectOf(ts *timestamp.Timestamp) string {
+	if len(ts.Certificates) == 0 {
+		return "unknown TSA"
+	}
+	return ts.Certificates[0].Subject.CommonName
+}
+
+// signedBy reports whether n carries a verified signature by v.
+func signedBy(n *note.Note, v note.Verifier) bool {
+	for _, s := range n.Sigs {
+		if s.Name == v.Name() && s.Hash == v.KeyHash() {
+			return true
+		}
+	}
+	return false
+}
+
+func cosignTime(n *note.Note, v note.Verifier) string {
+	for _, s := range n.Sigs {
+		if s.Name == v.Name() && s.Hash == v.KeyHash() {
+			if t, err := tnote.CoSigV1Timestamp(s); err == nil {
+				return " at " + t.UTC().Format(time.RFC3339)
+			}
+		}
+	}
+	return ""
+}
+
+func (b *bundleChecker) events() error {
+	cp, ok := b.cps[b.m.Checkpoint]
+	if !ok {
+		return fail("events", ErrBundleMalformed, "checkpoint %d is not in the bundle", b.m.Checkpoint)
+	}
+	for _, e := range b.m.Events {
+		step := fmt.Sprintf("leaf %d (%s)", e.Index, e.Kind)
+		leaf, err := b.file(step, e.Leaf)
+		if err != nil {
+			return err
+		}
+		want, err := hex.DecodeString(e.LeafHash)
+		if err != nil || len(want) != tlog.HashSize {
+			return fail(step, ErrBundleMalformed, "leaf_hash %q", e.LeafHash)
+		}
+		got := tlog.RecordHash(leaf)
+		if !bytes.Equal(got[:], want) {
+			return fail(step, ErrBundleLeafHash, "%s hashes to %x, manifest says %s", e.Leaf, got[:], e.LeafHash)
+		}
+		pf, err := b.file(step, e.Proof)
+		if err != nil {
+			return err
+		}
+		var p proof.TLogProof
+		if err := p.Unmarshal(pf); err != nil {
+			return fail(step, ErrBundleMalformed, "%s: %v", e.Proof, err)
+		}
+		if p.Index != e.Index {
+			return fail(step, ErrBundleInclusion, "%s is for index %d", e.Proof, p.Index)
+		}
+		if !bytes.Equal(p.Checkpoint, cp.cosigned) {
+			return fail(step, ErrBundleInclusion, "%s names a checkpoint other than the verified checkpoint %d", e.Proof, cp.size)
+		}
+		hashes := make([]tlog.Hash, len(p.Hashes))
+		for i, h := range p.Hashes {
+			hashes[i] = h
+		}
+		if err := tlog.CheckRecord(hashes, int64(cp.size), cp.root, int64(e.Index), got); err != nil {
+			return fail(step, ErrBundleInclusion, "%s against checkpoint %d: %v", e.Proof, cp.size, err)
+		}
+		b.leaves[e.Index] = leaf
+		b.pass(step, "leaf hash %x… included in checkpoint %d (%d hashes)", got[:6], cp.size, len(hashes))
+	}
+	return nil
+}
+
+func (b *bundleChecker) consistency() error {
+	for _, c := range b.m.Consistency {
+		step := fmt.Sprintf("consistency %d→%d", c.Old, c.New)
+		oldCP, ok1 := b.cps[c.Old]
+		newCP, ok2 := b.cps[c.New]
+		if !ok1 || !ok2 {
+			return fail(step, ErrBundleMalformed, "checkpoints %d and %d must both be in the bundle", c.Old, c.New)
+		}
+		data, err := b.file(step, c.Proof)
+		if err != nil {
+			return err
+		}
+		var hashes []tlog.Hash
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if l == "" {
+				continue
+			}
+			h, err := tlog.ParseHash(l)
+			if err != nil {
+				return fail(step, ErrBundleMalformed, "%s: %v", c.Proof, err)
+			}
+			hashes = append(hashes, h)
+		}
+		if err := tlog.CheckTree(hashes, int64(newCP.size), newCP.root, int64(oldCP.size), oldCP.root); err != nil {
+			return fail(step, ErrBundleConsistency, "%s: %v", c.Proof, err)
+		}
+		b.pass(step, "checkpoint %d is a prefix of checkpoint %d", c.Old, c.New)
+	}
+	return nil
+}
+
+func (b *bundleChecker) openings() error {
+	for _, o := range b.m.Openings {
+		step := fmt.Sprintf("opening leaf %d %s", o.Index, o.Pointer)
+		leaf, ok := b.leaves[o.Index]
+		if !ok {
+			return fail(step, ErrBundleCommitment, "leaf %d is not a verified event of the bundle", o.Index)
+		}
+		var doc any
+		if err := json.Unmarshal(leaf, &doc); err != nil {
+			return fail(step, ErrBundleCommitment, "leaf is not JSON: %v", err)
+		}
+		at, err := jsonPointer(doc, o.Pointer)
+		if err != nil {
+			return fail(step, ErrBundleCommitment, "%v", err)
+		}
+		s, ok := at.(string)
+		if !ok {
+			return fail(step, ErrBundleCommitment, "value at pointer is not a string")
+		}
+		com, err := decodeCommitment(s)
+		if err != nil {
+			return fail(step, ErrBundleCommitment, "%v", err)
+		}
+		salt, err := base64.StdEncoding.DecodeString(o.Salt)
+		if err != nil {
+			return fail(step, ErrBundleMalformed, "salt: %v", err)
+		}
+		sum := sha256.Sum256(append(salt, o.Value...))
+		if !bytes.Equal(sum[:], com) {
+			return fail(step, ErrBundleCommitment, "SHA-256(salt || value) is %x, leaf commits to %x", sum[:], com)
+		}
+		b.pass(step, "SHA-256(salt || value) matches the commitment")
+	}
+	return nil
+}
+
+func (b *bundleChecker) digests() error {
+	listed := map[string]bool{BundleManifest: true}
+	for _, f := range b.m.Files {
+		step := "file " + f.Path
+		data, err := b.file(step, f.Path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != strings.ToLower(f.SHA256) {
+			return fail(step, ErrBundleDigest, "SHA-256 is %x, manifest says %s", sum[:], f.SHA256)
+		}
+		listed[f.Path] = true
+	}
+	for name := range b.files {
+		if !listed[name] {
+			return fail("file "+name, ErrBundleMalformed, "not listed in the manifest")
+		}
+	}
+	b.pass("files", "%d file digests match the manifest", len(b.m.Files))
+	if b.m.Keys.DocumentSigning != "" {
+		if _, ok := b.files[b.m.Keys.DocumentSigning]; ok {
+			b.pass("pdf", "certificate.pdf and evidence-report.pdf match the manifest; check their signatures with `pdfsig` or `cunzheng verify pdf`")
+		}
+	}
+	return nil
+}
+
+// jsonPointer resolves an RFC 6901 pointer in a decoded JSON document.
+func jsonPointer(doc any, ptr string) (any, error) {
+	if ptr == "" {
+		return doc, nil
+	}
+	if !strings.HasPrefix(ptr, "/") {
+		return nil, fmt.Errorf("pointer %q does not start with /", ptr)
+	}
+	cur := doc
+	for _, tok := range strings.Split(ptr[1:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		switch v := cur.(type) {
+		case map[string]any:
+			next, ok := v[tok]
+			if !ok {
+				return nil, fmt.Errorf("pointer %q: no member %q", ptr, tok)
+			}
+			cur = next
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(v) {
+				return nil, fmt.Errorf("pointer %q: bad index %q", ptr, tok)
+			}
+			cur = v[i]
+		default:
+			return nil, fmt.Errorf("pointer %q: %q is not in an object or array", ptr, tok)
+		}
+	}
+	return cur, nil
+}
+
+// decodeCommitment decodes a 32-byte commitment written as hex or base64,
+// optionally prefixed "sha256:".
+func decodeCommitment(s string) ([]byte, error) {
+	s = strings.TrimPrefix(s, "sha256:")
+	if b, err := hex.DecodeString(s); err == nil && len(b) == sha256.Size {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == sha256.Size {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("commitment %q is not a SHA-256 in hex or base64", s)
+}
+
+// PEMCertificates parses every CERTIFICATE block of a PEM file.
+func PEMCertificates(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, data = pem.Decode(data)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

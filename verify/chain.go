@@ -1,0 +1,206 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+	"golang.org/x/crypto/ocsp"
+)
+
+func isSM2Key(k any) bool {
+	p, ok := k.(*ecdsa.PublicKey)
+	return ok && p.Curve == sm2.P256()
+}
+
+// LoadRoots builds the trust anchor pool: the system roots when system is
+// true, then every certificate in the PEM files (*.pem, *.crt, *.cer) of
+// dir when dir is not empty, then extra.
+func LoadRoots(dir string, system bool, extra ...*smx509.Certificate) (*smx509.CertPool, error) {
+	pool := smx509.NewCertPool()
+	if system {
+		if sp, err := smx509.SystemCertPool(); err == nil && sp != nil {
+			pool = sp
+		}
+	}
+	if dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("verify: reading trust roots: %w", err)
+		}
+		for _, e := range entries {
+			ext := strings.ToLower(filepath.Ext(e.Name()))
+			if e.IsDir() || (ext != ".pem" && ext != ".crt" && ext != ".cer") {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return nil, fmt.Errorf("verify: reading trust roots: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(b) {
+				return nil, fmt.Errorf("verify: no PEM certificate in %s", e.Name())
+			}
+		}
+	}
+	for _, c := range extra {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// revData is the revocation material found for one signature: from the
+// CMS crls field, the adbe-revocationInfoArchival signed attribute, the
+// timestamp token, and the document security store (ISO 32000-2 §12.8.4.3).
+type revData struct {
+	crls  [][]byte
+	ocsps [][]byte
+	certs []*smx509.Certificate // extra certificates for chain building
+}
+
+func (r *revData) add(o *revData) {
+	if o == nil {
+		return
+	}
+	r.crls = append(r.crls, o.crls...)
+	r.ocsps = append(r.ocsps, o.ocsps...)
+	r.certs = append(r.certs, o.certs...)
+}
+
+// parseRevInfoArchival reads Adobe's RevocationInfoArchival attribute:
+// SEQUENCE { crl [0] EXPLICIT SEQUENCE OF CRL OPTIONAL,
+// ocsp [1] EXPLICIT SEQUENCE OF OCSPResponse OPTIONAL, ... }.
+func parseRevInfoArchival(der []byte) *revData {
+	out := &revData{}
+	in := cryptobyte.String(der)
+	var seq cryptobyte.String
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) {
+		return out
+	}
+	for !seq.Empty() {
+		var field cryptobyte.String
+		var tag cbasn1.Tag
+		if !seq.ReadAnyASN1(&field, &tag) {
+			return out
+		}
+		var list cryptobyte.String
+		if !field.ReadASN1(&list, cbasn1.SEQUENCE) {
+			continue
+		}
+		for !list.Empty() {
+			var item cryptobyte.String
+			var itag cbasn1.Tag
+			if !list.ReadAnyASN1Element(&item, &itag) {
+				break
+			}
+			switch tag {
+			case cbasn1.Tag(0).Constructed().ContextSpecific():
+				out.crls = append(out.crls, item)
+			case cbasn1.Tag(1).Constructed().ContextSpecific():
+				out.ocsps = append(out.ocsps, item)
+			}
+		}
+	}
+	return out
+}
+
+// chainResult is the outcome of path building and revocation checking.
+type chainResult struct {
+	chain     []*smx509.Certificate
+	err       error // nil when a chain to a trust anchor was found
+	revs      []Revocation
+	unknown   bool       // some certificate has no usable revocation data
+	revokedAt *time.Time // earliest revocation in the chain, if any
+}
+
+// checkChain builds a path from leaf to opts.Roots valid at 'at', then
+// checks every certificate below the anchor against the embedded
+// revocation data as of 'ref' (the time the signature is proven or claimed
+// to exist).
+func checkChain(leaf *smx509.Certificate, pool []*smx509.Certificate, roots *smx509.CertPool, at, ref time.Time, eku x509.ExtKeyUsage, rd *revData) chainResult {
+	var res chainResult
+	if roots == nil {
+		res.err = errors.New("no trust roots configured")
+		return res
+	}
+	inter := smx509.NewCertPool()
+	for _, c := range pool {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(smx509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{eku}})
+	if err != nil || len(chains) == 0 {
+		res.err = err
+		if res.err == nil {
+			res.err = errors.New("no chain")
+		}
+		return res
+	}
+	res.chain = chains[0]
+	for i := 0; i+1 < len(res.chain); i++ {
+		c, issuer := res.chain[i], res.chain[i+1]
+		r := revocationStatus(c, issuer, ref, rd)
+		if r.Status == "unknown" {
+			res.unknown = true
+		}
+		if r.Status == "revoked" && (res.revokedAt == nil || r.RevokedAt.Before(*res.revokedAt)) {
+			res.revokedAt = r.RevokedAt
+		}
+		res.revs = append(res.revs, r)
+	}
+	return res
+}
+
+// revocationStatus looks for a CRL or OCSP response by issuer about c that
+// speaks for time ref: it was current at ref (thisUpdate <= ref <=
+// nextUpdate) or issued after ref.
+func revocationStatus(c, issuer *smx509.Certificate, ref time.Time, rd *revData) Revocation {
+	out := Revocation{Subject: c.Subject.String(), Status: "unknown"}
+	covers := func(this, next time.Time) bool {
+		return !this.Before(ref) || (next.IsZero() || !next.Before(ref)) && !this.After(ref)
+	}
+	for _, raw := range rd.ocsps {
+		resp, err := ocsp.ParseResponseForCert(raw, c.ToX509(), issuer.ToX509())
+		if err != nil || !covers(resp.ThisUpdate, resp.NextUpdate) {
+			continue
+		}
+		p := resp.ProducedAt.UTC()
+		switch resp.Status {
+		case ocsp.Good:
+			if out.Status == "unknown" {
+				out.Status, out.Source, out.Produced = "good", "OCSP", &p
+			}
+		case ocsp.Revoked:
+			t := resp.RevokedAt.UTC()
+			return Revocation{Subject: out.Subject, Status: "revoked", Source: "OCSP", RevokedAt: &t, Produced: &p}
+		}
+	}
+	for _, raw := range rd.crls {
+		rl, err := smx509.ParseRevocationList(raw)
+		if err != nil || !bytes.Equal(rl.RawIssuer, issuer.RawSubject) || rl.CheckSignatureFrom(issuer) != nil {
+			continue
+		}
+		if !covers(rl.ThisUpdate, rl.NextUpdate) {
+			continue
+		}
+		p := rl.ThisUpdate.UTC()
+		for _, e := range rl.RevokedCertificateEntries {
+			if e.SerialNumber != nil && e.SerialNumber.Cmp(c.SerialNumber) == 0 {
+				t := e.RevocationTime.UTC()
+				return Revocation{Subject: out.Subject, Status: "revoked", Source: "CRL", RevokedAt: &t, Produced: &p}
+			}
+		}
+		if out.Status == "unknown" {
+			out.Status, out.Source, out.Produced = "good", "CRL", &p
+		}
+	}
+	return out
+}
