@@ -724,3 +724,40 @@ func FuzzParseEvents(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadDemo(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	pdf := []byte("%PDF-1.7 demo")
+	d1, err := e.svc.LoadDemo(ctx, pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.reopen(t)
+	d2, err := e.svc.LoadDemo(ctx, pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1.APIKey != d2.APIKey || d1.Tenant.ID != d2.Tenant.ID || fmt.Sprint(d1.Receipts) != fmt.Sprint(d2.Receipts) {
+		t.Errorf("second load differs: %+v vs %+v", d1, d2)
+	}
+	if e.log.Size() != 6 {
+		t.Errorf("log size %d after two loads", e.log.Size())
+	}
+	p, err := e.svc.Authenticate(d1.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.Contract(p, evidence.DemoContractID)
+	if err != nil || len(v.Events) != 5 {
+		t.Fatalf("demo contract: %+v %v", v, err)
+	}
+	sum := sha256Sum(pdf)
+	ms, err := e.svc.LookupDocument(hex.EncodeToString(sum[:]))
+	if err != nil || len(ms) != 2 || ms[1].ContractID != evidence.DemoContractID {
+		t.Errorf("demo document lookup: %+v %v", ms, err)
+	}
+	if got, err := e.svc.Document(p, hex.EncodeToString(sum[:])); err != nil || !bytes.Equal(got, pdf) {
+		t.Errorf("demo document: %v", err)
+	}
+}

@@ -222,16 +222,7 @@ func CreateTenant(evidenceDir string, master MasterKey, name string, roles []Rol
 				return fmt.Errorf("%w: %q", ErrTenantExists, name)
 			}
 		}
-		idb := make([]byte, 10)
-		if _, err := rand.Read(idb); err != nil {
-			return fmt.Errorf("evidence: tenant id: %w", err)
-		}
-		id := "t" + hex.EncodeToString(idb)
-		kek, err := newKey()
-		if err != nil {
-			return err
-		}
-		wrapped, err := seal(algAES256GCM, master.key, kek, kekAD(id))
+		tf, err := newTenantFile(master, name, now)
 		if err != nil {
 			return err
 		}
@@ -240,18 +231,33 @@ func CreateTenant(evidenceDir string, master MasterKey, name string, roles []Rol
 			return err
 		}
 		h := hashAPIKey(key)
-		tf := tenantFile{
-			Version: 1, ID: id, Name: name, Created: now.UTC(),
-			Master: master.ID(), KEK: wrapped,
-			Keys: []apiKeyFile{{Hash: hex.EncodeToString(h[:]), Roles: roles, Created: now.UTC()}},
-		}
-		t = Tenant{ID: id, Name: name, Created: tf.Created}
+		tf.Keys = []apiKeyFile{{Hash: hex.EncodeToString(h[:]), Roles: roles, Created: now.UTC()}}
+		t = Tenant{ID: tf.ID, Name: name, Created: tf.Created}
 		return writeTenantFile(dir, tf)
 	})
 	if err != nil {
 		return Tenant{}, "", err
 	}
 	return t, key, nil
+}
+
+// newTenantFile returns a tenant with a fresh ID and key-encryption key
+// wrapped by master, and no API keys.
+func newTenantFile(master MasterKey, name string, now time.Time) (tenantFile, error) {
+	idb := make([]byte, 10)
+	if _, err := rand.Read(idb); err != nil {
+		return tenantFile{}, fmt.Errorf("evidence: tenant id: %w", err)
+	}
+	id := "t" + hex.EncodeToString(idb)
+	kek, err := newKey()
+	if err != nil {
+		return tenantFile{}, err
+	}
+	wrapped, err := seal(algAES256GCM, master.key, kek, kekAD(id))
+	if err != nil {
+		return tenantFile{}, err
+	}
+	return tenantFile{Version: 1, ID: id, Name: name, Created: now.UTC(), Master: master.ID(), KEK: wrapped}, nil
 }
 
 // AddTenantKey adds an API key with roles (all when empty) to the tenant
