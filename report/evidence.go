@@ -118,18 +118,20 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(s.Company), val(fmtTime(s.SignedAt)), val(show(s.SignIP))})
 	}
 	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
-	var ir [][]cell
-	for _, ic := range c.IdentityChecks {
-		ir = append(ir, []cell{
-			val(show(ic.Subject) + "\n" + show(ic.IDNumber) + "\n" + show(ic.Phone)),
-			val(label(methodLabels, ic.Method) + "\n" + ic.Source),
-			val(label(resultLabels, ic.Result)),
-			val(ic.CA + "\n" + ic.CertSerial),
-			val(fmtTime(ic.At)),
-			val("#" + strconv.FormatUint(ic.LeafIndex, 10)),
+	for i, ic := range c.IdentityChecks {
+		d.subheading(fmt.Sprintf("实名认证 %d  Identity check %d", i+1, i+1))
+		d.kv([][2]string{
+			{"主体 Subject", show(ic.Subject)},
+			{"证件号码 ID number", show(ic.IDNumber)},
+			{"手机号 Phone", show(ic.Phone)},
+			{"结果 Result", label(resultLabels, ic.Result)},
+			{"方式 Method", label(methodLabels, ic.Method)},
+			{"时间 Time", fmtTime(ic.At)},
+			{"!核验来源 Source", ic.Source},
+			{"!数字证书 Certificate", ic.CA + "  " + ic.CertSerial},
+			{"叶子序号 Leaf", "#" + strconv.FormatUint(ic.LeafIndex, 10)},
 		})
 	}
-	d.table([]float64{34, 40, 18, 40, 34, contentW - 166}, []string{"主体 Subject", "方式 Method", "结果 Result", "证书 CA / serial", "时间 Time", "叶子 Leaf"}, ir)
 
 	d.heading("三、意愿认证", "Intent verifications")
 	var vr [][]cell

@@ -168,3 +168,8 @@ func hashHex(h tlog.Hash) string { return hex.EncodeToString(h[:]) }
 
 // hashB64 prints a tlog hash in base64, as checkpoints and tlog-proof do.
 func hashB64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

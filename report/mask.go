@@ -89,7 +89,7 @@ func MaskPhone(v string) string { return keepEnds(v, 3, 4) }
 func MaskEmail(v string) string {
 	at := strings.LastIndexByte(v, '@')
 	if at <= 0 {
-		return keepEnds(v, 1, 0)
+		return keepEnds(v, 0, 0)
 	}
 	r, _ := utf8.DecodeRuneInString(v)
 	return string(r) + "***" + v[at:]

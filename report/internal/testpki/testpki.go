@@ -14,7 +14,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	_ "embed"
 	"encoding/asn1"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -168,4 +170,44 @@ func (t *TSA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.Requests.Add(1)
 	w.Header().Set("Content-Type", "application/timestamp-reply")
 	_, _ = w.Write(resp)
+}
+
+// demoTSAPEM holds a fixed CA key, TSA key, CA certificate and TSA
+// certificate (in that order), made once with NewTSA and checked in, so that
+// the demo's TSA certificate (and its fingerprint in golden reports) is the
+// same on every run.
+//
+//go:embed testdata/demo-tsa.pem
+var demoTSAPEM []byte
+
+// DemoTSA returns the checked-in demo TSA and its CA.
+func DemoTSA() (*TSA, *CA, error) {
+	var keys []crypto.Signer
+	var certs []*x509.Certificate
+	for rest := demoTSAPEM; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, nil, err
+			}
+			keys = append(keys, k.(crypto.Signer))
+		case "CERTIFICATE":
+			c, err := x509.ParseCertificate(b.Bytes)
+			if err != nil {
+				return nil, nil, err
+			}
+			certs = append(certs, c)
+		}
+	}
+	if len(keys) != 2 || len(certs) != 2 {
+		return nil, nil, fmt.Errorf("testpki: demo TSA fixture has %d keys and %d certificates", len(keys), len(certs))
+	}
+	ca := &CA{Cert: certs[0], Key: keys[0]}
+	return &TSA{Cert: certs[1], Key: keys[1], Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1, 1}}, ca, nil
 }

@@ -1,4 +1,4 @@
-// Package demo builds the demo contract of the report tests, golden files
+// Package reporttest builds the demo contract of the report tests, golden files
 // and benchmarks: the seed's 劳动合同 between 伟伟集团 and 叶建华, with real
 // evidence behind it — JSON leaves with SHA-256(salt || value) commitments,
 // an RFC 6962 tree (transparency-dev/merkle), a checkpoint signed as a
@@ -8,7 +8,7 @@
 //
 // Everything but the TSA's ECDSA signatures and serial numbers is derived
 // from a seed, so the report text is the same on every run (golden tests).
-package demo
+package reporttest
 
 import (
 	"bytes"
@@ -107,7 +107,7 @@ func Build(opts Options) (*Fixture, error) {
 		}
 		f.Notaries = append(f.Notaries, n)
 	}
-	f.TSA, f.TSACA, err = testpki.NewTSA("cunzheng demo TSA")
+	f.TSA, f.TSACA, err = testpki.DemoTSA()
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,387 @@
+package report_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/reporttest"
+	"github.com/cunzheng/cunzheng/verify"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// issued is the fixed issue time of the golden documents.
+var issued = time.Date(2018, 11, 16, 2, 0, 0, 0, time.UTC)
+
+func demoRequest(reveal bool) report.Request {
+	return report.Request{ReportNumber: "CZ-20181116-0000a1b2", Requester: "t_7f3a9c/legal-1", Reveal: reveal, IssuedAt: issued}
+}
+
+// newService returns a service with a demo signing certificate and a TSA
+// running in-process for the signature timestamps.
+func newService(t testing.TB, f *reporttest.Fixture, cfg report.Config) *report.Service {
+	t.Helper()
+	srv := httptest.NewServer(f.TSA)
+	t.Cleanup(srv.Close)
+	cfg.KeyDir = t.TempDir()
+	cfg.TSAURL = srv.URL
+	cfg.VerifyURL = "https://cunzheng.example/verify"
+	s, err := report.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var (
+	fixtureOnce sync.Once
+	fixture     *reporttest.Fixture
+	fixtureErr  error
+)
+
+func demo(t testing.TB) *reporttest.Fixture {
+	t.Helper()
+	fixtureOnce.Do(func() { fixture, fixtureErr = reporttest.Build(reporttest.Options{Reveal: true}) })
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	return fixture
+}
+
+func needTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: install poppler-utils (apt-get install -y poppler-utils)", name)
+	}
+	return p
+}
+
+// pdfText extracts the text layer with poppler's pdftotext -layout.
+func pdfText(t testing.TB, pdf []byte) string {
+	t.Helper()
+	tool := needTool(t, "pdftotext")
+	in := filepath.Join(t.TempDir(), "in.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(tool, "-layout", "-enc", "UTF-8", in, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+// volatile scrubs what differs between runs though the evidence is the
+// same: the TSA's serial number and ECDSA-dependent digests are random.
+var volatile = regexp.MustCompile(`(序列号 Serial\s+)[0-9a-f]+`)
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	got = volatile.ReplaceAllString(got, "${1}<serial>")
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := range max(len(gl), len(wl)) {
+			var g, w string
+			if i < len(gl) {
+				g = gl[i]
+			}
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if g != w {
+				t.Fatalf("%s differs at line %d:\n got: %q\nwant: %q\n(run go test -update if the change is intended)", name, i+1, g, w)
+			}
+		}
+	}
+}
+
+func TestGoldenText(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	for _, tt := range []struct {
+		name   string
+		render func(*report.Contract, report.Request) ([]byte, error)
+		reveal bool
+	}{
+		{"certificate.golden.txt", s.Certificate, false},
+		{"certificate-revealed.golden.txt", s.Certificate, true},
+		{"evidence-report.golden.txt", s.EvidenceReport, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pdf, err := tt.render(f.Contract, demoRequest(tt.reveal))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkGolden(t, tt.name, pdfText(t, pdf))
+		})
+	}
+}
+
+// pii are the demo's personal values; none may appear in a masked report.
+var pii = []string{"叶建华", "18501775544", "330101199001010000", "yejianhua@example.com", "112.17.116.54", "60.12.241.194", "戴文潘"}
+
+func TestMaskedByDefault(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	for _, reveal := range []bool{false, true} {
+		cert, err := s.Certificate(f.Contract, demoRequest(reveal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := s.EvidenceReport(f.Contract, demoRequest(reveal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdfText(t, cert) + pdfText(t, ev)
+		for _, v := range pii {
+			if got := strings.Contains(text, v); got != reveal {
+				t.Errorf("reveal=%v: text contains %q = %v", reveal, v, got)
+			}
+		}
+		for _, masked := range []string{"185****5544", "y***@example.com", "112.17.*.*", "330101********0000"} {
+			if got := strings.Contains(text, masked); got == reveal {
+				t.Errorf("reveal=%v: text contains masked %q = %v", reveal, masked, got)
+			}
+		}
+	}
+}
+
+// pdfsig runs poppler's pdfsig and returns its output (it exits non-zero
+// for invalid signatures, which the caller judges from the text).
+func pdfsig(t *testing.T, pdf []byte) string {
+	t.Helper()
+	tool := needTool(t, "pdfsig")
+	in := filepath.Join(t.TempDir(), "in.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command(tool, in).CombinedOutput()
+	return string(out)
+}
+
+var byteRange = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
+
+func TestPdfsigAcceptsAndDetectsChange(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	before := f.TSA.Requests.Load()
+	for _, kind := range []string{"certificate", "evidence-report"} {
+		t.Run(kind, func(t *testing.T) {
+			var pdf []byte
+			var err error
+			if kind == "certificate" {
+				pdf, err = s.Certificate(f.Contract, demoRequest(false))
+			} else {
+				pdf, err = s.EvidenceReport(f.Contract, demoRequest(false))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := pdfsig(t, pdf)
+			for _, want := range []string{"Signature is Valid.", "Total document signed", "Signing Hash Algorithm: SHA-256", "cunzheng Document Signing (demo)"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("pdfsig output lacks %q:\n%s", want, out)
+				}
+			}
+			m := byteRange.FindSubmatch(pdf)
+			if m == nil {
+				t.Fatal("no /ByteRange in signed pdf")
+			}
+			// Flip a byte in the middle of the first signed range (the
+			// document body) and one in the second (after the signature).
+			for _, off := range []int{len(pdf) / 4, len(pdf) - 40} {
+				bad := bytes.Clone(pdf)
+				bad[off] ^= 0x01
+				out := pdfsig(t, bad)
+				if strings.Contains(out, "Signature is Valid.") {
+					t.Errorf("byte %d flipped: pdfsig still says valid:\n%s", off, out)
+				}
+			}
+		})
+	}
+	if f.TSA.Requests.Load() == before {
+		t.Error("no signature timestamp was requested from the TSA")
+	}
+}
+
+func TestBundleRoundTrip(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	z, err := s.Bundle(f.Contract, demoRequest(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logKeys, notaryKeys []string
+	logKeys = append(logKeys, f.LogVKey)
+	for _, n := range f.Notaries {
+		notaryKeys = append(notaryKeys, n.VKey)
+	}
+	opts := verify.BundleOptions{}
+	for _, k := range logKeys {
+		v, err := verify.ParseVerifierKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.LogKeys = append(opts.LogKeys, v)
+	}
+	for _, k := range notaryKeys {
+		v, err := verify.ParseVerifierKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.NotaryKeys = append(opts.NotaryKeys, v)
+	}
+	res, err := verify.Bundle(z, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Pinned || len(res.Manifest.Openings) == 0 || len(res.Manifest.Events) != len(f.Contract.Events) {
+		t.Errorf("pinned=%v openings=%d events=%d", res.Pinned, len(res.Manifest.Openings), len(res.Manifest.Events))
+	}
+	// A masked bundle opens nothing.
+	z, err = s.Bundle(f.Contract, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = verify.Bundle(z, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Manifest.Openings) != 0 {
+		t.Errorf("masked bundle has %d openings", len(res.Manifest.Openings))
+	}
+}
+
+func TestRefusesEvidenceThatDoesNotVerify(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	tests := []struct {
+		name   string
+		tamper func(c *report.Contract)
+	}{
+		{"inclusion", func(c *report.Contract) { c.Events[2].Inclusion[0][0] ^= 1 }},
+		{"leaf", func(c *report.Contract) { c.Events[1].Leaf = append([]byte(nil), `{"x":1}`...) }},
+		{"consistency", func(c *report.Contract) { c.Consistency[0][5] ^= 1 }},
+		{"note", func(c *report.Contract) { c.Checkpoint.Note = []byte("garbage") }},
+		{"token", func(c *report.Contract) { c.Checkpoint.Timestamps = [][]byte{[]byte("not a token")} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cloneContract(f.Contract)
+			tt.tamper(c)
+			if _, err := s.EvidenceReport(c, demoRequest(false)); !errors.Is(err, report.ErrEvidence) {
+				t.Errorf("err = %v, want ErrEvidence", err)
+			}
+		})
+	}
+}
+
+func cloneContract(c *report.Contract) *report.Contract {
+	cp := *c
+	cp.Events = make([]report.Event, len(c.Events))
+	for i, e := range c.Events {
+		e.Inclusion = append(e.Inclusion[:0:0], e.Inclusion...)
+		e.Leaf = bytes.Clone(e.Leaf)
+		cp.Events[i] = e
+	}
+	cp.Consistency = append(c.Consistency[:0:0], c.Consistency...)
+	return &cp
+}
+
+// fakeSource and fakeCustody are in-memory stand-ins with failure hooks.
+type fakeSource struct {
+	tenant string
+	c      *report.Contract
+}
+
+func (s *fakeSource) Contract(_ context.Context, tenant, id string, reveal bool) (*report.Contract, error) {
+	if tenant != s.tenant || id != s.c.ID {
+		return nil, report.ErrNotFound
+	}
+	return s.c, nil
+}
+
+type fakeCustody struct {
+	mu     sync.Mutex
+	issued []report.Issuance
+	err    error
+}
+
+func (c *fakeCustody) Issued(_ context.Context, is report.Issuance) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.issued = append(c.issued, is)
+	return uint64(100 + len(c.issued)), nil
+}
+
+func TestIssue(t *testing.T) {
+	f := demo(t)
+	cust := &fakeCustody{}
+	s := newService(t, f, report.Config{Source: &fakeSource{tenant: "t_7f3a9c", c: f.Contract}, Custody: cust})
+	ctx := context.Background()
+	out, is, err := s.Issue(ctx, report.KindCertificate, "t_7f3a9c", "legal-1", f.Contract.ID, false)
+	if err != nil || len(out) == 0 {
+		t.Fatalf("Issue: %v", err)
+	}
+	if len(cust.issued) != 1 || cust.issued[0] != is || is.Revealed || is.Kind != report.KindCertificate || !strings.HasPrefix(is.ReportNumber, "CZ-") {
+		t.Errorf("custody = %+v", cust.issued)
+	}
+	if _, _, err := s.Issue(ctx, report.KindBundle, "t_other", "legal-9", f.Contract.ID, false); !errors.Is(err, report.ErrNotFound) {
+		t.Errorf("other tenant: err = %v, want ErrNotFound", err)
+	}
+	cust.err = errors.New("ledger full")
+	if out, _, err := s.Issue(ctx, report.KindEvidence, "t_7f3a9c", "legal-1", f.Contract.ID, true); err == nil || out != nil {
+		t.Errorf("custody failure: out=%d bytes err=%v; want no report", len(out), err)
+	}
+	if len(cust.issued) != 1 {
+		t.Errorf("custody has %d entries after failures", len(cust.issued))
+	}
+}
+
+// TestHostileText renders values no font has and bytes that are not UTF-8:
+// the report must come out, never panic.
+func TestHostileText(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	c := cloneContract(f.Contract)
+	c.Name = "劳动合同 😀\x00\x1b[31m\xff\xfe" + strings.Repeat("长", 500)
+	c.Files = append(c.Files, report.File{Name: strings.Repeat("x", 3000), SHA256: strings.Repeat("ab", 32)})
+	c.Signers[0].Name.Value = "\U0001F600\u202e"
+	c.Platform = ""
+	if _, err := s.EvidenceReport(c, demoRequest(true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Certificate(c, demoRequest(true)); err != nil {
+		t.Fatal(err)
+	}
+}

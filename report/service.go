@@ -1,0 +1,281 @@
+package report
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Config.
+const (
+	DefaultIssuer    = "cunzheng 存证平台"
+	DefaultVerifyURL = "https://cunzheng.example/verify"
+)
+
+// ErrNotFound is returned by a Source (and passed up by the Service) when
+// the tenant has no such contract: web answers 404, the same as absent.
+var ErrNotFound = errors.New("report: contract not found")
+
+// Source gives the service its view model. The server implements it over
+// evidence (events, sealed fields, tenant scoping), ledger (leaves, proofs,
+// checkpoints) and notary (cosignatures, tokens).
+type Source interface {
+	// Contract returns contract id as tenant sees it, with every event's
+	// leaf, leaf hash and inclusion proof against a cosigned and
+	// time-stamped checkpoint, the consistency proof to the newest
+	// checkpoint and, when reveal is set, the openings of the commitments.
+	// It must return an error wrapping ErrNotFound when the tenant has no
+	// such contract.
+	Contract(ctx context.Context, tenant, id string, reveal bool) (*Contract, error)
+}
+
+// Custody records an issued report in the ledger (a report.issued event),
+// so that later reports show who took what.
+type Custody interface {
+	// Issued appends the report.issued event and returns its leaf index. It
+	// must be durable on return.
+	Issued(ctx context.Context, is Issuance) (uint64, error)
+}
+
+// Issuance is one issued report, as recorded in the chain of custody. It
+// holds no personal data: Requester is the tenant's key label.
+type Issuance struct {
+	Tenant       string
+	Requester    string
+	Contract     string
+	ReportNumber string
+	Kind         string // "certificate", "evidence-report", "evidence-bundle"
+	Revealed     bool
+	At           time.Time
+	SHA256       string // hex digest of the bytes served
+}
+
+// Kinds of documents, as Issuance.Kind and metric labels.
+const (
+	KindCertificate = "certificate"
+	KindEvidence    = "evidence-report"
+	KindBundle      = "evidence-bundle"
+)
+
+// Config configures a Service.
+type Config struct {
+	// Source provides contracts. Required for Issue.
+	Source Source
+	// Custody records issued reports. Required for Issue.
+	Custody Custody
+	// Signer signs the PDFs. When nil, New loads CertFile and KeyFile or,
+	// when those are empty, makes a demo CA and certificate in KeyDir.
+	Signer *DocSigner
+	// CertFile and KeyFile are a CA-issued signing certificate chain and
+	// its key (PEM). The default is the demo certificate in KeyDir.
+	CertFile, KeyFile string
+	// KeyDir is where the demo CA and signing key live ("DIR/keys").
+	KeyDir string
+	// TSAURL is the RFC 3161 authority for the PDF signature timestamp
+	// (PAdES B-T). The default is none: the signature has no timestamp.
+	TSAURL string
+	// Issuer names the issuing platform on every page. The default is
+	// DefaultIssuer.
+	Issuer string
+	// VerifyURL is the online verification page the QR codes point to. The
+	// default is DefaultVerifyURL.
+	VerifyURL string
+	// Logger receives issuance logs (never personal data). The default
+	// discards.
+	Logger *slog.Logger
+	// Registerer registers the report metrics. The default registers none.
+	Registerer prometheus.Registerer
+	// Clock gives the issue time. The default is time.Now.
+	Clock func() time.Time
+}
+
+// Service renders, signs and bundles reports.
+type Service struct {
+	cfg     Config
+	signer  *DocSigner
+	metrics *metrics
+}
+
+type metrics struct {
+	issued   *prometheus.CounterVec
+	failures *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cunzheng", Subsystem: "report", Name: "issued_total",
+			Help: "Reports issued, by kind and whether personal data was revealed.",
+		}, []string{"kind", "revealed"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "cunzheng", Subsystem: "report", Name: "failures_total",
+			Help: "Report requests that failed after authorisation, by kind.",
+		}, []string{"kind"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "cunzheng", Subsystem: "report", Name: "render_seconds",
+			Help:    "Time to render and sign a document, by kind.",
+			Buckets: []float64{.01, .025, .05, .1, .15, .25, .5, 1, 2.5},
+		}, []string{"kind"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.issued, m.failures, m.duration)
+	}
+	return m
+}
+
+// New validates cfg and loads (or makes) the signing certificate.
+func New(cfg Config) (*Service, error) {
+	if cfg.Issuer == "" {
+		cfg.Issuer = DefaultIssuer
+	}
+	if cfg.VerifyURL == "" {
+		cfg.VerifyURL = DefaultVerifyURL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	s := cfg.Signer
+	var err error
+	switch {
+	case s != nil:
+	case cfg.CertFile != "" || cfg.KeyFile != "":
+		s, err = LoadSigner(cfg.CertFile, cfg.KeyFile)
+	case cfg.KeyDir != "":
+		s, err = DemoSigner(filepath.Clean(cfg.KeyDir), "cunzheng", cfg.Clock())
+	default:
+		err = errors.New("report: no signing certificate: set Signer, CertFile and KeyFile, or KeyDir")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TSAURL != "" {
+		cp := *s
+		cp.TSAURL = cfg.TSAURL
+		s = &cp
+	}
+	return &Service{cfg: cfg, signer: s, metrics: newMetrics(cfg.Registerer)}, nil
+}
+
+// Signer returns the document signer (its certificate is published for
+// verifiers).
+func (s *Service) Signer() *DocSigner { return s.signer }
+
+// Certificate renders and signs the signing certificate page of c.
+func (s *Service) Certificate(c *Contract, req Request) ([]byte, error) {
+	return s.pdf(KindCertificate, c, req)
+}
+
+// EvidenceReport renders and signs the evidence report of c.
+func (s *Service) EvidenceReport(c *Contract, req Request) ([]byte, error) {
+	return s.pdf(KindEvidence, c, req)
+}
+
+// Bundle renders both PDFs and packs the evidence bundle of c.
+func (s *Service) Bundle(c *Contract, req Request) ([]byte, error) {
+	start := time.Now()
+	cert, err := s.pdf(KindCertificate, c, req)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := s.pdf(KindEvidence, c, req)
+	if err != nil {
+		return nil, err
+	}
+	z, err := writeBundle(c, req, cert, ev, s.signer)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.duration.WithLabelValues(KindBundle).Observe(time.Since(start).Seconds())
+	return z, nil
+}
+
+func (s *Service) pdf(kind string, c *Contract, req Request) ([]byte, error) {
+	start := time.Now()
+	if req.IssuedAt.IsZero() {
+		req.IssuedAt = s.cfg.Clock()
+	}
+	if err := checkProofs(c); err != nil {
+		return nil, err
+	}
+	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL}
+	var (
+		doc    []byte
+		err    error
+		reason string
+	)
+	switch kind {
+	case KindCertificate:
+		doc, err = renderCertificate(c, req, r)
+		reason = "签约存证页 Signing certificate " + req.ReportNumber
+	default:
+		doc, err = renderEvidence(c, req, r)
+		reason = "电子签约数据证据报告 Evidence report " + req.ReportNumber
+	}
+	if err != nil {
+		return nil, err
+	}
+	signed, err := s.signer.Sign(doc, reason, req.IssuedAt)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	return signed, nil
+}
+
+// Issue produces a document for tenant's contract id: it fetches the view
+// model from the Source, renders and signs it, records the issuance in the
+// ledger through Custody, and only then returns the bytes. A report whose
+// issuance cannot be recorded is not served.
+func (s *Service) Issue(ctx context.Context, kind, tenant, requester, id string, reveal bool) ([]byte, Issuance, error) {
+	if s.cfg.Source == nil || s.cfg.Custody == nil {
+		return nil, Issuance{}, errors.New("report: service has no Source or Custody")
+	}
+	c, err := s.cfg.Source.Contract(ctx, tenant, id, reveal)
+	if err != nil {
+		return nil, Issuance{}, fmt.Errorf("report: contract: %w", err)
+	}
+	now := s.cfg.Clock()
+	req := Request{ReportNumber: newReportNumber(now), Requester: requester, Reveal: reveal, IssuedAt: now}
+	var out []byte
+	switch kind {
+	case KindCertificate:
+		out, err = s.Certificate(c, req)
+	case KindEvidence:
+		out, err = s.EvidenceReport(c, req)
+	case KindBundle:
+		out, err = s.Bundle(c, req)
+	default:
+		return nil, Issuance{}, fmt.Errorf("report: unknown kind %q", kind)
+	}
+	if err != nil {
+		s.metrics.failures.WithLabelValues(kind).Inc()
+		return nil, Issuance{}, err
+	}
+	is := Issuance{Tenant: tenant, Requester: requester, Contract: id, ReportNumber: req.ReportNumber,
+		Kind: kind, Revealed: reveal, At: now, SHA256: sha256Hex(out)}
+	if _, err := s.cfg.Custody.Issued(ctx, is); err != nil {
+		s.metrics.failures.WithLabelValues(kind).Inc()
+		return nil, Issuance{}, fmt.Errorf("report: recording issuance: %w", err)
+	}
+	s.metrics.issued.WithLabelValues(kind, fmt.Sprint(reveal)).Inc()
+	s.cfg.Logger.InfoContext(ctx, "report issued", "kind", kind, "report", req.ReportNumber, "tenant", tenant, "revealed", reveal)
+	return out, is, nil
+}
+
+// newReportNumber returns "CZ-YYYYMMDD-" and 8 random hex digits.
+func newReportNumber(t time.Time) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "CZ-" + t.In(reportZone).Format("20060102") + "-" + hex.EncodeToString(b[:])
+}
