@@ -761,3 +761,42 @@ func TestLoadDemo(t *testing.T) {
 		t.Errorf("demo document: %v", err)
 	}
 }
+
+func TestRecords(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(_ context.Context, i uint64) ([]byte, error) { return e.log.Leaves()[i], nil }
+	v, recs, err := e.svc.Records(ctx, e.p, "2125270852621565954", leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, r := range recs {
+		kinds = append(kinds, string(r.Public.Kind))
+	}
+	want := "contract.sent contract.received identity.checked intent.verified contract.signed contract.completed"
+	if strings.Join(kinds, " ") != want || v.ID != "2125270852621565954" {
+		t.Errorf("records kinds %v\nwant %s", kinds, want)
+	}
+	if got := recs[2].Opened.Fields["actor.id_number"].Value; got != "330106198801012345" {
+		t.Errorf("identity record id number %q", got)
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	_, recs, err = e.svc.Records(ctx, e.p, "2125270852621565954", leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !recs[2].Opened.Erased || recs[0].Opened.Erased || recs[0].Opened.Fields["actor.name"].Value != "戴文潘" {
+		t.Errorf("after erasure: %+v / %+v", recs[2].Opened, recs[0].Opened)
+	}
+	// A leaf reader that lies is caught.
+	bad := func(_ context.Context, i uint64) ([]byte, error) { return e.log.Leaves()[(i+1)%6], nil }
+	if _, _, err := e.svc.Records(ctx, e.p, "2125270852621565954", bad); err == nil {
+		t.Error("mismatched leaf accepted")
+	}
+}

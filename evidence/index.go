@@ -56,10 +56,17 @@ func (s *Service) finalize(tenant string, work []*item) error {
 		if err := b.Delete(key("p", tenant, it.id), nil); err != nil {
 			return err
 		}
+		entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
 		if c.Contract == "" {
+			// Identity checks and registrations belong to a person, not a
+			// contract; reports find them through the contract's subjects.
+			if c.Subject != "" && c.Kind != KindDataErased {
+				if err := setJSON(b, key("u", tenant, c.Subject, indexHex(c.Index)), entry); err != nil {
+					return err
+				}
+			}
 			continue
 		}
-		entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
 		if err := setJSON(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
 			return err
 		}
@@ -104,6 +111,9 @@ func (s *Service) finalize(tenant string, work []*item) error {
 		cr.Events++
 		if c.Subject != "" {
 			if err := b.Set(key("a", tenant, c.Subject, c.Contract), nil, nil); err != nil {
+				return err
+			}
+			if err := b.Set(key("v", tenant, c.Contract, c.Subject), nil, nil); err != nil {
 				return err
 			}
 		}

@@ -198,6 +198,8 @@ type Receipt struct {
 //	e/<tenant>/<contract>/<index>   one event of a contract (index: 16 hex)
 //	h/<sha256>/<tenant>/<contract>/<index>  document hash -> contract (public lookup)
 //	a/<tenant>/<subject>/<contract> contracts by account
+//	v/<tenant>/<contract>/<subject> accounts of a contract
+//	u/<tenant>/<subject>/<index>    a subject's events outside contracts (identity checks)
 //	n/<tenant>/<name>\x00<contract> contracts by name (lower case)
 //	t/<tenant>/<time>/<contract>    contracts by first event time (16 hex, offset binary)
 //	d/<tenant>/<sha256>             stored document
@@ -478,13 +480,22 @@ func (s *Service) appendAndFinalize(ctx context.Context, tenant string, work []*
 		return fmt.Errorf("evidence: log returned %d receipts for %d leaves", len(lrs), len(leaves))
 	}
 	for i, it := range work {
-		want := sha256.Sum256(append([]byte{0}, it.c.Leaf...))
-		if lrs[i].Hash != want {
+		if want := leafHash(it.c.Leaf); lrs[i].Hash != want {
 			return fmt.Errorf("evidence: log receipt %d has leaf hash %x, want %x", i, lrs[i].Hash, want)
 		}
 		it.c.Index, it.c.TreeSize = lrs[i].Index, lrs[i].TreeSize
 	}
 	return s.finalize(tenant, work)
+}
+
+// leafHash is the RFC 6962 leaf hash SHA-256(0x00 || leaf).
+func leafHash(leaf []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{0})
+	h.Write(leaf)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // recover completes pending claims left by a crash or a failed append.

@@ -1,0 +1,118 @@
+package evidence
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// LeafReader returns the leaf at index; (*ledger.Log).Leaf is one.
+type LeafReader func(ctx context.Context, index uint64) ([]byte, error)
+
+// Record is one event with everything a report shows of it: its receipt,
+// its leaf (the bytes the inclusion proof covers), the leaf decoded, and
+// its sealed fields opened for the tenant (or marked erased).
+type Record struct {
+	EventEntry
+	Leaf   []byte
+	Public *PublicRecord
+	Opened *Opened
+}
+
+// Records returns the contract with id of the principal's tenant and the
+// records of its events, followed by the identity checks and registrations
+// of the people who acted in it, all in log order. Leaves come from leaf
+// and are checked against their receipts' hashes, and every opened field
+// against its commitment, so a report never shows what the log does not
+// prove. ErrNotFound as for Contract.
+func (s *Service) Records(ctx context.Context, p Principal, id string, leaf LeafReader) (*ContractView, []Record, error) {
+	v, err := s.Contract(p, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, err := s.reg.tenant(p.Tenant.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries := slices.Clone(v.Events)
+	ref := ts.ref("contract", id)
+	subjects, err := s.scanKeys(key("v", ts.ID, ref, ""))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, subj := range subjects {
+		pfx := key("u", ts.ID, subj, "")
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
+		if err != nil {
+			return nil, nil, fmt.Errorf("evidence: %w", err)
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			var e EventEntry
+			if err := json.Unmarshal(it.Value(), &e); err != nil {
+				it.Close()
+				return nil, nil, fmt.Errorf("evidence: subject entry: %w", err)
+			}
+			entries = append(entries, e)
+		}
+		if err := it.Close(); err != nil {
+			return nil, nil, fmt.Errorf("evidence: %w", err)
+		}
+	}
+	slices.SortFunc(entries, func(a, b EventEntry) int {
+		switch {
+		case a.Index < b.Index:
+			return -1
+		case a.Index > b.Index:
+			return 1
+		}
+		return 0
+	})
+	entries = slices.CompactFunc(entries, func(a, b EventEntry) bool { return a.Index == b.Index })
+	out := make([]Record, 0, len(entries))
+	for _, e := range entries {
+		lb, err := leaf(ctx, e.Index)
+		if err != nil {
+			return nil, nil, fmt.Errorf("evidence: reading leaf %d: %w", e.Index, err)
+		}
+		var lh [32]byte
+		if _, err := hex.Decode(lh[:], []byte(e.LeafHash)); err != nil {
+			return nil, nil, fmt.Errorf("evidence: receipt hash: %w", err)
+		}
+		if got := leafHash(lb); got != lh {
+			return nil, nil, fmt.Errorf("evidence: leaf %d does not match its receipt", e.Index)
+		}
+		pr, err := ParseLeaf(lb)
+		if err != nil {
+			return nil, nil, err
+		}
+		o, err := s.OpenSealed(ts.ID, lh)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := o.Check(lb); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, Record{EventEntry: e, Leaf: lb, Public: pr, Opened: o})
+	}
+	return v, out, nil
+}
+
+// scanKeys returns the last key component of every key under prefix.
+func (s *Service) scanKeys(prefix []byte) ([]string, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	var out []string
+	for ok := it.First(); ok; ok = it.Next() {
+		out = append(out, string(it.Key()[len(prefix):]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	return out, nil
+}
