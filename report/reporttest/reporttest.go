@@ -46,6 +46,9 @@ type Options struct {
 	MinEvents int
 	// Reveal adds the openings of the commitments (as for ?reveal=true).
 	Reveal bool
+	// Seed varies the keys (log, notaries) and salts; the default 0 is the
+	// golden demo.
+	Seed byte
 }
 
 // Fixture is a demo contract with the secrets that made it, for tests that
@@ -84,7 +87,7 @@ type person struct {
 
 // Build makes the demo contract.
 func Build(opts Options) (*Fixture, error) {
-	rng := rand.New(rand.NewChaCha8([32]byte{'c', 'u', 'n', 'z', 'h', 'e', 'n', 'g'}))
+	rng := rand.New(rand.NewChaCha8([32]byte{'c', 'u', 'n', 'z', 'h', 'e', 'n', 'g', 31: opts.Seed}))
 	seedReader := readerFunc(func(p []byte) (int, error) {
 		for i := range p {
 			p[i] = byte(rng.Uint32())
