@@ -409,14 +409,8 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	delete(s.subjects, ts.ID+"/"+subject)
 	s.subjMu.Unlock()
 	clear(sk.dek)
-	// Push the deletion through to the files on disk: flush the memtable
-	// and compact the key's range so no live SSTable keeps the wrapped key.
-	kk := key("k", ts.ID, subject)
-	if err := s.db.Flush(); err != nil {
-		s.logger.Error("evidence: flush after erasure", "err", err)
-	}
-	if err := s.db.Compact(ctx, kk, append(kk, 0), false); err != nil {
-		s.logger.Error("evidence: compaction after erasure", "err", err)
+	if err := s.shred(ctx, key("k", ts.ID, subject)); err != nil {
+		s.logger.Error("evidence: pushing an erasure to disk", "err", err)
 	}
 	work := []*item{{id: claimID, c: c}}
 	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
@@ -424,6 +418,26 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	}
 	s.metrics.erasures.Inc()
 	return c.receipt(""), nil
+}
+
+// shred pushes the deletion of key k through to the files on disk. The
+// wrapped key sat in a WAL and maybe an SSTable: each flush retires the
+// current WAL, and enough of them walk it out of Pebble's recycling list,
+// whose files noRecycleFS deletes instead of reusing; compacting the key's
+// range rewrites the SSTables without the value. What the filesystem does
+// with freed blocks is beyond this: use an encrypting filesystem or disk if
+// that matters.
+func (s *Service) shred(ctx context.Context, k []byte) error {
+	for i := range memTableStopWritesThreshold + 2 {
+		// Flushing an empty memtable may not rotate the WAL; write something.
+		if err := s.db.Set([]byte("w/rotate"), []byte{byte(i)}, pebble.NoSync); err != nil {
+			return err
+		}
+		if err := s.db.Flush(); err != nil {
+			return err
+		}
+	}
+	return s.db.Compact(ctx, k, append(append([]byte(nil), k...), 0), false)
 }
 
 func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject string) (Receipt, error) {

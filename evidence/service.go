@@ -134,7 +134,14 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if err := os.MkdirAll(tenantsPath(cfg.Dir), 0o700); err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
-	opts := &pebble.Options{FS: cfg.FS, Logger: quietLogger{cfg.Logger}}
+	if cfg.FS == nil {
+		cfg.FS = vfs.Default
+	}
+	opts := &pebble.Options{
+		FS:                          noRecycleFS{cfg.FS},
+		Logger:                      quietLogger{cfg.Logger},
+		MemTableStopWritesThreshold: memTableStopWritesThreshold,
+	}
 	db, err := pebble.Open(filepath.Join(cfg.Dir, "db"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: opening store: %w", err)
@@ -548,6 +555,24 @@ func (s *Service) recover(ctx context.Context) error {
 		s.logger.Info("evidence: recovered pending claims", "tenant", t, "count", len(work))
 	}
 	return nil
+}
+
+// memTableStopWritesThreshold is Pebble's setting, fixed here because
+// Pebble keeps up to this many plus one obsolete WALs for recycling, and
+// Erase rotates the WAL that many times plus one.
+const memTableStopWritesThreshold = 2
+
+// noRecycleFS makes Pebble remove an obsolete WAL file and create a fresh
+// one instead of reusing it in place. Reused files keep the old records
+// beyond the new data's end, and an erased subject key must not linger on
+// disk in a recycled WAL.
+type noRecycleFS struct{ vfs.FS }
+
+func (f noRecycleFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := f.FS.Remove(oldname); err != nil {
+		return nil, err
+	}
+	return f.FS.Create(newname, category)
 }
 
 // quietLogger sends Pebble's logs to slog at debug level (errors at error).
