@@ -1,0 +1,628 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	fnote "github.com/transparency-dev/formats/note"
+	"github.com/transparency-dev/formats/witness"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Log is the log side of notarization, as the Pusher needs it. The ledger
+// satisfies it; its contract:
+//
+//   - WaitNote blocks until the log has published a checkpoint larger than
+//     after and returns the first such: its size and its signed note exactly
+//     as the log signed it (no cosignatures). It returns ctx's error when ctx
+//     ends. Every published checkpoint must stay retrievable.
+//   - ConsistencyProof returns the RFC 6962 proof between two published sizes.
+//   - AddCosignature and AddTimestamp store a verified cosignature line or
+//     RFC 3161 token beside the published checkpoint of that size.
+type Log interface {
+	WaitNote(ctx context.Context, after uint64) (size uint64, note []byte, err error)
+	ConsistencyProof(ctx context.Context, old, size uint64) ([]tlog.Hash, error)
+	AddCosignature(ctx context.Context, size uint64, line []byte) error
+	AddTimestamp(ctx context.Context, size uint64, token []byte) error
+}
+
+// Submitter is an in-process notary office (an *Office satisfies it), for
+// the built-in office of an embedded deployment.
+type Submitter interface {
+	AddCheckpoint(ctx context.Context, body []byte) ([]byte, error)
+}
+
+var _ Submitter = (*Office)(nil)
+
+// Notary is a notary office the Pusher sends checkpoints to.
+type Notary struct {
+	// URL is the office's tlog-witness submission prefix: requests go to
+	// URL + "/add-checkpoint". Ignored when Local is set.
+	URL string
+	// Local, when set, is called instead of HTTP.
+	Local Submitter
+	// VKey is the office's verifier key (cosignature/v1 or Ed25519).
+	VKey string
+}
+
+// ParseNotary parses a --notary flag value "URL=VKEY". Both halves may
+// contain "=", so the split is the last one that leaves a valid key.
+func ParseNotary(s string) (Notary, error) {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] != '=' {
+			continue
+		}
+		u, vkey := s[:i], s[i+1:]
+		if _, err := fnote.NewVerifierForCosignatureV1(vkey); err == nil && strings.Contains(u, "://") {
+			return Notary{URL: strings.TrimRight(u, "/"), VKey: vkey}, nil
+		}
+	}
+	return Notary{}, fmt.Errorf("notary: %q is not URL=VKEY with a valid verifier key", s)
+}
+
+// TSAEndpoint is an RFC 3161 time-stamping authority.
+type TSAEndpoint struct {
+	// URL receives POSTed application/timestamp-query requests. Ignored
+	// when Local is set.
+	URL string
+	// Local, when set, answers queries in process.
+	Local *TSA
+	// Roots, when set, must anchor the token signer's chain.
+	Roots *x509.CertPool
+}
+
+// Pusher defaults.
+const (
+	// DefaultPushTimeout bounds one add-checkpoint request.
+	DefaultPushTimeout = time.Second
+	// DefaultMinBackoff and DefaultMaxBackoff bound the wait between
+	// retries to an office or TSA that failed.
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Second
+	// pendingLimit bounds the checkpoints kept in memory for the quorum.
+	pendingLimit = 1024
+)
+
+// PusherConfig configures a Pusher.
+type PusherConfig struct {
+	// Log is the log whose checkpoints are notarized. Required.
+	Log Log
+	// Notaries receive every checkpoint. Required unless Policy names them.
+	Notaries []Notary
+	// Policy is a C2SP tlog-policy style quorum (the Sigsum policy format
+	// as parsed by transparency-dev/formats/witness). When Notaries is
+	// empty, its witnesses are the notaries. The default requires every
+	// notary.
+	Policy string
+	// TSAs time-stamp every checkpoint note.
+	TSAs []TSAEndpoint
+	// Client makes the requests. The default has DefaultPushTimeout.
+	Client *http.Client
+	// MinBackoff and MaxBackoff default to DefaultMinBackoff and DefaultMaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// Logger receives operational messages. The default discards them.
+	Logger *slog.Logger
+	// Registry receives the pusher's metrics. The default registers none.
+	Registry prometheus.Registerer
+}
+
+// Pusher sends every checkpoint the log publishes to each notary office,
+// stores the cosignatures it verified, decides by the quorum policy when a
+// checkpoint counts as notarized, and gets RFC 3161 tokens over each note.
+// Each office and each TSA has its own goroutine and cursor, so a slow or
+// dead one delays nobody else, and the log's appends never wait on any.
+//
+// Spec: https://c2sp.org/tlog-witness
+type Pusher struct {
+	log      Log
+	notaries []*notaryState
+	tsas     []*tsaState
+	policy   witness.Group
+	client   *http.Client
+	min, max time.Duration
+	logger   *slog.Logger
+	metrics  *pusherMetrics
+
+	mu        sync.Mutex                // guards the fields below
+	pending   map[uint64]*pendingCosign // checkpoints awaiting the quorum
+	notarized uint64                    // largest size the policy is satisfied for
+	notAt     time.Time
+}
+
+type pendingCosign struct {
+	note  []byte
+	lines [][]byte
+}
+
+// notaryState is owned by the notary's goroutine except for the status
+// fields, which are guarded by Pusher.mu.
+type notaryState struct {
+	Notary
+	verifier note.Verifier
+	old      uint64 // the size we believe the office cosigned last
+	// status, guarded by Pusher.mu
+	size    uint64
+	at      time.Time
+	lastErr string
+}
+
+type tsaState struct {
+	TSAEndpoint
+	size    uint64
+	at      time.Time
+	lastErr string
+}
+
+// NewPusher validates cfg and returns a Pusher; Run starts it.
+func NewPusher(cfg PusherConfig) (*Pusher, error) {
+	if cfg.Log == nil {
+		return nil, errors.New("notary: PusherConfig.Log is required")
+	}
+	p := &Pusher{log: cfg.Log, client: cfg.Client, min: cfg.MinBackoff, max: cfg.MaxBackoff, logger: cfg.Logger,
+		metrics: newPusherMetrics(cfg.Registry), pending: map[uint64]*pendingCosign{}}
+	if p.client == nil {
+		p.client = &http.Client{Timeout: DefaultPushTimeout}
+	}
+	if p.min <= 0 {
+		p.min = DefaultMinBackoff
+	}
+	if p.max < p.min {
+		p.max = max(DefaultMaxBackoff, p.min)
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for i, n := range cfg.Notaries {
+		v, err := fnote.NewVerifierForCosignatureV1(n.VKey)
+		if err != nil {
+			return nil, fmt.Errorf("notary: notary %d key: %w", i, err)
+		}
+		if n.Local == nil && n.URL == "" {
+			return nil, fmt.Errorf("notary: notary %d has neither URL nor Local", i)
+		}
+		n.URL = strings.TrimRight(n.URL, "/")
+		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v})
+	}
+	policy := cfg.Policy
+	if policy == "" && len(p.notaries) > 0 {
+		// Default: every notary must cosign. The URLs in a policy only
+		// matter to clients that push from it; the quorum is decided by keys.
+		var b strings.Builder
+		var names []string
+		for i, n := range p.notaries {
+			fmt.Fprintf(&b, "witness n%d %s https://n%d.invalid\n", i, n.VKey, i)
+			names = append(names, fmt.Sprintf("n%d", i))
+		}
+		fmt.Fprintf(&b, "group q all %s\nquorum q\n", strings.Join(names, " "))
+		policy = b.String()
+	}
+	if policy != "" {
+		g, err := witness.ParsePolicy([]byte(policy))
+		if err != nil {
+			return nil, fmt.Errorf("notary: quorum policy: %w", err)
+		}
+		p.policy = g
+	}
+	if len(p.notaries) == 0 && len(cfg.TSAs) == 0 {
+		return nil, errors.New("notary: a pusher needs at least one notary or TSA")
+	}
+	for i, t := range cfg.TSAs {
+		if t.Local == nil && t.URL == "" {
+			return nil, fmt.Errorf("notary: TSA %d has neither URL nor Local", i)
+		}
+		p.tsas = append(p.tsas, &tsaState{TSAEndpoint: t})
+	}
+	return p, nil
+}
+
+// Run pushes checkpoints until ctx ends, then returns nil.
+func (p *Pusher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, n := range p.notaries {
+		wg.Go(func() { p.runNotary(ctx, n) })
+	}
+	for _, t := range p.tsas {
+		wg.Go(func() { p.runTSA(ctx, t) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// sleep waits d or until ctx ends, and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (p *Pusher) nextBackoff(d time.Duration) time.Duration { return min(2*d, p.max) }
+
+// runNotary sends every published checkpoint, in order, to one office.
+func (p *Pusher) runNotary(ctx context.Context, n *notaryState) {
+	var cursor uint64
+	backoff := p.min
+	for ctx.Err() == nil {
+		size, msg, err := p.log.WaitNote(ctx, cursor)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.WarnContext(ctx, "waiting for a checkpoint", "err", err)
+				sleep(ctx, backoff)
+				backoff = p.nextBackoff(backoff)
+			}
+			continue
+		}
+		backoff = p.min
+		p.pushCheckpoint(ctx, n, size, msg)
+		cursor = size
+	}
+}
+
+// maxPermanentAttempts is how often a checkpoint is resent to an office
+// that refuses it with a 4xx other than 409 before moving on to the next.
+const maxPermanentAttempts = 3
+
+// pushCheckpoint sends one checkpoint to one office until it is cosigned,
+// the office is known to be past it, or the office keeps refusing it.
+func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64, msg []byte) {
+	backoff := p.min
+	refusals, conflicts := 0, 0
+	for ctx.Err() == nil {
+		if n.old > size {
+			// The office already cosigned a larger checkpoint (pushed by
+			// someone else or pulled): it can no longer cosign this one.
+			p.setNotaryErr(n, fmt.Sprintf("office is at size %d, past checkpoint %d", n.old, size))
+			p.metrics.pushes.WithLabelValues(n.verifier.Name(), "skipped").Inc()
+			return
+		}
+		req := &Request{Old: n.old, Checkpoint: msg}
+		if n.old > 0 && n.old < size {
+			prf, err := p.log.ConsistencyProof(ctx, n.old, size)
+			if err != nil {
+				p.fail(ctx, n, "consistency proof", err)
+				if !sleep(ctx, backoff) {
+					return
+				}
+				backoff = p.nextBackoff(backoff)
+				continue
+			}
+			for _, h := range prf {
+				req.Proof = append(req.Proof, bytes.Clone(h[:]))
+			}
+		}
+		cosig, known, err := p.submit(ctx, n, req.Marshal())
+		var perm *permanentError
+		switch {
+		case err == nil:
+			line, err := verifyCosignature(n.verifier, msg, cosig)
+			if err != nil {
+				p.fail(ctx, n, "cosignature", err)
+				p.metrics.pushes.WithLabelValues(n.verifier.Name(), "bad_cosignature").Inc()
+				refusals++
+				break
+			}
+			if err := p.log.AddCosignature(ctx, size, line); err != nil {
+				p.fail(ctx, n, "storing cosignature", err)
+				break
+			}
+			n.old = size
+			p.cosigned(n, size, msg, line)
+			return
+		case known != nil:
+			// 409: resend from the size the office holds.
+			n.old = *known
+			conflicts++
+			p.metrics.pushes.WithLabelValues(n.verifier.Name(), "conflict").Inc()
+			if conflicts <= 2 {
+				continue
+			}
+			p.fail(ctx, n, "add-checkpoint", err)
+		case errors.As(err, &perm):
+			refusals++
+			p.metrics.pushes.WithLabelValues(n.verifier.Name(), "refused").Inc()
+			p.fail(ctx, n, "add-checkpoint", err)
+		default:
+			p.metrics.pushes.WithLabelValues(n.verifier.Name(), "error").Inc()
+			p.fail(ctx, n, "add-checkpoint", err)
+		}
+		if refusals >= maxPermanentAttempts {
+			p.logger.ErrorContext(ctx, "notary office keeps refusing a checkpoint; moving on", "notary", n.verifier.Name(), "size", size)
+			return
+		}
+		if !sleep(ctx, backoff) {
+			return
+		}
+		backoff = p.nextBackoff(backoff)
+	}
+}
+
+// permanentError is a 4xx answer (other than 409) from an office: resending
+// the same request will not help.
+type permanentError struct {
+	status int
+	msg    string
+}
+
+func (e *permanentError) Error() string {
+	return fmt.Sprintf("notary office refused the checkpoint: %d %s", e.status, e.msg)
+}
+
+// submit sends an add-checkpoint request. On 409 it returns the size the
+// office reported.
+func (p *Pusher) submit(ctx context.Context, n *notaryState, body []byte) (cosig []byte, known *uint64, err error) {
+	if n.Local != nil {
+		cosig, err := n.Local.AddCheckpoint(ctx, body)
+		var ce *ConflictError
+		if errors.As(err, &ce) {
+			return nil, &ce.Size, err
+		}
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
+			(errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknownLog) || errors.Is(err, ErrBadSignature) || errors.Is(err, ErrBadProof)) {
+			return nil, nil, &permanentError{status: 400, msg: err.Error()}
+		}
+		return cosig, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
+	defer cancel()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL+"/add-checkpoint", bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, fmt.Errorf("notary: %w", err)
+	}
+	resp, err := p.client.Do(hreq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("notary: add-checkpoint to %s: %w", n.URL, err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, MaxRequestBytes+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("notary: reading answer from %s: %w", n.URL, err)
+	}
+	if len(rb) > MaxRequestBytes {
+		return nil, nil, fmt.Errorf("notary: answer from %s is too large", n.URL)
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return rb, nil, nil
+	case resp.StatusCode == http.StatusConflict:
+		num, ok := bytes.CutSuffix(rb, []byte("\n"))
+		size, perr := parseDecimal(num)
+		if !ok || perr != nil {
+			return nil, nil, fmt.Errorf("notary: 409 from %s without a size body", n.URL)
+		}
+		return nil, &size, fmt.Errorf("notary: %s holds size %d", n.URL, size)
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		return nil, nil, &permanentError{status: resp.StatusCode, msg: strings.TrimSpace(string(rb[:min(len(rb), 200)]))}
+	default:
+		return nil, nil, fmt.Errorf("notary: add-checkpoint to %s: status %s", n.URL, resp.Status)
+	}
+}
+
+// verifyCosignature checks an add-checkpoint answer against the office's key
+// and returns its cosignature line over msg. Lines by other keys are
+// ignored, as tlog-witness requires.
+func verifyCosignature(v note.Verifier, msg, answer []byte) ([]byte, error) {
+	if len(answer) == 0 || answer[len(answer)-1] != '\n' {
+		return nil, errors.New("notary: answer is not signature lines")
+	}
+	for _, l := range bytes.SplitAfter(answer, []byte("\n")) {
+		if len(l) > 0 && !bytes.HasPrefix(l, []byte("\u2014 ")) {
+			return nil, errors.New("notary: answer has a line that is not a signature")
+		}
+	}
+	n, err := note.Open(append(bytes.Clone(msg), answer...), note.VerifierList(v))
+	if err != nil {
+		return nil, fmt.Errorf("notary: cosignature does not verify: %w", err)
+	}
+	for _, s := range n.Sigs {
+		if s.Name == v.Name() && s.Hash == v.KeyHash() {
+			if _, err := fnote.CoSigV1Timestamp(s); err != nil {
+				return nil, fmt.Errorf("notary: cosignature: %w", err)
+			}
+			return []byte("\u2014 " + s.Name + " " + s.Base64 + "\n"), nil
+		}
+	}
+	return nil, errors.New("notary: no cosignature by the office")
+}
+
+func (p *Pusher) fail(ctx context.Context, n *notaryState, what string, err error) {
+	p.logger.WarnContext(ctx, "notarization", "notary", n.verifier.Name(), "step", what, "err", err)
+	p.setNotaryErr(n, what+": "+err.Error())
+}
+
+func (p *Pusher) setNotaryErr(n *notaryState, msg string) {
+	p.mu.Lock()
+	n.lastErr = msg
+	p.mu.Unlock()
+}
+
+// cosigned records a stored cosignature and re-evaluates the quorum.
+func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte) {
+	p.metrics.pushes.WithLabelValues(n.verifier.Name(), "cosigned").Inc()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n.size, n.at, n.lastErr = size, time.Now().UTC(), ""
+	if size <= p.notarized {
+		return
+	}
+	pc := p.pending[size]
+	if pc == nil {
+		pc = &pendingCosign{note: msg}
+		p.pending[size] = pc
+		if len(p.pending) > pendingLimit {
+			oldest := size
+			for s := range p.pending {
+				oldest = min(oldest, s)
+			}
+			delete(p.pending, oldest)
+		}
+	}
+	pc.lines = append(pc.lines, line)
+	full := bytes.Clone(pc.note)
+	for _, l := range pc.lines {
+		full = append(full, l...)
+	}
+	if p.policy.Satisfied(full) {
+		p.notarized, p.notAt = size, time.Now().UTC()
+		p.metrics.notarized.Set(float64(size))
+		for s := range p.pending {
+			if s <= size {
+				delete(p.pending, s)
+			}
+		}
+	}
+}
+
+// runTSA gets a token over every published checkpoint note from one TSA.
+func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
+	var cursor uint64
+	for ctx.Err() == nil {
+		size, msg, err := p.log.WaitNote(ctx, cursor)
+		if err != nil {
+			if ctx.Err() == nil {
+				sleep(ctx, p.min)
+			}
+			continue
+		}
+		backoff := p.min
+		for ctx.Err() == nil {
+			tok, err := p.timestamp(ctx, t, msg)
+			if err == nil {
+				err = p.log.AddTimestamp(ctx, size, tok.DER)
+			}
+			if err == nil {
+				p.metrics.timestamps.WithLabelValues("ok").Inc()
+				p.mu.Lock()
+				t.size, t.at, t.lastErr = size, tok.Time, ""
+				p.mu.Unlock()
+				break
+			}
+			p.metrics.timestamps.WithLabelValues("error").Inc()
+			p.logger.WarnContext(ctx, "time-stamping a checkpoint", "tsa", t.URL, "size", size, "err", err)
+			p.mu.Lock()
+			t.lastErr = err.Error()
+			p.mu.Unlock()
+			if !sleep(ctx, backoff) {
+				return
+			}
+			backoff = p.nextBackoff(backoff)
+		}
+		cursor = size
+	}
+}
+
+func (p *Pusher) timestamp(ctx context.Context, t *tsaState, msg []byte) (Token, error) {
+	if t.Local == nil {
+		return Timestamp(ctx, p.client, t.URL, msg, t.Roots)
+	}
+	roots := t.Roots
+	if roots == nil {
+		roots = t.Local.Roots()
+	}
+	return Timestamp(ctx, &http.Client{Transport: localTSATransport{t.Local}}, "http://local-tsa/timestamp", msg, roots)
+}
+
+// localTSATransport answers time-stamp queries in process, so that tokens
+// from the built-in TSA go through exactly the checks remote ones do.
+type localTSATransport struct{ tsa *TSA }
+
+func (l localTSATransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	q, err := io.ReadAll(io.LimitReader(r.Body, MaxTimestampQueryBytes+1))
+	r.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := l.tsa.Respond(q)
+	status := http.StatusOK
+	if err != nil {
+		status, resp = http.StatusBadRequest, []byte(err.Error())
+	}
+	return &http.Response{StatusCode: status, Status: http.StatusText(status), Body: io.NopCloser(bytes.NewReader(resp)),
+		Header: http.Header{"Content-Type": {TimestampReplyType}}, Request: r, ContentLength: int64(len(resp))}, nil
+}
+
+// NotaryStatus is what the pusher knows of one office.
+type NotaryStatus struct {
+	Name      string    `json:"name"`
+	URL       string    `json:"url,omitempty"`
+	Size      uint64    `json:"cosigned_size"`
+	Time      time.Time `json:"cosigned_at,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// TSAStatus is what the pusher knows of one TSA.
+type TSAStatus struct {
+	URL       string    `json:"url,omitempty"`
+	Size      uint64    `json:"size"`
+	Time      time.Time `json:"time,omitzero"` // genTime of the latest token
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Status is a snapshot for pages and health checks.
+type Status struct {
+	Notaries []NotaryStatus `json:"notaries"`
+	TSAs     []TSAStatus    `json:"tsas"`
+	// Notarized is the largest checkpoint size whose cosignatures satisfy
+	// the quorum policy (0 when none yet since start).
+	Notarized   uint64    `json:"notarized_size"`
+	NotarizedAt time.Time `json:"notarized_at,omitzero"`
+}
+
+// Status returns the current status.
+func (p *Pusher) Status() Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Status{Notarized: p.notarized, NotarizedAt: p.notAt, Notaries: []NotaryStatus{}, TSAs: []TSAStatus{}}
+	for _, n := range p.notaries {
+		s.Notaries = append(s.Notaries, NotaryStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr})
+	}
+	for _, t := range p.tsas {
+		u := t.URL
+		if t.Local != nil {
+			u = "built-in"
+		}
+		s.TSAs = append(s.TSAs, TSAStatus{URL: u, Size: t.size, Time: t.at, LastError: t.lastErr})
+	}
+	return s
+}
+
+type pusherMetrics struct {
+	pushes     *prometheus.CounterVec
+	timestamps *prometheus.CounterVec
+	notarized  prometheus.Gauge
+}
+
+func newPusherMetrics(reg prometheus.Registerer) *pusherMetrics {
+	m := &pusherMetrics{
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cunzheng_notary_push_total",
+			Help: "add-checkpoint attempts by notary office and result.",
+		}, []string{"notary", "result"}),
+		timestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cunzheng_notary_timestamp_total",
+			Help: "RFC 3161 time-stamp attempts by result.",
+		}, []string{"result"}),
+		notarized: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cunzheng_notary_notarized_size",
+			Help: "Largest checkpoint size whose cosignatures satisfy the quorum policy.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.pushes, m.timestamps, m.notarized)
+	}
+	return m
+}

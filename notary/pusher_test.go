@@ -1,0 +1,236 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/digitorus/timestamp"
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// officeHandler serves an office's add-checkpoint over net/http with the
+// tlog-witness statuses, for tests in this package (web has the real one).
+func officeHandler(o *Office) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /add-checkpoint", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		cosig, err := o.AddCheckpoint(r.Context(), body)
+		var ce *ConflictError
+		switch {
+		case err == nil:
+			w.Write(cosig)
+		case errors.As(err, &ce):
+			w.Header().Set("Content-Type", "text/x.tlog.size")
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprintf(w, "%d\n", ce.Size)
+		case errors.Is(err, ErrMalformed):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case errors.Is(err, ErrUnknownLog):
+			http.Error(w, err.Error(), http.StatusNotFound)
+		case errors.Is(err, ErrBadSignature):
+			http.Error(w, err.Error(), http.StatusForbidden)
+		case errors.Is(err, ErrBadProof):
+			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		default:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	return mux
+}
+
+// restartableServer serves h on a fixed loopback address that survives
+// Stop/Start, like a notary process killed and started again.
+type restartableServer struct {
+	t    *testing.T
+	addr string
+	srv  *http.Server
+}
+
+func startServer(t *testing.T, addr string, h http.Handler) *restartableServer {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &restartableServer{t: t, addr: ln.Addr().String(), srv: &http.Server{Handler: h}}
+	go s.srv.Serve(ln)
+	t.Cleanup(func() { s.srv.Close() })
+	return s
+}
+
+func (s *restartableServer) url() string { return "http://" + s.addr }
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPusher(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lg := newTestLog(t, "cunzheng.example/log")
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := newTestOffice(t, dirA, lg.logKey()) // in process
+	defer a.Close()
+	b := newTestOffice(t, dirB, lg.logKey()) // over HTTP, killed and restarted
+	srvB := startServer(t, "127.0.0.1:0", officeHandler(b))
+	tsa, err := LoadOrCreateTSA(filepath.Join(dirA, "tsa"), "tsa.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsaSrv := startServer(t, "127.0.0.1:0", tsaHandler(tsa))
+
+	// Office A already cosigned size 5 (pushed by someone else): the
+	// pusher starts from old 0, gets 409 and resends from 5.
+	lg.append(5)
+	s5 := lg.publish()
+	if _, err := a.AddCheckpoint(ctx, req(0, nil, lg.notes[s5])); err != nil {
+		t.Fatal(err)
+	}
+
+	p, err := NewPusher(PusherConfig{
+		Log: lg,
+		Notaries: []Notary{
+			{Local: a, VKey: a.VerifierKey()},
+			{URL: srvB.url(), VKey: b.VerifierKey()},
+		},
+		TSAs:       []TSAEndpoint{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
+		MinBackoff: 10 * time.Millisecond,
+		MaxBackoff: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+
+	var sizes []uint64
+	for i := range 20 {
+		lg.append(1 + i*13)
+		sizes = append(sizes, lg.publish())
+	}
+	last := sizes[len(sizes)-1]
+	cosigned := func(size uint64, want int) func() bool {
+		return func() bool {
+			lg.mu.Lock()
+			defer lg.mu.Unlock()
+			return len(lg.cosigs[size]) >= want && len(lg.tokens[size]) >= 2
+		}
+	}
+	for _, s := range sizes {
+		waitFor(t, fmt.Sprintf("cosignatures and tokens on %d", s), cosigned(s, 2))
+	}
+	waitFor(t, "quorum", func() bool { return p.Status().Notarized == last })
+
+	// Every stored cosignature verifies with note, beside the log's key.
+	va, _ := fnote.NewVerifierForCosignatureV1(a.VerifierKey())
+	vb, _ := fnote.NewVerifierForCosignatureV1(b.VerifierKey())
+	lg.mu.Lock()
+	for _, s := range sizes {
+		full := bytes.Clone(lg.notes[s])
+		for _, l := range lg.cosigs[s] {
+			full = append(full, l...)
+		}
+		n, err := note.Open(full, note.VerifierList(lg.logKey().Verifier, va, vb))
+		if err != nil || len(n.Sigs) != 3 {
+			t.Errorf("checkpoint %d: %v, %d verified signatures", s, err, len(n.Sigs))
+		}
+		for _, tok := range lg.tokens[s] {
+			ts, err := timestamp.Parse(tok)
+			if err != nil || !bytes.Equal(ts.HashedMessage, sha(lg.notes[s])) {
+				t.Errorf("checkpoint %d: token: %v", s, err)
+			}
+		}
+	}
+	lg.mu.Unlock()
+
+	// Kill office B; the log keeps publishing and the pusher never blocks it.
+	srvB.srv.Close()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var during []uint64
+	for range 5 {
+		lg.append(100)
+		during = append(during, lg.publish())
+	}
+	for _, s := range during {
+		waitFor(t, "office A keeps cosigning", cosigned(s, 1))
+	}
+	if st := p.Status(); st.Notarized != last || st.Notaries[1].LastError == "" {
+		t.Errorf("status while B is down: %+v", st)
+	}
+	// Restart B on the same address: it catches up, checking consistency
+	// from the size it last cosigned, and cosigns the newest checkpoint.
+	b = newTestOffice(t, dirB, lg.logKey())
+	defer b.Close()
+	startServer(t, srvB.addr, officeHandler(b))
+	lg.append(7)
+	newest := lg.publish()
+	waitFor(t, "B cosigns the newest checkpoint", cosigned(newest, 2))
+	waitFor(t, "quorum after restart", func() bool { return p.Status().Notarized == newest })
+	logs, _ := b.Logs(ctx)
+	if logs[0].Size != newest {
+		t.Errorf("B holds %d, want %d", logs[0].Size, newest)
+	}
+	if alarms, _ := b.Alarms(ctx); len(alarms) != 0 {
+		t.Errorf("unexpected alarms: %d", len(alarms))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestParseNotary(t *testing.T) {
+	o := newTestOffice(t, t.TempDir(), newTestLog(t, "x.example/log").logKey())
+	defer o.Close()
+	for _, tc := range []struct {
+		in      string
+		wantURL string
+		ok      bool
+	}{
+		{"http://127.0.0.1:8080/notary/=" + o.VerifierKey(), "http://127.0.0.1:8080/notary", true},
+		{"https://n.example/w?a=b=" + o.VerifierKey(), "https://n.example/w?a=b", true},
+		{"http://n.example/", "", false},
+		{o.VerifierKey(), "", false},
+		{"http://n.example=not+a+key", "", false},
+	} {
+		n, err := ParseNotary(tc.in)
+		if (err == nil) != tc.ok || n.URL != tc.wantURL {
+			t.Errorf("ParseNotary(%q) = %+v, %v", tc.in, n, err)
+		}
+	}
+}
