@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/reporttest"
+)
+
+func TestVerifyBundleCommand(t *testing.T) {
+	f, err := reporttest.Build(reporttest.Options{Reveal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := report.New(report.Config{KeyDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := s.Bundle(f.Contract, report.Request{ReportNumber: "CZ-1", Requester: "t/legal", Reveal: true, IssuedAt: time.Unix(1542300000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.zip")
+	if err := os.WriteFile(good, z, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{good, "--log-key", f.LogVKey}
+	for _, n := range f.Notaries {
+		args = append(args, "--notary-key", n.VKey)
+	}
+	var out bytes.Buffer
+	if err := verifyBundle(context.Background(), args, &out); err != nil {
+		t.Fatalf("good bundle: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "PASS  evidence bundle CZ-1 verified against the pinned keys") || !strings.Contains(out.String(), "ok    leaf ") {
+		t.Errorf("output:\n%s", out.String())
+	}
+
+	// A key the bundle was not signed with: fails, exit status 3, names the step.
+	other, err := reporttest.Build(reporttest.Options{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err = verifyBundle(context.Background(), []string{good, "--log-key", other.LogVKey}, &out)
+	var ec exitCoder
+	if !errors.As(err, &ec) || ec.ExitCode() != exitBundleFailed {
+		t.Fatalf("wrong key: err = %v, want exit status %d", err, exitBundleFailed)
+	}
+	if !strings.Contains(out.String(), "FAIL  checkpoint ") {
+		t.Errorf("output does not name the failing step:\n%s", out.String())
+	}
+
+	// Unpinned: passes but says so.
+	out.Reset()
+	if err := verifyBundle(context.Background(), []string{good}, &out); err != nil || !strings.Contains(out.String(), "NOT pinned") {
+		t.Errorf("unpinned: err = %v\n%s", err, out.String())
+	}
+	if err := verifyBundle(context.Background(), []string{filepath.Join(dir, "absent.zip")}, &out); err == nil || errors.As(err, &ec) {
+		t.Errorf("absent file: err = %v, want a plain error", err)
+	}
+}
