@@ -9,6 +9,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/report"
 )
 
 // statusRule maps one domain error (matched with errors.Is) to an HTTP status.
@@ -33,6 +34,7 @@ var statusRules = []statusRule{
 	{evidence.ErrErased, http.StatusGone},
 	{evidence.ErrInvalidDocument, http.StatusBadRequest},
 	{evidence.ErrInvalidQuery, http.StatusBadRequest},
+	{report.ErrNotFound, http.StatusNotFound},
 }
 
 // errorStatus returns the HTTP status for err. Errors that carry their own
