@@ -9,6 +9,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/report"
 )
 
@@ -35,6 +36,15 @@ var statusRules = []statusRule{
 	{evidence.ErrInvalidDocument, http.StatusBadRequest},
 	{evidence.ErrInvalidQuery, http.StatusBadRequest},
 	{report.ErrNotFound, http.StatusNotFound},
+	// notary: the C2SP tlog-witness statuses (409 is answered by the
+	// handler itself, with the size body the spec requires).
+	{notary.ErrMalformed, http.StatusBadRequest},
+	{notary.ErrUnknownLog, http.StatusNotFound},
+	{notary.ErrBadSignature, http.StatusForbidden},
+	{notary.ErrBadProof, http.StatusUnprocessableEntity},
+	{notary.ErrConflict, http.StatusConflict},
+	{notary.ErrNotFound, http.StatusNotFound},
+	{notary.ErrBadTimestampQuery, http.StatusBadRequest},
 }
 
 // errorStatus returns the HTTP status for err. Errors that carry their own
