@@ -146,16 +146,24 @@ func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error
 		}
 		revs[i] = f
 	}
-	last := revs[len(revs)-1]
-	if last == nil {
+	// A damaged tail (truncation, a broken last update) leaves the
+	// readable revisions before it to judge; the rest is reported.
+	for len(revs) > 0 && revs[len(revs)-1] == nil {
+		revs, ends = revs[:len(revs)-1], ends[:len(ends)-1]
+	}
+	if len(revs) == 0 {
 		return nil, fmt.Errorf("%w: %w", ErrNotPDF, lastErr)
 	}
+	last := revs[len(revs)-1]
 	fileSum := sha256.Sum256(data)
 	rep := &Report{
 		FileSHA256: hex.EncodeToString(fileSum[:]),
 		Size:       int64(len(data)),
 		Revisions:  len(ends),
 		CheckedAt:  opts.Time.UTC(),
+	}
+	if tail := trimSpace(data[ends[len(ends)-1]:]); len(tail) > 0 {
+		rep.DamagedBytes = int64(len(tail))
 	}
 
 	// Collect signature dictionaries from every revision, newest first,

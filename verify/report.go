@@ -67,9 +67,12 @@ type Report struct {
 	LastSigningTime *time.Time   `json:"lastSigningTime,omitempty"`
 	// UnsignedChanges is true when the newest signature does not cover the
 	// end of the file.
-	UnsignedChanges bool          `json:"unsignedChanges"`
-	Ledger          *LedgerRecord `json:"ledger,omitempty"`
-	CheckedAt       time.Time     `json:"checkedAt"`
+	UnsignedChanges bool `json:"unsignedChanges"`
+	// DamagedBytes counts bytes after the last readable revision: a
+	// truncated or corrupted update that cannot be judged.
+	DamagedBytes int64         `json:"damagedBytes,omitempty"`
+	Ledger       *LedgerRecord `json:"ledger,omitempty"`
+	CheckedAt    time.Time     `json:"checkedAt"`
 }
 
 // Signature is the finding for one signature or document timestamp.

@@ -131,6 +131,9 @@ func finish(rep *Report, size int64) {
 		case s.Verdict.Indication == Indeterminate && worst == TotalPassed:
 			worst, worstSub = Indeterminate, s.Verdict.SubIndication
 		}
+		if !s.DigestOK || !s.SignatureOK {
+			continue // an invalid signature's claims count for nothing
+		}
 		t := s.ClaimedSigningTime
 		if s.Timestamp != nil && s.Timestamp.SignatureOK && s.Timestamp.ImprintOK {
 			t = &s.Timestamp.Time
@@ -150,6 +153,10 @@ func finish(rep *Report, size int64) {
 		rep.UnsignedChanges = !newest.CoversWholeFile
 	}
 	switch {
+	case n == 0 && rep.DamagedBytes > 0:
+		rep.Verdict = Verdict{Indeterminate, FormatFailure, Text{
+			"无法确定：该PDF文件末尾已损坏或被截断，其中的签名无法读取；完整部分没有签名。",
+			"Cannot decide: the end of the PDF is damaged or truncated, so any signature in it cannot be read; the intact part has no signatures."}}
 	case n == 0:
 		rep.Verdict = Verdict{Indeterminate, SignedDataNotFound, Text{
 			"该PDF文件没有签名。", "The PDF has no signatures."}}

@@ -11,6 +11,7 @@ import (
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/verify"
 )
 
 // statusRule maps one domain error (matched with errors.Is) to an HTTP status.
@@ -36,6 +37,14 @@ var statusRules = []statusRule{
 	{evidence.ErrInvalidDocument, http.StatusBadRequest},
 	{evidence.ErrInvalidQuery, http.StatusBadRequest},
 	{report.ErrNotFound, http.StatusNotFound},
+	// verify (在线验签): unreadable input is 422, never a 500.
+	{verify.ErrTooLarge, http.StatusRequestEntityTooLarge},
+	{verify.ErrNotPDF, http.StatusUnprocessableEntity},
+	{verify.ErrDeadline, http.StatusUnprocessableEntity},
+	{verify.ErrNotRecorded, http.StatusNotFound},
+	{errNoFile, http.StatusBadRequest},
+	{errRateLimited, http.StatusTooManyRequests},
+	{errBusy, http.StatusServiceUnavailable},
 	// notary: the C2SP tlog-witness statuses (409 is answered by the
 	// handler itself, with the size body the spec requires).
 	{notary.ErrMalformed, http.StatusBadRequest},

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cunzheng/cunzheng/verify"
+)
+
+// verifyBundleCmd runs "verify bundle"; the evidence-bundle verifier sets
+// it (cmd/cunzheng/verify_bundle.go). Nil means this build has none.
+var verifyBundleCmd func(ctx context.Context, args []string) error
+
+// Exit statuses of "verify pdf": 0 only for TOTAL-PASSED.
+const (
+	exitTotalFailed   = 3
+	exitIndeterminate = 4
+	exitUnreadable    = 5
+)
+
+// verdictError carries the exit status for a verdict other than TOTAL-PASSED.
+type verdictError struct {
+	code int
+	msg  string
+}
+
+func (e *verdictError) Error() string { return e.msg }
+func (e *verdictError) ExitCode() int { return e.code }
+
+func runVerify(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintf(os.Stderr, "usage: cunzheng verify pdf FILE [flags]\n       cunzheng verify bundle [flags]\n")
+		if len(args) == 0 {
+			return errors.New("missing what to verify: pdf or bundle")
+		}
+		return nil
+	}
+	switch args[0] {
+	case "pdf":
+		return runVerifyPDF(ctx, args[1:], os.Stdout)
+	case "bundle":
+		if verifyBundleCmd == nil {
+			return errors.New("verify bundle is not available in this build")
+		}
+		return verifyBundleCmd(ctx, args[1:])
+	}
+	return fmt.Errorf("unknown verify target %q (want pdf or bundle)", args[0])
+}
+
+func runVerifyPDF(ctx context.Context, args []string, out io.Writer) error {
+	fs := newFlagSet("verify pdf", "verify pdf FILE [--json] [--trust-roots DIR] [--server URL]\n\n"+
+		"Exit status: 0 all signatures TOTAL-PASSED, 3 TOTAL-FAILED, 4 INDETERMINATE, 5 not a readable PDF.")
+	jsonOut := fs.Bool("json", false, "print the full report as JSON")
+	rootsDir := fs.String("trust-roots", "", "directory of PEM trust anchors (*.pem, *.crt, *.cer)")
+	system := fs.Bool("system-roots", true, "also trust the system's root certificates")
+	server := fs.String("server", "", "cunzheng server to ask whether the ledger holds the document (offline when empty)")
+	keys := fs.String("ledger-keys", "", "file of the log's and notaries' note verifier keys, one per line, to check the ledger's checkpoint")
+	origin := fs.String("ledger-origin", "", "the log's checkpoint origin (any when empty)")
+	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
+	maxSize := fs.Int64("max-size", verify.DefaultMaxSize, "largest PDF accepted, in bytes")
+	// Accept FILE before or after the flags.
+	var file string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if file == "" && fs.NArg() == 1 {
+		file = fs.Arg(0)
+	} else if fs.NArg() != 0 || file == "" {
+		fs.Usage()
+		return errors.New("want exactly one PDF file")
+	}
+	roots, err := verify.LoadRoots(*rootsDir, *system)
+	if err != nil {
+		return err
+	}
+	opts := verify.Options{Roots: roots, MaxSize: *maxSize, LedgerOrigin: *origin}
+	if *server != "" {
+		u, err := url.Parse(*server)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("--server %q is not an http(s) URL", *server)
+		}
+		opts.Lookup = &httpLookup{base: strings.TrimRight(*server, "/"), client: &http.Client{Timeout: 15 * time.Second}}
+	}
+	if *keys != "" {
+		v, err := readVerifierKeys(*keys)
+		if err != nil {
+			return err
+		}
+		opts.LedgerVerifiers = v
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	rep, err := verify.PDF(ctx, f, st.Size(), opts)
+	if err != nil {
+		return &verdictError{exitUnreadable, err.Error()}
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		writeReport(out, file, rep)
+	}
+	switch rep.Verdict.Indication {
+	case verify.TotalPassed:
+		return nil
+	case verify.TotalFailed:
+		return &verdictError{exitTotalFailed, string(rep.Verdict.Indication) + "/" + string(rep.Verdict.SubIndication)}
+	}
+	return &verdictError{exitIndeterminate, string(rep.Verdict.Indication) + "/" + string(rep.Verdict.SubIndication)}
+}
+
+// readVerifierKeys reads note verifier keys (name+hash+base64), one per
+// line; blank lines and lines starting with # are skipped.
+func readVerifierKeys(path string) (note.Verifiers, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var vs []note.Verifier
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		v, err := note.NewVerifier(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		vs = append(vs, v)
+	}
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("%s: no verifier keys", path)
+	}
+	return note.VerifierList(vs...), nil
+}
+
+// httpLookup asks a cunzheng server's GET /v1/verify/lookup/{sha256}.
+type httpLookup struct {
+	base   string
+	client *http.Client
+}
+
+var _ verify.DocumentLookup = (*httpLookup)(nil)
+
+func (h *httpLookup) LookupDocument(ctx context.Context, sum [32]byte) (verify.LedgerRecord, error) {
+	var rec verify.LedgerRecord
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/v1/verify/lookup/"+hex.EncodeToString(sum[:]), nil)
+	if err != nil {
+		return rec, err
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return rec, fmt.Errorf("ledger lookup: %w", err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
+		return rec, verify.ErrNotRecorded
+	default:
+		return rec, fmt.Errorf("ledger lookup: server answered %s", resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&rec); err != nil {
+		return rec, fmt.Errorf("ledger lookup: %w", err)
+	}
+	return rec, nil
+}
+
+// writeReport prints the report in the shape of the verification page.
+func writeReport(w io.Writer, file string, rep *verify.Report) {
+	fmt.Fprintf(w, "%s\n%s\n%s\n\n", file, rep.Verdict.Message.ZH, rep.Verdict.Message.EN)
+	fmt.Fprintf(w, "结论 Verdict:          %s %s\n", rep.Verdict.Indication, rep.Verdict.SubIndication)
+	if rep.LastSigningTime != nil {
+		fmt.Fprintf(w, "最后签署时间 Last signed: %s\n", rep.LastSigningTime.Format("2006-01-02 15:04:05 MST"))
+	}
+	fmt.Fprintf(w, "签名数量 Signatures:     %d\n", len(rep.Signatures))
+	fmt.Fprintf(w, "SHA-256:               %s\n", rep.FileSHA256)
+	if rep.Ledger != nil {
+		writeLedger(w, "", rep.Ledger)
+	}
+	for _, s := range rep.Signatures {
+		who := ""
+		if s.Signer != nil {
+			who = s.Signer.CommonName
+		}
+		kind := "签名 Signature"
+		if s.Kind == "document-timestamp" {
+			kind = "文档时间戳 Document timestamp"
+		}
+		fmt.Fprintf(w, "\n%s %d: %s\n", kind, s.Index, who)
+		fmt.Fprintf(w, "  %s\n  %s\n", s.Verdict.Message.ZH, s.Verdict.Message.EN)
+		fmt.Fprintf(w, "  结论 Verdict:       %s %s\n", s.Verdict.Indication, s.Verdict.SubIndication)
+		if s.Signer != nil {
+			fmt.Fprintf(w, "  证书 Certificate:   %s\n", s.Signer.Subject)
+			fmt.Fprintf(w, "  颁发者 Issuer:      %s\n", s.Signer.Issuer)
+			fmt.Fprintf(w, "  序列号 Serial:      %s\n", s.Signer.Serial)
+			fmt.Fprintf(w, "  有效期 Valid:       %s – %s\n", s.Signer.NotBefore.Format("2006-01-02"), s.Signer.NotAfter.Format("2006-01-02"))
+		}
+		if s.Algorithm != "" {
+			fmt.Fprintf(w, "  算法 Algorithm:     %s\n", s.Algorithm)
+		}
+		if s.ClaimedSigningTime != nil {
+			fmt.Fprintf(w, "  声称签署时间 Claimed: %s\n", s.ClaimedSigningTime.Format(time.RFC3339))
+		}
+		if ts := s.Timestamp; ts != nil && s.Kind == "signature" {
+			state := "有效 valid"
+			if ts.Problem != "" {
+				state = "无效 invalid: " + ts.Problem
+			}
+			fmt.Fprintf(w, "  时间戳 Timestamp:   %s (%s)\n", ts.Time.Format(time.RFC3339), state)
+		}
+		for _, r := range s.Revocation {
+			fmt.Fprintf(w, "  吊销 Revocation:    %s: %s (%s)\n", r.Subject, r.Status, r.Source)
+		}
+		if !s.ChangedAfter {
+			fmt.Fprintf(w, "  签名后修改 Changes: 无 none\n")
+		}
+		for _, c := range s.Changes {
+			allowed := "允许 allowed"
+			if !c.Allowed {
+				allowed = "不允许 NOT allowed"
+			}
+			fmt.Fprintf(w, "  签名后修改 Change:  revision %d, %s %s (%s)\n", c.Revision, c.Kind, c.Object, allowed)
+		}
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "  问题 Problem:       %s\n", p)
+		}
+		if s.Ledger != nil {
+			writeLedger(w, "  ", s.Ledger)
+		}
+	}
+}
+
+func writeLedger(w io.Writer, indent string, r *verify.LedgerRecord) {
+	if r.Problem != "" && !r.ProofOK {
+		fmt.Fprintf(w, "%s存证 Ledger: record found but not verified: %s\n", indent, r.Problem)
+		return
+	}
+	fmt.Fprintf(w, "%s存证 Ledger: 合同编号 %s, 于 %s 通过平台签署并记录在账本第 %d 条（树大小 %d，证明已校验，签名方 %s）\n",
+		indent, r.ContractNumber, r.SignedAt.Format("2006-01-02 15:04:05"), r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
+	fmt.Fprintf(w, "%s  contract %s was signed through the platform on %s and is recorded in the ledger at leaf %d (proof checked against a tree of %d)\n",
+		indent, r.ContractNumber, r.SignedAt.Format(time.RFC3339), r.LeafIndex, r.TreeSize)
+}

@@ -1,0 +1,138 @@
+package verify
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// memLedger is an in-memory ledger index: a real RFC 6962 tree over leaves
+// that name document hashes, with a signed checkpoint.
+type memLedger struct {
+	hashes   []tlog.Hash // stored hashes, tlog layout
+	leaves   [][]byte
+	docs     map[[32]byte]int
+	note     []byte
+	tamper   bool
+	origin   string
+	signer   note.Signer
+	verifier note.Verifier
+}
+
+func newMemLedger(t *testing.T, origin string) *memLedger {
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := note.NewSigner(skey)
+	v, _ := note.NewVerifier(vkey)
+	return &memLedger{docs: map[[32]byte]int{}, origin: origin, signer: s, verifier: v}
+}
+
+func (m *memLedger) hashReader() tlog.HashReaderFunc {
+	return func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = m.hashes[x]
+		}
+		return out, nil
+	}
+}
+
+func (m *memLedger) add(t *testing.T, leaf []byte, doc *[32]byte) {
+	n := int64(len(m.leaves))
+	hs, err := tlog.StoredHashes(n, leaf, m.hashReader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.hashes = append(m.hashes, hs...)
+	m.leaves = append(m.leaves, leaf)
+	if doc != nil {
+		m.docs[*doc] = int(n)
+	}
+	root, err := tlog.TreeHash(n+1, m.hashReader())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf("%s\n%d\n%s\n", m.origin, n+1, base64.StdEncoding.EncodeToString(root[:]))
+	m.note, err = note.Sign(&note.Note{Text: body}, m.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (m *memLedger) LookupDocument(ctx context.Context, sum [32]byte) (LedgerRecord, error) {
+	i, ok := m.docs[sum]
+	if !ok {
+		return LedgerRecord{}, fmt.Errorf("memLedger: %w", ErrNotRecorded)
+	}
+	size := int64(len(m.leaves))
+	proof, err := tlog.ProveRecord(size, int64(i), m.hashReader())
+	if err != nil {
+		return LedgerRecord{}, err
+	}
+	if m.tamper && len(proof) > 0 {
+		proof[0][0] ^= 1
+	}
+	return LedgerRecord{ContractNumber: "HT-2026-0001", LeafIndex: uint64(i), Leaf: m.leaves[i], Proof: proof, Checkpoint: m.note}, nil
+}
+
+// TestLedgerLookup checks that the report carries a ledger record whose
+// inclusion proof and checkpoint signature verify, for the whole file and
+// for a signed revision, and that a forged proof is reported as such.
+func TestLedgerLookup(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(corpus, "update-annotation.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newMemLedger(t, "cunzheng.example/log")
+	for i := 0; i < 5; i++ {
+		l.add(t, []byte(fmt.Sprintf("other leaf %d", i)), nil)
+	}
+	file := sha256.Sum256(b)
+	l.add(t, []byte("completed document "+fmt.Sprintf("%x", file)), &file)
+	for i := 0; i < 3; i++ {
+		l.add(t, []byte(fmt.Sprintf("later leaf %d", i)), nil)
+	}
+	opts := testOptions(t)
+	opts.Lookup = l
+	opts.LedgerVerifiers = note.VerifierList(l.verifier)
+	opts.LedgerOrigin = "cunzheng.example/log"
+	rep, err := verifyFile(t, filepath.Join(corpus, "update-annotation.pdf"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ledger == nil || !rep.Ledger.ProofOK || rep.Ledger.LeafIndex != 5 || rep.Ledger.TreeSize != 9 {
+		t.Fatalf("file ledger record = %+v, want a checked proof for leaf 5 of 9", rep.Ledger)
+	}
+	if len(rep.Ledger.SignedBy) != 1 || rep.Ledger.SignedBy[0] != "cunzheng.example/log" {
+		t.Errorf("signed by %v", rep.Ledger.SignedBy)
+	}
+	if rep.Signatures[0].Ledger != nil {
+		t.Errorf("the signed revision is not in the ledger but got %+v", rep.Signatures[0].Ledger)
+	}
+
+	l.tamper = true
+	rep, err = verifyFile(t, filepath.Join(corpus, "update-annotation.pdf"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ledger == nil || rep.Ledger.ProofOK || rep.Ledger.Problem == "" {
+		t.Fatalf("forged proof accepted: %+v", rep.Ledger)
+	}
+
+	l.tamper = false
+	opts.LedgerVerifiers = nil
+	rep, _ = verifyFile(t, filepath.Join(corpus, "update-annotation.pdf"), opts)
+	if rep.Ledger == nil || rep.Ledger.ProofOK {
+		t.Fatalf("record checked without verifier keys: %+v", rep.Ledger)
+	}
+}
