@@ -1,0 +1,80 @@
+package report_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/reporttest"
+)
+
+// bench20 is a 20-event contract, the size the targets name.
+func bench20(b *testing.B) (*reporttest.Fixture, *report.Service) {
+	b.Helper()
+	f, err := reporttest.Build(reporttest.Options{MinEvents: 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if n := len(f.Contract.Events); n != 20 {
+		b.Fatalf("%d events, want 20", n)
+	}
+	return f, newService(b, f, report.Config{})
+}
+
+// benchLatency runs render b.N times and reports the median and p90 in ms
+// (targets: evidence report p50 < 150 ms, certificate < 50 ms, signed with
+// an RFC 3161 signature timestamp from a TSA on loopback).
+func benchLatency(b *testing.B, render func(*report.Contract, report.Request) ([]byte, error), c *report.Contract) {
+	d := make([]time.Duration, 0, b.N)
+	req := demoRequest(false)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if _, err := render(c, req); err != nil {
+			b.Fatal(err)
+		}
+		d = append(d, time.Since(start))
+	}
+	slices.Sort(d)
+	b.ReportMetric(float64(d[len(d)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(d[len(d)*9/10])/1e6, "p90-ms")
+}
+
+func BenchmarkEvidenceReport20(b *testing.B) {
+	f, s := bench20(b)
+	benchLatency(b, s.EvidenceReport, f.Contract)
+}
+
+func BenchmarkCertificate20(b *testing.B) {
+	f, s := bench20(b)
+	benchLatency(b, s.Certificate, f.Contract)
+}
+
+// BenchmarkEvidenceReportParallel reports signed evidence reports per
+// second with GOMAXPROCS workers (target >= 20/s on 2 cores).
+func BenchmarkEvidenceReportParallel(b *testing.B) {
+	f, s := bench20(b)
+	req := demoRequest(false)
+	start := time.Now()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.EvidenceReport(f.Contract, req); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "reports/s")
+}
+
+func BenchmarkBundle20(b *testing.B) {
+	f, s := bench20(b)
+	req := demoRequest(true)
+	for b.Loop() {
+		if _, err := s.Bundle(f.Contract, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
