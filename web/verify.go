@@ -422,7 +422,7 @@ var verifyFuncs = template.FuncMap{
 		}
 		return ""
 	},
-	"day": func(t time.Time) string { return t.In(beijing).Format("2006-01-02") },
+	"day":    func(t time.Time) string { return t.In(beijing).Format("2006-01-02") },
 	"passed": func(i verify.Indication) bool { return i == verify.TotalPassed },
 	"failed": func(i verify.Indication) bool { return i == verify.TotalFailed },
 	"kindZH": func(k string) string {
