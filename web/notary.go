@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
@@ -61,9 +62,23 @@ func MountNotary(r gin.IRouter, o *notary.Office, tsa *notary.TSA, logger *slog.
 // NotaryHandler is the whole HTTP face of a standalone notary office
 // (cunzheng notary): its routes at the root, /healthz, and the access log
 // and panic recovery of the main server.
-func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger) http.Handler {
-	s := New(Config{Logger: logger, Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r, o, tsa, logger) }}})
-	return s
+// A nil gatherer serves no /metrics.
+func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gatherer prometheus.Gatherer) http.Handler {
+	return New(Config{Logger: logger, Gatherer: gatherer, Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r, o, tsa, logger) }}})
+}
+
+// NotaryMounts returns the mounts cunzheng serve adds for notarization: the
+// built-in office (when office is not nil) under /notary, and the /notaries
+// page.
+func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, logger *slog.Logger) []func(gin.IRouter) {
+	var m []func(gin.IRouter)
+	if office != nil {
+		m = append(m, func(r gin.IRouter) { MountNotary(r.Group("/notary"), office, tsa, logger) })
+	}
+	if page.Log != nil {
+		m = append(m, func(r gin.IRouter) { MountNotariesPage(r, page, logger) })
+	}
+	return m
 }
 
 func (h *notaryHandlers) fail(c *gin.Context, err error) { abortWithError(c, h.logger, err) }

@@ -134,7 +134,7 @@ func TestNotaryHandlers(t *testing.T) {
 		prefix  string
 		handler http.Handler
 	}{
-		{"standalone at the root", "", NotaryHandler(o, tsa, nil)},
+		{"standalone at the root", "", NotaryHandler(o, tsa, nil, nil)},
 		{"built-in under /notary", "/notary", New(Config{Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r.Group("/notary"), o, tsa, nil) }}})},
 	} {
 		t.Run(mount.name, func(t *testing.T) {
@@ -236,12 +236,12 @@ func TestNotariesPage(t *testing.T) {
 	o, _ := newTestNotary(t, lg)
 	lg.grow(3)
 	msg := lg.note(3, nil)
-	resp := do(t, NotaryHandler(o, nil, nil), "POST", "/add-checkpoint", "", lg.body(0, 3, msg))
+	resp := do(t, NotaryHandler(o, nil, nil, nil), "POST", "/add-checkpoint", "", lg.body(0, 3, msg))
 	if resp.Code != 200 {
 		t.Fatal(resp.Body.String())
 	}
 	// A fork, so that the page has an alarm to show.
-	do(t, NotaryHandler(o, nil, nil), "POST", "/add-checkpoint", "", lg.body(3, 3, lg.note(3, &tlog.Hash{7})))
+	do(t, NotaryHandler(o, nil, nil, nil), "POST", "/add-checkpoint", "", lg.body(3, 3, lg.note(3, &tlog.Hash{7})))
 	cp := ledger.Checkpoint{Size: 3, Time: time.Now(), Note: msg, Cosignatures: [][]byte{resp.Body.Bytes()}}
 	s := New(Config{Mounts: []func(gin.IRouter){func(r gin.IRouter) {
 		MountNotariesPage(r, NotariesPage{Log: fixedCheckpoint{cp}, Office: o}, nil)

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/web"
+)
+
+// repeated is a flag that may be given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(s string) error { *r = append(*r, s); return nil }
+
+// Paths of a notary office inside a data directory; the same in a
+// standalone office (cunzheng notary) and in cunzheng serve's built-in one.
+func notaryStoreDir(data string) string { return filepath.Join(data, "notary") }
+func notaryKeyFile(data string) string  { return filepath.Join(data, "keys", "notary.key") }
+func notaryTSADir(data string) string   { return filepath.Join(data, "keys") }
+
+// runNotary runs a standalone notary office (公证处): a C2SP tlog-witness
+// cosigner, RFC 3161 TSA and, with --pull, a mirror of the log's leaf hashes.
+func runNotary(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "keys" {
+		return runNotaryKeys(args[1:])
+	}
+	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]")
+	var logs, pulls repeated
+	data := fs.String("data", "./notary-data", "data directory (store in DIR/notary, keys in DIR/keys, made on first start)")
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	name := fs.String("name", notary.DefaultName, "key name of a new office (an existing key keeps its name)")
+	fs.Var(&logs, "log", "verifier key of a log to cosign, `VKEY` or ORIGIN=VKEY (repeatable; the key name is the origin by default)")
+	fs.Var(&pulls, "pull", "tlog-tiles `URL` of a log to mirror: poll its /checkpoint and tiles, keep every leaf hash (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if len(logs) == 0 {
+		return errors.New("at least one --log VKEY is required")
+	}
+	var keys []notary.LogKey
+	for _, s := range logs {
+		k, err := notary.ParseLogKey(s)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	office, tsa, err := openOffice(ctx, *data, *name, keys, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := office.Close(); err != nil {
+			logger.Error("closing notary store", "err", err)
+		}
+	}()
+	fmt.Fprintf(os.Stderr, "cunzheng notary: key %s\n", office.VerifierKey())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, u := range pulls {
+		wg.Go(func() { office.Pull(ctx, notary.PullConfig{URL: u}) })
+	}
+	return listenAndServe(ctx, *addr, web.NotaryHandler(office, tsa, logger, reg), logger)
+}
+
+// openOffice opens the office's store in DIR/notary with its key and TSA
+// certificates in DIR/keys, all made on first start (0600) and reused.
+func openOffice(ctx context.Context, data, name string, keys []notary.LogKey, logger *slog.Logger, reg prometheus.Registerer) (*notary.Office, *notary.TSA, error) {
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	skey, err := notary.LoadOrCreateKey(notaryKeyFile(data), name)
+	if err != nil {
+		return nil, nil, err
+	}
+	tsa, err := notary.LoadOrCreateTSA(notaryTSADir(data), name)
+	if err != nil {
+		return nil, nil, err
+	}
+	office, err := notary.Open(ctx, notary.Config{Dir: notaryStoreDir(data), Key: skey, Logs: keys,
+		Logger: logger.With("component", "notary"), Registry: reg})
+	if err != nil {
+		return nil, nil, err
+	}
+	return office, tsa, nil
+}
+
+// runNotaryKeys prints the office's cosignature verifier key (or, with
+// --tsa-ca, its TSA root certificate), making the keys if they do not exist.
+func runNotaryKeys(args []string) error {
+	fs := newFlagSet("notary keys", "notary keys --data DIR [--tsa-ca]")
+	data := fs.String("data", "./notary-data", "data directory of the office")
+	name := fs.String("name", notary.DefaultName, "key name of a new office")
+	ca := fs.Bool("tsa-ca", false, "print the TSA root certificate (PEM) instead of the verifier key")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *ca {
+		tsa, err := notary.LoadOrCreateTSA(notaryTSADir(*data), *name)
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(tsa.CACertPEM())
+		return err
+	}
+	skey, err := notary.LoadOrCreateKey(notaryKeyFile(*data), *name)
+	if err != nil {
+		return err
+	}
+	vkey, err := notary.VerifierKey(skey)
+	if err != nil {
+		return err
+	}
+	fmt.Println(vkey)
+	return nil
+}
+
+// notarizeFlags are cunzheng serve's flags for the log side of notarization.
+type notarizeFlags struct {
+	notaries repeated
+	tsas     repeated
+	tsaRoots string
+	policy   string
+}
+
+// addNotarizeFlags registers --notary, --tsa, --tsa-roots and
+// --notary-policy on serve's flag set.
+func addNotarizeFlags(fs *flag.FlagSet) *notarizeFlags {
+	f := &notarizeFlags{}
+	fs.Var(&f.notaries, "notary", "notary office `URL=VKEY` to push checkpoints to (repeatable; none: a built-in office in DIR/notary)")
+	fs.Var(&f.tsas, "tsa", "RFC 3161 time-stamping authority `URL` (repeatable; none: the built-in TSA)")
+	fs.StringVar(&f.tsaRoots, "tsa-roots", "", "PEM `file` of root certificates the --tsa tokens must chain to")
+	fs.StringVar(&f.policy, "notary-policy", "", "C2SP tlog-policy quorum `file` (default: every notary must cosign)")
+	return f
+}
+
+// notarization is the log side of cunzheng serve: the pusher and, when no
+// notary or TSA is configured, the built-in office and TSA (own keys, own
+// store, in the same process).
+type notarization struct {
+	Pusher *notary.Pusher
+	Office *notary.Office // built-in office, or nil
+	TSA    *notary.TSA    // built-in TSA, or nil
+}
+
+// Close closes the built-in office's store.
+func (n *notarization) Close() error {
+	if n.Office != nil {
+		return n.Office.Close()
+	}
+	return nil
+}
+
+// ledgerNotes adapts *ledger.Log to notary.Log. WaitCheckpoint returns the
+// newest checkpoint, which may skip some; WaitNote lists the first one after
+// the cursor so that every published checkpoint is notarized.
+type ledgerNotes struct{ *ledger.Log }
+
+func (l ledgerNotes) WaitNote(ctx context.Context, after uint64) (uint64, []byte, error) {
+	for {
+		cps, err := l.Checkpoints(ctx, after, 1)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(cps) > 0 {
+			return cps[0].Size, cps[0].Note, nil
+		}
+		if _, err := l.WaitCheckpoint(ctx, after); err != nil {
+			return 0, nil, err
+		}
+	}
+}
+
+var _ notary.Log = ledgerNotes{}
+
+// setupNotarization builds the pusher for serve from its flags. With no
+// --notary it opens the built-in office (DIR/notary, key DIR/keys/notary.key)
+// trusting the log's own Ed25519 key; with no --tsa it uses the built-in TSA
+// (DIR/keys/tsa*.pem). The caller runs Pusher.Run(ctx) in a goroutine and
+// Closes the result after it returns.
+func setupNotarization(ctx context.Context, data string, l *ledger.Log, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
+	n := &notarization{}
+	cfg := notary.PusherConfig{Log: ledgerNotes{l}, Logger: logger.With("component", "notarize"), Registry: reg}
+	for _, s := range f.notaries {
+		nt, err := notary.ParseNotary(s)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Notaries = append(cfg.Notaries, nt)
+	}
+	if f.policy != "" {
+		b, err := os.ReadFile(f.policy)
+		if err != nil {
+			return nil, fmt.Errorf("reading notary policy: %w", err)
+		}
+		cfg.Policy = string(b)
+	}
+	var roots *x509.CertPool
+	if f.tsaRoots != "" {
+		b, err := os.ReadFile(f.tsaRoots)
+		if err != nil {
+			return nil, fmt.Errorf("reading TSA roots: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", f.tsaRoots)
+		}
+	}
+	for _, u := range f.tsas {
+		cfg.TSAs = append(cfg.TSAs, notary.TSAEndpoint{URL: u, Roots: roots})
+	}
+	if len(cfg.Notaries) == 0 {
+		keys, err := ledger.LoadOrCreateKeys(filepath.Join(data, "keys"), l.Origin())
+		if err != nil {
+			return nil, err
+		}
+		lk, err := notary.ParseLogKey(keys.VerifierKeys()[0])
+		if err != nil {
+			return nil, err
+		}
+		skey, err := notary.LoadOrCreateKey(notaryKeyFile(data), "notary.builtin."+sanitizeName(l.Origin()))
+		if err != nil {
+			return nil, err
+		}
+		n.Office, err = notary.Open(ctx, notary.Config{Dir: notaryStoreDir(data), Key: skey, Logs: []notary.LogKey{lk},
+			Logger: logger.With("component", "notary"), Registry: reg})
+		if err != nil {
+			return nil, err
+		}
+		cfg.Notaries = []notary.Notary{{Local: n.Office, VKey: n.Office.VerifierKey()}}
+	}
+	if len(cfg.TSAs) == 0 {
+		tsa, err := notary.LoadOrCreateTSA(notaryTSADir(data), "cunzheng built-in")
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.TSA = tsa
+		cfg.TSAs = []notary.TSAEndpoint{{Local: tsa}}
+	}
+	p, err := notary.NewPusher(cfg)
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.Pusher = p
+	return n, nil
+}
+
+// sanitizeName keeps a note key name valid (no spaces or '+').
+func sanitizeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '+' || r == ' ' || r < 0x21 {
+			return '-'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	fnote "github.com/transparency-dev/formats/note"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/web"
+)
+
+// buildBinary builds cunzheng once per test run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "cunzheng-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "cunzheng")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// notaryProc is a `cunzheng notary` process.
+type notaryProc struct {
+	t    *testing.T
+	bin  string
+	args []string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func (p *notaryProc) start() {
+	p.t.Helper()
+	p.cmd = exec.Command(p.bin, append([]string{"notary", "--addr", p.addr}, p.args...)...)
+	stderr, err := p.cmd.StderrPipe()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				once.Do(func() { close(listening) })
+			}
+		}
+	}()
+	select {
+	case <-listening:
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("notary process did not start")
+	}
+	p.t.Cleanup(p.kill)
+}
+
+func (p *notaryProc) kill() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+}
+
+func (p *notaryProc) url() string { return "http://" + p.addr }
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+// TestNotaryProcesses: one log, two notary office processes (A pushed to;
+// B pushed to and pulling tiles), appends under load, A killed and
+// restarted; every checkpoint gets both cosignatures and a token, note
+// verifies the served checkpoint, B answers fingerprints from its copy,
+// a fork is refused and kept as evidence and a rollback gets 409.
+func TestNotaryProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	data := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	l, err := openLedger(ctx, filepath.Join(data, "log"), "", 50*time.Millisecond, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(data, "log", "keys"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logVKey := keys.VerifierKeys()[0]
+	logSrv := httptest.NewServer(web.New(web.Config{Log: l}))
+	defer logSrv.Close()
+
+	vkeyOf := func(dir string) string {
+		out, err := exec.Command(bin, "notary", "keys", "--data", dir, "--name", filepath.Base(dir)+".test").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	dirA, dirB := filepath.Join(data, "a"), filepath.Join(data, "b")
+	vkA, vkB := vkeyOf(dirA), vkeyOf(dirB)
+	if again := vkeyOf(dirA); again != vkA {
+		t.Fatalf("key not reused: %s vs %s", again, vkA)
+	}
+	if fi, err := os.Stat(notaryKeyFile(dirA)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", fi.Mode(), err)
+	}
+	a := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirA, "--log", logVKey}}
+	b := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirB, "--log", logVKey, "--pull", logSrv.URL}}
+	a.start()
+	b.start()
+
+	f := &notarizeFlags{notaries: repeated{a.url() + "=" + vkA, b.url() + "=" + vkB}}
+	n, err := setupNotarization(ctx, filepath.Join(data, "log"), l, f, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.Office != nil || n.TSA == nil {
+		t.Fatalf("notarization with two notaries: office %v tsa %v", n.Office, n.TSA)
+	}
+	pdone := make(chan struct{})
+	go func() { n.Pusher.Run(ctx); close(pdone) }()
+
+	var leafHashes []tlog.Hash
+	var mu sync.Mutex
+	appendLoad := func(workers, each int) {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := range each {
+					r, err := l.Append(ctx, fmt.Appendf(nil, "event %d/%d %d", w, i, time.Now().UnixNano()))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					leafHashes = append(leafHashes, r.Hash)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	appendLoad(8, 250)
+	a.kill() // kill -9 while the log keeps appending
+	appendLoad(8, 250)
+	time.Sleep(300 * time.Millisecond)
+	a.start()
+	appendLoad(8, 250)
+
+	// Every published checkpoint gets both cosignatures and a token.
+	deadline := time.Now().Add(60 * time.Second)
+	var cps []ledger.Checkpoint
+	for {
+		cps = cps[:0]
+		var after uint64
+		for {
+			page, err := l.Checkpoints(ctx, after, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			cps = append(cps, page...)
+			after = page[len(page)-1].Size
+		}
+		missing := 0
+		for _, c := range cps {
+			full, err := l.CheckpointAt(ctx, c.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(full.Cosignatures) < 2 || len(full.Timestamps) < 1 {
+				missing++
+			}
+		}
+		if missing == 0 && cps[len(cps)-1].Size == l.Size() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d checkpoints lack cosignatures or tokens (%+v)", missing, len(cps), n.Pusher.Status())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d checkpoints, %d leaves, all cosigned by both offices and time-stamped", len(cps), l.Size())
+
+	// The served checkpoint verifies with note: log key plus both offices.
+	resp, err := http.Get(logSrv.URL + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	lv, _ := note.NewVerifier(logVKey)
+	va, _ := fnote.NewVerifierForCosignatureV1(vkA)
+	vb, _ := fnote.NewVerifierForCosignatureV1(vkB)
+	nt, err := note.Open(served, note.VerifierList(lv, va, vb))
+	if err != nil || len(nt.Sigs) != 3 {
+		t.Fatalf("served checkpoint: %v (%d sigs)\n%s", err, len(nt.Sigs), served)
+	}
+
+	// B holds the fingerprints itself.
+	total := l.Size()
+	waitUntil(t, "B pulls every leaf", func() bool {
+		var logs struct{ Logs []notary.LogState }
+		getJSON(t, b.url()+"/v1/logs", &logs)
+		return len(logs.Logs) == 1 && logs.Logs[0].PulledSize >= total
+	})
+	for _, h := range []tlog.Hash{leafHashes[0], leafHashes[len(leafHashes)/2], leafHashes[len(leafHashes)-1]} {
+		var fp struct {
+			Found    bool
+			Holdings []notary.Fingerprint
+		}
+		if code := getJSON(t, b.url()+"/v1/fingerprints/"+hex.EncodeToString(h[:]), &fp); code != 200 || !fp.Found {
+			t.Fatalf("fingerprint %x: %d %+v", h, code, fp)
+		}
+		idx, err := l.IndexOf(ctx, h)
+		if err != nil || fp.Holdings[0].Index != idx {
+			t.Fatalf("fingerprint %x at %d, log says %d (%v)", h, fp.Holdings[0].Index, idx, err)
+		}
+	}
+
+	// Fork: the log's key signs another root for a size A cosigned.
+	last := cps[len(cps)-1]
+	body := fmt.Sprintf("%s\n%d\n%s\n", l.Origin(), last.Size, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
+	forked, err := note.Sign(&note.Note{Text: body}, keys.Signers()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(old uint64, msg []byte) (int, string) {
+		r := &notary.Request{Old: old, Checkpoint: msg}
+		resp, err := http.Post(a.url()+"/add-checkpoint", "text/plain", bytes.NewReader(r.Marshal()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(last.Size, forked); code != 409 || body != fmt.Sprintf("%d\n", last.Size) {
+		t.Errorf("fork: %d %q", code, body)
+	}
+	var alarms struct{ Alarms []notary.Alarm }
+	getJSON(t, a.url()+"/v1/alarms", &alarms)
+	if len(alarms.Alarms) != 1 || alarms.Alarms[0].Kind != notary.AlarmFork || !bytes.Equal(alarms.Alarms[0].Got, forked) {
+		t.Errorf("alarms after fork: %+v", alarms)
+	}
+	// Rollback: an older checkpoint is refused with the size A knows.
+	if code, body := post(cps[0].Size, cps[0].Note); code != 409 || body != fmt.Sprintf("%d\n", last.Size) {
+		t.Errorf("rollback: %d %q", code, body)
+	}
+
+	cancel()
+	<-pdone
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
