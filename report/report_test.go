@@ -1,10 +1,13 @@
 package report_test
 
 import (
+	"encoding/json"
+
 	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"github.com/emmansun/gmsm/smx509"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -383,5 +386,39 @@ func TestHostileText(t *testing.T) {
 	}
 	if _, err := s.Certificate(c, demoRequest(true)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOwnVerifyAccepts checks a signed PDF with the project's own PDF
+// verifier, trusting the demo document CA and the TSA's CA.
+func TestOwnVerifyAccepts(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	pdf, err := s.EvidenceReport(f.Contract, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := smx509.NewCertPool()
+	for _, c := range append(s.Signer().Chain, f.TSACA.Cert) {
+		sc, err := smx509.ParseCertificate(c.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots.AddCert(sc)
+	}
+	rep, err := verify.PDF(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), verify.Options{Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The demo certificates carry no revocation data, so the verifier's
+	// verdict stops at INDETERMINATE; everything it can check must hold.
+	if len(rep.Signatures) != 1 || rep.UnsignedChanges || rep.Verdict.Indication == verify.TotalFailed {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		t.Fatalf("verify.PDF:\n%s", b)
+	}
+	sig := rep.Signatures[0]
+	if !sig.CoverageOK || !sig.CoversWholeFile || !sig.DigestOK || !sig.SignatureOK || sig.ChangedAfter || sig.Timestamp == nil {
+		b, _ := json.MarshalIndent(sig, "", "  ")
+		t.Errorf("signature finding:\n%s", b)
 	}
 }
