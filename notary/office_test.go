@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,20 +31,27 @@ func newTestOffice(t testing.TB, dir string, logs ...LogKey) *Office {
 // verifyCosig checks that line is a cosignature/v1 by o over msg's body.
 func verifyCosig(t *testing.T, o *Office, msg, line []byte) {
 	t.Helper()
+	if err := checkCosig(o, msg, line); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkCosig(o *Office, msg, line []byte) error {
 	v, err := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	n, err := note.Open(append(bytes.Clone(msg), line...), note.VerifierList(v))
 	if err != nil {
-		t.Fatalf("cosignature does not verify: %v\n%s%s", err, msg, line)
+		return fmt.Errorf("cosignature does not verify: %w\n%s%s", err, msg, line)
 	}
 	if len(n.Sigs) != 1 || n.Sigs[0].Name != o.Name() {
-		t.Fatalf("verified sigs = %+v", n.Sigs)
+		return fmt.Errorf("verified sigs = %+v", n.Sigs)
 	}
 	if _, err := fnote.CoSigV1Timestamp(n.Sigs[0]); err != nil {
-		t.Fatalf("cosignature has no timestamp: %v", err)
+		return fmt.Errorf("cosignature has no timestamp: %w", err)
 	}
+	return nil
 }
 
 func req(old uint64, proof [][]byte, msg []byte) []byte {

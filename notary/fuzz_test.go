@@ -1,0 +1,129 @@
+package notary
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/requests from a fresh test log")
+
+// requestsDir holds add-checkpoint request bodies used as fuzz seeds.
+const requestsDir = "testdata/requests"
+
+// TestRequestsTestdata regenerates (with -update) and checks the seed
+// requests: each must parse and re-marshal to the same bytes.
+func TestRequestsTestdata(t *testing.T) {
+	if *update {
+		lg := newTestLog(t, "cunzheng.example/log")
+		lg.append(5)
+		s5 := lg.publish()
+		lg.append(300)
+		s305 := lg.publish()
+		files := map[string][]byte{
+			"first.req":  req(0, nil, lg.notes[s5]),
+			"extend.req": req(s5, lg.proof(s5, s305), lg.notes[s305]),
+			"same.req":   req(s305, nil, lg.notes[s305]),
+		}
+		if err := os.MkdirAll(requestsDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(requestsDir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	seeds := readSeeds(t)
+	if len(seeds) == 0 {
+		t.Fatal("no seeds in " + requestsDir + "; run with -update")
+	}
+	for _, s := range seeds {
+		r, err := ParseRequest(s)
+		if err != nil {
+			t.Fatalf("seed does not parse: %v", err)
+		}
+		if !bytes.Equal(r.Marshal(), s) {
+			t.Fatal("seed does not round-trip")
+		}
+	}
+}
+
+func readSeeds(t testing.TB) [][]byte {
+	ents, err := os.ReadDir(requestsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(requestsDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzParseRequest: any body either fails with ErrMalformed or parses into
+// a request that marshals back to an equivalent body.
+func FuzzParseRequest(f *testing.F) {
+	for _, s := range readSeeds(f) {
+		f.Add(s)
+	}
+	f.Add([]byte("old 0\n\n"))
+	f.Add([]byte("old 01\n\nx\n"))
+	f.Add([]byte("old 18446744073709551616\n\nx\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := ParseRequest(body)
+		if err != nil {
+			if r != nil {
+				t.Fatal("request returned with an error")
+			}
+			return
+		}
+		if len(r.Proof) > maxProofLines || len(r.Checkpoint) == 0 || (r.Old == 0 && len(r.Proof) > 0) {
+			t.Fatalf("accepted an invalid request: %+v", r)
+		}
+		again, err := ParseRequest(r.Marshal())
+		if err != nil {
+			t.Fatalf("re-marshalled request does not parse: %v", err)
+		}
+		if again.Old != r.Old || len(again.Proof) != len(r.Proof) || !bytes.Equal(again.Checkpoint, r.Checkpoint) {
+			t.Fatal("round trip changed the request")
+		}
+		if !bytes.Equal(r.Marshal(), body) {
+			t.Fatalf("parsed request marshals differently:\n%q\n%q", body, r.Marshal())
+		}
+	})
+}
+
+// FuzzAddCheckpoint runs hostile bodies through a whole office: it must
+// never panic, and whatever it cosigns must verify.
+func FuzzAddCheckpoint(f *testing.F) {
+	for _, s := range readSeeds(f) {
+		f.Add(s)
+	}
+	lg := newTestLog(f, "cunzheng.example/log")
+	lg.append(3)
+	s3 := lg.publish()
+	f.Add(req(0, nil, lg.notes[s3]))
+	o := newTestOffice(f, f.TempDir(), lg.logKey())
+	f.Cleanup(func() { o.Close() })
+	f.Fuzz(func(t *testing.T, body []byte) {
+		cosig, err := o.AddCheckpoint(context.Background(), body)
+		if err != nil {
+			return
+		}
+		r, perr := ParseRequest(body)
+		if perr != nil {
+			t.Fatalf("cosigned an unparsable body: %v", perr)
+		}
+		if err := checkCosig(o, r.Checkpoint, cosig); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
