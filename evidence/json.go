@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -23,12 +24,15 @@ const (
 	MaxBatch = 1000
 )
 
-// decodeStrict parses one JSON value from b into a tree of map[string]any,
-// []any, string, json.Number, bool and nil. Unlike encoding/json it rejects
-// invalid UTF-8 (which json.Unmarshal silently replaces), duplicate object
-// keys (which it silently lets the last one win, so two parsers could see
-// two different events), nesting deeper than maxDepth and trailing data.
-// Errors are *ValidationError with path "$" and the byte offset.
+// decodeStrict parses one JSON value (RFC 8259) from b into a tree of
+// map[string]any, []any, string, json.Number, bool and nil. Unlike
+// encoding/json it rejects invalid UTF-8 and lone surrogate escapes (which
+// json.Unmarshal silently replaces with U+FFFD), duplicate object keys
+// (where json.Unmarshal lets the last one win, so two parsers could see two
+// different events), nesting deeper than maxDepth, and trailing data.
+// Errors are *ValidationError with path "$" and the byte offset. It is a
+// small recursive-descent parser because encoding/json's token API, the
+// only way to see duplicate keys with it, costs ten times more per event.
 func decodeStrict(b []byte, maxDepth int) (any, error) {
 	if !utf8.Valid(b) {
 		i := 0
@@ -41,95 +45,290 @@ func decodeStrict(b []byte, maxDepth int) (any, error) {
 		}
 		return nil, invalid("$", "body is not valid UTF-8 (byte offset %d)", i)
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	p := parser{d: d, maxDepth: maxDepth}
+	p := jsonParser{b: b, maxDepth: maxDepth}
+	p.ws()
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, invalid("$", "unexpected data after the JSON value (byte offset %d)", d.InputOffset())
+	p.ws()
+	if p.i != len(p.b) {
+		return nil, invalid("$", "unexpected data after the JSON value (byte offset %d)", p.i)
 	}
 	return v, nil
 }
 
-type parser struct {
-	d        *json.Decoder
+type jsonParser struct {
+	b        []byte
+	i        int
 	maxDepth int
 }
 
-func (p *parser) syntax(err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return invalid("$", "malformed JSON at byte offset %d: %s", se.Offset, se.Error())
-	}
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
+func (p *jsonParser) fail(what string) error {
+	if p.i >= len(p.b) {
 		return invalid("$", "truncated JSON")
 	}
-	return invalid("$", "malformed JSON at byte offset %d", p.d.InputOffset())
+	return invalid("$", "malformed JSON at byte offset %d: %s", p.i, what)
 }
 
-func (p *parser) value(depth int) (any, error) {
-	tok, err := p.d.Token()
-	if err != nil {
-		return nil, p.syntax(err)
+func (p *jsonParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
 	}
-	return p.fromToken(tok, depth)
 }
 
-func (p *parser) fromToken(tok json.Token, depth int) (any, error) {
-	switch t := tok.(type) {
-	case json.Delim:
+func (p *jsonParser) value(depth int) (any, error) {
+	if p.i >= len(p.b) {
+		return nil, p.fail("")
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
 		if depth+1 > p.maxDepth {
-			return nil, invalid("$", "JSON nested deeper than %d (byte offset %d)", p.maxDepth, p.d.InputOffset())
+			return nil, invalid("$", "JSON nested deeper than %d (byte offset %d)", p.maxDepth, p.i)
 		}
-		switch t {
-		case '{':
-			m := map[string]any{}
-			for {
-				kt, err := p.d.Token()
-				if err != nil {
-					return nil, p.syntax(err)
-				}
-				if kt == json.Delim('}') {
-					return m, nil
-				}
-				k, ok := kt.(string)
-				if !ok {
-					return nil, invalid("$", "malformed JSON at byte offset %d", p.d.InputOffset())
-				}
-				if _, dup := m[k]; dup {
-					return nil, invalid("$", "duplicate key %q (byte offset %d)", k, p.d.InputOffset())
-				}
-				v, err := p.value(depth + 1)
-				if err != nil {
-					return nil, err
-				}
-				m[k] = v
+		p.i++
+		m := map[string]any{}
+		p.ws()
+		if p.i < len(p.b) && p.b[p.i] == '}' {
+			p.i++
+			return m, nil
+		}
+		for {
+			p.ws()
+			if p.i >= len(p.b) || p.b[p.i] != '"' {
+				return nil, p.fail("want a member name")
 			}
-		case '[':
-			a := []any{}
-			for {
-				tok, err := p.d.Token()
-				if err != nil {
-					return nil, p.syntax(err)
-				}
-				if tok == json.Delim(']') {
-					return a, nil
-				}
-				v, err := p.fromToken(tok, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
+			at := p.i
+			k, err := p.str()
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := m[k]; dup {
+				return nil, invalid("$", "duplicate key %q (byte offset %d)", k, at)
+			}
+			p.ws()
+			if p.i >= len(p.b) || p.b[p.i] != ':' {
+				return nil, p.fail("want ':'")
+			}
+			p.i++
+			p.ws()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			m[k] = v
+			p.ws()
+			if p.i >= len(p.b) {
+				return nil, p.fail("")
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case '}':
+				p.i++
+				return m, nil
+			default:
+				return nil, p.fail("want ',' or '}'")
 			}
 		}
-		return nil, invalid("$", "malformed JSON at byte offset %d", p.d.InputOffset())
-	case string, json.Number, bool, nil:
-		return t, nil
+	case c == '[':
+		if depth+1 > p.maxDepth {
+			return nil, invalid("$", "JSON nested deeper than %d (byte offset %d)", p.maxDepth, p.i)
+		}
+		p.i++
+		a := []any{}
+		p.ws()
+		if p.i < len(p.b) && p.b[p.i] == ']' {
+			p.i++
+			return a, nil
+		}
+		for {
+			p.ws()
+			v, err := p.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+			p.ws()
+			if p.i >= len(p.b) {
+				return nil, p.fail("")
+			}
+			switch p.b[p.i] {
+			case ',':
+				p.i++
+			case ']':
+				p.i++
+				return a, nil
+			default:
+				return nil, p.fail("want ',' or ']'")
+			}
+		}
+	case c == '"':
+		return p.str()
+	case c == 't':
+		return true, p.lit("true")
+	case c == 'f':
+		return false, p.lit("false")
+	case c == 'n':
+		return nil, p.lit("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return p.num()
 	}
-	return nil, invalid("$", "malformed JSON at byte offset %d", p.d.InputOffset())
+	return nil, p.fail("unexpected character")
+}
+
+func (p *jsonParser) lit(s string) error {
+	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+		return p.fail("bad literal")
+	}
+	p.i += len(s)
+	return nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// num scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (p *jsonParser) num() (any, error) {
+	start := p.i
+	if p.b[p.i] == '-' {
+		p.i++
+	}
+	switch {
+	case p.i < len(p.b) && p.b[p.i] == '0':
+		p.i++
+	case p.i < len(p.b) && isDigit(p.b[p.i]):
+		for p.i < len(p.b) && isDigit(p.b[p.i]) {
+			p.i++
+		}
+	default:
+		return nil, p.fail("bad number")
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if p.i >= len(p.b) || !isDigit(p.b[p.i]) {
+			return nil, p.fail("bad number")
+		}
+		for p.i < len(p.b) && isDigit(p.b[p.i]) {
+			p.i++
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if p.i >= len(p.b) || !isDigit(p.b[p.i]) {
+			return nil, p.fail("bad number")
+		}
+		for p.i < len(p.b) && isDigit(p.b[p.i]) {
+			p.i++
+		}
+	}
+	return json.Number(p.b[start:p.i]), nil
+}
+
+// str scans a string starting at the opening quote.
+func (p *jsonParser) str() (string, error) {
+	p.i++ // opening quote
+	start := p.i
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		if c == '"' {
+			s := string(p.b[start:p.i])
+			p.i++
+			return s, nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", p.fail("control character in string")
+		}
+		p.i++
+	}
+	// Slow path: escapes.
+	buf := append([]byte(nil), p.b[start:p.i]...)
+	for p.i < len(p.b) {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			p.i++
+			return string(buf), nil
+		case c < 0x20:
+			return "", p.fail("control character in string")
+		case c != '\\':
+			buf = append(buf, c)
+			p.i++
+			continue
+		}
+		p.i++
+		if p.i >= len(p.b) {
+			return "", p.fail("")
+		}
+		e := p.b[p.i]
+		p.i++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", p.fail("bad \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				if r >= 0xDC00 || p.i+1 >= len(p.b) || p.b[p.i] != '\\' || p.b[p.i+1] != 'u' {
+					return "", p.fail("lone surrogate in \\u escape")
+				}
+				p.i += 2
+				r2, ok := p.hex4()
+				if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+					return "", p.fail("lone surrogate in \\u escape")
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", p.fail("bad escape")
+		}
+	}
+	return "", p.fail("")
+}
+
+func (p *jsonParser) hex4() (rune, bool) {
+	if len(p.b)-p.i < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.b[p.i : p.i+4] {
+		r <<= 4
+		switch {
+		case '0' <= c && c <= '9':
+			r |= rune(c - '0')
+		case 'a' <= c && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case 'A' <= c && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	p.i += 4
+	return r, true
 }
 
 // canonicalJSON appends the RFC 8785 (JCS) serialisation of v to dst. v is

@@ -21,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
 )
 
@@ -74,7 +75,7 @@ func newEventsEnv(t *testing.T) *eventsEnv {
 		t.Fatal(err)
 	}
 	e.svc, err = evidence.Open(context.Background(), evidence.Config{
-		Dir: filepath.Join(e.dir, "evidence"), Master: e.master, Log: evidence.LedgerLog(e.log),
+		Dir: filepath.Join(e.dir, "evidence"), Master: e.master, Log: ledgerlog.New(e.log),
 		Logger: logger, FS: vfs.NewMem(), ReloadInterval: -1,
 	})
 	if err != nil {

@@ -1,19 +1,40 @@
-package evidence_test
+package ledgerlog_test
 
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
 	"golang.org/x/mod/sumdb/tlog"
 )
+
+var t0 = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
+
+func demoBatch(t testing.TB) []byte {
+	b, err := os.ReadFile("../testdata/demo_batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func event(i int) json.RawMessage { return benchEvent(int64(i)) }
+
+func batch(evs ...json.RawMessage) []byte {
+	b, _ := json.Marshal(map[string]any{"events": evs})
+	return b
+}
 
 // openLedger opens the real ledger on an in-memory Pebble.
 func openLedger(t testing.TB) *ledger.Log {
@@ -44,7 +65,7 @@ func TestWithRealLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: evidence.LedgerLog(l), FS: vfs.NewMem()})
+	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: ledgerlog.New(l), FS: vfs.NewMem()})
 	if err != nil {
 		t.Fatal(err)
 	}

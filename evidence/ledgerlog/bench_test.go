@@ -1,0 +1,121 @@
+package ledgerlog_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+// benchEvent is a realistic ~1 KB signing event with PII in every field.
+func benchEvent(i int64) []byte {
+	ev := map[string]any{
+		"id": fmt.Sprintf("bench-%d", i), "kind": "contract.signed", "time": "2018-11-14T17:22:36.123+08:00",
+		"contract": map[string]any{"id": fmt.Sprintf("21252708526215%05d", i/3), "name": "劳动合同（2026年度）"},
+		"actor": map[string]any{
+			"account": fmt.Sprintf("1850%07d", i%9999999), "name": "叶建华", "id_number": "330106198801012345",
+			"phone": fmt.Sprintf("1850%07d", i%9999999), "email": "ye.jianhua@example.cn", "ip": "112.17.116.54",
+			"company": "杭州伟伟集团有限公司", "credit_code": "91330106MA2B3C4D5E",
+		},
+		"data": map[string]any{
+			"document":    map[string]any{"sha256": "b2541f0c95a9f5a7bda153b786c7888c1df8765ab2541f0c95a9f5a7bda153b7", "sm3": "a2541f0c95a9f5a7bda153b786c7888c1df8765ab2541f0c95a9f5a7bda153b7"},
+			"cert_serial": "548f6d36e1bf4c578fde8327c38f6fb1",
+			"positions":   []any{map[string]any{"page": 2, "x": 0.6, "y": 0.63}, map[string]any{"page": 2, "x": 0.73, "y": 0.7}},
+			"intents":     []any{fmt.Sprintf("bench-intent-%d", i)},
+		},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func BenchmarkParseEvents(b *testing.B) {
+	body := benchEvent(1)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := evidence.ParseEvents(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchService opens evidence and the real ledger on disk (fsyncs
+// included), as serve does.
+func benchService(b *testing.B) (*evidence.Service, evidence.Principal) {
+	dir := b.TempDir()
+	store, err := ledger.OpenPebbleStore(filepath.Join(dir, "ledger"), ledger.PebbleOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(dir, "keys"), "cunzheng.example/bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := ledger.Open(context.Background(), ledger.Config{Store: store, Origin: keys.Name(), Signers: keys.Signers()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	master, _ := evidence.GenerateMasterKey()
+	_, key, err := evidence.CreateTenant(filepath.Join(dir, "evidence"), master, "bench", nil, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: filepath.Join(dir, "evidence"), Master: master, Log: ledgerlog.New(l)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { svc.Close() })
+	p, err := svc.Authenticate(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svc, p
+}
+
+// BenchmarkIngestParallel posts single events from many goroutines (like
+// many HTTP clients), each a new data subject: validate, commit the
+// claim, seal, append to the real ledger, index. Reports events/s.
+func BenchmarkIngestParallel(b *testing.B) {
+	svc, p := benchService(b)
+	var n atomic.Int64
+	b.SetParallelism(32)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := svc.Ingest(context.Background(), p, benchEvent(n.Add(1))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkIngestBatch100 posts batches of 100 events from 4 goroutines.
+func BenchmarkIngestBatch100(b *testing.B) {
+	svc, p := benchService(b)
+	var n atomic.Int64
+	b.SetParallelism(2)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			evs := make([]json.RawMessage, 100)
+			for i := range evs {
+				evs[i] = benchEvent(n.Add(1))
+			}
+			body, _ := json.Marshal(map[string]any{"events": evs})
+			if _, err := svc.Ingest(context.Background(), p, body); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
+}
