@@ -161,9 +161,24 @@ func FuzzPDF(f *testing.F) {
 	f.Add(mkPDF(sigCatalog(""), ""))
 	opts := testOptions(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		rep, err := PDF(ctx, bytes.NewReader(data), int64(len(data)), opts)
+		type result struct {
+			rep *Report
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			rep, err := PDF(ctx, bytes.NewReader(data), int64(len(data)), opts)
+			done <- result{rep, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("PDF ignored its 2 s deadline for 10 s")
+		}
+		rep, err := r.rep, r.err
 		if err != nil {
 			if !errors.Is(err, ErrNotPDF) && !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrDeadline) {
 				t.Fatalf("unclassified error: %v", err)

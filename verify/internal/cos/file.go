@@ -468,6 +468,12 @@ func (f *File) load(num uint32) (Object, error) {
 	if err := f.budget.spendResolve(); err != nil {
 		return nil, err
 	}
+	// Loading one object can load others (an indirect /Length, the object
+	// stream holding it); bound that chain, which recursion would
+	// otherwise follow as deep as the file makes it.
+	if len(f.loading) >= 32 {
+		return nil, fmt.Errorf("%w: object loads nested deeper than 32", ErrLimit)
+	}
 	f.loading[num] = true
 	defer delete(f.loading, num)
 	e := f.xref[num]
