@@ -131,6 +131,10 @@ type BundleOptions struct {
 	NotaryKeys []note.Verifier
 	// TSARoots are trusted TSA roots. Nil means those in the bundle.
 	TSARoots *x509.CertPool
+	// ParseKey parses the bundle's log keys when LogKeys is empty. The
+	// default is ParseVerifierKey; the CLI passes one that also knows the
+	// log's SM2 key type (ledger.NewVerifier).
+	ParseKey func(vkey string) (note.Verifier, error)
 	// Step, if set, is called with each check as it passes.
 	Step func(BundleStep)
 }
@@ -308,8 +312,12 @@ func (b *bundleChecker) manifest() error {
 func (b *bundleChecker) keys() error {
 	b.res.Pinned = len(b.opts.LogKeys) > 0 && (len(b.opts.NotaryKeys) > 0 || len(b.m.Keys.Notary) == 0)
 	if len(b.opts.LogKeys) == 0 {
+		parse := b.opts.ParseKey
+		if parse == nil {
+			parse = ParseVerifierKey
+		}
 		for _, k := range b.m.Keys.Log {
-			v, err := ParseVerifierKey(k)
+			v, err := parse(k)
 			if err != nil {
 				// The log's SM2 line is for national-standard verifiers;
 				// a key this checker cannot parse is skipped, not trusted.

@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 	"github.com/cunzheng/cunzheng/verify"
@@ -348,4 +349,44 @@ func selfSigned(t testing.TB) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestBundleSM2 pins the log's SM2/SM3 key beside its Ed25519 key: both
+// lines must verify, and a broken SM2 line is caught.
+func TestBundleSM2(t *testing.T) {
+	f, err := reporttest.Build(reporttest.Options{SM2: true, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := report.New(report.Config{KeyDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := s.Bundle(f.Contract, report.Request{ReportNumber: "CZ-SM2", IssuedAt: time.Unix(1542300000, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := pinned(t, f)
+	sm2v, err := ledger.NewVerifier(f.SM2VKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.LogKeys = append(opts.LogKeys, sm2v)
+	if _, err := verify.Bundle(z, opts); err != nil {
+		t.Fatal(err)
+	}
+	files := unzip(t, z)
+	m := manifestOf(t, files)
+	name := m.Checkpoints[0].Signed
+	lines := strings.Split(strings.TrimSuffix(string(files[name]), "\n"), "\n")
+	last := lines[len(lines)-1] // the SM2 line is signed second
+	sig := last[strings.LastIndex(last, " ")+1:]
+	raw, _ := base64.StdEncoding.DecodeString(sig)
+	raw[len(raw)-3] ^= 1
+	lines[len(lines)-1] = strings.TrimSuffix(last, sig) + base64.StdEncoding.EncodeToString(raw)
+	files[name] = []byte(strings.Join(lines, "\n") + "\n")
+	_, err = verify.Bundle(rezip(t, files), opts)
+	if !errors.Is(err, verify.ErrBundleSignature) {
+		t.Errorf("broken SM2 line: err = %v, want ErrBundleSignature", err)
+	}
 }

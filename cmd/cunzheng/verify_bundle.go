@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -71,10 +72,11 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		return errors.New("missing bundle FILE")
 	}
 	opts := verify.BundleOptions{
-		Step: func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
+		Step:     func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
+		ParseKey: parseLogKey,
 	}
 	for _, k := range logKeys {
-		v, err := verify.ParseVerifierKey(k)
+		v, err := parseLogKey(k)
 		if err != nil {
 			return err
 		}
@@ -124,4 +126,14 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "PASS  evidence bundle %s is self-consistent; keys were NOT pinned (use --log-key and --notary-key)\n", res.Manifest.ReportNumber)
 	}
 	return nil
+}
+
+// parseLogKey parses a log verifier key of either kind the log publishes
+// (Ed25519, or the log's SM2/SM3 type via ledger.NewVerifier), falling back
+// to the other note key types verify knows.
+func parseLogKey(vkey string) (note.Verifier, error) {
+	if v, err := ledger.NewVerifier(vkey); err == nil {
+		return v, nil
+	}
+	return verify.ParseVerifierKey(vkey)
 }

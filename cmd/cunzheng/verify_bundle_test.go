@@ -15,7 +15,7 @@ import (
 )
 
 func TestVerifyBundleCommand(t *testing.T) {
-	f, err := reporttest.Build(reporttest.Options{Reveal: true})
+	f, err := reporttest.Build(reporttest.Options{Reveal: true, SM2: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestVerifyBundleCommand(t *testing.T) {
 	if err := os.WriteFile(good, z, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{good, "--log-key", f.LogVKey}
+	args := []string{good, "--log-key", f.LogVKey, "--log-key", f.SM2VKey}
 	for _, n := range f.Notaries {
 		args = append(args, "--notary-key", n.VKey)
 	}
@@ -42,6 +42,10 @@ func TestVerifyBundleCommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "PASS  evidence bundle CZ-1 verified against the pinned keys") || !strings.Contains(out.String(), "ok    leaf ") {
 		t.Errorf("output:\n%s", out.String())
+	}
+
+	if !strings.Contains(out.String(), "2 log key(s)") {
+		t.Errorf("the SM2 log key was not used:\n%s", out.String())
 	}
 
 	// A key the bundle was not signed with: fails, exit status 3, names the step.

@@ -13,6 +13,7 @@ package reporttest
 import (
 	"bytes"
 	"crypto/ed25519"
+	rand2 "crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -23,6 +24,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	tnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -30,6 +32,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/internal/testpki"
 )
@@ -49,6 +52,10 @@ type Options struct {
 	// Seed varies the keys (log, notaries) and salts; the default 0 is the
 	// golden demo.
 	Seed byte
+	// SM2 adds the log's SM2/SM3 signature line (ledger.SM2Signer) to every
+	// checkpoint, as the real log signs. SM2 signatures are randomised, so
+	// golden tests leave it off.
+	SM2 bool
 }
 
 // Fixture is a demo contract with the secrets that made it, for tests that
@@ -57,6 +64,8 @@ type Fixture struct {
 	Contract  *report.Contract
 	LogSigner note.Signer
 	LogVKey   string
+	SM2Signer note.Signer // nil unless Options.SM2
+	SM2VKey   string
 	Notaries  []Notary
 	TSA       *testpki.TSA
 	TSACA     *testpki.CA
@@ -103,6 +112,17 @@ func Build(opts Options) (*Fixture, error) {
 		return nil, err
 	}
 	f := &Fixture{LogSigner: logSigner, LogVKey: vkey, Tree: testonly.New(rfc6962.DefaultHasher)}
+	if opts.SM2 {
+		priv, err := sm2.GenerateKey(rand2.Reader)
+		if err != nil {
+			return nil, err
+		}
+		s, err := ledger.NewSM2Signer(Origin, priv)
+		if err != nil {
+			return nil, err
+		}
+		f.SM2Signer, f.SM2VKey = s, s.VerifierKey()
+	}
 	for i, name := range []string{"notary-hangzhou.example", "notary-shanghai.example"} {
 		n, err := newNotary(seedReader, name, at("2018-11-14 17:25:00").Add(time.Duration(i)*7*time.Second))
 		if err != nil {
@@ -264,6 +284,9 @@ func Build(opts Options) (*Fixture, error) {
 	}
 	c.Consistency = hashes(cons)
 	c.Keys = report.Keys{Log: []string{vkey}, TSACert: [][]byte{f.TSA.Cert.Raw, f.TSACA.Cert.Raw}}
+	if f.SM2VKey != "" {
+		c.Keys.Log = append(c.Keys.Log, f.SM2VKey)
+	}
 	for _, n := range f.Notaries {
 		c.Keys.Notary = append(c.Keys.Notary, n.VKey)
 	}
@@ -280,7 +303,11 @@ func (f *Fixture) checkpoint(size uint64, t time.Time) (report.Checkpoint, error
 	var root tlog.Hash
 	copy(root[:], f.Tree.HashAt(size))
 	body := fmt.Sprintf("%s\n%d\n%s\n", Origin, size, b64(root[:]))
-	signed, err := note.Sign(&note.Note{Text: body}, f.LogSigner)
+	signers := []note.Signer{f.LogSigner}
+	if f.SM2Signer != nil {
+		signers = append(signers, f.SM2Signer)
+	}
+	signed, err := note.Sign(&note.Note{Text: body}, signers...)
 	if err != nil {
 		return report.Checkpoint{}, err
 	}
