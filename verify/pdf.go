@@ -186,7 +186,10 @@ func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error
 			return nil, ctxOr(ctx, fmt.Errorf("%w: %w", ErrNotPDF, err))
 		}
 	}
-	v := &checker{ctx: ctx, data: data, ends: ends, revs: revs, opts: opts}
+	v := &checker{ctx: ctx, data: data, ends: ends, revs: revs, opts: opts, sums: map[int][32]byte{}}
+	if ends[len(ends)-1] == int64(len(data)) {
+		v.sums[len(ends)-1] = fileSum
+	}
 	v.dss = readDSS(last)
 	for _, s := range found {
 		rep.Signatures = append(rep.Signatures, v.check(s))
@@ -204,9 +207,7 @@ func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error
 	rep.Ledger = lookup(ctx, opts, fileSum)
 	for _, s := range rep.Signatures {
 		if s.Revision > 0 && s.RevisionSHA256 != rep.FileSHA256 {
-			end := ends[s.Revision-1]
-			rs := sha256.Sum256(data[:end])
-			s.Ledger = lookup(ctx, opts, rs)
+			s.Ledger = lookup(ctx, opts, v.revSum(s.Revision-1))
 		}
 	}
 	return rep, nil
@@ -354,6 +355,17 @@ type checker struct {
 	revs []*cos.File
 	opts *Options
 	dss  *revData
+	sums map[int][32]byte // SHA-256 of each revision, computed once
+}
+
+// revSum returns the SHA-256 of the file up to the end of revision rev.
+func (v *checker) revSum(rev int) [32]byte {
+	s, ok := v.sums[rev]
+	if !ok {
+		s = sha256.Sum256(v.data[:v.ends[rev]])
+		v.sums[rev] = s
+	}
+	return s
 }
 
 func (v *checker) check(s sigRef) *Signature {
@@ -405,7 +417,7 @@ func (v *checker) check(s sigRef) *Signature {
 	sig.CoverageOK = true
 	sig.Revision = rev + 1
 	sig.CoversWholeFile = v.ends[rev] == int64(len(v.data))
-	rs := sha256.Sum256(v.data[:v.ends[rev]])
+	rs := v.revSum(rev)
 	sig.RevisionSHA256 = hex.EncodeToString(rs[:])
 	part1, part2 := v.data[:rng[1]], v.data[rng[2]:rng[2]+rng[3]]
 	rangeDigest := func(di digestInfo) []byte {
@@ -515,6 +527,11 @@ func (v *checker) check(s sigRef) *Signature {
 	if !hasKeyUsageForSigning(cert) {
 		return fail(Indeterminate, ChainConstraintsFailure, "the signer's certificate does not allow digital signatures (key usage)")
 	}
+	// A disallowed change is a finding about the document itself; it is
+	// reported before what is merely unknown (revocation).
+	if !sig.ChangesAllowed {
+		return fail(Indeterminate, SigConstraintsFailure, "the document was changed after this signature in a way the signer did not allow")
+	}
 	if cr.revokedAt != nil {
 		if poe != nil && poe.Before(*cr.revokedAt) {
 			sig.Problems = append(sig.Problems, "the certificate was revoked after the timestamped signing time")
@@ -528,9 +545,6 @@ func (v *checker) check(s sigRef) *Signature {
 	}
 	if di.weak {
 		return fail(Indeterminate, CryptoConstraintsFailure, "the signature uses SHA-1, which is no longer accepted")
-	}
-	if !sig.ChangesAllowed {
-		return fail(Indeterminate, SigConstraintsFailure, "the document was changed after this signature in a way the signer did not allow")
 	}
 	return fail(TotalPassed, "", "")
 }

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/cunzheng/cunzheng/report"
 )
 
 func main() {
@@ -74,6 +76,14 @@ func keys(dir string) {
 	for _, r := range []*party{rsaRoot, ecRoot, sm2Root} {
 		writePEM(filepath.Join(dir, "roots", r.name+".pem"), "CERTIFICATE", r.cert.Raw)
 	}
+	// The report service's own document signer (package report), so that
+	// the corpus holds the PDFs the platform itself produces.
+	rs, err := report.DemoSigner(filepath.Join(kd, "report"), "存证测试", now)
+	must(err)
+	_ = rs
+	ca, err := os.ReadFile(filepath.Join(kd, "report", report.DemoCAFile))
+	must(err)
+	must(os.WriteFile(filepath.Join(dir, "roots", "report-demo-ca.pem"), ca, 0o644))
 	must(os.WriteFile(filepath.Join(dir, "base.pdf"), newBase(0).b, 0o644))
 	must(os.WriteFile(filepath.Join(dir, "big.pdf"), newBase(1<<20).b, 0o644))
 }
@@ -207,6 +217,19 @@ func variants(dir string) {
 	sp.breakSig = false
 	d.sign(sp)
 	write("two-sigs.pdf", d.b)
+
+	// PDFs signed by the report service (digitorus/pdfsign underneath):
+	// a certification signature that permits no changes.
+	rs, err := report.DemoSigner(filepath.Join(kd, "report"), "存证测试", time.Now())
+	must(err)
+	rb, err := rs.Sign(newBase(0).b, "存证报告 evidence report", time.Now())
+	must(err)
+	write("report-signed.pdf", rb)
+	rd := &doc{b: rb}
+	write("report-signed-annotated.pdf", appendUpdate(rd.b, map[int]string{
+		90: "<< /Type /Annot /Subtype /Text /Rect [400 700 420 720] /Contents (added later) /P 3 0 R >>",
+		3:  strings.Replace(lastBody(rb, 3), "/Annots [", "/Annots [90 0 R ", 1),
+	}))
 
 	// Files signed by poppler's pdfsig (generate.sh made them).
 	pdfsig := func(n string) []byte {
