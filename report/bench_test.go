@@ -10,7 +10,7 @@ import (
 )
 
 // bench20 is a 20-event contract, the size the targets name.
-func bench20(b *testing.B) (*reporttest.Fixture, *report.Service) {
+func bench20(b *testing.B, cfg ...report.Config) (*reporttest.Fixture, *report.Service) {
 	b.Helper()
 	f, err := reporttest.Build(reporttest.Options{MinEvents: 20})
 	if err != nil {
@@ -19,8 +19,15 @@ func bench20(b *testing.B) (*reporttest.Fixture, *report.Service) {
 	if n := len(f.Contract.Events); n != 20 {
 		b.Fatalf("%d events, want 20", n)
 	}
-	return f, newService(b, f, report.Config{})
+	c := report.Config{}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	return f, newService(b, f, c)
 }
+
+// cold keeps no prepared document: every render parses the fonts inline.
+var cold = report.Config{PreparedDocuments: -1}
 
 // benchLatency runs render b.N times and reports the median and p90 in ms
 // (targets: evidence report p50 < 150 ms, certificate < 50 ms, signed with
@@ -48,6 +55,16 @@ func BenchmarkEvidenceReport20(b *testing.B) {
 
 func BenchmarkCertificate20(b *testing.B) {
 	f, s := bench20(b)
+	benchLatency(b, s.Certificate, f.Contract)
+}
+
+func BenchmarkEvidenceReport20Cold(b *testing.B) {
+	f, s := bench20(b, cold)
+	benchLatency(b, s.EvidenceReport, f.Contract)
+}
+
+func BenchmarkCertificate20Cold(b *testing.B) {
+	f, s := bench20(b, cold)
 	benchLatency(b, s.Certificate, f.Contract)
 }
 

@@ -9,8 +9,9 @@ import (
 
 // render carries what every document needs besides the contract.
 type render struct {
-	Issuer    string // issuing platform, printed in headers and on the cover
-	VerifyURL string // online verification page; the QR code points here
+	Issuer    string   // issuing platform, printed in headers and on the cover
+	VerifyURL string   // online verification page; the QR code points here
+	pool      *docPool // documents with fonts parsed; nil prepares inline
 }
 
 // verifyLink is the online verification address printed and encoded in the
@@ -37,7 +38,7 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := newDoc("签约存证页", "Signing Certificate", req.ReportNumber, r.Issuer, req.IssuedAt)
+	d := newDoc(r.pool, "签约存证页", "Signing Certificate", req.ReportNumber, r.Issuer, req.IssuedAt)
 	d.pdf.AddPage()
 	d.titleBlock("签约存证页", "Signing Certificate")
 	show := func(p Personal) string { return p.Show(req.Reveal) }

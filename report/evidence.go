@@ -37,7 +37,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	show := func(p Personal) string { return p.Show(req.Reveal) }
 	link := r.verifyLink(c, req)
 
-	d := newDoc("电子签约数据证据报告", "Evidence Report", req.ReportNumber, r.Issuer, req.IssuedAt)
+	d := newDoc(r.pool, "电子签约数据证据报告", "Evidence Report", req.ReportNumber, r.Issuer, req.IssuedAt)
 
 	// Cover.
 	d.pdf.AddPage()

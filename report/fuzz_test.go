@@ -25,7 +25,7 @@ func FuzzParseCheckpoint(f *testing.F) {
 func FuzzText(f *testing.F) {
 	f.Add("劳动合同 😀 \xff\x00 " + "x")
 	f.Add("")
-	d := newDoc("t", "t", "n", "i", time.Time{})
+	d := newDoc(nil, "t", "t", "n", "i", time.Time{})
 	d.pdf.AddPage()
 	f.Fuzz(func(t *testing.T, s string) {
 		d.font(9)

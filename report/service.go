@@ -17,6 +17,8 @@ import (
 const (
 	DefaultIssuer    = "cunzheng 存证平台"
 	DefaultVerifyURL = "https://cunzheng.example/verify"
+	// DefaultPreparedDocuments is the default Config.PreparedDocuments.
+	DefaultPreparedDocuments = 2
 )
 
 // ErrNotFound is returned by a Source (and passed up by the Service) when
@@ -94,6 +96,11 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Clock gives the issue time. The default is time.Now.
 	Clock func() time.Time
+	// PreparedDocuments is how many empty documents with their fonts
+	// already parsed are kept ready (about 15 MB each), so that a single
+	// download does not wait for the font parse. The default is
+	// DefaultPreparedDocuments; negative keeps none.
+	PreparedDocuments int
 }
 
 // Service renders, signs and bundles reports.
@@ -101,6 +108,7 @@ type Service struct {
 	cfg     Config
 	signer  *DocSigner
 	metrics *metrics
+	pool    *docPool
 }
 
 type metrics struct {
@@ -145,6 +153,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.PreparedDocuments == 0 {
+		cfg.PreparedDocuments = DefaultPreparedDocuments
+	}
 	s := cfg.Signer
 	var err error
 	switch {
@@ -164,7 +175,11 @@ func New(cfg Config) (*Service, error) {
 		cp.TSAURL = cfg.TSAURL
 		s = &cp
 	}
-	return &Service{cfg: cfg, signer: s, metrics: newMetrics(cfg.Registerer)}, nil
+	var pool *docPool
+	if cfg.PreparedDocuments > 0 {
+		pool = newDocPool(cfg.PreparedDocuments)
+	}
+	return &Service{cfg: cfg, signer: s, metrics: newMetrics(cfg.Registerer), pool: pool}, nil
 }
 
 // Signer returns the document signer (its certificate is published for
@@ -208,7 +223,7 @@ func (s *Service) pdf(kind string, c *Contract, req Request) ([]byte, error) {
 	if err := checkProofs(c); err != nil {
 		return nil, err
 	}
-	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL}
+	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool}
 	var (
 		doc    []byte
 		err    error
