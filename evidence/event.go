@@ -101,7 +101,7 @@ func ParseEvents(body []byte) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if verr := cs.validate(cs.root, tree, "$"); verr != nil {
+	if verr := cs.validate(cs.root, tree, rootPath); verr != nil {
 		return nil, verr
 	}
 	obj := tree.(map[string]any)

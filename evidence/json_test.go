@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -31,7 +32,7 @@ func FuzzDecodeStrict(f *testing.F) {
 		var want any
 		stdErr := d.Decode(&want)
 		if stdErr == nil {
-			if _, e := d.Token(); e == nil {
+			if _, e := d.Token(); e != io.EOF {
 				stdErr = errors.New("trailing data")
 			}
 		}

@@ -37,6 +37,7 @@ type schemaNode struct {
 	enum                 []any
 	required             []string
 	properties           map[string]*schemaNode
+	propOrder            []string // sorted names of properties
 	noAdditional         bool
 	items                *schemaNode
 	minItems, maxItems   int // -1 when absent
@@ -208,7 +209,9 @@ func compileNode(m map[string]any, where string) (*schemaNode, error) {
 				if n.properties[name], err = sub("properties/"+name, pv); err != nil {
 					return nil, err
 				}
+				n.propOrder = append(n.propOrder, name)
 			}
+			sort.Strings(n.propOrder)
 		case "additionalProperties":
 			if b, ok := v.(bool); !ok || b {
 				return nil, fmt.Errorf("evidence: schema %s: only additionalProperties false is supported", where)
@@ -276,139 +279,210 @@ func compileNode(m map[string]any, where string) (*schemaNode, error) {
 // order: type, const/enum, string and number bounds, required members (in
 // schema order), members (in key order), unknown members, array bounds,
 // items (in order), anyOf, $ref, allOf, if/then/else.
-func (cs *compiledSchema) validate(n *schemaNode, v any, path string) *ValidationError {
+func (cs *compiledSchema) validate(n *schemaNode, v any, path *jpath) *ValidationError {
+	return cs.check(n, v, path, false)
+}
+
+// errProbe is what check returns in quiet mode, where the caller only
+// needs to know whether v matches (if, anyOf): formatting messages that
+// are thrown away cost more than the checks.
+var errProbe = &ValidationError{Path: "$", Msg: "does not match"}
+
+// lazy returns errProbe in quiet mode without building the message.
+func lazy(quiet bool, f func() *ValidationError) *ValidationError {
+	if quiet {
+		return errProbe
+	}
+	return f()
+}
+
+func (cs *compiledSchema) check(n *schemaNode, v any, path *jpath, quiet bool) *ValidationError {
 	if len(n.types) > 0 && !slices.ContainsFunc(n.types, func(t string) bool { return hasType(v, t) }) {
-		return invalid(path, "want %s, got %s", strings.Join(n.types, " or "), typeName(v))
+		return lazy(quiet, func() *ValidationError {
+			return invalid(path.String(), "want %s, got %s", strings.Join(n.types, " or "), typeName(v))
+		})
 	}
 	if n.hasConst && !jsonEqual(v, n.constV) {
-		return invalid(path, "must be %s", jsonText(n.constV))
+		return lazy(quiet, func() *ValidationError { return invalid(path.String(), "must be %s", jsonText(n.constV)) })
 	}
 	if n.enum != nil && !slices.ContainsFunc(n.enum, func(e any) bool { return jsonEqual(v, e) }) {
 		opts := make([]string, len(n.enum))
 		for i, e := range n.enum {
 			opts[i] = jsonText(e)
 		}
-		return invalid(path, "must be one of %s", strings.Join(opts, ", "))
+		return lazy(quiet, func() *ValidationError { return invalid(path.String(), "must be one of %s", strings.Join(opts, ", ")) })
 	}
 	switch t := v.(type) {
 	case string:
 		if n.minLength >= 0 || n.maxLength >= 0 {
 			l := utf8.RuneCountInString(t)
 			if n.minLength >= 0 && l < n.minLength {
-				return invalid(path, "shorter than %d characters", n.minLength)
+				return lazy(quiet, func() *ValidationError { return invalid(path.String(), "shorter than %d characters", n.minLength) })
 			}
 			if n.maxLength >= 0 && l > n.maxLength {
-				return invalid(path, "longer than %d characters", n.maxLength)
+				return lazy(quiet, func() *ValidationError { return invalid(path.String(), "longer than %d characters", n.maxLength) })
 			}
 		}
 		if n.pattern != nil && !n.pattern.MatchString(t) {
-			return invalid(path, "does not match %s", n.pattern)
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "does not match %s", n.pattern) })
 		}
 		switch n.format {
 		case "date-time":
 			if _, err := parseTime(t); err != nil {
-				return invalid(path, "not an RFC 3339 time with offset")
+				return lazy(quiet, func() *ValidationError { return invalid(path.String(), "not an RFC 3339 time with offset") })
 			}
 		case "ipv4":
 			if a, err := netip.ParseAddr(t); err != nil || !a.Is4() {
-				return invalid(path, "not an IPv4 address")
+				return lazy(quiet, func() *ValidationError { return invalid(path.String(), "not an IPv4 address") })
 			}
 		case "ipv6":
 			if a, err := netip.ParseAddr(t); err != nil || !a.Is6() || a.Zone() != "" {
-				return invalid(path, "not an IPv6 address")
+				return lazy(quiet, func() *ValidationError { return invalid(path.String(), "not an IPv6 address") })
 			}
 		}
 	case json.Number:
 		f, err := t.Float64()
 		if err != nil {
-			return invalid(path, "number out of range")
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "number out of range") })
 		}
 		if n.minimum != nil && f < *n.minimum {
-			return invalid(path, "less than %v", *n.minimum)
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "less than %v", *n.minimum) })
 		}
 		if n.maximum != nil && f > *n.maximum {
-			return invalid(path, "greater than %v", *n.maximum)
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "greater than %v", *n.maximum) })
 		}
 	case map[string]any:
 		for _, r := range n.required {
 			if _, ok := t[r]; !ok {
-				return invalid(memberPath(path, r), "required")
+				return lazy(quiet, func() *ValidationError { return invalid(path.member(r).String(), "required") })
 			}
 		}
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if ps, ok := n.properties[k]; ok {
-				if e := cs.validate(ps, t[k], memberPath(path, k)); e != nil {
+		matched := 0
+		for _, k := range n.propOrder {
+			if mv, ok := t[k]; ok {
+				matched++
+				if e := cs.check(n.properties[k], mv, path.member(k), quiet); e != nil {
 					return e
 				}
-			} else if n.noAdditional {
-				return invalid(memberPath(path, k), "unknown field")
 			}
+		}
+		if n.noAdditional && matched < len(t) {
+			var unknown []string
+			for k := range t {
+				if _, ok := n.properties[k]; !ok {
+					unknown = append(unknown, k)
+				}
+			}
+			sort.Strings(unknown)
+			return lazy(quiet, func() *ValidationError { return invalid(path.member(unknown[0]).String(), "unknown field") })
 		}
 	case []any:
 		if n.minItems >= 0 && len(t) < n.minItems {
-			return invalid(path, "fewer than %d items", n.minItems)
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "fewer than %d items", n.minItems) })
 		}
 		if n.maxItems >= 0 && len(t) > n.maxItems {
-			return invalid(path, "more than %d items", n.maxItems)
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "more than %d items", n.maxItems) })
 		}
 		if n.items != nil {
 			for i, e := range t {
-				if err := cs.validate(n.items, e, path+"["+strconv.Itoa(i)+"]"); err != nil {
+				if err := cs.check(n.items, e, path.elem(i), quiet); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	if len(n.anyOf) > 0 {
-		var msgs []string
 		ok := false
-		for _, s := range n.anyOf {
-			e := cs.validate(s, v, path)
-			if e == nil {
+		for _, sub := range n.anyOf {
+			if cs.check(sub, v, path, true) == nil {
 				ok = true
 				break
 			}
-			msgs = append(msgs, e.Msg)
 		}
 		if !ok {
-			return invalid(path, "%s", strings.Join(msgs, ", and "))
+			if quiet {
+				return errProbe
+			}
+			var msgs []string
+			for _, sub := range n.anyOf {
+				msgs = append(msgs, cs.check(sub, v, path, false).Msg)
+			}
+			return lazy(quiet, func() *ValidationError { return invalid(path.String(), "%s", strings.Join(msgs, ", and ")) })
 		}
 	}
 	if n.ref != "" {
-		if e := cs.validate(cs.defs[n.ref], v, path); e != nil {
+		if e := cs.check(cs.defs[n.ref], v, path, quiet); e != nil {
 			return e
 		}
 	}
-	for _, s := range n.allOf {
-		if e := cs.validate(s, v, path); e != nil {
+	for _, sub := range n.allOf {
+		if e := cs.check(sub, v, path, quiet); e != nil {
 			return e
 		}
 	}
 	if n.ifS != nil {
-		if cs.validate(n.ifS, v, path) == nil {
+		if cs.check(n.ifS, v, path, true) == nil {
 			if n.thenS != nil {
-				return cs.validate(n.thenS, v, path)
+				return cs.check(n.thenS, v, path, quiet)
 			}
 		} else if n.elseS != nil {
-			return cs.validate(n.elseS, v, path)
+			return cs.check(n.elseS, v, path, quiet)
 		}
 	}
 	return nil
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func memberPath(path, key string) string {
-	if identRE.MatchString(key) {
-		return path + "." + key
-	}
-	return path + "[" + strconv.Quote(key) + "]"
+// jpath is a JSON path built as validation descends and rendered only
+// when there is an error to report (rendering every member's path costs
+// more than the checks themselves).
+type jpath struct {
+	parent *jpath
+	key    string
+	index  int
+	isElem bool // index, not key, names this step
 }
+
+var rootPath = &jpath{}
+
+func (p *jpath) member(k string) *jpath { return &jpath{parent: p, key: k} }
+func (p *jpath) elem(i int) *jpath      { return &jpath{parent: p, index: i, isElem: true} }
+
+func (p *jpath) String() string {
+	if p.parent == nil {
+		return "$"
+	}
+	var b strings.Builder
+	p.parent.write(&b)
+	p.writeSelf(&b)
+	return b.String()
+}
+
+func (p *jpath) write(b *strings.Builder) {
+	if p.parent == nil {
+		b.WriteByte('$')
+		return
+	}
+	p.parent.write(b)
+	p.writeSelf(b)
+}
+
+func (p *jpath) writeSelf(b *strings.Builder) {
+	switch {
+	case p.isElem:
+		b.WriteByte('[')
+		b.WriteString(strconv.Itoa(p.index))
+		b.WriteByte(']')
+	case identRE.MatchString(p.key):
+		b.WriteByte('.')
+		b.WriteString(p.key)
+	default:
+		b.WriteByte('[')
+		b.WriteString(strconv.Quote(p.key))
+		b.WriteByte(']')
+	}
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 func hasType(v any, t string) bool {
 	switch t {

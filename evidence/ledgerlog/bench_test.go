@@ -35,16 +35,6 @@ func benchEvent(i int64) []byte {
 	return b
 }
 
-func BenchmarkParseEvents(b *testing.B) {
-	body := benchEvent(1)
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		if _, err := evidence.ParseEvents(body); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
 // benchService opens evidence and the real ledger on disk (fsyncs
 // included), as serve does.
 func benchService(b *testing.B) (*evidence.Service, evidence.Principal) {
