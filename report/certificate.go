@@ -9,9 +9,10 @@ import (
 
 // render carries what every document needs besides the contract.
 type render struct {
-	Issuer    string   // issuing platform, printed in headers and on the cover
-	VerifyURL string   // online verification page; the QR code points here
-	pool      *docPool // documents with fonts parsed; nil prepares inline
+	Issuer    string     // issuing platform, printed in headers and on the cover
+	VerifyURL string     // online verification page; the QR code points here
+	pool      *docPool   // documents with fonts parsed; nil prepares inline
+	signer    *DocSigner // its certificates are listed in the evidence report
 }
 
 // verifyLink is the online verification address printed and encoded in the

@@ -228,6 +228,14 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	if len(tr2) > 0 {
 		d.table([]float64{50, 50, contentW - 100}, []string{"时间戳证书 TSA certificate", "签发者 Issuer", "SHA-256"}, tr2)
 	}
+	if r.signer != nil {
+		var sr [][]cell
+		for _, cert := range append([]*x509.Certificate{r.signer.Cert}, r.signer.Chain...) {
+			sum := sha256.Sum256(cert.Raw)
+			sr = append(sr, []cell{val(cert.Subject.String()), val(cert.Issuer.String()), hash(hex.EncodeToString(sum[:]))})
+		}
+		d.table([]float64{50, 50, contentW - 100}, []string{"本报告签名证书 Document signing", "签发者 Issuer", "SHA-256"}, sr)
+	}
 
 	d.heading("九、数据销毁与报告出具记录", "Erasures and chain of custody")
 	if len(c.Erased) == 0 {

@@ -1,13 +1,12 @@
 package report_test
 
 import (
-	"encoding/json"
-
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
-	"github.com/emmansun/gmsm/smx509"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
@@ -38,7 +39,15 @@ func newService(t testing.TB, f *reporttest.Fixture, cfg report.Config) *report.
 	t.Helper()
 	srv := httptest.NewServer(f.TSA)
 	t.Cleanup(srv.Close)
-	cfg.KeyDir = t.TempDir()
+	if cfg.Signer == nil {
+		// A fixed test certificate, so that its fingerprint in the evidence
+		// report is the same on every run.
+		s, err := report.LoadSigner(filepath.Join("testdata", "signing-chain.pem"), filepath.Join("testdata", "signing-key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Signer = s
+	}
 	cfg.TSAURL = srv.URL
 	cfg.VerifyURL = "https://cunzheng.example/verify"
 	s, err := report.New(cfg)
@@ -208,7 +217,7 @@ func TestPdfsigAcceptsAndDetectsChange(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := pdfsig(t, pdf)
-			for _, want := range []string{"Signature is Valid.", "Total document signed", "Signing Hash Algorithm: SHA-256", "cunzheng Document Signing (demo)"} {
+			for _, want := range []string{"Signature is Valid.", "Total document signed", "Signing Hash Algorithm: SHA-256", "cunzheng Document Signing (test)"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("pdfsig output lacks %q:\n%s", want, out)
 				}
@@ -420,5 +429,29 @@ func TestOwnVerifyAccepts(t *testing.T) {
 	if !sig.CoverageOK || !sig.CoversWholeFile || !sig.DigestOK || !sig.SignatureOK || sig.ChangedAfter || sig.Timestamp == nil {
 		b, _ := json.MarshalIndent(sig, "", "  ")
 		t.Errorf("signature finding:\n%s", b)
+	}
+}
+
+func TestErasedFieldsShowErasure(t *testing.T) {
+	f, err := reporttest.Build(reporttest.Options{Erase: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, f, report.Config{})
+	for _, reveal := range []bool{false, true} {
+		pdf, err := s.EvidenceReport(f.Contract, demoRequest(reveal))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := pdfText(t, pdf)
+		leaf := f.Contract.Erased[0].ErasureLeaf
+		for _, want := range []string{fmt.Sprintf("已销毁 erased 2018-11-15 (#%d)", leaf), "签署方1 证件号码 Signer 1 ID number", fmt.Sprintf("#%d", leaf)} {
+			if !strings.Contains(text, want) {
+				t.Errorf("reveal=%v: report lacks %q", reveal, want)
+			}
+		}
+		if strings.Contains(text, "330101199001010000") || strings.Contains(text, "330101********0000") {
+			t.Errorf("reveal=%v: the erased ID number still shows", reveal)
+		}
 	}
 }

@@ -223,7 +223,7 @@ func (s *Service) pdf(kind string, c *Contract, req Request) ([]byte, error) {
 	if err := checkProofs(c); err != nil {
 		return nil, err
 	}
-	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool}
+	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool, signer: s.signer}
 	var (
 		doc    []byte
 		err    error

@@ -56,6 +56,9 @@ type Options struct {
 	// checkpoint, as the real log signs. SM2 signatures are randomised, so
 	// golden tests leave it off.
 	SM2 bool
+	// Erase marks 叶建华's ID number as crypto-shredded by a data.erased
+	// event logged after the contract.
+	Erase bool
 }
 
 // Fixture is a demo contract with the secrets that made it, for tests that
@@ -253,6 +256,13 @@ func Build(opts Options) (*Fixture, error) {
 	}
 	c.Custody = []report.CustodyEntry{{ReportNumber: "CZ-20181115-000001", Kind: "certificate", Requester: "t_7f3a9c/legal-1", At: at("2018-11-15 09:30:00"), LeafIndex: uint64(len(leaves))}}
 	leaves = append(leaves, []byte(`{"kind":"report.issued","tenant":"t_7f3a9c","report":"CZ-20181115-000001","revealed":false}`))
+	if opts.Erase {
+		idx := uint64(len(leaves))
+		erasedAt := at("2018-11-15 08:00:00")
+		leaves = append(leaves, []byte(`{"kind":"data.erased","tenant":"t_7f3a9c","subject":"hmac:5e1f"}`))
+		c.IdentityChecks[0].IDNumber = report.Personal{Kind: report.KindIDNumber, Erased: true, ErasedAt: erasedAt, ErasureLeaf: idx}
+		c.Erased = append(c.Erased, report.ErasedField{Field: "签署方1 证件号码 Signer 1 ID number", ErasedAt: erasedAt, ErasureLeaf: idx})
+	}
 	filler(3)
 
 	f.Tree.AppendData(leaves...)
