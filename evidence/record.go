@@ -22,12 +22,28 @@ type subjectKey struct {
 	subject   string // reference
 	id        string // key id, to tell a destroyed key from a later one
 	dek       []byte
+	aes, sm4  []byte // derived from dek
 	wrapped   []byte
 	persisted atomic.Bool // the wrapped key is durably in Pebble
 }
 
-func (k *subjectKey) aesKey() []byte { return derive(k.dek, "subject-aes", 32) }
-func (k *subjectKey) sm4Key() []byte { return derive(k.dek, "subject-sm4", 16) }
+func (k *subjectKey) aesKey() []byte { return k.aes }
+func (k *subjectKey) sm4Key() []byte { return k.sm4 }
+
+// newSubjectKey derives the subject's cipher keys from its data key.
+func newSubjectKey(subject, id string, dek, wrapped []byte) *subjectKey {
+	return &subjectKey{
+		subject: subject, id: id, dek: dek, wrapped: wrapped,
+		aes: derive(dek, "subject-aes", 32), sm4: derive(dek, "subject-sm4", 16),
+	}
+}
+
+// destroy zeroes the key material held in memory.
+func (k *subjectKey) destroy() {
+	clear(k.dek)
+	clear(k.aes)
+	clear(k.sm4)
+}
 
 type storedSubjectKey struct {
 	KeyID   string `json:"key_id"`
@@ -60,7 +76,7 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
 		}
-		sk := &subjectKey{subject: subject, id: st.KeyID, dek: dek, wrapped: st.Wrapped}
+		sk := newSubjectKey(subject, st.KeyID, dek, st.Wrapped)
 		sk.persisted.Store(true)
 		s.cacheSubject(ck, sk)
 		return sk, nil
@@ -80,7 +96,7 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	if _, err := rand.Read(idb); err != nil {
 		return nil, fmt.Errorf("evidence: key id: %w", err)
 	}
-	sk := &subjectKey{subject: subject, id: hex.EncodeToString(idb), dek: dek, wrapped: wrapped}
+	sk := newSubjectKey(subject, hex.EncodeToString(idb), dek, wrapped)
 	s.cacheSubject(ck, sk)
 	return sk, nil
 }
@@ -162,11 +178,14 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 	personalSealed := map[string]sealedField{}
 	contractSealed := map[string]sealedField{}
 	var idSealed *sealedField
+	// One read from the random source for all the event's salts.
+	salts := make([]byte, 32*(len(personal)+len(contract)))
+	if _, err := rand.Read(salts); err != nil {
+		return nil, nil, fmt.Errorf("evidence: salts: %w", err)
+	}
 	commit := func(path, value string) (sealedField, error) {
-		salt := make([]byte, 32)
-		if _, err := rand.Read(salt); err != nil {
-			return sealedField{}, fmt.Errorf("evidence: salt: %w", err)
-		}
+		salt := salts[:32:32]
+		salts = salts[32:]
 		cm := Commitment(salt, value)
 		commitments[path] = hex.EncodeToString(cm[:])
 		return sealedField{V: value, S: salt}, nil
@@ -408,7 +427,7 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	s.subjMu.Lock()
 	delete(s.subjects, ts.ID+"/"+subject)
 	s.subjMu.Unlock()
-	clear(sk.dek)
+	sk.destroy()
 	if err := s.shred(ctx, key("k", ts.ID, subject)); err != nil {
 		s.logger.Error("evidence: pushing an erasure to disk", "err", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -62,6 +63,9 @@ type Config struct {
 	// The default is the disk. Tenant files are always on disk.
 	FS vfs.FS
 }
+
+// DefaultCacheSize is the Pebble block cache of the evidence store.
+const DefaultCacheSize = 64 << 20
 
 // DefaultReloadInterval is the default Config.ReloadInterval.
 const DefaultReloadInterval = time.Second
@@ -137,10 +141,19 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.FS == nil {
 		cfg.FS = vfs.Default
 	}
+	cache := pebble.NewCache(DefaultCacheSize)
+	defer cache.Unref()
 	opts := &pebble.Options{
 		FS:                          noRecycleFS{cfg.FS},
 		Logger:                      quietLogger{cfg.Logger},
 		MemTableStopWritesThreshold: memTableStopWritesThreshold,
+		MemTableSize:                32 << 20,
+		Cache:                       cache,
+	}
+	// Most ingest reads are misses (a new id, a new subject, a new
+	// contract): bloom filters answer those without reading blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
 	db, err := pebble.Open(filepath.Join(cfg.Dir, "db"), opts)
 	if err != nil {
