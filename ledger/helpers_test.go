@@ -56,3 +56,7 @@ func (f *faultFS) inject(op errorfs.Op) error {
 	}
 	return nil
 }
+
+type atomicCounter struct{ v atomic.Int64 }
+
+func (c *atomicCounter) next() int64 { return c.v.Add(1) }

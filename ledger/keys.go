@@ -54,8 +54,16 @@ func (k *Keys) Verifiers() (note.Verifiers, error) {
 // LoadOrCreateKeys reads the log's keys from dir, creating them (files with
 // mode 0600 in a 0700 directory) on first use. name is the note key name,
 // normally the log's origin; an existing key with another name is an error,
-// since changing it would silently orphan every earlier checkpoint.
+// since changing it would silently orphan every earlier checkpoint. An empty
+// name accepts the stored key's name, or creates keys named DefaultOrigin.
 func LoadOrCreateKeys(dir, name string) (*Keys, error) {
+	if name == "" {
+		if stored, err := storedKeyName(dir); err == nil {
+			name = stored
+		} else {
+			name = DefaultOrigin
+		}
+	}
 	if !validKeyName(name) {
 		return nil, fmt.Errorf("ledger: invalid key name %q", name)
 	}
@@ -122,6 +130,22 @@ func LoadOrCreateKeys(dir, name string) (*Keys, error) {
 	}
 	return &Keys{Ed25519: edSigner, SM2: smSigner, ed25519VKey: edVKey}, nil
 }
+
+// storedKeyName returns the name of the Ed25519 key stored in dir.
+func storedKeyName(dir string) (string, error) {
+	skey, err := os.ReadFile(filepath.Join(dir, ed25519KeyFile))
+	if err != nil {
+		return "", err
+	}
+	s, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return "", err
+	}
+	return s.Name(), nil
+}
+
+// Name returns the key name, which is the log's origin.
+func (k *Keys) Name() string { return k.Ed25519.Name() }
 
 // ed25519VKeyFromSigner derives the verifier key from a note private key
 // string (PRIVATE+KEY+name+hash+base64(0x01 || seed)).

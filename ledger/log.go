@@ -102,7 +102,8 @@ type Log struct {
 	metrics *metrics
 	hasher  *rfc6962.Hasher
 
-	reqs chan *appendReq // bounded queue drained by the sequencer
+	reqs  chan *appendReq // bounded queue drained by the sequencer
+	nodes *nodeCache      // upper node hashes for proofs; safe for concurrent use
 
 	// head is the durable, integrated tree: written by the sequencer after
 	// each successful commit, read by everyone.
@@ -178,6 +179,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		metrics: newMetrics(cfg.Registerer),
 		hasher:  rfc6962.DefaultHasher,
 		reqs:    make(chan *appendReq, cfg.QueueSize),
+		nodes:   newNodeCache(),
 		pubCh:   make(chan struct{}),
 		closing: make(chan struct{}),
 		seqDone: make(chan struct{}),
@@ -415,29 +417,26 @@ func (l *Log) flush(rng *compact.Range, batch []*appendReq) *compact.Range {
 		copy(nh[:], h)
 		b.Nodes = append(b.Nodes, Node{Level: uint8(id.Level), Index: id.Index, Hash: nh})
 	}
+	var all []tlog.Hash
+	for _, r := range batch {
+		all = append(all, r.hashes...)
+	}
+	known, err := l.store.LookupLeaves(ctx, all)
+	if err != nil {
+		l.fail(fmt.Errorf("%w: dedup lookup: %v", ErrStorage, err), batch)
+		return rng
+	}
 	results := make([][]Receipt, len(batch))
-	inBatch := make(map[tlog.Hash]uint64)
-	var lookupErr error
 	for ri, r := range batch {
 		results[ri] = make([]Receipt, len(r.leaves))
 		for i, h := range r.hashes {
-			if idx, ok := inBatch[h]; ok {
-				// A second occurrence, in this batch or before it.
+			// Known before this batch, or a second occurrence within it.
+			if idx, ok := known[h]; ok {
 				results[ri][i] = Receipt{Index: idx, Hash: h, Duplicate: true}
 				continue
 			}
-			idx, err := l.store.LookupLeaf(ctx, h)
-			if err == nil {
-				results[ri][i] = Receipt{Index: idx, Hash: h, Duplicate: true}
-				inBatch[h] = idx
-				continue
-			}
-			if !errors.Is(err, ErrNotFound) {
-				lookupErr = err
-				break
-			}
-			idx = start + uint64(len(b.Leaves))
-			inBatch[h] = idx
+			idx := start + uint64(len(b.Leaves))
+			known[h] = idx
 			b.Leaves = append(b.Leaves, r.leaves[i])
 			b.Hashes = append(b.Hashes, h)
 			if err := next.Append(h[:], visit); err != nil {
@@ -445,10 +444,6 @@ func (l *Log) flush(rng *compact.Range, batch []*appendReq) *compact.Range {
 			}
 			results[ri][i] = Receipt{Index: idx, Hash: h}
 		}
-	}
-	if lookupErr != nil {
-		l.fail(fmt.Errorf("%w: dedup lookup: %v", ErrStorage, lookupErr), batch)
-		return rng
 	}
 	size := next.End()
 	if len(b.Leaves) > 0 {
@@ -491,10 +486,21 @@ func (l *Log) fail(err error, batch []*appendReq) {
 	}
 }
 
+// ctxBackground is used for store reads that have no caller context.
+var ctxBackground = context.Background()
+
 func cloneHashes(hs [][]byte) [][]byte {
 	out := make([][]byte, len(hs))
 	for i, h := range hs {
 		out[i] = append([]byte(nil), h...)
 	}
 	return out
+}
+
+// Healthy returns the storage error that stopped appends, or nil.
+func (l *Log) Healthy() error {
+	if errp := l.failed.Load(); errp != nil {
+		return *errp
+	}
+	return nil
 }

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable/block"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -22,14 +24,19 @@ import (
 //	'S'                          -> state: size(8) || compact range hashes (32 each)
 //	'e' || index(8)              -> leaf bytes
 //	'h' || leaf hash(32)         -> index(8)                 (dedup, lookup by hash)
-//	'n' || level(1) || index(8)  -> node hash(32), every complete subtree
+//	'n' || L(1) || N(8) || s(1) || off(1) -> node hash(32), every complete subtree
 //	'c' || size(8)               -> time(8, unix ms) || root(32) || signed note
 //	'k' || size(8) || name || 0 || key ID(4) -> cosignature line
 //	't' || size(8) || SHA-256(token)[:8]      -> RFC 3161 token
 //
 // Storing every node (about two hashes per leaf) rather than only tile rows
-// makes each proof hash a point read; tiles are contiguous range scans of one
-// level. The rejected alternative, rewriting whole partial tiles per batch,
+// makes each proof hash a read without rehashing. Nodes are clustered by
+// tile: the node at tree level t and index i lives in tile L = t/8,
+// N = i >> (8 - t%8), at sublevel s = t%8 and offset off = i mod (256 >> s).
+// All 511 nodes of one tile's subtree are then contiguous (about 20 KiB), so
+// an inclusion proof touches one key region per tile level instead of one
+// random point per tree level, and a served tile is the sublevel-0 run of its
+// region. The rejected alternative, rewriting whole partial tiles per batch,
 // costs up to 8 KiB per level per batch and still needs in-tile hashing for
 // proofs.
 const (
@@ -80,8 +87,11 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 		Logger:       quietLogger{},
 	}
 	// Bloom filters make the dedup lookup of a new (absent) leaf hash cheap.
+	// Hashes, most of what is stored, do not compress: compression would
+	// only cost CPU on every read and compaction.
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
@@ -180,11 +190,14 @@ func leafKey(i uint64) []byte {
 }
 
 func nodeKey(level uint8, i uint64) []byte {
-	k := make([]byte, 10)
-	k[0] = tagNode
-	k[1] = level
-	binary.BigEndian.PutUint64(k[2:], i)
-	return k
+	return appendNodeKey(make([]byte, 0, 12), level, i)
+}
+
+func appendNodeKey(k []byte, level uint8, i uint64) []byte {
+	s := level % TileHeight
+	k = append(k, tagNode, level/TileHeight)
+	k = binary.BigEndian.AppendUint64(k, i>>(TileHeight-s))
+	return append(k, s, byte(i&(tileWidth>>s-1)))
 }
 
 func hashIndexKey(h tlog.Hash) []byte {
@@ -239,19 +252,44 @@ func (s *PebbleStore) Commit(ctx context.Context, b *Batch) (err error) {
 	return nil
 }
 
-// LookupLeaf implements Store.
-func (s *PebbleStore) LookupLeaf(ctx context.Context, h tlog.Hash) (uint64, error) {
-	v, err := s.get(hashIndexKey(h))
+// LookupLeaves implements Store. Most looked-up hashes are new, so the
+// lookup must be cheap for absent keys: a prefix seek consults the bloom
+// filters of every level, including the last one (UseL6Filters), which a
+// plain Get skips and pays for with a data block read per new leaf.
+func (s *PebbleStore) LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlog.Hash]uint64, error) {
+	found := make(map[tlog.Hash]uint64)
+	if len(hs) == 0 {
+		return found, nil
+	}
+	sorted := slices.Clone(hs)
+	slices.SortFunc(sorted, func(a, b tlog.Hash) int { return bytes.Compare(a[:], b[:]) })
+	it, err := s.db.NewIter(&pebble.IterOptions{
+		LowerBound:   []byte{tagHashIndex},
+		UpperBound:   []byte{tagHashIndex + 1},
+		UseL6Filters: true,
+	})
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return 0, err
+		return nil, fmt.Errorf("ledger: looking up leaf hashes: %w", err)
+	}
+	defer it.Close()
+	for _, h := range sorted {
+		k := hashIndexKey(h)
+		if !it.SeekPrefixGE(k) || !bytes.Equal(it.Key(), k) {
+			if err := it.Error(); err != nil {
+				return nil, fmt.Errorf("ledger: looking up leaf hash: %w", err)
+			}
+			continue
 		}
-		return 0, fmt.Errorf("ledger: looking up leaf hash: %w", err)
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("ledger: looking up leaf hash: %w", err)
+		}
+		if len(v) != 8 {
+			return nil, fmt.Errorf("ledger: corrupt hash index entry")
+		}
+		found[h] = binary.BigEndian.Uint64(v)
 	}
-	if len(v) != 8 {
-		return 0, fmt.Errorf("ledger: corrupt hash index entry")
-	}
-	return binary.BigEndian.Uint64(v), nil
+	return found, nil
 }
 
 // scan calls fn for each of the n consecutive keys [from, from+n) of one
@@ -301,16 +339,27 @@ func (s *PebbleStore) ReadLeaves(ctx context.Context, start uint64, n int) ([][]
 	return out, nil
 }
 
-// ReadLevel implements TreeReader.
+// ReadLevel implements TreeReader. Consecutive nodes of one level are
+// contiguous within a tile's key region; the read goes region by region.
 func (s *PebbleStore) ReadLevel(ctx context.Context, level uint8, start uint64, n int) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, n)
-	err := s.scan(nodeKey(level, start), nodeKey(level, start+uint64(n)), n, func(i int, v []byte) error {
-		if len(v) != 32 {
-			return fmt.Errorf("corrupt node of %d bytes", len(v))
-		}
-		copy(out[i][:], v)
-		return nil
-	})
+	per := uint64(tileWidth >> (level % TileHeight)) // nodes of this level per tile region
+	var err error
+	for done := 0; done < n && err == nil; {
+		i := start + uint64(done)
+		run := int(min(uint64(n-done), per-i%per))
+		lower := nodeKey(level, i)
+		upper := append(nodeKey(level, i+uint64(run)-1), 0) // just past the run's last key
+		base := done
+		err = s.scan(lower, upper, run, func(j int, v []byte) error {
+			if len(v) != 32 {
+				return fmt.Errorf("corrupt node of %d bytes", len(v))
+			}
+			copy(out[base+j][:], v)
+			return nil
+		})
+		done += run
+	}
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, err
@@ -320,23 +369,45 @@ func (s *PebbleStore) ReadLevel(ctx context.Context, level uint8, start uint64, 
 	return out, nil
 }
 
-// ReadNodes implements TreeReader.
+// ReadNodes implements TreeReader. One iterator seeks forward through the
+// sorted keys: the nodes of a proof cluster in a few tile regions, and
+// increasing seeks let Pebble step from the blocks already positioned. A Get
+// per node measured three times slower (a fresh lookup through every level
+// each time), prefix seeks no faster.
 func (s *PebbleStore) ReadNodes(ctx context.Context, ids []NodeID) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([][]byte, len(ids))
+	order := make([]int, len(ids))
+	buf := make([]byte, 0, 12*len(ids))
 	for i, id := range ids {
-		v, closer, err := s.db.Get(nodeKey(id.Level, id.Index))
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil, fmt.Errorf("ledger: node %d/%d: %w", id.Level, id.Index, ErrNotFound)
+		buf = appendNodeKey(buf, id.Level, id.Index)
+		keys[i] = buf[len(buf)-12:]
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keys[order[0]], UpperBound: append(bytes.Clone(keys[order[len(order)-1]]), 0)})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading nodes: %w", err)
+	}
+	defer it.Close()
+	for _, i := range order {
+		if !it.SeekGE(keys[i]) || !bytes.Equal(it.Key(), keys[i]) {
+			if err := it.Error(); err != nil {
+				return nil, fmt.Errorf("ledger: reading node %d/%d: %w", ids[i].Level, ids[i].Index, err)
+			}
+			return nil, fmt.Errorf("ledger: node %d/%d: %w", ids[i].Level, ids[i].Index, ErrNotFound)
 		}
+		v, err := it.ValueAndErr()
 		if err != nil {
-			return nil, fmt.Errorf("ledger: reading node %d/%d: %w", id.Level, id.Index, err)
+			return nil, fmt.Errorf("ledger: reading node %d/%d: %w", ids[i].Level, ids[i].Index, err)
 		}
 		if len(v) != 32 {
-			closer.Close()
-			return nil, fmt.Errorf("ledger: corrupt node %d/%d", id.Level, id.Index)
+			return nil, fmt.Errorf("ledger: corrupt node %d/%d", ids[i].Level, ids[i].Index)
 		}
 		copy(out[i][:], v)
-		closer.Close()
 	}
 	return out, nil
 }

@@ -42,9 +42,13 @@ func (l *Log) Leaf(ctx context.Context, index uint64) ([]byte, error) {
 
 // IndexOf returns the index of the leaf with RFC 6962 hash h, or ErrNotFound.
 func (l *Log) IndexOf(ctx context.Context, h tlog.Hash) (uint64, error) {
-	idx, err := l.store.LookupLeaf(ctx, h)
+	found, err := l.store.LookupLeaves(ctx, []tlog.Hash{h})
 	if err != nil {
 		return 0, err
+	}
+	idx, ok := found[h]
+	if !ok {
+		return 0, fmt.Errorf("ledger: leaf hash %s: %w", h, ErrNotFound)
 	}
 	// A leaf of a batch whose commit is not yet acknowledged is invisible
 	// in Pebble anyway; the check keeps other stores honest too.
@@ -113,7 +117,7 @@ func (l *Log) TreeHash(ctx context.Context, size uint64) (tlog.Hash, error) {
 		ids = append(ids, NodeID{Level: uint8(level), Index: begin >> level})
 		begin += 1 << level
 	}
-	hs, err := l.store.ReadNodes(ctx, ids)
+	hs, err := l.readNodes(ids)
 	if err != nil {
 		return tlog.Hash{}, err
 	}
@@ -142,7 +146,7 @@ func (l *Log) rehash(ctx context.Context, nodes proof.Nodes) ([]tlog.Hash, error
 	for i, id := range nodes.IDs {
 		ids[i] = NodeID{Level: uint8(id.Level), Index: id.Index}
 	}
-	hs, err := l.store.ReadNodes(ctx, ids)
+	hs, err := l.readNodes(ids)
 	if err != nil {
 		return nil, err
 	}

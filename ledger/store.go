@@ -60,9 +60,10 @@ type Store interface {
 	// Commit makes b durable atomically. It must fail if b.Start is not the
 	// committed size.
 	Commit(ctx context.Context, b *Batch) error
-	// LookupLeaf returns the index of the leaf whose RFC 6962 hash is h, or
-	// ErrNotFound.
-	LookupLeaf(ctx context.Context, h tlog.Hash) (uint64, error)
+	// LookupLeaves returns the index of each leaf whose RFC 6962 hash is in
+	// hs; hashes not in the log are absent from the map. The sequencer calls
+	// it once per batch, mostly for hashes that are new.
+	LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlog.Hash]uint64, error)
 
 	TreeReader
 	CheckpointStore

@@ -1,0 +1,333 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+// Cache lifetimes of the tlog-tiles resources. The checkpoint is mutable and
+// must not be cached beyond a few seconds; full tiles and bundles never
+// change; partial ones are replaced by full ones and kept briefly.
+// Spec: https://c2sp.org/tlog-tiles
+const (
+	cacheCheckpoint = "public, max-age=2, must-revalidate"
+	cacheImmutable  = "public, max-age=31536000, immutable"
+	cachePartial    = "public, max-age=10"
+)
+
+type logHandlers struct {
+	log    *ledger.Log
+	logger *slog.Logger
+}
+
+func mountLog(r gin.IRouter, l *ledger.Log, logger *slog.Logger) {
+	h := &logHandlers{log: l, logger: logger}
+	r.GET("/checkpoint", h.checkpoint)
+	r.GET("/tile/*path", h.tile)
+	r.GET("/v1/log/proof/inclusion", h.inclusion)
+	r.GET("/v1/log/proof/consistency", h.consistency)
+	r.GET("/v1/log/entries/:index", h.entry)
+	r.GET("/v1/log/checkpoints", h.checkpoints)
+	r.GET("/v1/log/checkpoints/:size", h.checkpointAt)
+}
+
+func (h *logHandlers) fail(c *gin.Context, err error) { abortWithError(c, h.logger, err) }
+
+func (h *logHandlers) checkpoint(c *gin.Context) {
+	cp, err := h.log.Checkpoint(c.Request.Context())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Cache-Control", cacheCheckpoint)
+	c.Data(http.StatusOK, "text/plain; charset=utf-8", cp.CosignedNote())
+}
+
+func (h *logHandlers) tile(c *gin.Context) {
+	tp, err := ledger.ParseTilePath("tile" + c.Param("path"))
+	if err != nil {
+		h.fail(c, notFound(err.Error()))
+		return
+	}
+	ctx := c.Request.Context()
+	var data []byte
+	if tp.Entries {
+		data, err = h.log.ReadEntryBundle(ctx, tp.Index, tp.Width)
+	} else {
+		data, err = h.log.ReadTile(ctx, tp.Level, tp.Index, tp.Width)
+	}
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if tp.Width == 0 {
+		c.Header("Cache-Control", cacheImmutable)
+	} else {
+		c.Header("Cache-Control", cachePartial)
+	}
+	// Entry bundles compress well and the spec asks for HTTP compression.
+	if tp.Entries && acceptsGzip(c.GetHeader("Accept-Encoding")) {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(data)
+		zw.Close()
+		c.Header("Content-Encoding", "gzip")
+		c.Header("Vary", "Accept-Encoding")
+		data = buf.Bytes()
+	}
+	c.Data(http.StatusOK, "application/octet-stream", data)
+}
+
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(enc), "gzip") && strings.ReplaceAll(params, " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
+}
+
+// proofJSON is the JSON shape of an inclusion proof: hashes in standard
+// base64, as in tlog-proof and checkpoints.
+type inclusionJSON struct {
+	Index      uint64   `json:"index"`
+	Size       uint64   `json:"size"`
+	LeafHash   string   `json:"leaf_hash"`
+	Root       string   `json:"root"`
+	Proof      []string `json:"proof"`
+	Checkpoint string   `json:"checkpoint,omitempty"`
+}
+
+type consistencyJSON struct {
+	Old     uint64   `json:"old"`
+	Size    uint64   `json:"size"`
+	OldRoot string   `json:"old_root"`
+	Root    string   `json:"root"`
+	Proof   []string `json:"proof"`
+}
+
+func b64(h tlog.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
+
+func b64s(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = b64(h)
+	}
+	return out
+}
+
+// queryUint parses a required or optional unsigned query parameter.
+func queryUint(c *gin.Context, name string, required bool) (uint64, bool, error) {
+	s, ok := c.GetQuery(name)
+	if !ok || s == "" {
+		if required {
+			return 0, false, badRequest(fmt.Sprintf("missing query parameter %q", name))
+		}
+		return 0, false, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, false, badRequest(fmt.Sprintf("query parameter %q must be a non-negative integer", name))
+	}
+	return v, true, nil
+}
+
+// parseLeafHash accepts a leaf hash as 64 hex digits or standard base64.
+func parseLeafHash(s string) (tlog.Hash, error) {
+	var h tlog.Hash
+	var b []byte
+	var err error
+	if len(s) == 64 {
+		b, err = hex.DecodeString(s)
+	} else {
+		b, err = base64.StdEncoding.DecodeString(s)
+	}
+	if err != nil || len(b) != 32 {
+		return h, badRequest("leaf_hash must be 32 bytes in hex or base64")
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// sizeOrCheckpoint returns the size query parameter, or the newest
+// checkpoint's size (and its note) when it is absent.
+func (h *logHandlers) sizeOrCheckpoint(c *gin.Context) (uint64, []byte, error) {
+	size, ok, err := queryUint(c, "size", false)
+	if err != nil || ok {
+		return size, nil, err
+	}
+	cp, err := h.log.Checkpoint(c.Request.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	return cp.Size, cp.CosignedNote(), nil
+}
+
+func (h *logHandlers) inclusion(c *gin.Context) {
+	ctx := c.Request.Context()
+	size, note, err := h.sizeOrCheckpoint(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	var index uint64
+	var leafHash tlog.Hash
+	if hs, ok := c.GetQuery("leaf_hash"); ok {
+		if leafHash, err = parseLeafHash(hs); err != nil {
+			h.fail(c, err)
+			return
+		}
+		if index, err = h.log.IndexOf(ctx, leafHash); err != nil {
+			h.fail(c, err)
+			return
+		}
+	} else {
+		if index, _, err = queryUint(c, "index", true); err != nil {
+			h.fail(c, badRequest("give index or leaf_hash"))
+			return
+		}
+	}
+	proof, err := h.log.InclusionProof(ctx, index, size)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	root, err := h.log.TreeHash(ctx, size)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if leafHash == (tlog.Hash{}) {
+		leaf, err := h.log.Leaf(ctx, index)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		leafHash = tlog.RecordHash(leaf)
+	}
+	c.JSON(http.StatusOK, inclusionJSON{Index: index, Size: size, LeafHash: b64(leafHash), Root: b64(root), Proof: b64s(proof), Checkpoint: string(note)})
+}
+
+func (h *logHandlers) consistency(c *gin.Context) {
+	ctx := c.Request.Context()
+	old, _, err := queryUint(c, "old", true)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	size, _, err := h.sizeOrCheckpoint(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	proof, err := h.log.ConsistencyProof(ctx, old, size)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	oldRoot, err := h.log.TreeHash(ctx, old)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	root, err := h.log.TreeHash(ctx, size)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, consistencyJSON{Old: old, Size: size, OldRoot: b64(oldRoot), Root: b64(root), Proof: b64s(proof)})
+}
+
+func (h *logHandlers) entry(c *gin.Context) {
+	index, err := strconv.ParseUint(c.Param("index"), 10, 64)
+	if err != nil {
+		h.fail(c, badRequest("entry index must be a non-negative integer"))
+		return
+	}
+	leaf, err := h.log.Leaf(c.Request.Context(), index)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"index": index, "leaf": base64.StdEncoding.EncodeToString(leaf), "leaf_hash": b64(tlog.RecordHash(leaf))})
+}
+
+type checkpointJSON struct {
+	Size         uint64   `json:"size"`
+	Root         string   `json:"root"`
+	Time         string   `json:"time"`
+	Note         string   `json:"note"`
+	Cosignatures []string `json:"cosignatures"`
+	Timestamps   []string `json:"timestamps"`
+	CosignedNote string   `json:"cosigned_note"`
+}
+
+func toCheckpointJSON(cp ledger.Checkpoint) checkpointJSON {
+	out := checkpointJSON{
+		Size: cp.Size, Root: b64(cp.Root), Time: cp.Time.UTC().Format(time.RFC3339Nano),
+		Note: string(cp.Note), CosignedNote: string(cp.CosignedNote()),
+		Cosignatures: []string{}, Timestamps: []string{},
+	}
+	for _, l := range cp.Cosignatures {
+		out.Cosignatures = append(out.Cosignatures, string(l))
+	}
+	for _, t := range cp.Timestamps {
+		out.Timestamps = append(out.Timestamps, base64.StdEncoding.EncodeToString(t))
+	}
+	return out
+}
+
+func (h *logHandlers) checkpointAt(c *gin.Context) {
+	size, err := strconv.ParseUint(c.Param("size"), 10, 64)
+	if err != nil {
+		h.fail(c, badRequest("checkpoint size must be a non-negative integer"))
+		return
+	}
+	cp, err := h.log.CheckpointAt(c.Request.Context(), size)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, toCheckpointJSON(cp))
+}
+
+// checkpoints lists published checkpoints after a size, oldest first.
+func (h *logHandlers) checkpoints(c *gin.Context) {
+	after, _, err := queryUint(c, "after", false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	limit, ok, err := queryUint(c, "limit", false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if !ok || limit > 1000 {
+		limit = 1000
+	}
+	cps, err := h.log.Checkpoints(c.Request.Context(), after, int(limit))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]checkpointJSON, len(cps))
+	for i, cp := range cps {
+		out[i] = toCheckpointJSON(cp)
+	}
+	c.JSON(http.StatusOK, gin.H{"checkpoints": out})
+}

@@ -1,0 +1,140 @@
+// Package web is cunzheng's HTTP face: the gin router, the C2SP tlog-tiles
+// read endpoints, the JSON API, the HTML pages and operational endpoints.
+// It only wires requests to the domain packages; no domain logic lives here.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+// Config holds what the server serves. Log is required; the rest is optional
+// and its routes are absent when nil.
+type Config struct {
+	// Log is the ledger served at /checkpoint, /tile/ and /v1/log/.
+	Log *ledger.Log
+	// Logger receives access logs (method, route pattern, status, duration;
+	// never query strings or bodies, which may hold personal data).
+	Logger *slog.Logger
+	// Gatherer is exposed at /metrics. The default exposes nothing.
+	Gatherer prometheus.Gatherer
+	// Registerer registers the web metrics. The default registers none.
+	Registerer prometheus.Registerer
+	// Mounts add further routes (evidence, notary, reports, verification),
+	// each given the root router.
+	Mounts []func(r gin.IRouter)
+}
+
+// Server is the HTTP handler of cunzheng serve.
+type Server struct {
+	cfg     Config
+	logger  *slog.Logger
+	engine  *gin.Engine
+	metrics *webMetrics
+}
+
+// New builds the server's routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{cfg: cfg, logger: cfg.Logger, engine: gin.New(), metrics: newWebMetrics(cfg.Registerer)}
+	e := s.engine
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	e.Use(s.recoverPanics, s.accessLog)
+	e.NoRoute(func(c *gin.Context) { abortWithError(c, s.logger, notFound("no such resource")) })
+	e.NoMethod(func(c *gin.Context) {
+		abortWithError(c, s.logger, &httpError{http.StatusMethodNotAllowed, "method not allowed"})
+	})
+
+	e.GET("/healthz", s.serveHealth)
+	if cfg.Gatherer != nil {
+		h := promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})
+		e.GET("/metrics", gin.WrapH(h))
+	}
+	if cfg.Log != nil {
+		mountLog(e, cfg.Log, s.logger)
+	}
+	for _, m := range cfg.Mounts {
+		m(e)
+	}
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+func (s *Server) serveHealth(c *gin.Context) {
+	if s.cfg.Log != nil {
+		if err := s.cfg.Log.Healthy(); err != nil {
+			c.String(http.StatusServiceUnavailable, "unhealthy: %v\n", err)
+			return
+		}
+	}
+	c.String(http.StatusOK, "ok\n")
+}
+
+// recoverPanics turns a handler panic into a 500 and a log line; a panic is
+// a bug, never an answer to input, but one request must not take the
+// process down.
+func (s *Server) recoverPanics(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.logger.Error("handler panic", "route", c.FullPath(), "panic", r)
+			if !c.Writer.Written() {
+				c.AbortWithStatus(http.StatusInternalServerError)
+			}
+		}
+	}()
+	c.Next()
+}
+
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, http.StatusText(c.Writer.Status())).Inc()
+	s.metrics.seconds.WithLabelValues(route).Observe(d.Seconds())
+	s.logger.LogAttrs(c.Request.Context(), slog.LevelInfo, "http",
+		slog.String("method", c.Request.Method),
+		slog.String("route", route),
+		slog.Int("status", c.Writer.Status()),
+		slog.Duration("duration", d),
+		slog.Int("bytes", c.Writer.Size()),
+	)
+}
+
+type webMetrics struct {
+	requests *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+}
+
+func newWebMetrics(reg prometheus.Registerer) *webMetrics {
+	m := &webMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cunzheng_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cunzheng_http_request_seconds", Help: "HTTP request duration by route pattern.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.seconds)
+	}
+	return m
+}
