@@ -57,7 +57,7 @@ func permitted(sig *Signature, c Change) bool {
 		p = 3
 	}
 	switch c.Kind {
-	case ChangeDSS, ChangeMetadata, "timestamp":
+	case ChangeDSS, ChangeMetadata, ChangeTimestamp:
 		return true
 	case ChangeSignature:
 		return p >= 2
@@ -236,7 +236,7 @@ func classifyObject(of, nf *cos.File, ov, nv cos.Object, existed bool) (string, 
 			if existed {
 				return ChangeOther, ""
 			}
-			return "timestamp", ""
+			return ChangeTimestamp, ""
 		case typ == "Sig" || hasBR:
 			if existed {
 				return ChangeOther, ""

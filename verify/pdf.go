@@ -479,6 +479,8 @@ func (v *checker) check(s sigRef) *Signature {
 	}
 	sig.DigestOK, sig.SignatureOK = true, true
 
+	sig.EmbeddedCRLs, sig.EmbeddedOCSPs = len(rd.crls), len(rd.ocsps)
+
 	// 3. The signature timestamp: POE of the signature value.
 	var poe *time.Time
 	var tsProblem string

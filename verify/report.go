@@ -100,6 +100,10 @@ type Signature struct {
 	Chain        []Certificate `json:"chain,omitempty"`
 	ChainTrusted bool          `json:"chainTrusted"`
 	Revocation   []Revocation  `json:"revocation,omitempty"`
+	// EmbeddedCRLs and EmbeddedOCSPs count the revocation data the file
+	// carries for this signature (CMS, adbe-revocationInfoArchival, DSS).
+	EmbeddedCRLs  int `json:"embeddedCrls"`
+	EmbeddedOCSPs int `json:"embeddedOcsps"`
 
 	ClaimedSigningTime *time.Time `json:"claimedSigningTime,omitempty"`
 	Timestamp          *Timestamp `json:"timestamp,omitempty"`
@@ -164,7 +168,8 @@ type Change struct {
 
 // Kinds of change after a signature.
 const (
-	ChangeSignature  = "signature"  // a new signature, signature field or document timestamp
+	ChangeSignature  = "signature"  // a new signature or signature field
+	ChangeTimestamp  = "timestamp"  // a new document timestamp
 	ChangeDSS        = "dss"        // validation data (certificates, CRLs, OCSP) added
 	ChangeFormFill   = "form-fill"  // a field value filled in
 	ChangeAnnotation = "annotation" // a comment or markup added or changed

@@ -95,7 +95,7 @@ func verdictFor(sig *Signature, ind Indication, sub SubIndication, problem strin
 
 var kindNames = map[string][2]string{
 	ChangeSignature:  {"新增签名", "a new signature"},
-	"timestamp":      {"新增时间戳", "a new timestamp"},
+	ChangeTimestamp:  {"新增时间戳", "a new timestamp"},
 	ChangeDSS:        {"补充验证数据", "added validation data"},
 	ChangeFormFill:   {"填写表单", "form filling"},
 	ChangeAnnotation: {"添加注释", "annotations"},

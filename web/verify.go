@@ -429,7 +429,7 @@ var verifyFuncs = template.FuncMap{
 		switch k {
 		case verify.ChangeSignature:
 			return "新增签名"
-		case "timestamp":
+		case verify.ChangeTimestamp:
 			return "新增时间戳"
 		case verify.ChangeDSS:
 			return "补充验证数据"

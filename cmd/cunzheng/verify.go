@@ -238,6 +238,7 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 			}
 			fmt.Fprintf(w, "  时间戳 Timestamp:   %s (%s)\n", ts.Time.Format(time.RFC3339), state)
 		}
+		fmt.Fprintf(w, "  吊销数据 Embedded:  %d CRL, %d OCSP\n", s.EmbeddedCRLs, s.EmbeddedOCSPs)
 		for _, r := range s.Revocation {
 			fmt.Fprintf(w, "  吊销 Revocation:    %s: %s (%s)\n", r.Subject, r.Status, r.Source)
 		}

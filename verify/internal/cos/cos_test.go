@@ -136,3 +136,24 @@ func TestBudget(t *testing.T) {
 		t.Fatalf("Err() = %v after a cancelled context", f.Err())
 	}
 }
+
+// FuzzOpen reads every revision of arbitrary bytes and loads every object
+// the cross-reference data names, within the default limits.
+func FuzzOpen(f *testing.F) {
+	f.Add(build("<< /Type /Catalog >>", "<< /Length 3 >>\nstream\nabc\nendstream"))
+	f.Add(build("[1 2 3 R]", "(str\\)ing)", "<414243>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b := NewBudget(context.Background(), Limits{MaxDecoded: 1 << 20})
+		for _, end := range Revisions(data) {
+			file, err := Open(data, end, b)
+			if err != nil {
+				continue
+			}
+			for num := range file.xref {
+				if s, ok := file.Get(num).(*Stream); ok {
+					file.Decode(s)
+				}
+			}
+		}
+	})
+}

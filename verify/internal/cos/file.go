@@ -16,12 +16,23 @@ type Budget struct {
 	lim      Limits
 	decoded  int64
 	resolves int
+	// Revisions share the objects they read at the same file offset:
+	// the same bytes parse the same way, so a file with many incremental
+	// updates costs its size, not its size times its revisions.
+	parsed map[int64]parsedObj
+	objstm map[int64]*objStm
+}
+
+type parsedObj struct {
+	ref Ref
+	obj Object
+	end int64
 }
 
 // NewBudget returns a budget bounded by lim and cancelled with ctx.
 func NewBudget(ctx context.Context, lim Limits) *Budget {
 	lim.fill()
-	return &Budget{ctx: ctx, lim: lim}
+	return &Budget{ctx: ctx, lim: lim, parsed: map[int64]parsedObj{}, objstm: map[int64]*objStm{}}
 }
 
 func (b *Budget) spendResolve() error {
@@ -480,10 +491,16 @@ func (f *File) load(num uint32) (Object, error) {
 	var v Object
 	switch e.typ {
 	case 1:
-		ref, obj, end, err := f.parseIndirectAt(e.off)
-		if err != nil {
-			return nil, err
+		p, ok := f.budget.parsed[e.off]
+		if !ok {
+			ref, obj, end, err := f.parseIndirectAt(e.off)
+			if err != nil {
+				return nil, err
+			}
+			p = parsedObj{ref, obj, end}
+			f.budget.parsed[e.off] = p
 		}
+		ref, obj, end := p.ref, p.obj, p.end
 		if ref.Num != num {
 			return nil, fmt.Errorf("%w: object %d not at its offset", ErrMalformed, num)
 		}
@@ -502,6 +519,9 @@ func (f *File) load(num uint32) (Object, error) {
 
 func (f *File) fromObjStm(num uint32, e entry) (Object, error) {
 	os, ok := f.objstm[e.stm]
+	if !ok && f.xref[e.stm].typ == 1 {
+		os, ok = f.budget.objstm[f.xref[e.stm].off]
+	}
 	if !ok {
 		if f.loading[e.stm] {
 			return nil, fmt.Errorf("%w: object stream loop at %d", ErrMalformed, e.stm)
@@ -544,6 +564,7 @@ func (f *File) fromObjStm(num uint32, e entry) (Object, error) {
 			os.offs = append(os.offs, first+oo)
 		}
 		f.objstm[e.stm] = os
+		f.budget.objstm[se.off] = os
 	}
 	if e.idx < 0 || e.idx >= int64(len(os.offs)) || os.nums[e.idx] != num {
 		return nil, fmt.Errorf("%w: object %d not in its object stream", ErrMalformed, num)
