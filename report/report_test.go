@@ -315,6 +315,8 @@ func TestRefusesEvidenceThatDoesNotVerify(t *testing.T) {
 	}
 }
 
+// cloneContract copies c deeply enough for the tests' tampering: the
+// fixture is shared between tests and must not change.
 func cloneContract(c *report.Contract) *report.Contract {
 	cp := *c
 	cp.Events = make([]report.Event, len(c.Events))
@@ -324,6 +326,10 @@ func cloneContract(c *report.Contract) *report.Contract {
 		cp.Events[i] = e
 	}
 	cp.Consistency = append(c.Consistency[:0:0], c.Consistency...)
+	cp.Signers = append(c.Signers[:0:0], c.Signers...)
+	cp.Files = append(c.Files[:0:0], c.Files...)
+	cp.IdentityChecks = append(c.IdentityChecks[:0:0], c.IdentityChecks...)
+	cp.Checkpoint.Timestamps = append(c.Checkpoint.Timestamps[:0:0], c.Checkpoint.Timestamps...)
 	return &cp
 }
 
