@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,21 +163,21 @@ func (l *testLog) proof(old, size uint64) [][]byte {
 
 // Log implementation.
 
-func (l *testLog) WaitNote(ctx context.Context, after uint64) (uint64, []byte, error) {
+func (l *testLog) NextCheckpoint(ctx context.Context, after uint64) (Published, error) {
 	for {
 		l.mu.Lock()
 		for _, s := range l.sizes {
 			if s > after {
-				n := l.notes[s]
+				p := Published{Size: s, Note: l.notes[s], Cosignatures: slices.Clone(l.cosigs[s]), Timestamps: len(l.tokens[s])}
 				l.mu.Unlock()
-				return s, n, nil
+				return p, nil
 			}
 		}
 		ch := l.changed
 		l.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			return 0, nil, ctx.Err()
+			return Published{}, ctx.Err()
 		case <-ch:
 		}
 	}

@@ -23,18 +23,31 @@ import (
 // Log is the log side of notarization, as the Pusher needs it. The ledger
 // satisfies it; its contract:
 //
-//   - WaitNote blocks until the log has published a checkpoint larger than
-//     after and returns the first such: its size and its signed note exactly
-//     as the log signed it (no cosignatures). It returns ctx's error when ctx
-//     ends. Every published checkpoint must stay retrievable.
+//   - NextCheckpoint blocks until the log has published a checkpoint larger
+//     than after and returns the first such: its size, its signed note
+//     exactly as the log signed it, and what is already stored beside it
+//     (so that a restarted pusher neither re-sends nor re-stamps what is
+//     done). It returns ctx's error when ctx ends. Every published
+//     checkpoint must stay retrievable.
 //   - ConsistencyProof returns the RFC 6962 proof between two published sizes.
 //   - AddCosignature and AddTimestamp store a verified cosignature line or
 //     RFC 3161 token beside the published checkpoint of that size.
 type Log interface {
-	WaitNote(ctx context.Context, after uint64) (size uint64, note []byte, err error)
+	NextCheckpoint(ctx context.Context, after uint64) (Published, error)
 	ConsistencyProof(ctx context.Context, old, size uint64) ([]tlog.Hash, error)
 	AddCosignature(ctx context.Context, size uint64, line []byte) error
 	AddTimestamp(ctx context.Context, size uint64, token []byte) error
+}
+
+// Published is a checkpoint as the log published it.
+type Published struct {
+	Size uint64
+	// Note is the signed note as the log signed it, without cosignatures.
+	Note []byte
+	// Cosignatures are the cosignature lines already stored beside it.
+	Cosignatures [][]byte
+	// Timestamps is how many RFC 3161 tokens are already stored beside it.
+	Timestamps int
 }
 
 // Submitter is an in-process notary office (an *Office satisfies it), for
@@ -258,7 +271,7 @@ func (p *Pusher) runNotary(ctx context.Context, n *notaryState) {
 	var cursor uint64
 	backoff := p.min
 	for ctx.Err() == nil {
-		size, msg, err := p.log.WaitNote(ctx, cursor)
+		pub, err := p.log.NextCheckpoint(ctx, cursor)
 		if err != nil {
 			if ctx.Err() == nil {
 				p.logger.WarnContext(ctx, "waiting for a checkpoint", "err", err)
@@ -268,8 +281,14 @@ func (p *Pusher) runNotary(ctx context.Context, n *notaryState) {
 			continue
 		}
 		backoff = p.min
-		p.pushCheckpoint(ctx, n, size, msg)
-		cursor = size
+		if line := cosignatureBy(n.verifier, pub); line != nil {
+			// Cosigned before (by an earlier run): count it, do not resend.
+			n.old = max(n.old, pub.Size)
+			p.cosigned(n, pub.Size, pub.Note, line, false)
+		} else {
+			p.pushCheckpoint(ctx, n, pub.Size, pub.Note)
+		}
+		cursor = pub.Size
 	}
 }
 
@@ -321,7 +340,7 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 				break
 			}
 			n.old = size
-			p.cosigned(n, size, msg, line)
+			p.cosigned(n, size, msg, line, true)
 			return
 		case known != nil:
 			// 409: resend from the size the office holds.
@@ -450,12 +469,31 @@ func (p *Pusher) setNotaryErr(n *notaryState, msg string) {
 	p.mu.Unlock()
 }
 
+// cosignatureBy returns the line among pub's stored cosignatures that v
+// verifies, or nil.
+func cosignatureBy(v note.Verifier, pub Published) []byte {
+	for _, l := range pub.Cosignatures {
+		if line, err := verifyCosignature(v, pub.Note, l); err == nil {
+			return line
+		}
+	}
+	return nil
+}
+
 // cosigned records a stored cosignature and re-evaluates the quorum.
-func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte) {
-	p.metrics.pushes.WithLabelValues(n.verifier.Name(), "cosigned").Inc()
+func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte, fresh bool) {
+	if fresh {
+		p.metrics.pushes.WithLabelValues(n.verifier.Name(), "cosigned").Inc()
+	}
+	at := time.Now().UTC()
+	if nt, err := note.Open(append(bytes.Clone(msg), line...), note.VerifierList(n.verifier)); err == nil {
+		if ts, err := fnote.CoSigV1Timestamp(nt.Sigs[0]); err == nil {
+			at = ts.UTC()
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n.size, n.at, n.lastErr = size, time.Now().UTC(), ""
+	n.size, n.at, n.lastErr = size, at, ""
 	if size <= p.notarized {
 		return
 	}
@@ -491,11 +529,17 @@ func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte) {
 func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 	var cursor uint64
 	for ctx.Err() == nil {
-		size, msg, err := p.log.WaitNote(ctx, cursor)
+		pub, err := p.log.NextCheckpoint(ctx, cursor)
 		if err != nil {
 			if ctx.Err() == nil {
 				sleep(ctx, p.min)
 			}
+			continue
+		}
+		size, msg := pub.Size, pub.Note
+		if pub.Timestamps >= len(p.tsas) {
+			// Stamped before (by an earlier run).
+			cursor = size
 			continue
 		}
 		backoff := p.min

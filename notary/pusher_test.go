@@ -212,6 +212,39 @@ func TestPusher(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
+
+	// A restarted pusher counts what is stored (the quorum comes back)
+	// and neither re-sends nor re-stamps old checkpoints.
+	counts := func() (c, k int) {
+		lg.mu.Lock()
+		defer lg.mu.Unlock()
+		for _, s := range lg.sizes {
+			c += len(lg.cosigs[s])
+			k += len(lg.tokens[s])
+		}
+		return
+	}
+	c0, k0 := counts()
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	p2, err := NewPusher(PusherConfig{Log: lg,
+		Notaries:   []Notary{{Local: a, VKey: a.VerifierKey()}, {URL: srvB.url(), VKey: b.VerifierKey()}},
+		TSAs:       []TSAEndpoint{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
+		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p2.Run(ctx2)
+	waitFor(t, "quorum from stored cosignatures", func() bool { return p2.Status().Notarized == newest })
+	if c, k := counts(); c != c0 || k != k0 {
+		t.Errorf("restart added %d cosignatures and %d tokens to old checkpoints", c-c0, k-k0)
+	}
+	lg.append(3)
+	after := lg.publish()
+	waitFor(t, "the next checkpoint", cosigned(after, 2))
+	if c, k := counts(); c != c0+2 || k != k0+2 {
+		t.Errorf("after one more checkpoint: %d cosignatures and %d tokens added, want 2 and 2", c-c0, k-k0)
+	}
 }
 
 func TestParseNotary(t *testing.T) {

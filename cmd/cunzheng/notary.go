@@ -176,21 +176,25 @@ func (n *notarization) Close() error {
 }
 
 // ledgerNotes adapts *ledger.Log to notary.Log. WaitCheckpoint returns the
-// newest checkpoint, which may skip some; WaitNote lists the first one after
-// the cursor so that every published checkpoint is notarized.
+// newest checkpoint, which may skip some; NextCheckpoint lists the first one
+// after the cursor so that every published checkpoint is notarized.
 type ledgerNotes struct{ *ledger.Log }
 
-func (l ledgerNotes) WaitNote(ctx context.Context, after uint64) (uint64, []byte, error) {
+func (l ledgerNotes) NextCheckpoint(ctx context.Context, after uint64) (notary.Published, error) {
 	for {
 		cps, err := l.Checkpoints(ctx, after, 1)
 		if err != nil {
-			return 0, nil, err
+			return notary.Published{}, err
 		}
 		if len(cps) > 0 {
-			return cps[0].Size, cps[0].Note, nil
+			c, err := l.CheckpointAt(ctx, cps[0].Size)
+			if err != nil {
+				return notary.Published{}, err
+			}
+			return notary.Published{Size: c.Size, Note: c.Note, Cosignatures: c.Cosignatures, Timestamps: len(c.Timestamps)}, nil
 		}
 		if _, err := l.WaitCheckpoint(ctx, after); err != nil {
-			return 0, nil, err
+			return notary.Published{}, err
 		}
 	}
 }
