@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -145,6 +146,8 @@ type notarizeFlags struct {
 	tsas     repeated
 	tsaRoots string
 	policy   string
+	// maxBackoff overrides notary.DefaultMaxBackoff (tests).
+	maxBackoff time.Duration
 }
 
 // addNotarizeFlags registers --notary, --tsa, --tsa-roots and
@@ -208,7 +211,7 @@ var _ notary.Log = ledgerNotes{}
 // Closes the result after it returns.
 func setupNotarization(ctx context.Context, data string, l *ledger.Log, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
 	n := &notarization{}
-	cfg := notary.PusherConfig{Log: ledgerNotes{l}, Logger: logger.With("component", "notarize"), Registry: reg}
+	cfg := notary.PusherConfig{Log: ledgerNotes{l}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
 	for _, s := range f.notaries {
 		nt, err := notary.ParseNotary(s)
 		if err != nil {

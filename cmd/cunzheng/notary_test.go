@@ -163,7 +163,7 @@ func TestNotaryProcesses(t *testing.T) {
 	a.start()
 	b.start()
 
-	f := &notarizeFlags{notaries: repeated{a.url() + "=" + vkA, b.url() + "=" + vkB}}
+	f := &notarizeFlags{notaries: repeated{a.url() + "=" + vkA, b.url() + "=" + vkB}, maxBackoff: 500 * time.Millisecond}
 	n, err := setupNotarization(ctx, filepath.Join(data, "log"), l, f, logger, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +195,7 @@ func TestNotaryProcesses(t *testing.T) {
 		}
 		wg.Wait()
 	}
+	t0 := time.Now()
 	appendLoad(8, 250)
 	a.kill() // kill -9 while the log keeps appending
 	appendLoad(8, 250)
@@ -237,7 +238,7 @@ func TestNotaryProcesses(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("%d checkpoints, %d leaves, all cosigned by both offices and time-stamped", len(cps), l.Size())
+	t.Logf("%d checkpoints, %d leaves, all cosigned by both offices and time-stamped, %v after the first append", len(cps), l.Size(), time.Since(t0))
 
 	// The served checkpoint verifies with note: log key plus both offices.
 	resp, err := http.Get(logSrv.URL + "/checkpoint")
