@@ -154,6 +154,7 @@ type cmsSpec struct {
 	chain       []*x509.Certificate
 	crls        [][]byte
 	unsigned    func(sig []byte) [][]byte // unsigned attributes given the signature value
+	signed      [][]byte                  // extra signed attributes
 	breakSig    bool
 }
 
@@ -165,6 +166,7 @@ func buildCMS(c cmsSpec) []byte {
 	if !c.signingTime.IsZero() {
 		attrs = append(attrs, attr(oidSigningTime, der(c.signingTime.UTC())))
 	}
+	attrs = append(attrs, c.signed...)
 	sort.Slice(attrs, func(i, j int) bool { return bytes.Compare(attrs[i], attrs[j]) < 0 })
 	var sa cryptobyte.Builder
 	sa.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
@@ -279,3 +281,21 @@ func (t *tsa) token(data []byte, wrong bool) []byte {
 }
 
 func tokenAttr(tok []byte) []byte { return attr(oidTSToken, tok) }
+
+var oidRevInfoArchival = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 8}
+
+// revInfoArchival is Adobe's signed attribute carrying OCSP responses:
+// RevocationInfoArchival ::= SEQUENCE { ocsp [1] EXPLICIT SEQUENCE OF OCSPResponse }.
+func revInfoArchival(ocsps ...[]byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.Tag(1).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				for _, o := range ocsps {
+					b.AddBytes(o)
+				}
+			})
+		})
+	})
+	return attr(oidRevInfoArchival, b.BytesOrPanic())
+}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
+	"golang.org/x/crypto/ocsp"
 
 	"github.com/cunzheng/cunzheng/report"
 )
@@ -207,6 +208,31 @@ func variants(dir string) {
 	d = signed(0, rsaTSA)
 	d.sign(sigSpec{docTS: ts, wrongImprint: true})
 	write("doc-timestamp-wrong-imprint.pdf", d.b)
+
+	// FieldMDP: the signer locks the field "name"; filling it is not allowed.
+	sp = rsaTSA
+	sp.lockFields = []string{"name"}
+	d = signed(0, sp)
+	fill(d)
+	write("fieldmdp-locked-formfill.pdf", d.b)
+
+	// Incremental saving attack: a later update rewrites the signature
+	// dictionary itself (here its /Reason), keeping /ByteRange and /Contents.
+	d = signed(0, rsaTSA)
+	sigNum := d.next - 2
+	d.update(map[int]string{sigNum: strings.Replace(lastBody(d.b, sigNum), "/Reason (test)", "/Reason (changed later)", 1)})
+	write("sig-dict-rewritten.pdf", d.b)
+
+	// OCSP in Adobe's revocationInfoArchival signed attribute, no CRL.
+	resp, err := ocsp.CreateResponse(rsaRoot.cert, rsaRoot.cert, ocsp.Response{
+		Status: ocsp.Good, SerialNumber: rsaSigner.cert.SerialNumber,
+		ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().AddDate(10, 0, 0),
+	}, rsaRoot.key)
+	must(err)
+	sp = rsaTSA
+	sp.crls = nil
+	sp.signedAttrs = [][]byte{revInfoArchival(resp)}
+	write("ocsp-revinfo.pdf", signed(0, sp).b)
 
 	// Two signatures, the second invalid.
 	d = signed(0, rsaTSA)

@@ -165,6 +165,8 @@ type sigSpec struct {
 	breakSig     bool // corrupt the signature value
 	gmsm         bool // build the CMS with gmsm/pkcs7 (SM2)
 	name         string
+	lockFields   []string // FieldMDP: lock these fields
+	signedAttrs  [][]byte // extra signed attributes
 }
 
 const holeHex = 24000
@@ -181,6 +183,18 @@ func (d *doc) sign(sp sigSpec) {
 	if sp.docMDP > 0 {
 		d.perms = sigNum
 		mdp = fmt.Sprintf(" /Reference [<< /Type /SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P %d /V /1.2 >> >>]", sp.docMDP)
+	}
+	if len(sp.lockFields) > 0 {
+		var names []string
+		for _, f := range sp.lockFields {
+			names = append(names, "("+f+")")
+		}
+		lock := fmt.Sprintf("<< /Type /SigRef /TransformMethod /FieldMDP /TransformParams << /Type /TransformParams /Action /Include /Fields [%s] /V /1.2 >> >>", strings.Join(names, " "))
+		if mdp == "" {
+			mdp = " /Reference [" + lock + "]"
+		} else {
+			mdp = strings.TrimSuffix(mdp, "]") + " " + lock + "]"
+		}
 	}
 	now := time.Now().UTC()
 	if sp.docTS != nil {
@@ -226,7 +240,7 @@ func (d *doc) sign(sp sigSpec) {
 		for _, c := range sp.certs {
 			chain = append(chain, c.ToX509())
 		}
-		spec := cmsSpec{s: sp.s, eType: oidData, digest: sp.s.digest(p1, p2), signingTime: now, chain: chain, crls: sp.crls, breakSig: sp.breakSig}
+		spec := cmsSpec{s: sp.s, eType: oidData, digest: sp.s.digest(p1, p2), signingTime: now, chain: chain, crls: sp.crls, breakSig: sp.breakSig, signed: sp.signedAttrs}
 		if sp.tsa != nil {
 			t := sp.tsa
 			spec.unsigned = func(sig []byte) [][]byte { return [][]byte{tokenAttr(t.token(sig, sp.wrongImprint))} }
