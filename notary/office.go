@@ -214,7 +214,8 @@ func (o *Office) openCheckpoint(msg []byte) (*verified, error) {
 	n, err := note.Open(msg, note.VerifierList(l.Verifier))
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
+		var invalid *note.InvalidSignatureError
+		if errors.As(err, &unverified) || errors.As(err, &invalid) {
 			return nil, fmt.Errorf("%w: %s", ErrBadSignature, l.Origin)
 		}
 		return nil, fmt.Errorf("%w: checkpoint note: %w", ErrMalformed, err)

@@ -87,6 +87,7 @@ func TestAddCheckpoint(t *testing.T) {
 		{"malformed", []byte("old x\n\n" + string(lg.notes[s10])), ErrMalformed, 0, 0},
 		{"unknown origin", req(0, nil, other.sign(1, other.root(0))), ErrUnknownLog, 0, 0},
 		{"bad signature", req(0, nil, impostor.sign(s10, lg.root(s10))), ErrBadSignature, 0, 0},
+		{"tampered body", req(0, nil, bytes.Replace(lg.notes[s10], []byte("\n10\n"), []byte("\n11\n"), 1)), ErrBadSignature, 0, 0},
 		{"old larger than size", req(20, nil, lg.notes[s10]), ErrMalformed, 0, 0},
 		{"first", req(0, nil, lg.notes[s10]), nil, 0, 0},
 		{"same again", req(s10, nil, lg.notes[s10]), nil, 0, 0},
