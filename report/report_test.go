@@ -461,3 +461,32 @@ func TestErasedFieldsShowErasure(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentReports renders from several goroutines at once, sharing the
+// service and its pool of prepared documents (run with -race).
+func TestConcurrentReports(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 6)
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if i%2 == 0 {
+				_, err = s.Certificate(f.Contract, demoRequest(false))
+			} else {
+				_, err = s.EvidenceReport(f.Contract, demoRequest(true))
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
