@@ -457,6 +457,7 @@ func (v *checker) check(s sigRef) *Signature {
 		rd.add(parseRevInfoArchival(v))
 	}
 	rd.add(v.dss)
+	sig.EmbeddedCRLs, sig.EmbeddedOCSPs = len(rd.crls), len(rd.ocsps)
 	pool := append(append([]*smx509.Certificate{}, sd.certs...), rd.certs...)
 	cert := si.findCert(sd.certs)
 	if cert == nil {
@@ -479,8 +480,6 @@ func (v *checker) check(s sigRef) *Signature {
 	}
 	sig.DigestOK, sig.SignatureOK = true, true
 
-	sig.EmbeddedCRLs, sig.EmbeddedOCSPs = len(rd.crls), len(rd.ocsps)
-
 	// 3. The signature timestamp: POE of the signature value.
 	var poe *time.Time
 	var tsProblem string
@@ -488,6 +487,7 @@ func (v *checker) check(s sigRef) *Signature {
 		tr := verifyToken(toks[0], func(id digestInfo) []byte { return sum(id, si.signature) }, v.opts.Roots, rd)
 		sig.Timestamp = &tr.ts
 		rd.add(tr.rd)
+		sig.EmbeddedCRLs, sig.EmbeddedOCSPs = len(rd.crls), len(rd.ocsps)
 		if tr.ok {
 			t := tr.ts.Time
 			poe = &t

@@ -293,6 +293,7 @@ func (h *verifyHandlers) eachFile(c *gin.Context, max int, fn func(name string, 
 
 func readPart(p *multipart.Part, max int64) ([]byte, error) {
 	var buf bytes.Buffer
+	buf.Grow(int(min(max+1, 1<<20))) // most contracts are under 1 MiB
 	n, err := io.Copy(&buf, io.LimitReader(p, max+1))
 	if err != nil {
 		return nil, err
