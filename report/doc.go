@@ -96,11 +96,16 @@ func newDoc(pool *docPool, title, titleEN, number, issuer string, issued time.Ti
 // Adding them is most of the cost of a report: gofpdf parses the 4 MB CJK
 // font (49,382 glyphs) for every document and cannot share a parsed font
 // between documents.
+//
+// Each document gets its own copy of the font bytes: gofpdf's subsetter
+// appends padding to slices of the font it was given (generateChecksum),
+// writing into the caller's array, which would be a data race on the
+// shared embedded fonts.
 func fontedDoc() *gofpdf.Fpdf {
 	pdf := gofpdf.New("P", "mm", "A4", "")
-	pdf.AddUTF8FontFromBytes(fontFamily, "", cjkFont)
-	pdf.AddUTF8FontFromBytes(latinFamily, "", latinFont)
-	pdf.AddUTF8FontFromBytes(monoFamily, "", monoFont)
+	pdf.AddUTF8FontFromBytes(fontFamily, "", bytes.Clone(cjkFont))
+	pdf.AddUTF8FontFromBytes(latinFamily, "", bytes.Clone(latinFont))
+	pdf.AddUTF8FontFromBytes(monoFamily, "", bytes.Clone(monoFont))
 	return pdf
 }
 
