@@ -1,0 +1,44 @@
+// Package evidence is how the signing platform's facts become evidence: the
+// event model and its JSON Schema, strict validation, the split of every
+// event into a public leaf and a sealed record, the key hierarchy that
+// seals it, crypto-shredding, tenants and their API keys, and the contract
+// index that reports, the console and public verification read.
+//
+// # Public and sealed
+//
+// The leaf appended to the ledger is the RFC 8785 canonical JSON of the
+// public record (see PublicRecord and testdata/demo_leaves.golden): the
+// tenant's pseudonymous id, the kind, the event time and the time logged,
+// an HMAC reference to the contract under a tenant secret, document
+// hashes, non-identifying facts (methods, results, signature positions),
+// and for every personal field a commitment SHA-256(salt || value) with a
+// fresh 32-byte salt. Names, ID numbers, phones, e-mails, IPs, accounts,
+// certificate serials, contract numbers and names never appear in it. The
+// values and salts form the sealed record, stored off-log in this package's
+// Pebble store keyed by the leaf hash.
+//
+// # Keys
+//
+// A master key (LoadMasterKey: environment or DIR/keys file, never Pebble)
+// wraps each tenant's key-encryption key (in the tenant file). The tenant
+// key wraps one data key per data subject (the actor's account) and one key
+// per stored document (一文一密), and derives the HMAC key for references and
+// the key sealing contract fields. A subject's data key derives an AES-256
+// key for its fields and an SM4 key for ID numbers (SM4-GCM, as national
+// rules require). Rotating the master key rewraps tenant keys only.
+// Erase destroys a subject key, pushes the deletion through Pebble to disk
+// and appends a data.erased event: the subject's sealed fields are gone for
+// everyone, the leaves and their proofs are untouched.
+//
+// # One id, one leaf
+//
+// See the comment on Service.inflight: ids are claimed in memory, then
+// durably as pending claims holding the leaf bytes, before the leaf goes to
+// the log; retries and recovery re-append the same bytes, which the log
+// deduplicates.
+//
+// # Tenants
+//
+// Tenants are files under DIR/evidence/tenants (see TenantsDir), so the
+// CLI can create them while a server holds the Pebble lock.
+package evidence
