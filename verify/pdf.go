@@ -72,12 +72,6 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 	if opts.MaxSize <= 0 {
 		opts.MaxSize = DefaultMaxSize
 	}
-	if opts.Time.IsZero() {
-		opts.Time = time.Now()
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
 	if size < 0 {
 		return nil, fmt.Errorf("%w: negative size", ErrNotPDF)
 	}
@@ -89,6 +83,31 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 	if n, err := r.ReadAt(data, 0); n != int(size) {
 		return nil, fmt.Errorf("verify: reading the PDF: %w", err)
 	}
+	return pdfBytes(ctx, data, opts, start)
+}
+
+// PDFBytes is PDF for a file already in memory; it saves the copy. data is
+// only read, never modified or retained.
+func PDFBytes(ctx context.Context, data []byte, opts Options) (*Report, error) {
+	start := time.Now()
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	if int64(len(data)) > opts.MaxSize {
+		opts.Metrics.observe(start, "", ErrTooLarge)
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), opts.MaxSize)
+	}
+	return pdfBytes(ctx, data, opts, start)
+}
+
+func pdfBytes(ctx context.Context, data []byte, opts Options, start time.Time) (*Report, error) {
+	if opts.Time.IsZero() {
+		opts.Time = time.Now()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	size := len(data)
 	rep, err := verifyData(ctx, data, &opts)
 	if err == nil && ctx.Err() != nil {
 		err = fmt.Errorf("%w: %w", ErrDeadline, ctx.Err())

@@ -331,7 +331,7 @@ func (h *verifyHandlers) verify(ctx context.Context, c *gin.Context, data []byte
 	defer func() { <-h.sem }()
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.FileTimeout)
 	defer cancel()
-	return verify.PDF(ctx, bytes.NewReader(data), int64(len(data)), h.cfg.Options)
+	return verify.PDFBytes(ctx, data, h.cfg.Options)
 }
 
 // lookup serves the ledger record for a document hash to clients that
