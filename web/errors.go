@@ -54,6 +54,7 @@ var statusRules = []statusRule{
 	{notary.ErrConflict, http.StatusConflict},
 	{notary.ErrNotFound, http.StatusNotFound},
 	{notary.ErrBadTimestampQuery, http.StatusBadRequest},
+	{notary.ErrClosed, http.StatusServiceUnavailable},
 }
 
 // errorStatus returns the HTTP status for err. Errors that carry their own
