@@ -110,6 +110,11 @@ func (o *Office) nextAlarmSeq() (uint64, error) {
 
 // Alarms returns every recorded alarm, oldest first.
 func (o *Office) Alarms(ctx context.Context) ([]Alarm, error) {
+	release, err := o.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	it, err := o.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagAlarm}, UpperBound: []byte{tagAlarm + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("notary: reading alarms: %w", err)

@@ -22,6 +22,8 @@ var (
 	ErrConflict = errors.New("notary: checkpoint conflicts with the cosigned one")
 	// ErrNotFound is a fingerprint or state the office does not hold (404).
 	ErrNotFound = errors.New("notary: not found")
+	// ErrClosed is any use of a closed Office (503).
+	ErrClosed = errors.New("notary: office closed")
 	// ErrBadTimestampQuery is an RFC 3161 request the TSA cannot parse or
 	// will not serve (400).
 	ErrBadTimestampQuery = errors.New("notary: bad time-stamp query")

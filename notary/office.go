@@ -87,6 +87,22 @@ type Office struct {
 	// logs costs nothing measurable; per-origin locks were rejected as
 	// complexity without gain.
 	mu sync.Mutex
+
+	// closeMu is held shared by every public operation and exclusively by
+	// Close, so that nothing reaches the store after it is closed (Pebble
+	// panics on that).
+	closeMu sync.RWMutex
+	closed  bool // guarded by closeMu
+}
+
+// acquire returns a release function, or ErrClosed once the office is closed.
+func (o *Office) acquire() (func(), error) {
+	o.closeMu.RLock()
+	if o.closed {
+		o.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	return o.closeMu.RUnlock, nil
 }
 
 type logEntry struct {
@@ -142,6 +158,12 @@ func Open(ctx context.Context, cfg Config) (*Office, error) {
 
 // Close closes the store.
 func (o *Office) Close() error {
+	o.closeMu.Lock()
+	defer o.closeMu.Unlock()
+	if o.closed {
+		return nil
+	}
+	o.closed = true
 	if err := o.db.Close(); err != nil {
 		return fmt.Errorf("notary: closing store: %w", err)
 	}
@@ -238,6 +260,11 @@ func (o *Office) openCheckpoint(msg []byte) (*verified, error) {
 // and returns the cosignature line. The state is committed with fsync before
 // the cosignature is returned.
 func (o *Office) Process(ctx context.Context, req *Request) ([]byte, error) {
+	release, err := o.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	v, err := o.openCheckpoint(req.Checkpoint)
 	if err != nil {
 		return nil, err
@@ -412,6 +439,11 @@ type LogState struct {
 
 // Logs returns the state of every configured log, sorted by origin.
 func (o *Office) Logs(ctx context.Context) ([]LogState, error) {
+	release, err := o.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []LogState

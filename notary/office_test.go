@@ -179,3 +179,32 @@ func TestKeysReused(t *testing.T) {
 	}
 	_ = rand.Reader
 }
+
+func TestClosedOffice(t *testing.T) {
+	lg := newTestLog(t, "cunzheng.example/log")
+	o := newTestOffice(t, t.TempDir(), lg.logKey())
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	lg.append(1)
+	s := lg.publish()
+	ctx := context.Background()
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.notes[s])); !errors.Is(err, ErrClosed) {
+		t.Errorf("AddCheckpoint: %v", err)
+	}
+	if _, err := o.Logs(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Logs: %v", err)
+	}
+	if _, err := o.Alarms(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Alarms: %v", err)
+	}
+	if _, err := o.Fingerprints(ctx, make([]byte, 32)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Fingerprints: %v", err)
+	}
+	if err := o.Pull(ctx, PullConfig{URL: lg.server().URL}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Pull: %v", err)
+	}
+}

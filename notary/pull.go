@@ -96,7 +96,8 @@ func (o *Office) loadPull(id [8]byte) (pullState, error) {
 
 // Pull polls a log's checkpoint and tiles until ctx ends, keeping a copy of
 // every leaf hash and cosigning each checkpoint whose leaves it verified
-// itself. Errors of one round are logged and retried on the next.
+// itself. Errors of one round are logged and retried on the next; it
+// returns nil when ctx ends and ErrClosed when the office is closed.
 //
 // Spec: https://c2sp.org/tlog-tiles
 func (o *Office) Pull(ctx context.Context, cfg PullConfig) error {
@@ -104,7 +105,9 @@ func (o *Office) Pull(ctx context.Context, cfg PullConfig) error {
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
 	for {
-		if _, err := o.SyncOnce(ctx, cfg); err != nil && ctx.Err() == nil {
+		if _, err := o.SyncOnce(ctx, cfg); errors.Is(err, ErrClosed) {
+			return err
+		} else if err != nil && ctx.Err() == nil {
 			o.logger.WarnContext(ctx, "pull sync failed", "url", cfg.URL, "err", err)
 		}
 		select {
@@ -121,6 +124,11 @@ func (o *Office) Pull(ctx context.Context, cfg PullConfig) error {
 // the one the office last cosigned, it becomes the new cosigned checkpoint.
 // It returns the number of leaf hashes copied.
 func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
+	release, err := o.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	cfg.defaults()
 	msg, err := fetch(ctx, cfg.Client, cfg.URL+"/checkpoint", maxNoteBytes)
 	if err != nil {
@@ -453,6 +461,11 @@ type Fingerprint struct {
 // Fingerprints returns every log copy that holds leafHash, answering from the
 // office's own store only. It returns ErrNotFound when none does.
 func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerprint, error) {
+	release, err := o.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if len(leafHash) != sha256.Size {
 		return nil, fmt.Errorf("%w: leaf hash must be 32 bytes", ErrMalformed)
 	}

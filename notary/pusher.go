@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,6 +68,12 @@ type Notary struct {
 	Local Submitter
 	// VKey is the office's verifier key (cosignature/v1 or Ed25519).
 	VKey string
+	// Fetch marks an office that pulls the log itself (cunzheng notary
+	// --pull) and is not pushed to: the pusher polls its GET URL/v1/logs
+	// and stores the cosignatures it made of checkpoints the log
+	// published. Only the checkpoints such an office happened to see get
+	// its cosignature.
+	Fetch bool
 }
 
 // ParseNotary parses a --notary flag value "URL=VKEY". Both halves may
@@ -124,6 +131,9 @@ type PusherConfig struct {
 	Client *http.Client
 	// MinBackoff and MaxBackoff default to DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// FetchInterval is how often offices with Fetch set are polled. The
+	// default is DefaultPullInterval.
+	FetchInterval time.Duration
 	// Logger receives operational messages. The default discards them.
 	Logger *slog.Logger
 	// Registry receives the pusher's metrics. The default registers none.
@@ -144,6 +154,7 @@ type Pusher struct {
 	policy   witness.Group
 	client   *http.Client
 	min, max time.Duration
+	fetchInt time.Duration
 	logger   *slog.Logger
 	metrics  *pusherMetrics
 
@@ -190,6 +201,10 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 	if p.min <= 0 {
 		p.min = DefaultMinBackoff
 	}
+	p.fetchInt = cfg.FetchInterval
+	if p.fetchInt <= 0 {
+		p.fetchInt = DefaultPullInterval
+	}
 	if p.max < p.min {
 		p.max = max(DefaultMaxBackoff, p.min)
 	}
@@ -203,6 +218,9 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 		}
 		if n.Local == nil && n.URL == "" {
 			return nil, fmt.Errorf("notary: notary %d has neither URL nor Local", i)
+		}
+		if n.Fetch && n.URL == "" {
+			return nil, fmt.Errorf("notary: notary %d fetches but has no URL", i)
 		}
 		n.URL = strings.TrimRight(n.URL, "/")
 		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v})
@@ -243,7 +261,11 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 func (p *Pusher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, n := range p.notaries {
-		wg.Go(func() { p.runNotary(ctx, n) })
+		if n.Fetch {
+			wg.Go(func() { p.runFetch(ctx, n) })
+		} else {
+			wg.Go(func() { p.runNotary(ctx, n) })
+		}
 	}
 	for _, t := range p.tsas {
 		wg.Go(func() { p.runTSA(ctx, t) })
@@ -368,6 +390,93 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 		}
 		backoff = p.nextBackoff(backoff)
 	}
+}
+
+// runFetch polls an office that pulls the log itself and stores the
+// cosignatures it made of checkpoints this log published.
+func (p *Pusher) runFetch(ctx context.Context, n *notaryState) {
+	first, err := p.log.NextCheckpoint(ctx, 0)
+	if err != nil {
+		return // ctx ended
+	}
+	origin, _, _ := bytes.Cut(first.Note, []byte("\n"))
+	var cursor uint64 // the largest published size already matched
+	for {
+		if err := p.fetchOnce(ctx, n, string(origin), &cursor); err != nil && ctx.Err() == nil {
+			p.fail(ctx, n, "fetching cosignatures", err)
+		}
+		if !sleep(ctx, p.fetchInt) {
+			return
+		}
+	}
+}
+
+// maxLogsBytes bounds an office's /v1/logs answer.
+const maxLogsBytes = 1 << 20
+
+func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, cursor *uint64) error {
+	fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
+	defer cancel()
+	body, err := fetch(fctx, p.client, n.URL+"/v1/logs", maxLogsBytes)
+	if err != nil {
+		return err
+	}
+	var answer struct {
+		Logs []LogState `json:"logs"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return fmt.Errorf("notary: %s/v1/logs: %w", n.URL, err)
+	}
+	for _, ls := range answer.Logs {
+		if ls.Origin != origin || ls.Checkpoint == "" || ls.Size <= *cursor {
+			continue
+		}
+		// Find the checkpoint of that size among those this log
+		// published; a size it never published means the office was
+		// shown another history, and is reported.
+		for {
+			wctx, wcancel := context.WithTimeout(ctx, DefaultPushTimeout)
+			pub, err := p.log.NextCheckpoint(wctx, *cursor)
+			wcancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("notary: office %s cosigned size %d, which this log has not published", n.verifier.Name(), ls.Size)
+			}
+			if pub.Size < ls.Size {
+				*cursor = pub.Size
+				continue
+			}
+			if pub.Size > ls.Size {
+				return fmt.Errorf("notary: office %s cosigned size %d, which this log has not published", n.verifier.Name(), ls.Size)
+			}
+			_, sigs, _ := strings.Cut(ls.Checkpoint, "\n\n")
+			line, err := verifyCosignature(n.verifier, pub.Note, cosignatureLines(sigs))
+			if err != nil {
+				return fmt.Errorf("notary: office %s cosigned another checkpoint of size %d: %w", n.verifier.Name(), ls.Size, err)
+			}
+			if err := p.log.AddCosignature(ctx, pub.Size, line); err != nil {
+				return err
+			}
+			*cursor = pub.Size
+			p.cosigned(n, pub.Size, pub.Note, line, true)
+			break
+		}
+	}
+	return nil
+}
+
+// cosignatureLines keeps the signature lines of a note's signature block,
+// which verifyCosignature checks against the office's key.
+func cosignatureLines(sigs string) []byte {
+	var out []byte
+	for _, l := range strings.SplitAfter(sigs, "\n") {
+		if strings.HasPrefix(l, "\u2014 ") && strings.HasSuffix(l, "\n") {
+			out = append(out, l...)
+		}
+	}
+	return out
 }
 
 // permanentError is a 4xx answer (other than 409) from an office: resending

@@ -3,6 +3,7 @@ package notary
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -244,6 +245,62 @@ func TestPusher(t *testing.T) {
 	waitFor(t, "the next checkpoint", cosigned(after, 2))
 	if c, k := counts(); c != c0+2 || k != k0+2 {
 		t.Errorf("after one more checkpoint: %d cosignatures and %d tokens added, want 2 and 2", c-c0, k-k0)
+	}
+}
+
+// TestPusherFetch: an office that pulls the log itself (not pushed to)
+// cosigns what it verified from the tiles, and the pusher fetches those
+// cosignatures into the log.
+func TestPusherFetch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lg := newTestLog(t, "cunzheng.example/log")
+	c := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer c.Close()
+	// officeHandler serves only add-checkpoint; /v1/logs comes from web in
+	// production, reproduced here with the same JSON shape.
+	mux := http.NewServeMux()
+	mux.Handle("/", officeHandler(c))
+	mux.HandleFunc("GET /v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		logs, err := c.Logs(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"logs": logs})
+	})
+	srvC := startServer(t, "127.0.0.1:0", mux)
+	logSrv := lg.server()
+	pulling := make(chan error)
+	go func() { pulling <- c.Pull(ctx, PullConfig{URL: logSrv.URL, Interval: 20 * time.Millisecond}) }()
+	defer func() {
+		cancel()
+		if err := <-pulling; err != nil {
+			t.Errorf("Pull: %v", err)
+		}
+	}()
+
+	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{URL: srvC.url(), VKey: c.VerifierKey(), Fetch: true}},
+		FetchInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Run(ctx)
+	for i := range 5 {
+		lg.append(100 + i)
+		s := lg.publish()
+		waitFor(t, fmt.Sprintf("C's cosignature on %d", s), func() bool {
+			lg.mu.Lock()
+			defer lg.mu.Unlock()
+			return len(lg.cosigs[s]) == 1
+		})
+		lg.mu.Lock()
+		err := checkCosig(c, lg.notes[s], lg.cosigs[s][0])
+		lg.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "quorum", func() bool { return p.Status().Notarized == s })
 	}
 }
 
