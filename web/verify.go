@@ -75,7 +75,7 @@ type verifyHandlers struct {
 //	POST /v1/verify                   JSON report (multipart field "file")
 //	POST /v1/verify/batch             JSON reports, up to 50 "file" fields
 //	GET  /v1/verify/lookup/{sha256}   the ledger record of a document hash
-//	GET  /static/verify.css
+//	GET  /verify/static/verify.css
 func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultVerifyMaxUpload
@@ -108,7 +108,7 @@ func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 		r.POST("/v1/verify", h.one)
 		r.POST("/v1/verify/batch", h.batch)
 		r.GET("/v1/verify/lookup/:sha256", h.lookup)
-		r.GET("/static/verify.css", h.static("static/verify.css", "text/css; charset=utf-8"))
+		r.GET("/verify/static/verify.css", h.static("static/verify.css", "text/css; charset=utf-8"))
 	}
 }
 

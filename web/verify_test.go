@@ -179,7 +179,7 @@ func TestVerifyPage(t *testing.T) {
 		t.Fatalf("junk on the page: %d %s", rec.Code, rec.Body.String())
 	}
 	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/verify.css", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/verify/static/verify.css", nil))
 	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/css") {
 		t.Fatalf("css: %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
