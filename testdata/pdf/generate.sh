@@ -4,7 +4,7 @@
 # then refresh the golden verdicts with: go test ./verify -run TestCorpus -update
 #
 # Needs Debian packages: poppler-utils (pdfsig), libnss3-tools (certutil,
-# pk12util), openssl. The Go generator (testdata/pdf/gen) makes the keys,
+# pk12util), openssl, qpdf. The Go generator (testdata/pdf/gen) makes the keys,
 # the base document, SM2 and other signatures no installed tool makes, and
 # the broken variants; pdfsig signs with keys held in an NSS database, so
 # the corpus also holds signatures made by code we did not write.
@@ -54,6 +54,10 @@ sig rsa-signer "$DIR/base.pdf" "$DIR/pdfsig-rsa.pdf" "first signature"
 sig ec-signer "$DIR/base.pdf" "$DIR/pdfsig-ecdsa.pdf" "first signature"
 sig untrusted-signer "$DIR/base.pdf" "$DIR/pdfsig-untrusted.pdf" "first signature"
 sig rsa-signer2 "$DIR/pdfsig-rsa.pdf" "$DIR/pdfsig-two.pdf" "second signature"
+# The same document with a cross-reference stream (PNG predictor) and
+# object streams, which pdfsig then updates with an xref stream of its own.
+qpdf --object-streams=generate "$DIR/base.pdf" "$NSS/base-objstm.pdf"
+sig rsa-signer "$NSS/base-objstm.pdf" "$DIR/pdfsig-objstm.pdf" "first signature"
 
 go run ./testdata/pdf/gen -dir "$DIR" -step variants
 # Inputs of the variants that are not test cases themselves.
