@@ -78,14 +78,20 @@ func runNotary(ctx context.Context, args []string) error {
 	}()
 	fmt.Fprintf(os.Stderr, "cunzheng notary: key %s\n", office.VerifierKey())
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The pull loops stop (cancel, then Wait) before the deferred Close.
+	pctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	for _, u := range pulls {
-		wg.Go(func() { office.Pull(ctx, notary.PullConfig{URL: u}) })
+		wg.Go(func() {
+			if err := office.Pull(pctx, notary.PullConfig{URL: u}); err != nil {
+				logger.Error("pull mode stopped", "url", u, "err", err)
+			}
+		})
 	}
-	return listenAndServe(ctx, *addr, web.NotaryHandler(office, tsa, logger, reg), logger)
+	err = listenAndServe(ctx, *addr, web.NotaryHandler(office, tsa, logger, reg), logger)
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // openOffice opens the office's store in DIR/notary with its key and TSA
@@ -143,6 +149,7 @@ func runNotaryKeys(args []string) error {
 // notarizeFlags are cunzheng serve's flags for the log side of notarization.
 type notarizeFlags struct {
 	notaries repeated
+	fetch    repeated
 	tsas     repeated
 	tsaRoots string
 	policy   string
@@ -150,11 +157,12 @@ type notarizeFlags struct {
 	maxBackoff time.Duration
 }
 
-// addNotarizeFlags registers --notary, --tsa, --tsa-roots and
-// --notary-policy on serve's flag set.
+// addNotarizeFlags registers --notary, --notary-fetch, --tsa, --tsa-roots
+// and --notary-policy on serve's flag set.
 func addNotarizeFlags(fs *flag.FlagSet) *notarizeFlags {
 	f := &notarizeFlags{}
 	fs.Var(&f.notaries, "notary", "notary office `URL=VKEY` to push checkpoints to (repeatable; none: a built-in office in DIR/notary)")
+	fs.Var(&f.fetch, "notary-fetch", "notary office `URL=VKEY` that pulls the log itself (cunzheng notary --pull): fetch its cosignatures from URL/v1/logs (repeatable)")
 	fs.Var(&f.tsas, "tsa", "RFC 3161 time-stamping authority `URL` (repeatable; none: the built-in TSA)")
 	fs.StringVar(&f.tsaRoots, "tsa-roots", "", "PEM `file` of root certificates the --tsa tokens must chain to")
 	fs.StringVar(&f.policy, "notary-policy", "", "C2SP tlog-policy quorum `file` (default: every notary must cosign)")
@@ -217,6 +225,14 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, f *notar
 		if err != nil {
 			return nil, err
 		}
+		cfg.Notaries = append(cfg.Notaries, nt)
+	}
+	for _, s := range f.fetch {
+		nt, err := notary.ParseNotary(s)
+		if err != nil {
+			return nil, err
+		}
+		nt.Fetch = true
 		cfg.Notaries = append(cfg.Notaries, nt)
 	}
 	if f.policy != "" {
