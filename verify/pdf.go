@@ -129,7 +129,6 @@ type sigRef struct {
 	dict   cos.Dict
 	holder uint32 // object holding the /Contents string
 	field  string
-	ft     string
 }
 
 func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error) {
@@ -294,7 +293,7 @@ func findSignatures(f *cos.File) []sigRef {
 				} else if r, ok := o.(cos.Ref); ok {
 					holder = r.Num
 				}
-				out = append(out, sigRef{dict: vd, holder: holder, field: name, ft: ft})
+				out = append(out, sigRef{dict: vd, holder: holder, field: name})
 			}
 		}
 		kids, _ := f.Resolve(d["Kids"]).(cos.Array)

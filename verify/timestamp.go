@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -120,5 +119,3 @@ func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.Ce
 func bytesEqual(a, b []byte) bool {
 	return len(a) == len(b) && string(a) == string(b)
 }
-
-var errNoToken = errors.New("no timestamp")
