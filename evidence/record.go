@@ -378,14 +378,31 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 		return Receipt{}, err
 	}
 	subject := ts.ref("subject", account)
+	r, shred, err := s.eraseLocked(ctx, ts, subject)
+	if shred {
+		// Outside the lock: ingest waits for erasures, not for disk work.
+		if err := s.shred(ctx, key("k", ts.ID, subject)); err != nil {
+			s.logger.Error("evidence: pushing an erasure to disk", "err", err)
+		}
+	}
+	if err != nil {
+		return Receipt{}, err
+	}
+	return r, nil
+}
+
+// eraseLocked does the erasure holding eraseMu; shred says whether a key
+// was destroyed now.
+func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject string) (r Receipt, shred bool, err error) {
 	s.eraseMu.Lock()
 	defer s.eraseMu.Unlock()
 	sk, err := s.subjectKeyFor(ts, subject, false)
 	if err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	if sk == nil || !sk.persisted.Load() {
-		return s.lastErasure(ctx, ts, subject)
+		r, err := s.lastErasure(ctx, ts, subject)
+		return r, false, err
 	}
 	now := s.now().UTC()
 	claimID := "\x00erase/" + subject + "/" + sk.id
@@ -397,7 +414,7 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	}
 	leaf, err := canonicalJSON(nil, pr)
 	if err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	lh := sha256.Sum256(append([]byte{0}, leaf...))
 	c := &claim{State: "pending", Kind: KindDataErased, Time: now, Leaf: leaf, LeafHash: lh[:],
@@ -405,38 +422,36 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	b := s.db.NewBatch()
 	defer b.Close()
 	if err := b.Delete(key("k", ts.ID, subject), nil); err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	if err := setJSON(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	if err := setJSON(b, key("i", ts.ID, claimID), c); err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	if err := b.Set(key("p", ts.ID, claimID), nil, nil); err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	// The account index must not keep pointing at the erased person.
 	pfx := key("a", ts.ID, subject, "")
 	if err := b.DeleteRange(pfx, prefixEnd(pfx), nil); err != nil {
-		return Receipt{}, err
+		return Receipt{}, false, err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
-		return Receipt{}, fmt.Errorf("evidence: erasing: %w", err)
+		return Receipt{}, false, fmt.Errorf("evidence: erasing: %w", err)
 	}
 	s.subjMu.Lock()
 	delete(s.subjects, ts.ID+"/"+subject)
 	s.subjMu.Unlock()
 	sk.destroy()
-	if err := s.shred(ctx, key("k", ts.ID, subject)); err != nil {
-		s.logger.Error("evidence: pushing an erasure to disk", "err", err)
-	}
+	// The key is gone from here on: whatever happens next, shred it.
 	work := []*item{{id: claimID, c: c}}
 	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
-		return Receipt{}, err
+		return Receipt{}, true, err
 	}
 	s.metrics.erasures.Inc()
-	return c.receipt(""), nil
+	return c.receipt(""), true, nil
 }
 
 // shred pushes the deletion of key k through to the files on disk. The
