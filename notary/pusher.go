@@ -372,6 +372,10 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 			if conflicts <= 2 {
 				continue
 			}
+			// Still 409 with an old size the office itself gave: it holds
+			// another checkpoint of this size (a split view it now keeps
+			// as evidence) and will never cosign this one.
+			refusals++
 			p.fail(ctx, n, "add-checkpoint", err)
 		case errors.As(err, &perm):
 			refusals++

@@ -324,3 +324,37 @@ func TestParseNotary(t *testing.T) {
 		}
 	}
 }
+
+// TestPusherGivesUpOnFork: an office that holds another checkpoint of the
+// same size answers 409 forever; the pusher moves on to the next one.
+func TestPusherGivesUpOnFork(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lg := newTestLog(t, "cunzheng.example/log")
+	o := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer o.Close()
+	lg.append(4)
+	s4 := lg.publish()
+	// The office was shown another checkpoint of size 4.
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.sign(s4, lg.leaves[0]))); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}},
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	waitFor(t, "the pusher to report the refusal", func() bool { return p.Status().Notaries[0].LastError != "" })
+	lg.mu.Lock()
+	if len(lg.cosigs[s4]) != 0 {
+		t.Error("the forked size got a cosignature")
+	}
+	lg.mu.Unlock()
+	if alarms, _ := o.Alarms(ctx); len(alarms) != 1 || alarms[0].Kind != AlarmFork {
+		t.Errorf("alarms: %d", len(alarms))
+	}
+	cancel()
+	<-done
+}
