@@ -243,7 +243,11 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	} else {
 		var er [][]cell
 		for _, e := range c.Erased {
-			er = append(er, []cell{val(e.Field), val("已销毁 erased"), val(fmtTime(e.ErasedAt)), val("#" + strconv.FormatUint(e.ErasureLeaf, 10))})
+			leaf := "—"
+			if e.ErasureLeaf != 0 {
+				leaf = "#" + strconv.FormatUint(e.ErasureLeaf, 10)
+			}
+			er = append(er, []cell{val(e.Field), val("已销毁 erased"), val(fmtTime(e.ErasedAt)), val(leaf)})
 		}
 		d.table([]float64{60, 30, 50, contentW - 140}, []string{"字段 Field", "状态 State", "时间 Time", "销毁事件叶子 Leaf"}, er)
 	}

@@ -29,7 +29,8 @@ const (
 type Personal struct {
 	Kind  Kind
 	Value string
-	// Erased is set when the value was destroyed by crypto-shredding.
+	// Erased is set when the value was destroyed by crypto-shredding;
+	// ErasureLeaf is the data.erased event's leaf index (0 when unknown).
 	Erased      bool
 	ErasedAt    time.Time
 	ErasureLeaf uint64
@@ -39,6 +40,9 @@ type Personal struct {
 // when reveal is set, or an erasure notice naming the data.erased leaf.
 func (p Personal) Show(reveal bool) string {
 	switch {
+	case p.Erased && p.ErasureLeaf == 0:
+		// The evidence store did not say which data.erased leaf it was.
+		return fmt.Sprintf("已销毁 erased %s", p.ErasedAt.In(reportZone).Format("2006-01-02"))
 	case p.Erased:
 		return fmt.Sprintf("已销毁 erased %s (#%d)", p.ErasedAt.In(reportZone).Format("2006-01-02"), p.ErasureLeaf)
 	case p.Value == "":
