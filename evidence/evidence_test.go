@@ -857,3 +857,31 @@ func dirContains(t *testing.T, dir string, needles [][]byte) bool {
 	})
 	return found
 }
+
+// TestErasureAppendFails: the key is destroyed even when the data.erased
+// append fails; the retry appends it once.
+func TestErasureAppendFails(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.log.Fail = func([][]byte) error { return errors.New("log down") }
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err == nil {
+		t.Fatal("erase with a failing log succeeded")
+	}
+	e.log.Fail = nil
+	var lh [32]byte
+	hex.Decode(lh[:], []byte(rs[1].LeafHash))
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || !o.Erased {
+		t.Fatalf("after failed erase: %+v %v", o, err)
+	}
+	r, err := e.svc.Erase(ctx, e.p, "18501775544")
+	if err != nil || r.Index != 6 || e.log.Size() != 7 {
+		t.Fatalf("retry: %+v %v size %d", r, err, e.log.Size())
+	}
+	if r2, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil || r2 != r || e.log.Size() != 7 {
+		t.Fatalf("third erase: %+v %v", r2, err)
+	}
+}
