@@ -11,6 +11,7 @@ import (
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -37,6 +38,7 @@ var statusRules = []statusRule{
 	{evidence.ErrInvalidDocument, http.StatusBadRequest},
 	{evidence.ErrInvalidQuery, http.StatusBadRequest},
 	{report.ErrNotFound, http.StatusNotFound},
+	{assemble.ErrNotReady, http.StatusServiceUnavailable},
 	// verify (在线验签): unreadable input is 422, never a 500.
 	{verify.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{verify.ErrNotPDF, http.StatusUnprocessableEntity},
