@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,12 +10,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/verify"
 	"github.com/cunzheng/cunzheng/web"
 )
 
@@ -23,15 +29,23 @@ type serveFlags struct {
 	addr               string
 	origin             string
 	checkpointInterval time.Duration
+	demo               bool
+	trustRoots         string
+	maxUpload          int64
+	notarize           *notarizeFlags
 }
 
 func runServe(ctx context.Context, args []string) error {
-	fs := newFlagSet("serve", "serve [--data DIR] [--addr HOST:PORT] [flags]")
+	fs := newFlagSet("serve", "serve [--data DIR] [--addr HOST:PORT] [flags]\n\nRuns the log server: the ledger and its tlog-tiles read API, event ingest,\nnotarization (a built-in notary office and TSA unless --notary/--tsa name\nothers), public PDF verification and the web pages.")
 	var f serveFlags
 	fs.StringVar(&f.data, "data", "./data", "data directory (created on first start)")
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&f.origin, "origin", "", "checkpoint origin and log key name (default: the stored key's, or "+ledger.DefaultOrigin+" for a new log)")
 	fs.DurationVar(&f.checkpointInterval, "checkpoint-interval", ledger.DefaultCheckpointInterval, "most frequent checkpoint publication")
+	fs.BoolVar(&f.demo, "demo", false, "create the demo tenant and load the demo contract (idempotent); prints the demo API key")
+	fs.StringVar(&f.trustRoots, "trust-roots", "", "directory of PEM trust roots for PDF verification (besides the platform CA and the system roots)")
+	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultVerifyMaxUpload, "largest PDF accepted for verification, in bytes")
+	f.notarize = addNotarizeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -39,22 +53,172 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	l, err := openLedger(ctx, f.data, f.origin, f.checkpointInterval, logger, reg)
+	a, err := openApp(ctx, f, logger, reg)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := l.Close(); err != nil {
-			logger.Error("closing ledger", "err", err)
+	defer a.close(logger)
+
+	// The pusher runs until shutdown; a slow or dead notary never blocks
+	// appends, since it only reads published checkpoints.
+	runCtx, stopRun := context.WithCancel(ctx)
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		if err := a.notarization.Pusher.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("notarization stopped", "err", err)
 		}
 	}()
+	defer func() { stopRun(); bg.Wait() }()
 
-	srv := web.New(web.Config{Log: l, Logger: logger, Gatherer: reg, Registerer: reg})
-	return listenAndServe(ctx, f.addr, srv, logger)
+	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: reg, Registerer: reg, Mounts: a.mounts})
+	return listenAndServe(ctx, f.addr, srv, logger, func(url string) {
+		if f.demo {
+			if err := a.loadDemo(ctx, url); err != nil {
+				logger.Error("loading the demo contract", "err", err)
+			}
+		}
+	})
+}
+
+// app is everything serve runs, opened in dependency order and closed in
+// reverse.
+type app struct {
+	log          *ledger.Log
+	evidence     *evidence.Service
+	notarization *notarization
+	mounts       []func(gin.IRouter)
+}
+
+func openApp(ctx context.Context, f serveFlags, logger *slog.Logger, reg *prometheus.Registry) (a *app, err error) {
+	a = &app{}
+	defer func() {
+		if err != nil {
+			a.close(logger)
+		}
+	}()
+	if a.log, err = openLedger(ctx, f.data, f.origin, f.checkpointInterval, logger, reg); err != nil {
+		return nil, err
+	}
+	master, err := evidence.LoadMasterKey(filepath.Join(f.data, "keys"), os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	if a.evidence, err = evidence.Open(ctx, evidence.Config{
+		Dir:        filepath.Join(f.data, "evidence"),
+		Master:     master,
+		Log:        ledgerlog.New(a.log),
+		Logger:     logger.With("component", "evidence"),
+		Registerer: reg,
+	}); err != nil {
+		return nil, err
+	}
+	if a.notarization, err = setupNotarization(ctx, f.data, a.log, f.notarize, logger, reg); err != nil {
+		return nil, err
+	}
+
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(f.data, "keys"), a.log.Origin())
+	if err != nil {
+		return nil, err
+	}
+	verifiers, err := keys.Verifiers()
+	if err != nil {
+		return nil, err
+	}
+	roots, err := verify.LoadRoots(f.trustRoots, true)
+	if err != nil {
+		return nil, err
+	}
+	a.mounts = append(a.mounts, func(r gin.IRouter) { web.MountEvents(r, a.evidence, logger) })
+	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
+		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
+	a.mounts = append(a.mounts, web.MountVerify(web.VerifyConfig{
+		Options: verify.Options{
+			Roots:           roots,
+			Lookup:          documentLookup{a.evidence, a.log},
+			LedgerVerifiers: verifiers,
+			LedgerOrigin:    a.log.Origin(),
+			Logger:          logger.With("component", "verify"),
+		},
+		MaxUpload: f.maxUpload,
+		Logger:    logger.With("component", "verify"),
+	}))
+	return a, nil
+}
+
+func (a *app) close(logger *slog.Logger) {
+	if a.notarization != nil {
+		if err := a.notarization.Close(); err != nil {
+			logger.Error("closing the notary office", "err", err)
+		}
+	}
+	if a.evidence != nil {
+		if err := a.evidence.Close(); err != nil {
+			logger.Error("closing evidence", "err", err)
+		}
+	}
+	if a.log != nil {
+		if err := a.log.Close(); err != nil {
+			logger.Error("closing ledger", "err", err)
+		}
+	}
+}
+
+// loadDemo creates the demo tenant and contract and prints how to use them.
+func (a *app) loadDemo(ctx context.Context, url string) error {
+	d, err := a.evidence.LoadDemo(ctx, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "\ncunzheng demo: tenant %q, contract %s (%d events in the ledger)\n", d.Tenant.Name, d.ContractID, len(d.Receipts))
+	fmt.Fprintf(os.Stderr, "  curl -H 'Authorization: Bearer %s' %s/v1/contracts/%s\n", d.APIKey, url, d.ContractID)
+	fmt.Fprintf(os.Stderr, "  verify a PDF at %s/verify, the log at %s/checkpoint, notaries at %s/notaries\n", url, url, url)
+	fmt.Fprintf(os.Stderr, "demo API key:\n%s\n", d.APIKey)
+	return nil
+}
+
+// documentLookup answers the verifier's question "does the ledger hold this
+// document?" from the contract index of evidence, with an inclusion proof
+// in the newest checkpoint (cosignatures included) from the ledger.
+type documentLookup struct {
+	ev  *evidence.Service
+	log *ledger.Log
+}
+
+func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verify.LedgerRecord, error) {
+	matches, err := d.ev.LookupDocument(hex.EncodeToString(sum[:]))
+	if err != nil {
+		return verify.LedgerRecord{}, err
+	}
+	cp, err := d.log.Checkpoint(ctx)
+	if err != nil {
+		return verify.LedgerRecord{}, err
+	}
+	// The earliest record already covered by the newest checkpoint: the
+	// signing event comes before completion, and a record newer than the
+	// checkpoint cannot be proven against it yet.
+	for _, m := range matches {
+		if m.Index >= cp.Size {
+			continue
+		}
+		leaf, err := d.log.Leaf(ctx, m.Index)
+		if err != nil {
+			return verify.LedgerRecord{}, err
+		}
+		proof, err := d.log.InclusionProof(ctx, m.Index, cp.Size)
+		if err != nil {
+			return verify.LedgerRecord{}, err
+		}
+		return verify.LedgerRecord{
+			ContractNumber: m.ContractID, SignedAt: m.Time, LeafIndex: m.Index,
+			Leaf: leaf, Proof: proof, Checkpoint: cp.CosignedNote(),
+		}, nil
+	}
+	return verify.LedgerRecord{}, verify.ErrNotRecorded
 }
 
 // openLedger opens the log in DIR/ledger with keys in DIR/keys.
@@ -87,8 +251,9 @@ func openLedger(ctx context.Context, data, origin string, interval time.Duration
 
 // listenAndServe serves h until ctx ends, then shuts down gracefully: new
 // connections stop, requests in flight (appends waiting on a commit among
-// them) get up to 15 s to finish.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
+// them) get up to 15 s to finish. ready, if given, runs once the listener
+// is up.
+func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, ready ...func(url string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
@@ -102,11 +267,15 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	url := "http://" + ln.Addr().String()
 	logger.Info("serving", "addr", ln.Addr().String())
-	// Printed plainly too: tests and newcomers look for the address.
-	fmt.Fprintf(os.Stderr, "cunzheng: listening on http://%s\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	for _, r := range ready {
+		r(url)
+	}
+	// Printed plainly too: tests and newcomers look for the address.
+	fmt.Fprintf(os.Stderr, "cunzheng: listening on %s\n", url)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
