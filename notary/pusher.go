@@ -336,6 +336,9 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 			prf, err := p.log.ConsistencyProof(ctx, n.old, size)
 			if err != nil {
 				p.fail(ctx, n, "consistency proof", err)
+				if refusals++; refusals >= maxPermanentAttempts {
+					return
+				}
 				if !sleep(ctx, backoff) {
 					return
 				}
