@@ -88,6 +88,11 @@ type Office struct {
 	// complexity without gain.
 	mu sync.Mutex
 
+	// pullMu serializes pull-mode syncs (several --pull mirrors of one log
+	// would otherwise race on the tile rows and the pull state). Pushes
+	// do not take it: a long catch-up never delays a cosignature.
+	pullMu sync.Mutex
+
 	// closeMu is held shared by every public operation and exclusively by
 	// Close, so that nothing reaches the store after it is closed (Pebble
 	// panics on that).

@@ -129,6 +129,8 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 		return 0, err
 	}
 	defer release()
+	o.pullMu.Lock()
+	defer o.pullMu.Unlock()
 	cfg.defaults()
 	msg, err := fetch(ctx, cfg.Client, cfg.URL+"/checkpoint", maxNoteBytes)
 	if err != nil {
