@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,3 +280,66 @@ func TestConcurrentPostsSameIDs(t *testing.T) {
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// BenchmarkIngestHTTP posts single ~1 KB events with PII from 64 parallel
+// clients over loopback to the real server, ledger and evidence store on
+// disk (every event durable on return). Reports events/s.
+func BenchmarkIngestHTTP(b *testing.B) {
+	dir := b.TempDir()
+	store, err := ledger.OpenPebbleStore(filepath.Join(dir, "ledger"), ledger.PebbleOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(dir, "keys"), "cunzheng.example/bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := ledger.Open(context.Background(), ledger.Config{Store: store, Origin: keys.Name(), Signers: keys.Signers()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	master, _ := evidence.GenerateMasterKey()
+	_, key, err := evidence.CreateTenant(filepath.Join(dir, "evidence"), master, "bench", nil, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: filepath.Join(dir, "evidence"), Master: master, Log: ledgerlog.New(l)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	srv := httptest.NewServer(New(Config{Log: l, Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountEvents(r, svc, nil) }}}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	var n atomic.Int64
+	b.SetParallelism(32)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			body := fmt.Sprintf(`{"id":"b-%d","kind":"contract.signed","time":"2018-11-14T17:22:36.123+08:00",`+
+				`"contract":{"id":"2125270852%09d","name":"劳动合同（2026年度）"},`+
+				`"actor":{"account":"1850%07d","name":"叶建华","id_number":"330106198801012345","phone":"1850%07d",`+
+				`"email":"ye.jianhua@example.cn","ip":"112.17.116.54","company":"杭州伟伟集团有限公司","credit_code":"91330106MA2B3C4D5E"},`+
+				`"data":{"document":{"sha256":"%064x","sm3":"%064x"},"cert_serial":"548f6d36e1bf4c578fde8327c38f6fb1",`+
+				`"positions":[{"page":2,"x":0.6,"y":0.63},{"page":2,"x":0.73,"y":0.7}],"intents":["b-intent-%d"]}}`,
+				i, i/3, i%9999999, i%9999999, i, i, i)
+			req, _ := http.NewRequest("POST", srv.URL+"/v1/events", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
+}
