@@ -1,12 +1,14 @@
 package report_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -487,6 +489,67 @@ func TestConcurrentReports(t *testing.T) {
 	for err := range errs {
 		if err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+// TestBundleStandardTools checks the bundle with the standard tools the
+// evidence report names: openssl ts -verify for every RFC 3161 token over
+// its checkpoint note, and pdfsig for both PDFs.
+func TestBundleStandardTools(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	z, err := s.Bundle(f.Contract, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files := map[string][]byte{}
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[zf.Name] = b
+		p := filepath.Join(dir, filepath.FromSlash(zf.Name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl not found")
+	}
+	var m verify.Manifest
+	if err := json.Unmarshal(files[verify.BundleManifest], &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, cp := range m.Checkpoints {
+		for _, tok := range cp.Timestamps {
+			cmd := exec.Command(openssl, "ts", "-verify", "-data", cp.Signed, "-in", tok, "-token_in",
+				"-CAfile", m.Keys.TSARoots, "-untrusted", m.Keys.TSACerts[0])
+			cmd.Dir = dir
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "Verification: OK") {
+				t.Errorf("openssl ts -verify %s: %v\n%s", tok, err, out)
+			}
+		}
+	}
+	for _, name := range []string{verify.BundleCertificatePDF, verify.BundleEvidencePDF} {
+		if out := pdfsig(t, files[name]); !strings.Contains(out, "Signature is Valid.") {
+			t.Errorf("pdfsig %s:\n%s", name, out)
 		}
 	}
 }
