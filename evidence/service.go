@@ -198,12 +198,17 @@ func (s *Service) Authenticate(key string) (Principal, error) { return s.reg.aut
 // ReloadTenants re-reads the tenant files now.
 func (s *Service) ReloadTenants() error { return s.reg.reload() }
 
-// Receipt is what POST /v1/events answers for each event.
+// Receipt is what POST /v1/events answers for each event. Checkpoint is
+// the durable tree size right after the leaf was integrated: inclusion
+// proofs for Index are available at once for that size, and the first
+// published checkpoint whose size is at least Checkpoint commits to the
+// leaf (checkpoints are signed on a cadence, not per append, so waiting
+// for one here would cost up to a checkpoint interval of latency).
 type Receipt struct {
 	ID         string `json:"id"`
 	Index      uint64 `json:"index"`
-	LeafHash   string `json:"leaf_hash"`  // hex
-	Checkpoint uint64 `json:"checkpoint"` // size of a tree that includes the leaf
+	LeafHash   string `json:"leaf_hash"` // hex
+	Checkpoint uint64 `json:"checkpoint"`
 }
 
 // Storage keys. Every key starts with a one-letter table name and '/'.
