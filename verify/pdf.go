@@ -173,6 +173,11 @@ func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error
 		return nil, fmt.Errorf("%w: %w", ErrNotPDF, lastErr)
 	}
 	last := revs[len(revs)-1]
+	if _, enc := last.Trailer["Encrypt"]; enc {
+		// Strings and object streams would need decrypting first; saying
+		// so beats reporting "no signatures" from unreadable objects.
+		return nil, fmt.Errorf("%w: encrypted (password-protected) PDFs are not supported", ErrNotPDF)
+	}
 	fileSum := sha256.Sum256(data)
 	rep := &Report{
 		FileSHA256: hex.EncodeToString(fileSum[:]),
