@@ -96,7 +96,7 @@ func TestHostile(t *testing.T) {
 			4: "<< /FT /Sig /V 5 0 R >>",
 			5: "<< /Type /Sig /SubFilter /adbe.pkcs7.detached /ByteRange [0 1 2 3] /Contents <00> >>",
 		}, ""),
-		"encrypted": mkPDF(map[int]string{1: "<< /Type /Catalog >>", 2: "<< /Filter /Standard /V 2 /R 3 >>"}, "/Encrypt 2 0 R"),
+		"encrypted":          mkPDF(map[int]string{1: "<< /Type /Catalog >>", 2: "<< /Filter /Standard /V 2 /R 3 >>"}, "/Encrypt 2 0 R"),
 		"byterange overflow": mkPDF(map[int]string{1: "<< /Type /Catalog /AcroForm << /Fields [4 0 R] >> >>", 4: "<< /FT /Sig /V 5 0 R >>", 5: "<< /ByteRange [0 9223372036854775807 9223372036854775807 9223372036854775807] /Contents <00> >>"}, ""),
 	}
 	// Nested indefinite-length BER in /Contents: gmsm's ber2der would
