@@ -330,3 +330,106 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestBuiltinNotarization: serve's default with no notary configured: a
+// built-in office and TSA in the process, each with its own keys and store;
+// every checkpoint is cosigned and time-stamped, the token verifies with
+// `openssl ts -verify`, the office is served under /notary/ and the
+// /notaries page shows the chain.
+func TestBuiltinNotarization(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	data := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	l, err := openLedger(ctx, data, "", 20*time.Millisecond, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n, err := setupNotarization(ctx, data, l, &notarizeFlags{}, logger, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.Office == nil || n.TSA == nil {
+		t.Fatal("no built-in office or TSA")
+	}
+	for _, f := range []string{notaryKeyFile(data), filepath.Join(notaryTSADir(data), "tsa.key")} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v", f, fi.Mode(), err)
+		}
+	}
+	pctx, stop := context.WithCancel(ctx)
+	pdone := make(chan struct{})
+	go func() { n.Pusher.Run(pctx); close(pdone) }()
+	defer func() { stop(); <-pdone }()
+	srv := httptest.NewServer(web.New(web.Config{Log: l, Mounts: web.NotaryMounts(n.Office, n.TSA,
+		web.NotariesPage{Log: l, Pusher: n.Pusher, Office: n.Office}, logger)}))
+	defer srv.Close()
+
+	for i := range 50 {
+		if _, err := l.Append(ctx, fmt.Appendf(nil, "event %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cp ledger.Checkpoint
+	waitUntil(t, "the newest checkpoint cosigned and stamped", func() bool {
+		cp, err = l.Checkpoint(ctx)
+		return err == nil && cp.Size == 50 && len(cp.Cosignatures) == 1 && len(cp.Timestamps) == 1
+	})
+	waitUntil(t, "the quorum", func() bool { return n.Pusher.Status().Notarized == 50 })
+
+	var logs struct {
+		Key  string
+		Logs []notary.LogState
+	}
+	if code := getJSON(t, srv.URL+"/notary/v1/logs", &logs); code != 200 || logs.Logs[0].Size != 50 {
+		t.Fatalf("/notary/v1/logs: %d %+v", code, logs)
+	}
+	lv, _ := ledger.NewVerifier(mustKeys(t, data).VerifierKeys()[0])
+	cv, _ := fnote.NewVerifierForCosignatureV1(logs.Key)
+	if nt, err := note.Open(cp.CosignedNote(), note.VerifierList(lv, cv)); err != nil || len(nt.Sigs) != 2 {
+		t.Fatalf("cosigned note: %v", err)
+	}
+
+	resp, err := http.Get(srv.URL + "/notaries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"公证处", "Notary offices", logs.Key[:strings.IndexByte(logs.Key, '+')], "built-in", "无告警"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("/notaries lacks %q", want)
+		}
+	}
+
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	caResp, err := http.Get(srv.URL + "/notary/v1/tsa/ca.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := io.ReadAll(caResp.Body)
+	caResp.Body.Close()
+	for name, b := range map[string][]byte{"ca.pem": ca, "tok.der": cp.Timestamps[0], "note": cp.Note} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("openssl", "ts", "-verify", "-token_in", "-in", "tok.der", "-data", "note", "-CAfile", "ca.pem")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("openssl ts -verify: %v\n%s", err, out)
+	}
+}
+
+func mustKeys(t *testing.T, data string) *ledger.Keys {
+	k, err := ledger.LoadOrCreateKeys(filepath.Join(data, "keys"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
