@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,6 +119,19 @@ func TestLedgerLookup(t *testing.T) {
 	}
 	if rep.Signatures[0].Ledger != nil {
 		t.Errorf("the signed revision is not in the ledger but got %+v", rep.Signatures[0].Ledger)
+	}
+
+	// The signed revision (the file before the annotation) recorded too.
+	rev, _ := hex.DecodeString(rep.Signatures[0].RevisionSHA256)
+	var revSum [32]byte
+	copy(revSum[:], rev)
+	l.add(t, []byte("completed document revision "+rep.Signatures[0].RevisionSHA256), &revSum)
+	rep, err = verifyFile(t, filepath.Join(corpus, "update-annotation.pdf"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sl := rep.Signatures[0].Ledger; sl == nil || !sl.ProofOK || sl.LeafIndex != 9 || sl.DocumentHex != rep.Signatures[0].RevisionSHA256 {
+		t.Fatalf("signed revision ledger record = %+v", sl)
 	}
 
 	l.tamper = true
