@@ -228,6 +228,7 @@ type Receipt struct {
 //	n/<tenant>/<name>\x00<contract> contracts by name (lower case)
 //	t/<tenant>/<time>/<contract>    contracts by first event time (16 hex, offset binary)
 //	d/<tenant>/<sha256>             stored document
+//	w/rotate                        scratch write that makes an erasure's flushes rotate the WAL
 func key(parts ...string) []byte {
 	n := len(parts)
 	for _, p := range parts {
