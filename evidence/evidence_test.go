@@ -885,3 +885,25 @@ func TestErasureAppendFails(t *testing.T) {
 		t.Fatalf("third erase: %+v %v", r2, err)
 	}
 }
+
+// TestDamagedTenantFile: one damaged tenant file does not lock the others
+// out of the server, and the CLI refuses to write around it.
+func TestDamagedTenantFile(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(filepath.Join(e.dir, "tenants", "tffff.json"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.ReloadTenants(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(e.key); err != nil {
+		t.Errorf("good tenant after a damaged file appeared: %v", err)
+	}
+	e.reopen(t)
+	if !strings.Contains(e.logBuf.String(), "tenant file skipped") {
+		t.Error("damaged file not logged")
+	}
+	if _, _, err := evidence.CreateTenant(e.dir, e.master, "new", nil, t0); err == nil {
+		t.Error("CLI created a tenant beside a damaged file")
+	}
+}

@@ -66,7 +66,9 @@ type registry struct {
 func (r *registry) reload() error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
-	files, err := readTenantFiles(tenantsPath(r.dir))
+	files, err := readTenantFilesLenient(tenantsPath(r.dir), func(name string, err error) {
+		r.logger.Error("evidence: tenant file skipped", "file", name, "err", err)
+	})
 	if err != nil {
 		return err
 	}

@@ -126,8 +126,16 @@ func withTenantLock(evidenceDir string, f func(dir string) error) error {
 }
 
 // readTenantFiles reads every tenant file in dir. A file that does not
-// parse is an error: silently skipping it would lock a customer out.
+// parse is an error: the CLI must not rewrite around a damaged tenant. The
+// server reads with readTenantFilesLenient instead.
 func readTenantFiles(dir string) ([]tenantFile, error) {
+	return readTenantFilesLenient(dir, nil)
+}
+
+// readTenantFilesLenient is readTenantFiles, except that when skip is not
+// nil a damaged file is reported to skip and left out, so that one bad file
+// does not lock every tenant out of a running server.
+func readTenantFilesLenient(dir string, skip func(name string, err error)) ([]tenantFile, error) {
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -141,20 +149,32 @@ func readTenantFiles(dir string) ([]tenantFile, error) {
 		if e.IsDir() || strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".json") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, n))
+		tf, err := readTenantFile(filepath.Join(dir, n), n)
 		if err != nil {
-			return nil, fmt.Errorf("evidence: reading tenant %s: %w", n, err)
-		}
-		var tf tenantFile
-		if err := json.Unmarshal(b, &tf); err != nil {
-			return nil, fmt.Errorf("evidence: parsing tenant %s: %w", n, err)
-		}
-		if tf.Version != 1 || tf.ID+".json" != n {
-			return nil, fmt.Errorf("evidence: tenant file %s is not a version 1 tenant", n)
+			if skip != nil {
+				skip(n, err)
+				continue
+			}
+			return nil, err
 		}
 		out = append(out, tf)
 	}
 	return out, nil
+}
+
+func readTenantFile(path, name string) (tenantFile, error) {
+	var tf tenantFile
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return tf, fmt.Errorf("evidence: reading tenant %s: %w", name, err)
+	}
+	if err := json.Unmarshal(b, &tf); err != nil {
+		return tf, fmt.Errorf("evidence: parsing tenant %s: %w", name, err)
+	}
+	if tf.Version != 1 || tf.ID+".json" != name {
+		return tf, fmt.Errorf("evidence: tenant file %s is not a version 1 tenant", name)
+	}
+	return tf, nil
 }
 
 func writeTenantFile(dir string, tf tenantFile) error {
