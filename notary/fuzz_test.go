@@ -1,9 +1,13 @@
 package notary
 
 import (
+	"errors"
+
 	"bytes"
 	"context"
 	"flag"
+	"github.com/digitorus/timestamp"
+	fnote "github.com/transparency-dev/formats/note"
 	"os"
 	"path/filepath"
 	"testing"
@@ -124,6 +128,62 @@ func FuzzAddCheckpoint(f *testing.F) {
 		}
 		if err := checkCosig(o, r.Checkpoint, cosig); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzVerifyCosignature: whatever an office answers, the pusher keeps a
+// line only if it is a valid cosignature by that office over the note.
+func FuzzVerifyCosignature(f *testing.F) {
+	lg := newTestLog(f, "cunzheng.example/log")
+	lg.append(2)
+	s := lg.publish()
+	o := newTestOffice(f, f.TempDir(), lg.logKey())
+	f.Cleanup(func() { o.Close() })
+	good, err := o.AddCheckpoint(context.Background(), req(0, nil, lg.notes[s]))
+	if err != nil {
+		f.Fatal(err)
+	}
+	v, err := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte("— notary.test AAAA\n"))
+	f.Add(append(bytes.Clone(good), good...))
+	f.Fuzz(func(t *testing.T, answer []byte) {
+		line, err := verifyCosignature(v, lg.notes[s], answer)
+		if err != nil {
+			return
+		}
+		if cerr := checkCosig(o, lg.notes[s], line); cerr != nil {
+			t.Fatalf("kept a line that does not verify: %v", cerr)
+		}
+	})
+}
+
+// FuzzTSARespond: hostile time-stamp queries get an error, never a panic.
+func FuzzTSARespond(f *testing.F) {
+	tsa, err := LoadOrCreateTSA(filepath.Join(f.TempDir(), "tsa"), "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	q, err := timestamp.CreateRequest(bytes.NewReader([]byte("x")), &timestamp.RequestOptions{Certificates: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(q)
+	f.Add([]byte{0x30, 0x03, 0x02, 0x01, 0x01})
+	f.Fuzz(func(t *testing.T, query []byte) {
+		resp, err := tsa.Respond(query)
+		if err != nil {
+			if !errors.Is(err, ErrBadTimestampQuery) {
+				t.Fatalf("error does not wrap ErrBadTimestampQuery: %v", err)
+			}
+			return
+		}
+		if _, err := timestamp.ParseResponse(resp); err != nil {
+			t.Fatalf("granted reply does not parse: %v", err)
 		}
 	})
 }
