@@ -1,16 +1,16 @@
 package notary
 
 import (
-	"errors"
-
 	"bytes"
 	"context"
+	"errors"
 	"flag"
-	"github.com/digitorus/timestamp"
-	fnote "github.com/transparency-dev/formats/note"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/digitorus/timestamp"
+	fnote "github.com/transparency-dev/formats/note"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/requests from a fresh test log")
