@@ -28,11 +28,12 @@ import (
 // theirs here.
 var benchCommands = map[string]func(ctx context.Context, args []string) error{
 	"ledger": runBenchLedger,
+	"ingest": runBenchIngest,
 }
 
 func runBench(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: cunzheng bench <ledger> [flags]")
+		fmt.Fprintln(os.Stderr, "usage: cunzheng bench <ledger|ingest> [flags]")
 		if len(args) == 0 {
 			return errors.New("name a benchmark")
 		}
@@ -206,7 +207,8 @@ func printBench(w io.Writer, res ledgerBenchResult, asJSON bool) error {
 }
 
 // drive runs op for entries 0..n-1 from c goroutines and returns the latency
-// histogram and the wall time.
+// histogram and the wall time. With size > 0 op gets a fresh benchEntry of
+// that many bytes.
 func drive(n, c, size int, op func(i int, entry []byte) error) (*latencyHist, time.Duration, error) {
 	var next atomic.Int64
 	hists := make([]*latencyHist, c)
@@ -224,7 +226,9 @@ func drive(n, c, size int, op func(i int, entry []byte) error) (*latencyHist, ti
 				if i >= n || firstErr.Load() != nil {
 					return
 				}
-				benchEntry(buf, i)
+				if size > 0 {
+					benchEntry(buf, i)
+				}
 				t := time.Now()
 				if err := op(i, buf); err != nil {
 					err = fmt.Errorf("entry %d: %w", i, err)

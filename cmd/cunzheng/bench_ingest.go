@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cunzheng/cunzheng/web"
+)
+
+type ingestBenchResult struct {
+	Events       int     `json:"events"`
+	Clients      int     `json:"clients"`
+	PerRequest   int     `json:"events_per_request"`
+	EventBytes   int     `json:"event_bytes"`
+	Seconds      float64 `json:"seconds"`
+	EventsPerSec float64 `json:"events_per_sec"`
+	P50Millis    float64 `json:"request_p50_ms"`
+	P90Millis    float64 `json:"request_p90_ms"`
+	P99Millis    float64 `json:"request_p99_ms"`
+	MaxMillis    float64 `json:"request_max_ms"`
+	PeakRSSMiB   float64 `json:"peak_rss_mib"`
+	TreeSize     uint64  `json:"final_tree_size"`
+}
+
+// runBenchIngest drives the real HTTP server over loopback: serve's whole
+// stack (ledger, evidence, built-in notary and TSA) in this process, and C
+// HTTP clients posting realistic events with personal data in every one.
+func runBenchIngest(ctx context.Context, args []string) error {
+	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--json]\n\nPosts N events of about 1 KB (personal data in every one) to POST /v1/events\nof a freshly started server on loopback from C clients, K events per request,\nand reports events/s and request latency. Every event is durable when its\nresponse arrives.")
+	events := fs.Int("events", 60000, "events to post")
+	clients := fs.Int("clients", 64, "concurrent HTTP clients")
+	per := fs.Int("per-request", 1, "events per request (1 to 1000)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *events <= 0 || *clients <= 0 || *per < 1 || *per > 1000 {
+		return errors.New("--events and --clients must be positive, --per-request 1-1000")
+	}
+	dir, err := os.MkdirTemp("", "cunzheng-bench-ingest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	logger := slog.New(slog.DiscardHandler)
+	f := serveFlags{data: dir, checkpointInterval: time.Second, notarize: &notarizeFlags{}, maxUpload: web.DefaultVerifyMaxUpload}
+	a, err := openApp(ctx, f, logger, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer a.close(logger)
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go a.notarization.Pusher.Run(runCtx)
+	demo, err := a.evidence.LoadDemo(ctx, nil)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: web.New(web.Config{Log: a.log, Logger: logger, Mounts: a.mounts}), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+	url := "http://" + ln.Addr().String() + "/v1/events"
+
+	client := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients},
+	}
+	sample := ingestEvent(0)
+	requests := (*events + *per - 1) / *per
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		pprof.StartCPUProfile(pf)
+		defer pprof.StopCPUProfile()
+	}
+	hist, elapsed, err := drive(requests, *clients, 0, func(r int, _ []byte) error {
+		var body []byte
+		if *per == 1 {
+			body = ingestEvent(r)
+		} else {
+			var b bytes.Buffer
+			b.WriteString(`{"events":[`)
+			for i := 0; i < *per; i++ {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.Write(ingestEvent(r**per + i))
+			}
+			b.WriteString(`]}`)
+			body = b.Bytes()
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+demo.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		rb, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("status %d: %s", resp.StatusCode, rb)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	res := ingestBenchResult{
+		Events: requests * *per, Clients: *clients, PerRequest: *per, EventBytes: len(sample),
+		Seconds: elapsed.Seconds(), EventsPerSec: float64(requests**per) / elapsed.Seconds(),
+		P50Millis: hist.quantile(0.5), P90Millis: hist.quantile(0.9), P99Millis: hist.quantile(0.99), MaxMillis: hist.max(),
+		PeakRSSMiB: peakRSSMiB(), TreeSize: a.log.Size(),
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Printf("ingest: %d events of ~%d bytes, %d per request, from %d HTTP clients in %.2fs\n", res.Events, res.EventBytes, res.PerRequest, res.Clients, res.Seconds)
+	fmt.Printf("  events/s             %10.0f\n", res.EventsPerSec)
+	fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", res.P50Millis, res.P90Millis, res.P99Millis, res.MaxMillis)
+	fmt.Printf("  peak RSS             %7.1f MiB, tree size %d\n", res.PeakRSSMiB, res.TreeSize)
+	return nil
+}
+
+// ingestEvent is a realistic signing event of about 1 KB with every kind of
+// personal field filled in, unique per i.
+func ingestEvent(i int) []byte {
+	ev := map[string]any{
+		"id": fmt.Sprintf("bench-ingest-%d", i), "kind": "contract.signed", "time": "2026-11-24T10:22:36.123+08:00",
+		"contract": map[string]any{"id": fmt.Sprintf("9125270852%09d", i/3), "name": "房屋租赁合同（2026年度）第" + fmt.Sprint(i/3) + "号"},
+		"actor": map[string]any{
+			"account": fmt.Sprintf("1385%07d", i%9999999), "name": "叶建华", "id_number": fmt.Sprintf("3301061988%08d", i%100000000),
+			"phone": fmt.Sprintf("1385%07d", i%9999999), "email": fmt.Sprintf("user%d@example.cn", i), "ip": fmt.Sprintf("112.17.%d.%d", i/256%256, i%256),
+			"company": "杭州伟伟集团有限公司", "credit_code": "91330106MA2B3C4D5E",
+		},
+		"data": map[string]any{
+			"document": map[string]any{
+				"sha256": fmt.Sprintf("%064x", uint64(i)*0x9E3779B97F4A7C15),
+				"sm3":    fmt.Sprintf("%064x", uint64(i)*0xC2B2AE3D27D4EB4F),
+			},
+			"cert_serial": fmt.Sprintf("%032x", i),
+			"positions":   []any{map[string]any{"page": 2, "x": 0.6, "y": 0.63}, map[string]any{"page": 3, "x": 0.73, "y": 0.7}},
+			"intents":     []any{fmt.Sprintf("bench-intent-%d", i)},
+		},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
