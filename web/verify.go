@@ -169,7 +169,7 @@ func (h *verifyHandlers) pageResult(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		rep, err = h.verify(c.Request.Context(), c, data)
+		rep, err = h.verify(c.Request.Context(), data)
 		return err
 	})
 	if err == nil && rep == nil {
@@ -194,7 +194,7 @@ func (h *verifyHandlers) one(c *gin.Context) {
 		if err != nil {
 			return err
 		}
-		rep, err = h.verify(c.Request.Context(), c, data)
+		rep, err = h.verify(c.Request.Context(), data)
 		return err
 	})
 	if err == nil && rep == nil {
@@ -220,7 +220,7 @@ func (h *verifyHandlers) batch(c *gin.Context) {
 	err := h.eachFile(c, MaxVerifyBatch, func(name string, data []byte, err error) error {
 		if err == nil {
 			var rep *verify.Report
-			rep, err = h.verify(c.Request.Context(), c, data)
+			rep, err = h.verify(c.Request.Context(), data)
 			if err == nil {
 				results = append(results, batchResult{Name: name, Report: rep, Status: http.StatusOK})
 				return nil
@@ -276,11 +276,21 @@ func (h *verifyHandlers) eachFile(c *gin.Context, max int, fn func(name string, 
 			return badRequest(fmt.Sprintf("at most %d files per request", max))
 		}
 		name := cleanName(part.FileName())
+		// The rate limit is taken before the file is read, so a client over
+		// its limit costs no memory.
+		if !h.limit.allow(c.RemoteIP()) {
+			part.Close()
+			if err := fn(name, nil, errRateLimited); err != nil {
+				return err
+			}
+			continue
+		}
 		// One file: its size is at most the body's, so one allocation
-		// does. A batch starts each part at 1 MiB.
+		// usually does; the hint is capped so that a lying Content-Length
+		// cannot make us allocate ahead of the bytes actually sent.
 		hint := int64(1 << 20)
 		if max == 1 && c.Request.ContentLength > 0 {
-			hint = c.Request.ContentLength
+			hint = min(c.Request.ContentLength, 8<<20)
 		}
 		data, rerr := readPart(part, h.cfg.MaxUpload, hint)
 		part.Close()
@@ -321,12 +331,9 @@ func cleanName(s string) string {
 	return s
 }
 
-// verify runs one verification under the rate limit, the concurrency
-// bound and the per-file deadline.
-func (h *verifyHandlers) verify(ctx context.Context, c *gin.Context, data []byte) (*verify.Report, error) {
-	if !h.limit.allow(c.RemoteIP()) {
-		return nil, errRateLimited
-	}
+// verify runs one verification under the concurrency bound and the
+// per-file deadline (eachFile has taken the rate limit).
+func (h *verifyHandlers) verify(ctx context.Context, data []byte) (*verify.Report, error) {
 	select {
 	case h.sem <- struct{}{}:
 	case <-time.After(10 * time.Second):
