@@ -183,6 +183,12 @@ func (l *testLog) NextCheckpoint(ctx context.Context, after uint64) (Published, 
 	}
 }
 
+func (l *testLog) Size() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return uint64(len(l.leaves))
+}
+
 func (l *testLog) ConsistencyProof(ctx context.Context, old, size uint64) ([]tlog.Hash, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

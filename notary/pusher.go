@@ -30,11 +30,15 @@ import (
 //     (so that a restarted pusher neither re-sends nor re-stamps what is
 //     done). It returns ctx's error when ctx ends. Every published
 //     checkpoint must stay retrievable.
+//   - Size returns the current tree size; the pusher starts Backfill leaves
+//     below it.
 //   - ConsistencyProof returns the RFC 6962 proof between two published sizes.
 //   - AddCosignature and AddTimestamp store a verified cosignature line or
 //     RFC 3161 token beside the published checkpoint of that size.
 type Log interface {
 	NextCheckpoint(ctx context.Context, after uint64) (Published, error)
+	// Size is the log's current tree size.
+	Size() uint64
 	ConsistencyProof(ctx context.Context, old, size uint64) ([]tlog.Hash, error)
 	AddCosignature(ctx context.Context, size uint64, line []byte) error
 	AddTimestamp(ctx context.Context, size uint64, token []byte) error
@@ -110,6 +114,8 @@ const (
 	// retries to an office or TSA that failed.
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 10 * time.Second
+	// DefaultBackfill is PusherConfig.Backfill's default.
+	DefaultBackfill = 1 << 20
 	// pendingLimit bounds the checkpoints kept in memory for the quorum.
 	pendingLimit = 1024
 )
@@ -131,6 +137,11 @@ type PusherConfig struct {
 	Client *http.Client
 	// MinBackoff and MaxBackoff default to DefaultMinBackoff and DefaultMaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
+	// Backfill is how far back, in leaves below the log's size at start,
+	// the pusher looks for checkpoints still lacking cosignatures or tokens.
+	// The default is DefaultBackfill; a log that published a checkpoint a
+	// second for a year is not walked from its first one at every restart.
+	Backfill uint64
 	// FetchInterval is how often offices with Fetch set are polled. The
 	// default is DefaultPullInterval.
 	FetchInterval time.Duration
@@ -155,6 +166,7 @@ type Pusher struct {
 	client   *http.Client
 	min, max time.Duration
 	fetchInt time.Duration
+	start    uint64 // cursor of every loop at start
 	logger   *slog.Logger
 	metrics  *pusherMetrics
 
@@ -200,6 +212,13 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 	}
 	if p.min <= 0 {
 		p.min = DefaultMinBackoff
+	}
+	backfill := cfg.Backfill
+	if backfill == 0 {
+		backfill = DefaultBackfill
+	}
+	if size := cfg.Log.Size(); size > backfill {
+		p.start = size - backfill
 	}
 	p.fetchInt = cfg.FetchInterval
 	if p.fetchInt <= 0 {
@@ -290,7 +309,7 @@ func (p *Pusher) nextBackoff(d time.Duration) time.Duration { return min(2*d, p.
 
 // runNotary sends every published checkpoint, in order, to one office.
 func (p *Pusher) runNotary(ctx context.Context, n *notaryState) {
-	var cursor uint64
+	cursor := p.start
 	backoff := p.min
 	for ctx.Err() == nil {
 		pub, err := p.log.NextCheckpoint(ctx, cursor)
@@ -402,12 +421,12 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 // runFetch polls an office that pulls the log itself and stores the
 // cosignatures it made of checkpoints this log published.
 func (p *Pusher) runFetch(ctx context.Context, n *notaryState) {
-	first, err := p.log.NextCheckpoint(ctx, 0)
+	first, err := p.log.NextCheckpoint(ctx, p.start)
 	if err != nil {
 		return // ctx ended
 	}
 	origin, _, _ := bytes.Cut(first.Note, []byte("\n"))
-	var cursor uint64 // the largest published size already matched
+	cursor := p.start // the largest published size already matched
 	for {
 		if err := p.fetchOnce(ctx, n, string(origin), &cursor); err != nil && ctx.Err() == nil {
 			p.fail(ctx, n, "fetching cosignatures", err)
@@ -643,7 +662,7 @@ func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte, fresh b
 
 // runTSA gets a token over every published checkpoint note from one TSA.
 func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
-	var cursor uint64
+	cursor := p.start
 	for ctx.Err() == nil {
 		pub, err := p.log.NextCheckpoint(ctx, cursor)
 		if err != nil {

@@ -358,3 +358,33 @@ func TestPusherGivesUpOnFork(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestPusherBackfill: at start the pusher looks back only Backfill leaves.
+func TestPusherBackfill(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lg := newTestLog(t, "cunzheng.example/log")
+	o := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer o.Close()
+	var sizes []uint64
+	for range 10 {
+		lg.append(10)
+		sizes = append(sizes, lg.publish())
+	}
+	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}}, Backfill: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	waitFor(t, "the newest checkpoint", func() bool { return p.Status().Notarized == 100 })
+	cancel()
+	<-done
+	lg.mu.Lock()
+	defer lg.mu.Unlock()
+	for _, s := range sizes {
+		if want := s > 75; (len(lg.cosigs[s]) == 1) != want {
+			t.Errorf("checkpoint %d: %d cosignatures, want cosigned=%v", s, len(lg.cosigs[s]), want)
+		}
+	}
+}
