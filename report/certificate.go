@@ -69,39 +69,31 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.table([]float64{16, 38, contentW - 54}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
 
 	d.heading("三、签署记录", "Signing record")
+	// Each signer is one compact block (the seed's fields, grouped), so
+	// that a two-signer contract fits two pages.
 	for i, s := range c.Signers {
 		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
-		pairs := [][2]string{
+		recv := joinNonEmpty(" · ", show(s.ReceiveAccount), show(s.ReceivePhone), show(s.ReceiveEmail))
+		var checks []string
+		for _, m := range s.Methods {
+			checks = append(checks, label(methodLabels, m.Name)+"  "+fmtTime(m.At))
+		}
+		var pos []string
+		for _, p := range s.Positions {
+			pos = append(pos, fmt.Sprintf("第%d页 page %d (X %.2f, Y %.2f)", p.Page, p.Page, p.X, p.Y))
+		}
+		d.kv([][2]string{
 			{"签约主体 Signer", show(s.Name)},
 			{"签署人账号 Account", show(s.Account)},
 			{"接收合同时间 Received", fmtTime(s.ReceivedAt)},
-			{"接收合同账号 Recv. account", show(s.ReceiveAccount)},
-			{"接收合同手机号 Recv. phone", show(s.ReceivePhone)},
-			{"接收合同邮箱 Recv. e-mail", show(s.ReceiveEmail)},
 			{"签署合同时间 Signed", fmtTime(s.SignedAt)},
+			{"!接收合同账号/手机/邮箱 Received by", recv},
 			{"签署IP Sign IP", show(s.SignIP)},
-		}
-		for j, m := range s.Methods {
-			pairs = append(pairs,
-				[2]string{fmt.Sprintf("签署校验方式%d Check %d", j+1, j+1), label(methodLabels, m.Name)},
-				[2]string{"校验时间 Checked at", fmtTime(m.At)})
-		}
-		pairs = append(pairs,
-			[2]string{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
-			[2]string{"签署文件 Signed file", s.SignedFile},
-			[2]string{"签署事件叶子 Leaf", "#" + strconv.FormatUint(s.SignedLeafIndex, 10)})
-		d.kv(pairs)
-		if len(s.Positions) > 0 {
-			var pr [][]cell
-			for j, p := range s.Positions {
-				pr = append(pr, []cell{
-					val(fmt.Sprintf("签署位置%d Position %d", j+1, j+1)),
-					val(fmt.Sprintf("第%d页 page %d", p.Page, p.Page)),
-					val(fmt.Sprintf("%.2f", p.X)), val(fmt.Sprintf("%.2f", p.Y)),
-				})
-			}
-			d.table([]float64{50, 50, 40, 40}, []string{"签署位置 Position", "页码 Page", "X坐标 X", "Y坐标 Y"}, pr)
-		}
+			{"签署事件叶子 Leaf", "#" + strconv.FormatUint(s.SignedLeafIndex, 10)},
+			{"!签署校验方式 Checks", strings.Join(checks, "\n")},
+			{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
+			{"!签署文件及位置 File, positions", joinNonEmpty("\n", s.SignedFile, strings.Join(pos, "\n"))},
+		})
 	}
 
 	d.heading("四、存证信息", "Ledger references")
@@ -151,6 +143,16 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint "+
 		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs.", 8.5)
 	return d.finish()
+}
+
+func joinNonEmpty(sep string, parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, sep)
 }
 
 func issuerSuffix(issuer string) string {
