@@ -53,3 +53,78 @@ func BenchmarkIngestEvidenceOnly(b *testing.B) {
 	})
 	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
 }
+
+// BenchmarkSearch100k measures search pages over a tenant with 100,000
+// contracts (one event each; building them takes a while, so run it
+// alone: go test -run XXX -bench Search100k -benchtime 200x).
+func BenchmarkSearch100k(b *testing.B) {
+	dir := b.TempDir()
+	master, _ := evidence.GenerateMasterKey()
+	_, key, err := evidence.CreateTenant(dir, master, "bench", nil, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: evidencetest.NewLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	p, _ := svc.Authenticate(key)
+	const contracts = 100_000
+	for start := 0; start < contracts; start += evidence.MaxBatch {
+		evs := make([]map[string]any, 0, evidence.MaxBatch)
+		for i := start; i < start+evidence.MaxBatch; i++ {
+			ev := event(i * 3) // contract C(i)
+			ev["time"] = t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
+			if i%10 == 0 {
+				ev["contract"].(map[string]any)["name"] = "采购合同"
+			}
+			evs = append(evs, ev)
+		}
+		if _, err := svc.Ingest(context.Background(), p, batch(evs...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	queries := []evidence.Query{
+		{Limit: 50, From: t0.Add(50_000 * time.Minute), To: t0.Add(51_000 * time.Minute)},
+		{Limit: 50, Name: "采购"},
+		{Limit: 50, Account: "13800000300"},
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		page, err := svc.Search(p, queries[i%len(queries)])
+		if err != nil || len(page.Contracts) == 0 {
+			b.Fatalf("query %d: %v", i%len(queries), err)
+		}
+	}
+}
+
+// BenchmarkIngestBatch1000 ingests batches of 1,000 events (evidence
+// only, in-memory log). Reports events/s.
+func BenchmarkIngestBatch1000(b *testing.B) {
+	dir := b.TempDir()
+	master, _ := evidence.GenerateMasterKey()
+	_, key, err := evidence.CreateTenant(dir, master, "bench", nil, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: evidencetest.NewLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer svc.Close()
+	p, _ := svc.Authenticate(key)
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		evs := make([]map[string]any, evidence.MaxBatch)
+		for i := range evs {
+			evs[i] = event(n)
+			n++
+		}
+		if _, err := svc.Ingest(context.Background(), p, batch(evs...)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+}
