@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -459,7 +460,7 @@ func (o *Office) Logs(ctx context.Context) ([]LogState, error) {
 		}
 		ls := LogState{Origin: l.Origin, Size: st.Size, Root: st.Root, CosignedAt: st.Time}
 		if st.Exists {
-			ls.Checkpoint = string(st.Note) + string(st.Cosignature)
+			ls.Checkpoint = string(o.withoutOwnLines(st.Note)) + string(st.Cosignature)
 		}
 		ps, err := o.loadPull(l.id)
 		if err != nil {
@@ -510,4 +511,27 @@ func (quietPebble) Infof(string, ...any)  {}
 func (quietPebble) Errorf(string, ...any) {}
 func (quietPebble) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf(format, args...))
+}
+
+// withoutOwnLines drops from a signed note any signature line that claims
+// the office's own key: the office keeps notes as they were sent, and a
+// sender may have added a bogus line in the office's name, which would make
+// the served checkpoint fail to verify next to the real cosignature.
+func (o *Office) withoutOwnLines(msg []byte) []byte {
+	text, sigs, ok := bytes.Cut(msg, []byte("\n\n"))
+	if !ok {
+		return msg
+	}
+	out := append(append([]byte(nil), text...), "\n\n"...)
+	prefix := "\u2014 " + o.signer.Name() + " "
+	for _, l := range bytes.SplitAfter(sigs, []byte("\n")) {
+		if b64, ok := bytes.CutPrefix(l, []byte(prefix)); ok {
+			sig, err := base64.StdEncoding.DecodeString(string(bytes.TrimSuffix(b64, []byte("\n"))))
+			if err != nil || len(sig) < 4 || binary.BigEndian.Uint32(sig) == o.signer.KeyHash() {
+				continue
+			}
+		}
+		out = append(out, l...)
+	}
+	return out
 }

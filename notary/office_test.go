@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -206,5 +208,28 @@ func TestClosedOffice(t *testing.T) {
 	}
 	if err := o.Pull(ctx, PullConfig{URL: lg.server().URL}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Pull: %v", err)
+	}
+}
+
+// TestBogusOwnLine: a pushed note carrying a fake line in the office's own
+// name is cosigned, and the served checkpoint still verifies.
+func TestBogusOwnLine(t *testing.T) {
+	ctx := context.Background()
+	lg := newTestLog(t, "cunzheng.example/log")
+	o := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer o.Close()
+	lg.append(3)
+	s := lg.publish()
+	v, _ := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
+	bogus := fmt.Sprintf("\u2014 %s %s\n", o.Name(), base64.StdEncoding.EncodeToString(append(binary.BigEndian.AppendUint32(nil, v.KeyHash()), make([]byte, 72)...)))
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, append(bytes.Clone(lg.notes[s]), bogus...))); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := o.Logs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := note.Open([]byte(logs[0].Checkpoint), note.VerifierList(v)); err != nil {
+		t.Fatalf("served checkpoint: %v\n%s", err, logs[0].Checkpoint)
 	}
 }
