@@ -116,6 +116,18 @@ func TestHostile(t *testing.T) {
 	fmt.Fprintf(&xs, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", off)
 	cases["bomb xref stream"] = xs.Bytes()
 
+	// 1000 incremental updates, each reaching all earlier sections
+	// through /Prev: parsed once each, not once per revision.
+	many := mkPDF(sigCatalog(""), "")
+	for i := 0; i < 999; i++ {
+		prev := bytes.LastIndex(many, []byte("xref\n"))
+		off := len(many)
+		many = append(many, fmt.Sprintf("1 0 obj\n<< /Type /Catalog /N %d /AcroForm << /Fields [4 0 R] >> >>\nendobj\n", i)...)
+		x := len(many)
+		many = append(many, fmt.Sprintf("xref\n1 1\n%010d 00000 n \ntrailer\n<< /Size 6 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", off, prev, x)...)
+	}
+	cases["1000 revisions"] = many
+
 	if !testing.Short() {
 		cases["50 MiB random"] = append([]byte("%PDF-1.7\n"), random(50<<20-9)...)
 	}

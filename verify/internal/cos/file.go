@@ -19,8 +19,9 @@ type Budget struct {
 	// Revisions share the objects they read at the same file offset:
 	// the same bytes parse the same way, so a file with many incremental
 	// updates costs its size, not its size times its revisions.
-	parsed map[int64]parsedObj
-	objstm map[int64]*objStm
+	parsed   map[int64]parsedObj
+	objstm   map[int64]*objStm
+	sections map[int64]*section
 }
 
 type parsedObj struct {
@@ -32,7 +33,7 @@ type parsedObj struct {
 // NewBudget returns a budget bounded by lim and cancelled with ctx.
 func NewBudget(ctx context.Context, lim Limits) *Budget {
 	lim.fill()
-	return &Budget{ctx: ctx, lim: lim, parsed: map[int64]parsedObj{}, objstm: map[int64]*objStm{}}
+	return &Budget{ctx: ctx, lim: lim, parsed: map[int64]parsedObj{}, objstm: map[int64]*objStm{}, sections: map[int64]*section{}}
 }
 
 func (b *Budget) spendResolve() error {
@@ -111,13 +112,24 @@ func Open(data []byte, end int64, b *Budget) (*File, error) {
 			return nil, fmt.Errorf("%w: more than 4096 cross-reference sections", ErrLimit)
 		}
 		seen[off] = true
-		trailer, nums, err := f.readSection(off)
+		sec, err := f.cachedSection(off)
 		if err != nil {
 			return nil, err
 		}
+		for i, ne := range sec.ents {
+			if i%4096 == 4095 {
+				if err := b.ctx.Err(); err != nil {
+					return nil, fmt.Errorf("cos: %w", err)
+				}
+			}
+			f.set(ne.num, ne.e)
+		}
+		trailer := sec.trailer
 		if first {
 			f.Trailer = trailer
-			f.section = nums
+			for _, ne := range sec.ents {
+				f.section = append(f.section, ne.num)
+			}
 		}
 		prev, ok := trailer["Prev"].(int64)
 		if !ok {
@@ -129,6 +141,36 @@ func Open(data []byte, end int64, b *Budget) (*File, error) {
 		off = prev
 	}
 	return f, nil
+}
+
+// numEntry is one cross-reference entry of a section.
+type numEntry struct {
+	num uint32
+	e   entry
+}
+
+// section is a parsed cross-reference section and its trailer.
+type section struct {
+	trailer Dict
+	ents    []numEntry
+}
+
+// cachedSection parses the section at off once per file: every revision
+// after it reaches it again through /Prev.
+func (f *File) cachedSection(off int64) (*section, error) {
+	if s, ok := f.budget.sections[off]; ok {
+		return s, nil
+	}
+	if err := f.budget.spendResolve(); err != nil {
+		return nil, err
+	}
+	trailer, ents, err := f.readSection(off)
+	if err != nil {
+		return nil, err
+	}
+	s := &section{trailer, ents}
+	f.budget.sections[off] = s
+	return s, nil
 }
 
 // findStartXref returns the offset after the last "startxref" in the tail.
@@ -160,7 +202,7 @@ func (f *File) set(num uint32, e entry) {
 	}
 }
 
-func (f *File) readSection(off int64) (Dict, []uint32, error) {
+func (f *File) readSection(off int64) (Dict, []numEntry, error) {
 	l := &lexer{data: f.data[:f.End], pos: int(off)}
 	save := l.pos
 	tok, err := l.token()
@@ -174,9 +216,9 @@ func (f *File) readSection(off int64) (Dict, []uint32, error) {
 	return f.readXrefStream(off)
 }
 
-func (f *File) readTable(l *lexer) (Dict, []uint32, error) {
+func (f *File) readTable(l *lexer) (Dict, []numEntry, error) {
 	maxObj := int64(f.budget.lim.MaxObjects)
-	var nums []uint32
+	var ents []numEntry
 	for {
 		tok, err := l.token()
 		if err != nil {
@@ -207,11 +249,10 @@ func (f *File) readTable(l *lexer) (Dict, []uint32, error) {
 				return nil, nil, fmt.Errorf("%w: bad cross-reference entry", ErrMalformed)
 			}
 			num := uint32(start + i)
-			nums = append(nums, num)
 			if k == keyword("n") {
-				f.set(num, entry{typ: 1, gen: uint16(gen), off: o})
+				ents = append(ents, numEntry{num, entry{typ: 1, gen: uint16(gen), off: o}})
 			} else {
-				f.set(num, entry{typ: 0, gen: uint16(gen)})
+				ents = append(ents, numEntry{num, entry{typ: 0, gen: uint16(gen)}})
 			}
 		}
 	}
@@ -230,12 +271,12 @@ func (f *File) readTable(l *lexer) (Dict, []uint32, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		nums = append(nums, more...)
+		ents = append(ents, more...)
 	}
-	return trailer, nums, nil
+	return trailer, ents, nil
 }
 
-func (f *File) readXrefStream(off int64) (Dict, []uint32, error) {
+func (f *File) readXrefStream(off int64) (Dict, []numEntry, error) {
 	_, obj, _, err := f.parseIndirectAt(off)
 	if err != nil {
 		return nil, nil, err
@@ -276,7 +317,7 @@ func (f *File) readXrefStream(off int64) (Dict, []uint32, error) {
 	if rowLen == 0 {
 		return nil, nil, fmt.Errorf("%w: empty xref stream rows", ErrMalformed)
 	}
-	var nums []uint32
+	var ents []numEntry
 	pos := 0
 	for i := 0; i < len(index); i += 2 {
 		start, ok1 := index[i].(int64)
@@ -297,24 +338,23 @@ func (f *File) readXrefStream(off int64) (Dict, []uint32, error) {
 			a := be(row[ws[0] : ws[0]+ws[1]])
 			c := be(row[ws[0]+ws[1]:])
 			num := uint32(start + j)
-			nums = append(nums, num)
 			switch typ {
 			case 0:
-				f.set(num, entry{typ: 0})
+				ents = append(ents, numEntry{num, entry{typ: 0}})
 			case 1:
 				if c > 65535 {
 					c = 0
 				}
-				f.set(num, entry{typ: 1, off: a, gen: uint16(c)})
+				ents = append(ents, numEntry{num, entry{typ: 1, off: a, gen: uint16(c)}})
 			case 2:
 				if a < 0 || a >= maxObj {
 					continue
 				}
-				f.set(num, entry{typ: 2, stm: uint32(a), idx: c})
+				ents = append(ents, numEntry{num, entry{typ: 2, stm: uint32(a), idx: c}})
 			}
 		}
 	}
-	return s.Dict, nums, nil
+	return s.Dict, ents, nil
 }
 
 func be(b []byte) int64 {
