@@ -777,6 +777,9 @@ func parsePDFDate(s string) (time.Time, bool) {
 	for digits < len(s) && digits < 14 && s[digits] >= '0' && s[digits] <= '9' {
 		digits++
 	}
+	if digits < 4 || digits%2 == 1 {
+		return time.Time{}, false
+	}
 	layout := "20060102150405"[:digits]
 	t, err := time.Parse(layout, s[:digits])
 	if err != nil {

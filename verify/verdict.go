@@ -30,8 +30,14 @@ func verdictFor(sig *Signature, ind Indication, sub SubIndication, problem strin
 		en = fmt.Sprintf("The %s by %s is valid", whatEN, whoEN)
 		if sig.ChangedAfter {
 			kinds, kindsEN := changeKinds(sig.Changes)
-			zh += fmt.Sprintf("；签名后文档有修改，均为允许的修改（%s）。", kinds)
-			en += fmt.Sprintf("; the document was changed after it, only in allowed ways (%s).", kindsEN)
+			if kinds == "" {
+				// Later updates that rewrote objects without changing them.
+				zh += "；签名后文档有增量更新，但内容没有变化。"
+				en += "; the document was saved again after it, without any change in content."
+			} else {
+				zh += fmt.Sprintf("；签名后文档有修改，均为允许的修改（%s）。", kinds)
+				en += fmt.Sprintf("; the document was changed after it, only in allowed ways (%s).", kindsEN)
+			}
 		} else {
 			zh += "，签名后文档未被修改。"
 			en += " and the document has not been changed since."
