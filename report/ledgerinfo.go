@@ -159,6 +159,60 @@ func checkProofs(c *Contract) error {
 		if err := tlog.CheckTree(c.Consistency, int64(l.Size), l.Root, int64(c.Checkpoint.Size), c.Checkpoint.Root); err != nil {
 			return fmt.Errorf("%w: consistency proof %d -> %d: %w", ErrEvidence, c.Checkpoint.Size, l.Size, err)
 		}
+		if err := checkNote(l, c.Keys); err != nil {
+			return err
+		}
+	}
+	if err := checkNote(c.Checkpoint, c.Keys); err != nil {
+		return err
+	}
+	for i, tok := range c.Checkpoint.Timestamps {
+		ti, err := parseToken(tok, c.Checkpoint.Note)
+		if err != nil {
+			return err
+		}
+		if !ti.ImprintsOK {
+			return fmt.Errorf("%w: RFC 3161 token %d of checkpoint %d is not over its note", ErrEvidence, i, c.Checkpoint.Size)
+		}
+	}
+	return nil
+}
+
+// checkNote verifies cp's note with the keys the report will print: every
+// log key it can parse must have signed it and every notary key must have
+// cosigned it, exactly what the bundle checker will demand of the reader.
+// (A log key of a type this package cannot parse, the log's SM2 key, is
+// left to verifiers that know it.)
+func checkNote(cp Checkpoint, keys Keys) error {
+	var logKeys, all []note.Verifier
+	for _, k := range keys.Log {
+		if v, err := tnote.NewVerifier(k); err == nil {
+			logKeys = append(logKeys, v)
+		}
+	}
+	all = append(all, logKeys...)
+	for _, k := range keys.Notary {
+		v, err := tnote.NewVerifierForCosignatureV1(k)
+		if err != nil {
+			return fmt.Errorf("%w: notary key %q: %w", ErrEvidence, k, err)
+		}
+		all = append(all, v)
+	}
+	if len(logKeys) == 0 {
+		return fmt.Errorf("%w: no usable log key", ErrEvidence)
+	}
+	n, err := note.Open(cp.CosignedNote(), note.VerifierList(all...))
+	if err != nil {
+		return fmt.Errorf("%w: checkpoint %d: %w", ErrEvidence, cp.Size, err)
+	}
+	have := map[[2]string]bool{}
+	for _, s := range n.Sigs {
+		have[[2]string{s.Name, fmt.Sprint(s.Hash)}] = true
+	}
+	for _, v := range all {
+		if !have[[2]string{v.Name(), fmt.Sprint(v.KeyHash())}] {
+			return fmt.Errorf("%w: checkpoint %d lacks a valid signature by %s", ErrEvidence, cp.Size, v.Name())
+		}
 	}
 	return nil
 }

@@ -305,6 +305,10 @@ func TestRefusesEvidenceThatDoesNotVerify(t *testing.T) {
 		{"consistency", func(c *report.Contract) { c.Consistency[0][5] ^= 1 }},
 		{"note", func(c *report.Contract) { c.Checkpoint.Note = []byte("garbage") }},
 		{"token", func(c *report.Contract) { c.Checkpoint.Timestamps = [][]byte{[]byte("not a token")} }},
+		{"token of another note", func(c *report.Contract) { c.Checkpoint.Timestamps = c.Latest.Timestamps }},
+		{"cosignature missing", func(c *report.Contract) { c.Checkpoint.Cosignatures = c.Checkpoint.Cosignatures[:1] }},
+		{"latest not cosigned", func(c *report.Contract) { c.Latest.Cosignatures = nil }},
+		{"log key of another log", func(c *report.Contract) { c.Keys.Log = []string{otherLogKey(t)} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,6 +323,15 @@ func TestRefusesEvidenceThatDoesNotVerify(t *testing.T) {
 
 // cloneContract copies c deeply enough for the tests' tampering: the
 // fixture is shared between tests and must not change.
+func otherLogKey(t *testing.T) string {
+	t.Helper()
+	o, err := reporttest.Build(reporttest.Options{Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.LogVKey
+}
+
 func cloneContract(c *report.Contract) *report.Contract {
 	cp := *c
 	cp.Events = make([]report.Event, len(c.Events))
@@ -332,6 +345,8 @@ func cloneContract(c *report.Contract) *report.Contract {
 	cp.Files = append(c.Files[:0:0], c.Files...)
 	cp.IdentityChecks = append(c.IdentityChecks[:0:0], c.IdentityChecks...)
 	cp.Checkpoint.Timestamps = append(c.Checkpoint.Timestamps[:0:0], c.Checkpoint.Timestamps...)
+	cp.Checkpoint.Cosignatures = append(c.Checkpoint.Cosignatures[:0:0], c.Checkpoint.Cosignatures...)
+	cp.Keys.Log = append(c.Keys.Log[:0:0], c.Keys.Log...)
 	return &cp
 }
 
