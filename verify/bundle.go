@@ -401,6 +401,9 @@ func (b *bundleChecker) checkpoints() error {
 			b.pass(step, "cosigned by notary %s%s", k.Name(), cosignTime(cn, k))
 		}
 
+		if mc.Size == b.m.Checkpoint && len(mc.Timestamps) == 0 {
+			return fail(step, ErrBundleTimestamp, "the checkpoint of the inclusion proofs carries no RFC 3161 token")
+		}
 		for i, tp := range mc.Timestamps {
 			tstep := fmt.Sprintf("%s token %d", step, i)
 			tok, err := b.file(tstep, tp)

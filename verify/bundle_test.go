@@ -240,6 +240,18 @@ func TestBundleTampering(t *testing.T) {
 		{"token of other checkpoint", func(files map[string][]byte) {
 			files[fmt.Sprintf("checkpoints/%d.tst.0", cpSize)] = files[fmt.Sprintf("checkpoints/%d.tst.0", latest)]
 		}, nil, verify.ErrBundleTimestamp, fmt.Sprintf("checkpoint %d token 0", cpSize)},
+		{"token dropped", func(files map[string][]byte) {
+			mm := manifestOf(t, files)
+			for i := range mm.Checkpoints {
+				if mm.Checkpoints[i].Size == cpSize {
+					for _, tp := range mm.Checkpoints[i].Timestamps {
+						delete(files, tp)
+					}
+					mm.Checkpoints[i].Timestamps = nil
+				}
+			}
+			setManifest(t, files, mm)
+		}, nil, verify.ErrBundleTimestamp, fmt.Sprintf("checkpoint %d", cpSize)},
 		{"consistency hash", func(files map[string][]byte) {
 			name := m.Consistency[0].Proof
 			lines := strings.Split(string(files[name]), "\n")
