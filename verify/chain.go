@@ -172,6 +172,14 @@ func revocationStatus(c, issuer *smx509.Certificate, ref time.Time, rd *revData)
 		if err != nil || !covers(resp.ThisUpdate, resp.NextUpdate) {
 			continue
 		}
+		// x/crypto/ocsp accepts any certificate the issuer signed as a
+		// delegated responder. RFC 6960 §4.2.2.2 requires the
+		// id-kp-OCSPSigning purpose, without which any sibling
+		// end-entity certificate (the signer's own, even) could vouch
+		// for a revoked one.
+		if rc := resp.Certificate; rc != nil && !delegatedResponder(rc, resp.ProducedAt) {
+			continue
+		}
 		p := resp.ProducedAt.UTC()
 		switch resp.Status {
 		case ocsp.Good:
@@ -203,4 +211,18 @@ func revocationStatus(c, issuer *smx509.Certificate, ref time.Time, rd *revData)
 		}
 	}
 	return out
+}
+
+// delegatedResponder reports whether rc may sign OCSP responses for its
+// issuer at time t.
+func delegatedResponder(rc *x509.Certificate, t time.Time) bool {
+	if t.Before(rc.NotBefore) || t.After(rc.NotAfter) {
+		return false
+	}
+	for _, e := range rc.ExtKeyUsage {
+		if e == x509.ExtKeyUsageOCSPSigning {
+			return true
+		}
+	}
+	return false
 }
