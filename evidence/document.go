@@ -64,7 +64,7 @@ func (s *Service) PutDocument(p Principal, sha256Hex string, body []byte) (bool,
 	}
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := setJSON(b, k, storedDocument{WrappedKey: wrapped, Ciphertext: ct}); err != nil {
+	if err := setValue(b, k, storedDocument{WrappedKey: wrapped, Ciphertext: ct}); err != nil {
 		return false, err
 	}
 	if err := b.Commit(pebble.Sync); err != nil {

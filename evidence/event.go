@@ -139,6 +139,10 @@ func eventFromTree(m map[string]any, path string) (Event, error) {
 	if err != nil {
 		return Event{}, invalid(path+".time", "not an RFC 3339 time with offset")
 	}
+	if t.Year() < 1970 || t.Year() >= 2200 {
+		// The date index orders by nanoseconds since 1970 in 64 bits.
+		return Event{}, invalid(path+".time", "outside the years 1970 to 2199")
+	}
 	ev.Time = t
 	if c, ok := m["contract"].(map[string]any); ok {
 		ev.Contract = &Contract{ID: str(c, "id"), Name: str(c, "name")}

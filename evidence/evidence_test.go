@@ -139,6 +139,7 @@ func TestParseEventsErrors(t *testing.T) {
 		{"unknown kind", mut(func(m map[string]any) { m["kind"] = "contract.eaten" }), "$.kind: must be one of"},
 		{"missing id", mut(func(m map[string]any) { delete(m, "id") }), "$.id: required"},
 		{"bad time", mut(func(m map[string]any) { m["time"] = "2018-11-14 17:22:36" }), "$.time: not an RFC 3339"},
+		{"time out of range", mut(func(m map[string]any) { m["time"] = "0001-01-01T00:00:00Z" }), "$.time: outside the years 1970 to 2199"},
 		{"time without offset", mut(func(m map[string]any) { m["time"] = "2018-11-14T17:22:36" }), "$.time: not an RFC 3339"},
 		{"bad hash", mut(func(m map[string]any) {
 			m["data"].(map[string]any)["document"].(map[string]any)["sha256"] = "b2541f0c95a9f5a7bda153b786c7888c1df8765a"

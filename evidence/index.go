@@ -50,7 +50,7 @@ func (s *Service) finalize(tenant string, work []*item) error {
 		c := it.c
 		c.State = "done"
 		c.Leaf = nil
-		if err := setJSON(b, key("i", tenant, it.id), c); err != nil {
+		if err := setValue(b, key("i", tenant, it.id), c); err != nil {
 			return err
 		}
 		if err := b.Delete(key("p", tenant, it.id), nil); err != nil {
@@ -61,13 +61,13 @@ func (s *Service) finalize(tenant string, work []*item) error {
 			// Identity checks and registrations belong to a person, not a
 			// contract; reports find them through the contract's subjects.
 			if c.Subject != "" && c.Kind != KindDataErased {
-				if err := setJSON(b, key("u", tenant, c.Subject, indexHex(c.Index)), entry); err != nil {
+				if err := setValue(b, key("u", tenant, c.Subject, indexHex(c.Index)), entry); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		if err := setJSON(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
+		if err := setValue(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
 			return err
 		}
 		cr, ok := contracts[c.Contract]
@@ -119,13 +119,13 @@ func (s *Service) finalize(tenant string, work []*item) error {
 		}
 		for _, d := range c.Docs {
 			m := docMatch{ContractID: c.ContractID, Index: c.Index, Kind: c.Kind, Time: c.Time}
-			if err := setJSON(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), m); err != nil {
+			if err := setValue(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), m); err != nil {
 				return err
 			}
 		}
 	}
 	for ref, cr := range contracts {
-		if err := setJSON(b, key("c", tenant, ref), cr); err != nil {
+		if err := setValue(b, key("c", tenant, ref), cr); err != nil {
 			return err
 		}
 	}

@@ -424,10 +424,10 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	if err := b.Delete(key("k", ts.ID, subject), nil); err != nil {
 		return Receipt{}, false, err
 	}
-	if err := setJSON(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
+	if err := setValue(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
 		return Receipt{}, false, err
 	}
-	if err := setJSON(b, key("i", ts.ID, claimID), c); err != nil {
+	if err := setValue(b, key("i", ts.ID, claimID), c); err != nil {
 		return Receipt{}, false, err
 	}
 	if err := b.Set(key("p", ts.ID, claimID), nil, nil); err != nil {

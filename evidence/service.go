@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"crypto/sha256"
+	"encoding"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -273,14 +274,28 @@ func (s *Service) get(k []byte, v any) (bool, error) {
 		return false, fmt.Errorf("evidence: reading store: %w", err)
 	}
 	defer closer.Close()
-	if err := json.Unmarshal(b, v); err != nil {
+	if bu, ok := v.(encoding.BinaryUnmarshaler); ok {
+		err = bu.UnmarshalBinary(b)
+	} else {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
 		return false, fmt.Errorf("evidence: decoding %q: %w", k[:1], err)
 	}
 	return true, nil
 }
 
-func setJSON(b *pebble.Batch, k []byte, v any) error {
-	j, err := json.Marshal(v)
+// setValue stores v in its binary form when it has one, else as JSON.
+func setValue(b *pebble.Batch, k []byte, v any) error {
+	var (
+		j   []byte
+		err error
+	)
+	if bm, ok := v.(encoding.BinaryMarshaler); ok {
+		j, err = bm.MarshalBinary()
+	} else {
+		j, err = json.Marshal(v)
+	}
 	if err != nil {
 		return fmt.Errorf("evidence: encoding: %w", err)
 	}
@@ -458,7 +473,7 @@ func (s *Service) commitPending(ts *tenantState, work []*item, newKeys []*subjec
 	defer b.Close()
 	n := 0
 	for _, sk := range newKeys {
-		if err := setJSON(b, key("k", ts.ID, sk.subject), storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped}); err != nil {
+		if err := setValue(b, key("k", ts.ID, sk.subject), storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped}); err != nil {
 			return err
 		}
 	}
@@ -467,14 +482,14 @@ func (s *Service) commitPending(ts *tenantState, work []*item, newKeys []*subjec
 			continue
 		}
 		n++
-		if err := setJSON(b, key("i", ts.ID, it.id), it.c); err != nil {
+		if err := setValue(b, key("i", ts.ID, it.id), it.c); err != nil {
 			return err
 		}
 		if err := b.Set(key("p", ts.ID, it.id), nil, nil); err != nil {
 			return err
 		}
 		if it.sealed != nil {
-			if err := setJSON(b, key("s", hex.EncodeToString(it.c.LeafHash)), it.sealed); err != nil {
+			if err := setValue(b, key("s", hex.EncodeToString(it.c.LeafHash)), it.sealed); err != nil {
 				return err
 			}
 		}
