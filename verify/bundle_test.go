@@ -6,9 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -273,6 +275,21 @@ func TestBundleTampering(t *testing.T) {
 			setManifest(t, files, mm)
 		}, nil, verify.ErrBundleCommitment, "opening leaf"},
 		{"pdf byte", flip(verify.BundleEvidencePDF, func(b []byte) int { return len(b) / 3 }), nil, verify.ErrBundleDigest, "file " + verify.BundleEvidencePDF},
+		{"pdf re-signed digests updated", func(files map[string][]byte) {
+			// Change a byte of the signed PDF and fix up the manifest's
+			// digest: the file digests pass, the PDF signature must not.
+			b := bytes.Clone(files[verify.BundleCertificatePDF])
+			b[len(b)/4] ^= 0x01
+			files[verify.BundleCertificatePDF] = b
+			mm := manifestOf(t, files)
+			for i := range mm.Files {
+				if mm.Files[i].Path == verify.BundleCertificatePDF {
+					sum := sha256.Sum256(b)
+					mm.Files[i].SHA256 = hex.EncodeToString(sum[:])
+				}
+			}
+			setManifest(t, files, mm)
+		}, nil, verify.ErrBundlePDF, "pdf " + verify.BundleCertificatePDF},
 		{"unlisted file", func(files map[string][]byte) { files["leaves/9999.leaf"] = []byte("{}") }, nil, verify.ErrBundleMalformed, "file leaves/9999.leaf"},
 		{"missing leaf", func(files map[string][]byte) { delete(files, ev.Leaf) }, nil, verify.ErrBundleMalformed, fmt.Sprintf("leaf %d", ev.Index)},
 		{"manifest not json", func(files map[string][]byte) { files[verify.BundleManifest] = []byte("{") }, nil, verify.ErrBundleMalformed, "manifest"},

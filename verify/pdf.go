@@ -482,7 +482,7 @@ func (v *checker) check(s sigRef) *Signature {
 	rd.add(v.dss)
 	sig.EmbeddedCRLs, sig.EmbeddedOCSPs = len(rd.crls), len(rd.ocsps)
 	pool := append(append([]*smx509.Certificate{}, sd.certs...), rd.certs...)
-	cert := si.findCert(sd.certs)
+	cert := si.findCert(pool) // the CMS's own certificates first, then the DSS's
 	if cert == nil {
 		return fail(Indeterminate, NoSigningCertificateFound, "the signer's certificate is not in the signature")
 	}
