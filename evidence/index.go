@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,12 @@ type contractRecord struct {
 	Last   time.Time `json:"last"`
 	Status Kind      `json:"status"`
 	Events int       `json:"events"`
+	// Subjects are the first maxRecordSubjects people who acted in the
+	// contract, so that finalize writes their v/ keys only once.
+	Subjects []string `json:"subjects,omitempty"`
 }
+
+const maxRecordSubjects = 32
 
 // EventEntry is one event of a contract as GET /v1/contracts/{id} lists it.
 type EventEntry struct {
@@ -46,6 +52,7 @@ func (s *Service) finalize(tenant string, work []*item) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	contracts := map[string]*contractRecord{}
+	var err error
 	for _, it := range work {
 		c := it.c
 		c.State = "done"
@@ -72,10 +79,16 @@ func (s *Service) finalize(tenant string, work []*item) error {
 		}
 		cr, ok := contracts[c.Contract]
 		if !ok {
-			cr = &contractRecord{}
-			found, err := s.get(key("c", tenant, c.Contract), cr)
-			if err != nil {
-				return err
+			found := false
+			if cached, hit := s.contractCache[tenant+"/"+c.Contract]; hit {
+				cp := *cached
+				cp.Subjects = slices.Clone(cached.Subjects)
+				cr, found = &cp, true
+			} else {
+				cr = &contractRecord{}
+				if found, err = s.get(key("c", tenant, c.Contract), cr); err != nil {
+					return err
+				}
 			}
 			if !found {
 				cr = &contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
@@ -110,11 +123,18 @@ func (s *Service) finalize(tenant string, work []*item) error {
 		}
 		cr.Events++
 		if c.Subject != "" {
+			// Always: an erasure deletes the account's a/ keys, and the
+			// same account may act again.
 			if err := b.Set(key("a", tenant, c.Subject, c.Contract), nil, nil); err != nil {
 				return err
 			}
+		}
+		if c.Subject != "" && !slices.Contains(cr.Subjects, c.Subject) {
 			if err := b.Set(key("v", tenant, c.Contract, c.Subject), nil, nil); err != nil {
 				return err
+			}
+			if len(cr.Subjects) < maxRecordSubjects {
+				cr.Subjects = append(cr.Subjects, c.Subject)
 			}
 		}
 		for _, d := range c.Docs {
@@ -132,8 +152,18 @@ func (s *Service) finalize(tenant string, work []*item) error {
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("evidence: recording receipts: %w", err)
 	}
+	// Only committed state enters the cache.
+	if len(s.contractCache)+len(contracts) > maxCachedContracts {
+		clear(s.contractCache)
+	}
+	for ref, cr := range contracts {
+		s.contractCache[tenant+"/"+ref] = cr
+	}
 	return nil
 }
+
+// maxCachedContracts bounds the contract record cache of finalize.
+const maxCachedContracts = 100_000
 
 func nameKey(tenant, name, contract string) []byte {
 	return append(key("n", tenant, strings.ToLower(name)), append([]byte{0}, contract...)...)
@@ -350,7 +380,7 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 			(q.From.IsZero() || !cr.First.Before(q.From)) &&
 			(q.To.IsZero() || cr.First.Before(q.To))
 		if match {
-			page.Contracts = append(page.Contracts, ContractSummary(cr))
+			page.Contracts = append(page.Contracts, ContractSummary{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status, Events: cr.Events})
 		}
 		if len(page.Contracts) == q.Limit || scanned == maxScan {
 			last := hex.EncodeToString(it.Key())

@@ -107,7 +107,8 @@ type Service struct {
 	// indexMu serialises finalize, the read-modify-write of contract
 	// records and index keys (no fsync under it: finalize commits NoSync
 	// because pending claims make it replayable).
-	indexMu sync.Mutex
+	indexMu       sync.Mutex
+	contractCache map[string]*contractRecord // tenant/ref -> committed record; guarded by indexMu
 
 	closed atomic.Bool
 
@@ -166,9 +167,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 			dir: cfg.Dir, master: cfg.Master, logger: cfg.Logger,
 			interval: cfg.ReloadInterval, now: cfg.Now,
 		},
-		metrics:  newMetrics(cfg.Registerer),
-		inflight: map[string]chan struct{}{},
-		subjects: map[string]*subjectKey{},
+		metrics:       newMetrics(cfg.Registerer),
+		inflight:      map[string]chan struct{}{},
+		subjects:      map[string]*subjectKey{},
+		contractCache: map[string]*contractRecord{},
 	}
 	if err := s.reg.reload(); err != nil {
 		db.Close()
