@@ -268,6 +268,10 @@ func classifyObject(of, nf *cos.File, ov, nv cos.Object, existed bool) (string, 
 				return ChangeOther, ""
 			}
 			return classifyAnnots(of, nf, o["Annots"], n["Annots"]), ""
+		case annotSubtypes[nameOf(n["Subtype"])]:
+			// Markup annotations and their popups (whose /Parent is the
+			// annotation, not a field).
+			return ChangeAnnotation, ""
 		case isField(n):
 			ft := fieldType(nf, n)
 			name := fieldName(nf, n)

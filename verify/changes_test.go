@@ -1,0 +1,108 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cunzheng/cunzheng/verify/internal/cos"
+)
+
+// appendRev appends an incremental update (objs; a "" body frees the
+// object) to pdf.
+func appendRev(pdf []byte, objs map[int]string) []byte {
+	prev := bytes.LastIndex(pdf, []byte("\nxref\n")) + 1
+	var b bytes.Buffer
+	b.Write(pdf)
+	var nums []int
+	for n := range objs {
+		nums = append(nums, n)
+	}
+	sort.Ints(nums)
+	offs := map[int]int{}
+	for _, n := range nums {
+		if objs[n] != "" {
+			offs[n] = b.Len()
+			fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", n, objs[n])
+		}
+	}
+	x := b.Len()
+	b.WriteString("xref\n")
+	for _, n := range nums {
+		if objs[n] == "" {
+			fmt.Fprintf(&b, "%d 1\n0000000000 00001 f \n", n)
+		} else {
+			fmt.Fprintf(&b, "%d 1\n%010d 00000 n \n", n, offs[n])
+		}
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size 40 /Root 1 0 R /Info 9 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", prev, x)
+	return b.Bytes()
+}
+
+func TestClassifyRevision(t *testing.T) {
+	base := mkPDF(map[int]string{
+		1: "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] >> >>",
+		2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		3: "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Annots [5 0 R] >>",
+		4: "<< /Length 5 >>\nstream\nBT ET\nendstream",
+		5: "<< /FT /Tx /T (name) /V (a) /Subtype /Widget /Rect [0 0 1 1] /P 3 0 R >>",
+		9: "<< /Producer (x) >>",
+	}, "/Info 9 0 R")
+	tests := []struct {
+		name string
+		objs map[int]string
+		want string
+	}{
+		{"form fill", map[int]string{5: "<< /FT /Tx /T (name) /V (b) /Subtype /Widget /Rect [0 0 1 1] /P 3 0 R >>"}, "form-fill"},
+		{"field renamed", map[int]string{5: "<< /FT /Tx /T (other) /V (a) /Subtype /Widget /Rect [0 0 1 1] /P 3 0 R >>"}, "other"},
+		{"content changed", map[int]string{4: "<< /Length 9 >>\nstream\nBT (x) ET\nendstream"}, "other"},
+		{"object deleted", map[int]string{4: ""}, "other"},
+		{"note with popup", map[int]string{
+			20: "<< /Type /Annot /Subtype /Text /Rect [0 0 1 1] /Popup 21 0 R >>",
+			21: "<< /Type /Annot /Subtype /Popup /Parent 20 0 R /Rect [0 0 1 1] >>",
+			3:  "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Annots [5 0 R 20 0 R 21 0 R] >>",
+		}, "annotation,annotation,annotation"},
+		{"new signature field", map[int]string{
+			22: "<< /Type /Sig /ByteRange [0 1 2 3] /Contents <00> >>",
+			23: "<< /FT /Sig /T (s) /V 22 0 R /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R >>",
+			3:  "<< /Type /Page /Parent 2 0 R /Contents 4 0 R /Annots [5 0 R 23 0 R] >>",
+			1:  "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 23 0 R] /SigFlags 3 >> >>",
+		}, "signature,signature,signature,signature"},
+		{"new text field", map[int]string{
+			24: "<< /FT /Tx /T (extra) /Subtype /Widget /Rect [0 0 1 1] /P 3 0 R >>",
+			1:  "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R 24 0 R] >> >>",
+		}, "other,other"},
+		{"validation data", map[int]string{
+			25: "<< /Length 3 >>\nstream\nabc\nendstream",
+			26: "<< /Type /DSS /CRLs [25 0 R] >>",
+			1:  "<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [5 0 R] >> /DSS 26 0 R >>",
+		}, "dss,dss"},
+		{"document info", map[int]string{9: "<< /Producer (y) >>"}, "metadata"},
+		{"unchanged rewrite", map[int]string{2: "<< /Type /Pages /Kids [3 0 R] /Count 1 >>"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := appendRev(base, tt.objs)
+			ends := cos.Revisions(data)
+			b := cos.NewBudget(context.Background(), cos.Limits{})
+			old, err := cos.Open(data, ends[0], b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cur, err := cos.Open(data, ends[1], b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, c := range classifyRevision(old, cur, 2) {
+				kinds = append(kinds, c.Kind)
+			}
+			if got := strings.Join(kinds, ","); got != tt.want {
+				t.Errorf("changes %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
