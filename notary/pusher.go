@@ -142,6 +142,9 @@ type PusherConfig struct {
 	// The default is DefaultBackfill; a log that published a checkpoint a
 	// second for a year is not walked from its first one at every restart.
 	Backfill uint64
+	// AlarmInterval is how often each office is asked how many alarms it
+	// holds. The default is DefaultAlarmInterval.
+	AlarmInterval time.Duration
 	// FetchInterval is how often offices with Fetch set are polled. The
 	// default is DefaultPullInterval.
 	FetchInterval time.Duration
@@ -166,6 +169,7 @@ type Pusher struct {
 	client   *http.Client
 	min, max time.Duration
 	fetchInt time.Duration
+	alarmInt time.Duration
 	start    uint64 // cursor of every loop at start
 	logger   *slog.Logger
 	metrics  *pusherMetrics
@@ -191,6 +195,7 @@ type notaryState struct {
 	size    uint64
 	at      time.Time
 	lastErr string
+	alarms  int // alarms the office reports holding; -1 when unknown
 }
 
 type tsaState struct {
@@ -220,6 +225,10 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 	if size := cfg.Log.Size(); size > backfill {
 		p.start = size - backfill
 	}
+	p.alarmInt = cfg.AlarmInterval
+	if p.alarmInt <= 0 {
+		p.alarmInt = DefaultAlarmInterval
+	}
 	p.fetchInt = cfg.FetchInterval
 	if p.fetchInt <= 0 {
 		p.fetchInt = DefaultPullInterval
@@ -242,7 +251,7 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 			return nil, fmt.Errorf("notary: notary %d fetches but has no URL", i)
 		}
 		n.URL = strings.TrimRight(n.URL, "/")
-		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v})
+		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v, alarms: -1})
 	}
 	policy := cfg.Policy
 	if policy == "" && len(p.notaries) > 0 {
@@ -285,6 +294,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 		} else {
 			wg.Go(func() { p.runNotary(ctx, n) })
 		}
+		wg.Go(func() { p.watchAlarms(ctx, n) })
 	}
 	for _, t := range p.tsas {
 		wg.Go(func() { p.runTSA(ctx, t) })
@@ -503,6 +513,44 @@ func cosignatureLines(sigs string) []byte {
 		}
 	}
 	return out
+}
+
+// DefaultAlarmInterval is how often the pusher asks each office how many
+// split-view alarms it holds, for the status page.
+const DefaultAlarmInterval = 10 * time.Second
+
+// alarmLister is an in-process office that can list its alarms.
+type alarmLister interface {
+	Alarms(ctx context.Context) ([]Alarm, error)
+}
+
+// watchAlarms keeps the number of alarms an office holds in its status, so
+// that a split view seen by any office shows on the log's /notaries page.
+func (p *Pusher) watchAlarms(ctx context.Context, n *notaryState) {
+	for {
+		count := -1
+		if l, ok := n.Local.(alarmLister); ok {
+			if a, err := l.Alarms(ctx); err == nil {
+				count = len(a)
+			}
+		} else if n.URL != "" {
+			fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
+			body, err := fetch(fctx, p.client, n.URL+"/v1/alarms", maxLogsBytes)
+			cancel()
+			var answer struct {
+				Alarms []json.RawMessage `json:"alarms"`
+			}
+			if err == nil && json.Unmarshal(body, &answer) == nil {
+				count = len(answer.Alarms)
+			}
+		}
+		p.mu.Lock()
+		n.alarms = count
+		p.mu.Unlock()
+		if !sleep(ctx, p.alarmInt) {
+			return
+		}
+	}
 }
 
 // permanentError is a 4xx answer (other than 409) from an office: resending
@@ -741,6 +789,8 @@ type NotaryStatus struct {
 	Size      uint64    `json:"cosigned_size"`
 	Time      time.Time `json:"cosigned_at,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+	// Alarms is how many split-view alarms the office holds (-1: unknown).
+	Alarms int `json:"alarms"`
 }
 
 // TSAStatus is what the pusher knows of one TSA.
@@ -767,7 +817,7 @@ func (p *Pusher) Status() Status {
 	defer p.mu.Unlock()
 	s := Status{Notarized: p.notarized, NotarizedAt: p.notAt, Notaries: []NotaryStatus{}, TSAs: []TSAStatus{}}
 	for _, n := range p.notaries {
-		s.Notaries = append(s.Notaries, NotaryStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr})
+		s.Notaries = append(s.Notaries, NotaryStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms})
 	}
 	for _, t := range p.tsas {
 		u := t.URL

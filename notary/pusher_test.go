@@ -269,6 +269,14 @@ func TestPusherFetch(t *testing.T) {
 		}
 		json.NewEncoder(w).Encode(map[string]any{"logs": logs})
 	})
+	mux.HandleFunc("GET /v1/alarms", func(w http.ResponseWriter, r *http.Request) {
+		a, err := c.Alarms(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"alarms": a})
+	})
 	srvC := startServer(t, "127.0.0.1:0", mux)
 	logSrv := lg.server()
 	pulling := make(chan error)
@@ -281,7 +289,7 @@ func TestPusherFetch(t *testing.T) {
 	}()
 
 	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{URL: srvC.url(), VKey: c.VerifierKey(), Fetch: true}},
-		FetchInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond})
+		FetchInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, AlarmInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,6 +310,7 @@ func TestPusherFetch(t *testing.T) {
 		}
 		waitFor(t, "quorum", func() bool { return p.Status().Notarized == s })
 	}
+	waitFor(t, "the remote office's alarm count", func() bool { return p.Status().Notaries[0].Alarms == 0 })
 }
 
 func TestParseNotary(t *testing.T) {
@@ -340,13 +349,14 @@ func TestPusherGivesUpOnFork(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}},
-		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, AlarmInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	waitFor(t, "the pusher to report the refusal", func() bool { return p.Status().Notaries[0].LastError != "" })
+	waitFor(t, "the office's alarm in the status", func() bool { return p.Status().Notaries[0].Alarms == 1 })
 	lg.mu.Lock()
 	if len(lg.cosigs[s4]) != 0 {
 		t.Error("the forked size got a cosignature")
