@@ -174,6 +174,10 @@ func TestVerifyPage(t *testing.T) {
 			t.Errorf("result page lacks %q", want)
 		}
 	}
+	rec = post(t, h, "/verify", corpusFile(t, "report-signed.pdf"))
+	if !strings.Contains(rec.Body.String(), "文档被锁定") {
+		t.Errorf("a certification signature with DocMDP P=1 is not shown as locking the document")
+	}
 	rec = post(t, h, "/verify", upload{"x.pdf", []byte("junk")})
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "not a readable PDF") {
 		t.Fatalf("junk on the page: %d %s", rec.Code, rec.Body.String())
