@@ -169,11 +169,34 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 		idx uint64
 	}
 	var fps []fpRow
+	// Chunks are fetched one ahead of the one being hashed and written, so
+	// that the network and the store work at the same time.
+	type chunk struct {
+		hashes [][]byte
+		err    error
+	}
+	// A fetch still running when SyncOnce returns early is cancelled.
+	fctx, cancelFetch := context.WithCancel(ctx)
+	defer cancelFetch()
+	chunkEnd := func(start uint64) uint64 { return min(v.cp.Size, (start/tileWidth+pullChunkTiles)*tileWidth) }
+	prefetch := func(start uint64) <-chan chunk {
+		ch := make(chan chunk, 1)
+		go func() {
+			h, err := fetchLeafHashes(fctx, cfg, start, chunkEnd(start), v.cp.Size)
+			ch <- chunk{h, err}
+		}()
+		return ch
+	}
+	next := prefetch(ps.Size)
 	for start := ps.Size; start < v.cp.Size; {
-		end := min(v.cp.Size, (start/tileWidth+pullChunkTiles)*tileWidth)
-		hashes, err := fetchLeafHashes(ctx, cfg, start, end, v.cp.Size)
-		if err != nil {
-			return 0, err
+		end := chunkEnd(start)
+		c := <-next
+		if c.err != nil {
+			return 0, c.err
+		}
+		hashes := c.hashes
+		if end < v.cp.Size {
+			next = prefetch(end)
 		}
 		batch := o.db.NewBatch()
 		for i, h := range hashes {
