@@ -137,8 +137,8 @@ func finish(rep *Report, size int64) {
 		case s.Verdict.Indication == Indeterminate && worst == TotalPassed:
 			worst, worstSub = Indeterminate, s.Verdict.SubIndication
 		}
-		if !s.DigestOK || !s.SignatureOK {
-			continue // an invalid signature's claims count for nothing
+		if !s.DigestOK || !s.SignatureOK || s.Kind != "signature" {
+			continue // an invalid signature's claims count for nothing; a document timestamp signs nothing
 		}
 		t := s.ClaimedSigningTime
 		if s.Timestamp != nil && s.Timestamp.SignatureOK && s.Timestamp.ImprintOK {

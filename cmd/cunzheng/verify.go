@@ -225,6 +225,9 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 			fmt.Fprintf(w, "  序列号 Serial:      %s\n", s.Signer.Serial)
 			fmt.Fprintf(w, "  有效期 Valid:       %s – %s\n", s.Signer.NotBefore.Format("2006-01-02"), s.Signer.NotAfter.Format("2006-01-02"))
 		}
+		if s.DocMDP > 0 {
+			fmt.Fprintf(w, "  认证签名 DocMDP:    P=%d (1 locked, 2 form filling and signing, 3 also annotations)\n", s.DocMDP)
+		}
 		if s.Algorithm != "" {
 			fmt.Fprintf(w, "  算法 Algorithm:     %s\n", s.Algorithm)
 		}
