@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -566,5 +567,36 @@ func TestBundleStandardTools(t *testing.T) {
 		if out := pdfsig(t, files[name]); !strings.Contains(out, "Signature is Valid.") {
 			t.Errorf("pdfsig %s:\n%s", name, out)
 		}
+	}
+}
+
+// TestHungTSA: a TSA that accepts and never answers must not hold a report
+// request beyond SignTimeout, and once every signing slot is stuck further
+// requests fail fast with ErrBusy.
+func TestHungTSA(t *testing.T) {
+	f := demo(t)
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer hung.Close()
+	defer close(release)
+	signer, err := report.LoadSigner(filepath.Join("testdata", "signing-chain.pem"), filepath.Join("testdata", "signing-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := report.New(report.Config{Signer: signer, TSAURL: hung.URL, SignTimeout: 300 * time.Millisecond, MaxSigning: 1, PreparedDocuments: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := s.Certificate(f.Contract, demoRequest(false)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("first: err = %v, want a deadline", err)
+	}
+	if _, err := s.Certificate(f.Contract, demoRequest(false)); !errors.Is(err, report.ErrBusy) {
+		t.Fatalf("second: err = %v, want ErrBusy", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
 	}
 }

@@ -19,6 +19,10 @@ const (
 	DefaultVerifyURL = "https://cunzheng.example/verify"
 	// DefaultPreparedDocuments is the default Config.PreparedDocuments.
 	DefaultPreparedDocuments = 2
+	// DefaultSignTimeout is the default Config.SignTimeout.
+	DefaultSignTimeout = 20 * time.Second
+	// DefaultMaxSigning is the default Config.MaxSigning.
+	DefaultMaxSigning = 16
 )
 
 // ErrNotFound is returned by a Source (and passed up by the Service) when
@@ -96,6 +100,12 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Clock gives the issue time. The default is time.Now.
 	Clock func() time.Time
+	// SignTimeout bounds how long a request waits for its signature (the
+	// TSA round trip). The default is DefaultSignTimeout.
+	SignTimeout time.Duration
+	// MaxSigning bounds the signatures in progress. The default is
+	// DefaultMaxSigning.
+	MaxSigning int
 	// PreparedDocuments is how many empty documents with their fonts
 	// already parsed are kept ready (about 15 MB each), so that a single
 	// download does not wait for the font parse. The default is
@@ -109,6 +119,7 @@ type Service struct {
 	signer  *DocSigner
 	metrics *metrics
 	pool    *docPool
+	slots   chan struct{} // one per signature in progress
 }
 
 type metrics struct {
@@ -156,6 +167,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PreparedDocuments == 0 {
 		cfg.PreparedDocuments = DefaultPreparedDocuments
 	}
+	if cfg.SignTimeout <= 0 {
+		cfg.SignTimeout = DefaultSignTimeout
+	}
+	if cfg.MaxSigning <= 0 {
+		cfg.MaxSigning = DefaultMaxSigning
+	}
 	s := cfg.Signer
 	var err error
 	switch {
@@ -179,7 +196,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.PreparedDocuments > 0 {
 		pool = newDocPool(cfg.PreparedDocuments)
 	}
-	return &Service{cfg: cfg, signer: s, metrics: newMetrics(cfg.Registerer), pool: pool}, nil
+	return &Service{cfg: cfg, signer: s, metrics: newMetrics(cfg.Registerer), pool: pool, slots: make(chan struct{}, cfg.MaxSigning)}, nil
 }
 
 // Signer returns the document signer (its certificate is published for
@@ -188,22 +205,26 @@ func (s *Service) Signer() *DocSigner { return s.signer }
 
 // Certificate renders and signs the signing certificate page of c.
 func (s *Service) Certificate(c *Contract, req Request) ([]byte, error) {
-	return s.pdf(KindCertificate, c, req)
+	return s.pdf(context.Background(), KindCertificate, c, req)
 }
 
 // EvidenceReport renders and signs the evidence report of c.
 func (s *Service) EvidenceReport(c *Contract, req Request) ([]byte, error) {
-	return s.pdf(KindEvidence, c, req)
+	return s.pdf(context.Background(), KindEvidence, c, req)
 }
 
 // Bundle renders both PDFs and packs the evidence bundle of c.
 func (s *Service) Bundle(c *Contract, req Request) ([]byte, error) {
+	return s.bundle(context.Background(), c, req)
+}
+
+func (s *Service) bundle(ctx context.Context, c *Contract, req Request) ([]byte, error) {
 	start := time.Now()
-	cert, err := s.pdf(KindCertificate, c, req)
+	cert, err := s.pdf(ctx, KindCertificate, c, req)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := s.pdf(KindEvidence, c, req)
+	ev, err := s.pdf(ctx, KindEvidence, c, req)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +236,7 @@ func (s *Service) Bundle(c *Contract, req Request) ([]byte, error) {
 	return z, nil
 }
 
-func (s *Service) pdf(kind string, c *Contract, req Request) ([]byte, error) {
+func (s *Service) pdf(ctx context.Context, kind string, c *Contract, req Request) ([]byte, error) {
 	start := time.Now()
 	if req.IssuedAt.IsZero() {
 		req.IssuedAt = s.cfg.Clock()
@@ -240,7 +261,7 @@ func (s *Service) pdf(kind string, c *Contract, req Request) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	signed, err := s.signer.Sign(doc, reason, req.IssuedAt)
+	signed, err := s.sign(ctx, doc, reason, req.IssuedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -264,12 +285,10 @@ func (s *Service) Issue(ctx context.Context, kind, tenant, requester, id string,
 	req := Request{ReportNumber: newReportNumber(now), Requester: requester, Reveal: reveal, IssuedAt: now}
 	var out []byte
 	switch kind {
-	case KindCertificate:
-		out, err = s.Certificate(c, req)
-	case KindEvidence:
-		out, err = s.EvidenceReport(c, req)
+	case KindCertificate, KindEvidence:
+		out, err = s.pdf(ctx, kind, c, req)
 	case KindBundle:
-		out, err = s.Bundle(c, req)
+		out, err = s.bundle(ctx, c, req)
 	default:
 		return nil, Issuance{}, fmt.Errorf("report: unknown kind %q", kind)
 	}
@@ -286,6 +305,44 @@ func (s *Service) Issue(ctx context.Context, kind, tenant, requester, id string,
 	s.metrics.issued.WithLabelValues(kind, fmt.Sprint(reveal)).Inc()
 	s.cfg.Logger.InfoContext(ctx, "report issued", "kind", kind, "report", req.ReportNumber, "tenant", tenant, "revealed", reveal)
 	return out, is, nil
+}
+
+// ErrBusy means every signing slot is taken by a signature still waiting
+// for the TSA: web answers 503 rather than queue more.
+var ErrBusy = errors.New("report: signing is busy")
+
+// sign signs doc within SignTimeout and the caller's context.
+//
+// digitorus/pdfsign asks the TSA with an http.Client that has no timeout
+// and no context, so a TSA that accepts and never answers would hold a
+// request forever. The signature runs in its own goroutine: the caller
+// stops waiting at the deadline, and a semaphore of MaxSigning slots (held
+// until the goroutine really ends) bounds how many such calls can hang, so
+// a dead TSA costs at most that many goroutines, then fast ErrBusy answers.
+func (s *Service) sign(ctx context.Context, doc []byte, reason string, at time.Time) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SignTimeout)
+	defer cancel()
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrBusy, ctx.Err())
+	}
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() { <-s.slots }()
+		b, err := s.signer.Sign(doc, reason, at)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		return r.b, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("report: signing (waiting for the TSA): %w", ctx.Err())
+	}
 }
 
 // newReportNumber returns "CZ-YYYYMMDD-" and 8 random hex digits.

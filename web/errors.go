@@ -39,6 +39,7 @@ var statusRules = []statusRule{
 	{evidence.ErrInvalidQuery, http.StatusBadRequest},
 	{report.ErrNotFound, http.StatusNotFound},
 	{assemble.ErrNotReady, http.StatusServiceUnavailable},
+	{report.ErrBusy, http.StatusServiceUnavailable},
 	// verify (在线验签): unreadable input is 422, never a 500.
 	{verify.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{verify.ErrNotPDF, http.StatusUnprocessableEntity},
