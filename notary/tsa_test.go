@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -233,6 +234,7 @@ ess_cert_id_alg = sha256
 		w.Write(resp)
 	}))
 	t.Cleanup(srv.Close)
+	opensslCAs.Store(srv, filepath.Join(dir, "ca.pem"))
 	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if err != nil {
 		t.Fatal(err)
@@ -245,4 +247,67 @@ ess_cert_id_alg = sha256
 	roots := x509.NewCertPool()
 	roots.AddCert(ca)
 	return srv, roots
+}
+
+// TestPusherWithOpenSSLTSA: the log side gets a token for every checkpoint
+// from an independent TSA (`openssl ts -reply`), and openssl verifies each
+// stored token against that TSA's CA and the checkpoint note.
+func TestPusherWithOpenSSLTSA(t *testing.T) {
+	needOpenSSL(t)
+	srv, roots := newOpenSSLTSA(t)
+	lg := newTestLog(t, "cunzheng.example/log")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := NewPusher(PusherConfig{Log: lg, TSAs: []TSAEndpoint{{URL: srv.URL, Roots: roots}}, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	var sizes []uint64
+	for i := range 3 {
+		lg.append(1 + i)
+		sizes = append(sizes, lg.publish())
+	}
+	waitFor(t, "a token per checkpoint", func() bool {
+		lg.mu.Lock()
+		defer lg.mu.Unlock()
+		for _, s := range sizes {
+			if len(lg.tokens[s]) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	<-done
+	if st := p.Status(); st.TSAs[0].Size != sizes[2] || st.TSAs[0].Time.IsZero() {
+		t.Errorf("TSA status = %+v", st.TSAs[0])
+	}
+	dir := t.TempDir()
+	for _, s := range sizes {
+		lg.mu.Lock()
+		tok, msg := lg.tokens[s][0], lg.notes[s]
+		lg.mu.Unlock()
+		if err := os.WriteFile(filepath.Join(dir, "tok.der"), tok, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "note"), msg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := runCmd(t, dir, "openssl", "ts", "-verify", "-token_in", "-in", "tok.der", "-data", "note", "-CAfile", opensslCAFile(t, srv)); err != nil {
+			t.Fatalf("checkpoint %d: openssl ts -verify: %v\n%s", s, err, out)
+		}
+	}
+}
+
+// opensslCAs maps a test TSA server to its CA certificate file.
+var opensslCAs sync.Map
+
+func opensslCAFile(t *testing.T, srv *httptest.Server) string {
+	f, ok := opensslCAs.Load(srv)
+	if !ok {
+		t.Fatal("unknown TSA server")
+	}
+	return f.(string)
 }
