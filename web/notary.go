@@ -40,7 +40,8 @@ type notaryHandlers struct {
 //	GET  /v1/tsa/ca.pem              the TSA's root certificate
 //
 // The standalone office mounts them at the root (NotaryHandler); cunzheng
-// serve mounts its built-in office on a "/notary" group.
+// serve mounts its built-in office on a "/notary" group. Either o or tsa may
+// be nil, leaving its routes out.
 //
 // Spec: https://c2sp.org/tlog-witness, https://www.rfc-editor.org/rfc/rfc3161
 func MountNotary(r gin.IRouter, o *notary.Office, tsa *notary.TSA, logger *slog.Logger) {
@@ -48,11 +49,13 @@ func MountNotary(r gin.IRouter, o *notary.Office, tsa *notary.TSA, logger *slog.
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &notaryHandlers{office: o, tsa: tsa, logger: logger}
-	r.POST("/add-checkpoint", h.addCheckpoint)
-	r.GET("/v1/fingerprints/:leaf_hash", h.fingerprint)
-	r.GET("/v1/alarms", h.alarms)
-	r.GET("/v1/logs", h.logs)
-	r.GET("/v1/key", h.key)
+	if o != nil {
+		r.POST("/add-checkpoint", h.addCheckpoint)
+		r.GET("/v1/fingerprints/:leaf_hash", h.fingerprint)
+		r.GET("/v1/alarms", h.alarms)
+		r.GET("/v1/logs", h.logs)
+		r.GET("/v1/key", h.key)
+	}
 	if tsa != nil {
 		r.POST("/timestamp", h.timestamp)
 		r.GET("/v1/tsa/ca.pem", h.tsaCA)
@@ -68,11 +71,12 @@ func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gathe
 }
 
 // NotaryMounts returns the mounts cunzheng serve adds for notarization: the
-// built-in office (when office is not nil) under /notary, and the /notaries
-// page.
+// built-in office and TSA (each when not nil) under /notary — so the TSA's
+// root certificate is at /notary/v1/tsa/ca.pem for verifiers of its
+// tokens — and the /notaries page.
 func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, logger *slog.Logger) []func(gin.IRouter) {
 	var m []func(gin.IRouter)
-	if office != nil {
+	if office != nil || tsa != nil {
 		m = append(m, func(r gin.IRouter) { MountNotary(r.Group("/notary"), office, tsa, logger) })
 	}
 	if page.Log != nil {

@@ -261,3 +261,14 @@ func TestNotariesPage(t *testing.T) {
 	}
 	_ = io.Discard
 }
+
+func TestNotaryMountsTSAOnly(t *testing.T) {
+	_, tsa := newTestNotary(t, newWitnessLog(t))
+	s := New(Config{Mounts: NotaryMounts(nil, tsa, NotariesPage{}, nil)})
+	if w := do(t, s, "GET", "/notary/v1/tsa/ca.pem", "", nil); w.Code != 200 || !bytes.Equal(w.Body.Bytes(), tsa.CACertPEM()) {
+		t.Errorf("ca.pem: %d", w.Code)
+	}
+	if w := do(t, s, "POST", "/notary/add-checkpoint", "", []byte("old 0\n\n")); w.Code != 404 {
+		t.Errorf("add-checkpoint without an office: %d", w.Code)
+	}
+}
