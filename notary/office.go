@@ -151,6 +151,9 @@ func Open(ctx context.Context, cfg Config) (*Office, error) {
 	// A 64 MiB memtable keeps a pull chunk's batch (64 Ki leaves, a few
 	// MiB) out of Pebble's large-batch path, which forces a flush per batch.
 	opts := &pebble.Options{Logger: quietPebble{}, MemTableSize: 64 << 20}
+	// Most of the store is SHA-256 hashes, which do not compress: skip the
+	// Snappy pass on every block flushed and compacted.
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
 	if cfg.FS != nil {
 		opts.FS = cfg.FS
 	}

@@ -198,7 +198,8 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 		if end < v.cp.Size {
 			next = prefetch(end)
 		}
-		batch := o.db.NewBatch()
+		// About 80 bytes a leaf: a fingerprint row and 32 bytes of tile row.
+		batch := o.db.NewBatchWithSize(len(hashes) * 80)
 		for i, h := range hashes {
 			idx := start + uint64(i)
 			if err := rng.Append(h, nil); err != nil {
