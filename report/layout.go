@@ -68,13 +68,16 @@ type doc struct {
 	size   float64 // current font size (points)
 	isMono bool    // current text is monospace
 	widths map[widthKey]float64
-	title  string // printed in the header
-	number string // report number, printed in the header
+	pool   *docPool
+	fonts  *fontBytes // owned until finish
+	title  string     // printed in the header
+	number string     // report number, printed in the header
 	issuer string
 }
 
 func newDoc(pool *docPool, title, titleEN, number, issuer string, issued time.Time) *doc {
-	pdf := pool.get()
+	pr := pool.get()
+	pdf := pr.pdf
 	pdf.SetMargins(marginL, marginT, marginR)
 	pdf.SetAutoPageBreak(false, marginB)
 	pdf.SetCellMargin(0)
@@ -87,66 +90,81 @@ func newDoc(pool *docPool, title, titleEN, number, issuer string, issued time.Ti
 	pdf.SetCreationDate(issued)
 	pdf.SetModificationDate(issued)
 	pdf.SetCatalogSort(true)
-	d := &doc{pdf: pdf, title: title + "  " + titleEN, number: number, issuer: issuer}
+	d := &doc{pdf: pdf, title: title + "  " + titleEN, number: number, issuer: issuer, pool: pool, fonts: pr.fonts}
 	pdf.SetHeaderFunc(d.header)
 	return d
 }
 
-// fontedDoc returns an empty A4 document with the three fonts added.
-// Adding them is most of the cost of a report: gofpdf parses the 4 MB CJK
-// font (49,382 glyphs) for every document and cannot share a parsed font
-// between documents.
+// fontBytes is one private copy of the three embedded fonts.
 //
-// Each document gets its own copy of the font bytes: gofpdf's subsetter
-// appends padding to slices of the font it was given (generateChecksum),
-// writing into the caller's array, which would be a data race on the
-// shared embedded fonts.
-func fontedDoc() *gofpdf.Fpdf {
+// Each document needs its own fresh copy: gofpdf writes into the font
+// bytes it is given (padding appended to table slices in generateChecksum,
+// and at least one hmtx byte while subsetting), which on the shared
+// embedded fonts would be a data race and would change the font for every
+// later document. A copy is therefore never reused, even sequentially
+// (TestFontCopyMutated shows why).
+type fontBytes struct{ cjk, latin, mono []byte }
+
+func newFontBytes() *fontBytes {
+	return &fontBytes{bytes.Clone(cjkFont), bytes.Clone(latinFont), bytes.Clone(monoFont)}
+}
+
+// prepared is an empty A4 document with the three fonts added, and the
+// font copy it owns until it is rendered.
+type prepared struct {
+	pdf   *gofpdf.Fpdf
+	fonts *fontBytes
+}
+
+// fontedDoc adds the fonts to a new document. Adding them is most of the
+// cost of a report: gofpdf parses the 4 MB CJK font (49,382 glyphs) for
+// every document and cannot share a parsed font between documents.
+func fontedDoc(fb *fontBytes) prepared {
 	pdf := gofpdf.New("P", "mm", "A4", "")
-	pdf.AddUTF8FontFromBytes(fontFamily, "", bytes.Clone(cjkFont))
-	pdf.AddUTF8FontFromBytes(latinFamily, "", bytes.Clone(latinFont))
-	pdf.AddUTF8FontFromBytes(monoFamily, "", bytes.Clone(monoFont))
-	return pdf
+	pdf.AddUTF8FontFromBytes(fontFamily, "", fb.cjk)
+	pdf.AddUTF8FontFromBytes(latinFamily, "", fb.latin)
+	pdf.AddUTF8FontFromBytes(monoFamily, "", fb.mono)
+	return prepared{pdf, fb}
 }
 
 // docPool keeps a few documents with their fonts already parsed, so that a
 // request finds one ready and the next is prepared on another core while
 // this one renders. It lowers the latency of a single download by the font
-// parse (about 20 ms); under sustained load it saves nothing, since every
-// document still costs one parse. The rejected alternative, sharing one
-// parsed font between documents, is impossible: gofpdf keeps the parse and
-// the per-document subset state in the same unexported structure.
+// copy and parse (about 30 ms); under sustained load it saves nothing,
+// since every document still costs one copy and one parse. The rejected alternative, sharing one parsed font
+// between documents, is impossible: gofpdf keeps the parse and the
+// per-document subset state in the same unexported structure.
 //
-// A nil *docPool prepares every document inline.
+// A nil *docPool prepares every document inline with fresh font copies.
 type docPool struct {
-	ready chan *gofpdf.Fpdf
+	ready chan prepared
 }
 
 func newDocPool(n int) *docPool {
-	p := &docPool{ready: make(chan *gofpdf.Fpdf, n)}
+	p := &docPool{ready: make(chan prepared, n)}
 	go p.refill()
 	return p
 }
 
-func (p *docPool) get() *gofpdf.Fpdf {
+func (p *docPool) get() prepared {
 	if p == nil {
-		return fontedDoc()
+		return fontedDoc(newFontBytes())
 	}
 	// Every taken document is replaced by one refill, so the number of
 	// refill goroutines in flight is bounded by the requests in flight.
 	go p.refill()
 	select {
-	case pdf := <-p.ready:
-		return pdf
+	case d := <-p.ready:
+		return d
 	default:
-		return fontedDoc()
+		return fontedDoc(newFontBytes())
 	}
 }
 
 func (p *docPool) refill() {
-	pdf := fontedDoc()
+	d := fontedDoc(newFontBytes())
 	select {
-	case p.ready <- pdf:
+	case p.ready <- d:
 	default: // full: drop it
 	}
 }
@@ -214,6 +232,7 @@ func (d *doc) finish() ([]byte, error) {
 	if err := d.pdf.Output(&buf); err != nil {
 		return nil, fmt.Errorf("report: rendering pdf: %w", err)
 	}
+	d.pdf, d.fonts = nil, nil
 	return buf.Bytes(), nil
 }
 

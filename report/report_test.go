@@ -600,3 +600,16 @@ func TestHungTSA(t *testing.T) {
 		t.Errorf("took %v", d)
 	}
 }
+
+// TestFontCopyMutated documents why every document gets a fresh copy of
+// the fonts: gofpdf writes into the bytes it is given. Should a gofpdf
+// upgrade stop doing so, this test says the copies can be recycled.
+func TestFontCopyMutated(t *testing.T) {
+	mutated, err := report.FontCopyMutated(demo(t).Contract, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mutated {
+		t.Error("gofpdf no longer writes into the font bytes: font copies could now be reused")
+	}
+}
