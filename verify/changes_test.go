@@ -106,3 +106,39 @@ func TestClassifyRevision(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldLock checks FieldMDP-style locks, from a transform or a
+// signature field's /Lock, against form-fill changes.
+func TestFieldLock(t *testing.T) {
+	data := mkPDF(map[int]string{
+		1: "<< /Type /Catalog >>",
+		2: "<< /Action /Include /Fields [(name)] >>",
+		3: "<< /Action /Exclude /Fields [(free)] /P 2 >>",
+		4: "<< /Action /All >>",
+	}, "")
+	f, err := cos.Open(data, cos.Revisions(data)[0], cos.NewBudget(context.Background(), cos.Limits{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		lock   uint32
+		field  string
+		allow  bool
+		docMDP int
+	}{
+		{2, "name", false, 0},
+		{2, "other", true, 0},
+		{3, "free", true, 2},
+		{3, "name", false, 2},
+		{4, "free", false, 0},
+	}
+	for _, tt := range tests {
+		var sig Signature
+		d, _ := f.Get(tt.lock).(cos.Dict)
+		applyFieldLock(f, d, &sig)
+		got := permitted(&sig, Change{Kind: ChangeFormFill, Field: tt.field})
+		if got != tt.allow || sig.DocMDP != tt.docMDP {
+			t.Errorf("lock %d, field %q: allowed %v (DocMDP %d), want %v (DocMDP %d)", tt.lock, tt.field, got, sig.DocMDP, tt.allow, tt.docMDP)
+		}
+	}
+}

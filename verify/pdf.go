@@ -129,6 +129,7 @@ type sigRef struct {
 	dict   cos.Dict
 	holder uint32 // object holding the /Contents string
 	field  string
+	lock   cos.Dict // the signature field's /Lock, if any
 }
 
 func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error) {
@@ -298,7 +299,8 @@ func findSignatures(f *cos.File) []sigRef {
 				} else if r, ok := o.(cos.Ref); ok {
 					holder = r.Num
 				}
-				out = append(out, sigRef{dict: vd, holder: holder, field: name})
+				lock, _ := f.Resolve(d["Lock"]).(cos.Dict)
+				out = append(out, sigRef{dict: vd, holder: holder, field: name, lock: lock})
 			}
 		}
 		kids, _ := f.Resolve(d["Kids"]).(cos.Array)
@@ -408,6 +410,9 @@ func (v *checker) check(s sigRef) *Signature {
 		sig.ClaimedSigningTime = &m
 	}
 	readMDP(f, d, sig)
+	if s.lock != nil {
+		applyFieldLock(f, s.lock, sig)
+	}
 
 	fail := func(ind Indication, sub SubIndication, problem string) *Signature {
 		if problem != "" {
@@ -514,6 +519,9 @@ func (v *checker) check(s sigRef) *Signature {
 		if tr.ok {
 			t := tr.ts.Time
 			poe = &t
+			if c := sig.ClaimedSigningTime; c != nil && c.After(t.Add(10*time.Minute)) {
+				sig.Problems = append(sig.Problems, "the claimed signing time is later than the signature timestamp")
+			}
 		} else {
 			tsProblem = tr.ts.Problem
 		}
@@ -738,24 +746,37 @@ func readMDP(f *cos.File, d cos.Dict, sig *Signature) {
 			}
 			sig.DocMDP = int(p)
 		case cos.Name("FieldMDP"):
-			act, _ := f.Resolve(tp["Action"]).(cos.Name)
-			fields, _ := f.Resolve(tp["Fields"]).(cos.Array)
-			var names []string
-			for _, fo := range fields {
-				names = append(names, textString(f.Resolve(fo)))
-			}
-			switch act {
-			case "All":
-				sig.LockAllFields = true
-			case "Include":
-				sig.LockedFields = append(sig.LockedFields, names...)
-			case "Exclude":
-				// Everything but names is locked; record as a lock on all
-				// fields minus the exclusions.
-				sig.LockAllFields = true
-				sig.LockedFields = append(sig.LockedFields, prefixAll("!", names)...)
-			}
+			applyFieldLock(f, tp, sig)
 		}
+	}
+}
+
+// applyFieldLock records the fields a FieldMDP transform or a signature
+// field's /Lock dictionary (ISO 32000-2 Table 236) locks, and a /Lock's
+// /P, which restricts like DocMDP.
+func applyFieldLock(f *cos.File, d cos.Dict, sig *Signature) {
+	act, _ := f.Resolve(d["Action"]).(cos.Name)
+	fields, _ := f.Resolve(d["Fields"]).(cos.Array)
+	var names []string
+	for i, fo := range fields {
+		if i >= 1000 {
+			break
+		}
+		names = append(names, textString(f.Resolve(fo)))
+	}
+	switch act {
+	case "All":
+		sig.LockAllFields = true
+	case "Include":
+		sig.LockedFields = append(sig.LockedFields, names...)
+	case "Exclude":
+		// Everything but names is locked; record as a lock on all
+		// fields minus the exclusions.
+		sig.LockAllFields = true
+		sig.LockedFields = append(sig.LockedFields, prefixAll("!", names)...)
+	}
+	if p, ok := f.Resolve(d["P"]).(int64); ok && p >= 1 && p <= 3 && (sig.DocMDP == 0 || int(p) < sig.DocMDP) {
+		sig.DocMDP = int(p)
 	}
 }
 
