@@ -72,7 +72,8 @@ type verifyHandlers struct {
 //
 //	GET  /verify                      upload page
 //	POST /verify                      result page (multipart field "file")
-//	POST /v1/verify                   JSON report (multipart field "file")
+//	POST /v1/verify                   JSON report (multipart field "file",
+//	                                  or the PDF as an application/pdf body)
 //	POST /v1/verify/batch             JSON reports, up to 50 "file" fields
 //	GET  /v1/verify/lookup/{sha256}   the ledger record of a document hash
 //	GET  /verify/static/verify.css
@@ -189,6 +190,10 @@ func (h *verifyHandlers) pageResult(c *gin.Context) {
 }
 
 func (h *verifyHandlers) one(c *gin.Context) {
+	if c.ContentType() == "application/pdf" {
+		h.oneRaw(c)
+		return
+	}
 	var rep *verify.Report
 	err := h.eachFile(c, 1, func(_ string, data []byte, err error) error {
 		if err != nil {
@@ -200,6 +205,37 @@ func (h *verifyHandlers) one(c *gin.Context) {
 	if err == nil && rep == nil {
 		err = errNoFile
 	}
+	if err != nil {
+		abortWithError(c, h.cfg.Logger, err)
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}
+
+// oneRaw serves POST /v1/verify with the PDF as the whole body
+// (Content-Type: application/pdf), for platforms that do not send forms.
+func (h *verifyHandlers) oneRaw(c *gin.Context) {
+	if !h.limit.allow(c.RemoteIP()) {
+		abortWithError(c, h.cfg.Logger, errRateLimited)
+		return
+	}
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxUpload)
+	hint := int64(1 << 20)
+	if c.Request.ContentLength > 0 {
+		hint = min(c.Request.ContentLength, 8<<20)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(min(h.cfg.MaxUpload, hint) + bytes.MinRead))
+	if _, err := io.Copy(&buf, body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			abortWithError(c, h.cfg.Logger, fmt.Errorf("%w: over %d bytes", verify.ErrTooLarge, mbe.Limit))
+			return
+		}
+		abortWithError(c, h.cfg.Logger, badRequest("could not read the request body"))
+		return
+	}
+	rep, err := h.verify(c.Request.Context(), buf.Bytes())
 	if err != nil {
 		abortWithError(c, h.cfg.Logger, err)
 		return

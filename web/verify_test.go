@@ -110,6 +110,26 @@ func TestVerifyAPI(t *testing.T) {
 	}
 }
 
+func TestVerifyRawBody(t *testing.T) {
+	h := verifyServer(t, VerifyConfig{MaxUpload: 1 << 20})
+	for _, tt := range []struct {
+		body []byte
+		want int
+	}{
+		{corpusFile(t, "ecdsa-sha384-tsa.pdf").data, 200},
+		{[]byte("junk"), 422},
+		{make([]byte, 1<<20+1), 413},
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(tt.body))
+		req.Header.Set("Content-Type", "application/pdf")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != tt.want {
+			t.Errorf("%d-byte body: status %d, want %d: %s", len(tt.body), rec.Code, tt.want, rec.Body.String())
+		}
+	}
+}
+
 func TestVerifyBatch(t *testing.T) {
 	h := verifyServer(t, VerifyConfig{RatePerMinute: 100})
 	rec := post(t, h, "/v1/verify/batch", corpusFile(t, "rsa-sha256-tsa.pdf"), upload{"junk.pdf", []byte("junk")}, corpusFile(t, "untrusted.pdf"))
