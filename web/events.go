@@ -97,6 +97,14 @@ func MountEvents(r gin.IRouter, svc *evidence.Service, logger *slog.Logger) {
 	r.GET("/v1/documents/:sha256", read, h.getDocument)
 }
 
+// EventsMount returns MountEvents as a web.Config.Mounts entry, so that
+// cmd/cunzheng can wire the evidence API without importing gin:
+//
+//	cfg.Mounts = append(cfg.Mounts, web.EventsMount(svc, logger))
+func EventsMount(svc *evidence.Service, logger *slog.Logger) func(gin.IRouter) {
+	return func(r gin.IRouter) { MountEvents(r, svc, logger) }
+}
+
 func (h *eventHandlers) fail(c *gin.Context, err error) {
 	var ve *evidence.ValidationError
 	if errors.As(err, &ve) {

@@ -83,9 +83,9 @@ func newEventsEnv(t *testing.T) *eventsEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.svc.Close() })
-	srv := New(Config{Log: e.log, Logger: logger, Mounts: []func(gin.IRouter){
-		func(r gin.IRouter) { MountEvents(r, e.svc, logger) },
-	}})
+	cfg := Config{Log: e.log, Logger: logger}
+	cfg.Mounts = append(cfg.Mounts, EventsMount(e.svc, logger))
+	srv := New(cfg)
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(e.srv.Close)
 	return e
