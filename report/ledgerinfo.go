@@ -143,7 +143,7 @@ func parseToken(tok, noteBytes []byte) (tokenInfo, error) {
 // checkProofs verifies every inclusion proof of c against c.Checkpoint and
 // the consistency proof to c.Latest, so that a report never prints a proof
 // that does not verify.
-func checkProofs(c *Contract) error {
+func checkProofs(c *Contract, parseLogKey func(string) (note.Verifier, error)) error {
 	if c.Checkpoint.Size == 0 {
 		return fmt.Errorf("%w: no checkpoint", ErrEvidence)
 	}
@@ -159,11 +159,11 @@ func checkProofs(c *Contract) error {
 		if err := tlog.CheckTree(c.Consistency, int64(l.Size), l.Root, int64(c.Checkpoint.Size), c.Checkpoint.Root); err != nil {
 			return fmt.Errorf("%w: consistency proof %d -> %d: %w", ErrEvidence, c.Checkpoint.Size, l.Size, err)
 		}
-		if err := checkNote(l, c.Keys); err != nil {
+		if err := checkNote(l, c.Keys, parseLogKey); err != nil {
 			return err
 		}
 	}
-	if err := checkNote(c.Checkpoint, c.Keys); err != nil {
+	if err := checkNote(c.Checkpoint, c.Keys, parseLogKey); err != nil {
 		return err
 	}
 	for i, tok := range c.Checkpoint.Timestamps {
@@ -181,12 +181,15 @@ func checkProofs(c *Contract) error {
 // checkNote verifies cp's note with the keys the report will print: every
 // log key it can parse must have signed it and every notary key must have
 // cosigned it, exactly what the bundle checker will demand of the reader.
-// (A log key of a type this package cannot parse, the log's SM2 key, is
-// left to verifiers that know it.)
-func checkNote(cp Checkpoint, keys Keys) error {
+// (A log key of a type parseLogKey cannot parse, the log's SM2 key unless
+// Config.ParseLogKey knows it, is left to verifiers that do.)
+func checkNote(cp Checkpoint, keys Keys, parseLogKey func(string) (note.Verifier, error)) error {
+	if parseLogKey == nil {
+		parseLogKey = tnote.NewVerifier
+	}
 	var logKeys, all []note.Verifier
 	for _, k := range keys.Log {
-		if v, err := tnote.NewVerifier(k); err == nil {
+		if v, err := parseLogKey(k); err == nil {
 			logKeys = append(logKeys, v)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
+	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 	"github.com/cunzheng/cunzheng/verify"
@@ -611,5 +612,34 @@ func TestFontCopyMutated(t *testing.T) {
 	}
 	if !mutated {
 		t.Error("gofpdf no longer writes into the font bytes: font copies could now be reused")
+	}
+}
+
+// TestChecksSM2LogLine: with the ledger's key parser the service checks
+// the log's SM2/SM3 line too, and refuses a checkpoint whose SM2 line is
+// broken.
+func TestChecksSM2LogLine(t *testing.T) {
+	f, err := reporttest.Build(reporttest.Options{SM2: true, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, f, report.Config{ParseLogKey: ledger.NewVerifier})
+	if _, err := s.Certificate(f.Contract, demoRequest(false)); err != nil {
+		t.Fatal(err)
+	}
+	c := cloneContract(f.Contract)
+	note := string(c.Checkpoint.Note)
+	i := strings.LastIndex(note, " ") + 5 // inside the last (SM2) signature
+	b := []byte(note)
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	c.Checkpoint.Note = b
+	// The tokens no longer match the note either; the signature check must
+	// be what refuses it.
+	if _, err := s.Certificate(c, demoRequest(false)); !errors.Is(err, report.ErrEvidence) || !strings.Contains(err.Error(), "invalid signature") {
+		t.Errorf("broken SM2 line: err = %v, want ErrEvidence for an invalid signature", err)
 	}
 }
