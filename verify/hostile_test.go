@@ -154,6 +154,23 @@ func TestHostile(t *testing.T) {
 	}
 }
 
+// TestTrailingBlanks checks that blank bytes after the last %%EOF are
+// neither a change nor damage.
+func TestTrailingBlanks(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(corpus, "rsa-sha256-tsa.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, "\r\n \n\x00"...)
+	rep, err := PDF(context.Background(), bytes.NewReader(b), int64(len(b)), testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict.Indication != TotalPassed || rep.UnsignedChanges || rep.DamagedBytes != 0 || rep.Signatures[0].ChangedAfter {
+		t.Fatalf("trailing blanks changed the verdict: %+v", rep.Verdict)
+	}
+}
+
 // TestTooLarge checks the size limit is enforced before reading.
 func TestTooLarge(t *testing.T) {
 	_, err := PDF(context.Background(), bytes.NewReader(nil), 100, Options{MaxSize: 10})

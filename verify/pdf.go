@@ -444,7 +444,7 @@ func (v *checker) check(s sigRef) *Signature {
 	}
 	sig.CoverageOK = true
 	sig.Revision = rev + 1
-	sig.CoversWholeFile = v.ends[rev] == int64(len(v.data))
+	sig.CoversWholeFile = len(trimSpace(v.data[rng[2]+rng[3]:])) == 0
 	rs := v.revSum(rev)
 	sig.RevisionSHA256 = hex.EncodeToString(rs[:])
 	part1, part2 := v.data[:rng[1]], v.data[rng[2]:rng[2]+rng[3]]
@@ -649,8 +649,10 @@ func (v *checker) coverage(rng [4]int64, contents []byte, holder uint32) (int, s
 	end := c + d
 	rev := -1
 	for i, e := range v.ends {
-		// The range may stop before the end-of-line after %%EOF.
-		if e == end || (e > end && e-end <= 2 && len(bytes.Trim(v.data[end:e], "\r\n")) == 0) {
+		// The range may stop before the end-of-line after %%EOF, or run on
+		// over blank bytes after it, but nothing else.
+		if e == end || (e > end && e-end <= 2 && len(bytes.Trim(v.data[end:e], "\r\n")) == 0) ||
+			(end > e && len(trimSpace(v.data[e:end])) == 0) {
 			rev = i
 			break
 		}
