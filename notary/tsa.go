@@ -48,6 +48,7 @@ const MaxTimestampQueryBytes = 4 << 10
 // Spec: https://www.rfc-editor.org/rfc/rfc3161
 type TSA struct {
 	ca     *x509.Certificate
+	caKey  crypto.Signer // issues the CRL; nil for a TSA loaded without it
 	cert   *x509.Certificate
 	key    crypto.Signer
 	policy asn1.ObjectIdentifier
@@ -198,7 +199,31 @@ func loadTSA(dir string) (*TSA, error) {
 	if !ok {
 		return nil, errors.New("notary: TSA key cannot sign")
 	}
-	return &TSA{ca: ca, cert: cert, key: key, policy: DefaultTSAPolicy, now: time.Now}, nil
+	t := &TSA{ca: ca, cert: cert, key: key, policy: DefaultTSAPolicy, now: time.Now}
+	if caKeyDER, err := read(tsaCAKeyFile, "PRIVATE KEY"); err == nil {
+		if ck, err := x509.ParsePKCS8PrivateKey(caKeyDER); err == nil {
+			t.caKey, _ = ck.(crypto.Signer)
+		}
+	}
+	return t, nil
+}
+
+// CRL returns a CRL (DER) of the TSA's CA, revoking nothing and valid until
+// the TSA certificate expires. Signers embed it next to a signature
+// timestamp so that a verifier can establish the TSA certificate's status
+// offline; without it a careful verifier cannot trust the time.
+func (t *TSA) CRL() ([]byte, error) {
+	if t.caKey == nil {
+		return nil, errors.New("notary: the TSA's CA key is not available to issue a CRL")
+	}
+	now := t.now().UTC()
+	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(now.Unix()), ThisUpdate: now.Add(-time.Minute), NextUpdate: t.cert.NotAfter,
+	}, t.ca, t.caKey)
+	if err != nil {
+		return nil, fmt.Errorf("notary: issuing the TSA CRL: %w", err)
+	}
+	return crl, nil
 }
 
 // CACertPEM returns the TSA's root certificate, to give to verifiers

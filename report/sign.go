@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/digitorus/pdf"
+	"github.com/digitorus/pdfsign/revocation"
 	"github.com/digitorus/pdfsign/sign"
 )
 
@@ -27,6 +28,7 @@ const (
 	DemoCAFile   = "report-demo-ca.pem"      // self-signed demo CA certificate
 	DemoCertFile = "report-signing-cert.pem" // signing certificate, then the CA
 	DemoKeyFile  = "report-signing-key.pem"  // PKCS #8 private key, mode 0600
+	DemoCRLFile  = "report-demo-ca.crl"      // the demo CA's CRL (DER), embedded in signatures
 )
 
 // DocSigner signs the PDFs the service produces (the platform's
@@ -38,6 +40,10 @@ type DocSigner struct {
 	// TSAURL is the RFC 3161 authority asked for the signature timestamp
 	// (PAdES B-T). Empty signs without one.
 	TSAURL string
+	// CRLs (DER) are embedded in every signature (Adobe's
+	// revocationInfoArchival attribute), so a verifier can decide the
+	// certificate's status offline instead of answering INDETERMINATE.
+	CRLs [][]byte
 }
 
 // LoadSigner reads a PEM certificate chain (signing certificate first) and a
@@ -112,6 +118,12 @@ func DemoSigner(dir, name string, now time.Time) (*DocSigner, error) {
 	certFile, keyFile := filepath.Join(dir, DemoCertFile), filepath.Join(dir, DemoKeyFile)
 	s, err := LoadSigner(certFile, keyFile)
 	if err == nil {
+		crl, err := os.ReadFile(filepath.Join(dir, DemoCRLFile))
+		if err == nil {
+			s.CRLs = [][]byte{crl}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("report: demo CRL: %w", err)
+		}
 		return s, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
@@ -170,6 +182,14 @@ func DemoSigner(dir, name string, now time.Time) (*DocSigner, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The demo CA's key is not kept, so it issues its one CRL now: nothing
+	// revoked, valid for the signing certificate's whole life.
+	crl, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: start, NextUpdate: tmpl.NotAfter,
+	}, ca, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("report: demo CRL: %w", err)
+	}
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
 	// The key is written last: its presence marks a complete set.
 	for _, f := range []struct {
@@ -178,6 +198,7 @@ func DemoSigner(dir, name string, now time.Time) (*DocSigner, error) {
 		mode os.FileMode
 	}{
 		{DemoCAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644},
+		{DemoCRLFile, crl, 0o644},
 		{DemoCertFile, chain, 0o644},
 		{DemoKeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600},
 	} {
@@ -185,7 +206,7 @@ func DemoSigner(dir, name string, now time.Time) (*DocSigner, error) {
 			return nil, err
 		}
 	}
-	return &DocSigner{Key: key, Cert: cert, Chain: []*x509.Certificate{ca}}, nil
+	return &DocSigner{Key: key, Cert: cert, Chain: []*x509.Certificate{ca}, CRLs: [][]byte{crl}}, nil
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
@@ -220,6 +241,10 @@ func (s *DocSigner) Sign(doc []byte, reason string, at time.Time) ([]byte, error
 		return nil, fmt.Errorf("report: reading pdf to sign: %w", err)
 	}
 	chain := append([]*x509.Certificate{s.Cert}, s.Chain...)
+	var rev revocation.InfoArchival
+	for _, crl := range s.CRLs {
+		rev.AddCRL(crl)
+	}
 	var out bytes.Buffer
 	err = sign.Sign(bytes.NewReader(doc), &out, rdr, int64(len(doc)), sign.SignData{
 		Signature: sign.SignDataSignature{
@@ -238,6 +263,7 @@ func (s *DocSigner) Sign(doc []byte, reason string, at time.Time) ([]byte, error
 		Certificate:       s.Cert,
 		CertificateChains: [][]*x509.Certificate{chain},
 		TSA:               sign.TSA{URL: s.TSAURL},
+		RevocationData:    rev,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("report: signing pdf: %w", err)

@@ -58,8 +58,13 @@ func runBenchIngest(ctx context.Context, args []string) error {
 
 	logger := slog.New(slog.DiscardHandler)
 	f := serveFlags{data: dir, checkpointInterval: time.Second, notarize: &notarizeFlags{}, maxUpload: web.DefaultVerifyMaxUpload}
-	a, err := openApp(ctx, f, logger, prometheus.NewRegistry())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, f, "http://"+ln.Addr().String(), logger, prometheus.NewRegistry())
+	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer a.close(logger)
@@ -67,10 +72,6 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	defer stop()
 	go a.notarization.Pusher.Run(runCtx)
 	demo, err := a.evidence.LoadDemo(ctx, nil)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}

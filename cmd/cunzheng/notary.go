@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -176,6 +177,12 @@ type notarization struct {
 	Pusher *notary.Pusher
 	Office *notary.Office // built-in office, or nil
 	TSA    *notary.TSA    // built-in TSA, or nil
+	// NotaryKeys are the verifier keys of every office, for reports.
+	NotaryKeys []string
+	// TSAURLs are the configured authorities; empty means the built-in one.
+	TSAURLs []string
+	// TSARoots are the DER roots the tokens chain to.
+	TSARoots [][]byte
 }
 
 // Close closes the built-in office's store.
@@ -285,6 +292,21 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, f *notar
 		n.TSA = tsa
 		cfg.TSAs = []notary.TSAEndpoint{{Local: tsa}}
 	}
+	for _, nt := range cfg.Notaries {
+		n.NotaryKeys = append(n.NotaryKeys, nt.VKey)
+	}
+	n.TSAURLs = f.tsas
+	if f.tsaRoots != "" {
+		b, err := os.ReadFile(f.tsaRoots)
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.TSARoots = pemCertificates(b)
+	}
+	if n.TSA != nil {
+		n.TSARoots = append(n.TSARoots, pemCertificates(n.TSA.CACertPEM())...)
+	}
 	p, err := notary.NewPusher(cfg)
 	if err != nil {
 		n.Close()
@@ -302,4 +324,19 @@ func sanitizeName(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// pemCertificates returns the DER bytes of every CERTIFICATE block.
+func pemCertificates(b []byte) [][]byte {
+	var out [][]byte
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return out
+		}
+		if blk.Type == "CERTIFICATE" {
+			out = append(out, blk.Bytes)
+		}
+	}
 }

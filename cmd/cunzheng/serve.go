@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -20,6 +22,8 @@ import (
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/verify"
 	"github.com/cunzheng/cunzheng/web"
 )
@@ -56,8 +60,16 @@ func runServe(ctx context.Context, args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	a, err := openApp(ctx, f, logger, reg)
+	// Listen first: the server's own URL is where the built-in TSA answers
+	// the report signer, and what the QR codes on reports point to.
+	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
+		return fmt.Errorf("listening on %s: %w", f.addr, err)
+	}
+	url := "http://" + ln.Addr().String()
+	a, err := openApp(ctx, f, url, logger, reg)
+	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer a.close(logger)
@@ -76,7 +88,7 @@ func runServe(ctx context.Context, args []string) error {
 	defer func() { stopRun(); bg.Wait() }()
 
 	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: reg, Registerer: reg, Mounts: a.mounts})
-	return listenAndServe(ctx, f.addr, srv, logger, func(url string) {
+	return serveListener(ctx, ln, srv, logger, func(url string) {
 		if f.demo {
 			if err := a.loadDemo(ctx, url); err != nil {
 				logger.Error("loading the demo contract", "err", err)
@@ -94,7 +106,8 @@ type app struct {
 	mounts       []func(gin.IRouter)
 }
 
-func openApp(ctx context.Context, f serveFlags, logger *slog.Logger, reg *prometheus.Registry) (a *app, err error) {
+// openApp opens every component; url is the server's own base URL.
+func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger, reg *prometheus.Registry) (a *app, err error) {
 	a = &app{}
 	defer func() {
 		if err != nil {
@@ -129,10 +142,29 @@ func openApp(ctx context.Context, f serveFlags, logger *slog.Logger, reg *promet
 	if err != nil {
 		return nil, err
 	}
-	roots, err := verify.LoadRoots(f.trustRoots, true)
+	reports, err := openReports(f, url, a, keys, logger, reg)
 	if err != nil {
 		return nil, err
 	}
+	// Verification trusts the platform's document-signing CA and the TSAs'
+	// roots besides --trust-roots and the system roots, so the platform's
+	// own reports check out.
+	var extra []*smx509.Certificate
+	signer := reports.Signer()
+	for _, der := range append(derOf(signer.Chain), a.notarization.TSARoots...) {
+		c, err := smx509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("parsing a platform root: %w", err)
+		}
+		extra = append(extra, c)
+	}
+	roots, err := verify.LoadRoots(f.trustRoots, true, extra...)
+	if err != nil {
+		return nil, err
+	}
+	a.mounts = append(a.mounts, func(r gin.IRouter) {
+		web.MountReports(r, reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger)
+	})
 	a.mounts = append(a.mounts, func(r gin.IRouter) { web.MountEvents(r, a.evidence, logger) })
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
@@ -142,6 +174,7 @@ func openApp(ctx context.Context, f serveFlags, logger *slog.Logger, reg *promet
 			Lookup:          documentLookup{a.evidence, a.log},
 			LedgerVerifiers: verifiers,
 			LedgerOrigin:    a.log.Origin(),
+			Metrics:         verify.NewMetrics(reg),
 			Logger:          logger.With("component", "verify"),
 		},
 		MaxUpload: f.maxUpload,
@@ -166,6 +199,53 @@ func (a *app) close(logger *slog.Logger) {
 			logger.Error("closing ledger", "err", err)
 		}
 	}
+}
+
+// openReports builds the report service: evidence from the contract index
+// and the ledger, PDFs signed with the platform certificate (a demo CA in
+// DIR/keys on first start) and timestamped by the first configured TSA or
+// the built-in one served here.
+func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *slog.Logger, reg prometheus.Registerer) (*report.Service, error) {
+	tsaURL := url + "/notary/timestamp"
+	if len(a.notarization.TSAURLs) > 0 {
+		tsaURL = a.notarization.TSAURLs[0]
+	}
+	src := assemble.New(assemble.Config{Evidence: a.evidence, Ledger: a.log, Keys: report.Keys{
+		Log:     keys.VerifierKeys(),
+		Notary:  a.notarization.NotaryKeys,
+		TSACert: a.notarization.TSARoots,
+	}})
+	rs, err := report.New(report.Config{
+		Source:      src,
+		Custody:     assemble.LedgerCustody{Log: a.log},
+		KeyDir:      filepath.Join(f.data, "keys"),
+		TSAURL:      tsaURL,
+		VerifyURL:   url + "/verify",
+		ParseLogKey: ledger.NewVerifier,
+		Logger:      logger.With("component", "report"),
+		Registerer:  reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The built-in TSA's CRL travels in every signature beside the demo
+	// CA's, so the platform's PDFs verify offline, timestamp included.
+	if t := a.notarization.TSA; t != nil && len(a.notarization.TSAURLs) == 0 {
+		crl, err := t.CRL()
+		if err != nil {
+			return nil, err
+		}
+		rs.Signer().CRLs = append(rs.Signer().CRLs, crl)
+	}
+	return rs, nil
+}
+
+func derOf(certs []*x509.Certificate) [][]byte {
+	out := make([][]byte, len(certs))
+	for i, c := range certs {
+		out[i] = c.Raw
+	}
+	return out
 }
 
 // loadDemo creates the demo tenant and contract and prints how to use them.
@@ -249,15 +329,19 @@ func openLedger(ctx context.Context, data, origin string, interval time.Duration
 	return l, nil
 }
 
-// listenAndServe serves h until ctx ends, then shuts down gracefully: new
-// connections stop, requests in flight (appends waiting on a commit among
-// them) get up to 15 s to finish. ready, if given, runs once the listener
-// is up.
-func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger, ready ...func(url string)) error {
+// listenAndServe listens on addr and serves h (see serveListener).
+func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	return serveListener(ctx, ln, h, logger)
+}
+
+// serveListener serves h on ln until ctx ends, then shuts down gracefully:
+// new connections stop, requests in flight (appends waiting on a commit
+// among them) get up to 15 s to finish. ready, if given, runs once serving.
+func serveListener(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, ready ...func(url string)) error {
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -20,10 +20,6 @@ import (
 	"github.com/cunzheng/cunzheng/verify"
 )
 
-// verifyBundleCmd runs "verify bundle"; the evidence-bundle verifier sets
-// it (cmd/cunzheng/verify_bundle.go). Nil means this build has none.
-var verifyBundleCmd func(ctx context.Context, args []string) error
-
 // Exit statuses of "verify pdf": 0 only for TOTAL-PASSED.
 const (
 	exitTotalFailed   = 3
@@ -52,10 +48,7 @@ func runVerify(ctx context.Context, args []string) error {
 	case "pdf":
 		return runVerifyPDF(ctx, args[1:], os.Stdout)
 	case "bundle":
-		if verifyBundleCmd == nil {
-			return errors.New("verify bundle is not available in this build")
-		}
-		return verifyBundleCmd(ctx, args[1:])
+		return runVerifyBundle(ctx, args[1:])
 	}
 	return fmt.Errorf("unknown verify target %q (want pdf or bundle)", args[0])
 }

@@ -15,11 +15,6 @@ import (
 	"github.com/cunzheng/cunzheng/verify"
 )
 
-// Registering here, through a package-level variable initialiser rather
-// than an init function, keeps verify.go free of a dependency on this file
-// while the command stays available.
-var _ = func() bool { verifyBundleCmd = runVerifyBundle; return true }()
-
 // exitBundleFailed is the exit status when a bundle check fails.
 const exitBundleFailed = 3
 
