@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var demoKeyRE = regexp.MustCompile(`demo API key:\n(\S+)`)
+
+// TestE2EDemoReportsVerify is what a newcomer does after `make run`: fetch
+// the demo contract's certificate page, evidence report and bundle with the
+// printed key, check the PDFs on the public verification API and the bundle
+// offline with pinned keys.
+func TestE2EDemoReportsVerify(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServe(t, "--data", data, "--demo")
+	var key string
+	for deadline := time.Now().Add(30 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if m := demoKeyRE.FindStringSubmatch(s.logs()); m != nil {
+			key = m[1]
+		}
+	}
+	if key == "" {
+		t.Fatalf("no demo key printed:\n%s", s.logs())
+	}
+	base := s.url + "/v1/contracts/2125270852621565954/"
+	fetch := func(name string) []byte {
+		var body []byte
+		// The first download waits for a cosigned, time-stamped checkpoint
+		// covering the contract (503 until then).
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			req, _ := http.NewRequest(http.MethodGet, base+name, nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return body
+			}
+			if resp.StatusCode != 503 || time.Now().After(deadline) {
+				t.Fatalf("GET %s: %d %s", name, resp.StatusCode, body)
+			}
+		}
+	}
+	for _, name := range []string{"certificate.pdf", "evidence-report.pdf"} {
+		pdf := fetch(name)
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write(pdf)
+		mw.Close()
+		resp, err := http.Post(s.url+"/v1/verify", mw.FormDataContentType(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Verdict struct{ Indication string } `json:"verdict"`
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err := json.Unmarshal(body, &rep); err != nil || rep.Verdict.Indication != "TOTAL-PASSED" {
+			t.Fatalf("%s on /v1/verify: %v %s", name, err, body)
+		}
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle.zip")
+	if err := os.WriteFile(bundle, fetch("evidence-bundle.zip"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vkeys := strings.Fields(cunzheng(t, "keys", "--data", data))
+	notaryKey := strings.TrimSpace(cunzheng(t, "notary", "keys", "--data", data))
+	out := cunzheng(t, "verify", "bundle", bundle, "--log-key", vkeys[0], "--log-key", vkeys[1],
+		"--notary-key", notaryKey, "--tsa-roots", filepath.Join(data, "keys", "tsa-ca.pem"))
+	if !strings.Contains(out, "PASS") || strings.Contains(out, "NOT pinned") {
+		t.Fatalf("verify bundle:\n%s", out)
+	}
+	s.stop(t)
+}
