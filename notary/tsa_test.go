@@ -21,7 +21,7 @@ import (
 func needOpenSSL(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
+		t.Fatal("openssl not installed: run make deps (apt-get install openssl)")
 	}
 }
 

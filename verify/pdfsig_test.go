@@ -20,7 +20,7 @@ func TestAgreesWithPdfsig(t *testing.T) {
 		t.Skip("runs pdfsig on the corpus")
 	}
 	if _, err := exec.LookPath("pdfsig"); err != nil {
-		t.Skip("pdfsig (poppler-utils) not installed")
+		t.Fatal("pdfsig not installed: run make deps (apt-get install poppler-utils)")
 	}
 	files, _ := filepath.Glob(filepath.Join(corpus, "*.pdf"))
 	opts := testOptions(t)
