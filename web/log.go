@@ -178,78 +178,88 @@ func (h *logHandlers) sizeOrCheckpoint(c *gin.Context) (uint64, []byte, error) {
 }
 
 func (h *logHandlers) inclusion(c *gin.Context) {
-	ctx := c.Request.Context()
-	size, note, err := h.sizeOrCheckpoint(c)
+	res, err := h.inclusionProof(c)
 	if err != nil {
 		h.fail(c, err)
 		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+// inclusionProof answers an inclusion proof request by index or leaf hash,
+// at the given size or the newest checkpoint's.
+func (h *logHandlers) inclusionProof(c *gin.Context) (inclusionJSON, error) {
+	ctx := c.Request.Context()
+	size, note, err := h.sizeOrCheckpoint(c)
+	if err != nil {
+		return inclusionJSON{}, err
 	}
 	var index uint64
 	var leafHash tlog.Hash
 	if hs, ok := c.GetQuery("leaf_hash"); ok {
 		if leafHash, err = parseLeafHash(hs); err != nil {
-			h.fail(c, err)
-			return
+			return inclusionJSON{}, err
 		}
 		if index, err = h.log.IndexOf(ctx, leafHash); err != nil {
-			h.fail(c, err)
-			return
+			return inclusionJSON{}, err
 		}
 	} else {
 		if index, _, err = queryUint(c, "index", true); err != nil {
-			h.fail(c, badRequest("give index or leaf_hash"))
-			return
+			return inclusionJSON{}, badRequest("give index or leaf_hash")
 		}
 	}
+	// The proof first: its checks (index below size, size within the tree)
+	// give the clearest answer to a bad request.
 	proof, err := h.log.InclusionProof(ctx, index, size)
 	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	root, err := h.log.TreeHash(ctx, size)
-	if err != nil {
-		h.fail(c, err)
-		return
+		return inclusionJSON{}, err
 	}
 	if leafHash == (tlog.Hash{}) {
 		leaf, err := h.log.Leaf(ctx, index)
 		if err != nil {
-			h.fail(c, err)
-			return
+			return inclusionJSON{}, err
 		}
 		leafHash = tlog.RecordHash(leaf)
 	}
-	c.JSON(http.StatusOK, inclusionJSON{Index: index, Size: size, LeafHash: b64(leafHash), Root: b64(root), Proof: b64s(proof), Checkpoint: string(note)})
+	root, err := h.log.TreeHash(ctx, size)
+	if err != nil {
+		return inclusionJSON{}, err
+	}
+	return inclusionJSON{Index: index, Size: size, LeafHash: b64(leafHash), Root: b64(root), Proof: b64s(proof), Checkpoint: string(note)}, nil
 }
 
 func (h *logHandlers) consistency(c *gin.Context) {
+	res, err := h.consistencyProof(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+// consistencyProof answers a consistency proof request between old and the
+// given size or the newest checkpoint's.
+func (h *logHandlers) consistencyProof(c *gin.Context) (consistencyJSON, error) {
 	ctx := c.Request.Context()
 	old, _, err := queryUint(c, "old", true)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return consistencyJSON{}, err
 	}
 	size, _, err := h.sizeOrCheckpoint(c)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return consistencyJSON{}, err
 	}
 	proof, err := h.log.ConsistencyProof(ctx, old, size)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return consistencyJSON{}, err
 	}
-	oldRoot, err := h.log.TreeHash(ctx, old)
-	if err != nil {
-		h.fail(c, err)
-		return
+	var roots [2]tlog.Hash
+	for i, n := range []uint64{old, size} {
+		if roots[i], err = h.log.TreeHash(ctx, n); err != nil {
+			return consistencyJSON{}, err
+		}
 	}
-	root, err := h.log.TreeHash(ctx, size)
-	if err != nil {
-		h.fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, consistencyJSON{Old: old, Size: size, OldRoot: b64(oldRoot), Root: b64(root), Proof: b64s(proof)})
+	return consistencyJSON{Old: old, Size: size, OldRoot: b64(roots[0]), Root: b64(roots[1]), Proof: b64s(proof)}, nil
 }
 
 func (h *logHandlers) entry(c *gin.Context) {
