@@ -108,7 +108,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	if *data != "" {
 		res.Data = dir
 	}
-	l, err := openLedger(ctx, dir, "", ledger.DefaultCheckpointInterval, slog.New(slog.DiscardHandler), nil)
+	l, _, err := openLedger(ctx, dir, "", ledger.DefaultCheckpointInterval, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

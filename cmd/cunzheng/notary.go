@@ -224,7 +224,7 @@ var _ notary.Log = ledgerNotes{}
 // trusting the log's own Ed25519 key; with no --tsa it uses the built-in TSA
 // (DIR/keys/tsa*.pem). The caller runs Pusher.Run(ctx) in a goroutine and
 // Closes the result after it returns.
-func setupNotarization(ctx context.Context, data string, l *ledger.Log, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
+func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *ledger.Keys, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
 	n := &notarization{}
 	cfg := notary.PusherConfig{Log: ledgerNotes{l}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
 	for _, s := range f.notaries {
@@ -264,10 +264,6 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, f *notar
 		cfg.TSAs = append(cfg.TSAs, notary.TSAEndpoint{URL: u, Roots: roots})
 	}
 	if len(cfg.Notaries) == 0 {
-		keys, err := ledger.LoadOrCreateKeys(filepath.Join(data, "keys"), l.Origin())
-		if err != nil {
-			return nil, err
-		}
 		lk, err := notary.ParseLogKey(keys.VerifierKeys()[0])
 		if err != nil {
 			return nil, err

@@ -117,15 +117,11 @@ func TestNotaryProcesses(t *testing.T) {
 	defer cancel()
 	data := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
-	l, err := openLedger(ctx, filepath.Join(data, "log"), "", 50*time.Millisecond, logger, nil)
+	l, keys, err := openLedger(ctx, filepath.Join(data, "log"), "", 50*time.Millisecond, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	keys, err := ledger.LoadOrCreateKeys(filepath.Join(data, "log", "keys"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	logVKey := keys.VerifierKeys()[0]
 	logSrv := httptest.NewServer(web.New(web.Config{Log: l}))
 	defer logSrv.Close()
@@ -153,7 +149,7 @@ func TestNotaryProcesses(t *testing.T) {
 	// A is pushed to; B is not: it pulls the log's tiles itself and the
 	// log fetches its cosignatures.
 	f := &notarizeFlags{notaries: repeated{a.url() + "=" + vkA}, fetch: repeated{b.url() + "=" + vkB}, maxBackoff: 500 * time.Millisecond}
-	n, err := setupNotarization(ctx, filepath.Join(data, "log"), l, f, logger, nil)
+	n, err := setupNotarization(ctx, filepath.Join(data, "log"), l, keys, f, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,12 +337,12 @@ func TestBuiltinNotarization(t *testing.T) {
 	defer cancel()
 	data := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
-	l, err := openLedger(ctx, data, "", 20*time.Millisecond, logger, nil)
+	l, keys, err := openLedger(ctx, data, "", 20*time.Millisecond, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	n, err := setupNotarization(ctx, data, l, &notarizeFlags{}, logger, nil)
+	n, err := setupNotarization(ctx, data, l, keys, &notarizeFlags{}, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,7 +114,8 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 			a.close(logger)
 		}
 	}()
-	if a.log, err = openLedger(ctx, f.data, f.origin, f.checkpointInterval, logger, reg); err != nil {
+	var keys *ledger.Keys
+	if a.log, keys, err = openLedger(ctx, f.data, f.origin, f.checkpointInterval, logger, reg); err != nil {
 		return nil, err
 	}
 	master, err := evidence.LoadMasterKey(filepath.Join(f.data, "keys"), os.Getenv)
@@ -130,12 +131,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	}); err != nil {
 		return nil, err
 	}
-	if a.notarization, err = setupNotarization(ctx, f.data, a.log, f.notarize, logger, reg); err != nil {
-		return nil, err
-	}
-
-	keys, err := ledger.LoadOrCreateKeys(filepath.Join(f.data, "keys"), a.log.Origin())
-	if err != nil {
+	if a.notarization, err = setupNotarization(ctx, f.data, a.log, keys, f.notarize, logger, reg); err != nil {
 		return nil, err
 	}
 	verifiers, err := keys.Verifiers()
@@ -301,18 +297,19 @@ func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verif
 	return verify.LedgerRecord{}, verify.ErrNotRecorded
 }
 
-// openLedger opens the log in DIR/ledger with keys in DIR/keys.
-func openLedger(ctx context.Context, data, origin string, interval time.Duration, logger *slog.Logger, reg prometheus.Registerer) (*ledger.Log, error) {
+// openLedger opens the log in DIR/ledger with keys in DIR/keys, and
+// returns the keys too: notarization and reports check against them.
+func openLedger(ctx context.Context, data, origin string, interval time.Duration, logger *slog.Logger, reg prometheus.Registerer) (*ledger.Log, *ledger.Keys, error) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory: %w", err)
+		return nil, nil, fmt.Errorf("creating data directory: %w", err)
 	}
 	keys, err := ledger.LoadOrCreateKeys(filepath.Join(data, "keys"), origin)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	store, err := ledger.OpenPebbleStore(filepath.Join(data, "ledger"), ledger.PebbleOptions{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l, err := ledger.Open(ctx, ledger.Config{
 		Store:              store,
@@ -324,9 +321,9 @@ func openLedger(ctx context.Context, data, origin string, interval time.Duration
 	})
 	if err != nil {
 		store.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return l, nil
+	return l, keys, nil
 }
 
 // listenAndServe listens on addr and serves h (see serveListener).
