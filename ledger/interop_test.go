@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -168,10 +169,10 @@ func TestInteropWithSumdbTlog(t *testing.T) {
 		}
 	}
 	// A full tile that is not complete yet is absent.
-	if _, err := l.ReadTile(ctx, 0, size/256, 0); !IsNotFound(err) {
+	if _, err := l.ReadTile(ctx, 0, size/256, 0); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("incomplete full tile: got %v", err)
 	}
-	if _, err := l.ReadTile(ctx, 3, 0, 1); !IsNotFound(err) {
+	if _, err := l.ReadTile(ctx, 3, 0, 1); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("level 3 tile of a %d tree: got %v", size, err)
 	}
 }

@@ -159,7 +159,7 @@ func ed25519VKeyFromSigner(skey string) (string, error) {
 		return "", errors.New("ledger: malformed ed25519 signer key")
 	}
 	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
-	return ed25519VerifierKey(parts[2], pub)
+	return note.NewEd25519VerifierKey(parts[2], pub)
 }
 
 func writeKeyFile(path string, data []byte) error {

@@ -557,9 +557,6 @@ func (l *Log) fail(err error, batch []*appendReq) {
 	}
 }
 
-// ctxBackground is used for store reads that have no caller context.
-var ctxBackground = context.Background()
-
 func cloneHashes(hs [][]byte) [][]byte {
 	out := make([][]byte, len(hs))
 	for i, h := range hs {

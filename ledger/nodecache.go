@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -59,7 +60,7 @@ func (c *nodeCache) put(id NodeID, h tlog.Hash) {
 }
 
 // readNodes reads node hashes through the cache.
-func (l *Log) readNodes(ids []NodeID) ([]tlog.Hash, error) {
+func (l *Log) readNodes(ctx context.Context, ids []NodeID) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(ids))
 	var missIDs []NodeID
 	var missAt []int
@@ -76,7 +77,7 @@ func (l *Log) readNodes(ids []NodeID) ([]tlog.Hash, error) {
 	if len(missIDs) == 0 {
 		return out, nil
 	}
-	hs, err := l.store.ReadNodes(ctxBackground, missIDs)
+	hs, err := l.store.ReadNodes(ctx, missIDs)
 	if err != nil {
 		return nil, err
 	}

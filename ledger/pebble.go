@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
@@ -554,5 +553,3 @@ func (s *PebbleStore) Attachments(ctx context.Context, size uint64) (cosigs, tok
 	}
 	return cosigs, tokens, nil
 }
-
-var _ io.Closer = (*PebbleStore)(nil)

@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/proof"
@@ -117,7 +116,7 @@ func (l *Log) TreeHash(ctx context.Context, size uint64) (tlog.Hash, error) {
 		ids = append(ids, NodeID{Level: uint8(level), Index: begin >> level})
 		begin += 1 << level
 	}
-	hs, err := l.readNodes(ids)
+	hs, err := l.readNodes(ctx, ids)
 	if err != nil {
 		return tlog.Hash{}, err
 	}
@@ -146,7 +145,7 @@ func (l *Log) rehash(ctx context.Context, nodes proof.Nodes) ([]tlog.Hash, error
 	for i, id := range nodes.IDs {
 		ids[i] = NodeID{Level: uint8(id.Level), Index: id.Index}
 	}
-	hs, err := l.readNodes(ids)
+	hs, err := l.readNodes(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +231,3 @@ func (l *Log) ReadEntryBundle(ctx context.Context, n uint64, width int) ([]byte,
 	}
 	return out, nil
 }
-
-// IsNotFound reports whether err means "absent or beyond the tree".
-func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -93,9 +92,6 @@ func (v *SM2Verifier) Verify(msg, sig []byte) bool {
 	return sm2.VerifyASN1WithSM2(v.pub, nil, msg, sig)
 }
 
-// PublicKey returns the SM2 public key.
-func (v *SM2Verifier) PublicKey() *ecdsa.PublicKey { return v.pub }
-
 // NewVerifier parses a verifier key of either kind the log publishes: an
 // Ed25519 key (type 0x01, handled by sumdb/note) or an SM2 key.
 func NewVerifier(vkey string) (note.Verifier, error) {
@@ -170,9 +166,4 @@ func validKeyName(name string) bool {
 		}
 	}
 	return true
-}
-
-// ed25519VerifierKey returns the note verifier key of an Ed25519 public key.
-func ed25519VerifierKey(name string, pub ed25519.PublicKey) (string, error) {
-	return note.NewEd25519VerifierKey(name, pub)
 }
