@@ -7,7 +7,7 @@ BIN          := bin/cunzheng
 DATA         ?= ./data
 ADDR         ?= 127.0.0.1:8080
 # Tools the tests run: pdfsig/pdftotext/pdftoppm (poppler-utils), openssl.
-APT_PACKAGES := poppler-utils openssl
+APT_PACKAGES := poppler-utils openssl chromium
 
 .PHONY: all build run test test-race bench lint deps clean
 
