@@ -6,10 +6,14 @@ GO           ?= go
 BIN          := bin/cunzheng
 DATA         ?= ./data
 ADDR         ?= 127.0.0.1:8080
-# Tools the tests run: pdfsig/pdftotext/pdftoppm (poppler-utils), openssl.
-APT_PACKAGES := poppler-utils openssl chromium
+# Tools the tests run: pdfsig/pdftotext/pdftoppm (poppler-utils), openssl,
+# PostgreSQL server binaries for the cluster-mode tests (postgresql).
+APT_PACKAGES := poppler-utils openssl chromium postgresql
+# The S3 server the cluster-mode tests run (ledger/cluster/clustertest finds it here).
+VERSITYGW    := bin/tools/versitygw
+VERSITYGW_VERSION := v1.8.0
 
-.PHONY: all build run test test-race bench lint deps clean
+.PHONY: all build run test test-race bench lint deps tools clean
 
 all: build
 
@@ -21,7 +25,7 @@ run: build
 	./$(BIN) serve --data $(DATA) --addr $(ADDR) --demo
 
 ## test: vet, the whole suite, then the race detector on the fast tests.
-test: deps
+test: deps tools
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -race -short -timeout 15m ./...
@@ -45,6 +49,12 @@ deps:
 		$$sudo apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+
+## tools: Go-built servers the tests run, installed into bin/tools only if missing.
+tools: $(VERSITYGW)
+
+$(VERSITYGW):
+	GOBIN=$(CURDIR)/bin/tools $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 clean:
 	rm -rf bin
