@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -40,6 +41,10 @@ type testLog struct {
 	tokens   map[uint64][][]byte
 	changed  chan struct{}
 	tileHits int
+	// listed makes the log serve GET /v1/log/checkpoints?after=S&limit=N
+	// as cunzheng's ledger does; without it that path is a 404, as on a
+	// log that only speaks tlog-tiles.
+	listed bool
 }
 
 func newTestLog(t testing.TB, origin string) *testLog {
@@ -233,6 +238,22 @@ func (l *testLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Write(l.notes[l.sizes[len(l.sizes)-1]])
+		return
+	}
+	if r.URL.Path == "/v1/log/checkpoints" && l.listed {
+		after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		type cp struct {
+			Size uint64 `json:"size"`
+			Note string `json:"note"`
+		}
+		list := []cp{}
+		for _, s := range l.sizes {
+			if s > after && (limit <= 0 || len(list) < limit) {
+				list = append(list, cp{s, string(l.notes[s])})
+			}
+		}
+		json.NewEncoder(w).Encode(map[string]any{"checkpoints": list})
 		return
 	}
 	p, ok := strings.CutPrefix(r.URL.Path, "/tile/")

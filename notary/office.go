@@ -341,6 +341,11 @@ func (o *Office) commitCosigned(v *verified, extra func(*pebble.Batch) error) ([
 	if err := batch.Set(historyKey(v.log.id, v.cp.Size), v.note, nil); err != nil {
 		return nil, fmt.Errorf("notary: staging history: %w", err)
 	}
+	// Kept per size so that a log fetching from a pulling office gets the
+	// cosignature of every checkpoint, not only of the newest.
+	if err := batch.Set(cosignatureKey(v.log.id, v.cp.Size), cosig, nil); err != nil {
+		return nil, fmt.Errorf("notary: staging cosignature: %w", err)
+	}
 	if extra != nil {
 		if err := extra(batch); err != nil {
 			return nil, fmt.Errorf("notary: staging: %w", err)
@@ -493,6 +498,7 @@ func (o *Office) sortedLogs() []logEntry {
 const (
 	tagState       = 's' // s id -> cosignedState JSON
 	tagHistory     = 'h' // h id size(8) -> signed note of every cosigned checkpoint
+	tagCosignature = 'c' // c id size(8) -> the office's cosignature line of that checkpoint
 	tagAlarm       = 'a' // a seq(8) -> Alarm JSON
 	tagAlarmSeen   = 'A' // A sha256(evidence) -> seq(8), to record each alarm once
 	tagPull        = 'p' // p id -> pullState JSON
@@ -504,6 +510,10 @@ func stateKey(id [8]byte) []byte { return append([]byte{tagState}, id[:]...) }
 func pullKey(id [8]byte) []byte  { return append([]byte{tagPull}, id[:]...) }
 func historyKey(id [8]byte, size uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{tagHistory}, id[:]...), size)
+}
+
+func cosignatureKey(id [8]byte, size uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{tagCosignature}, id[:]...), size)
 }
 
 // quietPebble drops Pebble's informational logging; errors still reach the

@@ -147,6 +147,94 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 	if v.cp.Size <= ps.Size {
 		return 0, o.checkPulledOld(ctx, v, ps)
 	}
+	// Step through every checkpoint the log published since our copy, so
+	// that each gets this office's cosignature, then to the newest.
+	between, more, err := o.publishedBetween(ctx, cfg, v, ps.Size)
+	if err != nil {
+		return 0, err
+	}
+	var copied uint64
+	for _, mid := range between {
+		n, err := o.syncTo(ctx, cfg, mid)
+		copied += n
+		if err != nil {
+			return copied, err
+		}
+	}
+	if more {
+		return copied, nil // the rest in the next round
+	}
+	n, err := o.syncTo(ctx, cfg, v)
+	return copied + n, err
+}
+
+// maxPublishedPerRound bounds how many intermediate checkpoints one
+// SyncOnce steps through, so that an office catching up after a long
+// outage makes durable progress round by round.
+const maxPublishedPerRound = 1000
+
+// publishedBetween lists, oldest first, the checkpoints the log published
+// with sizes strictly between after and newest's, from the log's
+// GET /v1/log/checkpoints?after=S (a cunzheng extension of tlog-tiles). A log
+// that does not serve the list (404) is followed at its /checkpoint only.
+// more is set when the list was cut at maxPublishedPerRound.
+func (o *Office) publishedBetween(ctx context.Context, cfg PullConfig, newest *verified, after uint64) (mids []*verified, more bool, err error) {
+	for len(mids) < maxPublishedPerRound {
+		u := fmt.Sprintf("%s/v1/log/checkpoints?after=%d&limit=%d", cfg.URL, after, min(maxPublishedPerRound-len(mids), 1000))
+		body, err := fetch(ctx, cfg.Client, u, maxListBytes)
+		if errors.Is(err, ErrNotFound) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		var list struct {
+			Checkpoints []struct {
+				Size uint64 `json:"size"`
+				Note string `json:"note"`
+			} `json:"checkpoints"`
+		}
+		if err := json.Unmarshal(body, &list); err != nil {
+			return nil, false, fmt.Errorf("%w: %s: %v", ErrMalformed, u, err)
+		}
+		if len(list.Checkpoints) == 0 {
+			return mids, false, nil
+		}
+		for _, c := range list.Checkpoints {
+			if c.Size <= after {
+				return nil, false, fmt.Errorf("%w: %s: sizes not increasing", ErrMalformed, u)
+			}
+			if c.Size >= newest.cp.Size {
+				return mids, false, nil
+			}
+			v, err := o.openCheckpoint([]byte(c.Note))
+			if err != nil {
+				return nil, false, fmt.Errorf("notary: listed checkpoint %d: %w", c.Size, err)
+			}
+			if v.log.id != newest.log.id || v.cp.Size != c.Size {
+				return nil, false, fmt.Errorf("%w: listed checkpoint %d is of another log or size", ErrMalformed, c.Size)
+			}
+			mids = append(mids, v)
+			after = c.Size
+		}
+	}
+	return mids, true, nil
+}
+
+// maxListBytes bounds one page of a log's checkpoint list.
+const maxListBytes = 8 << 20
+
+// syncTo copies the leaf hashes of v's tree the office does not hold yet,
+// checks them against v's root and, when v extends the checkpoint last
+// cosigned, cosigns it. o.pullMu must be held.
+func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint64, error) {
+	ps, err := o.loadPull(v.log.id)
+	if err != nil {
+		return 0, err
+	}
+	if v.cp.Size <= ps.Size {
+		return 0, o.checkPulledOld(ctx, v, ps)
+	}
 	o.mu.Lock()
 	st, err := o.loadState(v.log.id)
 	o.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	fnote "github.com/transparency-dev/formats/note"
@@ -123,4 +124,60 @@ func TestPull(t *testing.T) {
 			t.Fatalf("alarms = %d", len(alarms))
 		}
 	})
+}
+
+// TestPullEveryCheckpoint: a log that lists its checkpoints gets the
+// pulling office's cosignature on every one, not only on the newest the
+// office happened to see when it polled, and Cosigned serves them all.
+func TestPullEveryCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	lg := newTestLog(t, "cunzheng.example/log")
+	lg.listed = true
+	cfg := PullConfig{URL: lg.server().URL}
+	o := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer o.Close()
+
+	var published []uint64
+	for _, n := range []int{300, 1, 255, 700, 2} {
+		lg.append(n)
+		published = append(published, lg.publish())
+	}
+	if n, err := o.SyncOnce(ctx, cfg); err != nil || n != 1258 {
+		t.Fatalf("SyncOnce = %d, %v; want 1258 leaf hashes", n, err)
+	}
+	lg.append(40)
+	published = append(published, lg.publish())
+	if _, err := o.SyncOnce(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	lv, err := note.NewVerifier(lg.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv, _ := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
+	check := func(t *testing.T, after uint64, limit int, want []uint64) {
+		t.Helper()
+		got, err := o.Cosigned(ctx, lg.origin, after, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sizes []uint64
+		for _, c := range got {
+			sizes = append(sizes, c.Size)
+			n, err := note.Open([]byte(c.Checkpoint), note.VerifierList(lv, cv))
+			if err != nil || len(n.Sigs) != 2 {
+				t.Errorf("checkpoint %d: %v (%d signatures verified)", c.Size, err, len(n.Sigs))
+			}
+		}
+		if !slices.Equal(sizes, want) {
+			t.Fatalf("Cosigned(after %d, limit %d) sizes = %v, want %v", after, limit, sizes, want)
+		}
+	}
+	check(t, 0, 0, published)
+	check(t, published[1], 2, published[2:4])
+	check(t, published[len(published)-1], 0, nil)
+	if _, err := o.Cosigned(ctx, "other.example/log", 0, 0); !errors.Is(err, ErrUnknownLog) {
+		t.Errorf("unknown origin: err = %v, want ErrUnknownLog", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -447,24 +448,17 @@ func (p *Pusher) runFetch(ctx context.Context, n *notaryState) {
 	}
 }
 
-// maxLogsBytes bounds an office's /v1/logs answer.
-const maxLogsBytes = 1 << 20
+// maxLogsBytes bounds an office's /v1/logs or /v1/logs/cosigned answer
+// (a page of 1,000 checkpoints with cosignatures is about 0.6 MiB).
+const maxLogsBytes = 4 << 20
 
 func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, cursor *uint64) error {
-	fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
-	defer cancel()
-	body, err := fetch(fctx, p.client, n.URL+"/v1/logs", maxLogsBytes)
+	cosigned, err := p.fetchCosigned(ctx, n, origin, *cursor)
 	if err != nil {
 		return err
 	}
-	var answer struct {
-		Logs []LogState `json:"logs"`
-	}
-	if err := json.Unmarshal(body, &answer); err != nil {
-		return fmt.Errorf("notary: %s/v1/logs: %w", n.URL, err)
-	}
-	for _, ls := range answer.Logs {
-		if ls.Origin != origin || ls.Checkpoint == "" || ls.Size <= *cursor {
+	for _, ls := range cosigned {
+		if ls.Checkpoint == "" || ls.Size <= *cursor {
 			continue
 		}
 		// Find the checkpoint of that size among those this log
@@ -501,6 +495,45 @@ func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, c
 		}
 	}
 	return nil
+}
+
+// fetchCosigned returns, oldest first, the checkpoints of origin above size
+// after that office n cosigned: every one of them from its
+// GET /v1/logs/cosigned, or, from an office that does not serve that list,
+// the newest one from GET /v1/logs.
+func (p *Pusher) fetchCosigned(ctx context.Context, n *notaryState, origin string, after uint64) ([]CosignedCheckpoint, error) {
+	fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
+	defer cancel()
+	u := fmt.Sprintf("%s/v1/logs/cosigned?origin=%s&after=%d", n.URL, url.QueryEscape(origin), after)
+	body, err := fetch(fctx, p.client, u, maxLogsBytes)
+	if err == nil {
+		var answer struct {
+			Checkpoints []CosignedCheckpoint `json:"checkpoints"`
+		}
+		if err := json.Unmarshal(body, &answer); err != nil {
+			return nil, fmt.Errorf("notary: %s: %w", u, err)
+		}
+		return answer.Checkpoints, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	body, err = fetch(fctx, p.client, n.URL+"/v1/logs", maxLogsBytes)
+	if err != nil {
+		return nil, err
+	}
+	var answer struct {
+		Logs []LogState `json:"logs"`
+	}
+	if err := json.Unmarshal(body, &answer); err != nil {
+		return nil, fmt.Errorf("notary: %s/v1/logs: %w", n.URL, err)
+	}
+	for _, ls := range answer.Logs {
+		if ls.Origin == origin {
+			return []CosignedCheckpoint{{Size: ls.Size, Checkpoint: ls.Checkpoint}}, nil
+		}
+	}
+	return nil, nil
 }
 
 // cosignatureLines keeps the signature lines of a note's signature block,
