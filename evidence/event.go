@@ -12,8 +12,8 @@ import (
 type Kind string
 
 // The kinds of the issue: the four the product is built on, the contract
-// lifecycle a certificate page needs, and data.erased, which only the
-// server writes.
+// lifecycle a certificate page needs, and data.erased and report.issued,
+// which only the server writes.
 const (
 	KindAccountRegistered Kind = "account.registered"
 	KindIdentityChecked   Kind = "identity.checked"
@@ -25,6 +25,7 @@ const (
 	KindContractRejected  Kind = "contract.rejected"
 	KindContractRevoked   Kind = "contract.revoked"
 	KindDataErased        Kind = "data.erased"
+	KindReportIssued      Kind = "report.issued"
 )
 
 // Event is one validated event as the platform posted it. Data is the

@@ -533,6 +533,9 @@ func TestErasure(t *testing.T) {
 				if !o.ErasedAt.Equal(t0) {
 					t.Errorf("erased at %v", o.ErasedAt)
 				}
+				if o.ErasurePending || o.ErasureIndex != er.Index || o.ErasureLeafHash != er.LeafHash {
+					t.Errorf("event %d: erasure leaf %d %s pending=%v, want %d %s", i, o.ErasureIndex, o.ErasureLeafHash, o.ErasurePending, er.Index, er.LeafHash)
+				}
 				for p := range o.Fields {
 					if strings.HasPrefix(p, "actor.") {
 						t.Errorf("event %d still opens %s", i, p)
@@ -875,12 +878,15 @@ func TestErasureAppendFails(t *testing.T) {
 	e.log.Fail = nil
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(rs[1].LeafHash))
-	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || !o.Erased {
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || !o.Erased || !o.ErasurePending {
 		t.Fatalf("after failed erase: %+v %v", o, err)
 	}
 	r, err := e.svc.Erase(ctx, e.p, "18501775544")
 	if err != nil || r.Index != 6 || e.log.Size() != 7 {
 		t.Fatalf("retry: %+v %v size %d", r, err, e.log.Size())
+	}
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || o.ErasurePending || o.ErasureIndex != 6 || o.ErasureLeafHash != r.LeafHash {
+		t.Fatalf("after the retried erase: %+v %v", o, err)
 	}
 	if r2, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil || r2 != r || e.log.Size() != 7 {
 		t.Fatalf("third erase: %+v %v", r2, err)

@@ -98,7 +98,10 @@ func (s *Service) finalize(tenant string, work []*item) error {
 			}
 			contracts[c.Contract] = cr
 		}
-		if c.Time.Before(cr.First) {
+		// A report issued about the contract is part of its timeline, not
+		// of its lifecycle: status and activity times stay the platform's.
+		lifecycle := c.Kind != KindReportIssued
+		if lifecycle && c.Time.Before(cr.First) {
 			if err := b.Delete(key("t", tenant, timeHex(cr.First), c.Contract), nil); err != nil {
 				return err
 			}
@@ -107,7 +110,7 @@ func (s *Service) finalize(tenant string, work []*item) error {
 			}
 			cr.First = c.Time
 		}
-		if !c.Time.Before(cr.Last) {
+		if lifecycle && !c.Time.Before(cr.Last) {
 			cr.Last, cr.Status = c.Time, c.Kind
 		}
 		if c.Name != "" && c.Name != cr.Name {

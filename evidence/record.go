@@ -250,11 +250,19 @@ type Field struct {
 // Opened is a sealed record opened for its tenant: every sealed field by
 // its JSON path ("actor.name", "contract.id", "data.files[0].name").
 // When the subject's key was destroyed, the subject's fields are absent,
-// Erased is set and ErasedAt says when.
+// Erased is set, ErasedAt says when and ErasureIndex and ErasureLeafHash
+// name the data.erased event in the log, so that a report can point at it.
 type Opened struct {
 	Fields   map[string]Field
 	Erased   bool
 	ErasedAt time.Time
+	// ErasureIndex is the leaf index of the data.erased event. It is only
+	// meaningful when ErasurePending is false: an erasure whose append
+	// failed after the key was destroyed gets its index when the append is
+	// retried (the next Open, or Erase of the same account).
+	ErasureIndex    uint64
+	ErasureLeafHash string // hex
+	ErasurePending  bool
 }
 
 // Paths returns the field paths in order.
@@ -339,7 +347,16 @@ func (s *Service) OpenSealed(tenantID string, leafHash [32]byte) (*Opened, error
 			if !found {
 				return nil, fmt.Errorf("evidence: subject key of a sealed record is missing without an erasure record")
 			}
+			var c claim
+			found, err = s.get(key("i", ts.ID, er.ClaimID), &c)
+			if err != nil {
+				return nil, err
+			}
+			if !found {
+				return nil, errors.New("evidence: erasure without its claim")
+			}
 			o.Erased, o.ErasedAt = true, er.Time
+			o.ErasureIndex, o.ErasureLeafHash, o.ErasurePending = c.Index, hex.EncodeToString(c.LeafHash), c.State != "done"
 			return o, nil
 		}
 		if err := add(sr.Personal, sk.aesKey(), algAES256GCM, "personal", false); err != nil {

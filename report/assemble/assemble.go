@@ -203,7 +203,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			}
 		}
 		if r.Opened != nil && r.Opened.Erased {
-			c.Erased = append(c.Erased, report.ErasedField{Field: fmt.Sprintf("%s #%d", kind, r.Index), ErasedAt: r.Opened.ErasedAt})
+			c.Erased = append(c.Erased, report.ErasedField{Field: fmt.Sprintf("%s #%d", kind, r.Index), ErasedAt: r.Opened.ErasedAt, ErasureLeaf: r.Opened.ErasureIndex})
 		}
 		d := data(r)
 		switch kind {

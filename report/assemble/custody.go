@@ -1,60 +1,45 @@
 package assemble
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
-	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/report"
 )
 
-// Appender is the part of *ledger.Log that LedgerCustody uses.
-type Appender interface {
-	// Append returns once the leaf is durable and integrated.
-	Append(ctx context.Context, leaf []byte) (ledger.Receipt, error)
+// Recorder is the part of *evidence.Service that Custody uses.
+type Recorder interface {
+	// RecordReport appends a report.issued event under the tenant's
+	// contract and returns its receipt once durable; evidence.ErrNotFound
+	// for another tenant's or an absent contract.
+	RecordReport(ctx context.Context, p evidence.Principal, id string, r evidence.ReportIssued) (evidence.Receipt, error)
 }
 
-var _ Appender = (*ledger.Log)(nil)
+var _ Recorder = (*evidence.Service)(nil)
 
-// LedgerCustody records every issued report as a report.issued leaf in the
-// ledger. The leaf is public, so it names the tenant by its pseudonymous id
-// and carries no contract id or personal data: report number, document
-// kind, requester label, whether personal data was revealed, the SHA-256 of
-// the bytes served, and the time.
-//
-// It does not link the event to the contract's index, which the evidence
-// store owns, so later reports cannot list it yet; that needs the evidence
-// service to append report.issued events under the contract (with
-// CustodyData as their data) so that Records returns them.
-type LedgerCustody struct {
-	Log Appender
+// Custody records every issued report as a report.issued event of the
+// contract through the evidence service, so that the contract's records
+// include it and every later report lists it in its chain of custody. The
+// leaf is public: it names the contract by the tenant's reference only and
+// carries the report number, document kind, requester label, whether
+// personal data was revealed, the SHA-256 of the bytes served and the time
+// (the members CustodyData names).
+type Custody struct {
+	Evidence Recorder
 }
 
-var _ report.Custody = LedgerCustody{}
+var _ report.Custody = Custody{}
 
 // Issued implements report.Custody.
-func (c LedgerCustody) Issued(ctx context.Context, is report.Issuance) (uint64, error) {
-	rec := map[string]any{
-		"v":      1,
-		"kind":   "report.issued",
-		"tenant": is.Tenant,
-		"time":   is.At.UTC().Format(time.RFC3339Nano),
-		"data":   CustodyData(is),
-	}
-	// encoding/json sorts map keys; with HTML escaping off and only ASCII
-	// strings, booleans and small integers this is the RFC 8785 form.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rec); err != nil {
-		return 0, fmt.Errorf("assemble: report.issued record: %w", err)
-	}
-	r, err := c.Log.Append(ctx, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+func (c Custody) Issued(ctx context.Context, is report.Issuance) (uint64, error) {
+	p := evidence.Principal{Tenant: evidence.Tenant{ID: is.Tenant}, Roles: []evidence.Role{evidence.RoleLegal}}
+	r, err := c.Evidence.RecordReport(ctx, p, is.Contract, evidence.ReportIssued{
+		Report: is.ReportNumber, Document: is.Kind, Requester: is.Requester,
+		Revealed: is.Revealed, SHA256: is.SHA256, Time: is.At,
+	})
 	if err != nil {
-		return 0, fmt.Errorf("assemble: appending report.issued: %w", err)
+		return 0, fmt.Errorf("assemble: recording report.issued: %w", err)
 	}
 	return r.Index, nil
 }

@@ -2,52 +2,108 @@ package assemble_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/evidencetest"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
+	"github.com/cunzheng/cunzheng/report/reporttest"
 )
 
-type memAppender struct {
-	leaves [][]byte
-	err    error
-}
-
-func (m *memAppender) Append(_ context.Context, leaf []byte) (ledger.Receipt, error) {
-	if m.err != nil {
-		return ledger.Receipt{}, m.err
-	}
-	m.leaves = append(m.leaves, leaf)
-	return ledger.Receipt{Index: uint64(len(m.leaves) - 1)}, nil
-}
-
-func TestLedgerCustody(t *testing.T) {
-	m := &memAppender{leaves: make([][]byte, 7)}
-	is := report.Issuance{Tenant: "t_7f3a9c", Requester: "t_7f3a9c/legal", Contract: "2125270852621565954", ReportNumber: "CZ-20181116-0000a1b2",
-		Kind: report.KindEvidence, Revealed: true, At: time.Date(2018, 11, 16, 2, 0, 0, 0, time.UTC), SHA256: strings.Repeat("ab", 32)}
-	idx, err := assemble.LedgerCustody{Log: m}.Issued(context.Background(), is)
-	if err != nil || idx != 7 {
-		t.Fatalf("Issued = %d, %v", idx, err)
-	}
-	leaf := m.leaves[7]
-	want := `{"data":{"document":"evidence-report","report":"CZ-20181116-0000a1b2","requester":"t_7f3a9c/legal","revealed":true,"sha256":"` + is.SHA256 + `"},"kind":"report.issued","tenant":"t_7f3a9c","time":"2018-11-16T02:00:00Z","v":1}`
-	if string(leaf) != want {
-		t.Errorf("leaf\n got %s\nwant %s", leaf, want)
-	}
-	if strings.Contains(string(leaf), is.Contract) {
-		t.Error("the public leaf names the contract")
-	}
-	var v map[string]any
-	if err := json.Unmarshal(leaf, &v); err != nil {
+// TestCustody issues a report through the real evidence service and checks
+// that the contract's records then hold its report.issued event, that the
+// next report lists it in its chain of custody with its leaf index, and
+// that an erasure shows with the leaf index of its data.erased event.
+func TestCustody(t *testing.T) {
+	ctx := context.Background()
+	keys, err := reporttest.Build(reporttest.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	m.err = ledger.ErrPushback
-	if _, err := (assemble.LedgerCustody{Log: m}).Issued(context.Background(), is); !errors.Is(err, ledger.ErrPushback) {
-		t.Errorf("append failure: err = %v", err)
+	master, err := evidence.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := evidencetest.NewLog()
+	ev, err := evidence.Open(ctx, evidence.Config{Dir: t.TempDir(), Master: master, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Close()
+	demo, err := ev.LoadDemo(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	led := &testLedger{log: log, keys: keys, cps: map[uint64]ledger.Checkpoint{}, cosign: true}
+	rk := report.Keys{Log: []string{keys.LogVKey}, TSACert: [][]byte{keys.TSA.Cert.Raw, keys.TSACA.Cert.Raw}}
+	for _, n := range keys.Notaries {
+		rk.Notary = append(rk.Notary, n.VKey)
+	}
+	src := assemble.New(assemble.Config{Evidence: ev, Ledger: led, Keys: rk})
+	led.publish(t)
+	svc, err := report.New(report.Config{KeyDir: t.TempDir(), Source: src, Custody: assemble.Custody{Evidence: ev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(log.Leaves())
+	_, is, err := svc.Issue(ctx, report.KindCertificate, demo.Tenant.ID, "legal-1", demo.ContractID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log.Leaves()) != before+1 {
+		t.Fatalf("log grew from %d to %d leaves", before, len(log.Leaves()))
+	}
+	p := evidence.Principal{Tenant: demo.Tenant, Roles: []evidence.Role{evidence.RoleLegal}}
+	_, recs, err := ev.Records(ctx, p, demo.ContractID, led.Leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	if last.Kind != evidence.KindReportIssued || last.Index != uint64(before) {
+		t.Fatalf("last record: %s at %d, want report.issued at %d", last.Kind, last.Index, before)
+	}
+	for k, want := range assemble.CustodyData(is) {
+		if got := last.Public.Data[k]; got != want {
+			t.Errorf("report.issued data %s = %v, want %v", k, got, want)
+		}
+	}
+
+	// The next report waits for a notarized checkpoint covering the
+	// custody event, then lists it.
+	if _, err := src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false); !errors.Is(err, assemble.ErrNotReady) {
+		t.Fatalf("before the custody event is notarized: %v", err)
+	}
+	er, err := ev.Erase(ctx, evidence.Principal{Tenant: demo.Tenant, Roles: []evidence.Role{evidence.RoleIngest}}, "18501775544")
+	if err != nil {
+		t.Fatal(err)
+	}
+	led.publish(t)
+	c, err := src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := report.CustodyEntry{ReportNumber: is.ReportNumber, Kind: report.KindCertificate, Requester: "legal-1",
+		At: is.At.UTC().Truncate(time.Nanosecond), LeafIndex: uint64(before)}
+	if len(c.Custody) != 1 || c.Custody[0].ReportNumber != want.ReportNumber || c.Custody[0].Kind != want.Kind ||
+		c.Custody[0].Requester != want.Requester || c.Custody[0].Revealed || c.Custody[0].LeafIndex != want.LeafIndex || !c.Custody[0].At.Equal(is.At) {
+		t.Errorf("custody = %+v, want %+v", c.Custody, want)
+	}
+	if len(c.Erased) == 0 {
+		t.Fatal("no erased fields after the erasure")
+	}
+	for _, e := range c.Erased {
+		if e.ErasureLeaf != er.Index {
+			t.Errorf("erased %s: erasure leaf %d, want %d", e.Field, e.ErasureLeaf, er.Index)
+		}
+	}
+
+	// A report for a contract the tenant does not have is not recorded.
+	if _, err := (assemble.Custody{Evidence: ev}).Issued(ctx, report.Issuance{Tenant: demo.Tenant.ID, Contract: "no-such",
+		ReportNumber: "CZ-x", Kind: report.KindEvidence, At: is.At, SHA256: is.SHA256}); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("absent contract: %v", err)
 	}
 }
