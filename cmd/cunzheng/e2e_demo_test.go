@@ -37,11 +37,15 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 	}
 	base := s.url + "/v1/contracts/2125270852621565954/"
 	fetch := func(name string) []byte {
+		u := base + name
+		if name == "" {
+			u = strings.TrimSuffix(base, "/")
+		}
 		var body []byte
 		// The first download waits for a cosigned, time-stamped checkpoint
 		// covering the contract (503 until then).
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			req, _ := http.NewRequest(http.MethodGet, base+name, nil)
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
 			req.Header.Set("Authorization", "Bearer "+key)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -77,6 +81,17 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 			t.Fatalf("%s on /v1/verify: %v %s", name, err, body)
 		}
 	}
+	// Each report issued is a report.issued event of the contract (chain
+	// of custody), listed with the contract's events.
+	var view struct {
+		Events []struct{ Kind string } `json:"events"`
+	}
+	if err := json.Unmarshal(fetch(""), &view); err != nil {
+		t.Fatal(err)
+	}
+	if n := countKind(view.Events, "report.issued"); n != 2 {
+		t.Errorf("contract lists %d report.issued events after two reports, want 2", n)
+	}
 	bundle := filepath.Join(t.TempDir(), "bundle.zip")
 	if err := os.WriteFile(bundle, fetch("evidence-bundle.zip"), 0o600); err != nil {
 		t.Fatal(err)
@@ -89,4 +104,14 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 		t.Fatalf("verify bundle:\n%s", out)
 	}
 	s.stop(t)
+}
+
+func countKind(evs []struct{ Kind string }, kind string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
 }

@@ -213,7 +213,7 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 	}})
 	rs, err := report.New(report.Config{
 		Source:      src,
-		Custody:     assemble.LedgerCustody{Log: a.log},
+		Custody:     assemble.Custody{Evidence: a.evidence},
 		KeyDir:      filepath.Join(f.data, "keys"),
 		TSAURL:      tsaURL,
 		VerifyURL:   url + "/verify",
