@@ -2,12 +2,10 @@ package web
 
 import (
 	"context"
-	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"log/slog"
 	"mime"
@@ -36,6 +34,8 @@ type notaryHandlers struct {
 //	GET  /v1/fingerprints/:leaf_hash leaf hashes held from pull mode
 //	GET  /v1/alarms                  split-view evidence
 //	GET  /v1/logs                    latest cosigned checkpoint of each log
+//	GET  /v1/logs/cosigned?origin=O&after=S[&limit=N]
+//	                                 every checkpoint of O cosigned above size S
 //	GET  /v1/key                     the office's cosignature verifier key
 //	GET  /v1/tsa/ca.pem              the TSA's root certificate
 //
@@ -54,6 +54,7 @@ func MountNotary(r gin.IRouter, o *notary.Office, tsa *notary.TSA, logger *slog.
 		r.GET("/v1/fingerprints/:leaf_hash", h.fingerprint)
 		r.GET("/v1/alarms", h.alarms)
 		r.GET("/v1/logs", h.logs)
+		r.GET("/v1/logs/cosigned", h.cosigned)
 		r.GET("/v1/key", h.key)
 	}
 	if tsa != nil {
@@ -175,6 +176,30 @@ func (h *notaryHandlers) logs(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"name": h.office.Name(), "key": h.office.VerifierKey(), "logs": l})
 }
 
+func (h *notaryHandlers) cosigned(c *gin.Context) {
+	origin, ok := c.GetQuery("origin")
+	if !ok || origin == "" {
+		h.fail(c, badRequest("missing query parameter origin"))
+		return
+	}
+	after, _, err := queryUint(c, "after", false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	limit, _, err := queryUint(c, "limit", false)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	cps, err := h.office.Cosigned(c.Request.Context(), origin, after, int(min(limit, notary.MaxCosignedPage)))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"checkpoints": cps})
+}
+
 // CheckpointSource is the log side of the /notaries page; *ledger.Log
 // satisfies it.
 type CheckpointSource interface {
@@ -191,18 +216,6 @@ type NotariesPage struct {
 	// Office is the built-in office, whose alarms the page lists. Optional.
 	Office *notary.Office
 }
-
-//go:embed templates/notaries.html
-var notariesHTML string
-
-var notariesTmpl = template.Must(template.New("notaries").Funcs(template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-}).Parse(notariesHTML))
 
 type notariesView struct {
 	Size        uint64
@@ -244,10 +257,6 @@ func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
 			}
 			v.Alarms, v.AlarmsKnown = a, true
 		}
-		c.Header("Content-Type", "text/html; charset=utf-8")
-		c.Status(http.StatusOK)
-		if err := notariesTmpl.Execute(c.Writer, v); err != nil {
-			logger.Error("rendering notaries page", "err", err)
-		}
+		defaultSite.render(c, http.StatusOK, "notaries.html", "notaries", v)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -189,6 +190,19 @@ func TestNotaryHandlers(t *testing.T) {
 			w = do(t, h, "GET", p+"/v1/logs", "", nil)
 			if w.Code != 200 || !strings.Contains(w.Body.String(), fmt.Sprintf(`"size":%d`, s2)) {
 				t.Errorf("logs: %d %s", w.Code, w.Body)
+			}
+			w = do(t, h, "GET", p+"/v1/logs/cosigned?origin="+url.QueryEscape("cunzheng.example/log")+"&after=0", "", nil)
+			if w.Code != 200 || !strings.Contains(w.Body.String(), fmt.Sprintf(`"size":%d`, s2)) {
+				t.Errorf("logs/cosigned: %d %s", w.Code, w.Body)
+			}
+			for path, want := range map[string]int{
+				"/v1/logs/cosigned":                   400,
+				"/v1/logs/cosigned?origin=nobody":     404,
+				"/v1/logs/cosigned?origin=x&after=-1": 400,
+			} {
+				if w := do(t, h, "GET", p+path, "", nil); w.Code != want {
+					t.Errorf("GET %s: %d, want %d", path, w.Code, want)
+				}
 			}
 			w = do(t, h, "GET", p+"/v1/key", "", nil)
 			if w.Code != 200 || w.Body.String() != o.VerifierKey()+"\n" {
