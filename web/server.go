@@ -51,7 +51,7 @@ func New(cfg Config) *Server {
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
-	e.Use(s.recoverPanics, s.accessLog)
+	e.Use(s.recoverPanics, s.accessLog, securityHeaders)
 	e.NoRoute(func(c *gin.Context) { abortWithError(c, s.logger, notFound("no such resource")) })
 	e.NoMethod(func(c *gin.Context) {
 		abortWithError(c, s.logger, &httpError{http.StatusMethodNotAllowed, "method not allowed"})
@@ -62,8 +62,10 @@ func New(cfg Config) *Server {
 		h := promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})
 		e.GET("/metrics", gin.WrapH(h))
 	}
+	mountStatic(e)
 	if cfg.Log != nil {
 		mountLog(e, cfg.Log, s.logger)
+		mountLogPages(e, cfg.Log, s.logger)
 	}
 	for _, m := range cfg.Mounts {
 		m(e)

@@ -27,7 +27,7 @@ import (
 // part (never spooled to disk, never stored), bounded in size, rate limited
 // per client IP and verified under a per-file deadline.
 
-//go:embed templates/verify*.html static/verify*
+//go:embed static/verify*
 var verifyFS embed.FS
 
 // Defaults of VerifyConfig.
@@ -63,7 +63,7 @@ type VerifyConfig struct {
 
 type verifyHandlers struct {
 	cfg   VerifyConfig
-	tmpl  *template.Template
+	site  *site
 	limit *rateLimiter
 	sem   chan struct{}
 }
@@ -99,7 +99,7 @@ func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 	cfg.Options.MaxSize = cfg.MaxUpload
 	h := &verifyHandlers{
 		cfg:   cfg,
-		tmpl:  template.Must(template.New("").Funcs(verifyFuncs).ParseFS(verifyFS, "templates/verify*.html")),
+		site:  defaultSite,
 		limit: newRateLimiter(cfg.RatePerMinute, cfg.now),
 		sem:   make(chan struct{}, cfg.Concurrency),
 	}
@@ -132,14 +132,7 @@ func (h *verifyHandlers) static(name, ctype string) gin.HandlerFunc {
 	}
 }
 
-func securityHeaders(c *gin.Context) {
-	c.Header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Header("Referrer-Policy", "no-referrer")
-}
-
 func (h *verifyHandlers) page(c *gin.Context) {
-	securityHeaders(c)
 	h.render(c, http.StatusOK, "verify.html", pageData{MaxMiB: h.cfg.MaxUpload >> 20})
 }
 
@@ -151,18 +144,11 @@ type pageData struct {
 }
 
 func (h *verifyHandlers) render(c *gin.Context, status int, name string, data pageData) {
-	var buf bytes.Buffer
-	if err := h.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
-		h.cfg.Logger.ErrorContext(c.Request.Context(), "rendering verify page", "err", err)
-		c.String(http.StatusInternalServerError, "internal error\n")
-		return
-	}
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	h.site.render(c, status, name, "verify", data)
 }
 
 // pageResult serves the HTML form's POST: errors are shown on the page.
 func (h *verifyHandlers) pageResult(c *gin.Context) {
-	securityHeaders(c)
 	var rep *verify.Report
 	var name string
 	err := h.eachFile(c, 1, func(fname string, data []byte, err error) error {

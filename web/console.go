@@ -1,0 +1,508 @@
+package web
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/assemble"
+)
+
+// The legal console (/console): a tenant's legal team signs in with its
+// legal API key, finds contracts and reads their timelines, and downloads
+// the documents the report service issues. Every form carries the
+// session's CSRF token; searches are POSTed so that names and accounts
+// never appear in URLs, browser history or access logs.
+
+// Console defaults.
+const (
+	DefaultSessionIdle      = 30 * time.Minute
+	DefaultSessionMax       = 8 * time.Hour
+	DefaultSignInPerMinute  = 10
+	defaultMaxSessions      = 10_000
+	sessionCookie           = "cz_session"
+	loginCookie             = "cz_login"
+	consoleFormLimit        = 64 << 10
+	keyPrefixLen            = 12
+	downloadWriteAllowance  = 10 * time.Minute
+	consoleSearchPageLength = 25
+)
+
+// ConsoleLog is what the console reads of the ledger; *ledger.Log is one.
+type ConsoleLog interface {
+	Checkpoint(ctx context.Context) (ledger.Checkpoint, error)
+	Leaf(ctx context.Context, index uint64) ([]byte, error)
+	InclusionProof(ctx context.Context, index, size uint64) ([]tlog.Hash, error)
+}
+
+// ConsoleConfig configures MountConsole.
+type ConsoleConfig struct {
+	// Evidence authenticates keys, searches contracts and reads timelines.
+	Evidence *evidence.Service
+	// Log gives the checkpoint and the proofs the timeline checks.
+	Log ConsoleLog
+	// Reports issues the downloads; without it the console has none.
+	Reports *report.Service
+	// SessionIdle and SessionMax bound a session's idle and total life.
+	SessionIdle, SessionMax time.Duration
+	// SignInPerMinute bounds sign-in attempts per client IP and, separately,
+	// per key prefix.
+	SignInPerMinute int
+	Logger          *slog.Logger
+	now             func() time.Time
+}
+
+type console struct {
+	cfg      ConsoleConfig
+	site     *site
+	sessions *sessionStore
+	byIP     *rateLimiter
+	byPrefix *rateLimiter
+	logger   *slog.Logger
+}
+
+// MountConsole returns the mount for web.Config.Mounts that serves
+//
+//	GET  /console                          sign-in form, or the search form
+//	POST /console/login                    sign in (form: key, csrf)
+//	POST /console/logout                   sign out
+//	POST /console/search                   search (number, name, account, from, to, cursor)
+//	GET  /console/contracts/:id            a contract's timeline and downloads
+//	POST /console/contracts/:id/download   kind, reveal, confirm
+func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
+	h := newConsole(cfg)
+	return func(r gin.IRouter) {
+		r.GET("/console", h.index)
+		r.POST("/console/login", h.login)
+		r.POST("/console/logout", h.logout)
+		r.POST("/console/search", h.search)
+		r.GET("/console/contracts/:id", h.contract)
+		r.POST("/console/contracts/:id/download", h.download)
+	}
+}
+
+func newConsole(cfg ConsoleConfig) *console {
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = DefaultSessionMax
+	}
+	if cfg.SignInPerMinute <= 0 {
+		cfg.SignInPerMinute = DefaultSignInPerMinute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.now == nil {
+		cfg.now = time.Now
+	}
+	return &console{
+		cfg:      cfg,
+		site:     defaultSite,
+		sessions: newSessionStore(cfg.SessionIdle, cfg.SessionMax, defaultMaxSessions, cfg.now),
+		byIP:     newRateLimiter(cfg.SignInPerMinute, cfg.now),
+		byPrefix: newRateLimiter(cfg.SignInPerMinute, cfg.now),
+		logger:   cfg.Logger,
+	}
+}
+
+// setCookie sets an HttpOnly, SameSite=Strict cookie on the console's
+// path, Secure when served over TLS; maxAge < 0 deletes it.
+func setCookie(c *gin.Context, name, value string, maxAge int) {
+	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode})
+}
+
+// current returns the request's live session.
+func (h *console) current(c *gin.Context) (*session, bool) {
+	id, err := c.Cookie(sessionCookie)
+	if err != nil {
+		return nil, false
+	}
+	return h.sessions.get(id)
+}
+
+func (h *console) page(c *gin.Context, status int, name string, ss *session, data any) {
+	v := view{Nav: "console", Data: data}
+	if ss != nil {
+		v.SignedIn, v.CSRF = true, ss.CSRF
+	}
+	h.site.renderView(c, status, name, v)
+}
+
+var (
+	msgSignIn = message{TitleZH: "请先登录", TitleEN: "Please sign in",
+		TextZH: "会话不存在或已过期，请使用本租户的 legal 密钥重新登录。", TextEN: "There is no session or it has expired; sign in again with your tenant's legal key.",
+		Link: "/console", LinkZH: "登录", LinkEN: "Sign in"}
+	msgCSRF = message{TitleZH: "请求无效", TitleEN: "Invalid request",
+		TextZH: "表单校验令牌缺失或不正确（可能是页面已过期）。请返回控制台重试。", TextEN: "The form's CSRF token is missing or wrong (the page may be stale). Go back to the console and try again.",
+		Link: "/console", LinkZH: "返回控制台", LinkEN: "Back to the console"}
+	msgRate = message{TitleZH: "登录尝试过多", TitleEN: "Too many sign-in attempts",
+		TextZH: "登录尝试过于频繁，请一分钟后再试。", TextEN: "Too many sign-in attempts; try again in a minute.",
+		Link: "/console", LinkZH: "返回登录", LinkEN: "Back to sign-in"}
+)
+
+// authorized checks the session and, for POST, the CSRF token; when it
+// fails it has answered.
+func (h *console) authorized(c *gin.Context) (*session, bool) {
+	ss, ok := h.current(c)
+	if !ok {
+		h.page(c, http.StatusUnauthorized, "message.html", nil, msgSignIn)
+		return nil, false
+	}
+	if c.Request.Method == http.MethodPost {
+		if !tokenEqual(c.PostForm("csrf"), ss.CSRF) {
+			h.page(c, http.StatusForbidden, "message.html", ss, msgCSRF)
+			return nil, false
+		}
+	}
+	return ss, true
+}
+
+// limitForm bounds the form body: console forms are a few short fields.
+func limitForm(c *gin.Context) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, consoleFormLimit)
+}
+
+type loginData struct {
+	CSRF  string
+	Error message
+}
+
+func (h *console) index(c *gin.Context) {
+	if ss, ok := h.current(c); ok {
+		h.page(c, http.StatusOK, "console_search.html", ss, searchData{CSRF: ss.CSRF})
+		return
+	}
+	h.loginPage(c, http.StatusOK, message{})
+}
+
+// loginPage shows the sign-in form with a fresh pre-session CSRF token,
+// double-submitted as a cookie and a hidden field.
+func (h *console) loginPage(c *gin.Context, status int, m message) {
+	tok := randomToken()
+	setCookie(c, loginCookie, tok, 3600)
+	h.page(c, status, "console_login.html", nil, loginData{CSRF: tok, Error: m})
+}
+
+func (h *console) login(c *gin.Context) {
+	limitForm(c)
+	want, _ := c.Cookie(loginCookie)
+	if !tokenEqual(c.PostForm("csrf"), want) {
+		h.loginPage(c, http.StatusForbidden, msgCSRF)
+		return
+	}
+	key := strings.TrimSpace(c.PostForm("key"))
+	prefix := key
+	if len(prefix) > keyPrefixLen {
+		prefix = prefix[:keyPrefixLen]
+	}
+	// Both buckets are charged for every attempt: a client cycling keys is
+	// held by its address, many addresses at one key by its prefix.
+	ipOK := h.byIP.allow(c.RemoteIP())
+	prefixOK := h.byPrefix.allow(prefix)
+	if !ipOK || !prefixOK {
+		h.logger.WarnContext(c.Request.Context(), "console sign-in rate limited", "by_ip", !ipOK, "by_prefix", !prefixOK)
+		h.loginPage(c, http.StatusTooManyRequests, msgRate)
+		return
+	}
+	if key == "" {
+		h.loginPage(c, http.StatusBadRequest, message{TitleZH: "请输入密钥", TitleEN: "Key required",
+			TextZH: "请输入本租户的 legal API 密钥。", TextEN: "Enter your tenant's legal API key."})
+		return
+	}
+	p, err := h.cfg.Evidence.Authenticate(key)
+	if err != nil {
+		if !errors.Is(err, evidence.ErrUnauthorized) {
+			h.logger.ErrorContext(c.Request.Context(), "console sign-in", "err", err)
+			h.loginPage(c, http.StatusInternalServerError, message{TitleZH: "服务器错误", TitleEN: "Server error",
+				TextZH: "暂时无法登录，请稍后再试。", TextEN: "Sign-in is unavailable; try again later."})
+			return
+		}
+		h.loginPage(c, http.StatusUnauthorized, message{TitleZH: "密钥无效", TitleEN: "Invalid key",
+			TextZH: "该密钥不存在或已被撤销。", TextEN: "This key does not exist or has been revoked."})
+		return
+	}
+	if !p.Has(evidence.RoleLegal) {
+		h.loginPage(c, http.StatusForbidden, message{TitleZH: "无权登录", TitleEN: "Not allowed",
+			TextZH: "控制台需要具有 legal 角色的密钥。", TextEN: "The console needs a key with the legal role."})
+		return
+	}
+	id, _ := h.sessions.create(p)
+	setCookie(c, sessionCookie, id, 0)
+	setCookie(c, loginCookie, "", -1)
+	h.logger.InfoContext(c.Request.Context(), "console sign-in", "tenant", p.Tenant.ID)
+	c.Redirect(http.StatusSeeOther, "/console")
+}
+
+func (h *console) logout(c *gin.Context) {
+	limitForm(c)
+	ss, ok := h.authorized(c)
+	if !ok {
+		return
+	}
+	_ = ss
+	if id, err := c.Cookie(sessionCookie); err == nil {
+		h.sessions.delete(id)
+	}
+	setCookie(c, sessionCookie, "", -1)
+	c.Redirect(http.StatusSeeOther, "/console")
+}
+
+// searchForm is the search form's fields, echoed back into the page.
+type searchForm struct {
+	Number, Name, Account, From, To string
+}
+
+type searchData struct {
+	CSRF     string
+	Form     searchForm
+	Searched bool
+	Results  []evidence.ContractSummary
+	Next     string
+	Page     int
+	Error    string
+}
+
+// parseDay reads a date field (YYYY-MM-DD, Beijing time).
+func parseDay(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.ParseInLocation("2006-01-02", s, beijingZone)
+}
+
+func (h *console) search(c *gin.Context) {
+	limitForm(c)
+	ss, ok := h.authorized(c)
+	if !ok {
+		return
+	}
+	f := searchForm{
+		Number:  strings.TrimSpace(c.PostForm("number")),
+		Name:    strings.TrimSpace(c.PostForm("name")),
+		Account: strings.TrimSpace(c.PostForm("account")),
+		From:    strings.TrimSpace(c.PostForm("from")),
+		To:      strings.TrimSpace(c.PostForm("to")),
+	}
+	page, _ := strconv.Atoi(c.PostForm("page"))
+	d, err := h.runSearch(ss.Principal, f, c.PostForm("cursor"), max(page, 1))
+	status := http.StatusOK
+	if err != nil {
+		status = errorStatus(err)
+		d.Error = err.Error()
+		if status >= 500 {
+			h.logger.ErrorContext(c.Request.Context(), "console search", "err", err)
+			d.Error = "internal error"
+		}
+	}
+	d.CSRF = ss.CSRF
+	h.page(c, status, "console_search.html", ss, d)
+}
+
+// runSearch answers one search form. A contract number is an exact lookup
+// and takes precedence over the other fields.
+func (h *console) runSearch(p evidence.Principal, f searchForm, cursor string, page int) (searchData, error) {
+	d := searchData{Form: f, Searched: true, Page: page, Results: []evidence.ContractSummary{}}
+	if f.Number != "" {
+		v, err := h.cfg.Evidence.Contract(p, f.Number)
+		if errors.Is(err, evidence.ErrNotFound) {
+			return d, nil
+		}
+		if err != nil {
+			return d, err
+		}
+		d.Results = append(d.Results, evidence.ContractSummary{ID: v.ID, Name: v.Name, First: v.First, Last: v.Last, Status: v.Status, Events: len(v.Events)})
+		return d, nil
+	}
+	from, err := parseDay(f.From)
+	if err != nil {
+		return d, badRequest("起始日期格式应为 YYYY-MM-DD · from must be a date YYYY-MM-DD")
+	}
+	to, err := parseDay(f.To)
+	if err != nil {
+		return d, badRequest("截止日期格式应为 YYYY-MM-DD · to must be a date YYYY-MM-DD")
+	}
+	if !to.IsZero() {
+		to = to.AddDate(0, 0, 1) // the form's "to" day is inclusive
+	}
+	res, err := h.cfg.Evidence.Search(p, evidence.Query{Name: f.Name, Account: f.Account, From: from, To: to,
+		Cursor: cursor, Limit: consoleSearchPageLength})
+	if err != nil {
+		if errors.Is(err, evidence.ErrInvalidQuery) {
+			return d, badRequest("查询条件无效 · invalid search: " + err.Error())
+		}
+		return d, err
+	}
+	d.Results, d.Next = res.Contracts, res.Next
+	return d, nil
+}
+
+// timelineEntry is one event of a contract's timeline.
+type timelineEntry struct {
+	Index    uint64
+	Kind     string
+	Time     time.Time
+	Method   string
+	LeafHash string
+	// Proof: "ok" (inclusion proof checked against the newest checkpoint),
+	// "pending" (not yet covered by a checkpoint) or "failed".
+	Proof   string
+	Problem string
+}
+
+type contractData struct {
+	CSRF       string
+	Contract   *evidence.ContractView
+	Timeline   []timelineEntry
+	Checkpoint uint64
+	Downloads  bool
+	Error      string
+}
+
+func (h *console) contract(c *gin.Context) {
+	ss, ok := h.authorized(c)
+	if !ok {
+		return
+	}
+	d, err := h.timeline(c.Request.Context(), ss.Principal, c.Param("id"))
+	if err != nil {
+		h.contractError(c, ss, err)
+		return
+	}
+	d.CSRF = ss.CSRF
+	h.page(c, http.StatusOK, "console_contract.html", ss, d)
+}
+
+func (h *console) contractError(c *gin.Context, ss *session, err error) {
+	status := errorStatus(err)
+	if errors.Is(err, evidence.ErrNotFound) || errors.Is(err, report.ErrNotFound) {
+		// Another tenant's contract reads exactly like an absent one.
+		h.page(c, http.StatusNotFound, "message.html", ss, message{TitleZH: "未找到合同", TitleEN: "Contract not found",
+			TextZH: "本租户没有该编号的合同。", TextEN: "Your tenant has no contract with this number.",
+			Link: "/console", LinkZH: "返回搜索", LinkEN: "Back to search"})
+		return
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		h.logger.ErrorContext(c.Request.Context(), "console contract", "err", err)
+	}
+	h.page(c, status, "message.html", ss, message{TitleZH: "无法显示合同", TitleEN: "Cannot show the contract",
+		TextZH: "读取合同记录时出错，请稍后再试。", TextEN: "The contract's records could not be read; try again shortly.",
+		Link: "/console", LinkZH: "返回搜索", LinkEN: "Back to search"})
+}
+
+// timeline reads a contract's records and checks each one's inclusion
+// proof against the newest checkpoint.
+func (h *console) timeline(ctx context.Context, p evidence.Principal, id string) (contractData, error) {
+	v, recs, err := h.cfg.Evidence.Records(ctx, p, id, h.cfg.Log.Leaf)
+	if err != nil {
+		return contractData{}, err
+	}
+	cp, err := h.cfg.Log.Checkpoint(ctx)
+	if err != nil {
+		return contractData{}, err
+	}
+	d := contractData{Contract: v, Checkpoint: cp.Size, Downloads: h.cfg.Reports != nil}
+	for _, r := range recs {
+		lh := rfc6962.DefaultHasher.HashLeaf(r.Leaf)
+		e := timelineEntry{Index: r.Index, Kind: string(r.Kind), Time: r.Time, LeafHash: hex.EncodeToString(lh), Proof: "pending"}
+		if r.Public != nil {
+			if m, ok := r.Public.Data["method"].(string); ok {
+				e.Method = m
+			}
+		}
+		if r.Index < cp.Size {
+			hashes, err := h.cfg.Log.InclusionProof(ctx, r.Index, cp.Size)
+			if err != nil {
+				return contractData{}, err
+			}
+			raw := make([][]byte, len(hashes))
+			for i := range hashes {
+				raw[i] = hashes[i][:]
+			}
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, r.Index, cp.Size, lh, raw, cp.Root[:]); err != nil {
+				e.Proof, e.Problem = "failed", err.Error()
+			} else {
+				e.Proof = "ok"
+			}
+		}
+		d.Timeline = append(d.Timeline, e)
+	}
+	return d, nil
+}
+
+// downloadKinds maps the form's kind to the report kind, media type and
+// file name.
+var downloadKinds = map[string]struct{ kind, ctype, file string }{
+	"certificate":     {report.KindCertificate, "application/pdf", "certificate.pdf"},
+	"evidence-report": {report.KindEvidence, "application/pdf", "evidence-report.pdf"},
+	"evidence-bundle": {report.KindBundle, "application/zip", "evidence-bundle.zip"},
+}
+
+func (h *console) download(c *gin.Context) {
+	limitForm(c)
+	ss, ok := h.authorized(c)
+	if !ok {
+		return
+	}
+	id := c.Param("id")
+	back := message{Link: "/console/contracts/" + id, LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	k, ok := downloadKinds[c.PostForm("kind")]
+	if !ok {
+		m := back
+		m.TitleZH, m.TitleEN, m.TextZH, m.TextEN = "请求无效", "Invalid request", "未知的文件类型。", "Unknown document kind."
+		h.page(c, http.StatusBadRequest, "message.html", ss, m)
+		return
+	}
+	reveal := c.PostForm("reveal") == "true"
+	if reveal && c.PostForm("confirm") != "yes" {
+		m := back
+		m.TitleZH, m.TitleEN = "需要确认", "Confirmation required"
+		m.TextZH = "下载未脱敏的证据报告前，请勾选确认：报告将显示完整的姓名、证件号和联系方式，并记入该合同的监管链。"
+		m.TextEN = "Before downloading the unmasked evidence report, tick the confirmation: it shows full names, ID numbers and contacts, and is recorded in the contract's chain of custody."
+		h.page(c, http.StatusBadRequest, "message.html", ss, m)
+		return
+	}
+	if h.cfg.Reports == nil {
+		m := back
+		m.TitleZH, m.TitleEN, m.TextZH, m.TextEN = "无法下载", "No downloads", "本服务器未配置报告服务。", "This server issues no reports."
+		h.page(c, http.StatusNotFound, "message.html", ss, m)
+		return
+	}
+	// A report can take a while to sign and a large bundle to send; the
+	// server's write timeout is for pages, so a download gets its own.
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(h.cfg.now().Add(downloadWriteAllowance))
+	p := ss.Principal
+	out, is, err := h.cfg.Reports.Issue(c.Request.Context(), k.kind, p.Tenant.ID, p.Tenant.ID+"/legal", id, reveal)
+	if err != nil {
+		if errors.Is(err, assemble.ErrNotReady) || errors.Is(err, report.ErrBusy) {
+			m := back
+			m.TitleZH, m.TitleEN = "请稍后再试", "Not ready yet"
+			m.TextZH = "该合同的记录尚未进入经公证处联署并加盖时间戳的检查点，通常一分钟内完成，请稍后再试。"
+			m.TextEN = "The contract's records are not yet in a cosigned, time-stamped checkpoint; this usually takes under a minute. Try again shortly."
+			c.Header("Retry-After", "5")
+			h.page(c, http.StatusServiceUnavailable, "message.html", ss, m)
+			return
+		}
+		h.contractError(c, ss, err)
+		return
+	}
+	h.logger.InfoContext(c.Request.Context(), "console download", "tenant", p.Tenant.ID, "kind", k.kind, "reveal", reveal, "report", is.ReportNumber)
+	c.Header("Content-Disposition", `attachment; filename="`+is.ReportNumber+"-"+k.file+`"`)
+	c.Header("X-Report-Number", is.ReportNumber)
+	c.Data(http.StatusOK, k.ctype, out)
+}

@@ -1,0 +1,284 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// The site: every HTML page is a content template rendered inside one
+// layout (header, navigation, language switch, footer), with one style
+// sheet and no inline script, so that a single Content-Security-Policy
+// covers every page.
+
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Languages. Chinese is the default; the English switch (?lang=en) is
+// remembered in a cookie.
+const (
+	langZH     = "zh"
+	langEN     = "en"
+	langCookie = "lang"
+)
+
+// contentSecurityPolicy forbids inline script (and inline style): scripts
+// and styles come from this origin only, and no page may be framed.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// securityHeaders is the server-wide middleware behind every response.
+// HSTS only over TLS: sent over plain HTTP it is ignored at best and, on a
+// loopback development server, pins a name to HTTPS at worst.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	if c.Request.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	c.Next()
+}
+
+// langOf returns the page language: ?lang= (remembered in a cookie), then
+// the cookie, then Chinese.
+func langOf(c *gin.Context) string {
+	if q := c.Query("lang"); q == langEN || q == langZH {
+		http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteLaxMode})
+		return q
+	}
+	if v, err := c.Cookie(langCookie); err == nil && v == langEN {
+		return langEN
+	}
+	return langZH
+}
+
+// view is what the layout renders: the page's own data is Data.
+type view struct {
+	Lang string
+	// Nav is the active navigation entry: home, verify, console, log, notaries.
+	Nav string
+	// Path is the page's path, for the language switch links.
+	Path string
+	// SignedIn shows the console's sign-out form, which needs CSRF.
+	SignedIn bool
+	CSRF     string
+	Data     any
+}
+
+// En reports whether the page is in English.
+func (v view) En() bool { return v.Lang == langEN }
+
+// tr renders a user-facing text: Chinese with its English beside it, or
+// English alone after the switch.
+func tr(lang, zh, en string) template.HTML {
+	if lang == langEN {
+		return template.HTML(template.HTMLEscapeString(en))
+	}
+	return template.HTML(template.HTMLEscapeString(zh) + ` <span class="en" lang="en">` + template.HTMLEscapeString(en) + `</span>`)
+}
+
+// pick is tr for attributes (placeholders, titles): one plain string.
+func pick(lang, zh, en string) string {
+	if lang == langEN {
+		return en
+	}
+	return zh + " · " + en
+}
+
+var beijingZone = time.FixedZone("UTC+8", 8*3600)
+
+var siteFuncs = template.FuncMap{
+	"tr":   tr,
+	"pick": pick,
+	// at shows a time in Beijing time, the time the customers' courts use.
+	"at": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.In(beijingZone).Format("2006-01-02 15:04:05") + " (UTC+8)"
+	},
+	"date": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(beijingZone).Format("2006-01-02")
+	},
+	"short": func(s string) string {
+		if len(s) > 16 {
+			return s[:16] + "…"
+		}
+		return s
+	},
+	"kindLabel": kindLabel,
+	"methodLabel": func(lang, m string) template.HTML {
+		if m == "" {
+			return ""
+		}
+		zh, en := methodLabel(m)
+		return tr(lang, zh, en)
+	},
+	"add": func(a, b int) int { return a + b },
+}
+
+// kindLabel names an event kind in the user's words.
+func kindLabel(lang, kind string) template.HTML {
+	zh, en := kind, kind
+	switch kind {
+	case "account.registered":
+		zh, en = "注册账号", "account registered"
+	case "identity.checked":
+		zh, en = "实名认证", "identity checked"
+	case "intent.verified":
+		zh, en = "意愿认证", "intent verified"
+	case "contract.signed":
+		zh, en = "签署合同", "contract signed"
+	case "contract.sent":
+		zh, en = "发送合同", "contract sent"
+	case "contract.received":
+		zh, en = "接收合同", "contract received"
+	case "contract.completed":
+		zh, en = "合同签署完成", "contract completed"
+	case "contract.rejected":
+		zh, en = "拒签", "contract rejected"
+	case "contract.revoked":
+		zh, en = "撤销合同", "contract revoked"
+	case "data.erased":
+		zh, en = "个人数据删除", "personal data erased"
+	case "report.issued":
+		zh, en = "出具报告", "report issued"
+	}
+	return tr(lang, zh, en) + template.HTML(` <code>`+template.HTMLEscapeString(kind)+`</code>`)
+}
+
+// methodLabel names an identity or intent verification method.
+func methodLabel(m string) (zh, en string) {
+	switch m {
+	case "phone3":
+		return "手机号三要素核验", "mobile number, name and ID number match"
+	case "sms_code":
+		return "短信验证码", "SMS code"
+	case "face":
+		return "人脸识别", "face recognition"
+	case "bank4":
+		return "银行卡四要素核验", "bank card four-factor match"
+	case "password":
+		return "签约密码", "signing password"
+	}
+	return m, m
+}
+
+// site renders the pages.
+type site struct {
+	pages  map[string]*template.Template
+	logger *slog.Logger
+}
+
+// newSite parses the layout with each page template.
+func newSite(logger *slog.Logger) *site {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).ParseFS(templatesFS, "templates/layout.html"))
+	names, err := fs.Glob(templatesFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	s := &site{pages: map[string]*template.Template{}, logger: logger}
+	for _, n := range names {
+		name := path.Base(n)
+		if name == "layout.html" {
+			continue
+		}
+		s.pages[name] = template.Must(template.Must(base.Clone()).ParseFS(templatesFS, n))
+	}
+	return s
+}
+
+// defaultSite is shared by the mounts: the templates are embedded, so they
+// parse the same everywhere.
+var defaultSite = newSite(nil)
+
+// render writes page name with data in the layout; a template error is a
+// bug and answers a plain 500.
+func (s *site) render(c *gin.Context, status int, name, nav string, data any) {
+	s.renderView(c, status, name, view{Nav: nav, Data: data})
+}
+
+func (s *site) renderView(c *gin.Context, status int, name string, v view) {
+	if v.Lang == "" {
+		v.Lang = langOf(c)
+	}
+	v.Path = c.Request.URL.Path
+	t, ok := s.pages[name]
+	var buf bytes.Buffer
+	var err error
+	if !ok {
+		err = errUnknownPage
+	} else {
+		err = t.ExecuteTemplate(&buf, "layout.html", v)
+	}
+	if err != nil {
+		s.logger.ErrorContext(c.Request.Context(), "rendering page", "page", name, "err", err)
+		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+var errUnknownPage = httpErrorf(http.StatusInternalServerError, "unknown page")
+
+func httpErrorf(status int, msg string) error { return &httpError{status, msg} }
+
+// message is the data of message.html: a titled message with a way on.
+type message struct {
+	TitleZH, TitleEN string
+	TextZH, TextEN   string
+	Link, LinkZH     string
+	LinkEN           string
+}
+
+// renderMessage renders an error or notice page.
+func (s *site) renderMessage(c *gin.Context, status int, nav string, m message) {
+	s.render(c, status, "message.html", nav, m)
+}
+
+// mountStatic serves the embedded style sheet and script under /static/.
+func mountStatic(r gin.IRouter) {
+	sub, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err)
+	}
+	r.GET("/static/*file", func(c *gin.Context) {
+		name := strings.TrimPrefix(c.Param("file"), "/")
+		b, err := fs.ReadFile(sub, name)
+		if err != nil || strings.Contains(name, "/") {
+			abortWithError(c, slog.New(slog.DiscardHandler), notFound("no such file"))
+			return
+		}
+		ct := mime.TypeByExtension(path.Ext(name))
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		c.Header("Cache-Control", "public, max-age=3600")
+		c.Header("Content-Length", strconv.Itoa(len(b)))
+		c.Data(http.StatusOK, ct, b)
+	})
+}
