@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -36,6 +37,7 @@ type serveFlags struct {
 	demo               bool
 	trustRoots         string
 	maxUpload          int64
+	tlsCert, tlsKey    string
 	notarize           *notarizeFlags
 }
 
@@ -49,12 +51,18 @@ func runServe(ctx context.Context, args []string) error {
 	fs.BoolVar(&f.demo, "demo", false, "create the demo tenant and load the demo contract (idempotent); prints the demo API key")
 	fs.StringVar(&f.trustRoots, "trust-roots", "", "directory of PEM trust roots for PDF verification (besides the platform CA and the system roots)")
 	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultVerifyMaxUpload, "largest PDF accepted for verification, in bytes")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (TLS 1.2+, with HSTS) with this PEM certificate chain; needs --tls-key")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.notarize = addNotarizeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	tlsConfig, err := loadTLS(f.tlsCert, f.tlsKey)
+	if err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	reg := prometheus.NewRegistry()
@@ -67,6 +75,10 @@ func runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("listening on %s: %w", f.addr, err)
 	}
 	url := "http://" + ln.Addr().String()
+	if tlsConfig != nil {
+		ln = httpsListener{tls.NewListener(ln, tlsConfig)}
+		url = "https://" + ln.Addr().String()
+	}
 	a, err := openApp(ctx, f, url, logger, reg)
 	if err != nil {
 		ln.Close()
@@ -162,6 +174,9 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		web.MountReports(r, reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger)
 	})
 	a.mounts = append(a.mounts, func(r gin.IRouter) { web.MountEvents(r, a.evidence, logger) })
+	a.mounts = append(a.mounts, web.MountConsole(web.ConsoleConfig{
+		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"),
+	}))
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
 	a.mounts = append(a.mounts, web.MountVerify(web.VerifyConfig{
@@ -339,16 +354,23 @@ func listenAndServe(ctx context.Context, addr string, h http.Handler, logger *sl
 // new connections stop, requests in flight (appends waiting on a commit
 // among them) get up to 15 s to finish. ready, if given, runs once serving.
 func serveListener(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, ready ...func(url string)) error {
+	// A slow client cannot hold a connection: 5 s for the headers, 2 min
+	// for a whole body (a 50 MiB PDF upload at ~400 KiB/s) and for writing
+	// a response (pages and proofs are small; report downloads extend their
+	// own deadline), 1 min idle between keep-alive requests.
 	hs := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	url := "http://" + ln.Addr().String()
+	if _, ok := ln.(httpsListener); ok {
+		url = "https://" + ln.Addr().String()
+	}
 	logger.Info("serving", "addr", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -369,4 +391,24 @@ func serveListener(ctx context.Context, ln net.Listener, h http.Handler, logger 
 		return fmt.Errorf("shutting down: %w", err)
 	}
 	return nil
+}
+
+// httpsListener marks a TLS listener, so the printed URL says https.
+type httpsListener struct{ net.Listener }
+
+// loadTLS returns the server TLS configuration of --tls-cert/--tls-key, or
+// nil when neither is given. TLS 1.2 is the floor: older versions have no
+// AEAD cipher suites and browsers have dropped them.
+func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading the TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
