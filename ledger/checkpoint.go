@@ -90,6 +90,20 @@ func (l *Log) publishIfGrown(ctx context.Context) error {
 // before it starts) calls it.
 func (l *Log) publish(ctx context.Context) error {
 	head := l.head.Load()
+	if l.shared != nil {
+		// Cluster mode: sign only under the lease (the insert below is
+		// fenced too), and never a second note for a size already signed,
+		// e.g. by the holder before a takeover.
+		if err := l.shared.store.CheckLease(ctx); err != nil {
+			return err
+		}
+		if cp, err := l.store.GetCheckpoint(ctx, head.size); err == nil {
+			l.adoptCheckpoint(cp)
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
 	body := log.Checkpoint{Origin: l.cfg.Origin, Size: head.size, Hash: head.root[:]}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, l.cfg.Signers...)
 	if err != nil {

@@ -79,6 +79,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Now is the clock for checkpoint times. The default is time.Now.
 	Now func() time.Time
+	// Shared tunes cluster mode, used when Store is a SharedStore.
+	Shared SharedConfig
 }
 
 // Receipt is the outcome of one appended leaf.
@@ -122,6 +124,9 @@ type Log struct {
 	pubMu     sync.Mutex
 	published StoredCheckpoint
 	pubCh     chan struct{} // closed and replaced on every publish
+
+	// shared is set in cluster mode (Store is a SharedStore).
+	shared *sharedState
 
 	closing   chan struct{}
 	seqDone   chan struct{} // closed when the committer has answered everything
@@ -207,6 +212,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l.head.Store(&treeHead{size: st.Size, root: root})
 	l.metrics.treeSize.Set(float64(st.Size))
+
+	if ss, ok := cfg.Store.(SharedStore); ok {
+		if err := l.openShared(ctx, ss); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
 
 	cp, err := l.store.LatestCheckpoint(ctx)
 	switch {

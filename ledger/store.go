@@ -37,6 +37,9 @@ type Batch struct {
 	Hashes []tlog.Hash
 	Nodes  []Node
 	State  State
+	// Sequenced is set when Leaves are already stored by
+	// SharedStore.Sequence, so Commit need not write them again.
+	Sequenced bool
 }
 
 // StoredCheckpoint is a signed checkpoint as kept by the store.

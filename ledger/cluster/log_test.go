@@ -1,0 +1,204 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+// bucketTiles serves tlog the tiles as a client of the bucket sees them.
+type bucketTiles struct {
+	c      *s3.Client
+	bucket string
+}
+
+func (b bucketTiles) Height() int { return ledger.TileHeight }
+
+func (b bucketTiles) get(key string) ([]byte, error) {
+	out, err := b.c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
+}
+
+func (b bucketTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		w := t.W
+		if w == 1<<ledger.TileHeight {
+			w = 0
+		}
+		data, err := b.get(ledger.TilePath{Level: uint8(t.L), Index: uint64(t.N), Width: w}.String())
+		if err != nil {
+			return nil, err
+		}
+		out[i] = data
+	}
+	return out, nil
+}
+
+func (bucketTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func openLog(t *testing.T, dsn, objects string, keys *ledger.Keys, holder string) *ledger.Log {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := ledger.Open(ctx, ledger.Config{
+		Store: openStore(t, dsn, objects), Origin: "cluster.test/log", Signers: keys.Signers(),
+		CheckpointInterval: 50 * time.Millisecond,
+		Shared:             ledger.SharedConfig{LeaseTTL: time.Second, Holder: holder},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestClusterLogs runs two logs (two "processes") on one database and
+// bucket: appends through either are deduplicated against each other, get
+// an index whose proof is servable at once, and a client that knows only
+// the bucket and golang.org/x/mod/sumdb checks every leaf.
+func TestClusterLogs(t *testing.T) {
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	bucket := srv.s3.Client()
+	bucketName := objects[len("s3://"):bytes.IndexByte([]byte(objects), '?')]
+	keys, err := ledger.LoadOrCreateKeys(t.TempDir(), "cluster.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := []*ledger.Log{openLog(t, dsn, objects, keys, "p1"), openLog(t, dsn, objects, keys, "p2")}
+	defer func() {
+		for _, l := range logs {
+			if err := l.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	ctx := context.Background()
+	const clients, per = 8, 40
+	var mu sync.Mutex
+	index := make(map[string]uint64)
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				// Pairs of clients append the same leaves, through different logs.
+				leaf := fmt.Appendf(nil, "leaf %d/%d", c/2, i)
+				r, err := logs[c%2].Append(ctx, leaf)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if r.TreeSize <= r.Index {
+					errs <- fmt.Errorf("receipt %+v: tree does not cover the index", r)
+					return
+				}
+				// Servable at once, from the process that answered.
+				if _, err := logs[c%2].InclusionProof(ctx, r.Index, r.TreeSize); err != nil {
+					errs <- fmt.Errorf("proof right after the append: %w", err)
+					return
+				}
+				mu.Lock()
+				if prev, ok := index[string(leaf)]; ok && prev != r.Index {
+					mu.Unlock()
+					errs <- fmt.Errorf("%q got indexes %d and %d", leaf, prev, r.Index)
+					return
+				}
+				index[string(leaf)] = r.Index
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := uint64(clients / 2 * per)
+	if len(index) != int(want) {
+		t.Fatalf("%d distinct leaves, want %d", len(index), want)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cp, err := logs[1].WaitCheckpoint(wctx, want-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := keys.Verifiers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(cp.Note, vs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body log.Checkpoint
+	if _, err := body.Unmarshal([]byte(n.Text)); err != nil {
+		t.Fatal(err)
+	}
+	tree := tlog.Tree{N: int64(body.Size), Hash: tlog.Hash(body.Hash)}
+	if tree.N != int64(want) {
+		t.Fatalf("checkpoint size %d, want %d", tree.N, want)
+	}
+	// The bucket's checkpoint object is the latest (or, briefly, the one
+	// before it); wait until it catches up.
+	bt := bucketTiles{c: bucket, bucket: bucketName}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		obj, err := bt.get("checkpoint")
+		if err == nil && bytes.Equal(obj, cp.Note) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bucket checkpoint %q, %v; want the latest", obj, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	hr := tlog.TileHashReader(tree, bt)
+	for leaf, idx := range index {
+		p, err := tlog.ProveRecord(tree.N, int64(idx), hr)
+		if err != nil {
+			t.Fatalf("proving %d from the bucket: %v", idx, err)
+		}
+		if err := tlog.CheckRecord(p, tree.N, tree.Hash, int64(idx), tlog.RecordHash([]byte(leaf))); err != nil {
+			t.Fatalf("leaf %d: %v", idx, err)
+		}
+	}
+	// The bucket and the servers serve the same bytes.
+	for _, l := range logs {
+		tile, err := l.ReadTile(ctx, 0, 0, int(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err := bt.get(ledger.TilePath{Index: 0, Width: int(want)}.String())
+		if err != nil || !bytes.Equal(tile, obj) {
+			t.Fatalf("tile 0/0 differs between server and bucket: %v", err)
+		}
+		bundle, err := l.ReadEntryBundle(ctx, 0, int(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj, err = bt.get(ledger.TilePath{Entries: true, Index: 0, Width: int(want)}.String())
+		if err != nil || !bytes.Equal(bundle, obj) {
+			t.Fatalf("entry bundle 0 differs between server and bucket: %v", err)
+		}
+	}
+}

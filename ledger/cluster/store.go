@@ -1,0 +1,651 @@
+// Package cluster is the ledger's cluster-mode storage: a ledger.SharedStore
+// on PostgreSQL (what must be transactional: the sequence with its unique
+// leaf hashes, the compact tree state, every node hash, checkpoints and
+// what is attached to them, the integration lease) and an S3 bucket (what
+// is immutable and read by the world: tiles, entry bundles and the latest
+// checkpoint, at the C2SP tlog-tiles paths).
+//
+// Ordering, which is what makes a crash at any point harmless:
+//
+//  1. Sequence: one transaction locks the counter row, deduplicates by leaf
+//     hash and inserts the new leaves at the next indexes. The append is
+//     durable once it commits.
+//  2. Commit (lease holder only): tiles and entry bundles covering the new
+//     leaves are uploaded first, then one transaction checks the fencing
+//     token, moves the tree state forward and inserts the node hashes. A
+//     crash between the two leaves objects nobody points to yet; their
+//     bytes are a function of the sequence alone, so the next holder
+//     uploads the very same bytes again.
+//  3. PutCheckpoint (lease holder only): fenced insert, primary key on the
+//     size, so two different checkpoints for one size cannot both exist;
+//     then the bucket's checkpoint object is overwritten.
+//
+// The node hashes are kept in PostgreSQL as well as in the bucket's tiles:
+// an inclusion proof is then one indexed query instead of several object
+// GETs, and the bucket stays a pure publication copy.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+// Store is a ledger.SharedStore on PostgreSQL and an S3 bucket.
+type Store struct {
+	pool   *pgxpool.Pool
+	obj    *Objects
+	logger *slog.Logger
+
+	// lease is the holder and token of the last successful Lease; every
+	// fenced write checks both against the lease row in its transaction.
+	lease atomic.Pointer[leaseID]
+}
+
+type leaseID struct {
+	holder string
+	token  int64
+}
+
+// Options configures Open.
+type Options struct {
+	// Logger receives warnings (a checkpoint object that could not be
+	// uploaded). The default discards them.
+	Logger *slog.Logger
+	// MaxConns bounds the connection pool. The default is 16.
+	MaxConns int32
+}
+
+var _ ledger.SharedStore = (*Store)(nil)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS ledger_leaves (
+	idx       bigint PRIMARY KEY,
+	leaf_hash bytea NOT NULL UNIQUE,
+	leaf      bytea NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_counter (
+	id   int PRIMARY KEY CHECK (id = 1),
+	next bigint NOT NULL
+);
+INSERT INTO ledger_counter VALUES (1, 0) ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS ledger_tree (
+	id     int PRIMARY KEY CHECK (id = 1),
+	size   bigint NOT NULL,
+	hashes bytea NOT NULL
+);
+INSERT INTO ledger_tree VALUES (1, 0, '') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS ledger_nodes (
+	level smallint NOT NULL,
+	idx   bigint NOT NULL,
+	hash  bytea NOT NULL,
+	PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS ledger_lease (
+	id      int PRIMARY KEY CHECK (id = 1),
+	holder  text NOT NULL,
+	token   bigint NOT NULL,
+	expires timestamptz NOT NULL
+);
+INSERT INTO ledger_lease VALUES (1, '', 0, '-infinity') ON CONFLICT DO NOTHING;
+CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+	size  bigint PRIMARY KEY,
+	root  bytea NOT NULL,
+	time  timestamptz NOT NULL,
+	note  bytea NOT NULL,
+	token bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ledger_cosignatures (
+	size     bigint NOT NULL REFERENCES ledger_checkpoints,
+	key_name text NOT NULL,
+	key_id   bigint NOT NULL,
+	line     bytea NOT NULL,
+	PRIMARY KEY (size, key_name, key_id)
+);
+CREATE TABLE IF NOT EXISTS ledger_timestamps (
+	size  bigint NOT NULL REFERENCES ledger_checkpoints,
+	seq   bigserial,
+	token bytea NOT NULL,
+	PRIMARY KEY (size, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_timestamps_once ON ledger_timestamps (size, md5(token));
+`
+
+// schemaLock is the advisory lock key serialising schema creation when
+// several processes start at once (CREATE TABLE IF NOT EXISTS is not safe
+// against a concurrent twin).
+const schemaLock = 0x63756e7a68656e67 // "cunzheng"
+
+// Open connects to PostgreSQL at dsn, creates the ledger's tables if they
+// are missing, and writes public files to obj.
+func Open(ctx context.Context, dsn string, obj *Objects, o Options) (*Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = 16
+	}
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: database DSN: %w", err)
+	}
+	pc.MaxConns = o.MaxConns
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connecting to the database: %w", err)
+	}
+	s := &Store{pool: pool, obj: obj, logger: o.Logger}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: creating the ledger schema: %w", err)
+	}
+	return s, nil
+}
+
+// Close implements ledger.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Pool returns the connection pool, for tests and tools that inspect the
+// tables.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// LoadState implements ledger.Store.
+func (s *Store) LoadState(ctx context.Context) (ledger.State, error) {
+	var size int64
+	var flat []byte
+	if err := s.pool.QueryRow(ctx, "SELECT size, hashes FROM ledger_tree WHERE id = 1").Scan(&size, &flat); err != nil {
+		return ledger.State{}, fmt.Errorf("cluster: loading tree state: %w", err)
+	}
+	if len(flat)%32 != 0 {
+		return ledger.State{}, fmt.Errorf("cluster: corrupt tree state of %d bytes", len(flat))
+	}
+	st := ledger.State{Size: uint64(size)}
+	for i := 0; i < len(flat); i += 32 {
+		st.Hashes = append(st.Hashes, flat[i:i+32:i+32])
+	}
+	return st, nil
+}
+
+// Sequence implements ledger.SharedStore. The counter row lock serialises
+// sequencing transactions, so the dedup lookup (a statement after the lock,
+// with a fresh snapshot) sees every leaf committed before, and indexes are
+// gap-free: a transaction that rolls back leaves the counter unchanged.
+func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Hash) ([]uint64, []bool, error) {
+	idx := make([]uint64, len(leaves))
+	dup := make([]bool, len(leaves))
+	raw := make([][]byte, len(hashes))
+	for i := range hashes {
+		raw[i] = hashes[i][:]
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var b pgx.Batch
+		var next int64
+		b.Queue("SELECT next FROM ledger_counter WHERE id = 1 FOR UPDATE").QueryRow(func(r pgx.Row) error { return r.Scan(&next) })
+		known := make(map[tlog.Hash]uint64)
+		b.Queue("SELECT leaf_hash, idx FROM ledger_leaves WHERE leaf_hash = ANY($1)", raw).Query(func(rows pgx.Rows) error {
+			var h []byte
+			var i int64
+			_, err := pgx.ForEachRow(rows, []any{&h, &i}, func() error {
+				known[tlog.Hash(h)] = uint64(i)
+				return nil
+			})
+			return err
+		})
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return err
+		}
+		var rows [][]any
+		n := uint64(next)
+		for i, h := range hashes {
+			if j, ok := known[h]; ok {
+				idx[i], dup[i] = j, true
+				continue
+			}
+			known[h] = n
+			idx[i] = n
+			rows = append(rows, []any{int64(n), raw[i], leaves[i]})
+			n++
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "leaf_hash", "leaf"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "UPDATE ledger_counter SET next = $1 WHERE id = 1", int64(n))
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: sequencing: %w", err)
+	}
+	return idx, dup, nil
+}
+
+// ReadSequenced implements ledger.SharedStore.
+func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]byte, []tlog.Hash, error) {
+	rows, err := s.pool.Query(ctx, "SELECT idx, leaf_hash, leaf FROM ledger_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx", int64(start), int64(start)+int64(max))
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: reading sequenced leaves: %w", err)
+	}
+	var leaves [][]byte
+	var hashes []tlog.Hash
+	var i int64
+	var h, leaf []byte
+	_, err = pgx.ForEachRow(rows, []any{&i, &h, &leaf}, func() error {
+		// Gap-free by construction (Sequence); stop at a gap anyway rather
+		// than integrate leaves at the wrong index.
+		if uint64(i) != start+uint64(len(leaves)) {
+			return fmt.Errorf("gap in the sequence at %d", start+uint64(len(leaves)))
+		}
+		leaves = append(leaves, leaf)
+		hashes = append(hashes, tlog.Hash(h))
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: reading sequenced leaves: %w", err)
+	}
+	return leaves, hashes, nil
+}
+
+// Lease implements ledger.SharedStore. The token changes when the lease
+// changes hands and when it lapsed, even if the same holder takes it back:
+// its writes from before the lapse must fail too.
+func (s *Store) Lease(ctx context.Context, holder string, ttl time.Duration) (int64, bool, error) {
+	var token int64
+	err := s.pool.QueryRow(ctx, `
+UPDATE ledger_lease SET
+	token = CASE WHEN holder = $1 AND expires > now() THEN token ELSE token + 1 END,
+	holder = $1,
+	expires = now() + make_interval(secs => $2)
+WHERE id = 1 AND (holder = $1 OR expires <= now())
+RETURNING token`, holder, ttl.Seconds()).Scan(&token)
+	if errors.Is(err, pgx.ErrNoRows) {
+		s.lease.Store(nil)
+		return 0, false, nil
+	}
+	if err != nil {
+		s.lease.Store(nil)
+		return 0, false, fmt.Errorf("database: lease: %w", err)
+	}
+	s.lease.Store(&leaseID{holder: holder, token: token})
+	return token, true, nil
+}
+
+// Release implements ledger.SharedStore.
+func (s *Store) Release(ctx context.Context) error {
+	l := s.lease.Swap(nil)
+	if l == nil {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, "UPDATE ledger_lease SET expires = '-infinity' WHERE id = 1 AND holder = $1 AND token = $2", l.holder, l.token)
+	return err
+}
+
+// CheckLease implements ledger.SharedStore.
+func (s *Store) CheckLease(ctx context.Context) error {
+	return fence(ctx, s.pool, s.lease.Load())
+}
+
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// fence checks the lease row inside the caller's transaction; FOR SHARE
+// keeps a takeover (an UPDATE of the row) waiting until that transaction
+// ends, so the write it guards cannot interleave with one.
+func fence(ctx context.Context, q querier, l *leaseID) error {
+	if l == nil {
+		return ledger.ErrFenced
+	}
+	var one int
+	err := q.QueryRow(ctx, "SELECT 1 FROM ledger_lease WHERE id = 1 AND holder = $1 AND token = $2 AND expires > now() FOR SHARE", l.holder, l.token).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ledger.ErrFenced
+	}
+	if err != nil {
+		return fmt.Errorf("database: checking the lease: %w", err)
+	}
+	return nil
+}
+
+// Commit implements ledger.Store: objects first, then the fenced
+// transaction (see the package comment).
+func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
+	if len(b.Leaves) != len(b.Hashes) || b.State.Size != b.Start+uint64(len(b.Leaves)) {
+		return fmt.Errorf("cluster: malformed batch at %d", b.Start)
+	}
+	l := s.lease.Load()
+	cur, err := s.LoadState(ctx)
+	if err != nil {
+		return err
+	}
+	if cur.Size != b.Start {
+		return fmt.Errorf("cluster: batch starts at %d but the tree holds %d leaves", b.Start, cur.Size)
+	}
+	if err := s.CheckLease(ctx); err != nil {
+		return err
+	}
+	if err := s.uploadTiles(ctx, b); err != nil {
+		return err
+	}
+	flat := make([]byte, 0, 32*len(b.State.Hashes))
+	for _, h := range b.State.Hashes {
+		flat = append(flat, h...)
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := fence(ctx, tx, l); err != nil {
+			return err
+		}
+		if !b.Sequenced {
+			// Leaves that did not come through Sequence (a migration, or a
+			// store used as a plain ledger.Store): they extend the sequence
+			// too, which must end exactly where the tree does.
+			var next int64
+			if err := tx.QueryRow(ctx, "SELECT next FROM ledger_counter WHERE id = 1 FOR UPDATE").Scan(&next); err != nil {
+				return err
+			}
+			if uint64(next) != b.Start {
+				return fmt.Errorf("cluster: %d leaves are sequenced, the batch starts at %d", next, b.Start)
+			}
+			rows := make([][]any, len(b.Leaves))
+			for i := range b.Leaves {
+				rows[i] = []any{int64(b.Start) + int64(i), b.Hashes[i][:], b.Leaves[i]}
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "leaf_hash", "leaf"}, pgx.CopyFromRows(rows)); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, "UPDATE ledger_counter SET next = $1 WHERE id = 1", int64(b.State.Size)); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, "UPDATE ledger_tree SET size = $1, hashes = $2 WHERE id = 1 AND size = $3", int64(b.State.Size), flat, int64(b.Start))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("cluster: tree moved past %d during the commit", b.Start)
+		}
+		rows := make([][]any, len(b.Nodes))
+		for i, n := range b.Nodes {
+			rows[i] = []any{int16(n.Level), int64(n.Index), n.Hash[:]}
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows))
+		return err
+	})
+	if err != nil {
+		if errors.Is(err, ledger.ErrFenced) {
+			return err
+		}
+		return fmt.Errorf("database: committing batch at %d: %w", b.Start, err)
+	}
+	return nil
+}
+
+// LookupLeaves implements ledger.Store. Sequenced leaves not yet in the tree
+// are found too; ledger.Log bounds what it reports by its tree size.
+func (s *Store) LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlog.Hash]uint64, error) {
+	found := make(map[tlog.Hash]uint64)
+	if len(hs) == 0 {
+		return found, nil
+	}
+	raw := make([][]byte, len(hs))
+	for i := range hs {
+		raw[i] = hs[i][:]
+	}
+	rows, err := s.pool.Query(ctx, "SELECT leaf_hash, idx FROM ledger_leaves WHERE leaf_hash = ANY($1)", raw)
+	if err != nil {
+		return nil, fmt.Errorf("database: looking up leaves: %w", err)
+	}
+	var h []byte
+	var i int64
+	_, err = pgx.ForEachRow(rows, []any{&h, &i}, func() error {
+		found[tlog.Hash(h)] = uint64(i)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("database: looking up leaves: %w", err)
+	}
+	return found, nil
+}
+
+// ReadLeaves implements ledger.TreeReader.
+func (s *Store) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, error) {
+	rows, err := s.pool.Query(ctx, "SELECT leaf FROM ledger_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx", int64(start), int64(start)+int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("database: reading leaves: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("database: reading leaves: %w", err)
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("cluster: leaves [%d, %d): %w", start, start+uint64(n), ledger.ErrNotFound)
+	}
+	return out, nil
+}
+
+// ReadLevel implements ledger.TreeReader.
+func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int) ([]tlog.Hash, error) {
+	rows, err := s.pool.Query(ctx, "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx", int16(level), int64(start), int64(start)+int64(n))
+	if err != nil {
+		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
+	}
+	raw, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
+	}
+	if len(raw) != n {
+		return nil, fmt.Errorf("cluster: level %d [%d, %d): %w", level, start, start+uint64(n), ledger.ErrNotFound)
+	}
+	out := make([]tlog.Hash, n)
+	for i, h := range raw {
+		copy(out[i][:], h)
+	}
+	return out, nil
+}
+
+// ReadNodes implements ledger.TreeReader.
+func (s *Store) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	levels := make([]int16, len(ids))
+	idxs := make([]int64, len(ids))
+	pos := make(map[ledger.NodeID][]int, len(ids))
+	for i, id := range ids {
+		levels[i], idxs[i] = int16(id.Level), int64(id.Index)
+		pos[id] = append(pos[id], i)
+	}
+	rows, err := s.pool.Query(ctx, "SELECT n.level, n.idx, n.hash FROM ledger_nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON n.level = q.level AND n.idx = q.idx", levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("database: reading nodes: %w", err)
+	}
+	var lv int16
+	var ix int64
+	var h []byte
+	seen := 0
+	_, err = pgx.ForEachRow(rows, []any{&lv, &ix, &h}, func() error {
+		for _, i := range pos[ledger.NodeID{Level: uint8(lv), Index: uint64(ix)}] {
+			copy(out[i][:], h)
+			seen++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("database: reading nodes: %w", err)
+	}
+	if seen != len(ids) {
+		return nil, fmt.Errorf("cluster: %d of %d nodes: %w", len(ids)-seen, len(ids), ledger.ErrNotFound)
+	}
+	return out, nil
+}
+
+// PutCheckpoint implements ledger.CheckpointStore: a fenced insert, then the
+// bucket's checkpoint object.
+func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) error {
+	l := s.lease.Load()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := fence(ctx, tx, l); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "INSERT INTO ledger_checkpoints (size, root, time, note, token) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (size) DO NOTHING",
+			int64(c.Size), c.Root[:], c.Time, c.Note, l.token)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+		var note []byte
+		if err := tx.QueryRow(ctx, "SELECT note FROM ledger_checkpoints WHERE size = $1", int64(c.Size)).Scan(&note); err != nil {
+			return err
+		}
+		if string(note) != string(c.Note) {
+			return fmt.Errorf("cluster: a different checkpoint for size %d is already stored", c.Size)
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ledger.ErrFenced) {
+			return err
+		}
+		return fmt.Errorf("database: storing checkpoint %d: %w", c.Size, err)
+	}
+	// Stored is what counts: the database holds every checkpoint and the
+	// servers serve from it. The bucket's copy only lags if this upload
+	// fails; the next checkpoint overwrites it.
+	if err := s.obj.Put(ctx, "checkpoint", c.Note, "public, max-age=2, must-revalidate"); err != nil {
+		s.logger.Warn("uploading checkpoint object", "size", c.Size, "err", err)
+	}
+	return nil
+}
+
+const cpColumns = "size, root, time, note"
+
+func scanCheckpoint(r pgx.Row) (ledger.StoredCheckpoint, error) {
+	var c ledger.StoredCheckpoint
+	var size int64
+	var root []byte
+	if err := r.Scan(&size, &root, &c.Time, &c.Note); err != nil {
+		return c, err
+	}
+	c.Size = uint64(size)
+	copy(c.Root[:], root)
+	c.Time = c.Time.UTC()
+	return c, nil
+}
+
+// GetCheckpoint implements ledger.CheckpointStore.
+func (s *Store) GetCheckpoint(ctx context.Context, size uint64) (ledger.StoredCheckpoint, error) {
+	c, err := scanCheckpoint(s.pool.QueryRow(ctx, "SELECT "+cpColumns+" FROM ledger_checkpoints WHERE size = $1", int64(size)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("cluster: checkpoint %d: %w", size, ledger.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("database: reading checkpoint %d: %w", size, err)
+	}
+	return c, nil
+}
+
+// LatestCheckpoint implements ledger.CheckpointStore.
+func (s *Store) LatestCheckpoint(ctx context.Context) (ledger.StoredCheckpoint, error) {
+	c, err := scanCheckpoint(s.pool.QueryRow(ctx, "SELECT "+cpColumns+" FROM ledger_checkpoints ORDER BY size DESC LIMIT 1"))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("cluster: no checkpoint: %w", ledger.ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("database: reading the latest checkpoint: %w", err)
+	}
+	return c, nil
+}
+
+// ListCheckpoints implements ledger.CheckpointStore.
+func (s *Store) ListCheckpoints(ctx context.Context, after uint64, limit int) ([]ledger.StoredCheckpoint, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+cpColumns+" FROM ledger_checkpoints WHERE size > $1 ORDER BY size LIMIT $2", int64(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("database: listing checkpoints: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ledger.StoredCheckpoint, error) { return scanCheckpoint(r) })
+	if err != nil {
+		return nil, fmt.Errorf("database: listing checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// PutCosignature implements ledger.CheckpointStore. Any process may store
+// one: a cosignature is checked by the caller and adds to a checkpoint
+// without changing it.
+func (s *Store) PutCosignature(ctx context.Context, size uint64, keyName string, keyID uint32, line []byte) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO ledger_cosignatures (size, key_name, key_id, line) VALUES ($1, $2, $3, $4)
+ON CONFLICT (size, key_name, key_id) DO UPDATE SET line = EXCLUDED.line`, int64(size), keyName, int64(keyID), line)
+	if err != nil {
+		return mapMissing(fmt.Errorf("database: storing cosignature for %d: %w", size, err), size)
+	}
+	return nil
+}
+
+// PutTimestamp implements ledger.CheckpointStore.
+func (s *Store) PutTimestamp(ctx context.Context, size uint64, token []byte) error {
+	_, err := s.pool.Exec(ctx, "INSERT INTO ledger_timestamps (size, token) VALUES ($1, $2) ON CONFLICT (size, md5(token)) DO NOTHING", int64(size), token)
+	if err != nil {
+		return mapMissing(fmt.Errorf("database: storing timestamp for %d: %w", size, err), size)
+	}
+	return nil
+}
+
+// mapMissing turns a foreign-key violation (no checkpoint of that size)
+// into ErrNotFound.
+func mapMissing(err error, size uint64) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23503" {
+		return fmt.Errorf("cluster: checkpoint %d: %w", size, ledger.ErrNotFound)
+	}
+	return err
+}
+
+// Attachments implements ledger.CheckpointStore.
+func (s *Store) Attachments(ctx context.Context, size uint64) (cosigs, tokens [][]byte, err error) {
+	var wg sync.WaitGroup
+	var cerr, terr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rows, err := s.pool.Query(ctx, "SELECT line FROM ledger_cosignatures WHERE size = $1 ORDER BY key_name, key_id", int64(size))
+		if err == nil {
+			cosigs, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		}
+		cerr = err
+	}()
+	rows, err := s.pool.Query(ctx, "SELECT token FROM ledger_timestamps WHERE size = $1 ORDER BY seq", int64(size))
+	if err == nil {
+		tokens, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	}
+	terr = err
+	wg.Wait()
+	if err := errors.Join(cerr, terr); err != nil {
+		return nil, nil, fmt.Errorf("database: reading attachments of %d: %w", size, err)
+	}
+	return cosigs, tokens, nil
+}

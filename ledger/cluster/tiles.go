@@ -1,0 +1,140 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger"
+)
+
+// Cache headers of the published objects, as the server sends them
+// (web/log.go): a full tile never changes, a partial one is superseded.
+const (
+	cacheImmutable = "public, max-age=31536000, immutable"
+	cachePartial   = "public, max-age=10"
+)
+
+const tileWidth = 1 << ledger.TileHeight
+
+type object struct {
+	key   string
+	data  []byte
+	cache string
+}
+
+// tileObjects returns the entry bundles and hash tiles that b creates or
+// grows: for each, the full tile once all 256 of its entries exist, else
+// the partial tile of the width the new size gives it. The entries of a
+// tile that precede b come from the database; the content of every path is
+// a function of the sequence alone, so uploading it twice (a retry, a
+// takeover) writes the same bytes.
+func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, error) {
+	start, end := b.Start, b.State.Size
+	var objs []object
+	path := func(entries bool, level uint8, n uint64, w uint64) object {
+		p := ledger.TilePath{Entries: entries, Level: level, Index: n}
+		o := object{cache: cacheImmutable}
+		if w < tileWidth {
+			p.Width = int(w)
+			o.cache = cachePartial
+		}
+		o.key = p.String()
+		return o
+	}
+	// Entry bundles.
+	for n := start / tileWidth; n*tileWidth < end; n++ {
+		lo, hi := n*tileWidth, min((n+1)*tileWidth, end)
+		var leaves [][]byte
+		if lo < start {
+			old, err := s.ReadLeaves(ctx, lo, int(start-lo))
+			if err != nil {
+				return nil, fmt.Errorf("cluster: leaves before batch %d: %w", start, err)
+			}
+			leaves = old
+		}
+		leaves = append(leaves, b.Leaves[max(lo, start)-start:hi-start]...)
+		o := path(true, 0, n, hi-lo)
+		for _, leaf := range leaves {
+			o.data = binary.BigEndian.AppendUint16(o.data, uint16(len(leaf)))
+			o.data = append(o.data, leaf...)
+		}
+		objs = append(objs, o)
+	}
+	// Hash tiles: tile level L holds the tree nodes of level 8L.
+	byLevel := make(map[uint8]map[uint64]tlog.Hash)
+	for _, nd := range b.Nodes {
+		if nd.Level%ledger.TileHeight != 0 {
+			continue
+		}
+		m := byLevel[nd.Level]
+		if m == nil {
+			m = make(map[uint64]tlog.Hash)
+			byLevel[nd.Level] = m
+		}
+		m[nd.Index] = nd.Hash
+	}
+	for tl := uint8(0); ; tl++ {
+		lvl := tl * ledger.TileHeight
+		if lvl >= 64 {
+			break
+		}
+		before, after := start>>lvl, end>>lvl
+		if after == before {
+			break // no new node at this level, so none above
+		}
+		for n := before / tileWidth; n*tileWidth < after; n++ {
+			lo, hi := n*tileWidth, min((n+1)*tileWidth, after)
+			o := path(false, tl, n, hi-lo)
+			if lo < before {
+				old, err := s.ReadLevel(ctx, lvl, lo, int(before-lo))
+				if err != nil {
+					return nil, fmt.Errorf("cluster: level %d nodes before batch %d: %w", lvl, start, err)
+				}
+				for _, h := range old {
+					o.data = append(o.data, h[:]...)
+				}
+			}
+			for i := max(lo, before); i < hi; i++ {
+				h, ok := byLevel[lvl][i]
+				if !ok {
+					return nil, fmt.Errorf("cluster: batch at %d lacks node %d/%d", start, lvl, i)
+				}
+				o.data = append(o.data, h[:]...)
+			}
+			objs = append(objs, o)
+		}
+	}
+	return objs, nil
+}
+
+// uploadTiles puts b's tiles and bundles into the bucket, a few at a time.
+func (s *Store) uploadTiles(ctx context.Context, b *ledger.Batch) error {
+	objs, err := s.tileObjects(ctx, b)
+	if err != nil {
+		return err
+	}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, o := range objs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := s.obj.Put(ctx, o.key, o.data, o.cache); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}

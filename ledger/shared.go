@@ -1,0 +1,549 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// ErrUnavailable means the shared storage of a cluster (its database or its
+// object store) cannot be reached or refused the write; nothing was
+// acknowledged and retrying the same bytes later is safe. It is a kind of
+// pushback (errors.Is(err, ErrPushback) holds), so HTTP layers that answer
+// pushback with 503 answer this with 503 too; the message says which part
+// is down.
+var ErrUnavailable = fmt.Errorf("ledger: shared storage unavailable, try again: %w", ErrPushback)
+
+// ErrFenced is returned by a SharedStore write made under a lease that is no
+// longer held: another process took over integration, or the lease expired.
+var ErrFenced = errors.New("ledger: integration lease lost (fenced)")
+
+// SharedStore is a Store that several processes use at once: cluster mode.
+//
+// The split follows Tessera and Sunlight: every process sequences (assigns
+// indexes to new leaves in one database transaction, deduplicating by leaf
+// hash), and exactly one process at a time, the holder of a lease with a
+// fencing token, integrates (extends the tree over sequenced leaves with
+// Commit) and signs checkpoints (PutCheckpoint). Commit and PutCheckpoint
+// are refused with ErrFenced unless the lease taken by the last successful
+// Lease call is still held and unexpired when they commit, so a process
+// that was paused past its lease cannot write tree state or a checkpoint
+// even though it still believes it leads.
+type SharedStore interface {
+	Store
+	// Sequence durably assigns indexes to leaves (hashes[i] is leaves[i]'s
+	// RFC 6962 hash) in one transaction: a hash already sequenced gets its
+	// existing index and dup[i] true. New leaves get consecutive indexes
+	// following every leaf sequenced before, with no gaps.
+	Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Hash) (idx []uint64, dup []bool, err error)
+	// ReadSequenced returns the leaves sequenced at [start, start+max), or
+	// fewer (none when nothing is sequenced at start), with their hashes.
+	ReadSequenced(ctx context.Context, start uint64, max int) ([][]byte, []tlog.Hash, error)
+	// Lease takes or renews the integration lease for holder for ttl. held
+	// reports whether holder has it now; token is the fencing token, which
+	// changes whenever the lease changes hands or lapsed.
+	Lease(ctx context.Context, holder string, ttl time.Duration) (token int64, held bool, err error)
+	// CheckLease returns nil if the lease of the last successful Lease call
+	// is still held and unexpired, ErrFenced if not.
+	CheckLease(ctx context.Context) error
+	// Release gives the lease up (on clean shutdown), so that another
+	// process need not wait for it to expire.
+	Release(ctx context.Context) error
+}
+
+// SharedConfig tunes cluster mode (Config.Shared). Zero values are defaults.
+type SharedConfig struct {
+	// LeaseTTL is how long the integration lease lasts without renewal: the
+	// longest a dead holder delays integration. The default is 3s; the
+	// lease is renewed every LeaseTTL/4.
+	LeaseTTL time.Duration
+	// PollInterval is how often a process looks for new sequenced leaves
+	// (the holder) or a grown tree (the others). The default is 5ms.
+	PollInterval time.Duration
+	// IntegrationTimeout bounds how long an append, once sequenced, waits
+	// to be integrated before returning ErrUnavailable (the leaf keeps its
+	// index; retrying the same bytes returns it). The default is 30s.
+	IntegrationTimeout time.Duration
+	// Holder names this process in the lease row. The default is the host
+	// name, pid and a random suffix.
+	Holder string
+}
+
+// sharedState is the part of a Log only cluster mode uses.
+type sharedState struct {
+	store  SharedStore
+	cfg    SharedConfig
+	leader bool // integrator goroutine only
+
+	waitMu  sync.Mutex
+	waiters []*sequenced
+	poke    chan struct{} // an append waits: look at the tree now
+
+	integrated chan struct{} // closed when the integrator has stopped
+}
+
+// sequenced is an answered Sequence call waiting for integration.
+type sequenced struct {
+	need    uint64 // tree size that covers every leaf of the batch
+	reqs    []*appendReq
+	results [][]Receipt
+	dead    time.Time
+}
+
+func (c *SharedConfig) defaults() {
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 3 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 5 * time.Millisecond
+	}
+	if c.IntegrationTimeout <= 0 {
+		c.IntegrationTimeout = 30 * time.Second
+	}
+	if c.Holder == "" {
+		host, _ := os.Hostname()
+		var r [4]byte
+		rand.Read(r[:])
+		c.Holder = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(r[:]))
+	}
+}
+
+// openShared finishes Open for a SharedStore: the log's goroutines are a
+// sequencer (appends -> one transaction per batch), an integrator (lease,
+// tree, checkpoints; active only while holding the lease) and a follower
+// (tree growth made by whichever process integrates -> waiting appends).
+func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
+	l.cfg.Shared.defaults()
+	l.shared = &sharedState{store: ss, cfg: l.cfg.Shared, poke: make(chan struct{}, 1), integrated: make(chan struct{})}
+	// A new cluster has no checkpoint until a lease holder publishes the
+	// empty one; wait for it (or publish it) so /checkpoint is never absent.
+	for {
+		cp, err := ss.LatestCheckpoint(ctx)
+		if err == nil {
+			l.published = cp
+			break
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if _, held, err := ss.Lease(ctx, l.cfg.Shared.Holder, l.cfg.Shared.LeaseTTL); err != nil {
+			return err
+		} else if held {
+			st, err := ss.LoadState(ctx)
+			if err != nil {
+				return err
+			}
+			if st.Size == 0 {
+				if err := l.publish(ctx); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ledger: waiting for the cluster's first checkpoint: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	l.wg.Add(3)
+	go l.sharedSequence()
+	go l.integrate()
+	go l.follow()
+	return nil
+}
+
+// sharedSequence drains the append queue into batches and sequences each in
+// one database transaction. The caller is answered once the tree covers its
+// leaves (see follow), so "index returned => proof servable" holds in
+// cluster mode too.
+func (l *Log) sharedSequence() {
+	defer l.wg.Done()
+	defer close(l.seqDone)
+	for {
+		var first *appendReq
+		select {
+		case first = <-l.reqs:
+		case <-l.closing:
+			for {
+				select {
+				case r := <-l.reqs:
+					l.sequenceShared([]*appendReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*appendReq{first}
+		n := len(first.leaves)
+	drain:
+		for n < l.cfg.MaxBatchLeaves {
+			select {
+			case r := <-l.reqs:
+				if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
+					l.sequenceShared(batch)
+					batch, n = nil, 0
+				}
+				batch = append(batch, r)
+				n += len(r.leaves)
+			default:
+				break drain
+			}
+		}
+		if len(batch) > 0 {
+			l.sequenceShared(batch)
+		}
+	}
+}
+
+func (l *Log) sequenceShared(batch []*appendReq) {
+	var leaves [][]byte
+	var hashes []tlog.Hash
+	for _, r := range batch {
+		leaves = append(leaves, r.leaves...)
+		hashes = append(hashes, r.hashes...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t0 := time.Now()
+	idx, dup, err := l.shared.store.Sequence(ctx, leaves, hashes)
+	cancel()
+	if err != nil {
+		l.metrics.storageErrors.Inc()
+		err = fmt.Errorf("%w (sequencing %d leaves: %v)", ErrUnavailable, len(leaves), err)
+		l.logger.Warn("sequencing failed", "err", err)
+		for _, r := range batch {
+			r.done <- appendResult{err: err}
+		}
+		return
+	}
+	l.metrics.commitSeconds.Observe(time.Since(t0).Seconds())
+	w := &sequenced{reqs: batch, results: make([][]Receipt, len(batch)), dead: time.Now().Add(l.shared.cfg.IntegrationTimeout)}
+	k := 0
+	for ri, r := range batch {
+		w.results[ri] = make([]Receipt, len(r.leaves))
+		for i := range r.leaves {
+			w.results[ri][i] = Receipt{Index: idx[k], Hash: hashes[k], Duplicate: dup[k]}
+			if dup[k] {
+				l.metrics.duplicates.Inc()
+			} else {
+				l.metrics.appended.Inc()
+			}
+			w.need = max(w.need, idx[k]+1)
+			k++
+		}
+	}
+	l.shared.waitMu.Lock()
+	l.shared.waiters = append(l.shared.waiters, w)
+	l.shared.waitMu.Unlock()
+	l.releaseWaiters()
+	select {
+	case l.shared.poke <- struct{}{}:
+	default:
+	}
+}
+
+// releaseWaiters answers every sequenced batch the durable tree now covers,
+// and fails those that waited longer than IntegrationTimeout.
+func (l *Log) releaseWaiters() {
+	size := l.head.Load().size
+	now := time.Now()
+	l.shared.waitMu.Lock()
+	keep := l.shared.waiters[:0]
+	var done, late []*sequenced
+	for _, w := range l.shared.waiters {
+		switch {
+		case w.need <= size:
+			done = append(done, w)
+		case now.After(w.dead):
+			late = append(late, w)
+		default:
+			keep = append(keep, w)
+		}
+	}
+	clear(l.shared.waiters[len(keep):])
+	l.shared.waiters = keep
+	l.shared.waitMu.Unlock()
+	for _, w := range done {
+		for ri, r := range w.reqs {
+			for i := range w.results[ri] {
+				w.results[ri][i].TreeSize = size
+			}
+			l.metrics.appendSeconds.Observe(now.Sub(r.enqueued).Seconds())
+			r.done <- appendResult{receipts: w.results[ri]}
+		}
+	}
+	for _, w := range late {
+		err := fmt.Errorf("%w (leaves sequenced up to index %d but not integrated within %v: no process holds the integration lease or it cannot write; retrying the same bytes returns the same index)",
+			ErrUnavailable, w.need-1, l.shared.cfg.IntegrationTimeout)
+		for _, r := range w.reqs {
+			r.done <- appendResult{err: err}
+		}
+	}
+}
+
+func (l *Log) pendingWaiters() bool {
+	l.shared.waitMu.Lock()
+	defer l.shared.waitMu.Unlock()
+	return len(l.shared.waiters) > 0
+}
+
+// follow keeps this process's view of the tree and of the latest checkpoint
+// up to date with what the integrating process (maybe this one) wrote.
+func (l *Log) follow() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.shared.cfg.PollInterval)
+	defer t.Stop()
+	ctx := context.Background()
+	idle := 0
+	for {
+		select {
+		case <-l.closing:
+			<-l.shared.integrated
+			// Answer what the final integration covered; fail the rest.
+			l.releaseWaiters()
+			l.shared.waitMu.Lock()
+			ws := l.shared.waiters
+			l.shared.waiters = nil
+			l.shared.waitMu.Unlock()
+			for _, w := range ws {
+				for _, r := range w.reqs {
+					r.done <- appendResult{err: fmt.Errorf("%w (sequenced, not yet integrated; retrying returns the same index)", ErrClosed)}
+				}
+			}
+			return
+		case <-t.C:
+		}
+		// Without waiting appends, look every 20 ticks: reads then lag
+		// the integrator by at most 20 poll intervals.
+		if !l.pendingWaiters() {
+			if idle++; idle < 20 {
+				continue
+			}
+		}
+		idle = 0
+		if err := l.refresh(ctx); err != nil {
+			l.logger.Warn("following the cluster's tree", "err", err)
+		}
+		l.releaseWaiters()
+	}
+}
+
+// refresh loads the tree state and the latest checkpoint written by the
+// integrating process, when they are newer than what this process has.
+func (l *Log) refresh(ctx context.Context) error {
+	st, err := l.shared.store.LoadState(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Size > l.head.Load().size {
+		rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
+		if err != nil {
+			return fmt.Errorf("ledger: compact range at %d: %w", st.Size, err)
+		}
+		root, err := l.rootOf(rng)
+		if err != nil {
+			return err
+		}
+		l.advanceHead(treeHead{size: st.Size, root: root})
+	}
+	cp, err := l.shared.store.LatestCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	l.adoptCheckpoint(cp)
+	return nil
+}
+
+// advanceHead moves the head forward only: the follower and the integrator
+// both write it.
+func (l *Log) advanceHead(h treeHead) {
+	for {
+		cur := l.head.Load()
+		if h.size <= cur.size {
+			return
+		}
+		if l.head.CompareAndSwap(cur, &h) {
+			l.metrics.treeSize.Set(float64(h.size))
+			return
+		}
+	}
+}
+
+func (l *Log) adoptCheckpoint(cp StoredCheckpoint) {
+	l.pubMu.Lock()
+	defer l.pubMu.Unlock()
+	if cp.Size <= l.published.Size && l.published.Note != nil {
+		return
+	}
+	l.published = cp
+	close(l.pubCh)
+	l.pubCh = make(chan struct{})
+	l.metrics.checkpointSize.Set(float64(cp.Size))
+}
+
+// integrate is the lease loop. While this process holds the lease it
+// extends the tree over the sequenced leaves, batch by batch, and publishes
+// checkpoints; otherwise it only tries to take the lease.
+//
+// Safety does not rest on this loop's view of time: every tree-state write
+// and every checkpoint insert is checked against the fencing token inside
+// the database transaction (SharedStore). The local deadline only saves
+// doomed work.
+func (l *Log) integrate() {
+	defer l.wg.Done()
+	defer close(l.shared.integrated)
+	ctx := context.Background()
+	cfg := l.shared.cfg
+	var (
+		rng       *compact.Range
+		token     int64
+		validTill time.Time
+		lastPub   time.Time
+	)
+	t := time.NewTicker(cfg.PollInterval)
+	defer t.Stop()
+	lose := func(why string, err error) {
+		if l.shared.leader {
+			l.logger.Warn("integration lease lost", "reason", why, "err", err, "holder", cfg.Holder)
+		}
+		l.shared.leader = false
+		rng = nil
+	}
+	for {
+		closing := false
+		select {
+		case <-l.closing:
+			closing = true
+			<-l.seqDone
+		case <-t.C:
+		case <-l.shared.poke:
+		}
+		if time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader {
+			start := time.Now()
+			tok, held, err := l.shared.store.Lease(ctx, cfg.Holder, cfg.LeaseTTL)
+			switch {
+			case err != nil:
+				lose("renewal failed", err)
+			case !held:
+				lose("held by another process", nil)
+			default:
+				if !l.shared.leader || tok != token {
+					// Taking over: whatever this process knew may be stale.
+					st, err := l.shared.store.LoadState(ctx)
+					if err == nil {
+						rng, err = l.factory().NewRange(0, st.Size, st.Hashes)
+					}
+					if err != nil {
+						lose("loading state", err)
+						break
+					}
+					root, err := l.rootOf(rng)
+					if err != nil {
+						lose("root", err)
+						break
+					}
+					l.advanceHead(treeHead{size: st.Size, root: root})
+					if err := l.refresh(ctx); err != nil {
+						lose("loading checkpoint", err)
+						break
+					}
+					l.logger.Info("integration lease taken", "holder", cfg.Holder, "token", tok, "size", st.Size)
+				}
+				l.shared.leader, token = true, tok
+				validTill = start.Add(cfg.LeaseTTL)
+			}
+		}
+		if l.shared.leader && time.Now().Before(validTill) {
+			for time.Now().Before(validTill) {
+				n, err := l.integrateOnce(ctx, &rng)
+				if err != nil {
+					if errors.Is(err, ErrFenced) {
+						lose("fenced", err)
+					} else {
+						l.logger.Warn("integration failed; will retry", "err", err)
+						l.metrics.storageErrors.Inc()
+						rng = nil
+						l.shared.leader = false // reload state on the next round
+					}
+					break
+				}
+				if n == 0 {
+					break
+				}
+			}
+			if l.shared.leader && (closing || time.Since(lastPub) >= l.cfg.CheckpointInterval) {
+				if err := l.publishIfGrown(ctx); err != nil {
+					if errors.Is(err, ErrFenced) {
+						lose("fenced at signing", err)
+					} else {
+						l.logger.Warn("publishing checkpoint", "err", err)
+					}
+				}
+				lastPub = time.Now()
+			}
+		}
+		l.releaseWaiters()
+		if closing {
+			if l.shared.leader {
+				l.shared.store.Release(ctx)
+			}
+			return
+		}
+	}
+}
+
+// integrateOnce extends the tree over up to MaxBatchLeaves sequenced leaves
+// and returns how many.
+func (l *Log) integrateOnce(ctx context.Context, rngp **compact.Range) (int, error) {
+	rng := *rngp
+	leaves, hashes, err := l.shared.store.ReadSequenced(ctx, rng.End(), l.cfg.MaxBatchLeaves)
+	if err != nil || len(leaves) == 0 {
+		return 0, err
+	}
+	b, next := l.extend(rng, leaves, hashes)
+	b.Sequenced = true
+	t0 := time.Now()
+	if err := l.store.Commit(ctx, b); err != nil {
+		return 0, err
+	}
+	l.metrics.batchLeaves.Observe(float64(len(leaves)))
+	l.metrics.commitSeconds.Observe(time.Since(t0).Seconds())
+	root, err := l.rootOf(next)
+	if err != nil {
+		return 0, err
+	}
+	*rngp = next
+	l.advanceHead(treeHead{size: next.End(), root: root})
+	l.releaseWaiters()
+	return len(leaves), nil
+}
+
+// extend appends hashes to a copy of rng and returns the Batch that makes
+// it durable: the leaves, every complete node they create, the new state.
+func (l *Log) extend(rng *compact.Range, leaves [][]byte, hashes []tlog.Hash) (*Batch, *compact.Range) {
+	next, err := l.factory().NewRange(0, rng.End(), cloneHashes(rng.Hashes()))
+	if err != nil {
+		panic(fmt.Sprintf("ledger: cloning compact range: %v", err)) // broken invariant
+	}
+	b := &Batch{Start: rng.End(), Leaves: leaves, Hashes: hashes}
+	visit := func(id compact.NodeID, h []byte) {
+		var nh tlog.Hash
+		copy(nh[:], h)
+		b.Nodes = append(b.Nodes, Node{Level: uint8(id.Level), Index: id.Index, Hash: nh})
+	}
+	for _, h := range hashes {
+		if err := next.Append(h[:], visit); err != nil {
+			panic(fmt.Sprintf("ledger: appending to compact range: %v", err))
+		}
+	}
+	b.State = State{Size: next.End(), Hashes: next.Hashes()}
+	return b, next
+}
