@@ -11,8 +11,10 @@ import (
 	"github.com/cunzheng/cunzheng/evidence"
 )
 
-func TestRecordReport(t *testing.T) {
-	e := newEnv(t)
+func TestRecordReport(t *testing.T) { testRecordReport(t, embedded) }
+
+func testRecordReport(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	const id = "2125270852621565954"
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
@@ -101,7 +103,7 @@ func TestRecordReport(t *testing.T) {
 	if _, err := e.svc.RecordReport(ctx, e.p, "no-such", ri); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("absent contract: %v", err)
 	}
-	_, k2, err := evidence.CreateTenant(e.dir, e.master, "other", nil, t0)
+	_, k2, err := e.tenants.Create(ctx, e.master, "other", nil, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

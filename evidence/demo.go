@@ -49,7 +49,7 @@ func (s *Service) LoadDemo(ctx context.Context, completedPDF []byte) (*Demo, err
 	mac := hmac.New(sha256.New, s.reg.master.key)
 	mac.Write([]byte("cunzheng demo api key v1"))
 	key := apiKeyPrefix + "demo_" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
-	t, err := ensureTenantKey(s.reg.dir, s.reg.master, DemoTenantName, key, s.now())
+	t, err := ensureTenantKey(ctx, s.reg.tenants, s.reg.master, DemoTenantName, key, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -82,15 +82,11 @@ func (s *Service) LoadDemo(ctx context.Context, completedPDF []byte) (*Demo, err
 
 // ensureTenantKey creates the tenant name with API key key (both roles), or
 // adds the key to it when missing.
-func ensureTenantKey(evidenceDir string, master MasterKey, name, key string, now time.Time) (Tenant, error) {
+func ensureTenantKey(ctx context.Context, ts Tenants, master MasterKey, name, key string, now time.Time) (Tenant, error) {
 	h := hashAPIKey(key)
 	hh := hex.EncodeToString(h[:])
 	var t Tenant
-	err := withTenantLock(evidenceDir, func(dir string) error {
-		all, err := readTenantFiles(dir)
-		if err != nil {
-			return err
-		}
+	err := ts.b.modify(ctx, func(all []tenantFile) ([]tenantFile, error) {
 		for _, tf := range all {
 			if tf.Name != name {
 				continue
@@ -98,19 +94,19 @@ func ensureTenantKey(evidenceDir string, master MasterKey, name, key string, now
 			t = Tenant{ID: tf.ID, Name: tf.Name, Created: tf.Created}
 			for _, k := range tf.Keys {
 				if k.Hash == hh {
-					return nil
+					return nil, nil
 				}
 			}
 			tf.Keys = append(tf.Keys, apiKeyFile{Hash: hh, Roles: AllRoles, Created: now.UTC()})
-			return writeTenantFile(dir, tf)
+			return []tenantFile{tf}, nil
 		}
 		tf, err := newTenantFile(master, name, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		tf.Keys = []apiKeyFile{{Hash: hh, Roles: AllRoles, Created: now.UTC()}}
 		t = Tenant{ID: tf.ID, Name: tf.Name, Created: tf.Created}
-		return writeTenantFile(dir, tf)
+		return []tenantFile{tf}, nil
 	})
 	return t, err
 }

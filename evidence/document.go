@@ -1,11 +1,10 @@
 package evidence
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // MaxDocumentBytes is the largest document PUT /v1/documents accepts.
@@ -45,8 +44,9 @@ func (s *Service) PutDocument(p Principal, sha256Hex string, body []byte) (bool,
 		return false, err
 	}
 	k := key("d", ts.ID, sha256Hex)
-	if _, closer, err := s.db.Get(k); err == nil {
-		closer.Close()
+	if _, found, err := s.store.get(context.Background(), k); err != nil {
+		return false, fmt.Errorf("evidence: reading store: %w", err)
+	} else if found {
 		return false, nil
 	}
 	dk, err := newKey()
@@ -62,12 +62,11 @@ func (s *Service) PutDocument(p Principal, sha256Hex string, body []byte) (bool,
 	if err != nil {
 		return false, err
 	}
-	b := s.db.NewBatch()
-	defer b.Close()
+	b := &batch{sync: true}
 	if err := setValue(b, k, storedDocument{WrappedKey: wrapped, Ciphertext: ct}); err != nil {
 		return false, err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := s.store.commit(context.Background(), b); err != nil {
 		return false, fmt.Errorf("evidence: storing document: %w", err)
 	}
 	s.metrics.documents.Inc()

@@ -22,25 +22,46 @@ import (
 )
 
 type env struct {
-	dir    string
-	master evidence.MasterKey
-	log    *evidencetest.Log
-	svc    *evidence.Service
-	p      evidence.Principal
-	key    string
-	logBuf *bytes.Buffer
+	dir     string
+	master  evidence.MasterKey
+	log     *evidencetest.Log
+	svc     *evidence.Service
+	p       evidence.Principal
+	key     string
+	logBuf  *bytes.Buffer
+	b       backend
+	tenants evidence.Tenants
 }
+
+// backend is where a test's service keeps its state: the embedded Pebble
+// store (open nil) or a store open returns, opened again on every reopen.
+type backend struct {
+	name string
+	open func(t *testing.T) evidence.Store
+}
+
+var embedded = backend{name: "pebble"}
 
 var t0 = time.Date(2026, 11, 24, 1, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, embedded) }
+
+func newEnvOn(t *testing.T, b backend) *env {
 	t.Helper()
-	e := &env{dir: t.TempDir(), log: evidencetest.NewLog(), logBuf: &bytes.Buffer{}}
+	e := &env{dir: t.TempDir(), log: evidencetest.NewLog(), logBuf: &bytes.Buffer{}, b: b}
 	var err error
 	if e.master, err = evidence.GenerateMasterKey(); err != nil {
 		t.Fatal(err)
 	}
-	_, e.key, err = evidence.CreateTenant(e.dir, e.master, "伟伟集团", nil, t0)
+	e.tenants = evidence.TenantDir(e.dir)
+	if b.open != nil {
+		// Tenant administration through its own connection, as the CLI
+		// does beside a running server.
+		admin := b.open(t)
+		t.Cleanup(func() { admin.Close() })
+		e.tenants = evidence.StoreTenants(admin)
+	}
+	_, e.key, err = e.tenants.Create(context.Background(), e.master, "伟伟集团", nil, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +71,17 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) open(t *testing.T) {
 	t.Helper()
-	svc, err := evidence.Open(context.Background(), evidence.Config{
+	cfg := evidence.Config{
 		Dir: e.dir, Master: e.master, Log: e.log,
 		Logger: slog.New(slog.NewTextHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    func() time.Time { return t0 },
 		// The clock is frozen, so any positive interval would stop reloads.
 		ReloadInterval: -1,
-	})
+	}
+	if e.b.open != nil {
+		cfg.Store = e.b.open(t)
+	}
+	svc, err := evidence.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +261,10 @@ func TestSchemaIsServedAndEnforced(t *testing.T) {
 	}
 }
 
-func TestIngestReceiptsAndContract(t *testing.T) {
-	e := newEnv(t)
+func TestIngestReceiptsAndContract(t *testing.T) { testIngestReceiptsAndContract(t, embedded) }
+
+func testIngestReceiptsAndContract(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
 	if err != nil {
@@ -301,13 +328,15 @@ func TestIngestReceiptsAndContract(t *testing.T) {
 	}
 }
 
-func TestTenantIsolation(t *testing.T) {
-	e := newEnv(t)
+func TestTenantIsolation(t *testing.T) { testTenantIsolation(t, embedded) }
+
+func testTenantIsolation(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
 		t.Fatal(err)
 	}
-	_, k2, err := evidence.CreateTenant(e.dir, e.master, "other", nil, t0)
+	_, k2, err := e.tenants.Create(context.Background(), e.master, "other", nil, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +360,7 @@ func TestTenantIsolation(t *testing.T) {
 	if _, err := e.svc.OpenSealed(p2.Tenant.ID, lh); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("other tenant opening sealed: %v", err)
 	}
-	legal, k3, _ := evidence.AddTenantKey(e.dir, "other", []evidence.Role{evidence.RoleLegal}, t0)
+	legal, k3, _ := e.tenants.AddKey(context.Background(), "other", []evidence.Role{evidence.RoleLegal}, t0)
 	_ = legal
 	p3, err := e.svc.Authenticate(k3)
 	if err != nil {
@@ -352,8 +381,10 @@ func TestTenantIsolation(t *testing.T) {
 
 // TestNoPIIInPublicBytes ingests events with known personal data and
 // checks that none of it appears in any leaf or log line.
-func TestNoPIIInPublicBytes(t *testing.T) {
-	e := newEnv(t)
+func TestNoPIIInPublicBytes(t *testing.T) { testNoPIIInPublicBytes(t, embedded) }
+
+func testNoPIIInPublicBytes(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
 		t.Fatal(err)
@@ -393,8 +424,10 @@ func TestNoPIIInPublicBytes(t *testing.T) {
 	}
 }
 
-func TestConcurrentSameIDs(t *testing.T) {
-	e := newEnv(t)
+func TestConcurrentSameIDs(t *testing.T) { testConcurrentSameIDs(t, embedded) }
+
+func testConcurrentSameIDs(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	const clients, ids = 16, 40
 	var wg sync.WaitGroup
@@ -435,8 +468,10 @@ func TestConcurrentSameIDs(t *testing.T) {
 	}
 }
 
-func TestBatchAllOrNothing(t *testing.T) {
-	e := newEnv(t)
+func TestBatchAllOrNothing(t *testing.T) { testBatchAllOrNothing(t, embedded) }
+
+func testBatchAllOrNothing(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	evs := []map[string]any{event(0), event(1), event(2)}
 	evs[2]["time"] = "yesterday"
@@ -473,8 +508,10 @@ func TestBatchAllOrNothing(t *testing.T) {
 
 // TestRecoverPending: the log fails after the pending claims are durable;
 // the next Open appends them, and the client's retry gets that receipt.
-func TestRecoverPending(t *testing.T) {
-	e := newEnv(t)
+func TestRecoverPending(t *testing.T) { testRecoverPending(t, embedded) }
+
+func testRecoverPending(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	e.log.Fail = func([][]byte) error { return errors.New("disk on fire") }
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err == nil {
@@ -491,8 +528,10 @@ func TestRecoverPending(t *testing.T) {
 	}
 }
 
-func TestErasure(t *testing.T) {
-	e := newEnv(t)
+func TestErasure(t *testing.T) { testErasure(t, embedded) }
+
+func testErasure(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
 	if err != nil {
@@ -583,8 +622,10 @@ func TestErasure(t *testing.T) {
 	}
 }
 
-func TestMasterKeyRotation(t *testing.T) {
-	e := newEnv(t)
+func TestMasterKeyRotation(t *testing.T) { testMasterKeyRotation(t, embedded) }
+
+func testMasterKeyRotation(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
 	if err != nil {
@@ -592,11 +633,11 @@ func TestMasterKeyRotation(t *testing.T) {
 	}
 	e.svc.Close()
 	newMaster, _ := evidence.GenerateMasterKey()
-	n, err := evidence.RotateMasterKey(e.dir, e.master, newMaster)
+	n, err := e.tenants.RotateMasterKey(context.Background(), e.master, newMaster)
 	if err != nil || n != 1 {
 		t.Fatalf("rotate: %d %v", n, err)
 	}
-	if n, err := evidence.RotateMasterKey(e.dir, e.master, newMaster); err != nil || n != 0 {
+	if n, err := e.tenants.RotateMasterKey(context.Background(), e.master, newMaster); err != nil || n != 0 {
 		t.Fatalf("re-run rotate: %d %v", n, err)
 	}
 	e.master = newMaster
@@ -633,8 +674,10 @@ func TestMasterKeyLoading(t *testing.T) {
 	}
 }
 
-func TestDocuments(t *testing.T) {
-	e := newEnv(t)
+func TestDocuments(t *testing.T) { testDocuments(t, embedded) }
+
+func testDocuments(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	body := []byte("%PDF-1.7 劳动合同 ...")
 	sum := fmt.Sprintf("%x", sha256Sum(body))
 	if created, err := e.svc.PutDocument(e.p, sum, body); err != nil || !created {
@@ -650,15 +693,17 @@ func TestDocuments(t *testing.T) {
 	if _, err := e.svc.PutDocument(e.p, strings.Repeat("0", 64), body); !errors.Is(err, evidence.ErrInvalidDocument) {
 		t.Errorf("mismatched hash: %v", err)
 	}
-	_, k2, _ := evidence.CreateTenant(e.dir, e.master, "other", nil, t0)
+	_, k2, _ := e.tenants.Create(context.Background(), e.master, "other", nil, t0)
 	p2, _ := e.svc.Authenticate(k2)
 	if _, err := e.svc.Document(p2, sum); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("other tenant's document: %v", err)
 	}
 }
 
-func TestSearch(t *testing.T) {
-	e := newEnv(t)
+func TestSearch(t *testing.T) { testSearch(t, embedded) }
+
+func testSearch(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	var evs []map[string]any
 	for i := range 30 { // 10 contracts, 3 events each
@@ -729,8 +774,10 @@ func FuzzParseEvents(f *testing.F) {
 	})
 }
 
-func TestLoadDemo(t *testing.T) {
-	e := newEnv(t)
+func TestLoadDemo(t *testing.T) { testLoadDemo(t, embedded) }
+
+func testLoadDemo(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	pdf := []byte("%PDF-1.7 demo")
 	d1, err := e.svc.LoadDemo(ctx, pdf)
@@ -766,8 +813,10 @@ func TestLoadDemo(t *testing.T) {
 	}
 }
 
-func TestRecords(t *testing.T) {
-	e := newEnv(t)
+func TestRecords(t *testing.T) { testRecords(t, embedded) }
+
+func testRecords(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
 		t.Fatal(err)
@@ -864,8 +913,10 @@ func dirContains(t *testing.T, dir string, needles [][]byte) bool {
 
 // TestErasureAppendFails: the key is destroyed even when the data.erased
 // append fails; the retry appends it once.
-func TestErasureAppendFails(t *testing.T) {
-	e := newEnv(t)
+func TestErasureAppendFails(t *testing.T) { testErasureAppendFails(t, embedded) }
+
+func testErasureAppendFails(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	rs, err := e.svc.Ingest(ctx, e.p, demoBatch(t))
 	if err != nil {

@@ -1,5 +1,7 @@
 package evidence
 
+import "context"
+
 // Test hooks.
 
 // DecodeStrict exposes the strict decoder to the fuzz test.
@@ -15,10 +17,9 @@ func (s *Service) WrappedSubjectKey(tenantID, account string) []byte {
 	if err != nil {
 		return nil
 	}
-	b, closer, err := s.db.Get(key("k", ts.ID, ts.ref("subject", account)))
-	if err != nil {
+	b, found, err := s.store.get(context.Background(), key("k", ts.ID, ts.ref("subject", account)))
+	if err != nil || !found {
 		return nil
 	}
-	defer closer.Close()
-	return append([]byte(nil), b...)
+	return b
 }

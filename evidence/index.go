@@ -1,15 +1,13 @@
 package evidence
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // contractRecord is the private index entry of one contract.
@@ -43,117 +41,160 @@ type docMatch struct {
 }
 
 // finalize marks the items' claims done with their receipts and updates the
-// contract index, in one unsynced batch: the pending claims it replaces are
-// durable, so a crash before this batch reaches disk is repaired by
+// contract index, in one unsynced transaction: the pending claims it
+// replaces are durable, so a crash before it reaches disk is repaired by
 // recovery.
-func (s *Service) finalize(tenant string, work []*item) error {
-	s.indexMu.Lock()
-	defer s.indexMu.Unlock()
-	b := s.db.NewBatch()
-	defer b.Close()
-	contracts := map[string]*contractRecord{}
-	var err error
-	for _, it := range work {
-		c := it.c
-		c.State = "done"
-		c.Leaf = nil
-		if err := setValue(b, key("i", tenant, it.id), c); err != nil {
-			return err
+//
+// The contract records are read-modify-write. The transaction locks them
+// (and, on a shared store, the claims) first, in key order: in one process
+// that is update's mutex, in a cluster PostgreSQL's row locks, so that two
+// processes finishing events of one contract at once both count. On a
+// shared store a claim another process already finalized (it completed the
+// same pending claim) is skipped, so no event is indexed twice; the
+// in-memory contract cache is only used when the store is not shared.
+func (s *Service) finalize(ctx context.Context, tenant string, work []*item) error {
+	shared := s.store.shared()
+	if !shared {
+		// Guards the contract cache from the reads in the transaction to
+		// the writes after its commit.
+		s.indexMu.Lock()
+		defer s.indexMu.Unlock()
+	}
+	var contracts map[string]*contractRecord
+	err := s.store.update(ctx, func(tx txn) error {
+		b := tx.batch()
+		contracts = map[string]*contractRecord{}
+		created := map[string]bool{}
+		var lockKeys [][]byte
+		refs := map[string]bool{}
+		for _, it := range work {
+			if shared {
+				lockKeys = append(lockKeys, key("i", tenant, it.id))
+			}
+			if ref := it.c.Contract; ref != "" && !refs[ref] {
+				refs[ref] = true
+				if _, hit := s.contractCache[tenant+"/"+ref]; shared || !hit {
+					lockKeys = append(lockKeys, key("c", tenant, ref))
+				}
+			}
 		}
-		if err := b.Delete(key("p", tenant, it.id), nil); err != nil {
-			return err
+		locked, err := tx.lock(lockKeys)
+		if err != nil {
+			return fmt.Errorf("evidence: locking the contract index: %w", err)
 		}
-		entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
-		if c.Contract == "" {
-			// Identity checks and registrations belong to a person, not a
-			// contract; reports find them through the contract's subjects.
-			if c.Subject != "" && c.Kind != KindDataErased {
-				if err := setValue(b, key("u", tenant, c.Subject, indexHex(c.Index)), entry); err != nil {
+		for _, it := range work {
+			c := it.c
+			if shared {
+				var stored claim
+				if v, ok := locked[string(key("i", tenant, it.id))]; ok {
+					if err := decodeValue([]byte("i"), v, &stored); err != nil {
+						return err
+					}
+				}
+				if stored.State == "done" {
+					c.State, c.Leaf, c.Index, c.TreeSize = "done", nil, stored.Index, stored.TreeSize
+					continue
+				}
+			}
+			c.State = "done"
+			c.Leaf = nil
+			if err := setValue(b, key("i", tenant, it.id), c); err != nil {
+				return err
+			}
+			b.delete(key("p", tenant, it.id))
+			entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
+			if c.Contract == "" {
+				// Identity checks and registrations belong to a person, not a
+				// contract; reports find them through the contract's subjects.
+				if c.Subject != "" && c.Kind != KindDataErased {
+					if err := setValue(b, key("u", tenant, c.Subject, indexHex(c.Index)), entry); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := setValue(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
+				return err
+			}
+			cr, ok := contracts[c.Contract]
+			if !ok {
+				found := false
+				if cached, hit := s.contractCache[tenant+"/"+c.Contract]; hit && !shared {
+					cp := *cached
+					cp.Subjects = slices.Clone(cached.Subjects)
+					cr, found = &cp, true
+				} else if v, ok := locked[string(key("c", tenant, c.Contract))]; ok {
+					cr = &contractRecord{}
+					if err := decodeValue([]byte("c"), v, cr); err != nil {
+						return err
+					}
+					found = true
+				}
+				if !found {
+					created[c.Contract] = true
+					cr = &contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
+					b.set(key("t", tenant, timeHex(c.Time), c.Contract), []byte{})
+				}
+				contracts[c.Contract] = cr
+			}
+			// A report issued about the contract is part of its timeline, not
+			// of its lifecycle: status and activity times stay the platform's.
+			lifecycle := c.Kind != KindReportIssued
+			if lifecycle && c.Time.Before(cr.First) {
+				b.delete(key("t", tenant, timeHex(cr.First), c.Contract))
+				b.set(key("t", tenant, timeHex(c.Time), c.Contract), []byte{})
+				cr.First = c.Time
+			}
+			if lifecycle && !c.Time.Before(cr.Last) {
+				cr.Last, cr.Status = c.Time, c.Kind
+			}
+			if c.Name != "" && c.Name != cr.Name {
+				if cr.Name != "" {
+					b.delete(nameKey(tenant, cr.Name, c.Contract))
+				}
+				cr.Name = c.Name
+				b.set(nameKey(tenant, cr.Name, c.Contract), []byte{})
+			}
+			cr.Events++
+			if c.Subject != "" {
+				// Always: an erasure deletes the account's a/ keys, and the
+				// same account may act again.
+				b.set(key("a", tenant, c.Subject, c.Contract), []byte{})
+			}
+			if c.Subject != "" && !slices.Contains(cr.Subjects, c.Subject) {
+				b.set(key("v", tenant, c.Contract, c.Subject), []byte{})
+				if len(cr.Subjects) < maxRecordSubjects {
+					cr.Subjects = append(cr.Subjects, c.Subject)
+				}
+			}
+			for _, d := range c.Docs {
+				m := docMatch{ContractID: c.ContractID, Index: c.Index, Kind: c.Kind, Time: c.Time}
+				if err := setValue(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), m); err != nil {
 					return err
 				}
 			}
-			continue
 		}
-		if err := setValue(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
-			return err
-		}
-		cr, ok := contracts[c.Contract]
-		if !ok {
-			found := false
-			if cached, hit := s.contractCache[tenant+"/"+c.Contract]; hit {
-				cp := *cached
-				cp.Subjects = slices.Clone(cached.Subjects)
-				cr, found = &cp, true
+		for ref, cr := range contracts {
+			v, err := encodeValue(cr)
+			if err != nil {
+				return err
+			}
+			if created[ref] {
+				// Nothing to lock for a record that does not exist yet: if
+				// another process creates it first, this insert conflicts
+				// and the transaction runs again, reading theirs.
+				b.insert(key("c", tenant, ref), v)
 			} else {
-				cr = &contractRecord{}
-				if found, err = s.get(key("c", tenant, c.Contract), cr); err != nil {
-					return err
-				}
-			}
-			if !found {
-				cr = &contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
-				if err := b.Set(key("t", tenant, timeHex(c.Time), c.Contract), nil, nil); err != nil {
-					return err
-				}
-			}
-			contracts[c.Contract] = cr
-		}
-		// A report issued about the contract is part of its timeline, not
-		// of its lifecycle: status and activity times stay the platform's.
-		lifecycle := c.Kind != KindReportIssued
-		if lifecycle && c.Time.Before(cr.First) {
-			if err := b.Delete(key("t", tenant, timeHex(cr.First), c.Contract), nil); err != nil {
-				return err
-			}
-			if err := b.Set(key("t", tenant, timeHex(c.Time), c.Contract), nil, nil); err != nil {
-				return err
-			}
-			cr.First = c.Time
-		}
-		if lifecycle && !c.Time.Before(cr.Last) {
-			cr.Last, cr.Status = c.Time, c.Kind
-		}
-		if c.Name != "" && c.Name != cr.Name {
-			if cr.Name != "" {
-				if err := b.Delete(nameKey(tenant, cr.Name, c.Contract), nil); err != nil {
-					return err
-				}
-			}
-			cr.Name = c.Name
-			if err := b.Set(nameKey(tenant, cr.Name, c.Contract), nil, nil); err != nil {
-				return err
+				b.set(key("c", tenant, ref), v)
 			}
 		}
-		cr.Events++
-		if c.Subject != "" {
-			// Always: an erasure deletes the account's a/ keys, and the
-			// same account may act again.
-			if err := b.Set(key("a", tenant, c.Subject, c.Contract), nil, nil); err != nil {
-				return err
-			}
-		}
-		if c.Subject != "" && !slices.Contains(cr.Subjects, c.Subject) {
-			if err := b.Set(key("v", tenant, c.Contract, c.Subject), nil, nil); err != nil {
-				return err
-			}
-			if len(cr.Subjects) < maxRecordSubjects {
-				cr.Subjects = append(cr.Subjects, c.Subject)
-			}
-		}
-		for _, d := range c.Docs {
-			m := docMatch{ContractID: c.ContractID, Index: c.Index, Kind: c.Kind, Time: c.Time}
-			if err := setValue(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), m); err != nil {
-				return err
-			}
-		}
-	}
-	for ref, cr := range contracts {
-		if err := setValue(b, key("c", tenant, ref), cr); err != nil {
-			return err
-		}
-	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("evidence: recording receipts: %w", err)
+	}
+	if shared {
+		return nil
 	}
 	// Only committed state enters the cache.
 	if len(s.contractCache)+len(contracts) > maxCachedContracts {
@@ -207,21 +248,16 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 		return nil, ErrNotFound
 	}
 	v := &ContractView{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status}
-	pfx := key("e", ts.ID, ref, "")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
-	for ok := it.First(); ok; ok = it.Next() {
+	err = s.scanPrefix(key("e", ts.ID, ref, ""), func(_, val []byte) (bool, error) {
 		var e EventEntry
-		if err := json.Unmarshal(it.Value(), &e); err != nil {
-			it.Close()
-			return nil, fmt.Errorf("evidence: event entry: %w", err)
+		if err := json.Unmarshal(val, &e); err != nil {
+			return false, fmt.Errorf("evidence: event entry: %w", err)
 		}
 		v.Events = append(v.Events, e)
-	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return v, nil
 }
@@ -242,22 +278,17 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 	if !isHex64(sha256Hex) {
 		return nil, fmt.Errorf("%w: a document hash is 64 lower-case hex digits", ErrInvalidQuery)
 	}
-	pfx := key("h", sha256Hex, "")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
 	var out []DocumentMatch
-	for ok := it.First(); ok && len(out) < 1000; ok = it.Next() {
+	err := s.scanPrefix(key("h", sha256Hex, ""), func(_, v []byte) (bool, error) {
 		var m docMatch
-		if err := json.Unmarshal(it.Value(), &m); err != nil {
-			it.Close()
-			return nil, fmt.Errorf("evidence: document entry: %w", err)
+		if err := json.Unmarshal(v, &m); err != nil {
+			return false, fmt.Errorf("evidence: document entry: %w", err)
 		}
 		out = append(out, DocumentMatch(m))
-	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
+		return len(out) < 1000, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, ErrNotFound
@@ -363,20 +394,20 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 		}
 		lower = append(c, 0) // strictly after the cursor key
 	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
-	defer it.Close()
 	page := &Page{Contracts: []ContractSummary{}}
 	scanned := 0
-	for ok := it.First(); ok; ok = it.Next() {
+	var last []byte // set once the page is full: the next key means more
+	err = s.store.scan(context.Background(), lower, upper, func(k, _ []byte) (bool, error) {
+		if last != nil {
+			page.Next = hex.EncodeToString(last)
+			return false, nil
+		}
 		scanned++
-		ref := refOf(it.Key())
+		ref := refOf(k)
 		var cr contractRecord
 		found, err := s.get(key("c", ts.ID, ref), &cr)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		match := found &&
 			(q.Name == "" || strings.HasPrefix(strings.ToLower(cr.Name), strings.ToLower(q.Name))) &&
@@ -386,14 +417,11 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 			page.Contracts = append(page.Contracts, ContractSummary{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status, Events: cr.Events})
 		}
 		if len(page.Contracts) == q.Limit || scanned == maxScan {
-			last := hex.EncodeToString(it.Key())
-			if it.Next() {
-				page.Next = last
-			}
-			break
+			last = slices.Clone(k)
 		}
-	}
-	if err := it.Error(); err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return true, nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("evidence: %w", err)
 	}
 	return page, nil

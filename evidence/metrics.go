@@ -9,6 +9,7 @@ type metrics struct {
 	rejected   prometheus.Counter
 	erasures   prometheus.Counter
 	documents  prometheus.Counter
+	conflicts  prometheus.Counter
 	duration   prometheus.Histogram
 }
 
@@ -24,12 +25,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "cunzheng_evidence_erasures_total", Help: "Subject keys destroyed."}),
 		documents: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cunzheng_evidence_documents_stored_total", Help: "Documents stored encrypted."}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cunzheng_evidence_write_conflicts_total", Help: "Writes retried after another request or process wrote the same claim or key first."}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cunzheng_evidence_ingest_seconds", Help: "Time to validate, seal, append and index one ingest request.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.duplicates, m.rejected, m.erasures, m.documents, m.duration)
+		reg.MustRegister(m.events, m.duplicates, m.rejected, m.erasures, m.documents, m.conflicts, m.duration)
 	}
 	return m
 }

@@ -11,8 +11,6 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // subjectKey is a data subject's unwrapped data key. One 32-byte key per
@@ -54,22 +52,35 @@ func subjectAD(tenant, subject string) []byte {
 	return []byte("cunzheng subject key v1\x00" + tenant + "\x00" + subject)
 }
 
-// subjectKeyFor returns the data key of subject, from the cache or Pebble,
-// creating it when create is set. A created key is not yet durable: the
-// caller writes it in its own synced batch (commitPending) and every batch
-// using a not-yet-persisted key writes it again, so that a failed first
-// batch cannot leave a later one with a key that was never stored.
+// subjectKeyFor returns the data key of subject, from the cache or the
+// store, creating it when create is set. A created key is not yet durable:
+// the caller writes it in its own synced batch (commitPending) and every
+// batch using a not-yet-persisted key writes it again, so that a failed
+// first batch cannot leave a later one with a key that was never stored.
+//
+// On a shared store the stored key is read every time (a cached key is
+// reused only while the store still holds it): another process may have
+// erased the subject, or stored the subject's first key. Keys this process
+// created and has not stored yet are used as they are; committing them
+// conflicts if another process stored a different one first.
 func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*subjectKey, error) {
 	ck := ts.ID + "/" + subject
+	shared := s.store.shared()
 	s.subjMu.Lock()
-	defer s.subjMu.Unlock()
-	if sk, ok := s.subjects[ck]; ok {
-		return sk, nil
+	cached, ok := s.subjects[ck]
+	s.subjMu.Unlock()
+	if ok && (!shared || !cached.persisted.Load()) {
+		return cached, nil
 	}
 	var st storedSubjectKey
 	found, err := s.get(key("k", ts.ID, subject), &st)
 	if err != nil {
 		return nil, err
+	}
+	s.subjMu.Lock()
+	defer s.subjMu.Unlock()
+	if cur, ok := s.subjects[ck]; ok && (!shared || !cur.persisted.Load() || found && cur.id == st.KeyID) {
+		return cur, nil
 	}
 	if found {
 		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))
@@ -81,6 +92,8 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 		s.cacheSubject(ck, sk)
 		return sk, nil
 	}
+	// Erased elsewhere: the cached copy must go.
+	delete(s.subjects, ck)
 	if !create {
 		return nil, nil
 	}
@@ -99,6 +112,19 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	sk := newSubjectKey(subject, hex.EncodeToString(idb), dek, wrapped)
 	s.cacheSubject(ck, sk)
 	return sk, nil
+}
+
+// forgetSubjects drops keys created here that lost the race to store the
+// subject's first key, so that a retry reads the stored one.
+func (s *Service) forgetSubjects(ts *tenantState, keys []*subjectKey) {
+	s.subjMu.Lock()
+	defer s.subjMu.Unlock()
+	for _, sk := range keys {
+		ck := ts.ID + "/" + sk.subject
+		if cur := s.subjects[ck]; cur == sk && !sk.persisted.Load() {
+			delete(s.subjects, ck)
+		}
+	}
 }
 
 // maxCachedSubjects bounds the key cache; past it the cache starts over.
@@ -395,11 +421,27 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 		return Receipt{}, err
 	}
 	subject := ts.ref("subject", account)
-	r, shred, err := s.eraseLocked(ctx, ts, subject)
+	var (
+		r     Receipt
+		shred bool
+	)
+	for attempt := 0; ; attempt++ {
+		r, shred, err = s.eraseLocked(ctx, ts, subject)
+		if !errors.Is(err, errConflict) || attempt == maxConflictRetries {
+			break
+		}
+		// Another process erased this subject, or stored an event for it,
+		// between our read and our write: read again.
+		s.metrics.conflicts.Inc()
+	}
 	if shred {
 		// Outside the lock: ingest waits for erasures, not for disk work.
-		if err := s.shred(ctx, key("k", ts.ID, subject)); err != nil {
-			s.logger.Error("evidence: pushing an erasure to disk", "err", err)
+		if sh, ok := s.store.(interface {
+			shred(context.Context, []byte) error
+		}); ok {
+			if err := sh.shred(ctx, key("k", ts.ID, subject)); err != nil {
+				s.logger.Error("evidence: pushing an erasure to disk", "err", err)
+			}
 		}
 	}
 	if err != nil {
@@ -436,26 +478,31 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	lh := sha256.Sum256(append([]byte{0}, leaf...))
 	c := &claim{State: "pending", Kind: KindDataErased, Time: now, Leaf: leaf, LeafHash: lh[:],
 		Subject: subject, SubjectKey: sk.id}
-	b := s.db.NewBatch()
-	defer b.Close()
-	if err := b.Delete(key("k", ts.ID, subject), nil); err != nil {
+	b := &batch{sync: true}
+	stored, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
+	if err != nil {
 		return Receipt{}, false, err
 	}
+	// On a shared store another process may have erased it since we read
+	// it; then this batch conflicts and Erase reads again.
+	b.expect(key("k", ts.ID, subject), stored)
+	b.delete(key("k", ts.ID, subject))
 	if err := setValue(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
 		return Receipt{}, false, err
 	}
-	if err := setValue(b, key("i", ts.ID, claimID), c); err != nil {
+	cv, err := encodeValue(c)
+	if err != nil {
 		return Receipt{}, false, err
 	}
-	if err := b.Set(key("p", ts.ID, claimID), nil, nil); err != nil {
-		return Receipt{}, false, err
-	}
+	b.insert(key("i", ts.ID, claimID), cv)
+	b.set(key("p", ts.ID, claimID), []byte{})
 	// The account index must not keep pointing at the erased person.
 	pfx := key("a", ts.ID, subject, "")
-	if err := b.DeleteRange(pfx, prefixEnd(pfx), nil); err != nil {
-		return Receipt{}, false, err
-	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	b.deleteRange(pfx, prefixEnd(pfx))
+	if err := s.store.commit(ctx, b); err != nil {
+		if errors.Is(err, errConflict) {
+			return Receipt{}, false, err
+		}
 		return Receipt{}, false, fmt.Errorf("evidence: erasing: %w", err)
 	}
 	s.subjMu.Lock()
@@ -471,46 +518,21 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	return c.receipt(""), true, nil
 }
 
-// shred pushes the deletion of key k through to the files on disk. The
-// wrapped key sat in a WAL and maybe an SSTable: each flush retires the
-// current WAL, and enough of them walk it out of Pebble's recycling list,
-// whose files noRecycleFS deletes instead of reusing; compacting the key's
-// range rewrites the SSTables without the value. What the filesystem does
-// with freed blocks is beyond this: use an encrypting filesystem or disk if
-// that matters.
-func (s *Service) shred(ctx context.Context, k []byte) error {
-	for i := range memTableStopWritesThreshold + 2 {
-		// Flushing an empty memtable may not rotate the WAL; write something.
-		if err := s.db.Set([]byte("w/rotate"), []byte{byte(i)}, pebble.NoSync); err != nil {
-			return err
-		}
-		if err := s.db.Flush(); err != nil {
-			return err
-		}
-	}
-	return s.db.Compact(ctx, k, append(append([]byte(nil), k...), 0), false)
-}
-
 func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject string) (Receipt, error) {
-	pfx := key("z", ts.ID, subject, "")
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
-	if err != nil {
-		return Receipt{}, fmt.Errorf("evidence: %w", err)
-	}
 	var last erasure
 	found := false
-	for ok := it.First(); ok; ok = it.Next() {
+	err := s.scanPrefix(key("z", ts.ID, subject, ""), func(_, v []byte) (bool, error) {
 		var er erasure
-		if err := json.Unmarshal(it.Value(), &er); err != nil {
-			it.Close()
-			return Receipt{}, fmt.Errorf("evidence: erasure record: %w", err)
+		if err := json.Unmarshal(v, &er); err != nil {
+			return false, fmt.Errorf("evidence: erasure record: %w", err)
 		}
 		if !found || er.Time.After(last.Time) {
 			last, found = er, true
 		}
-	}
-	if err := it.Close(); err != nil {
-		return Receipt{}, fmt.Errorf("evidence: %w", err)
+		return true, nil
+	})
+	if err != nil {
+		return Receipt{}, err
 	}
 	if !found {
 		return Receipt{}, ErrNotFound

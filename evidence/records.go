@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // LeafReader returns the leaf at index; (*ledger.Log).Leaf is one.
@@ -45,21 +43,16 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		return nil, nil, err
 	}
 	for _, subj := range subjects {
-		pfx := key("u", ts.ID, subj, "")
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: pfx, UpperBound: prefixEnd(pfx)})
-		if err != nil {
-			return nil, nil, fmt.Errorf("evidence: %w", err)
-		}
-		for ok := it.First(); ok; ok = it.Next() {
+		err := s.scanPrefix(key("u", ts.ID, subj, ""), func(_, v []byte) (bool, error) {
 			var e EventEntry
-			if err := json.Unmarshal(it.Value(), &e); err != nil {
-				it.Close()
-				return nil, nil, fmt.Errorf("evidence: subject entry: %w", err)
+			if err := json.Unmarshal(v, &e); err != nil {
+				return false, fmt.Errorf("evidence: subject entry: %w", err)
 			}
 			entries = append(entries, e)
-		}
-		if err := it.Close(); err != nil {
-			return nil, nil, fmt.Errorf("evidence: %w", err)
+			return true, nil
+		})
+		if err != nil {
+			return nil, nil, err
 		}
 	}
 	slices.SortFunc(entries, func(a, b EventEntry) int {
@@ -103,16 +96,10 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 
 // scanKeys returns the last key component of every key under prefix.
 func (s *Service) scanKeys(prefix []byte) ([]string, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
 	var out []string
-	for ok := it.First(); ok; ok = it.Next() {
-		out = append(out, string(it.Key()[len(prefix):]))
-	}
-	if err := it.Close(); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
-	return out, nil
+	err := s.scanPrefix(prefix, func(k, _ []byte) (bool, error) {
+		out = append(out, string(k[len(prefix):]))
+		return true, nil
+	})
+	return out, err
 }

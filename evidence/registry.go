@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -45,9 +46,10 @@ func (t *tenantState) ref(domain, value string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// registry holds the tenants and API keys read from the tenant files.
+// registry holds the tenants and API keys read from the tenant files (or,
+// in cluster mode, the shared store).
 type registry struct {
-	dir      string
+	tenants  Tenants
 	master   MasterKey
 	logger   *slog.Logger
 	interval time.Duration
@@ -66,7 +68,7 @@ type registry struct {
 func (r *registry) reload() error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
-	files, err := readTenantFilesLenient(tenantsPath(r.dir), func(name string, err error) {
+	files, err := r.tenants.b.read(context.Background(), func(name string, err error) {
 		r.logger.Error("evidence: tenant file skipped", "file", name, "err", err)
 	})
 	if err != nil {

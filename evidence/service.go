@@ -12,14 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -63,9 +60,15 @@ type Config struct {
 	// FS is the filesystem of the Pebble store (vfs.NewMem() in tests).
 	// The default is the disk. Tenant files are always on disk.
 	FS vfs.FS
+	// Store, when set, replaces the Pebble store under Dir and the tenant
+	// files: cluster mode passes OpenPostgres's store, shared by every
+	// `cunzheng serve` process of the cluster, and Dir and FS are unused.
+	// Tenants are then managed with StoreTenants instead of the functions
+	// that take a directory. Open takes ownership: Close closes it.
+	Store Store
 }
 
-// DefaultCacheSize is the Pebble block cache of the evidence store.
+// DefaultCacheSize is the Pebble block cache of the embedded store.
 const DefaultCacheSize = 64 << 20
 
 // DefaultReloadInterval is the default Config.ReloadInterval.
@@ -76,7 +79,7 @@ const DefaultReloadInterval = time.Second
 // sealed records, keys and the contract index in its own Pebble store, and
 // serves them back to those entitled.
 type Service struct {
-	db      *pebble.DB
+	store   Store
 	log     Log
 	logger  *slog.Logger
 	now     func() time.Time
@@ -104,9 +107,9 @@ type Service struct {
 	// erasure, so that no event is sealed under a key being destroyed.
 	eraseMu sync.RWMutex
 
-	// indexMu serialises finalize, the read-modify-write of contract
-	// records and index keys (no fsync under it: finalize commits NoSync
-	// because pending claims make it replayable).
+	// indexMu serialises finalize on the embedded store, guarding the
+	// contract cache (a shared store uses no cache: another process may
+	// have changed any record; its transactions serialise finalize).
 	indexMu       sync.Mutex
 	contractCache map[string]*contractRecord // tenant/ref -> committed record; guarded by indexMu
 
@@ -119,8 +122,8 @@ type Service struct {
 // Open opens (creating if needed) the evidence store and completes any
 // pending claims a crash left behind.
 func Open(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Dir == "" {
-		return nil, errors.New("evidence: Config.Dir is required")
+	if cfg.Dir == "" && cfg.Store == nil {
+		return nil, errors.New("evidence: Config.Dir or Config.Store is required")
 	}
 	if !cfg.Master.valid() {
 		return nil, errors.New("evidence: Config.Master is required")
@@ -137,34 +140,27 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ReloadInterval == 0 {
 		cfg.ReloadInterval = DefaultReloadInterval
 	}
-	if err := os.MkdirAll(tenantsPath(cfg.Dir), 0o700); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
-	if cfg.FS == nil {
-		cfg.FS = vfs.Default
-	}
-	cache := pebble.NewCache(DefaultCacheSize)
-	defer cache.Unref()
-	opts := &pebble.Options{
-		FS:                          noRecycleFS{cfg.FS},
-		Logger:                      quietLogger{cfg.Logger},
-		MemTableStopWritesThreshold: memTableStopWritesThreshold,
-		MemTableSize:                32 << 20,
-		Cache:                       cache,
-	}
-	// Most ingest reads are misses (a new id, a new subject, a new
-	// contract): bloom filters answer those without reading blocks.
-	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	db, err := pebble.Open(filepath.Join(cfg.Dir, "db"), opts)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: opening store: %w", err)
+	st := cfg.Store
+	var tenants Tenants
+	if st == nil {
+		if err := os.MkdirAll(tenantsPath(cfg.Dir), 0o700); err != nil {
+			return nil, fmt.Errorf("evidence: %w", err)
+		}
+		if cfg.FS == nil {
+			cfg.FS = vfs.Default
+		}
+		ps, err := openPebble(cfg.Dir, cfg.FS, quietLogger{cfg.Logger})
+		if err != nil {
+			return nil, err
+		}
+		st, tenants = ps, TenantDir(cfg.Dir)
+	} else {
+		tenants = StoreTenants(st)
 	}
 	s := &Service{
-		db: db, log: cfg.Log, logger: cfg.Logger, now: cfg.Now,
+		store: st, log: cfg.Log, logger: cfg.Logger, now: cfg.Now,
 		reg: &registry{
-			dir: cfg.Dir, master: cfg.Master, logger: cfg.Logger,
+			tenants: tenants, master: cfg.Master, logger: cfg.Logger,
 			interval: cfg.ReloadInterval, now: cfg.Now,
 		},
 		metrics:       newMetrics(cfg.Registerer),
@@ -173,11 +169,11 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		contractCache: map[string]*contractRecord{},
 	}
 	if err := s.reg.reload(); err != nil {
-		db.Close()
+		st.Close()
 		return nil, err
 	}
 	if err := s.recover(ctx); err != nil {
-		db.Close()
+		st.Close()
 		return nil, err
 	}
 	return s, nil
@@ -188,7 +184,7 @@ func (s *Service) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	if err := s.db.Close(); err != nil {
+	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("evidence: closing store: %w", err)
 	}
 	return nil
@@ -268,27 +264,31 @@ func prefixEnd(p []byte) []byte {
 }
 
 func (s *Service) get(k []byte, v any) (bool, error) {
-	b, closer, err := s.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
+	b, found, err := s.store.get(context.Background(), k)
 	if err != nil {
 		return false, fmt.Errorf("evidence: reading store: %w", err)
 	}
-	defer closer.Close()
+	if !found {
+		return false, nil
+	}
+	return true, decodeValue(k, b, v)
+}
+
+func decodeValue(k, b []byte, v any) error {
+	var err error
 	if bu, ok := v.(encoding.BinaryUnmarshaler); ok {
 		err = bu.UnmarshalBinary(b)
 	} else {
 		err = json.Unmarshal(b, v)
 	}
 	if err != nil {
-		return false, fmt.Errorf("evidence: decoding %q: %w", k[:1], err)
+		return fmt.Errorf("evidence: decoding %q: %w", k[:1], err)
 	}
-	return true, nil
+	return nil
 }
 
-// setValue stores v in its binary form when it has one, else as JSON.
-func setValue(b *pebble.Batch, k []byte, v any) error {
+// encodeValue is v in its binary form when it has one, else as JSON.
+func encodeValue(v any) ([]byte, error) {
 	var (
 		j   []byte
 		err error
@@ -299,9 +299,27 @@ func setValue(b *pebble.Batch, k []byte, v any) error {
 		j, err = json.Marshal(v)
 	}
 	if err != nil {
-		return fmt.Errorf("evidence: encoding: %w", err)
+		return nil, fmt.Errorf("evidence: encoding: %w", err)
 	}
-	return b.Set(k, j, nil)
+	return j, nil
+}
+
+// setValue stores v in b.
+func setValue(b *batch, k []byte, v any) error {
+	j, err := encodeValue(v)
+	if err != nil {
+		return err
+	}
+	b.set(k, j)
+	return nil
+}
+
+// scanPrefix calls fn for every key starting with prefix.
+func (s *Service) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) error {
+	if err := s.store.scan(context.Background(), prefix, prefixEnd(prefix), fn); err != nil {
+		return fmt.Errorf("evidence: reading store: %w", err)
+	}
+	return nil
 }
 
 // claim is the stored state of one (tenant, id).
@@ -398,7 +416,23 @@ type item struct {
 	sealed *sealedRecord
 }
 
+// maxConflictRetries bounds how often one request re-reads and retries
+// after losing a race on a claim or subject key to another process.
+const maxConflictRetries = 8
+
 func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]Receipt, error) {
+	for attempt := 0; ; attempt++ {
+		rs, err := s.ingestOnce(ctx, ts, evs)
+		if !errors.Is(err, errConflict) || attempt == maxConflictRetries {
+			return rs, err
+		}
+		// Another process claimed one of the ids, stored a key for one of
+		// the subjects first, or erased one: read everything again.
+		s.metrics.conflicts.Inc()
+	}
+}
+
+func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) ([]Receipt, error) {
 	keys := make([]string, len(evs))
 	for i, ev := range evs {
 		keys[i] = ts.ID + "\x00" + ev.ID
@@ -414,7 +448,7 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]R
 	receipts := make([]Receipt, len(evs))
 	now := s.now().UTC()
 	var work []*item
-	var newKeys []*subjectKey
+	var newKeys, usedKeys []*subjectKey
 	for i := range evs {
 		ev := &evs[i]
 		var c claim
@@ -443,6 +477,8 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]R
 			}
 			if !sk.persisted.Load() {
 				newKeys = append(newKeys, sk)
+			} else {
+				usedKeys = append(usedKeys, sk)
 			}
 		}
 		c2, sealed, err := buildRecord(ts, ev, sk, now)
@@ -455,7 +491,10 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]R
 	if len(work) == 0 {
 		return receipts, nil
 	}
-	if err := s.commitPending(ts, work, newKeys); err != nil {
+	if err := s.commitPending(ctx, ts, work, newKeys, usedKeys); err != nil {
+		if errors.Is(err, errConflict) {
+			s.forgetSubjects(ts, newKeys)
+		}
 		return nil, err
 	}
 	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
@@ -469,27 +508,32 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]R
 }
 
 // commitPending durably writes the pending claims, sealed records and new
-// subject keys of fresh items in one synced batch.
-func (s *Service) commitPending(ts *tenantState, work []*item, newKeys []*subjectKey) error {
-	b := s.db.NewBatch()
-	defer b.Close()
+// subject keys of fresh items in one synced batch. Claims and new keys are
+// inserted, so that of two processes claiming one id, or creating a key for
+// one new subject, exactly one wins and the other gets errConflict. On a
+// shared store the keys already stored must still be there unchanged: an
+// erasure in another process may have destroyed one since it was read.
+func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*item, newKeys, usedKeys []*subjectKey) error {
+	b := &batch{sync: true}
 	n := 0
 	for _, sk := range newKeys {
-		if err := setValue(b, key("k", ts.ID, sk.subject), storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped}); err != nil {
+		v, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
+		if err != nil {
 			return err
 		}
+		b.insert(key("k", ts.ID, sk.subject), v)
 	}
 	for _, it := range work {
 		if !it.fresh {
 			continue
 		}
 		n++
-		if err := setValue(b, key("i", ts.ID, it.id), it.c); err != nil {
+		v, err := encodeValue(it.c)
+		if err != nil {
 			return err
 		}
-		if err := b.Set(key("p", ts.ID, it.id), nil, nil); err != nil {
-			return err
-		}
+		b.insert(key("i", ts.ID, it.id), v)
+		b.set(key("p", ts.ID, it.id), []byte{})
 		if it.sealed != nil {
 			if err := setValue(b, key("s", hex.EncodeToString(it.c.LeafHash)), it.sealed); err != nil {
 				return err
@@ -499,7 +543,24 @@ func (s *Service) commitPending(ts *tenantState, work []*item, newKeys []*subjec
 	if n == 0 && len(newKeys) == 0 {
 		return nil
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if s.store.shared() {
+		seen := map[*subjectKey]bool{}
+		for _, sk := range usedKeys {
+			if seen[sk] {
+				continue
+			}
+			seen[sk] = true
+			v, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
+			if err != nil {
+				return err
+			}
+			b.expect(key("k", ts.ID, sk.subject), v)
+		}
+	}
+	if err := s.store.commit(ctx, b); err != nil {
+		if errors.Is(err, errConflict) {
+			return err
+		}
 		return fmt.Errorf("evidence: writing pending claims: %w", err)
 	}
 	for _, sk := range newKeys {
@@ -528,7 +589,7 @@ func (s *Service) appendAndFinalize(ctx context.Context, tenant string, work []*
 		}
 		it.c.Index, it.c.TreeSize = lrs[i].Index, lrs[i].TreeSize
 	}
-	return s.finalize(tenant, work)
+	return s.finalize(ctx, tenant, work)
 }
 
 // leafHash is the RFC 6962 leaf hash SHA-256(0x00 || leaf).
@@ -541,17 +602,16 @@ func leafHash(leaf []byte) [32]byte {
 	return out
 }
 
-// recover completes pending claims left by a crash or a failed append.
+// recover completes pending claims left by a crash or a failed append. On
+// a shared store those may be claims another process is completing right
+// now: appending identical bytes returns the same receipt and finalize
+// skips claims already done, so doing it twice is harmless.
 func (s *Service) recover(ctx context.Context) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("p/"), UpperBound: []byte("p0")})
-	if err != nil {
-		return fmt.Errorf("evidence: recovery scan: %w", err)
-	}
 	type pend struct{ tenant, id string }
 	var pending []pend
-	for ok := it.First(); ok; ok = it.Next() {
+	err := s.store.scan(ctx, []byte("p/"), []byte("p0"), func(k, _ []byte) (bool, error) {
 		var t, id string
-		rest := string(it.Key()[2:])
+		rest := string(k[2:])
 		for i := 0; i < len(rest); i++ {
 			if rest[i] == '/' {
 				t, id = rest[:i], rest[i+1:]
@@ -559,8 +619,9 @@ func (s *Service) recover(ctx context.Context) error {
 			}
 		}
 		pending = append(pending, pend{t, id})
-	}
-	if err := it.Close(); err != nil {
+		return true, nil
+	})
+	if err != nil {
 		return fmt.Errorf("evidence: recovery scan: %w", err)
 	}
 	byTenant := map[string][]*item{}

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -218,6 +219,14 @@ func checkRoles(roles []Role) ([]Role, error) {
 // as a hash. Names are unique: ErrTenantExists otherwise. It works whether
 // or not a server has the directory open.
 func CreateTenant(evidenceDir string, master MasterKey, name string, roles []Role, now time.Time) (Tenant, string, error) {
+	return TenantDir(evidenceDir).Create(context.Background(), master, name, roles, now)
+}
+
+// Create creates a tenant named name with a fresh key-encryption key
+// wrapped by master and one API key with roles (all roles when empty). It
+// returns the tenant and the API key, which is shown once and stored only
+// as a hash. Names are unique: ErrTenantExists otherwise.
+func (ts Tenants) Create(ctx context.Context, master MasterKey, name string, roles []Role, now time.Time) (Tenant, string, error) {
 	if !master.valid() {
 		return Tenant{}, "", errors.New("evidence: no master key")
 	}
@@ -232,28 +241,24 @@ func CreateTenant(evidenceDir string, master MasterKey, name string, roles []Rol
 		t   Tenant
 		key string
 	)
-	err = withTenantLock(evidenceDir, func(dir string) error {
-		all, err := readTenantFiles(dir)
-		if err != nil {
-			return err
-		}
+	err = ts.b.modify(ctx, func(all []tenantFile) ([]tenantFile, error) {
 		for _, tf := range all {
 			if tf.Name == name {
-				return fmt.Errorf("%w: %q", ErrTenantExists, name)
+				return nil, fmt.Errorf("%w: %q", ErrTenantExists, name)
 			}
 		}
 		tf, err := newTenantFile(master, name, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		key, err = newAPIKey()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		h := hashAPIKey(key)
 		tf.Keys = []apiKeyFile{{Hash: hex.EncodeToString(h[:]), Roles: roles, Created: now.UTC()}}
 		t = Tenant{ID: tf.ID, Name: name, Created: tf.Created}
-		return writeTenantFile(dir, tf)
+		return []tenantFile{tf}, nil
 	})
 	if err != nil {
 		return Tenant{}, "", err
@@ -281,8 +286,15 @@ func newTenantFile(master MasterKey, name string, now time.Time) (tenantFile, er
 }
 
 // AddTenantKey adds an API key with roles (all when empty) to the tenant
-// with the given name or ID and returns it. ErrTenantNotFound if none.
+// with the given name or ID under evidenceDir and returns it.
+// ErrTenantNotFound if none.
 func AddTenantKey(evidenceDir, nameOrID string, roles []Role, now time.Time) (Tenant, string, error) {
+	return TenantDir(evidenceDir).AddKey(context.Background(), nameOrID, roles, now)
+}
+
+// AddKey adds an API key with roles (all when empty) to the tenant with the
+// given name or ID and returns it. ErrTenantNotFound if none.
+func (ts Tenants) AddKey(ctx context.Context, nameOrID string, roles []Role, now time.Time) (Tenant, string, error) {
 	roles, err := checkRoles(roles)
 	if err != nil {
 		return Tenant{}, "", err
@@ -291,25 +303,21 @@ func AddTenantKey(evidenceDir, nameOrID string, roles []Role, now time.Time) (Te
 		t   Tenant
 		key string
 	)
-	err = withTenantLock(evidenceDir, func(dir string) error {
-		all, err := readTenantFiles(dir)
-		if err != nil {
-			return err
-		}
+	err = ts.b.modify(ctx, func(all []tenantFile) ([]tenantFile, error) {
 		for _, tf := range all {
 			if tf.Name != nameOrID && tf.ID != nameOrID {
 				continue
 			}
 			key, err = newAPIKey()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			h := hashAPIKey(key)
 			tf.Keys = append(tf.Keys, apiKeyFile{Hash: hex.EncodeToString(h[:]), Roles: roles, Created: now.UTC()})
 			t = Tenant{ID: tf.ID, Name: tf.Name, Created: tf.Created}
-			return writeTenantFile(dir, tf)
+			return []tenantFile{tf}, nil
 		}
-		return fmt.Errorf("%w: %q", ErrTenantNotFound, nameOrID)
+		return nil, fmt.Errorf("%w: %q", ErrTenantNotFound, nameOrID)
 	})
 	if err != nil {
 		return Tenant{}, "", err
@@ -319,7 +327,12 @@ func AddTenantKey(evidenceDir, nameOrID string, roles []Role, now time.Time) (Te
 
 // ListTenants returns every tenant under evidenceDir.
 func ListTenants(evidenceDir string) ([]Tenant, error) {
-	all, err := readTenantFiles(tenantsPath(evidenceDir))
+	return TenantDir(evidenceDir).List(context.Background())
+}
+
+// List returns every tenant.
+func (ts Tenants) List(ctx context.Context) ([]Tenant, error) {
+	all, err := ts.b.read(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -330,45 +343,164 @@ func ListTenants(evidenceDir string) ([]Tenant, error) {
 	return out, nil
 }
 
-// RotateMasterKey rewraps every tenant key-encryption key wrapped by oldKey
-// under newKey and returns how many it rewrapped. Data is not touched: subject
-// keys are wrapped by the tenant keys, which do not change. Tenants already
-// under newKey are skipped, so an interrupted rotation can simply be re-run.
-// A running server keeps the tenant keys it has unwrapped and picks up the
-// new wrapping when it restarts with the new master key.
+// RotateMasterKey rewraps every tenant key-encryption key under evidenceDir
+// wrapped by oldKey under newKey and returns how many it rewrapped; see
+// Tenants.RotateMasterKey.
 func RotateMasterKey(evidenceDir string, oldKey, newKey MasterKey) (int, error) {
+	return TenantDir(evidenceDir).RotateMasterKey(context.Background(), oldKey, newKey)
+}
+
+// RotateMasterKey rewraps every tenant key-encryption key wrapped by oldKey
+// under newKey and returns how many it rewrapped. Data is not touched:
+// subject keys are wrapped by the tenant keys, which do not change. Tenants
+// already under newKey are skipped, so an interrupted rotation can simply
+// be re-run. A running server keeps the tenant keys it has unwrapped and
+// picks up the new wrapping when it restarts with the new master key.
+func (ts Tenants) RotateMasterKey(ctx context.Context, oldKey, newKey MasterKey) (int, error) {
 	if !oldKey.valid() || !newKey.valid() {
 		return 0, errors.New("evidence: rotation needs both master keys")
 	}
 	n := 0
-	err := withTenantLock(evidenceDir, func(dir string) error {
-		all, err := readTenantFiles(dir)
-		if err != nil {
-			return err
-		}
+	err := ts.b.modify(ctx, func(all []tenantFile) ([]tenantFile, error) {
+		n = 0
+		var out []tenantFile
 		for _, tf := range all {
 			switch tf.Master {
 			case newKey.ID():
 				continue
 			case oldKey.ID():
 			default:
-				return fmt.Errorf("evidence: tenant %s is wrapped by master key %s, neither old nor new", tf.ID, tf.Master)
+				return nil, fmt.Errorf("evidence: tenant %s is wrapped by master key %s, neither old nor new", tf.ID, tf.Master)
 			}
 			kek, err := open(algAES256GCM, oldKey.key, tf.KEK, kekAD(tf.ID))
 			if err != nil {
-				return fmt.Errorf("evidence: unwrapping tenant %s: %w", tf.ID, err)
+				return nil, fmt.Errorf("evidence: unwrapping tenant %s: %w", tf.ID, err)
 			}
 			tf.KEK, err = seal(algAES256GCM, newKey.key, kek, kekAD(tf.ID))
 			if err != nil {
-				return err
+				return nil, err
 			}
 			tf.Master = newKey.ID()
+			out = append(out, tf)
+			n++
+		}
+		return out, nil
+	})
+	return n, err
+}
+
+// Tenants is where tenants and their wrapped keys are kept: files under
+// the evidence directory (TenantDir, the embedded mode) or the shared store
+// of cluster mode (StoreTenants). Mutations are serialised across processes
+// (flock on the directory, an advisory lock in PostgreSQL) and servers pick
+// them up without a restart.
+type Tenants struct{ b tenantBackend }
+
+// tenantBackend reads and writes tenant records.
+type tenantBackend interface {
+	// read returns every tenant; with skip set, a damaged record is
+	// reported to it and left out instead of failing the read.
+	read(ctx context.Context, skip func(name string, err error)) ([]tenantFile, error)
+	// modify calls fn with every tenant, holding the tenants' lock, and
+	// writes the tenants fn returns (all or none on a store).
+	modify(ctx context.Context, fn func(all []tenantFile) ([]tenantFile, error)) error
+}
+
+// TenantDir returns the tenants kept as files in evidenceDir/tenants.
+func TenantDir(evidenceDir string) Tenants { return Tenants{dirTenants(evidenceDir)} }
+
+// StoreTenants returns the tenants kept in st (cluster mode: OpenPostgres).
+func StoreTenants(st Store) Tenants { return Tenants{storeTenants{st}} }
+
+type dirTenants string
+
+func (d dirTenants) read(_ context.Context, skip func(string, error)) ([]tenantFile, error) {
+	return readTenantFilesLenient(tenantsPath(string(d)), skip)
+}
+
+func (d dirTenants) modify(_ context.Context, fn func([]tenantFile) ([]tenantFile, error)) error {
+	return withTenantLock(string(d), func(dir string) error {
+		all, err := readTenantFiles(dir)
+		if err != nil {
+			return err
+		}
+		out, err := fn(all)
+		if err != nil {
+			return err
+		}
+		for _, tf := range out {
 			if err := writeTenantFile(dir, tf); err != nil {
 				return err
 			}
-			n++
 		}
 		return nil
 	})
-	return n, err
+}
+
+// storeTenants keeps each tenant as r/<tenant id> in a Store, in the form of
+// a tenant file.
+type storeTenants struct{ st Store }
+
+var tenantPrefix = []byte("r/")
+
+func (s storeTenants) read(ctx context.Context, skip func(string, error)) ([]tenantFile, error) {
+	var out []tenantFile
+	err := s.st.scan(ctx, tenantPrefix, prefixEnd(tenantPrefix), func(k, v []byte) (bool, error) {
+		tf, err := decodeTenant(k, v)
+		if err != nil {
+			if skip == nil {
+				return false, err
+			}
+			skip(string(k), err)
+			return true, nil
+		}
+		out = append(out, tf)
+		return true, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: reading tenants: %w", err)
+	}
+	return out, nil
+}
+
+func decodeTenant(k, v []byte) (tenantFile, error) {
+	var tf tenantFile
+	if err := json.Unmarshal(v, &tf); err != nil {
+		return tf, fmt.Errorf("evidence: parsing tenant %s: %w", k, err)
+	}
+	if tf.Version != 1 || "r/"+tf.ID != string(k) {
+		return tf, fmt.Errorf("evidence: tenant record %s is not a version 1 tenant", k)
+	}
+	return tf, nil
+}
+
+func (s storeTenants) modify(ctx context.Context, fn func([]tenantFile) ([]tenantFile, error)) error {
+	return s.st.update(ctx, func(tx txn) error {
+		if err := tx.mutex("tenants"); err != nil {
+			return fmt.Errorf("evidence: locking tenants: %w", err)
+		}
+		var all []tenantFile
+		err := tx.scan(tenantPrefix, prefixEnd(tenantPrefix), func(k, v []byte) (bool, error) {
+			tf, err := decodeTenant(k, v)
+			if err != nil {
+				return false, err
+			}
+			all = append(all, tf)
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		out, err := fn(all)
+		if err != nil {
+			return err
+		}
+		for _, tf := range out {
+			if err := setValue(tx.batch(), key("r", tf.ID), tf); err != nil {
+				return err
+			}
+		}
+		tx.batch().sync = true
+		return nil
+	})
 }

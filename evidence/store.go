@@ -1,0 +1,293 @@
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Store is where the service keeps its state: an ordered key-value store
+// (keys compare bytewise) with atomic batches, range scans and serialised
+// read-modify-write transactions. There are two: the embedded Pebble store
+// under Config.Dir (the default) and PostgreSQL (OpenPostgres), which
+// several `cunzheng serve` processes share in cluster mode. Its methods are
+// unexported: the service's correctness rests on each implementation's
+// exact guarantees, documented on the methods below, and both live here.
+//
+// Rejected: a store interface per table (claims, sealed records, keys,
+// contracts, ...). Every write of the service is a batch across several of
+// those tables that must commit atomically, and the key layout (see key) is
+// already the schema; one ordered KV with batches keeps the two
+// implementations small and the service's logic in one place.
+type Store interface {
+	// get returns a copy of the value of k; found is false when absent.
+	get(ctx context.Context, k []byte) (v []byte, found bool, err error)
+	// scan calls fn for every key in [lower, upper) in increasing order
+	// (upper nil: no bound) until fn returns false or an error. fn must not
+	// keep k or v, and may call get.
+	scan(ctx context.Context, lower, upper []byte, fn func(k, v []byte) (bool, error)) error
+	// commit applies b atomically: all of it or, on error, none. It fails
+	// with errConflict, changing nothing, when a key b inserts holds another
+	// value or a key b expects does not hold the expected one. With b.sync the batch is durable on
+	// return.
+	commit(ctx context.Context, b *batch) error
+	// update runs fn and commits the batch it fills, atomically. Keys fn
+	// reads with tx.lock, and mutexes it takes with tx.mutex, are held until
+	// the commit against every other update, in every process sharing the
+	// store; fn may run more than once (a transaction that lost a deadlock
+	// is retried), so it must not have effects outside tx.
+	update(ctx context.Context, fn func(tx txn) error) error
+	// shared reports whether other processes may use the store at the same
+	// time: the service then trusts no in-memory cache of stored state.
+	shared() bool
+	// Close releases the store.
+	Close() error
+}
+
+// txn is an update in progress.
+type txn interface {
+	// lock reads keys, holding them until the transaction ends; absent keys
+	// are missing from the map (keyed by string(k)).
+	lock(keys [][]byte) (map[string][]byte, error)
+	// mutex holds the named lock until the transaction ends.
+	mutex(name string) error
+	// scan is Store.scan within the transaction.
+	scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) error
+	// batch is what the transaction writes when fn returns nil.
+	batch() *batch
+}
+
+// errConflict means a batch's precondition failed: another request, maybe
+// in another process, wrote one of its keys first. The service re-reads
+// and tries again.
+var errConflict = errors.New("evidence: concurrent write to the same key")
+
+// opKind is what one batch operation does.
+type opKind byte
+
+const (
+	opSet opKind = iota
+	opInsert
+	opDelete
+	opDeleteRange
+)
+
+type op struct {
+	kind opKind
+	k, v []byte // v is the end key of opDeleteRange
+}
+
+// batch is an ordered list of writes with preconditions.
+type batch struct {
+	ops     []op
+	expects []op // key must hold exactly v
+	sync    bool
+}
+
+func (b *batch) set(k, v []byte) { b.ops = append(b.ops, op{kind: opSet, k: k, v: v}) }
+
+// insert sets k to v, failing the whole batch with errConflict if k holds
+// another value (the same bytes again are no conflict).
+func (b *batch) insert(k, v []byte) { b.ops = append(b.ops, op{kind: opInsert, k: k, v: v}) }
+
+func (b *batch) delete(k []byte) { b.ops = append(b.ops, op{kind: opDelete, k: k}) }
+
+func (b *batch) deleteRange(lo, hi []byte) {
+	b.ops = append(b.ops, op{kind: opDeleteRange, k: lo, v: hi})
+}
+
+// expect makes the batch fail with errConflict unless k holds exactly v
+// when it commits.
+func (b *batch) expect(k, v []byte) { b.expects = append(b.expects, op{k: k, v: v}) }
+
+func (b *batch) empty() bool { return len(b.ops) == 0 && len(b.expects) == 0 }
+
+// pebbleStore is the embedded store: one process (Pebble locks its
+// directory), whose callers serialise writers of a key themselves (the
+// service's in-flight claims, eraseMu and update's mutex), so that checking
+// a precondition with a read just before committing is race-free.
+type pebbleStore struct {
+	db *pebble.DB
+	mu sync.Mutex // serialises update
+}
+
+var _ Store = (*pebbleStore)(nil)
+
+func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error) {
+	cache := pebble.NewCache(DefaultCacheSize)
+	defer cache.Unref()
+	opts := &pebble.Options{
+		FS:                          noRecycleFS{fs},
+		Logger:                      logger,
+		MemTableStopWritesThreshold: memTableStopWritesThreshold,
+		MemTableSize:                32 << 20,
+		Cache:                       cache,
+	}
+	// Most ingest reads are misses (a new id, a new subject, a new
+	// contract): bloom filters answer those without reading blocks.
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(filepath.Join(dir, "db"), opts)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: opening store: %w", err)
+	}
+	return &pebbleStore{db: db}, nil
+}
+
+func (p *pebbleStore) shared() bool { return false }
+
+func (p *pebbleStore) Close() error { return p.db.Close() }
+
+func (p *pebbleStore) get(_ context.Context, k []byte) ([]byte, bool, error) {
+	v, closer, err := p.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := slices.Clone(v)
+	if out == nil {
+		out = []byte{}
+	}
+	closer.Close()
+	return out, true, nil
+}
+
+func (p *pebbleStore) scan(_ context.Context, lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		more, err := fn(it.Key(), it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	return it.Close()
+}
+
+func (p *pebbleStore) check(b *batch) error {
+	for _, e := range b.expects {
+		v, found, err := p.get(context.Background(), e.k)
+		if err != nil {
+			return err
+		}
+		if !found || string(v) != string(e.v) {
+			return errConflict
+		}
+	}
+	for _, o := range b.ops {
+		if o.kind != opInsert {
+			continue
+		}
+		if v, found, err := p.get(context.Background(), o.k); err != nil {
+			return err
+		} else if found && string(v) != string(o.v) {
+			// The same bytes again is no conflict: a batch repeating a
+			// subject key another batch of this process just stored.
+			return errConflict
+		}
+	}
+	return nil
+}
+
+func (p *pebbleStore) commit(_ context.Context, b *batch) error {
+	if err := p.check(b); err != nil {
+		return err
+	}
+	pb := p.db.NewBatch()
+	defer pb.Close()
+	for _, o := range b.ops {
+		var err error
+		switch o.kind {
+		case opSet, opInsert:
+			err = pb.Set(o.k, o.v, nil)
+		case opDelete:
+			err = pb.Delete(o.k, nil)
+		case opDeleteRange:
+			err = pb.DeleteRange(o.k, o.v, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	opt := pebble.NoSync
+	if b.sync {
+		opt = pebble.Sync
+	}
+	return pb.Commit(opt)
+}
+
+type pebbleTxn struct {
+	p *pebbleStore
+	b batch
+}
+
+func (t *pebbleTxn) lock(keys [][]byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, found, err := t.p.get(context.Background(), k)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[string(k)] = v
+		}
+	}
+	return out, nil
+}
+
+func (t *pebbleTxn) mutex(string) error { return nil } // update holds p.mu
+
+func (t *pebbleTxn) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
+	return t.p.scan(context.Background(), lower, upper, fn)
+}
+
+func (t *pebbleTxn) batch() *batch { return &t.b }
+
+func (p *pebbleStore) update(ctx context.Context, fn func(tx txn) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tx := &pebbleTxn{p: p}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if tx.b.empty() {
+		return nil
+	}
+	return p.commit(ctx, &tx.b)
+}
+
+// shred pushes the deletion of key k through to the files on disk. The
+// wrapped key sat in a WAL and maybe an SSTable: each flush retires the
+// current WAL, and enough of them walk it out of Pebble's recycling list,
+// whose files noRecycleFS deletes instead of reusing; compacting the key's
+// range rewrites the SSTables without the value. What the filesystem does
+// with freed blocks is beyond this: use an encrypting filesystem or disk if
+// that matters.
+func (p *pebbleStore) shred(ctx context.Context, k []byte) error {
+	for i := range memTableStopWritesThreshold + 2 {
+		// Flushing an empty memtable may not rotate the WAL; write something.
+		if err := p.db.Set([]byte("w/rotate"), []byte{byte(i)}, pebble.NoSync); err != nil {
+			return err
+		}
+		if err := p.db.Flush(); err != nil {
+			return err
+		}
+	}
+	return p.db.Compact(ctx, k, append(append([]byte(nil), k...), 0), false)
+}
