@@ -39,6 +39,7 @@ type serveFlags struct {
 	maxUpload          int64
 	tlsCert, tlsKey    string
 	notarize           *notarizeFlags
+	cluster            clusterFlags
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -54,6 +55,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (TLS 1.2+, with HSTS) with this PEM certificate chain; needs --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.notarize = addNotarizeFlags(fs)
+	addClusterFlags(fs, &f.cluster)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -127,7 +129,10 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		}
 	}()
 	var keys *ledger.Keys
-	if a.log, keys, err = openLedger(ctx, f.data, f.origin, f.checkpointInterval, logger, reg); err != nil {
+	if a.log, keys, err = openLedgerMode(ctx, f, logger, reg); err != nil {
+		return nil, err
+	}
+	if a.mounts, err = ledgerAppendMounts(f.cluster, a.log, logger); err != nil {
 		return nil, err
 	}
 	master, err := evidence.LoadMasterKey(filepath.Join(f.data, "keys"), os.Getenv)

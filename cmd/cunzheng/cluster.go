@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/cluster"
+)
+
+// clusterFlags are serve's cluster-mode flags. With --cluster-db and
+// --objects the ledger lives in PostgreSQL and the bucket; keys (which every
+// process of a cluster must share: copy --data/keys), the evidence store and
+// the notary office stay under --data for now.
+type clusterFlags struct {
+	db                 string
+	objects            string
+	leaseTTL           time.Duration
+	integrationTimeout time.Duration
+	appendTokenFile    string
+}
+
+func addClusterFlags(fs *flag.FlagSet, c *clusterFlags) {
+	fs.StringVar(&c.db, "cluster-db", "", "cluster mode: PostgreSQL DSN (postgres://...) holding the ledger's sequence, tree state and checkpoints")
+	fs.StringVar(&c.objects, "objects", "", "cluster mode: s3://BUCKET[/PREFIX]?endpoint=URL&region=R for tiles, entry bundles and the checkpoint (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+	fs.DurationVar(&c.leaseTTL, "lease-ttl", 3*time.Second, "cluster mode: integration lease length; a dead holder is replaced within this")
+	fs.DurationVar(&c.integrationTimeout, "integration-timeout", 30*time.Second, "cluster mode: longest an append waits for integration before a 503")
+	fs.StringVar(&c.appendTokenFile, "append-token-file", "", "enable POST /v1/log/leaves (raw leaf appends, for load tests and tools) for bearers of the token in this file")
+}
+
+func (c clusterFlags) enabled() (bool, error) {
+	if (c.db == "") != (c.objects == "") {
+		return false, errors.New("cluster mode needs both --cluster-db and --objects")
+	}
+	return c.db != "", nil
+}
+
+// openLedgerMode opens the embedded ledger, or the cluster one when the
+// cluster flags are given.
+func openLedgerMode(ctx context.Context, f serveFlags, logger *slog.Logger, reg prometheus.Registerer) (*ledger.Log, *ledger.Keys, error) {
+	on, err := f.cluster.enabled()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !on {
+		return openLedger(ctx, f.data, f.origin, f.checkpointInterval, logger, reg)
+	}
+	if err := os.MkdirAll(f.data, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("creating data directory: %w", err)
+	}
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(f.data, "keys"), f.origin)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := openClusterStore(ctx, f.cluster.db, f.cluster.objects, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A cluster's first start may wait for another process to publish the
+	// empty checkpoint; give it a few leases' time.
+	octx, cancel := context.WithTimeout(ctx, 10*f.cluster.leaseTTL+30*time.Second)
+	defer cancel()
+	l, err := ledger.Open(octx, ledger.Config{
+		Store:              store,
+		Origin:             keys.Name(),
+		Signers:            keys.Signers(),
+		CheckpointInterval: f.checkpointInterval,
+		Logger:             logger.With("component", "ledger"),
+		Registerer:         reg,
+		Shared:             ledger.SharedConfig{LeaseTTL: f.cluster.leaseTTL, IntegrationTimeout: f.cluster.integrationTimeout},
+	})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	logger.Info("ledger in cluster mode", "objects", redactObjects(f.cluster.objects))
+	return l, keys, nil
+}
+
+func openClusterStore(ctx context.Context, dsn, objects string, logger *slog.Logger) (*cluster.Store, error) {
+	obj, err := cluster.OpenObjects(ctx, objects)
+	if err != nil {
+		return nil, err
+	}
+	return cluster.Open(ctx, dsn, obj, cluster.Options{Logger: logger.With("component", "cluster")})
+}
+
+func redactObjects(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}
+
+// ledgerAppendMounts mounts POST /v1/log/leaves when --append-token-file is
+// given: the body is one leaf, the answer its receipt. Business events go
+// through /v1/events; this endpoint exists for load tests (bench, the
+// failover tests) and operators' tools, behind its own bearer token.
+func ledgerAppendMounts(c clusterFlags, l *ledger.Log, logger *slog.Logger) ([]func(gin.IRouter), error) {
+	if c.appendTokenFile == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(c.appendTokenFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the append token: %w", err)
+	}
+	token := strings.TrimSpace(string(raw))
+	if len(token) < 16 {
+		return nil, errors.New("the append token must be at least 16 characters")
+	}
+	h := func(ctx *gin.Context) {
+		got, ok := strings.CutPrefix(ctx.GetHeader("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			ctx.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "缺少或错误的令牌 / missing or wrong bearer token"})
+			return
+		}
+		leaf, err := io.ReadAll(io.LimitReader(ctx.Request.Body, ledger.MaxLeafSize+1))
+		if err != nil {
+			ctx.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "读取请求失败 / reading the body: " + err.Error()})
+			return
+		}
+		r, err := l.Append(ctx.Request.Context(), leaf)
+		if err != nil {
+			status := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, ledger.ErrTooLarge):
+				status = http.StatusRequestEntityTooLarge
+			case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed), errors.Is(err, ledger.ErrStorage):
+				status = http.StatusServiceUnavailable
+				ctx.Header("Retry-After", "1")
+			case ctx.Request.Context().Err() != nil:
+				status = http.StatusServiceUnavailable
+			}
+			if status == http.StatusInternalServerError {
+				logger.Error("append failed", "err", err)
+			}
+			ctx.AbortWithStatusJSON(status, gin.H{"error": "暂时无法追加 / append failed: " + err.Error()})
+			return
+		}
+		ctx.JSON(http.StatusOK, gin.H{"index": r.Index, "tree_size": r.TreeSize, "duplicate": r.Duplicate, "leaf_hash": r.Hash.String()})
+	}
+	return []func(gin.IRouter){func(r gin.IRouter) { r.POST("/v1/log/leaves", h) }}, nil
+}
