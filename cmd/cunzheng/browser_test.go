@@ -1,0 +1,497 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is Debian's chromium, installed by `make deps`.
+const chromiumPath = "/usr/bin/chromium"
+
+var yes = true
+
+// newBrowser starts headless Chromium with a fresh profile and returns a
+// tab context; the browser is killed at cleanup.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the browser tests need Chromium at %s: apt-get install chromium (make deps does): %v", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	// Start the browser now, so its start-up is not charged to a step.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return ctx
+}
+
+// artifactsDir is $CUNZHENG_ARTIFACTS/<test> or a temporary directory.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if base := os.Getenv("CUNZHENG_ARTIFACTS"); base != "" {
+		dir = filepath.Join(base, t.Name())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("screenshots and downloads in %s", dir)
+	return dir
+}
+
+type tab struct {
+	t         *testing.T
+	ctx       context.Context
+	base      string
+	artifacts string
+}
+
+// do runs steps with a deadline, failing the test with the step's name.
+func (b *tab) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (b *tab) eval(expr string) any {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// shot saves a full-page PNG screenshot as name.png.
+func (b *tab) shot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(b.artifacts, name+".png"), png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// download clicks sel and returns the downloaded file's bytes.
+func (b *tab) download(sel string) []byte {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(b.artifacts, "downloads")
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &yes,
+		})
+		return err
+	})); err != nil {
+		b.t.Fatalf("download behaviour: %v", err)
+	}
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("clicking %s: %v", sel, err)
+	}
+	for ev, err := range progress {
+		if err != nil {
+			b.t.Fatalf("downloading with %s: %v", sel, err)
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			data, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			return data
+		case browser.DownloadProgressStateCanceled:
+			b.t.Fatalf("download with %s cancelled", sel)
+		}
+	}
+	b.t.Fatalf("download with %s: no completion", sel)
+	return nil
+}
+
+// pdfText is pdftotext's reading of a PDF.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if !bytes.HasPrefix(pdf, []byte("%PDF-")) {
+		t.Fatalf("not a PDF: %q", pdf[:min(len(pdf), 40)])
+	}
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Fatalf("pdftotext missing: apt-get install poppler-utils (make deps does)")
+	}
+	f := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-enc", "UTF-8", f, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+// waitDemo waits for the demo key and for the demo contract's reports to
+// be ready (a cosigned, time-stamped checkpoint covers the contract).
+func waitDemo(t *testing.T, s *server) string {
+	t.Helper()
+	var key string
+	for deadline := time.Now().Add(30 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if m := demoKeyRE.FindStringSubmatch(s.logs()); m != nil {
+			key = m[1]
+		}
+	}
+	if key == "" {
+		t.Fatalf("no demo key printed:\n%s", s.logs())
+	}
+	return key
+}
+
+// ingestJSON posts events with the demo key (which has the ingest role).
+func ingestJSON(t *testing.T, s *server, key, body string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("ingest: %d %s", resp.StatusCode, msg)
+	}
+}
+
+// The demo contract and an event whose contract name is a script.
+const (
+	demoContract = "2125270852621565954"
+	evilName     = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`
+)
+
+// TestBrowser drives the real binary with headless Chromium: what a court
+// clerk and a company lawyer do, and what an attacker tries.
+func TestBrowser(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServe(t, "--data", data, "--demo", "--checkpoint-interval", "200ms")
+	key := waitDemo(t, s)
+	ingestJSON(t, s, key, fmt.Sprintf(`{"id":"xss-1","kind":"contract.sent","time":"2026-01-05T10:00:00+08:00",`+
+		`"contract":{"id":"XSS-1","name":%q},"actor":{"account":"x@example.com","name":"测试"},"data":{"signers":1}}`, evilName))
+	ctx := newBrowser(t)
+	b := &tab{t: t, ctx: ctx, base: s.url, artifacts: artifactsDir(t)}
+
+	t.Run("home", func(t *testing.T) {
+		b.t = t
+		b.do("home", chromedp.Navigate(s.url+"/"), chromedp.WaitVisible(chromedp.CSS("#log-size")))
+		if n := b.text("#log-size"); n == "" || n == "0" {
+			t.Errorf("home page log size %q", n)
+		}
+		b.shot("home")
+		b.do("home in English", chromedp.Navigate(s.url+"/?lang=en"), chromedp.WaitVisible(chromedp.CSS("#log-size")))
+		if h := b.text("h1"); h != "E-signature evidence archive" {
+			t.Errorf("English home title %q", h)
+		}
+		b.shot("home-en")
+		b.do("back to Chinese", chromedp.Navigate(s.url+"/?lang=zh"), chromedp.WaitVisible(chromedp.CSS("#log-size")))
+	})
+
+	t.Run("console", func(t *testing.T) {
+		b.t = t
+		b.do("sign-in page", chromedp.Navigate(s.url+"/console"), chromedp.WaitVisible(chromedp.CSS("#key")))
+		b.shot("console-sign-in")
+		b.do("sign in", chromedp.SendKeys(chromedp.CSS("#key"), key), chromedp.Click(chromedp.CSS("#signin")),
+			chromedp.WaitVisible(chromedp.CSS("#search-button")))
+		b.do("search by number", chromedp.SendKeys(chromedp.CSS("#number"), demoContract), chromedp.Click(chromedp.CSS("#search-button")),
+			chromedp.WaitVisible(chromedp.CSS("#results")))
+		b.shot("console-search")
+		b.do("open the contract", chromedp.Click(chromedp.CSS(`#results a[href="/console/contracts/`+demoContract+`"]`)),
+			chromedp.WaitVisible(chromedp.CSS("#timeline")))
+		if got := b.text("#contract-number"); got != demoContract {
+			t.Fatalf("contract page shows %q", got)
+		}
+		kinds := b.eval(`Array.from(document.querySelectorAll("#timeline tbody tr")).map(r => r.dataset.kind + ":" + r.dataset.proof).join(" ")`).(string)
+		for _, want := range []string{"contract.sent:", "identity.checked:", "intent.verified:", "contract.signed:", "contract.completed:"} {
+			if !strings.Contains(kinds, want) {
+				t.Errorf("timeline lacks %s: %s", want, kinds)
+			}
+		}
+		if strings.Contains(kinds, ":failed") {
+			t.Errorf("a proof failed: %s", kinds)
+		}
+		// The demo events are old enough to be in a checkpoint.
+		if !strings.Contains(kinds, "contract.completed:ok") {
+			t.Errorf("no checked proof: %s", kinds)
+		}
+		if m := b.text("#timeline tbody tr:nth-child(3)"); !strings.Contains(m, "短信验证码") && !strings.Contains(m, "手机号三要素") {
+			t.Errorf("no verification method in the timeline: %q", m)
+		}
+		b.shot("console-contract")
+
+		// Downloads: the first waits until the records are in a cosigned,
+		// time-stamped checkpoint (the page says so until then).
+		var cert []byte
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			cert = b.tryDownload("#dl-certificate")
+			if cert != nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Second)
+			b.do("reload", chromedp.Navigate(s.url+"/console/contracts/"+demoContract), chromedp.WaitVisible(chromedp.CSS("#timeline")))
+		}
+		if cert == nil {
+			b.shot("console-download-failed")
+			t.Fatal("no certificate page downloaded")
+		}
+		if txt := pdfText(t, cert); !strings.Contains(txt, demoContract) {
+			t.Errorf("certificate page lacks the contract number:\n%s", txt)
+		}
+		masked := pdfText(t, b.download("#dl-report"))
+		if !strings.Contains(masked, demoContract) || strings.Contains(masked, "330106198801012345") {
+			t.Errorf("masked evidence report: number missing or ID number shown")
+		}
+		// The unmasked report needs the confirmation box: without it the
+		// browser does not submit.
+		b.do("unconfirmed reveal", chromedp.Click(chromedp.CSS("#dl-revealed")), chromedp.Sleep(300*time.Millisecond))
+		if valid := b.eval(`document.querySelector("#confirm-reveal").checkValidity()`); valid != false {
+			t.Errorf("the confirmation box is not required")
+		}
+		b.do("confirm", chromedp.Click(chromedp.CSS("#confirm-reveal")))
+		revealed := pdfText(t, b.download("#dl-revealed"))
+		if !strings.Contains(revealed, demoContract) || !strings.Contains(revealed, "330106198801012345") {
+			t.Errorf("revealed evidence report lacks the number or the full ID number")
+		}
+		bundle := b.download("#dl-bundle")
+		if !bytes.HasPrefix(bundle, []byte("PK\x03\x04")) {
+			t.Fatalf("bundle is not a zip")
+		}
+		bf := filepath.Join(t.TempDir(), "bundle.zip")
+		if err := os.WriteFile(bf, bundle, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		vkeys := strings.Fields(cunzheng(t, "keys", "--data", data))
+		notaryKey := strings.TrimSpace(cunzheng(t, "notary", "keys", "--data", data))
+		out := cunzheng(t, "verify", "bundle", bf, "--log-key", vkeys[0], "--log-key", vkeys[1],
+			"--notary-key", notaryKey, "--tsa-roots", filepath.Join(data, "keys", "tsa-ca.pem"))
+		if !strings.Contains(out, "PASS") || strings.Contains(out, "NOT pinned") {
+			t.Errorf("verify bundle:\n%s", out)
+		}
+		// Every download is in the contract's chain of custody.
+		b.do("timeline again", chromedp.Navigate(s.url+"/console/contracts/"+demoContract), chromedp.WaitVisible(chromedp.CSS("#timeline")))
+		if n := b.eval(`document.querySelectorAll('#timeline tr[data-kind="report.issued"]').length`); n != float64(4) {
+			t.Errorf("%v report.issued events in the timeline, want 4", n)
+		}
+		b.shot("console-contract-after-downloads")
+		if err := os.WriteFile(filepath.Join(b.artifacts, "certificate.pdf"), cert, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("console-security", func(t *testing.T) {
+		b.t = t
+		// A script in a contract name is shown as text and never runs.
+		b.do("search the evil name", chromedp.Navigate(s.url+"/console"), chromedp.WaitVisible(chromedp.CSS("#name")),
+			chromedp.SendKeys(chromedp.CSS("#name"), "<script>"), chromedp.Click(chromedp.CSS("#search-button")),
+			chromedp.WaitVisible(chromedp.CSS("#results")))
+		if txt := b.text("#results"); !strings.Contains(txt, "<script>window.__xss=1</script>") {
+			t.Errorf("the name is not shown as text: %q", txt)
+		}
+		b.do("open it", chromedp.Click(chromedp.CSS(`#results a[href="/console/contracts/XSS-1"]`)), chromedp.WaitVisible(chromedp.CSS("#timeline")), chromedp.Sleep(300*time.Millisecond))
+		if v := b.eval(`window.__xss === undefined`); v != true {
+			t.Errorf("the script in the contract name ran")
+		}
+		b.shot("console-escaped-name")
+		// Forms without or with a wrong CSRF token are refused.
+		for _, body := range []string{`{kind: "certificate"}`, `{kind: "certificate", csrf: "forged"}`} {
+			st := b.eval(`fetch("/console/contracts/` + demoContract + `/download", {method: "POST", body: new URLSearchParams(` + body + `)}).then(r => r.status)`)
+			if st != float64(403) {
+				t.Errorf("download with %s: %v, want 403", body, st)
+			}
+		}
+		// A fresh browser profile has no session.
+		other := newBrowser(t)
+		o := &tab{t: t, ctx: other, base: s.url, artifacts: b.artifacts}
+		o.do("no session", chromedp.Navigate(s.url+"/console/contracts/"+demoContract), chromedp.WaitVisible(chromedp.CSS("h1")))
+		if h := o.text("h1"); !strings.Contains(h, "请先登录") {
+			t.Errorf("contract page without a session: %q", h)
+		}
+		o.shot("console-no-session")
+		// Another tenant's session sees nothing of this one.
+		otherKey := lastLine(cunzheng(t, "tenant", "create", "--data", data, "--name", "另一家公司", "--role", "legal"))
+		o.do("sign in as another tenant", chromedp.Navigate(s.url+"/console"), chromedp.WaitVisible(chromedp.CSS("#key")),
+			chromedp.SendKeys(chromedp.CSS("#key"), otherKey), chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#search-button")))
+		o.do("the demo contract", chromedp.Navigate(s.url+"/console/contracts/"+demoContract), chromedp.WaitVisible(chromedp.CSS("h1")))
+		if h := o.text("h1"); !strings.Contains(h, "未找到合同") {
+			t.Errorf("another tenant's contract: %q", h)
+		}
+		o.do("search it", chromedp.Navigate(s.url+"/console"), chromedp.WaitVisible(chromedp.CSS("#number")),
+			chromedp.SendKeys(chromedp.CSS("#number"), demoContract), chromedp.Click(chromedp.CSS("#search-button")), chromedp.WaitVisible(chromedp.CSS("#no-results")))
+		o.shot("console-other-tenant")
+	})
+
+	t.Run("verify", func(t *testing.T) {
+		b.t = t
+		cert, err := os.ReadFile(filepath.Join(b.artifacts, "certificate.pdf"))
+		if err != nil {
+			t.Fatalf("no certificate page from the console step: %v", err)
+		}
+		tampered := bytes.Clone(cert)
+		i := bytes.Index(tampered, []byte("/Type /Page"))
+		if i < 0 {
+			i = len(tampered) / 3
+		}
+		tampered[i+1] ^= 0x20 // inside the signed byte range
+		dir := t.TempDir()
+		good, bad := filepath.Join(dir, "certificate.pdf"), filepath.Join(dir, "tampered.pdf")
+		os.WriteFile(good, cert, 0o600)
+		os.WriteFile(bad, tampered, 0o600)
+		for _, tc := range []struct {
+			name, file, want string
+		}{{"good", good, "PDF文件验签成功"}, {"tampered", bad, "PDF文件验签失败"}} {
+			b.do("upload "+tc.name, chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#file")),
+				chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{tc.file}), chromedp.Click(chromedp.CSS("#verify-button")),
+				chromedp.WaitVisible(chromedp.CSS("p.verdict")))
+			if h := b.text("h1"); !strings.Contains(h, tc.want) {
+				t.Errorf("%s PDF: verdict %q, want %q", tc.name, h, tc.want)
+			}
+			b.shot("verify-" + tc.name)
+		}
+		b.do("upload page", chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#file")))
+		b.shot("verify")
+	})
+
+	t.Run("log", func(t *testing.T) {
+		b.t = t
+		b.do("log page", chromedp.Navigate(s.url+"/log"), chromedp.WaitVisible(chromedp.CSS("svg.chart")))
+		b.do("look up leaf 3", chromedp.SendKeys(chromedp.CSS("#leaf"), "3"), chromedp.Click(chromedp.CSS("#lookup button")),
+			chromedp.WaitVisible(chromedp.CSS("#inclusion")), chromedp.WaitVisible(chromedp.CSS("#browser-check")))
+		if txt := b.text("#inclusion .verdict-line"); !strings.Contains(txt, "包含证明已校验") {
+			t.Errorf("server check: %q", txt)
+		}
+		if r := b.eval(`document.querySelector("#browser-check").dataset.result`); r != "ok" {
+			t.Errorf("browser check: %v (%s)", r, b.text("#browser-check"))
+		}
+		b.shot("log-leaf")
+		// By hash, and consistency between the first and newest checkpoints.
+		hash := b.eval(`document.querySelector("#inclusion code").textContent`).(string)
+		b.do("look up by hash", chromedp.Navigate(s.url+"/log?leaf="+url.QueryEscape(hash)), chromedp.WaitVisible(chromedp.CSS("#leaf-index")))
+		if idx := b.text("#leaf-index"); idx != "3" {
+			t.Errorf("leaf by hash is %q", idx)
+		}
+		var cps struct{ Checkpoints []struct{ Size uint64 } }
+		if err := json.Unmarshal(httpGet(t, s.url+"/v1/log/checkpoints"), &cps); err != nil || len(cps.Checkpoints) == 0 {
+			t.Fatalf("checkpoints: %v", err)
+		}
+		b.do("consistency", chromedp.Navigate(fmt.Sprintf("%s/log?old=%d#consistency", s.url, cps.Checkpoints[0].Size)), chromedp.WaitVisible(chromedp.CSS("#consistency .result")))
+		txt := b.text("#consistency")
+		if !strings.Contains(txt, "一致性证明已校验") {
+			t.Errorf("consistency: %q", txt)
+		}
+		b.shot("log-consistency")
+		b.do("notaries", chromedp.Navigate(s.url+"/notaries"), chromedp.WaitVisible(chromedp.CSS("h1")))
+		b.shot("notaries")
+		// A phone-sized screen.
+		b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(s.url+"/log?leaf=3"), chromedp.WaitVisible(chromedp.CSS("#inclusion")))
+		if w := b.eval(`document.documentElement.scrollWidth <= window.innerWidth + 1`); w != true {
+			t.Errorf("the log page scrolls sideways on a phone")
+		}
+		b.shot("log-phone")
+		b.do("phone console", chromedp.Navigate(s.url+"/console/contracts/"+demoContract), chromedp.WaitVisible(chromedp.CSS("#timeline")))
+		b.shot("console-contract-phone")
+	})
+	s.stop(t)
+}
+
+// tryDownload clicks sel and returns the file, or nil when the server
+// answered a page instead (not ready yet).
+func (b *tab) tryDownload(sel string) []byte {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	dir := filepath.Join(b.artifacts, "downloads")
+	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &yes,
+		})
+		return err
+	})); err != nil {
+		b.t.Fatalf("download behaviour: %v", err)
+	}
+	done := make(chan []byte, 1)
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	go func() {
+		for ev, err := range progress {
+			if err != nil {
+				break
+			}
+			if ev.State == browser.DownloadProgressStateCompleted {
+				data, _ := os.ReadFile(filepath.Join(dir, ev.GUID))
+				done <- data
+				return
+			}
+		}
+		done <- nil
+	}()
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("clicking %s: %v", sel, err)
+	}
+	for {
+		select {
+		case data := <-done:
+			return data
+		case <-time.After(200 * time.Millisecond):
+			// A page instead of a file: "not ready yet".
+			loc, err := chromedp.Run(ctx, chromedp.Location())
+			if err == nil && strings.HasSuffix(loc, "/download") {
+				return nil
+			}
+		case <-ctx.Done():
+			b.t.Fatalf("download with %s: %v", sel, errors.New("timed out"))
+		}
+	}
+}
