@@ -363,6 +363,13 @@ type timelineEntry struct {
 	// "pending" (not yet covered by a checkpoint) or "failed".
 	Proof   string
 	Problem string
+	// Report is set for report.issued: the chain of custody entry.
+	Report *reportEntry
+}
+
+type reportEntry struct {
+	Number, Document string
+	Revealed         bool
 }
 
 type contractData struct {
@@ -423,6 +430,13 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 		if r.Public != nil {
 			if m, ok := r.Public.Data["method"].(string); ok {
 				e.Method = m
+			}
+			if r.Kind == evidence.KindReportIssued {
+				rep := &reportEntry{}
+				rep.Number, _ = r.Public.Data["report"].(string)
+				rep.Document, _ = r.Public.Data["document"].(string)
+				rep.Revealed, _ = r.Public.Data["revealed"].(bool)
+				e.Report = rep
 			}
 		}
 		if r.Index < cp.Size {

@@ -135,6 +135,17 @@ var siteFuncs = template.FuncMap{
 		return tr(lang, zh, en)
 	},
 	"add": func(a, b int) int { return a + b },
+	"documentLabel": func(lang, doc string) template.HTML {
+		switch doc {
+		case "certificate":
+			return tr(lang, "签约存证页", "signing certificate page")
+		case "evidence-report":
+			return tr(lang, "证据报告", "evidence report")
+		case "evidence-bundle":
+			return tr(lang, "离线校验包", "evidence bundle")
+		}
+		return template.HTML(template.HTMLEscapeString(doc))
+	},
 }
 
 // kindLabel names an event kind in the user's words.
@@ -164,7 +175,7 @@ func kindLabel(lang, kind string) template.HTML {
 	case "report.issued":
 		zh, en = "出具报告", "report issued"
 	}
-	return tr(lang, zh, en) + template.HTML(` <code>`+template.HTMLEscapeString(kind)+`</code>`)
+	return tr(lang, zh, en)
 }
 
 // methodLabel names an identity or intent verification method.
