@@ -9,6 +9,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/evidencetest"
+	"github.com/cunzheng/cunzheng/ledger/cluster/clustertest"
 )
 
 func BenchmarkParseEvents(b *testing.B) {
@@ -22,36 +23,77 @@ func BenchmarkParseEvents(b *testing.B) {
 	}
 }
 
-// BenchmarkIngestEvidenceOnly measures the evidence path alone (validate,
-// claim, seal, store, index, with synced Pebble commits on disk) against
-// the in-memory log, single events from 32 goroutines.
-func BenchmarkIngestEvidenceOnly(b *testing.B) {
+// benchStores are the stores the ingest benchmarks run on: the embedded
+// Pebble store on disk, and PostgreSQL (a real server started once per
+// benchmark, a fresh database per run, as in cluster mode).
+func benchStores(b *testing.B) []struct {
+	name string
+	open func(b *testing.B) evidence.Store
+} {
+	var pg *clustertest.PG
+	return []struct {
+		name string
+		open func(b *testing.B) evidence.Store
+	}{
+		{"pebble", func(*testing.B) evidence.Store { return nil }},
+		{"postgres", func(sub *testing.B) evidence.Store {
+			if pg == nil {
+				pg = clustertest.StartPostgres(b)
+			}
+			st, err := evidence.OpenPostgres(context.Background(), pg.NewDatabase(sub))
+			if err != nil {
+				sub.Fatal(err)
+			}
+			return st
+		}},
+	}
+}
+
+// benchService opens a service with one tenant on st (nil: Pebble).
+func benchService(b *testing.B, st evidence.Store) (*evidence.Service, evidence.Principal) {
 	dir := b.TempDir()
 	master, _ := evidence.GenerateMasterKey()
-	_, key, err := evidence.CreateTenant(dir, master, "bench", nil, t0)
+	tenants := evidence.TenantDir(dir)
+	if st != nil {
+		tenants = evidence.StoreTenants(st)
+	}
+	_, key, err := tenants.Create(context.Background(), master, "bench", nil, t0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: evidencetest.NewLog()})
+	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: evidencetest.NewLog(), Store: st})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer svc.Close()
+	b.Cleanup(func() { svc.Close() })
 	p, _ := svc.Authenticate(key)
-	var n atomic.Int64
-	b.SetParallelism(16)
-	b.ReportAllocs()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			body, _ := json.Marshal(event(int(n.Add(1))))
-			if _, err := svc.Ingest(context.Background(), p, body); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
+	return svc, p
+}
+
+// BenchmarkIngestEvidenceOnly measures the evidence path alone (validate,
+// claim, seal, store, index, with durable commits) against the in-memory
+// log, single events from 16 goroutines per core, on each store.
+func BenchmarkIngestEvidenceOnly(b *testing.B) {
+	for _, bs := range benchStores(b) {
+		b.Run(bs.name, func(b *testing.B) {
+			svc, p := benchService(b, bs.open(b))
+			var n atomic.Int64
+			b.SetParallelism(16)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					body, _ := json.Marshal(event(int(n.Add(1))))
+					if _, err := svc.Ingest(context.Background(), p, body); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
+		})
+	}
 }
 
 // BenchmarkSearch100k measures search pages over a tenant with 100,000
@@ -100,31 +142,25 @@ func BenchmarkSearch100k(b *testing.B) {
 }
 
 // BenchmarkIngestBatch1000 ingests batches of 1,000 events (evidence
-// only, in-memory log). Reports events/s.
+// only, in-memory log) on each store. Reports events/s.
 func BenchmarkIngestBatch1000(b *testing.B) {
-	dir := b.TempDir()
-	master, _ := evidence.GenerateMasterKey()
-	_, key, err := evidence.CreateTenant(dir, master, "bench", nil, t0)
-	if err != nil {
-		b.Fatal(err)
+	for _, bs := range benchStores(b) {
+		b.Run(bs.name, func(b *testing.B) {
+			svc, p := benchService(b, bs.open(b))
+			n := 0
+			b.ResetTimer()
+			start := time.Now()
+			for b.Loop() {
+				evs := make([]map[string]any, evidence.MaxBatch)
+				for i := range evs {
+					evs[i] = event(n)
+					n++
+				}
+				if _, err := svc.Ingest(context.Background(), p, batch(evs...)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+		})
 	}
-	svc, err := evidence.Open(context.Background(), evidence.Config{Dir: dir, Master: master, Log: evidencetest.NewLog()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer svc.Close()
-	p, _ := svc.Authenticate(key)
-	n := 0
-	start := time.Now()
-	for b.Loop() {
-		evs := make([]map[string]any, evidence.MaxBatch)
-		for i := range evs {
-			evs[i] = event(n)
-			n++
-		}
-		if _, err := svc.Ingest(context.Background(), p, batch(evs...)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
 }

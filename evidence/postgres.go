@@ -165,116 +165,101 @@ func (p *pgStore) scan(ctx context.Context, lower, upper []byte, fn func(k, v []
 	return pgScan(ctx, p.pool, lower, upper, fn)
 }
 
-// apply queues b's checks and writes on tx in one round trip and reads
-// their results; errConflict when a precondition fails.
-func pgApply(ctx context.Context, tx pgx.Tx, b *batch) error {
-	if !b.sync {
-		// See OpenPostgres: these writes are replayable.
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
-			return err
-		}
-	}
-	var pb pgx.Batch
-	type check struct {
-		insert bool
-		v      []byte
-	}
-	var checks []check
+// Statements of a batch. A failed precondition raises division_by_zero
+// (SQLSTATE 22012), which aborts the transaction it runs in and reads back
+// as errConflict, so that a whole batch can be sent in one round trip.
+const (
+	sqlSet    = `INSERT INTO evidence_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`
+	sqlInsert = `WITH w AS (INSERT INTO evidence_kv AS t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v = EXCLUDED.v RETURNING 1) SELECT 1 / count(*)::int FROM w`
+	sqlExpect = `SELECT 1 / count(*)::int FROM (SELECT 1 FROM evidence_kv WHERE k = $1 AND v = $2 FOR SHARE) s`
+	sqlDelete = `DELETE FROM evidence_kv WHERE k = $1`
+	sqlDelRng = `DELETE FROM evidence_kv WHERE k >= $1 AND k < $2`
+)
+
+// queueBatch queues b's preconditions, then its writes in order.
+func queueBatch(pb *pgx.Batch, b *batch) {
 	for _, e := range b.expects {
-		pb.Queue(`SELECT v FROM evidence_kv WHERE k = $1 FOR SHARE`, e.k)
-		checks = append(checks, check{v: e.v})
+		pb.Queue(sqlExpect, e.k, e.v)
 	}
 	for _, o := range b.ops {
 		switch o.kind {
 		case opSet:
-			pb.Queue(`INSERT INTO evidence_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`, o.k, o.v)
+			pb.Queue(sqlSet, o.k, o.v)
 		case opInsert:
-			// Absent, or holding exactly v already: one row comes back.
-			pb.Queue(`INSERT INTO evidence_kv AS t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v = EXCLUDED.v RETURNING 1`, o.k, o.v)
-			checks = append(checks, check{insert: true})
+			pb.Queue(sqlInsert, o.k, o.v)
 		case opDelete:
-			pb.Queue(`DELETE FROM evidence_kv WHERE k = $1`, o.k)
+			pb.Queue(sqlDelete, o.k)
 		case opDeleteRange:
-			pb.Queue(`DELETE FROM evidence_kv WHERE k >= $1 AND k < $2`, o.k, o.v)
-		}
-		if o.kind != opInsert {
-			checks = append(checks, check{})
+			pb.Queue(sqlDelRng, o.k, o.v)
 		}
 	}
-	// The expects come first in checks, then one entry per op.
-	br := tx.SendBatch(ctx, &pb)
-	conflict := false
-	for i, c := range checks {
-		switch {
-		case i < len(b.expects):
-			var v []byte
-			err := br.QueryRow().Scan(&v)
-			if errors.Is(err, pgx.ErrNoRows) || err == nil && string(v) != string(c.v) {
-				conflict = true
-			} else if err != nil {
-				br.Close()
-				return err
-			}
-		case c.insert:
-			var one int
-			err := br.QueryRow().Scan(&one)
-			if errors.Is(err, pgx.ErrNoRows) {
-				conflict = true
-			} else if err != nil {
-				br.Close()
-				return err
-			}
-		default:
-			if _, err := br.Exec(); err != nil {
-				br.Close()
-				return err
-			}
-		}
-	}
-	if err := br.Close(); err != nil {
-		return err
-	}
-	if conflict {
+}
+
+// pgErr maps a failed statement: a precondition or a lost race to
+// errConflict, anything else wrapped.
+func pgErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "22012" || pe.Code == "23505") {
+		// 23505: two inserts of one new key raced; the loser re-reads.
 		return errConflict
 	}
-	return nil
+	return err
 }
 
 // retryable reports whether a transaction failed only because it lost a
-// race PostgreSQL resolved by aborting it: a deadlock, a serialisation
-// failure, or two inserts of one new key.
+// race PostgreSQL resolved by aborting it: a deadlock or a serialisation
+// failure.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch pe.Code {
-		case "40P01", "40001":
-			return true
-		case "23505":
-			return true
-		}
-	}
-	return false
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
+// commit sends the whole batch in one round trip. Without BEGIN, the
+// statements up to the pipeline's Sync run as one implicit transaction:
+// all committed at the Sync, or all rolled back at the first error.
 func (p *pgStore) commit(ctx context.Context, b *batch) error {
 	if b.empty() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error { return pgApply(ctx, tx, b) })
-	if retryable(err) {
-		// A unique violation here is an insert racing another insert of
-		// the same key; the loser re-reads like any other conflict.
-		return errConflict
+	var pb pgx.Batch
+	queueBatch(&pb, b)
+	for range maxTxnAttempts {
+		err := p.pool.SendBatch(ctx, &pb).Close()
+		if !retryable(err) {
+			return pgErr(err)
+		}
 	}
-	return err
+	return errors.New("evidence: batch kept losing deadlocks")
 }
 
+// pgTxn is an explicit transaction on one connection. BEGIN travels with
+// the transaction's first statement and COMMIT with its writes, so that a
+// read-modify-write costs two round trips.
 type pgTxn struct {
-	ctx context.Context
-	tx  pgx.Tx
-	b   batch
+	ctx   context.Context
+	conn  *pgxpool.Conn
+	begun bool
+	b     batch
+}
+
+// send runs the queued statements, prefixed with BEGIN on first use, and
+// returns the results positioned after BEGIN.
+func (t *pgTxn) send(pb *pgx.Batch) (pgx.BatchResults, error) {
+	if t.begun {
+		return t.conn.SendBatch(t.ctx, pb), nil
+	}
+	full := &pgx.Batch{}
+	full.Queue("BEGIN")
+	full.QueuedQueries = append(full.QueuedQueries, pb.QueuedQueries...)
+	br := t.conn.SendBatch(t.ctx, full)
+	t.begun = true
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
+	return br, nil
 }
 
 func (t *pgTxn) lock(keys [][]byte) (map[string][]byte, error) {
@@ -284,7 +269,14 @@ func (t *pgTxn) lock(keys [][]byte) (map[string][]byte, error) {
 	}
 	// Locking in key order: two transactions locking overlapping sets
 	// then wait for each other instead of deadlocking.
-	rows, err := t.tx.Query(t.ctx, `SELECT k, v FROM evidence_kv WHERE k = ANY($1) ORDER BY k FOR UPDATE`, keys)
+	var pb pgx.Batch
+	pb.Queue(`SELECT k, v FROM evidence_kv WHERE k = ANY($1) ORDER BY k FOR UPDATE`, keys)
+	br, err := t.send(&pb)
+	if err != nil {
+		return nil, err
+	}
+	defer br.Close()
+	rows, err := br.Query()
 	if err != nil {
 		return nil, err
 	}
@@ -296,16 +288,38 @@ func (t *pgTxn) lock(keys [][]byte) (map[string][]byte, error) {
 		}
 		out[string(k)] = v
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, br.Close()
 }
 
 func (t *pgTxn) mutex(name string) error {
-	_, err := t.tx.Exec(t.ctx, "SELECT pg_advisory_xact_lock($1)", lockID(name))
-	return err
+	var pb pgx.Batch
+	pb.Queue("SELECT pg_advisory_xact_lock($1)", lockID(name))
+	br, err := t.send(&pb)
+	if err != nil {
+		return err
+	}
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return err
+	}
+	return br.Close()
 }
 
 func (t *pgTxn) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
-	return pgScan(t.ctx, t.tx, lower, upper, fn)
+	if !t.begun {
+		br, err := t.send(&pgx.Batch{})
+		if err != nil {
+			return err
+		}
+		if err := br.Close(); err != nil {
+			return err
+		}
+	}
+	return pgScan(t.ctx, t.conn, lower, upper, fn)
 }
 
 func (t *pgTxn) batch() *batch { return &t.b }
@@ -316,20 +330,7 @@ const maxTxnAttempts = 8
 func (p *pgStore) update(ctx context.Context, fn func(tx txn) error) error {
 	var err error
 	for range maxTxnAttempts {
-		err = func() error {
-			ctx, cancel := context.WithTimeout(ctx, pgTimeout)
-			defer cancel()
-			return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-				t := &pgTxn{ctx: ctx, tx: tx}
-				if err := fn(t); err != nil {
-					return err
-				}
-				if t.b.empty() {
-					return nil
-				}
-				return pgApply(ctx, tx, &t.b)
-			})
-		}()
+		err = p.updateOnce(ctx, fn)
 		// A failed precondition (a record another process created first)
 		// is retried like a lost deadlock: fn reads again.
 		if !retryable(err) && !errors.Is(err, errConflict) {
@@ -337,4 +338,51 @@ func (p *pgStore) update(ctx context.Context, fn func(tx txn) error) error {
 		}
 	}
 	return fmt.Errorf("evidence: transaction kept conflicting: %w", err)
+}
+
+func (p *pgStore) updateOnce(ctx context.Context, fn func(tx txn) error) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
+	defer cancel()
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	t := &pgTxn{ctx: ctx, conn: conn}
+	committed := false
+	defer func() {
+		if t.begun && !committed {
+			if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+				// The pool drops a connection left inside a transaction.
+				conn.Conn().Close(context.Background())
+			}
+		}
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.b.empty() {
+		if t.begun {
+			_, err := conn.Exec(ctx, "COMMIT")
+			committed = err == nil
+			return err
+		}
+		return nil
+	}
+	var pb pgx.Batch
+	if !t.b.sync {
+		// See OpenPostgres: these writes are replayable.
+		pb.Queue("SET LOCAL synchronous_commit = off")
+	}
+	queueBatch(&pb, &t.b)
+	pb.Queue("COMMIT")
+	br, err := t.send(&pb)
+	if err != nil {
+		return pgErr(err)
+	}
+	if err := br.Close(); err != nil {
+		return pgErr(err)
+	}
+	committed = true
+	return nil
 }

@@ -58,18 +58,19 @@ func subjectAD(tenant, subject string) []byte {
 // batch using a not-yet-persisted key writes it again, so that a failed
 // first batch cannot leave a later one with a key that was never stored.
 //
-// On a shared store the stored key is read every time (a cached key is
-// reused only while the store still holds it): another process may have
-// erased the subject, or stored the subject's first key. Keys this process
-// created and has not stored yet are used as they are; committing them
-// conflicts if another process stored a different one first.
+// On a shared store another process may have erased the subject, or
+// stored the subject's first key. Reading (create false) then checks the
+// store every time: a cached key is reused only while the store still
+// holds it. Ingest (create true) trusts the cache, because commitPending
+// commits only if every key it used is still stored unchanged (and new
+// ones still absent); on a conflict it forgets them and reads again.
 func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*subjectKey, error) {
 	ck := ts.ID + "/" + subject
 	shared := s.store.shared()
 	s.subjMu.Lock()
 	cached, ok := s.subjects[ck]
 	s.subjMu.Unlock()
-	if ok && (!shared || !cached.persisted.Load()) {
+	if ok && (!shared || create || !cached.persisted.Load()) {
 		return cached, nil
 	}
 	var st storedSubjectKey
@@ -114,14 +115,15 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	return sk, nil
 }
 
-// forgetSubjects drops keys created here that lost the race to store the
-// subject's first key, so that a retry reads the stored one.
+// forgetSubjects drops cached keys a conflicting batch used: created here
+// but beaten by another process's key for the subject, or erased by
+// another process. The retry reads the store.
 func (s *Service) forgetSubjects(ts *tenantState, keys []*subjectKey) {
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
 	for _, sk := range keys {
 		ck := ts.ID + "/" + sk.subject
-		if cur := s.subjects[ck]; cur == sk && !sk.persisted.Load() {
+		if cur := s.subjects[ck]; cur == sk {
 			delete(s.subjects, ck)
 		}
 	}

@@ -493,7 +493,7 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	}
 	if err := s.commitPending(ctx, ts, work, newKeys, usedKeys); err != nil {
 		if errors.Is(err, errConflict) {
-			s.forgetSubjects(ts, newKeys)
+			s.forgetSubjects(ts, append(newKeys, usedKeys...))
 		}
 		return nil, err
 	}

@@ -1,0 +1,226 @@
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cunzheng/cunzheng/ledger/cluster/clustertest"
+)
+
+// TestStores checks the contract of Store that the service relies on,
+// against both implementations.
+func TestStores(t *testing.T) {
+	stores := []struct {
+		name string
+		open func(t *testing.T) Store
+	}{
+		{"pebble", func(t *testing.T) Store {
+			st, err := openPebble(t.TempDir(), vfs.NewMem(), quietLogger{discardLogger()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+		{"postgres", func(t *testing.T) Store {
+			st, err := OpenPostgres(context.Background(), clustertest.Postgres(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}},
+	}
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			st := s.open(t)
+			defer st.Close()
+			testStore(t, st)
+		})
+	}
+}
+
+func scanAll(t *testing.T, st Store, lo, hi []byte) []string {
+	t.Helper()
+	var out []string
+	if err := st.scan(context.Background(), lo, hi, func(k, v []byte) (bool, error) {
+		out = append(out, string(k)+"="+string(v))
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func testStore(t *testing.T, st Store) {
+	ctx := context.Background()
+	// Bytewise order, including bytes >= 0x80 and a key that is a prefix
+	// of another; more keys than one PostgreSQL scan page.
+	b := &batch{sync: true}
+	keys := []string{"x/a", "x/a\x00", "x/a/b", "x/\x7f", "x/\x80", "x/\xff\xff", "x/"}
+	for _, k := range keys {
+		b.set([]byte(k), []byte("v"+k))
+	}
+	for i := range scanPage + 10 {
+		b.set(fmt.Appendf(nil, "y/%06d", i), []byte{})
+	}
+	if err := st.commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	var got []string
+	st.scan(ctx, []byte("x/"), prefixEnd([]byte("x/")), func(k, _ []byte) (bool, error) {
+		got = append(got, string(k))
+		return true, nil
+	})
+	if !slices.Equal(got, want) {
+		t.Errorf("scan order %q, want %q", got, want)
+	}
+	if n := len(scanAll(t, st, []byte("y/"), []byte("y0"))); n != scanPage+10 {
+		t.Errorf("scan across pages: %d keys", n)
+	}
+	if n := len(scanAll(t, st, []byte("y/000100"), nil)); n != scanPage+10-100 {
+		t.Errorf("scan without an upper bound: %d keys", n)
+	}
+	// Stop early.
+	n := 0
+	st.scan(ctx, []byte("y/"), nil, func(k, _ []byte) (bool, error) { n++; return n < 3, nil })
+	if n != 3 {
+		t.Errorf("scan did not stop: %d", n)
+	}
+	if v, found, err := st.get(ctx, []byte("x/\x80")); err != nil || !found || string(v) != "vx/\x80" {
+		t.Errorf("get = %q %v %v", v, found, err)
+	}
+	if v, found, err := st.get(ctx, []byte("y/000001")); err != nil || !found || v == nil || len(v) != 0 {
+		t.Errorf("empty value: %q %v %v", v, found, err)
+	}
+	if _, found, err := st.get(ctx, []byte("nope")); err != nil || found {
+		t.Errorf("absent: %v %v", found, err)
+	}
+
+	// A failed precondition changes nothing, whatever its position.
+	for _, tc := range []struct {
+		name string
+		fill func(b *batch)
+	}{
+		{"insert over another value", func(b *batch) {
+			b.set([]byte("z/1"), []byte("1"))
+			b.insert([]byte("x/a"), []byte("other"))
+			b.set([]byte("z/2"), []byte("2"))
+		}},
+		{"expect wrong value", func(b *batch) {
+			b.set([]byte("z/1"), []byte("1"))
+			b.expect([]byte("x/a"), []byte("wrong"))
+			b.delete([]byte("x/a/b"))
+		}},
+		{"expect absent key", func(b *batch) {
+			b.expect([]byte("x/none"), []byte("v"))
+			b.deleteRange([]byte("x/"), []byte("x0"))
+		}},
+	} {
+		b := &batch{sync: true}
+		tc.fill(b)
+		if err := st.commit(ctx, b); !errors.Is(err, errConflict) {
+			t.Errorf("%s: err = %v, want errConflict", tc.name, err)
+		}
+		if got := scanAll(t, st, []byte("z/"), []byte("z0")); len(got) != 0 {
+			t.Errorf("%s: wrote %q", tc.name, got)
+		}
+		if got := len(scanAll(t, st, []byte("x/"), []byte("x0"))); got != len(keys) {
+			t.Errorf("%s: x/ has %d keys", tc.name, got)
+		}
+	}
+	// Inserting the same bytes again, expecting the right value: fine.
+	b = &batch{sync: true}
+	b.insert([]byte("x/a"), []byte("vx/a"))
+	b.expect([]byte("x/a/b"), []byte("vx/a/b"))
+	b.insert([]byte("z/new"), []byte("n"))
+	b.deleteRange([]byte("y/"), []byte("y0"))
+	b.delete([]byte("x/"))
+	if err := st.commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanAll(t, st, []byte("y/"), []byte("y0")); len(got) != 0 {
+		t.Errorf("deleteRange left %d keys", len(got))
+	}
+	if _, found, _ := st.get(ctx, []byte("x/")); found {
+		t.Error("delete left the key")
+	}
+
+	// update: concurrent read-modify-write of one counter, and of a record
+	// that does not exist yet (inserted), loses nothing.
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- st.update(ctx, func(tx txn) error {
+				m, err := tx.lock([][]byte{[]byte("c/count"), []byte("c/absent")})
+				if err != nil {
+					return err
+				}
+				n := 0
+				if v, ok := m["c/count"]; ok {
+					fmt.Sscan(string(v), &n)
+				}
+				b := tx.batch()
+				b.set([]byte("c/count"), fmt.Appendf(nil, "%d", n+1))
+				if _, ok := m["c/absent"]; !ok {
+					b.insert([]byte("c/absent"), fmt.Appendf(nil, "first %d", i))
+				}
+				b.set(fmt.Appendf(nil, "c/by/%02d", i), []byte{})
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _, _ := st.get(ctx, []byte("c/count")); string(v) != "20" {
+		t.Errorf("counter = %q after 20 updates", v)
+	}
+	if got := scanAll(t, st, []byte("c/by/"), []byte("c/by0")); len(got) != 20 {
+		t.Errorf("%d of 20 updates wrote", len(got))
+	}
+	// An update whose fn fails writes nothing.
+	boom := errors.New("boom")
+	if err := st.update(ctx, func(tx txn) error {
+		tx.batch().set([]byte("c/never"), []byte{})
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Errorf("update err = %v", err)
+	}
+	if _, found, _ := st.get(ctx, []byte("c/never")); found {
+		t.Error("failed update wrote")
+	}
+	// A mutex, a scan and a write in one update.
+	if err := st.update(ctx, func(tx txn) error {
+		if err := tx.mutex("test"); err != nil {
+			return err
+		}
+		n := 0
+		if err := tx.scan([]byte("c/by/"), []byte("c/by0"), func(_, _ []byte) (bool, error) { n++; return true, nil }); err != nil {
+			return err
+		}
+		tx.batch().set([]byte("c/scanned"), fmt.Appendf(nil, "%d", n))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := st.get(ctx, []byte("c/scanned")); string(v) != "20" {
+		t.Errorf("scanned = %q", v)
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
