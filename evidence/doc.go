@@ -15,7 +15,7 @@
 // fresh 32-byte salt. Names, ID numbers, phones, e-mails, IPs, accounts,
 // certificate serials, contract numbers and names never appear in it. The
 // values and salts form the sealed record, stored off-log in this package's
-// Pebble store keyed by the leaf hash.
+// store keyed by the leaf hash.
 //
 // # Keys
 //
@@ -40,5 +40,23 @@
 // # Tenants
 //
 // Tenants are files under DIR/evidence/tenants (see TenantsDir), so the
-// CLI can create them while a server holds the Pebble lock.
+// CLI can create them while a server holds the Pebble lock. In cluster mode
+// they are records of the shared store (StoreTenants).
+//
+// # Storage and cluster mode
+//
+// Everything the service keeps goes through Store, an ordered key-value
+// store with atomic batches, preconditions and locking transactions. The
+// embedded default is Pebble under Config.Dir. Cluster mode passes
+// OpenPostgres's store as Config.Store: one table with a bytea primary key
+// holding tenants and their wrapped keys, subject keys, claims, sealed
+// records, the contract index and the encrypted documents, shared by every
+// `cunzheng serve` process. What a single process enforces in memory, the
+// shared store enforces in PostgreSQL: claims and first subject keys are
+// inserted (one winner per id or subject, the loser re-reads), a batch
+// commits only if the subject keys it sealed under are still stored (an
+// erasure in another process makes it re-read), contract records are
+// updated under row locks (or inserted when new), a claim another process
+// already finalized is not indexed twice, and no cache of stored state is
+// trusted for reading.
 package evidence
