@@ -55,7 +55,7 @@ type server struct {
 	mu     *sync.Mutex
 }
 
-var listenRE = regexp.MustCompile(`listening on (http://\S+)`)
+var listenRE = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startServe starts `cunzheng serve` on a free loopback port and waits until
 // it answers /healthz.
