@@ -944,6 +944,46 @@ func testErasureAppendFails(t *testing.T, bk backend) {
 	}
 }
 
+// TestErasureBeforePendingCompletes: an event whose append failed is
+// completed by its retry after its subject was erased; the account index
+// must not point at the erased person again.
+func TestErasureBeforePendingCompletes(t *testing.T) { testErasureBeforePendingCompletes(t, embedded) }
+
+func testErasureBeforePendingCompletes(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	ev := event(7)
+	ev["actor"].(map[string]any)["account"] = "18501775544"
+	body, _ := json.Marshal(ev)
+	e.log.Fail = func([][]byte) error { return errors.New("log down") }
+	if _, err := e.svc.Ingest(ctx, e.p, body); err == nil {
+		t.Fatal("ingest with a failing log succeeded")
+	}
+	e.log.Fail = nil
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := e.svc.Ingest(ctx, e.p, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lh [32]byte
+	hex.Decode(lh[:], []byte(rs[0].LeafHash))
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || !o.Erased {
+		t.Errorf("event sealed before the erasure: %+v %v", o, err)
+	}
+	page, err := e.svc.Search(e.p, evidence.Query{Account: "18501775544"})
+	if err != nil || len(page.Contracts) != 0 {
+		t.Errorf("search by the erased account: %+v %v", page, err)
+	}
+	if _, err := e.svc.Contract(e.p, "C000002"); err != nil {
+		t.Errorf("the event's contract: %v", err)
+	}
+}
+
 // TestDamagedTenantFile: one damaged tenant file does not lock the others
 // out of the server, and the CLI refuses to write around it.
 func TestDamagedTenantFile(t *testing.T) {

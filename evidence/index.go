@@ -71,6 +71,11 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if shared {
 				lockKeys = append(lockKeys, key("i", tenant, it.id))
 			}
+			if it.c.Subject != "" {
+				// To see an erasure committed since the claim was written
+				// (below).
+				lockKeys = append(lockKeys, key("k", tenant, it.c.Subject))
+			}
 			if ref := it.c.Contract; ref != "" && !refs[ref] {
 				refs[ref] = true
 				if _, hit := s.contractCache[tenant+"/"+ref]; shared || !hit {
@@ -156,7 +161,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				b.set(nameKey(tenant, cr.Name, c.Contract), []byte{})
 			}
 			cr.Events++
-			if c.Subject != "" {
+			if c.Subject != "" && !erasedSince(locked, tenant, c) {
 				// Always: an erasure deletes the account's a/ keys, and the
 				// same account may act again.
 				b.set(key("a", tenant, c.Subject, c.Contract), []byte{})
@@ -204,6 +209,19 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		s.contractCache[tenant+"/"+ref] = cr
 	}
 	return nil
+}
+
+// erasedSince reports whether the key c was sealed under is no longer the
+// subject's stored key: the subject was erased after the claim was
+// committed (by another process, or while the claim waited for a failed
+// append to be retried), so the account index must not point at it again.
+func erasedSince(locked map[string][]byte, tenant string, c *claim) bool {
+	v, ok := locked[string(key("k", tenant, c.Subject))]
+	if !ok {
+		return true
+	}
+	var st storedSubjectKey
+	return json.Unmarshal(v, &st) != nil || st.KeyID != c.SubjectKey
 }
 
 // maxCachedContracts bounds the contract record cache of finalize.

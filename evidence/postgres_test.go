@@ -44,6 +44,7 @@ func TestPostgres(t *testing.T) {
 		{"RecoverPending", testRecoverPending},
 		{"Erasure", testErasure},
 		{"ErasureAppendFails", testErasureAppendFails},
+		{"ErasureBeforePendingCompletes", testErasureBeforePendingCompletes},
 		{"MasterKeyRotation", testMasterKeyRotation},
 		{"Documents", testDocuments},
 		{"Search", testSearch},
