@@ -287,6 +287,10 @@ type documentLookup struct {
 
 func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verify.LedgerRecord, error) {
 	matches, err := d.ev.LookupDocument(hex.EncodeToString(sum[:]))
+	if errors.Is(err, evidence.ErrNotFound) {
+		// Not in the ledger is a verdict ("not recorded"), not a failure.
+		return verify.LedgerRecord{}, verify.ErrNotRecorded
+	}
 	if err != nil {
 		return verify.LedgerRecord{}, err
 	}
