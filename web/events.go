@@ -360,10 +360,9 @@ func typeText(p map[string]any, defs map[string]any) string {
 }
 
 var schemaPage = template.Must(template.New("events").Parse(`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>cunzheng events · 事件格式</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}td,th{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}code{background:#f6f6f6;padding:0 .2rem}.req{color:#a00}</style></head><body>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>cunzheng events · 事件格式</title>
+<link rel="stylesheet" href="/static/site.css"></head><body><main>
 <h1>Events 事件格式</h1>
 <p>{{.Description}}</p>
 <p>Machine-readable: <a href="/v1/schema/events"><code>GET /v1/schema/events</code></a> (JSON Schema draft 2020-12). Post with
@@ -379,7 +378,7 @@ The answer is <code>{"receipts":[{"id","index","leaf_hash","checkpoint"}]}</code
 {{if .Fields}}<table><tr><th>data field</th><th>type</th><th>description</th></tr>
 {{range .Fields}}<tr><td><code>{{.Name}}</code>{{if .Required}} <span class="req">required</span>{{end}}</td><td><code>{{.Type}}</code></td><td>{{.Description}}</td></tr>
 {{end}}</table>{{else}}<p>No data fields.</p>{{end}}{{end}}
-</body></html>
+</main></body></html>
 `))
 
 func (h *eventHandlers) schemaPage(c *gin.Context) {
