@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
@@ -62,7 +63,10 @@ type ConsoleConfig struct {
 	// per key prefix.
 	SignInPerMinute int
 	Logger          *slog.Logger
-	now             func() time.Time
+	// Registerer registers the console's metrics (sign-in outcomes,
+	// downloads); none when nil.
+	Registerer prometheus.Registerer
+	now        func() time.Time
 }
 
 type console struct {
@@ -72,6 +76,8 @@ type console struct {
 	byIP     *rateLimiter
 	byPrefix *rateLimiter
 	logger   *slog.Logger
+	signIns  *prometheus.CounterVec
+	issued   *prometheus.CounterVec
 }
 
 // MountConsole returns the mount for web.Config.Mounts that serves
@@ -110,7 +116,18 @@ func newConsole(cfg ConsoleConfig) *console {
 	if cfg.now == nil {
 		cfg.now = time.Now
 	}
+	signIns := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cunzheng_console_signins_total", Help: "Console sign-in attempts by outcome.",
+	}, []string{"outcome"})
+	issued := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cunzheng_console_downloads_total", Help: "Documents downloaded from the console by kind and whether unmasked.",
+	}, []string{"document", "revealed"})
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(signIns, issued)
+	}
 	return &console{
+		signIns:  signIns,
+		issued:   issued,
 		cfg:      cfg,
 		site:     defaultSite,
 		sessions: newSessionStore(cfg.SessionIdle, cfg.SessionMax, defaultMaxSessions, cfg.now),
@@ -203,6 +220,7 @@ func (h *console) login(c *gin.Context) {
 	limitForm(c)
 	want, _ := c.Cookie(loginCookie)
 	if !tokenEqual(c.PostForm("csrf"), want) {
+		h.signIns.WithLabelValues("csrf").Inc()
 		h.loginPage(c, http.StatusForbidden, msgCSRF)
 		return
 	}
@@ -216,6 +234,7 @@ func (h *console) login(c *gin.Context) {
 	ipOK := h.byIP.allow(c.RemoteIP())
 	prefixOK := h.byPrefix.allow(prefix)
 	if !ipOK || !prefixOK {
+		h.signIns.WithLabelValues("rate_limited").Inc()
 		h.logger.WarnContext(c.Request.Context(), "console sign-in rate limited", "by_ip", !ipOK, "by_prefix", !prefixOK)
 		h.loginPage(c, http.StatusTooManyRequests, msgRate)
 		return
@@ -233,15 +252,18 @@ func (h *console) login(c *gin.Context) {
 				TextZH: "暂时无法登录，请稍后再试。", TextEN: "Sign-in is unavailable; try again later."})
 			return
 		}
+		h.signIns.WithLabelValues("invalid").Inc()
 		h.loginPage(c, http.StatusUnauthorized, message{TitleZH: "密钥无效", TitleEN: "Invalid key",
 			TextZH: "该密钥不存在或已被撤销。", TextEN: "This key does not exist or has been revoked."})
 		return
 	}
 	if !p.Has(evidence.RoleLegal) {
+		h.signIns.WithLabelValues("forbidden").Inc()
 		h.loginPage(c, http.StatusForbidden, message{TitleZH: "无权登录", TitleEN: "Not allowed",
 			TextZH: "控制台需要具有 legal 角色的密钥。", TextEN: "The console needs a key with the legal role."})
 		return
 	}
+	h.signIns.WithLabelValues("ok").Inc()
 	id, _ := h.sessions.create(p)
 	setCookie(c, sessionCookie, id, 0)
 	setCookie(c, loginCookie, "", -1)
@@ -515,6 +537,7 @@ func (h *console) download(c *gin.Context) {
 		h.contractError(c, ss, err)
 		return
 	}
+	h.issued.WithLabelValues(k.kind, strconv.FormatBool(reveal)).Inc()
 	h.logger.InfoContext(c.Request.Context(), "console download", "tenant", p.Tenant.ID, "kind", k.kind, "reveal", reveal, "report", is.ReportNumber)
 	c.Header("Content-Disposition", `attachment; filename="`+is.ReportNumber+"-"+k.file+`"`)
 	c.Header("X-Report-Number", is.ReportNumber)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
@@ -78,8 +79,9 @@ func newConsoleEnv(t testing.TB) *consoleEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.svc.Close() })
-	cfg := Config{Log: e.log, Logger: logger}
-	cfg.Mounts = append(cfg.Mounts, MountConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Logger: logger, now: e.clock}))
+	reg := prometheus.NewRegistry()
+	cfg := Config{Log: e.log, Logger: logger, Gatherer: reg}
+	cfg.Mounts = append(cfg.Mounts, MountConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Logger: logger, Registerer: reg, now: e.clock}))
 	e.h = New(cfg)
 	return e
 }
@@ -323,6 +325,12 @@ func TestConsoleSignInRateLimit(t *testing.T) {
 	}
 	if w.Code != http.StatusTooManyRequests {
 		t.Fatalf("attempt %d at one prefix: %d %s", DefaultSignInPerMinute+1, w.Code, w.Body)
+	}
+	metrics := b.do(t, "GET", "/metrics", nil).Body.String()
+	for _, want := range []string{`cunzheng_console_signins_total{outcome="rate_limited"}`, `cunzheng_console_signins_total{outcome="invalid"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 	// A minute later both buckets have refilled.
 	e.advance(time.Minute)

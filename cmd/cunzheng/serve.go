@@ -180,7 +180,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	})
 	a.mounts = append(a.mounts, func(r gin.IRouter) { web.MountEvents(r, a.evidence, logger) })
 	a.mounts = append(a.mounts, web.MountConsole(web.ConsoleConfig{
-		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"),
+		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"), Registerer: reg,
 	}))
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
