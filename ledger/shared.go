@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -88,6 +89,10 @@ type sharedState struct {
 	poke    chan struct{} // an append waits: look at the tree now
 
 	integrated chan struct{} // closed when the integrator has stopped
+
+	// lastErr is why this process's last integration attempt failed
+	// (nil after a success), for the reason given to timed-out appends.
+	lastErr atomic.Pointer[error]
 }
 
 // sequenced is an answered Sequence call waiting for integration.
@@ -280,9 +285,13 @@ func (l *Log) releaseWaiters() {
 			r.done <- appendResult{receipts: w.results[ri]}
 		}
 	}
+	why := "no process holds the integration lease or it cannot write"
+	if errp := l.shared.lastErr.Load(); errp != nil {
+		why = (*errp).Error()
+	}
 	for _, w := range late {
-		err := fmt.Errorf("%w (leaves sequenced up to index %d but not integrated within %v: no process holds the integration lease or it cannot write; retrying the same bytes returns the same index)",
-			ErrUnavailable, w.need-1, l.shared.cfg.IntegrationTimeout)
+		err := fmt.Errorf("%w (leaves sequenced up to index %d but not integrated within %v: %s; retrying the same bytes returns the same index)",
+			ErrUnavailable, w.need-1, l.shared.cfg.IntegrationTimeout, why)
 		for _, r := range w.reqs {
 			r.done <- appendResult{err: err}
 		}
@@ -426,7 +435,7 @@ func (l *Log) integrate() {
 		case <-t.C:
 		case <-l.shared.poke:
 		}
-		if time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader {
+		if time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader || rng == nil {
 			start := time.Now()
 			tok, held, err := l.shared.store.Lease(ctx, cfg.Holder, cfg.LeaseTTL)
 			switch {
@@ -435,7 +444,7 @@ func (l *Log) integrate() {
 			case !held:
 				lose("held by another process", nil)
 			default:
-				if !l.shared.leader || tok != token {
+				if !l.shared.leader || tok != token || rng == nil {
 					// Taking over: whatever this process knew may be stale.
 					st, err := l.shared.store.LoadState(ctx)
 					if err == nil {
@@ -461,25 +470,26 @@ func (l *Log) integrate() {
 				validTill = start.Add(cfg.LeaseTTL)
 			}
 		}
-		if l.shared.leader && time.Now().Before(validTill) {
+		if l.shared.leader && rng != nil && time.Now().Before(validTill) {
 			for time.Now().Before(validTill) {
 				n, err := l.integrateOnce(ctx, &rng)
 				if err != nil {
+					l.shared.lastErr.Store(&err)
 					if errors.Is(err, ErrFenced) {
 						lose("fenced", err)
 					} else {
 						l.logger.Warn("integration failed; will retry", "err", err)
 						l.metrics.storageErrors.Inc()
-						rng = nil
-						l.shared.leader = false // reload state on the next round
+						rng = nil // renew the lease and reload the state first
 					}
 					break
 				}
+				l.shared.lastErr.Store(nil)
 				if n == 0 {
 					break
 				}
 			}
-			if l.shared.leader && (closing || time.Since(lastPub) >= l.cfg.CheckpointInterval) {
+			if l.shared.leader && rng != nil && (closing || time.Since(lastPub) >= l.cfg.CheckpointInterval) {
 				if err := l.publishIfGrown(ctx); err != nil {
 					if errors.Is(err, ErrFenced) {
 						lose("fenced at signing", err)

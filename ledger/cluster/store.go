@@ -141,6 +141,15 @@ func Open(ctx context.Context, dsn string, obj *Objects, o Options) (*Store, err
 		return nil, fmt.Errorf("cluster: database DSN: %w", err)
 	}
 	pc.MaxConns = o.MaxConns
+	if pc.ConnConfig.ConnectTimeout == 0 {
+		pc.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	// A process paused inside a transaction (SIGSTOP, a long GC pause, a
+	// frozen VM) would keep its row locks, and a FOR SHARE lock on the
+	// lease row blocks every takeover. The server ends such sessions.
+	if _, ok := pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		pc.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "2s"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connecting to the database: %w", err)
