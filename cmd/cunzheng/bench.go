@@ -47,26 +47,27 @@ func runBench(ctx context.Context, args []string) error {
 }
 
 type ledgerBenchResult struct {
-	Entries         int     `json:"entries"`
-	Clients         int     `json:"clients"`
-	EntryBytes      int     `json:"entry_bytes"`
-	Seconds         float64 `json:"seconds"`
-	AppendsPerSec   float64 `json:"appends_per_sec"`
-	P50Millis       float64 `json:"append_p50_ms"`
-	P99Millis       float64 `json:"append_p99_ms"`
-	MaxMillis       float64 `json:"append_max_ms"`
-	PeakRSSMiB      float64 `json:"peak_rss_mib"`
-	Proofs          int     `json:"proofs"`
-	ProofsPerSec    float64 `json:"inclusion_proofs_per_sec"`
-	RawPebblePerSec float64 `json:"raw_pebble_appends_per_sec,omitempty"`
-	RawP99Millis    float64 `json:"raw_pebble_p99_ms,omitempty"`
-	RatioToRaw      float64 `json:"ledger_to_raw_ratio,omitempty"`
-	Data            string  `json:"data,omitempty"`
-	Size            uint64  `json:"final_tree_size"`
+	Entries         int                 `json:"entries"`
+	Clients         int                 `json:"clients"`
+	EntryBytes      int                 `json:"entry_bytes"`
+	Seconds         float64             `json:"seconds"`
+	AppendsPerSec   float64             `json:"appends_per_sec"`
+	P50Millis       float64             `json:"append_p50_ms"`
+	P99Millis       float64             `json:"append_p99_ms"`
+	MaxMillis       float64             `json:"append_max_ms"`
+	PeakRSSMiB      float64             `json:"peak_rss_mib"`
+	Proofs          int                 `json:"proofs"`
+	ProofsPerSec    float64             `json:"inclusion_proofs_per_sec"`
+	RawPebblePerSec float64             `json:"raw_pebble_appends_per_sec,omitempty"`
+	RawP99Millis    float64             `json:"raw_pebble_p99_ms,omitempty"`
+	RatioToRaw      float64             `json:"ledger_to_raw_ratio,omitempty"`
+	Data            string              `json:"data,omitempty"`
+	Size            uint64              `json:"final_tree_size"`
+	Cluster         *clusterBenchResult `json:"cluster,omitempty"`
 }
 
 func runBenchLedger(ctx context.Context, args []string) error {
-	fs := newFlagSet("bench ledger", "bench ledger [--entries N] [--clients C] [--data DIR] [--json]\n\nAppends N entries of about 300 bytes from C concurrent clients into a fresh\nledger (every acknowledged append fsynced), then measures inclusion proofs,\nthen writes the same entries with a plain Pebble loop under the same sync\npolicy for comparison.")
+	fs := newFlagSet("bench ledger", "bench ledger [--entries N] [--clients C] [--data DIR] [--json] [--cluster-db DSN --objects s3://... [--processes P]]\n\nAppends N entries of about 300 bytes from C concurrent clients into a fresh\nledger (every acknowledged append fsynced), then measures inclusion proofs,\nthen writes the same entries with a plain Pebble loop under the same sync\npolicy for comparison.")
 	entries := fs.Int("entries", 200000, "entries to append")
 	clients := fs.Int("clients", 64, "concurrent appending clients")
 	entrySize := fs.Int("entry-bytes", 300, "bytes per entry")
@@ -75,6 +76,9 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	raw := fs.Bool("raw", true, "also run the plain Pebble baseline")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ledger phase to this file")
+	clusterDB := fs.String("cluster-db", "", "also run the same appends on a cluster: a fresh PostgreSQL database (DSN)")
+	objects := fs.String("objects", "", "the cluster's fresh bucket: s3://BUCKET?endpoint=URL&region=R")
+	processes := fs.Int("processes", 1, "cluster logs appending at once (each with its own pool and lease candidacy)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -182,7 +186,24 @@ func runBenchLedger(ctx context.Context, args []string) error {
 		res.RawP99Millis = rhist.quantile(0.99)
 		res.RatioToRaw = res.AppendsPerSec / res.RawPebblePerSec
 	}
-	return printBench(os.Stdout, res, *asJSON)
+	if *clusterDB != "" || *objects != "" {
+		if *clusterDB == "" || *objects == "" {
+			return errors.New("the cluster benchmark needs both --cluster-db and --objects")
+		}
+		cr, err := benchCluster(ctx, *clusterDB, *objects, *processes, *entries, *clients, *entrySize)
+		if err != nil {
+			return fmt.Errorf("cluster benchmark: %w", err)
+		}
+		cr.RatioToEmbed = cr.AppendsPerSec / res.AppendsPerSec
+		res.Cluster = cr
+	}
+	if err := printBench(os.Stdout, res, *asJSON); err != nil {
+		return err
+	}
+	if res.Cluster != nil && !*asJSON {
+		printClusterBench(os.Stdout, res.Cluster)
+	}
+	return nil
 }
 
 func printBench(w io.Writer, res ledgerBenchResult, asJSON bool) error {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -585,4 +586,71 @@ func TestClusterOutage(t *testing.T) {
 	appendOK("after object store outage")
 	c.checkFinal(t, s.url, acked, map[int64][]byte{})
 	s.stop(t)
+}
+
+// TestClusterMigrate copies an embedded log, served and stopped, into a
+// fresh cluster, whose serve then continues it: the checkpoints the
+// embedded server published stay consistent with the cluster's.
+func TestClusterMigrate(t *testing.T) {
+	c := newTestCluster(t)
+	src := c.dataDir(t, 9) // the cluster's keys
+	s := startServe(t, "--data", src, "--append-token-file", c.tokenF, "--checkpoint-interval", "50ms")
+	acked := make(map[string]uint64)
+	served := make(map[int64][]byte)
+	for round := 0; round < 4; round++ {
+		for i := 0; i < 40*round+1; i++ {
+			leaf := fmt.Sprintf("embedded %d/%d", round, i)
+			status, r, err := c.append(s.url, []byte(leaf))
+			if err != nil || status != 200 {
+				t.Fatalf("embedded append: %d %+v %v", status, r, err)
+			}
+			acked[leaf] = r.Index
+		}
+		time.Sleep(200 * time.Millisecond)
+		resp, err := http.Get(s.url + "/checkpoint")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		served[checkpointSize(raw)] = raw
+	}
+	s.stop(t)
+
+	out := cunzheng(t, "migrate", "--from", src, "--to-cluster", "--cluster-db", c.dsn, "--objects", c.objects, "--quiet")
+	var leaves, cps, cos, ts, proved, of int
+	if _, err := fmt.Sscanf(out, "迁移完成 / migrated: %d leaves, %d checkpoints (%d cosignatures, %d timestamps); every checkpoint's root proved unchanged (%d of %d)",
+		&leaves, &cps, &cos, &ts, &proved, &of); err != nil {
+		t.Fatalf("migrate output %q: %v", out, err)
+	}
+	if leaves != len(acked) || cps < 4 || proved != cps || of != cps {
+		t.Fatalf("migrate: %q, want %d leaves and every checkpoint proved", out, len(acked))
+	}
+	t.Logf("%s", strings.TrimSpace(out))
+	// A second migration into the same cluster is refused.
+	bin, _ := cunzhengBinary()
+	if out, err := exec.Command(bin, "migrate", "--from", src, "--to-cluster", "--cluster-db", c.dsn, "--objects", c.objects).CombinedOutput(); err == nil || !strings.Contains(string(out), "already holds") {
+		t.Fatalf("second migration: %v %s", err, out)
+	}
+
+	cs := c.serve(t, 0)
+	resp, err := http.Get(cs.url + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if checkpointSize(raw) != int64(len(acked)) {
+		t.Fatalf("cluster's first checkpoint %q, want size %d", raw, len(acked))
+	}
+	for i := 0; i < 20; i++ {
+		leaf := fmt.Sprintf("cluster %d", i)
+		status, r, err := c.append(cs.url, []byte(leaf))
+		if err != nil || status != 200 {
+			t.Fatalf("cluster append after migration: %d %+v %v", status, r, err)
+		}
+		acked[leaf] = r.Index
+	}
+	c.checkFinal(t, cs.url, acked, served)
+	cs.stop(t)
 }

@@ -51,6 +51,33 @@ type Store struct {
 	// lease is the holder and token of the last successful Lease; every
 	// fenced write checks both against the lease row in its transaction.
 	lease atomic.Pointer[leaseID]
+
+	stats struct {
+		sequenceTx, sequenceNs atomic.Int64
+		commitTx, commitNs     atomic.Int64
+		uploads, uploadNs      atomic.Int64
+		uploadBytes            atomic.Int64
+	}
+}
+
+// Stats counts where a Store's time went, for the cluster benchmark.
+type Stats struct {
+	SequenceTx   int64         // Sequence transactions committed
+	SequenceTime time.Duration // their total wall time
+	CommitTx     int64         // Commit transactions (fence, tree state, nodes)
+	CommitTime   time.Duration // their total wall time, uploads excluded
+	Uploads      int64         // tile and bundle objects put
+	UploadRounds time.Duration // total wall time of the upload rounds (one per Commit, objects in parallel)
+	UploadBytes  int64
+}
+
+// Stats returns the counters since Open.
+func (s *Store) Stats() Stats {
+	return Stats{
+		SequenceTx: s.stats.sequenceTx.Load(), SequenceTime: time.Duration(s.stats.sequenceNs.Load()),
+		CommitTx: s.stats.commitTx.Load(), CommitTime: time.Duration(s.stats.commitNs.Load()),
+		Uploads: s.stats.uploads.Load(), UploadRounds: time.Duration(s.stats.uploadNs.Load()), UploadBytes: s.stats.uploadBytes.Load(),
+	}
 }
 
 type leaseID struct {
@@ -207,6 +234,11 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 	for i := range hashes {
 		raw[i] = hashes[i][:]
 	}
+	t0 := time.Now()
+	defer func() {
+		s.stats.sequenceTx.Add(1)
+		s.stats.sequenceNs.Add(int64(time.Since(t0)))
+	}()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var b pgx.Batch
 		var next int64
@@ -355,9 +387,16 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	if err := s.CheckLease(ctx); err != nil {
 		return err
 	}
+	t0 := time.Now()
 	if err := s.uploadTiles(ctx, b); err != nil {
 		return err
 	}
+	t1 := time.Now()
+	s.stats.uploadNs.Add(int64(t1.Sub(t0)))
+	defer func() {
+		s.stats.commitTx.Add(1)
+		s.stats.commitNs.Add(int64(time.Since(t1)))
+	}()
 	flat := make([]byte, 0, 32*len(b.State.Hashes))
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)

@@ -126,6 +126,8 @@ func (s *Store) uploadTiles(ctx context.Context, b *ledger.Batch) error {
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			s.stats.uploads.Add(1)
+			s.stats.uploadBytes.Add(int64(len(o.data)))
 			if err := s.obj.Put(ctx, o.key, o.data, o.cache); err != nil {
 				mu.Lock()
 				if first == nil {
