@@ -566,3 +566,55 @@ func TestLanguageSwitch(t *testing.T) {
 		t.Fatal("?lang=zh did not switch back")
 	}
 }
+
+func TestSessionStoreBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newSessionStore(time.Hour, 8*time.Hour, 2, func() time.Time { return now })
+	p := evidence.Principal{Tenant: evidence.Tenant{ID: "t"}}
+	a, _ := s.create(p)
+	now = now.Add(time.Minute)
+	b, _ := s.create(p)
+	now = now.Add(time.Minute)
+	if _, ok := s.get(a); !ok { // a is now the most recently seen
+		t.Fatal("session a missing")
+	}
+	now = now.Add(time.Minute)
+	c, _ := s.create(p) // full: the one idle longest (b) goes
+	if _, ok := s.get(b); ok {
+		t.Error("the longest-idle session survived")
+	}
+	for _, id := range []string{a, c} {
+		if _, ok := s.get(id); !ok {
+			t.Errorf("live session dropped")
+		}
+	}
+	if s.len() != 2 {
+		t.Errorf("%d sessions, want 2", s.len())
+	}
+	if _, ok := s.get(""); ok {
+		t.Error("empty id matched")
+	}
+	if tokenEqual("", "") || tokenEqual("x", "") || !tokenEqual("abc", "abc") {
+		t.Error("tokenEqual")
+	}
+}
+
+// FuzzConsoleSearch: whatever the search form holds, the answer is a page
+// and never a server error.
+func FuzzConsoleSearch(f *testing.F) {
+	e := newConsoleEnv(f)
+	e.ingest(f, e.legal, [3]string{"F-1", "合同", "f@example.com"})
+	b := e.browser("192.0.2.1:1")
+	tok := b.signIn(f, e.legal)
+	f.Add("F-1", "", "", "", "", "")
+	f.Add("", "合", "f@example.com", "2026-01-01", "2026-12-31", "")
+	f.Add("", "", "", "2026-02-30", "x", "00")
+	f.Add(strings.Repeat("9", 70), "\x00", "", "", "", "6e")
+	f.Fuzz(func(t *testing.T, number, name, account, from, to, cursor string) {
+		w := b.do(t, "POST", "/console/search", url.Values{"csrf": {tok}, "number": {number}, "name": {name},
+			"account": {account}, "from": {from}, "to": {to}, "cursor": {cursor}})
+		if w.Code >= 500 || !strings.Contains(w.Body.String(), "</html>") {
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -61,6 +62,9 @@ func (h *reportHandlers) serve(kind, contentType, filename string) gin.HandlerFu
 			abortWithError(c, h.logger, badRequest("bad contract id"))
 			return
 		}
+		// Signing a report and sending a bundle may outlast the server's
+		// write timeout, which is sized for pages.
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Now().Add(downloadWriteAllowance))
 		out, is, err := h.svc.Issue(c.Request.Context(), kind, p.Tenant.ID, p.Tenant.ID+"/legal", id, reveal)
 		if err != nil {
 			abortWithError(c, h.logger, err)
