@@ -21,7 +21,13 @@ import (
 // pushback (errors.Is(err, ErrPushback) holds), so HTTP layers that answer
 // pushback with 503 answer this with 503 too; the message says which part
 // is down.
-var ErrUnavailable = fmt.Errorf("ledger: shared storage unavailable, try again: %w", ErrPushback)
+var ErrUnavailable error = unavailableError{}
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "ledger: shared storage unavailable, try again" }
+
+func (unavailableError) Is(target error) bool { return target == ErrPushback }
 
 // ErrFenced is returned by a SharedStore write made under a lease that is no
 // longer held: another process took over integration, or the lease expired.

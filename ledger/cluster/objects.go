@@ -23,41 +23,89 @@ type Objects struct {
 	prefix string
 }
 
-// ParseObjectsURL parses s3://BUCKET[/PREFIX]?endpoint=URL&region=R.
+// ObjectsURL is a parsed --objects URL.
+type ObjectsURL struct {
+	Bucket, Prefix, Endpoint, Region string
+}
+
+// ParseObjectsURL parses s3://BUCKET[/PREFIX]?endpoint=URL&region=R. The
+// region defaults to us-east-1; without an endpoint the SDK's (AWS) is used.
+func ParseObjectsURL(raw string) (ObjectsURL, error) {
+	bad := func(why string) (ObjectsURL, error) {
+		return ObjectsURL{}, fmt.Errorf("cluster: objects URL %q: %s; want s3://BUCKET[/PREFIX]?endpoint=URL&region=R", raw, why)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return bad(err.Error())
+	}
+	if u.Scheme != "s3" || u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return bad("not s3://BUCKET")
+	}
+	if !validBucket(u.Host) {
+		return bad("invalid bucket name")
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad(err.Error())
+	}
+	for k, v := range q {
+		if (k != "endpoint" && k != "region") || len(v) != 1 {
+			return bad(fmt.Sprintf("unknown or repeated parameter %q", k))
+		}
+	}
+	o := ObjectsURL{Bucket: u.Host, Endpoint: q.Get("endpoint"), Region: q.Get("region")}
+	if o.Endpoint != "" {
+		e, err := url.Parse(o.Endpoint)
+		if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" {
+			return bad("endpoint must be an http(s) URL")
+		}
+	}
+	if o.Region == "" {
+		o.Region = "us-east-1"
+	}
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		o.Prefix = p + "/"
+	}
+	return o, nil
+}
+
+// validBucket checks the S3 bucket naming rules that matter here: 3-63
+// lower-case letters, digits, dots and hyphens, starting and ending with a
+// letter or digit.
+func validBucket(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i, c := range b {
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && c != '.' && c != '-' || (i == 0 || i == len(b)-1) && !alnum {
+			return false
+		}
+	}
+	return true
+}
+
+// OpenObjects opens the bucket an --objects URL names (see ParseObjectsURL).
 // Credentials come from the environment (AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY) or the SDK's other default sources.
 func OpenObjects(ctx context.Context, raw string) (*Objects, error) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return nil, fmt.Errorf("cluster: objects URL %q: want s3://BUCKET[/PREFIX]?endpoint=URL&region=R", raw)
+	o, err := ParseObjectsURL(raw)
+	if err != nil {
+		return nil, err
 	}
-	q := u.Query()
-	for k := range q {
-		if k != "endpoint" && k != "region" {
-			return nil, fmt.Errorf("cluster: objects URL %q: unknown parameter %q", raw, k)
-		}
-	}
-	region := q.Get("region")
-	if region == "" {
-		region = "us-east-1"
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(o.Region))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: S3 configuration: %w", err)
 	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if ep := q.Get("endpoint"); ep != "" {
-			o.BaseEndpoint = aws.String(ep)
+	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+		if o.Endpoint != "" {
+			so.BaseEndpoint = aws.String(o.Endpoint)
 			// Self-hosted S3 servers (versitygw, MinIO) rarely have a
 			// wildcard DNS name per bucket.
-			o.UsePathStyle = true
+			so.UsePathStyle = true
 		}
 	})
-	prefix := strings.Trim(u.Path, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	return &Objects{client: client, bucket: u.Host, prefix: prefix}, nil
+	return &Objects{client: client, bucket: o.Bucket, prefix: o.Prefix}, nil
 }
 
 // Put writes an object.
