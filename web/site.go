@@ -236,7 +236,7 @@ func (s *site) renderView(c *gin.Context, status int, name string, v view) {
 	if v.Lang == "" {
 		v.Lang = langOf(c)
 	}
-	v.Path = c.Request.URL.Path
+	v.Path = switchPath(c.Request.Method, c.Request.URL.Path)
 	t, ok := s.pages[name]
 	var buf bytes.Buffer
 	var err error
@@ -252,6 +252,22 @@ func (s *site) renderView(c *gin.Context, status int, name string, v view) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// switchPath is where the language switch of a page leads: the page
+// itself, or for the answer to a form, the page the form is on (a GET of a
+// POST-only path would be a 405).
+func switchPath(method, p string) string {
+	if method == http.MethodGet || method == http.MethodHead {
+		return p
+	}
+	if rest, ok := strings.CutSuffix(p, "/download"); ok && strings.HasPrefix(rest, "/console/contracts/") {
+		return rest
+	}
+	if strings.HasPrefix(p, "/console/") {
+		return "/console"
+	}
+	return p
 }
 
 var errUnknownPage = httpErrorf(http.StatusInternalServerError, "unknown page")

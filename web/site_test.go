@@ -42,3 +42,18 @@ func TestVerifyPagesInEnglish(t *testing.T) {
 		}
 	}
 }
+
+func TestSwitchPath(t *testing.T) {
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/log", "/log"},
+		{"POST", "/verify", "/verify"},
+		{"POST", "/console/login", "/console"},
+		{"POST", "/console/search", "/console"},
+		{"POST", "/console/contracts/A-1/download", "/console/contracts/A-1"},
+		{"GET", "/console/contracts/A-1", "/console/contracts/A-1"},
+	} {
+		if got := switchPath(tc.method, tc.path); got != tc.want {
+			t.Errorf("switchPath(%s %s) = %s, want %s", tc.method, tc.path, got, tc.want)
+		}
+	}
+}
