@@ -125,6 +125,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Dir == "" && cfg.Store == nil {
 		return nil, errors.New("evidence: Config.Dir or Config.Store is required")
 	}
+	if cfg.Store != nil && (!cfg.Master.valid() || cfg.Log == nil) {
+		cfg.Store.Close() // owned from here on, even when refused
+	}
 	if !cfg.Master.valid() {
 		return nil, errors.New("evidence: Config.Master is required")
 	}

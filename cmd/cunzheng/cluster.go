@@ -22,9 +22,10 @@ import (
 )
 
 // clusterFlags are serve's cluster-mode flags. With --cluster-db and
-// --objects the ledger lives in PostgreSQL and the bucket; keys (which every
-// process of a cluster must share: copy --data/keys), the evidence store and
-// the notary office stay under --data for now.
+// --objects the ledger lives in PostgreSQL and the bucket, and evidence in
+// the same database (openEvidenceStore); keys (which every process of a
+// cluster must share: copy --data/keys) and the notary office stay under
+// --data for now.
 type clusterFlags struct {
 	db                 string
 	objects            string

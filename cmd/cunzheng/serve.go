@@ -139,7 +139,12 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	evStore, err := openEvidenceStore(ctx, f.cluster)
+	if err != nil {
+		return nil, err
+	}
 	if a.evidence, err = evidence.Open(ctx, evidence.Config{
+		Store:      evStore, // nil: Pebble under Dir
 		Dir:        filepath.Join(f.data, "evidence"),
 		Master:     master,
 		Log:        ledgerlog.New(a.log),

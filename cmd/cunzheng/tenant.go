@@ -28,8 +28,9 @@ const tenantUsage = `tenant <create|key|list|rotate-master> [flags]
         ` + "$" + evidence.MasterKeyEnv + `_NEW when set, else generated into DIR/keys
 
 Works whether or not 'cunzheng serve' is running on DIR: tenants are files
-under DIR/evidence/tenants that the server re-reads. API keys are shown
-once and stored only as SHA-256 hashes. The master key comes from
+under DIR/evidence/tenants that the server re-reads; in cluster mode, with
+--cluster-db DSN (serve's), rows of the cluster database that every serve
+process re-reads. API keys are shown once and stored only as SHA-256 hashes. The master key comes from
 $` + evidence.MasterKeyEnv + ` or DIR/keys/` + evidence.MasterKeyFile + ` (created on first use).`
 
 func runTenant(ctx context.Context, args []string) error {
@@ -50,6 +51,7 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("tenant "+sub, tenantUsage)
 	data := fs.String("data", "./data", "data directory of cunzheng serve")
+	clusterDB := fs.String("cluster-db", "", "cluster mode: the tenants are in this PostgreSQL database (serve's --cluster-db)")
 	var name, tenant, role *string
 	switch sub {
 	case "create":
@@ -68,8 +70,14 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	evDir := filepath.Join(*data, "evidence")
 	keysDir := filepath.Join(*data, "keys")
+	tenants, st, err := tenantsAt(ctx, *data, *clusterDB)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		defer st.Close()
+	}
 	var roles []evidence.Role
 	if role != nil && *role != "" {
 		r, err := evidence.ParseRole(*role)
@@ -88,7 +96,7 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 		if err != nil {
 			return err
 		}
-		t, key, err := evidence.CreateTenant(evDir, master, *name, roles, now)
+		t, key, err := tenants.Create(ctx, master, *name, roles, now)
 		if err != nil {
 			return err
 		}
@@ -97,13 +105,13 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 		if *tenant == "" {
 			return errors.New("--tenant is required")
 		}
-		t, key, err := evidence.AddTenantKey(evDir, *tenant, roles, now)
+		t, key, err := tenants.AddKey(ctx, *tenant, roles, now)
 		if err != nil {
 			return err
 		}
 		printKey(out, t, roles, key)
 	case "list":
-		ts, err := evidence.ListTenants(evDir)
+		ts, err := tenants.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -111,7 +119,7 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 			fmt.Fprintf(out, "%s\t%s\t%s\n", t.ID, t.Created.Format(time.RFC3339), t.Name)
 		}
 	case "rotate-master":
-		return rotateMaster(out, evDir, keysDir, getenv)
+		return rotateMaster(ctx, out, tenants, keysDir, getenv)
 	}
 	return nil
 }
@@ -132,7 +140,7 @@ func printKey(out io.Writer, t evidence.Tenant, roles []evidence.Role, key strin
 // first written beside it (…new), then the tenants are rewrapped, then the
 // new file replaces the old: a rotation interrupted at any point is finished
 // by running it again.
-func rotateMaster(out io.Writer, evDir, keysDir string, getenv func(string) string) error {
+func rotateMaster(ctx context.Context, out io.Writer, tenants evidence.Tenants, keysDir string, getenv func(string) string) error {
 	old, err := evidence.LoadMasterKey(keysDir, getenv)
 	if err != nil {
 		return err
@@ -146,7 +154,7 @@ func rotateMaster(out io.Writer, evDir, keysDir string, getenv func(string) stri
 		if err != nil {
 			return err
 		}
-		n, err := evidence.RotateMasterKey(evDir, old, newKey)
+		n, err := tenants.RotateMasterKey(ctx, old, newKey)
 		if err != nil {
 			return err
 		}
@@ -172,7 +180,7 @@ func rotateMaster(out io.Writer, evDir, keysDir string, getenv func(string) stri
 	}
 	// An interrupted earlier run may have rewrapped some tenants already;
 	// RotateMasterKey skips those.
-	n, err := evidence.RotateMasterKey(evDir, old, newKey)
+	n, err := tenants.RotateMasterKey(ctx, old, newKey)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/cunzheng/cunzheng/evidence"
+)
+
+// openEvidenceStore returns the evidence store of cluster mode: the tables
+// of --cluster-db, shared by every serve process of the cluster (tenants
+// and their wrapped keys, subject keys, sealed records, the contract index,
+// stored documents). Nil without --cluster-db: the embedded Pebble store
+// under --data. The master key stays outside the database: every process
+// needs the same one ($CUNZHENG_MASTER_KEY, or the same keys file).
+func openEvidenceStore(ctx context.Context, c clusterFlags) (evidence.Store, error) {
+	if on, err := c.enabled(); err != nil || !on {
+		return nil, err
+	}
+	return evidence.OpenPostgres(ctx, c.db)
+}
+
+// tenantsAt returns where the tenant commands act: the tenant files of the
+// data directory, or the cluster database when clusterDB is set. Close the
+// returned store (nil for files) when done.
+func tenantsAt(ctx context.Context, data, clusterDB string) (evidence.Tenants, evidence.Store, error) {
+	if clusterDB == "" {
+		return evidence.TenantDir(filepath.Join(data, "evidence")), nil, nil
+	}
+	st, err := evidence.OpenPostgres(ctx, clusterDB)
+	if err != nil {
+		return evidence.Tenants{}, nil, err
+	}
+	return evidence.StoreTenants(st), st, nil
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cunzheng/cunzheng/evidence"
+)
+
+// TestClusterEvidence runs evidence in cluster mode as an operator would:
+// a tenant created with the CLI in the cluster database, two serve
+// processes taking the same events at once, each seeing the other's
+// contracts, one erasing a subject the other then shows as erased.
+func TestClusterEvidence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PostgreSQL, an S3 server and two serve processes")
+	}
+	c := newTestCluster(t)
+	master, err := evidence.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every process of a cluster holds the same master key.
+	t.Setenv(evidence.MasterKeyEnv, master.Hex())
+	out := cunzheng(t, "tenant", "create", "--data", c.dataDir(t, 9), "--cluster-db", c.dsn, "--name", "伟伟集团")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	key := lines[len(lines)-1]
+	servers := []*server{c.serve(t, 0), c.serve(t, 1)}
+
+	do := func(s *server, method, path string, body []byte) (int, []byte) {
+		req, _ := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := appendClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	batch, err := os.ReadFile("../../evidence/testdata/demo_batch.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same batch from four clients on each process at once.
+	var wg sync.WaitGroup
+	answers := make([]string, 8)
+	for i := range answers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, b := do(servers[i%2], "POST", "/v1/events", batch)
+			if code != http.StatusOK {
+				t.Errorf("POST /v1/events on process %d: %d %s", i%2, code, b)
+			}
+			answers[i] = string(b)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	var first struct {
+		Receipts []evidence.Receipt `json:"receipts"`
+	}
+	if err := json.Unmarshal([]byte(answers[0]), &first); err != nil || len(first.Receipts) != 6 {
+		t.Fatalf("receipts: %v %s", err, answers[0])
+	}
+	for i, a := range answers {
+		if a != answers[0] {
+			t.Errorf("client %d got other receipts:\n%s\nwant\n%s", i, a, answers[0])
+		}
+	}
+	seen := map[uint64]bool{}
+	for _, r := range first.Receipts {
+		if seen[r.Index] {
+			t.Errorf("two events at leaf %d", r.Index)
+		}
+		seen[r.Index] = true
+	}
+
+	contract := func(s *server) (view struct {
+		Events []struct {
+			Kind  string
+			Index uint64
+		}
+	}) {
+		code, b := do(s, "GET", "/v1/contracts/2125270852621565954", nil)
+		if code != http.StatusOK {
+			t.Fatalf("GET contract: %d %s", code, b)
+		}
+		if err := json.Unmarshal(b, &view); err != nil {
+			t.Fatal(err)
+		}
+		return view
+	}
+	for i, s := range servers {
+		if v := contract(s); len(v.Events) != 5 { // the identity check belongs to the person
+			t.Errorf("process %d lists %d events of the contract: %+v", i, len(v.Events), v)
+		}
+		code, b := do(s, "GET", "/v1/contracts?account=18501775544", nil)
+		if code != http.StatusOK || !strings.Contains(string(b), "2125270852621565954") {
+			t.Errorf("process %d search by account: %d %s", i, code, b)
+		}
+	}
+
+	// Erasure on process 1; process 0 no longer finds the person.
+	code, erased := do(servers[1], "DELETE", "/v1/subjects/18501775544", nil)
+	if code != http.StatusOK {
+		t.Fatalf("DELETE subject: %d %s", code, erased)
+	}
+	code, b := do(servers[0], "GET", "/v1/contracts?account=18501775544", nil)
+	if code != http.StatusOK || strings.Contains(string(b), "2125270852621565954") {
+		t.Errorf("process 0 still finds the erased account: %d %s", code, b)
+	}
+	// Erasing again on process 0 answers the first erasure's receipt.
+	code, b2 := do(servers[0], "DELETE", "/v1/subjects/18501775544", nil)
+	if code != http.StatusOK || string(b2) != string(erased) {
+		t.Errorf("second erasure on the other process: %d %s, want %s", code, b2, erased)
+	}
+	for _, s := range servers {
+		s.stop(t)
+	}
+	if t.Failed() {
+		t.Logf("process 0:\n%s\nprocess 1:\n%s", servers[0].logs(), servers[1].logs())
+	}
+}
