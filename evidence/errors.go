@@ -32,6 +32,10 @@ var (
 	ErrTenantExists = errors.New("tenant exists")
 	// ErrTenantNotFound: no tenant with that name or ID (CLI).
 	ErrTenantNotFound = errors.New("tenant not found")
+	// ErrUnavailable: the evidence store cannot be reached or refuses
+	// (cluster mode: PostgreSQL down, unreachable or overloaded) (503).
+	// Nothing of the request was written; retry later.
+	ErrUnavailable = errors.New("evidence store unavailable")
 	// ErrInvalidTenant: bad tenant name or role (CLI).
 	ErrInvalidTenant = errors.New("invalid tenant")
 )

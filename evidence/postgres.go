@@ -103,7 +103,7 @@ func (p *pgStore) get(ctx context.Context, k []byte) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, unavailable(err)
 	}
 	if v == nil {
 		v = []byte{}
@@ -150,8 +150,11 @@ func pgScan(ctx context.Context, q pgQuerier, lower, upper []byte, fn func(k, v 
 		}
 		for _, r := range page {
 			more, err := fn(r.k, r.v)
-			if err != nil || !more {
-				return err
+			if err != nil {
+				return callerError{err}
+			}
+			if !more {
+				return nil
 			}
 		}
 		if len(page) < scanPage {
@@ -162,7 +165,29 @@ func pgScan(ctx context.Context, q pgQuerier, lower, upper []byte, fn func(k, v 
 }
 
 func (p *pgStore) scan(ctx context.Context, lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
-	return pgScan(ctx, p.pool, lower, upper, fn)
+	return unavailable(pgScan(ctx, p.pool, lower, upper, fn))
+}
+
+// callerError carries an error of the caller's function through a store
+// method unchanged.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
+func (e callerError) Unwrap() error { return e.err }
+
+// unavailable marks what went wrong talking to PostgreSQL (connection
+// lost, server down or refusing, timeouts) as ErrUnavailable, which the
+// web layer answers with 503; a lost race stays errConflict and the
+// caller's own errors pass through.
+func unavailable(err error) error {
+	var ce callerError
+	switch {
+	case err == nil, errors.Is(err, errConflict), errors.Is(err, ErrUnavailable):
+		return err
+	case errors.As(err, &ce):
+		return ce.err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 // Statements of a batch. A failed precondition raises division_by_zero
@@ -223,12 +248,12 @@ func (p *pgStore) commit(ctx context.Context, b *batch) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
-	var pb pgx.Batch
-	queueBatch(&pb, b)
 	for range maxTxnAttempts {
+		var pb pgx.Batch
+		queueBatch(&pb, b)
 		err := p.pool.SendBatch(ctx, &pb).Close()
 		if !retryable(err) {
-			return pgErr(err)
+			return unavailable(pgErr(err))
 		}
 	}
 	return errors.New("evidence: batch kept losing deadlocks")
@@ -263,6 +288,11 @@ func (t *pgTxn) send(pb *pgx.Batch) (pgx.BatchResults, error) {
 }
 
 func (t *pgTxn) lock(keys [][]byte) (map[string][]byte, error) {
+	m, err := t.lockRows(keys)
+	return m, unavailable(err)
+}
+
+func (t *pgTxn) lockRows(keys [][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
@@ -295,7 +325,9 @@ func (t *pgTxn) lock(keys [][]byte) (map[string][]byte, error) {
 	return out, br.Close()
 }
 
-func (t *pgTxn) mutex(name string) error {
+func (t *pgTxn) mutex(name string) error { return unavailable(t.advisoryLock(name)) }
+
+func (t *pgTxn) advisoryLock(name string) error {
 	var pb pgx.Batch
 	pb.Queue("SELECT pg_advisory_xact_lock($1)", lockID(name))
 	br, err := t.send(&pb)
@@ -313,13 +345,13 @@ func (t *pgTxn) scan(lower, upper []byte, fn func(k, v []byte) (bool, error)) er
 	if !t.begun {
 		br, err := t.send(&pgx.Batch{})
 		if err != nil {
-			return err
+			return unavailable(err)
 		}
 		if err := br.Close(); err != nil {
-			return err
+			return unavailable(err)
 		}
 	}
-	return pgScan(t.ctx, t.conn, lower, upper, fn)
+	return unavailable(pgScan(t.ctx, t.conn, lower, upper, fn))
 }
 
 func (t *pgTxn) batch() *batch { return &t.b }
@@ -334,7 +366,7 @@ func (p *pgStore) update(ctx context.Context, fn func(tx txn) error) error {
 		// A failed precondition (a record another process created first)
 		// is retried like a lost deadlock: fn reads again.
 		if !retryable(err) && !errors.Is(err, errConflict) {
-			return err
+			return unavailable(err)
 		}
 	}
 	return fmt.Errorf("evidence: transaction kept conflicting: %w", err)
@@ -359,7 +391,7 @@ func (p *pgStore) updateOnce(ctx context.Context, fn func(tx txn) error) (err er
 		}
 	}()
 	if err := fn(t); err != nil {
-		return err
+		return callerError{err}
 	}
 	if t.b.empty() {
 		if t.begun {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -59,6 +60,54 @@ func TestPostgres(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) { b.fn(t, pgBackend(t, pg)) })
 	}
 	t.Run("TwoProcesses", func(t *testing.T) { testTwoServices(t, pgBackend(t, pg)) })
+	// Last: it stops the server.
+	t.Run("Outage", func(t *testing.T) { testOutage(t, pg, pgBackend(t, pg)) })
+}
+
+// testOutage: with the database down, requests fail with ErrUnavailable
+// (503) and write nothing; once it is back, the same requests succeed.
+func testOutage(t *testing.T, pg *clustertest.PG, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	defer func() {
+		if !restarted {
+			pg.Start()
+		}
+	}()
+	body := batch(event(1), event(2))
+	if _, err := e.svc.Ingest(ctx, e.p, body); !errors.Is(err, evidence.ErrUnavailable) {
+		t.Errorf("ingest with the database down: %v", err)
+	}
+	if _, err := e.svc.Contract(e.p, "2125270852621565954"); !errors.Is(err, evidence.ErrUnavailable) {
+		t.Errorf("contract with the database down: %v", err)
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); !errors.Is(err, evidence.ErrUnavailable) {
+		t.Errorf("erasure with the database down: %v", err)
+	}
+	if e.log.Size() != 6 {
+		t.Errorf("log grew to %d while the database was down", e.log.Size())
+	}
+	if err := pg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	rs, err := e.svc.Ingest(ctx, e.p, body)
+	if err != nil {
+		t.Fatalf("ingest after the database came back: %v", err)
+	}
+	if len(rs) != 2 || e.log.Size() != 8 {
+		t.Errorf("after the outage: %d receipts, log size %d", len(rs), e.log.Size())
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Errorf("erasure after the outage: %v", err)
+	}
 }
 
 // testTwoServices is two `serve` processes on one database: two services

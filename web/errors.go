@@ -37,6 +37,7 @@ var statusRules = []statusRule{
 	{evidence.ErrErased, http.StatusGone},
 	{evidence.ErrInvalidDocument, http.StatusBadRequest},
 	{evidence.ErrInvalidQuery, http.StatusBadRequest},
+	{evidence.ErrUnavailable, http.StatusServiceUnavailable},
 	{report.ErrNotFound, http.StatusNotFound},
 	{assemble.ErrNotReady, http.StatusServiceUnavailable},
 	{report.ErrBusy, http.StatusServiceUnavailable},
