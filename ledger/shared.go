@@ -450,6 +450,11 @@ func (l *Log) integrate() {
 			case !held:
 				lose("held by another process", nil)
 			default:
+				if l.shared.leader && tok != token {
+					// The lease lapsed and was taken again (maybe by another
+					// process in between): the old tenure's writes are fenced.
+					lose("lapsed; taken again under a new token", nil)
+				}
 				if !l.shared.leader || tok != token || rng == nil {
 					// Taking over: whatever this process knew may be stale.
 					st, err := l.shared.store.LoadState(ctx)
