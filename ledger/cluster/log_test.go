@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -181,6 +182,51 @@ func TestClusterLogs(t *testing.T) {
 		if err := tlog.CheckRecord(p, tree.N, tree.Hash, int64(idx), tlog.RecordHash([]byte(leaf))); err != nil {
 			t.Fatalf("leaf %d: %v", idx, err)
 		}
+	}
+	// Every kept checkpoint is consistent with the latest, by proofs from
+	// either process, checked by sumdb/tlog.
+	all, err := logs[0].Checkpoints(ctx, 0, 1000)
+	if err != nil || len(all) == 0 {
+		t.Fatalf("Checkpoints = %d, %v", len(all), err)
+	}
+	for i, c := range all {
+		if c.Size > uint64(tree.N) {
+			continue
+		}
+		p, err := logs[i%2].ConsistencyProof(ctx, c.Size, uint64(tree.N))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckTree(p, tree.N, tree.Hash, int64(c.Size), c.Root); err != nil {
+			t.Fatalf("checkpoint %d inconsistent with %d: %v", c.Size, tree.N, err)
+		}
+	}
+	// Reads, lookups and attachments through either process.
+	for leaf, idx := range index {
+		got, err := logs[1].Leaf(ctx, idx)
+		if err != nil || string(got) != leaf {
+			t.Fatalf("Leaf(%d) = %q, %v", idx, got, err)
+		}
+		if i, err := logs[0].IndexOf(ctx, tlog.RecordHash([]byte(leaf))); err != nil || i != idx {
+			t.Fatalf("IndexOf(%q) = %d, %v", leaf, i, err)
+		}
+		break
+	}
+	if _, err := logs[1].Append(ctx, make([]byte, ledger.MaxLeafSize+1)); !errors.Is(err, ledger.ErrTooLarge) {
+		t.Fatalf("oversized leaf: %v", err)
+	}
+	rs, err := logs[1].AppendAll(ctx, [][]byte{[]byte("atomic a"), []byte("atomic b"), []byte("leaf 0/0")})
+	if err != nil || rs[1].Index != rs[0].Index+1 || !rs[2].Duplicate || rs[2].Index != index["leaf 0/0"] {
+		t.Fatalf("AppendAll = %+v, %v", rs, err)
+	}
+	if err := logs[1].AddTimestamp(ctx, cp.Size, []byte("tsa token")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := logs[0].CheckpointAt(ctx, cp.Size); err != nil || len(got.Timestamps) != 1 {
+		t.Fatalf("timestamp stored through the other process: %+v, %v", got, err)
+	}
+	if err := logs[0].AddTimestamp(ctx, 1<<40, []byte("x")); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("timestamp for an unknown checkpoint: %v", err)
 	}
 	// The bucket and the servers serve the same bytes.
 	for _, l := range logs {
