@@ -111,6 +111,28 @@ func (p *pgStore) get(ctx context.Context, k []byte) ([]byte, bool, error) {
 	return v, true, nil
 }
 
+func (p *pgStore) getMany(ctx context.Context, keys [][]byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
+	defer cancel()
+	rows, err := p.pool.Query(ctx, `SELECT k, v FROM evidence_kv WHERE k = ANY($1)`, keys)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, unavailable(err)
+		}
+		out[string(k)] = v
+	}
+	return out, unavailable(rows.Err())
+}
+
 // pgScan reads [lower, upper) a page at a time, so that no connection is
 // held while fn runs (fn may query too).
 func pgScan(ctx context.Context, q pgQuerier, lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
@@ -190,34 +212,80 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// Statements of a batch. A failed precondition raises division_by_zero
-// (SQLSTATE 22012), which aborts the transaction it runs in and reads back
-// as errConflict, so that a whole batch can be sent in one round trip.
+// Statements of a batch. Runs of one kind of operation go in one
+// statement over arrays (unnest), so that a batch of a thousand events is a
+// few dozen statements, not thousands. A failed precondition raises
+// division_by_zero (SQLSTATE 22012), which aborts the transaction it runs in
+// and reads back as errConflict, so that a whole batch can be sent in one
+// round trip.
 const (
-	sqlSet    = `INSERT INTO evidence_kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`
-	sqlInsert = `WITH w AS (INSERT INTO evidence_kv AS t (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v = EXCLUDED.v RETURNING 1) SELECT 1 / count(*)::int FROM w`
-	sqlExpect = `SELECT 1 / count(*)::int FROM (SELECT 1 FROM evidence_kv WHERE k = $1 AND v = $2 FOR SHARE) s`
-	sqlDelete = `DELETE FROM evidence_kv WHERE k = $1`
+	sqlSet = `INSERT INTO evidence_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`
+	// Absent, or holding exactly v already: one row back per key.
+	sqlInsert = `WITH w AS (INSERT INTO evidence_kv AS t (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v = EXCLUDED.v RETURNING 1)
+		SELECT 1 / (count(*) = $3)::int FROM w`
+	sqlExpect = `SELECT 1 / (count(*) = $3)::int FROM (SELECT 1 FROM evidence_kv e
+		JOIN unnest($1::bytea[], $2::bytea[]) AS x(k, v) ON e.k = x.k AND e.v = x.v FOR SHARE OF e) s`
+	sqlDelete = `DELETE FROM evidence_kv WHERE k = ANY($1)`
 	sqlDelRng = `DELETE FROM evidence_kv WHERE k >= $1 AND k < $2`
 )
 
-// queueBatch queues b's preconditions, then its writes in order.
+// queueBatch queues b's preconditions, then its writes in order, a run of
+// sets, inserts or deletes as one statement. A run is cut where a key
+// repeats: one INSERT ... ON CONFLICT may not touch a row twice, and the
+// later write must win.
 func queueBatch(pb *pgx.Batch, b *batch) {
-	for _, e := range b.expects {
-		pb.Queue(sqlExpect, e.k, e.v)
+	if len(b.expects) > 0 {
+		seen := map[string]bool{}
+		var ks, vs [][]byte
+		for _, e := range b.expects {
+			id := string(e.k) + "\x00" + string(e.v)
+			if !seen[id] {
+				seen[id] = true
+				ks, vs = append(ks, e.k), append(vs, e.v)
+			}
+		}
+		pb.Queue(sqlExpect, ks, vs, len(ks))
+	}
+	var (
+		kind opKind
+		ks   [][]byte
+		vs   [][]byte
+		keys = map[string]bool{}
+	)
+	flush := func() {
+		if len(ks) == 0 {
+			return
+		}
+		switch kind {
+		case opSet:
+			pb.Queue(sqlSet, ks, vs)
+		case opInsert:
+			pb.Queue(sqlInsert, ks, vs, len(ks))
+		case opDelete:
+			pb.Queue(sqlDelete, ks)
+		}
+		ks, vs = nil, nil
+		clear(keys)
 	}
 	for _, o := range b.ops {
-		switch o.kind {
-		case opSet:
-			pb.Queue(sqlSet, o.k, o.v)
-		case opInsert:
-			pb.Queue(sqlInsert, o.k, o.v)
-		case opDelete:
-			pb.Queue(sqlDelete, o.k)
-		case opDeleteRange:
+		if o.kind == opDeleteRange {
+			flush()
 			pb.Queue(sqlDelRng, o.k, o.v)
+			continue
+		}
+		if o.kind != kind || keys[string(o.k)] {
+			flush()
+			kind = o.kind
+		}
+		keys[string(o.k)] = true
+		ks = append(ks, o.k)
+		if o.kind != opDelete {
+			vs = append(vs, o.v)
 		}
 	}
+	flush()
 }
 
 // pgErr maps a failed statement: a precondition or a lost race to

@@ -115,6 +115,48 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	return sk, nil
 }
 
+// loadSubjects caches the stored keys of the subjects not cached yet, in
+// one read, so that subjectKeyFor (with create, which trusts the cache)
+// finds them there.
+func (s *Service) loadSubjects(ctx context.Context, ts *tenantState, subjects []string) error {
+	var keys [][]byte
+	s.subjMu.Lock()
+	for _, subj := range subjects {
+		if _, ok := s.subjects[ts.ID+"/"+subj]; !ok {
+			keys = append(keys, key("k", ts.ID, subj))
+		}
+	}
+	s.subjMu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	found, err := s.store.getMany(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("evidence: reading subject keys: %w", err)
+	}
+	s.subjMu.Lock()
+	defer s.subjMu.Unlock()
+	for k, v := range found {
+		subject := k[len(key("k", ts.ID, "")):]
+		ck := ts.ID + "/" + subject
+		if _, ok := s.subjects[ck]; ok {
+			continue // another request cached it meanwhile
+		}
+		var st storedSubjectKey
+		if err := decodeValue([]byte(k), v, &st); err != nil {
+			return err
+		}
+		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))
+		if err != nil {
+			return fmt.Errorf("evidence: unwrapping subject key: %w", err)
+		}
+		sk := newSubjectKey(subject, st.KeyID, dek, st.Wrapped)
+		sk.persisted.Store(true)
+		s.cacheSubject(ck, sk)
+	}
+	return nil
+}
+
 // forgetSubjects drops cached keys a conflicting batch used: created here
 // but beaten by another process's key for the subject, or erased by
 // another process. The retry reads the store.

@@ -29,6 +29,8 @@ import (
 type Store interface {
 	// get returns a copy of the value of k; found is false when absent.
 	get(ctx context.Context, k []byte) (v []byte, found bool, err error)
+	// getMany returns the values of the keys present, keyed by string(k).
+	getMany(ctx context.Context, keys [][]byte) (map[string][]byte, error)
 	// scan calls fn for every key in [lower, upper) in increasing order
 	// (upper nil: no bound) until fn returns false or an error. fn must not
 	// keep k or v, and may call get.
@@ -91,11 +93,19 @@ type batch struct {
 	sync    bool
 }
 
-func (b *batch) set(k, v []byte) { b.ops = append(b.ops, op{kind: opSet, k: k, v: v}) }
+func (b *batch) set(k, v []byte) { b.ops = append(b.ops, op{kind: opSet, k: k, v: notNil(v)}) }
+
+// notNil makes an empty value an empty one rather than SQL NULL.
+func notNil(v []byte) []byte {
+	if v == nil {
+		return []byte{}
+	}
+	return v
+}
 
 // insert sets k to v, failing the whole batch with errConflict if k holds
 // another value (the same bytes again are no conflict).
-func (b *batch) insert(k, v []byte) { b.ops = append(b.ops, op{kind: opInsert, k: k, v: v}) }
+func (b *batch) insert(k, v []byte) { b.ops = append(b.ops, op{kind: opInsert, k: k, v: notNil(v)}) }
 
 func (b *batch) delete(k []byte) { b.ops = append(b.ops, op{kind: opDelete, k: k}) }
 
@@ -160,6 +170,20 @@ func (p *pebbleStore) get(_ context.Context, k []byte) ([]byte, bool, error) {
 	}
 	closer.Close()
 	return out, true, nil
+}
+
+func (p *pebbleStore) getMany(ctx context.Context, keys [][]byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, found, err := p.get(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			out[string(k)] = v
+		}
+	}
+	return out, nil
 }
 
 func (p *pebbleStore) scan(_ context.Context, lower, upper []byte, fn func(k, v []byte) (bool, error)) error {

@@ -103,6 +103,10 @@ func testStore(t *testing.T, st Store) {
 	if _, found, err := st.get(ctx, []byte("nope")); err != nil || found {
 		t.Errorf("absent: %v %v", found, err)
 	}
+	if m, err := st.getMany(ctx, [][]byte{[]byte("x/a"), []byte("nope"), []byte("x/\xff\xff")}); err != nil || len(m) != 2 ||
+		string(m["x/a"]) != "vx/a" || string(m["x/\xff\xff"]) != "vx/\xff\xff" {
+		t.Errorf("getMany = %q %v", m, err)
+	}
 
 	// A failed precondition changes nothing, whatever its position.
 	for _, tc := range []struct {
