@@ -15,6 +15,8 @@ type metrics struct {
 	treeSize       prometheus.Gauge
 	checkpointSize prometheus.Gauge
 	checkpointAge  prometheus.Gauge
+	leaseHeld      prometheus.Gauge   // cluster mode
+	leaseLost      prometheus.Counter // cluster mode
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -55,10 +57,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		checkpointAge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "cunzheng_ledger_checkpoint_age_seconds", Help: "Age of the newest published checkpoint.",
 		}),
+		leaseHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cunzheng_ledger_lease_held", Help: "Cluster mode: 1 while this process holds the integration lease.",
+		}),
+		leaseLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cunzheng_ledger_lease_lost_total", Help: "Cluster mode: integration tenures that ended other than by shutdown (lapsed, fenced, taken over).",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.appended, m.duplicates, m.pushbacks, m.storageErrors, m.checkpoints,
-			m.batchLeaves, m.appendSeconds, m.commitSeconds, m.treeSize, m.checkpointSize, m.checkpointAge)
+			m.batchLeaves, m.appendSeconds, m.commitSeconds, m.treeSize, m.checkpointSize, m.checkpointAge, m.leaseHeld, m.leaseLost)
 	}
 	return m
 }

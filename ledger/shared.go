@@ -318,6 +318,7 @@ func (l *Log) follow() {
 	defer t.Stop()
 	ctx := context.Background()
 	idle := 0
+	var lastWarn time.Time
 	for {
 		select {
 		case <-l.closing:
@@ -344,8 +345,11 @@ func (l *Log) follow() {
 			}
 		}
 		idle = 0
-		if err := l.refresh(ctx); err != nil {
+		if err := l.refresh(ctx); err != nil && time.Since(lastWarn) > 5*time.Second {
+			// Every poll fails while the database is down; once in a while
+			// is enough to say so.
 			l.logger.Warn("following the cluster's tree", "err", err)
+			lastWarn = time.Now()
 		}
 		l.releaseWaiters()
 	}
@@ -425,11 +429,14 @@ func (l *Log) integrate() {
 	)
 	t := time.NewTicker(cfg.PollInterval)
 	defer t.Stop()
+	var retryAt time.Time // after a failed lease call: don't hammer a dead database
 	lose := func(why string, err error) {
 		if l.shared.leader {
 			l.logger.Warn("integration lease lost", "reason", why, "err", err, "holder", cfg.Holder)
+			l.metrics.leaseLost.Inc()
 		}
 		l.shared.leader = false
+		l.metrics.leaseHeld.Set(0)
 		rng = nil
 	}
 	for {
@@ -441,11 +448,12 @@ func (l *Log) integrate() {
 		case <-t.C:
 		case <-l.shared.poke:
 		}
-		if time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader || rng == nil {
+		if (time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader || rng == nil) && time.Now().After(retryAt) {
 			start := time.Now()
 			tok, held, err := l.shared.store.Lease(ctx, cfg.Holder, cfg.LeaseTTL)
 			switch {
 			case err != nil:
+				retryAt = time.Now().Add(cfg.LeaseTTL / 10)
 				lose("renewal failed", err)
 			case !held:
 				lose("held by another process", nil)
@@ -478,6 +486,7 @@ func (l *Log) integrate() {
 					l.logger.Info("integration lease taken", "holder", cfg.Holder, "token", tok, "size", st.Size)
 				}
 				l.shared.leader, token = true, tok
+				l.metrics.leaseHeld.Set(1)
 				validTill = start.Add(cfg.LeaseTTL)
 			}
 		}
