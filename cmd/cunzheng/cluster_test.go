@@ -657,3 +657,25 @@ func TestClusterMigrate(t *testing.T) {
 	c.checkFinal(t, cs.url, acked, served)
 	cs.stop(t)
 }
+
+// TestBenchLedgerCluster runs the cluster benchmark small: two logs on one
+// database and bucket append every entry once, and a second run on the same
+// cluster is refused (it needs a fresh one).
+func TestBenchLedgerCluster(t *testing.T) {
+	c := newTestCluster(t)
+	out := cunzheng(t, "bench", "ledger", "--entries", "600", "--clients", "16", "--proofs", "100", "--raw=false", "--json",
+		"--cluster-db", c.dsn, "--objects", c.objects, "--processes", "2")
+	var res ledgerBenchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	cr := res.Cluster
+	if cr == nil || cr.Processes != 2 || cr.FinalTreeSize != 600 || cr.AppendsPerSec <= 0 || cr.SequenceTx == 0 || cr.CommitTx == 0 || cr.Uploads == 0 || cr.RatioToEmbed <= 0 {
+		t.Fatalf("cluster result %+v", cr)
+	}
+	bin, _ := cunzhengBinary()
+	if out, err := exec.Command(bin, "bench", "ledger", "--entries", "10", "--clients", "1", "--raw=false", "--proofs", "1",
+		"--cluster-db", c.dsn, "--objects", c.objects).CombinedOutput(); err == nil || !strings.Contains(string(out), "fresh database") {
+		t.Fatalf("bench on a used cluster: %v %s", err, out)
+	}
+}
