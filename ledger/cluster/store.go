@@ -583,9 +583,16 @@ func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) er
 	}
 	// Stored is what counts: the database holds every checkpoint and the
 	// servers serve from it. The bucket's copy only lags if this upload
-	// fails; the next checkpoint overwrites it.
-	if err := s.obj.Put(ctx, "checkpoint", c.Note, "public, max-age=2, must-revalidate"); err != nil {
-		s.logger.Warn("uploading checkpoint object", "size", c.Size, "err", err)
+	// fails; the next checkpoint overwrites it. The newest stored one is
+	// uploaded, not necessarily c: a holder paused between its insert and
+	// this upload would otherwise put an older checkpoint over a newer one
+	// written meanwhile by its successor.
+	latest, err := s.LatestCheckpoint(ctx)
+	if err != nil {
+		latest = c
+	}
+	if err := s.obj.Put(ctx, "checkpoint", latest.Note, "public, max-age=2, must-revalidate"); err != nil {
+		s.logger.Warn("uploading checkpoint object", "size", latest.Size, "err", err)
 	}
 	return nil
 }
