@@ -471,7 +471,11 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	)
 	for attempt := 0; ; attempt++ {
 		r, shred, err = s.eraseLocked(ctx, ts, subject)
-		if !errors.Is(err, errConflict) || attempt == maxConflictRetries {
+		if !errors.Is(err, errConflict) {
+			break
+		}
+		if attempt == maxConflictRetries {
+			err = fmt.Errorf("%w: %d attempts in a row lost a race with other requests", ErrUnavailable, attempt+1)
 			break
 		}
 		// Another process erased this subject, or stored an event for it,

@@ -41,7 +41,8 @@ type LogReceipt struct {
 // Config configures Open.
 type Config struct {
 	// Dir is the evidence directory, DIR/evidence for `serve --data DIR`.
-	// Pebble lives in Dir/db, tenant files in Dir/tenants. Required.
+	// Pebble lives in Dir/db, tenant files in Dir/tenants. Required unless
+	// Store is set.
 	Dir string
 	// Master is the master key (see LoadMasterKey). Required.
 	Master MasterKey
@@ -76,8 +77,9 @@ const DefaultReloadInterval = time.Second
 
 // Service is the evidence store: it validates events, splits them into a
 // public leaf and a sealed record, appends the leaves to the log, keeps the
-// sealed records, keys and the contract index in its own Pebble store, and
-// serves them back to those entitled.
+// sealed records, keys and the contract index in its own store (Pebble, or
+// PostgreSQL shared by a cluster: see Store), and serves them back to those
+// entitled.
 type Service struct {
 	store   Store
 	log     Log
@@ -99,7 +101,10 @@ type Service struct {
 	// id) so retries rebuild identical leaves — the salts would then outlive
 	// an erasure in the tenant key and low-entropy values such as phone
 	// numbers could be brute-forced from the commitments by whoever holds the
-	// master key.
+	// master key. Across the processes of a cluster, inflight cannot help:
+	// the pending claim is inserted (commitPending), so the process that
+	// loses the race gets errConflict, reads the winner's claim and
+	// completes it like a retry.
 	inflightMu sync.Mutex
 	inflight   map[string]chan struct{} // claim key -> closed when released
 
@@ -426,8 +431,11 @@ const maxConflictRetries = 8
 func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]Receipt, error) {
 	for attempt := 0; ; attempt++ {
 		rs, err := s.ingestOnce(ctx, ts, evs)
-		if !errors.Is(err, errConflict) || attempt == maxConflictRetries {
+		if !errors.Is(err, errConflict) {
 			return rs, err
+		}
+		if attempt == maxConflictRetries {
+			return nil, fmt.Errorf("%w: %d attempts in a row lost a race with other requests", ErrUnavailable, attempt+1)
 		}
 		// Another process claimed one of the ids, stored a key for one of
 		// the subjects first, or erased one: read everything again.
