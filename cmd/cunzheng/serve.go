@@ -118,6 +118,8 @@ type app struct {
 	evidence     *evidence.Service
 	notarization *notarization
 	mounts       []func(gin.IRouter)
+	// tsaServer serves the built-in TSA to the report signer on loopback.
+	tsaServer *http.Server
 }
 
 // openApp opens every component; url is the server's own base URL.
@@ -205,6 +207,9 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 }
 
 func (a *app) close(logger *slog.Logger) {
+	if a.tsaServer != nil {
+		a.tsaServer.Close()
+	}
 	if a.notarization != nil {
 		if err := a.notarization.Close(); err != nil {
 			logger.Error("closing the notary office", "err", err)
@@ -227,9 +232,15 @@ func (a *app) close(logger *slog.Logger) {
 // DIR/keys on first start) and timestamped by the first configured TSA or
 // the built-in one served here.
 func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *slog.Logger, reg prometheus.Registerer) (*report.Service, error) {
-	tsaURL := url + "/notary/timestamp"
+	var tsaURL string
 	if len(a.notarization.TSAURLs) > 0 {
 		tsaURL = a.notarization.TSAURLs[0]
+	} else if a.notarization.TSA != nil {
+		u, err := a.serveBuiltinTSA(logger)
+		if err != nil {
+			return nil, err
+		}
+		tsaURL = u
 	}
 	src := assemble.New(assemble.Config{Evidence: a.evidence, Ledger: a.log, Keys: report.Keys{
 		Log:     keys.VerifierKeys(),
@@ -259,6 +270,31 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 		rs.Signer().CRLs = append(rs.Signer().CRLs, crl)
 	}
 	return rs, nil
+}
+
+// serveBuiltinTSA serves the in-process TSA to the report signer on a
+// loopback port of its own and returns its URL. The signer (pdfsign) posts
+// its query with a default HTTP client, so going through the public listener
+// would fail whenever that is HTTPS with a certificate the machine does not
+// trust (a self-signed one, say) or is bound to an address that does not
+// route back to this host.
+func (a *app) serveBuiltinTSA(logger *slog.Logger) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("listening for the built-in TSA: %w", err)
+	}
+	a.tsaServer = &http.Server{
+		Handler:           web.NotaryHandler(nil, a.notarization.TSA, logger.With("component", "tsa-loopback"), nil),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+	go func() {
+		if err := a.tsaServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("built-in TSA loopback server stopped", "err", err)
+		}
+	}()
+	return "http://" + ln.Addr().String() + "/timestamp", nil
 }
 
 func derOf(certs []*x509.Certificate) [][]byte {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -17,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cunzheng/cunzheng/verify"
 )
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its key.
@@ -55,7 +59,7 @@ func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool)
 // client that sends its headers too slowly is cut off.
 func TestServeTLS(t *testing.T) {
 	certFile, keyFile, pool := writeTestCert(t)
-	s := startServe(t, "--data", filepath.Join(t.TempDir(), "data"), "--tls-cert", certFile, "--tls-key", keyFile)
+	s := startServe(t, "--data", filepath.Join(t.TempDir(), "data"), "--tls-cert", certFile, "--tls-key", keyFile, "--demo")
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("serve printed %s", s.url)
 	}
@@ -92,6 +96,40 @@ func TestServeTLS(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode == 200 {
 			t.Errorf("plain HTTP served: %s", b)
+		}
+	}
+	// Reports are signed and time-stamped by the built-in TSA even though the
+	// public listener's certificate is one the machine does not trust.
+	var key string
+	for deadline := time.Now().Add(30 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if m := demoKeyRE.FindStringSubmatch(s.logs()); m != nil {
+			key = m[1]
+		}
+	}
+	if key == "" {
+		t.Fatalf("no demo key printed:\n%s", s.logs())
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/contracts/2125270852621565954/certificate.pdf", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := client(0).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			rep, err := verify.PDF(context.Background(), bytes.NewReader(body), int64(len(body)), verify.Options{})
+			if err != nil || len(rep.Signatures) != 1 {
+				t.Fatalf("certificate page over TLS: %v", err)
+			}
+			if ts := rep.Signatures[0].Timestamp; ts == nil || !ts.SignatureOK || !ts.ImprintOK {
+				t.Fatalf("certificate page over TLS has no valid signature timestamp: %+v", ts)
+			}
+			break
+		}
+		if resp.StatusCode != 503 || time.Now().After(deadline) {
+			t.Fatalf("certificate page over TLS: %d %s\n%s", resp.StatusCode, body, s.logs())
 		}
 	}
 	if !testing.Short() {
