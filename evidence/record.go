@@ -115,35 +115,41 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	return sk, nil
 }
 
-// loadSubjects caches the stored keys of the subjects not cached yet, in
-// one read, so that subjectKeyFor (with create, which trusts the cache)
-// finds them there.
-func (s *Service) loadSubjects(ctx context.Context, ts *tenantState, subjects []string) error {
+// uncachedSubjects returns the store keys of the subjects whose data key
+// is not cached.
+func (s *Service) uncachedSubjects(ts *tenantState, subjects []string) [][]byte {
 	var keys [][]byte
+	seen := map[string]bool{}
 	s.subjMu.Lock()
+	defer s.subjMu.Unlock()
 	for _, subj := range subjects {
-		if _, ok := s.subjects[ts.ID+"/"+subj]; !ok {
+		if _, ok := s.subjects[ts.ID+"/"+subj]; !ok && !seen[subj] {
+			seen[subj] = true
 			keys = append(keys, key("k", ts.ID, subj))
 		}
 	}
-	s.subjMu.Unlock()
-	if len(keys) == 0 {
-		return nil
-	}
-	found, err := s.store.getMany(ctx, keys)
-	if err != nil {
-		return fmt.Errorf("evidence: reading subject keys: %w", err)
-	}
+	return keys
+}
+
+// cacheSubjects caches the stored subject keys among keys found in values
+// (read together with the claims), so that subjectKeyFor (with create,
+// which trusts the cache) finds them there.
+func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[string][]byte) error {
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
-	for k, v := range found {
-		subject := k[len(key("k", ts.ID, "")):]
+	prefix := len(key("k", ts.ID, ""))
+	for _, k := range keys {
+		v, found := values[string(k)]
+		if !found {
+			continue
+		}
+		subject := string(k[prefix:])
 		ck := ts.ID + "/" + subject
 		if _, ok := s.subjects[ck]; ok {
 			continue // another request cached it meanwhile
 		}
 		var st storedSubjectKey
-		if err := decodeValue([]byte(k), v, &st); err != nil {
+		if err := decodeValue(k, v, &st); err != nil {
 			return err
 		}
 		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))

@@ -460,23 +460,26 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	now := s.now().UTC()
 	var work []*item
 	var newKeys, usedKeys []*subjectKey
-	// One read for every claim and one for every subject key not cached:
-	// on PostgreSQL a batch costs two round trips here, not two per event.
+	// One read for every claim and every subject key not cached: on
+	// PostgreSQL a request costs one round trip here, not two per event.
+	// (Keys of subjects whose events turn out to be claimed are read for
+	// nothing; retries are rare.)
 	ckeys := make([][]byte, len(evs))
 	for i := range evs {
 		ckeys[i] = key("i", ts.ID, evs[i].ID)
 	}
-	claims, err := s.store.getMany(ctx, ckeys)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: reading claims: %w", err)
-	}
 	var subjects []string
 	for i := range evs {
-		if _, claimed := claims[string(ckeys[i])]; !claimed && evs[i].Actor != nil {
+		if evs[i].Actor != nil {
 			subjects = append(subjects, ts.ref("subject", evs[i].Actor.Account))
 		}
 	}
-	if err := s.loadSubjects(ctx, ts, subjects); err != nil {
+	skeys := s.uncachedSubjects(ts, subjects)
+	claims, err := s.store.getMany(ctx, append(slices.Clone(ckeys), skeys...))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: reading claims: %w", err)
+	}
+	if err := s.cacheSubjects(ts, skeys, claims); err != nil {
 		return nil, err
 	}
 	for i := range evs {
