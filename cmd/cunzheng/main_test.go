@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"testing"
+)
+
+// TestMain gives the package's tests a temporary directory of their own and
+// removes it at the end: the binary built once for the end-to-end tests
+// (cunzhengBinary, ~75 MB) used to stay behind in /tmp after every run.
+// The directory is traversable (0755) because the PostgreSQL test servers
+// run as their own user under it.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cunzheng-cmd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("TMPDIR", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
