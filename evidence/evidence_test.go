@@ -53,7 +53,7 @@ func newEnvOn(t *testing.T, b backend) *env {
 	if e.master, err = evidence.GenerateMasterKey(); err != nil {
 		t.Fatal(err)
 	}
-	e.tenants = evidence.TenantDir(e.dir)
+	e.tenants = evidence.TenantFiles(e.dir)
 	if b.open != nil {
 		// Tenant administration through its own connection, as the CLI
 		// does beside a running server.

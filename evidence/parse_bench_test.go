@@ -53,7 +53,7 @@ func benchStores(b *testing.B) []struct {
 func benchService(b *testing.B, st evidence.Store) (*evidence.Service, evidence.Principal) {
 	dir := b.TempDir()
 	master, _ := evidence.GenerateMasterKey()
-	tenants := evidence.TenantDir(dir)
+	tenants := evidence.TenantFiles(dir)
 	if st != nil {
 		tenants = evidence.StoreTenants(st)
 	}

@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		st, tenants = ps, TenantDir(cfg.Dir)
+		st, tenants = ps, TenantFiles(cfg.Dir)
 	} else {
 		tenants = StoreTenants(st)
 	}

@@ -219,7 +219,7 @@ func checkRoles(roles []Role) ([]Role, error) {
 // as a hash. Names are unique: ErrTenantExists otherwise. It works whether
 // or not a server has the directory open.
 func CreateTenant(evidenceDir string, master MasterKey, name string, roles []Role, now time.Time) (Tenant, string, error) {
-	return TenantDir(evidenceDir).Create(context.Background(), master, name, roles, now)
+	return TenantFiles(evidenceDir).Create(context.Background(), master, name, roles, now)
 }
 
 // Create creates a tenant named name with a fresh key-encryption key
@@ -289,7 +289,7 @@ func newTenantFile(master MasterKey, name string, now time.Time) (tenantFile, er
 // with the given name or ID under evidenceDir and returns it.
 // ErrTenantNotFound if none.
 func AddTenantKey(evidenceDir, nameOrID string, roles []Role, now time.Time) (Tenant, string, error) {
-	return TenantDir(evidenceDir).AddKey(context.Background(), nameOrID, roles, now)
+	return TenantFiles(evidenceDir).AddKey(context.Background(), nameOrID, roles, now)
 }
 
 // AddKey adds an API key with roles (all when empty) to the tenant with the
@@ -327,7 +327,7 @@ func (ts Tenants) AddKey(ctx context.Context, nameOrID string, roles []Role, now
 
 // ListTenants returns every tenant under evidenceDir.
 func ListTenants(evidenceDir string) ([]Tenant, error) {
-	return TenantDir(evidenceDir).List(context.Background())
+	return TenantFiles(evidenceDir).List(context.Background())
 }
 
 // List returns every tenant.
@@ -347,7 +347,7 @@ func (ts Tenants) List(ctx context.Context) ([]Tenant, error) {
 // wrapped by oldKey under newKey and returns how many it rewrapped; see
 // Tenants.RotateMasterKey.
 func RotateMasterKey(evidenceDir string, oldKey, newKey MasterKey) (int, error) {
-	return TenantDir(evidenceDir).RotateMasterKey(context.Background(), oldKey, newKey)
+	return TenantFiles(evidenceDir).RotateMasterKey(context.Background(), oldKey, newKey)
 }
 
 // RotateMasterKey rewraps every tenant key-encryption key wrapped by oldKey
@@ -390,7 +390,7 @@ func (ts Tenants) RotateMasterKey(ctx context.Context, oldKey, newKey MasterKey)
 }
 
 // Tenants is where tenants and their wrapped keys are kept: files under
-// the evidence directory (TenantDir, the embedded mode) or the shared store
+// the evidence directory (TenantFiles, the embedded mode) or the shared store
 // of cluster mode (StoreTenants). Mutations are serialised across processes
 // (flock on the directory, an advisory lock in PostgreSQL) and servers pick
 // them up without a restart.
@@ -406,8 +406,8 @@ type tenantBackend interface {
 	modify(ctx context.Context, fn func(all []tenantFile) ([]tenantFile, error)) error
 }
 
-// TenantDir returns the tenants kept as files in evidenceDir/tenants.
-func TenantDir(evidenceDir string) Tenants { return Tenants{dirTenants(evidenceDir)} }
+// TenantFiles returns the tenants kept as files in evidenceDir/tenants.
+func TenantFiles(evidenceDir string) Tenants { return Tenants{dirTenants(evidenceDir)} }
 
 // StoreTenants returns the tenants kept in st (cluster mode: OpenPostgres).
 func StoreTenants(st Store) Tenants { return Tenants{storeTenants{st}} }

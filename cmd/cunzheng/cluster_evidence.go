@@ -25,7 +25,7 @@ func openEvidenceStore(ctx context.Context, c clusterFlags) (evidence.Store, err
 // returned store (nil for files) when done.
 func tenantsAt(ctx context.Context, data, clusterDB string) (evidence.Tenants, evidence.Store, error) {
 	if clusterDB == "" {
-		return evidence.TenantDir(filepath.Join(data, "evidence")), nil, nil
+		return evidence.TenantFiles(filepath.Join(data, "evidence")), nil, nil
 	}
 	st, err := evidence.OpenPostgres(ctx, clusterDB)
 	if err != nil {
