@@ -148,16 +148,12 @@ func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 		if _, held, err := ss.Lease(ctx, l.cfg.Shared.Holder, l.cfg.Shared.LeaseTTL); err != nil {
 			return err
 		} else if held {
-			st, err := ss.LoadState(ctx)
-			if err != nil {
+			// The head loaded by Open: a checkpoint of an older size than
+			// the tree has grown to since is still a true one.
+			if err := l.publish(ctx); err != nil {
 				return err
 			}
-			if st.Size == 0 {
-				if err := l.publish(ctx); err != nil {
-					return err
-				}
-				continue
-			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
