@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -97,11 +98,23 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("%w: contract has no records", report.ErrNotFound)
 	}
-	var maxIndex uint64
+	// The report stands on a notarized checkpoint covering every record
+	// when there is one, else one covering the contract's facts without
+	// its chain of custody: a report must not wait (503) until the
+	// report.issued leaf of the previous download is cosigned and
+	// time-stamped. Custody entries past the checkpoint are listed by leaf
+	// index without a proof.
+	var maxAll, maxFacts uint64
 	for _, r := range recs {
-		maxIndex = max(maxIndex, r.Index)
+		maxAll = max(maxAll, r.Index)
+		if r.Kind != kindReportIssued {
+			maxFacts = max(maxFacts, r.Index)
+		}
 	}
-	cp, err := s.notarized(ctx, maxIndex)
+	cp, err := s.notarized(ctx, maxAll)
+	if errors.Is(err, ErrNotReady) && maxFacts < maxAll {
+		cp, err = s.notarized(ctx, maxFacts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +124,9 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 	}
 	c.Checkpoint = report.Checkpoint(cp)
 	c.Keys = s.cfg.Keys
+	c.Events = slices.DeleteFunc(c.Events, func(e report.Event) bool {
+		return e.Kind == kindReportIssued && e.LeafIndex >= cp.Size
+	})
 	for i := range c.Events {
 		e := &c.Events[i]
 		if e.Inclusion, err = s.cfg.Ledger.InclusionProof(ctx, e.LeafIndex, cp.Size); err != nil {
@@ -127,6 +143,9 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 	}
 	return c, nil
 }
+
+// kindReportIssued is the chain-of-custody event of an issued report.
+const kindReportIssued = "report.issued"
 
 // notarized returns the first checkpoint that includes leaf maxIndex and is
 // cosigned and time-stamped enough.
@@ -274,7 +293,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 					}
 				}
 			}
-		case "report.issued":
+		case kindReportIssued:
 			c.Custody = append(c.Custody, report.CustodyEntry{
 				ReportNumber: dstr(d, "report"), Kind: dstr(d, "document"), Requester: dstr(d, "requester"),
 				Revealed: d["revealed"] == true, At: r.Time, LeafIndex: r.Index,

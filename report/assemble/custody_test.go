@@ -72,19 +72,29 @@ func TestCustody(t *testing.T) {
 		}
 	}
 
-	// The next report waits for a notarized checkpoint covering the
-	// custody event, then lists it.
-	if _, err := src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false); !errors.Is(err, assemble.ErrNotReady) {
+	// The next report does not wait for the custody event to be notarized:
+	// it lists it by leaf index, without a proof.
+	c, err := src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false)
+	if err != nil {
 		t.Fatalf("before the custody event is notarized: %v", err)
+	}
+	if len(c.Custody) != 1 || c.Custody[0].LeafIndex != uint64(before) {
+		t.Errorf("custody before notarization = %+v", c.Custody)
+	}
+	if hasEvent(c, uint64(before)) {
+		t.Errorf("the un-notarized custody leaf %d is among the proven events (checkpoint %d)", before, c.Checkpoint.Size)
 	}
 	er, err := ev.Erase(ctx, evidence.Principal{Tenant: demo.Tenant, Roles: []evidence.Role{evidence.RoleIngest}}, "18501775544")
 	if err != nil {
 		t.Fatal(err)
 	}
 	led.publish(t)
-	c, err := src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false)
+	c, err = src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !hasEvent(c, uint64(before)) {
+		t.Errorf("the notarized custody leaf %d has no proven event (checkpoint %d)", before, c.Checkpoint.Size)
 	}
 	want := report.CustodyEntry{ReportNumber: is.ReportNumber, Kind: report.KindCertificate, Requester: "legal-1",
 		At: is.At.UTC().Truncate(time.Nanosecond), LeafIndex: uint64(before)}
@@ -106,4 +116,14 @@ func TestCustody(t *testing.T) {
 		ReportNumber: "CZ-x", Kind: report.KindEvidence, At: is.At, SHA256: is.SHA256}); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("absent contract: %v", err)
 	}
+}
+
+// hasEvent reports whether c's proven events include leaf index i.
+func hasEvent(c *report.Contract, i uint64) bool {
+	for _, e := range c.Events {
+		if e.LeafIndex == i {
+			return len(e.Inclusion) > 0
+		}
+	}
+	return false
 }
