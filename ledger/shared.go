@@ -497,6 +497,9 @@ func (l *Log) integrate() {
 						l.logger.Warn("integration failed; will retry", "err", err)
 						l.metrics.storageErrors.Inc()
 						rng = nil // renew the lease and reload the state first
+						// ... after a pause: the object store or database
+						// may be down for a while.
+						retryAt = time.Now().Add(cfg.LeaseTTL / 10)
 					}
 					break
 				}
