@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -749,6 +750,41 @@ func testSearch(t *testing.T, bk backend) {
 	}
 	if _, err := e.svc.Search(e.p, evidence.Query{Cursor: "zz"}); !errors.Is(err, evidence.ErrInvalidQuery) {
 		t.Errorf("bad cursor: %v", err)
+	}
+
+	// Name and dates: the name index's first-event times decide, and follow
+	// an event that moves a contract's first time earlier.
+	day := func(d int) time.Time { return t0.Add(time.Duration(d) * 24 * time.Hour) }
+	byNameAndDate := func(from, to time.Time) []string {
+		t.Helper()
+		page, err := e.svc.Search(e.p, evidence.Query{Name: "采购", From: from, To: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range page.Contracts {
+			got = append(got, c.ID)
+		}
+		slices.Sort(got)
+		return got
+	}
+	if got := byNameAndDate(day(2), day(6)); !slices.Equal(got, []string{"C000003", "C000005"}) {
+		t.Errorf("by name and dates: %v", got)
+	}
+	earlier := event(15) // contract C000005
+	earlier["id"], earlier["time"] = "ev-earlier", day(-2).Format(time.RFC3339)
+	earlier["contract"].(map[string]any)["name"] = "采购合同"
+	if _, err := e.svc.Ingest(ctx, e.p, batch(earlier)); err != nil {
+		t.Fatal(err)
+	}
+	if got := byNameAndDate(day(2), day(6)); !slices.Equal(got, []string{"C000003"}) {
+		t.Errorf("by name and dates after an earlier event: %v", got)
+	}
+	if got := byNameAndDate(day(-3), day(0)); !slices.Equal(got, []string{"C000005"}) {
+		t.Errorf("by name and the new first date: %v", got)
+	}
+	if got := byNameAndDate(time.Time{}, day(4)); !slices.Equal(got, []string{"C000001", "C000003", "C000005"}) {
+		t.Errorf("by name, open start: %v", got)
 	}
 }
 

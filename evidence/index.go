@@ -157,8 +157,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				if cr.Name != "" {
 					b.delete(nameKey(tenant, cr.Name, c.Contract))
 				}
-				cr.Name = c.Name
-				b.set(nameKey(tenant, cr.Name, c.Contract), []byte{})
+				cr.Name = c.Name // its name index entry is written below
 			}
 			cr.Events++
 			if c.Subject != "" && !erasedSince(locked, tenant, c) {
@@ -180,6 +179,12 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			}
 		}
 		for ref, cr := range contracts {
+			if cr.Name != "" {
+				// The entry carries the first event's time, which may have
+				// moved, so that a search by name and dates filters on the
+				// index alone instead of reading every named contract.
+				b.set(nameKey(tenant, cr.Name, ref), []byte(timeHex(cr.First)))
+			}
 			v, err := encodeValue(cr)
 			if err != nil {
 				return err
@@ -415,12 +420,28 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 	page := &Page{Contracts: []ContractSummary{}}
 	scanned := 0
 	var last []byte // set once the page is full: the next key means more
-	err = s.store.scan(context.Background(), lower, upper, func(k, _ []byte) (bool, error) {
+	// A name index entry holds the contract's first event time (timeHex,
+	// order-preserving): with dates, it decides without the record.
+	var fromHex, toHex string
+	if !q.From.IsZero() {
+		fromHex = timeHex(q.From)
+	}
+	if !q.To.IsZero() {
+		toHex = timeHex(q.To)
+	}
+	err = s.store.scan(context.Background(), lower, upper, func(k, v []byte) (bool, error) {
 		if last != nil {
 			page.Next = hex.EncodeToString(last)
 			return false, nil
 		}
 		scanned++
+		if q.Account == "" && q.Name != "" && len(v) == 16 &&
+			(fromHex != "" && string(v) < fromHex || toHex != "" && string(v) >= toHex) {
+			if scanned == maxScan {
+				last = slices.Clone(k)
+			}
+			return true, nil
+		}
 		ref := refOf(k)
 		var cr contractRecord
 		found, err := s.get(key("c", ts.ID, ref), &cr)
