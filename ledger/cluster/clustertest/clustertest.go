@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,10 +94,17 @@ func StartPostgres(t testing.TB) *PG {
 			t.Fatalf("running as root and there is no %q user to run PostgreSQL as (install the Debian package postgresql: make deps): %v", p.runAs, err)
 		}
 	}
+	sweepOnce.Do(func() { sweepOrphans(bin, p.runAs) })
 	// Not t.TempDir: its parents are private to the test's user, which the
 	// postgres user could not traverse.
 	p.dir, err = os.MkdirTemp("", "cunzheng-pg-")
 	if err != nil {
+		t.Fatal(err)
+	}
+	// Who started this server: a later sweep stops it if that test process
+	// died without its cleanup (killed by a timeout, say); pg_ctl runs the
+	// server as a daemon that would otherwise outlive it.
+	if err := os.WriteFile(filepath.Join(p.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(p.dir) })
@@ -119,6 +127,39 @@ func StartPostgres(t testing.TB) *PG {
 }
 
 func (p *PG) data() string { return filepath.Join(p.dir, "data") }
+
+const ownerFile = "owner.pid"
+
+var sweepOnce sync.Once
+
+// sweepOrphans stops the servers this harness started for test processes
+// that no longer exist, and removes their directories.
+func sweepOrphans(bin, runAs string) {
+	// The cmd tests point TMPDIR at a directory of their own, which a
+	// killed test binary leaves behind too.
+	var dirs []string
+	for _, pat := range []string{
+		filepath.Join(os.TempDir(), "cunzheng-pg-*"),
+		"/tmp/cunzheng-pg-*",
+		"/tmp/cunzheng-cmd-test-*/cunzheng-pg-*",
+	} {
+		m, _ := filepath.Glob(pat)
+		dirs = append(dirs, m...)
+	}
+	for _, d := range dirs {
+		raw, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // not ours, or still being set up
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || !errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			continue // owner alive (or unknown)
+		}
+		old := &PG{bin: bin, dir: d, runAs: runAs, running: true}
+		old.stop("immediate")
+		os.RemoveAll(d)
+	}
+}
 
 func (p *PG) run(tool string, args ...string) ([]byte, error) {
 	path := filepath.Join(p.bin, tool)
@@ -268,6 +309,7 @@ func (s *S3Server) Start() error {
 	}
 	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = s.logf, s.logf
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting versitygw: %w", err)
 	}
