@@ -11,6 +11,9 @@ type metrics struct {
 	documents  prometheus.Counter
 	conflicts  prometheus.Counter
 	duration   prometheus.Histogram
+	// finalizeGroup is the events of concurrent requests indexed in one
+	// transaction (finalizeGrouped).
+	finalizeGroup prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -30,9 +33,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cunzheng_evidence_ingest_seconds", Help: "Time to validate, seal, append and index one ingest request.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		finalizeGroup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cunzheng_evidence_finalize_group_events", Help: "Events of concurrent requests indexed in one transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 13)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.duplicates, m.rejected, m.erasures, m.documents, m.conflicts, m.duration)
+		reg.MustRegister(m.events, m.duplicates, m.rejected, m.erasures, m.documents, m.conflicts, m.duration, m.finalizeGroup)
 	}
 	return m
 }

@@ -117,6 +117,12 @@ type Service struct {
 	// have changed any record; its transactions serialise finalize).
 	indexMu       sync.Mutex
 	contractCache map[string]*contractRecord // tenant/ref -> committed record; guarded by indexMu
+	// Group finalize (see finalizeGrouped): the batch of each tenant still
+	// taking work, guarded by groupMu; groupRun is held by the one leader
+	// finalizing at a time.
+	groupMu   sync.Mutex
+	groupOpen map[string]*finalizeGroup
+	groupRun  sync.Mutex
 
 	closed atomic.Bool
 
@@ -175,6 +181,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		inflight:      map[string]chan struct{}{},
 		subjects:      map[string]*subjectKey{},
 		contractCache: map[string]*contractRecord{},
+		groupOpen:     map[string]*finalizeGroup{},
 	}
 	if err := s.reg.reload(); err != nil {
 		st.Close()
@@ -624,7 +631,59 @@ func (s *Service) appendAndFinalize(ctx context.Context, tenant string, work []*
 		}
 		it.c.Index, it.c.TreeSize = lrs[i].Index, lrs[i].TreeSize
 	}
-	return s.finalize(ctx, tenant, work)
+	return s.finalizeGrouped(ctx, tenant, work)
+}
+
+// finalizeGroup is the work of concurrent requests of one tenant finalized
+// in one transaction.
+type finalizeGroup struct {
+	work []*item
+	done chan struct{}
+	err  error
+}
+
+// maxGroupItems bounds the events one grouped finalize records.
+const maxGroupItems = 4096
+
+// finalizeGrouped finalizes work together with that of the requests of
+// the same tenant arriving while an earlier group is being finalized: one
+// store transaction for all of them instead of one each behind a mutex,
+// which was where concurrent single-event ingest spent its time (86% of
+// mutex delay; 2.4k events/s from 32 goroutines). The first request of a
+// group leads it: it waits for the previous group to finish, closes its
+// own to newcomers and finalizes everything in it; the others wait for the
+// outcome. Items of concurrent requests never share an event id (acquire
+// holds the ids until the request returns).
+func (s *Service) finalizeGrouped(ctx context.Context, tenant string, work []*item) error {
+	s.groupMu.Lock()
+	g := s.groupOpen[tenant]
+	leader := g == nil || len(g.work)+len(work) > maxGroupItems
+	if leader {
+		g = &finalizeGroup{done: make(chan struct{})}
+		s.groupOpen[tenant] = g
+	}
+	g.work = append(g.work, work...)
+	s.groupMu.Unlock()
+	if !leader {
+		// Not cancellable: the leader records these items whatever
+		// happens to this request, and the outcome comes in bounded time.
+		<-g.done
+		return g.err
+	}
+	s.groupRun.Lock()
+	s.groupMu.Lock()
+	if s.groupOpen[tenant] == g {
+		delete(s.groupOpen, tenant)
+	}
+	all := g.work
+	s.groupMu.Unlock()
+	// The group's transaction must not fail because the leader's request
+	// was cancelled: the others' items are in it.
+	g.err = s.finalize(context.WithoutCancel(ctx), tenant, all)
+	s.groupRun.Unlock()
+	close(g.done)
+	s.metrics.finalizeGroup.Observe(float64(len(all)))
+	return g.err
 }
 
 // leafHash is the RFC 6962 leaf hash SHA-256(0x00 || leaf).
