@@ -24,6 +24,9 @@ var benchNames = []string{"劳动合同", "采购合同", "租赁合同", "保�
 // check), built once through the evidence API and shared by the benchmarks.
 var benchFixture = sync.OnceValues(func() (*consoleBench, error) {
 	tb := &fixtureTB{}
+	built.Lock()
+	built.tb = tb
+	built.Unlock()
 	e := newConsoleEnv(tb)
 	if tb.failed != "" {
 		return nil, fmt.Errorf("%s", tb.failed)
@@ -83,9 +86,36 @@ type fixtureTB struct {
 	cleanup []func()
 }
 
-func (f *fixtureTB) Helper()                   {}
-func (f *fixtureTB) TempDir() string           { d, _ := os.MkdirTemp("", "cunzheng-console-bench-"); return d }
-func (f *fixtureTB) Cleanup(fn func())         { f.cleanup = append(f.cleanup, fn) }
+func (f *fixtureTB) Helper()           {}
+func (f *fixtureTB) Cleanup(fn func()) { f.cleanup = append(f.cleanup, fn) }
+func (f *fixtureTB) TempDir() string {
+	d, err := os.MkdirTemp("", "cunzheng-console-bench-")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+// built is the fixture's fixtureTB once benchFixture ran, for TestMain to
+// close the fixture and remove its directories (a tenant of 100,000
+// contracts is a few hundred megabytes).
+var built struct {
+	sync.Mutex
+	tb *fixtureTB
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	built.Lock()
+	if tb := built.tb; tb != nil {
+		for i := len(tb.cleanup) - 1; i >= 0; i-- {
+			tb.cleanup[i]()
+		}
+	}
+	built.Unlock()
+	os.Exit(code)
+}
 func (f *fixtureTB) Fatal(args ...any)         { f.failed = fmt.Sprint(args...); panic(f.failed) }
 func (f *fixtureTB) Fatalf(s string, a ...any) { f.failed = fmt.Sprintf(s, a...); panic(f.failed) }
 
