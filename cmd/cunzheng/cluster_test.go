@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 	"github.com/transparency-dev/formats/log"
+	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -443,10 +444,13 @@ func waitLeader(t *testing.T, conn *pgx.Conn, notPID int, within time.Duration) 
 func TestClusterFailover(t *testing.T) {
 	c := newTestCluster(t)
 	conn := c.db(t)
+	// A partner notary office, pushed to by whichever process signs: it
+	// must never see two histories, whoever is killed when.
+	no := startClusterNotary(t, c)
 	srvs := make([]*server, 3)
 	urls := make([]string, 3)
 	for i := range srvs {
-		srvs[i] = c.serve(t, i)
+		srvs[i] = c.serve(t, i, "--notary", no.url()+"="+no.vkey)
 		urls[i] = srvs[i].url
 	}
 	ld := startLoad(c, urls, 16)
@@ -484,9 +488,84 @@ func TestClusterFailover(t *testing.T) {
 	}
 	t.Logf("takeovers: %v; %d failed attempts retried", takeovers, ld.errs.Load())
 	c.checkFinal(t, srvs[0].url, ld.acked, ld.served)
+	no.checkNoFork(t, c, srvs[0].url)
 	for _, s := range srvs {
 		s.stop(t)
 	}
+}
+
+// clusterNotary is a partner notary office (cunzheng notary) for a cluster.
+type clusterNotary struct {
+	*notaryProc
+	vkey string
+}
+
+func startClusterNotary(t *testing.T, c *testCluster) *clusterNotary {
+	t.Helper()
+	bin, err := cunzhengBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(c.dir, "notary")
+	out, err := exec.Command(bin, "notary", "keys", "--data", dir, "--name", "notary.cluster.test").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKeys, err := ledger.LoadOrCreateKeys(c.keys, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dir, "--log", logKeys.VerifierKeys()[0]}}
+	p.start()
+	t.Cleanup(p.kill)
+	return &clusterNotary{notaryProc: p, vkey: strings.TrimSpace(string(out))}
+}
+
+// checkNoFork checks that the office recorded no split view and, after the
+// failovers, catches up with the checkpoint the cluster serves at url,
+// verifiable with the log's and its own key.
+func (n *clusterNotary) checkNoFork(t *testing.T, c *testCluster, url string) {
+	t.Helper()
+	vs := c.verifier(t)
+	resp, err := http.Get(url + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	final := openCheckpoint(t, vs, raw)
+	var logs struct {
+		Logs []struct {
+			Size       uint64 `json:"size"`
+			Checkpoint string `json:"checkpoint"`
+		} `json:"logs"`
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if code := getJSON(t, n.url()+"/v1/logs", &logs); code != 200 || len(logs.Logs) != 1 {
+			t.Fatalf("notary logs: %d %+v", code, logs)
+		}
+		if logs.Logs[0].Size >= uint64(final.N) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the notary cosigned up to %d, the cluster serves %d", logs.Logs[0].Size, final.N)
+		}
+	}
+	var alarms struct{ Alarms []json.RawMessage }
+	if code := getJSON(t, n.url()+"/v1/alarms", &alarms); code != 200 || len(alarms.Alarms) != 0 {
+		t.Fatalf("notary alarms: %d %d: %s", code, len(alarms.Alarms), alarms.Alarms)
+	}
+	cv, err := fnote.NewVerifierForCosignatureV1(n.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := note.Open([]byte(logs.Logs[0].Checkpoint), vs); err != nil {
+		t.Fatalf("notary's checkpoint: %v", err)
+	}
+	if nn, err := note.Open([]byte(logs.Logs[0].Checkpoint), note.VerifierList(cv)); err != nil || len(nn.Sigs) != 1 {
+		t.Fatalf("notary's cosignature: %v", err)
+	}
+	t.Logf("notary: cosigned up to size %d, no alarm", logs.Logs[0].Size)
 }
 
 // TestClusterStaleLeader pauses the lease holder (SIGSTOP) past its lease,
