@@ -313,8 +313,25 @@ func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]b
 // changes hands and when it lapsed, even if the same holder takes it back:
 // its writes from before the lapse must fail too.
 func (s *Store) Lease(ctx context.Context, holder string, ttl time.Duration) (int64, bool, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		s.lease.Store(nil)
+		return 0, false, fmt.Errorf("database: lease: %w", err)
+	}
+	defer conn.Release()
+	// The takeover waits for any transaction holding the lease row (a
+	// fence's FOR SHARE). One of a paused holder is normally ended by
+	// idle_in_transaction_session_timeout, but not when the pause caught it
+	// mid-statement (say, halfway through sending a pipelined batch): the
+	// server then counts the session as active and waits for it for ever.
+	// While the takeover waits, sessions blocking it are ended if the lease
+	// has lapsed: their transactions roll back, which is what the fence
+	// would have demanded of them anyway.
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.endLapsedBlockers(ctx, conn.Conn().PgConn().PID(), holder, stop)
 	var token int64
-	err := s.pool.QueryRow(ctx, `
+	err = conn.QueryRow(ctx, `
 UPDATE ledger_lease SET
 	token = CASE WHEN holder = $1 AND expires > now() THEN token ELSE token + 1 END,
 	holder = $1,
@@ -331,6 +348,41 @@ RETURNING token`, holder, ttl.Seconds()).Scan(&token)
 	}
 	s.lease.Store(&leaseID{holder: holder, token: token})
 	return token, true, nil
+}
+
+// blockerCheckInterval is how long a lease attempt waits on another
+// session's lock before ending it, if the lease has lapsed.
+const blockerCheckInterval = 500 * time.Millisecond
+
+// endLapsedBlockers terminates, every blockerCheckInterval until stop, the
+// sessions that block backend pid (a lease attempt by holder), provided the
+// lease row has lapsed and is not holder's own.
+func (s *Store) endLapsedBlockers(ctx context.Context, pid uint32, holder string, stop <-chan struct{}) {
+	t := time.NewTicker(blockerCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var ended int
+		err := s.pool.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE pg_terminate_backend(b))
+FROM unnest(pg_blocking_pids($1)) AS b
+WHERE EXISTS (SELECT 1 FROM ledger_lease WHERE id = 1 AND expires <= now() AND holder <> $2)`, int32(pid), holder).Scan(&ended)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("checking what blocks a lease attempt", "err", err)
+			}
+			continue
+		}
+		if ended > 0 {
+			s.logger.Warn("ended database sessions of a lapsed lease holder that blocked the takeover", "sessions", ended)
+		}
+	}
 }
 
 // Release implements ledger.SharedStore.

@@ -2,9 +2,13 @@ package cluster_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
@@ -52,4 +56,61 @@ func TestClusterStoreConformance(t *testing.T) {
 		dsn, objects := srv.fresh(t)
 		return func() ledger.SharedStore { return openStore(t, dsn, objects) }
 	})
+}
+
+// TestLeaseTakeoverPastStuckHolder: a lapsed holder whose session still
+// holds the lease row while active (paused mid-statement, where the idle
+// timeout does not apply) must not block the takeover.
+func TestLeaseTakeoverPastStuckHolder(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	a, b := openStore(t, dsn, objects), openStore(t, dsn, objects)
+	defer a.Close()
+	defer b.Close()
+	tokA, ok, err := a.Lease(ctx, "a", time.Second)
+	if err != nil || !ok {
+		t.Fatalf("first lease: %v %v", ok, err)
+	}
+	// The stuck session: the fence's row lock, then a statement that keeps
+	// the session active.
+	x, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close(context.Background())
+	tx, err := x.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM ledger_lease WHERE id = 1 FOR SHARE"); err != nil {
+		t.Fatal(err)
+	}
+	stuck := make(chan error, 1)
+	go func() {
+		_, err := tx.Exec(ctx, "SELECT pg_sleep(60)")
+		stuck <- err
+	}()
+	time.Sleep(1200 * time.Millisecond) // a's lease lapses
+
+	lctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	tokB, ok, err := b.Lease(lctx, "b", time.Second)
+	if err != nil || !ok || tokB <= tokA {
+		t.Fatalf("takeover past a stuck session: ok %v, token %d (was %d), %v after %v", ok, tokB, tokA, err, time.Since(start))
+	}
+	t.Logf("taken over in %v", time.Since(start).Round(time.Millisecond))
+	select {
+	case err := <-stuck:
+		if err == nil {
+			t.Error("the stuck session's statement finished normally")
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the stuck session was not ended")
+	}
+	// The lapsed holder's fenced writes are refused.
+	if err := a.CheckLease(ctx); !errors.Is(err, ledger.ErrFenced) {
+		t.Errorf("old holder's fence: %v, want ErrFenced", err)
+	}
 }
