@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/cluster"
 )
 
 // bucketTiles serves tlog the tiles as a client of the bucket sees them.
@@ -192,6 +193,9 @@ func TestClusterLogs(t *testing.T) {
 	for i, c := range all {
 		if c.Size > uint64(tree.N) {
 			continue
+		}
+		if obj, err := bt.get(cluster.CheckpointHistoryKey(c.Size)); err != nil || !bytes.Equal(obj, c.Note) {
+			t.Fatalf("bucket history of checkpoint %d: %q, %v", c.Size, obj, err)
 		}
 		p, err := logs[i%2].ConsistencyProof(ctx, c.Size, uint64(tree.N))
 		if err != nil {

@@ -639,6 +639,12 @@ func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) er
 	// uploaded, not necessarily c: a holder paused between its insert and
 	// this upload would otherwise put an older checkpoint over a newer one
 	// written meanwhile by its successor.
+	// Every checkpoint is also kept in the bucket, immutable, at
+	// checkpoints/<size>: the log-signed note (cosignatures and tokens
+	// arrive later and live in the database).
+	if err := s.obj.Put(ctx, CheckpointHistoryKey(c.Size), c.Note, "public, max-age=31536000, immutable"); err != nil {
+		s.logger.Warn("uploading checkpoint history object", "size", c.Size, "err", err)
+	}
 	latest, err := s.LatestCheckpoint(ctx)
 	if err != nil {
 		latest = c
@@ -648,6 +654,9 @@ func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) er
 	}
 	return nil
 }
+
+// CheckpointHistoryKey is the bucket key of the checkpoint of a size.
+func CheckpointHistoryKey(size uint64) string { return fmt.Sprintf("checkpoints/%d", size) }
 
 const cpColumns = "size, root, time, note"
 
