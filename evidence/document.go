@@ -14,8 +14,23 @@ const MaxDocumentBytes = 64 << 20
 // key wrapped by the tenant key.
 type storedDocument struct {
 	WrappedKey []byte `json:"key"`
-	Ciphertext []byte `json:"ct"`
+	Ciphertext []byte `json:"ct,omitempty"`
+	// Blob names the object holding the ciphertext when Config.Blobs is set.
+	Blob string `json:"blob,omitempty"`
 }
+
+// Blobs is an object store for document ciphertext. Get of an absent key
+// must fail; the bytes stored are already encrypted and bound to their
+// tenant and hash.
+type Blobs interface {
+	PutBlob(ctx context.Context, key string, data []byte) error
+	GetBlob(ctx context.Context, key string) ([]byte, error)
+}
+
+// documentBlobKey is where a document's ciphertext goes in Blobs: by
+// pseudonymous tenant id and the document's SHA-256, which the public
+// leaves carry anyway.
+func documentBlobKey(tenant, sha string) string { return "documents/" + tenant + "/" + sha }
 
 func documentAD(tenant, sha string) []byte {
 	return []byte("cunzheng document v1\x00" + tenant + "\x00" + sha)
@@ -62,8 +77,17 @@ func (s *Service) PutDocument(p Principal, sha256Hex string, body []byte) (bool,
 	if err != nil {
 		return false, err
 	}
+	stored := storedDocument{WrappedKey: wrapped, Ciphertext: ct}
+	if s.blobs != nil {
+		// The ciphertext first: a crash before the record is committed
+		// leaves an object nobody points to, never a record without one.
+		stored = storedDocument{WrappedKey: wrapped, Blob: documentBlobKey(ts.ID, sha256Hex)}
+		if err := s.blobs.PutBlob(context.Background(), stored.Blob, ct); err != nil {
+			return false, fmt.Errorf("%w: storing document: %v", ErrUnavailable, err)
+		}
+	}
 	b := &batch{sync: true}
-	if err := setValue(b, k, storedDocument{WrappedKey: wrapped, Ciphertext: ct}); err != nil {
+	if err := setValue(b, k, stored); err != nil {
 		return false, err
 	}
 	if err := s.store.commit(context.Background(), b); err != nil {
@@ -99,7 +123,16 @@ func (s *Service) Document(p Principal, sha256Hex string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: document key: %w", err)
 	}
-	body, err := open(algAES256GCM, dk, d.Ciphertext, ad)
+	ct := d.Ciphertext
+	if d.Blob != "" {
+		if s.blobs == nil {
+			return nil, fmt.Errorf("evidence: document %s is in an object store this service was not given", sha256Hex)
+		}
+		if ct, err = s.blobs.GetBlob(context.Background(), d.Blob); err != nil {
+			return nil, fmt.Errorf("%w: reading document: %v", ErrUnavailable, err)
+		}
+	}
+	body, err := open(algAES256GCM, dk, ct, ad)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: document: %w", err)
 	}

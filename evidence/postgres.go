@@ -23,8 +23,8 @@ import (
 //
 // It holds everything the embedded store holds: tenants and their wrapped
 // keys, sealed records, subject keys, claims, the contract index and the
-// stored documents (encrypted; they stay in the table rather than the
-// object store). A batch is one transaction, so acknowledged writes are
+// stored documents' records (their ciphertext too, unless Config.Blobs
+// puts it in an object store, as cluster mode does). A batch is one transaction, so acknowledged writes are
 // exactly the committed ones; the receipts of finalize are committed with
 // synchronous_commit off, as Pebble commits them without fsync, because the
 // pending claims they replace were committed durably and recovery completes

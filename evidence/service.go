@@ -58,6 +58,10 @@ type Config struct {
 	// on an unknown API key. The default (zero) is DefaultReloadInterval;
 	// a negative value re-reads on every unknown key.
 	ReloadInterval time.Duration
+	// Blobs, when set, holds the ciphertext of stored documents (cluster
+	// mode: the object store); the store keeps only each document's wrapped
+	// key. Nil keeps documents in the store.
+	Blobs Blobs
 	// FS is the filesystem of the Pebble store (vfs.NewMem() in tests).
 	// The default is the disk. Tenant files are always on disk.
 	FS vfs.FS
@@ -82,6 +86,7 @@ const DefaultReloadInterval = time.Second
 // entitled.
 type Service struct {
 	store   Store
+	blobs   Blobs // document ciphertext, when not in store
 	log     Log
 	logger  *slog.Logger
 	now     func() time.Time
@@ -172,7 +177,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		tenants = StoreTenants(st)
 	}
 	s := &Service{
-		store: st, log: cfg.Log, logger: cfg.Logger, now: cfg.Now,
+		store: st, blobs: cfg.Blobs, log: cfg.Log, logger: cfg.Logger, now: cfg.Now,
 		reg: &registry{
 			tenants: tenants, master: cfg.Master, logger: cfg.Logger,
 			interval: cfg.ReloadInterval, now: cfg.Now,

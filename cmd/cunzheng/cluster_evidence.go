@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger/cluster"
 )
 
 // openEvidenceStore returns the evidence store of cluster mode: the tables
@@ -32,4 +33,31 @@ func tenantsAt(ctx context.Context, data, clusterDB string) (evidence.Tenants, e
 		return evidence.Tenants{}, nil, err
 	}
 	return evidence.StoreTenants(st), st, nil
+}
+
+// documentBlobs returns where cluster mode keeps stored documents'
+// ciphertext: the --objects bucket, under documents/. Nil without
+// --cluster-db: the embedded store keeps them.
+func documentBlobs(ctx context.Context, c clusterFlags) (evidence.Blobs, error) {
+	if on, err := c.enabled(); err != nil || !on {
+		return nil, err
+	}
+	obj, err := cluster.OpenObjects(ctx, c.objects)
+	if err != nil {
+		return nil, err
+	}
+	return objectBlobs{obj}, nil
+}
+
+// objectBlobs puts evidence's document ciphertext in the object store. The
+// objects are private: the bucket's public part is the log's tiles,
+// bundles and checkpoints.
+type objectBlobs struct{ o *cluster.Objects }
+
+func (b objectBlobs) PutBlob(ctx context.Context, key string, data []byte) error {
+	return b.o.Put(ctx, key, data, "private, no-store")
+}
+
+func (b objectBlobs) GetBlob(ctx context.Context, key string) ([]byte, error) {
+	return b.o.Get(ctx, key)
 }

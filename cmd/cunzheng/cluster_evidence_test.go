@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cunzheng/cunzheng/evidence"
 )
@@ -126,6 +132,35 @@ func TestClusterEvidence(t *testing.T) {
 	code, b2 := do(servers[0], "DELETE", "/v1/subjects/18501775544", nil)
 	if code != http.StatusOK || string(b2) != string(erased) {
 		t.Errorf("second erasure on the other process: %d %s, want %s", code, b2, erased)
+	}
+	// A document stored through one process is read back through the
+	// other; its ciphertext is in the object store, not its plaintext.
+	doc := []byte("%PDF-1.7 劳动合同 signed by 叶建华 " + strings.Repeat("x", 4096))
+	sum := sha256.Sum256(doc)
+	sha := hex.EncodeToString(sum[:])
+	req, _ := http.NewRequest("PUT", servers[0].url+"/v1/documents/"+sha, bytes.NewReader(doc))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/pdf")
+	if resp, err := appendClient.Do(req); err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT document: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if code, got := do(servers[1], "GET", "/v1/documents/"+sha, nil); code != http.StatusOK || !bytes.Equal(got, doc) {
+		t.Errorf("GET document on the other process: %d, %d bytes", code, len(got))
+	}
+	list, err := c.s3.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(c.bucket), Prefix: aws.String("documents/")})
+	if err != nil || len(list.Contents) != 1 || !strings.HasSuffix(aws.ToString(list.Contents[0].Key), "/"+sha) {
+		t.Fatalf("documents in the bucket: %v, %v", list, err)
+	}
+	o, err := c.s3.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: list.Contents[0].Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _ := io.ReadAll(o.Body)
+	o.Body.Close()
+	if len(ct) < len(doc) || bytes.Contains(ct, []byte("叶建华")) || bytes.Contains(ct, []byte("%PDF")) {
+		t.Errorf("the bucket's document object is not ciphertext (%d bytes)", len(ct))
 	}
 	for _, s := range servers {
 		s.stop(t)

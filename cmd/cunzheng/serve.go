@@ -145,8 +145,13 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	blobs, err := documentBlobs(ctx, f.cluster)
+	if err != nil {
+		return nil, err
+	}
 	if a.evidence, err = evidence.Open(ctx, evidence.Config{
 		Store:      evStore, // nil: Pebble under Dir
+		Blobs:      blobs,   // nil: documents in Store
 		Dir:        filepath.Join(f.data, "evidence"),
 		Master:     master,
 		Log:        ledgerlog.New(a.log),
