@@ -170,19 +170,5 @@ func RootAt(ctx context.Context, r TreeReader, size uint64) (tlog.Hash, error) {
 	if size == 0 {
 		return tlog.Hash(rfc6962.DefaultHasher.EmptyRoot()), nil
 	}
-	var ids []NodeID
-	for begin := uint64(0); begin < size; {
-		level := largestPerfect(begin, size)
-		ids = append(ids, NodeID{Level: uint8(level), Index: begin >> level})
-		begin += 1 << level
-	}
-	hs, err := r.ReadNodes(ctx, ids)
-	if err != nil {
-		return tlog.Hash{}, err
-	}
-	acc := hs[len(hs)-1]
-	for i := len(hs) - 2; i >= 0; i-- {
-		acc = tlog.NodeHash(hs[i], acc)
-	}
-	return acc, nil
+	return rootFromNodes(ctx, size, r.ReadNodes)
 }

@@ -108,15 +108,20 @@ func (l *Log) TreeHash(ctx context.Context, size uint64) (tlog.Hash, error) {
 		copy(h[:], l.hasher.EmptyRoot())
 		return h, nil
 	}
-	// RFC 6962 section 2.1: the root folds the perfect subtrees of
-	// [0, size), largest first, from the right.
+	return rootFromNodes(ctx, size, l.readNodes)
+}
+
+// rootFromNodes returns the root of the first size > 0 leaves from their
+// perfect subtrees' hashes, read by read: RFC 6962 section 2.1 folds the
+// perfect subtrees of [0, size), largest first, from the right.
+func rootFromNodes(ctx context.Context, size uint64, read func(context.Context, []NodeID) ([]tlog.Hash, error)) (tlog.Hash, error) {
 	var ids []NodeID
 	for begin := uint64(0); begin < size; {
 		level := largestPerfect(begin, size)
 		ids = append(ids, NodeID{Level: uint8(level), Index: begin >> level})
 		begin += 1 << level
 	}
-	hs, err := l.readNodes(ctx, ids)
+	hs, err := read(ctx, ids)
 	if err != nil {
 		return tlog.Hash{}, err
 	}
