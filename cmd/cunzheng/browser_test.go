@@ -176,8 +176,7 @@ func pdfText(t *testing.T, pdf []byte) string {
 	return string(out)
 }
 
-// waitDemo waits for the demo key and for the demo contract's reports to
-// be ready (a cosigned, time-stamped checkpoint covers the contract).
+// waitDemo waits for serve --demo to print the demo key and returns it.
 func waitDemo(t *testing.T, s *server) string {
 	t.Helper()
 	var key string

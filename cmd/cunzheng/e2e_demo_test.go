@@ -26,15 +26,7 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	s := startServe(t, "--data", data, "--demo")
-	var key string
-	for deadline := time.Now().Add(30 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if m := demoKeyRE.FindStringSubmatch(s.logs()); m != nil {
-			key = m[1]
-		}
-	}
-	if key == "" {
-		t.Fatalf("no demo key printed:\n%s", s.logs())
-	}
+	key := waitDemo(t, s)
 	base := s.url + "/v1/contracts/2125270852621565954/"
 	fetch := func(name string) []byte {
 		u := base + name

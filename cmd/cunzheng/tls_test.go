@@ -100,15 +100,7 @@ func TestServeTLS(t *testing.T) {
 	}
 	// Reports are signed and time-stamped by the built-in TSA even though the
 	// public listener's certificate is one the machine does not trust.
-	var key string
-	for deadline := time.Now().Add(30 * time.Second); key == "" && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if m := demoKeyRE.FindStringSubmatch(s.logs()); m != nil {
-			key = m[1]
-		}
-	}
-	if key == "" {
-		t.Fatalf("no demo key printed:\n%s", s.logs())
-	}
+	key := waitDemo(t, s)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/contracts/2125270852621565954/certificate.pdf", nil)
 		req.Header.Set("Authorization", "Bearer "+key)
