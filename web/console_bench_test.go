@@ -31,7 +31,7 @@ var benchFixture = sync.OnceValues(func() (*consoleBench, error) {
 	if tb.failed != "" {
 		return nil, fmt.Errorf("%s", tb.failed)
 	}
-	p, err := e.svc.Authenticate(e.legal)
+	p, err := e.svc.Authenticate(e.key)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +65,7 @@ var benchFixture = sync.OnceValues(func() (*consoleBench, error) {
 		}
 	}
 	b := e.browser("192.0.2.1:1")
-	csrf := b.signIn(tb, e.legal)
+	csrf := b.signIn(tb, e.key)
 	if tb.failed != "" {
 		return nil, fmt.Errorf("%s", tb.failed)
 	}

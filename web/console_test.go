@@ -3,22 +3,18 @@ package web
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cunzheng/cunzheng/evidence"
-	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
 )
 
@@ -26,15 +22,10 @@ import (
 // service (in memory), a fake clock for sessions and rate limits, and the
 // access log captured.
 type consoleEnv struct {
-	h      *Server
-	log    *ledger.Log
-	svc    *evidence.Service
-	dir    string
-	master evidence.MasterKey
-	legal  string // legal+ingest key of tenant 伟伟集团
-	logBuf *syncBuffer
-	mu     sync.Mutex
-	now    time.Time
+	backend // its key has the legal and ingest roles
+	h       *Server
+	mu      sync.Mutex
+	now     time.Time
 }
 
 func (e *consoleEnv) clock() time.Time {
@@ -51,51 +42,13 @@ func (e *consoleEnv) advance(d time.Duration) {
 
 func newConsoleEnv(t testing.TB) *consoleEnv {
 	t.Helper()
-	e := &consoleEnv{dir: t.TempDir(), logBuf: &syncBuffer{}, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-	logger := slog.New(slog.NewJSONHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := ledger.OpenPebbleStore("ledger", ledger.PebbleOptions{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := ledger.LoadOrCreateKeys(filepath.Join(e.dir, "keys"), "cunzheng.example/test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.log, err = ledger.Open(context.Background(), ledger.Config{Store: store, Origin: keys.Name(), Signers: keys.Signers(),
-		CheckpointInterval: 10 * time.Millisecond, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.log.Close() })
-	e.master, _ = evidence.GenerateMasterKey()
-	if _, e.legal, err = evidence.CreateTenant(filepath.Join(e.dir, "evidence"), e.master, "伟伟集团", nil, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	e.svc, err = evidence.Open(context.Background(), evidence.Config{
-		Dir: filepath.Join(e.dir, "evidence"), Master: e.master, Log: ledgerlog.New(e.log),
-		Logger: logger, FS: vfs.NewMem(), ReloadInterval: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.svc.Close() })
+	e := &consoleEnv{backend: newBackend(t), now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
+	logger := e.logger
 	reg := prometheus.NewRegistry()
 	cfg := Config{Log: e.log, Logger: logger, Gatherer: reg}
 	cfg.Mounts = append(cfg.Mounts, MountConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Logger: logger, Registerer: reg, now: e.clock}))
 	e.h = New(cfg)
 	return e
-}
-
-func (e *consoleEnv) newKey(t testing.TB, name string, roles ...evidence.Role) string {
-	t.Helper()
-	_, k, err := evidence.CreateTenant(filepath.Join(e.dir, "evidence"), e.master, name, roles, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.ReloadTenants(); err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 // ingest records one contract.sent event per contract (id, name, account).
@@ -205,8 +158,8 @@ func TestConsoleSignIn(t *testing.T) {
 		want            int
 		text            string
 	}{
-		{"no csrf", e.legal, "none", http.StatusForbidden, "CSRF"},
-		{"wrong csrf", e.legal, "wrong", http.StatusForbidden, "CSRF"},
+		{"no csrf", e.key, "none", http.StatusForbidden, "CSRF"},
+		{"wrong csrf", e.key, "wrong", http.StatusForbidden, "CSRF"},
 		{"empty key", "", "ok", http.StatusBadRequest, "Key required"},
 		{"unknown key", "czk_nope", "ok", http.StatusUnauthorized, "密钥无效"},
 		{"ingest key", ingestOnly, "ok", http.StatusForbidden, "legal"},
@@ -229,7 +182,7 @@ func TestConsoleSignIn(t *testing.T) {
 			tok = csrfOf(t, w.Body.String()) // each form answer carries a fresh token
 		})
 	}
-	w = b.do(t, "POST", "/console/login", url.Values{"key": {e.legal}, "csrf": {tok}})
+	w = b.do(t, "POST", "/console/login", url.Values{"key": {e.key}, "csrf": {tok}})
 	if w.Code != http.StatusSeeOther {
 		t.Fatalf("sign-in: %d %s", w.Code, w.Body)
 	}
@@ -278,7 +231,7 @@ func TestConsoleSignIn(t *testing.T) {
 func TestConsoleSessionExpiry(t *testing.T) {
 	e := newConsoleEnv(t)
 	b := e.browser("192.0.2.1:1")
-	tok := b.signIn(t, e.legal)
+	tok := b.signIn(t, e.key)
 	e.advance(DefaultSessionIdle - time.Minute)
 	if w := b.do(t, "POST", "/console/search", url.Values{"csrf": {tok}}); w.Code != 200 {
 		t.Fatalf("search within the idle limit: %d", w.Code)
@@ -288,7 +241,7 @@ func TestConsoleSessionExpiry(t *testing.T) {
 		t.Fatalf("search after the idle limit: %d %s", w.Code, w.Body)
 	}
 	// The absolute limit holds even for a session in constant use.
-	tok = b.signIn(t, e.legal)
+	tok = b.signIn(t, e.key)
 	for range int(DefaultSessionMax / (DefaultSessionIdle / 2)) {
 		e.advance(DefaultSessionIdle / 2)
 		b.do(t, "GET", "/console", nil)
@@ -313,11 +266,11 @@ func TestConsoleSignInRateLimit(t *testing.T) {
 	}
 	// Even the right key is refused while limited.
 	g := b.do(t, "GET", "/console", nil)
-	if w := b.do(t, "POST", "/console/login", url.Values{"csrf": {csrfOf(t, g.Body.String())}, "key": {e.legal}}); w.Code != http.StatusTooManyRequests {
+	if w := b.do(t, "POST", "/console/login", url.Values{"csrf": {csrfOf(t, g.Body.String())}, "key": {e.key}}); w.Code != http.StatusTooManyRequests {
 		t.Fatalf("right key while limited: %d", w.Code)
 	}
 	// Per key prefix: one guess each from many addresses at the same prefix.
-	prefix := e.legal[:keyPrefixLen]
+	prefix := e.key[:keyPrefixLen]
 	for i := range DefaultSignInPerMinute + 1 {
 		bi := e.browser(fmt.Sprintf("203.0.113.%d:1", i+1))
 		g := bi.do(t, "GET", "/console", nil)
@@ -334,7 +287,7 @@ func TestConsoleSignInRateLimit(t *testing.T) {
 	}
 	// A minute later both buckets have refilled.
 	e.advance(time.Minute)
-	if tok := b.signIn(t, e.legal); tok == "" {
+	if tok := b.signIn(t, e.key); tok == "" {
 		t.Fatal("no sign-in after the limit refilled")
 	}
 }
@@ -346,10 +299,10 @@ func TestConsoleSearchAndTimeline(t *testing.T) {
 		cs = append(cs, [3]string{fmt.Sprintf("C%04d", i), fmt.Sprintf("劳动合同 %02d", i), fmt.Sprintf("1850177%04d", i%3)})
 	}
 	cs = append(cs, [3]string{"X-1", "采购合同", "buyer@example.com"})
-	e.ingest(t, e.legal, cs...)
+	e.ingest(t, e.key, cs...)
 	waitCovered(t, e.log)
 	b := e.browser("192.0.2.1:1")
-	tok := b.signIn(t, e.legal)
+	tok := b.signIn(t, e.key)
 	search := func(t *testing.T, f url.Values) string {
 		t.Helper()
 		f.Set("csrf", tok)
@@ -430,7 +383,7 @@ func TestConsoleSearchAndTimeline(t *testing.T) {
 
 func TestConsoleTenantIsolationAndCSRF(t *testing.T) {
 	e := newConsoleEnv(t)
-	e.ingest(t, e.legal, [3]string{"A-1", "甲方合同", "a@example.com"})
+	e.ingest(t, e.key, [3]string{"A-1", "甲方合同", "a@example.com"})
 	other := e.newKey(t, "乙公司")
 	e.ingest(t, other, [3]string{"B-1", "乙方合同", "b@example.com"})
 	waitCovered(t, e.log)
@@ -443,7 +396,7 @@ func TestConsoleTenantIsolationAndCSRF(t *testing.T) {
 		}
 	}
 	a := e.browser("192.0.2.2:1")
-	tokA := a.signIn(t, e.legal)
+	tokA := a.signIn(t, e.key)
 	bb := e.browser("192.0.2.3:1")
 	tokB := bb.signIn(t, other)
 	if w := bb.do(t, "GET", "/console/contracts/A-1", nil); w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), "甲方合同") {
@@ -478,10 +431,10 @@ func TestConsoleTenantIsolationAndCSRF(t *testing.T) {
 func TestConsoleEscapesNames(t *testing.T) {
 	e := newConsoleEnv(t)
 	const evil = `<script>alert("x")</script><img src=x onerror=alert(1)>`
-	e.ingest(t, e.legal, [3]string{"E-1", evil, "e@example.com"})
+	e.ingest(t, e.key, [3]string{"E-1", evil, "e@example.com"})
 	waitCovered(t, e.log)
 	b := e.browser("192.0.2.1:1")
-	tok := b.signIn(t, e.legal)
+	tok := b.signIn(t, e.key)
 	for _, w := range []*httptest.ResponseRecorder{
 		b.do(t, "POST", "/console/search", url.Values{"csrf": {tok}, "name": {"<script>"}}),
 		b.do(t, "GET", "/console/contracts/E-1", nil),
@@ -495,10 +448,10 @@ func TestConsoleEscapesNames(t *testing.T) {
 
 func TestAccessLogHasNoPersonalData(t *testing.T) {
 	e := newConsoleEnv(t)
-	e.ingest(t, e.legal, [3]string{"P-1", "保密合同名", "secret.person@example.com"})
+	e.ingest(t, e.key, [3]string{"P-1", "保密合同名", "secret.person@example.com"})
 	waitCovered(t, e.log)
 	b := e.browser("192.0.2.1:1")
-	tok := b.signIn(t, e.legal)
+	tok := b.signIn(t, e.key)
 	b.do(t, "POST", "/console/search", url.Values{"csrf": {tok}, "name": {"保密合同名"}})
 	b.do(t, "POST", "/console/search", url.Values{"csrf": {tok}, "account": {"secret.person@example.com"}})
 	b.do(t, "GET", "/log?leaf=0", nil)
@@ -506,7 +459,7 @@ func TestAccessLogHasNoPersonalData(t *testing.T) {
 	if !strings.Contains(logs, `"route":"/console/search"`) {
 		t.Fatalf("no access log lines:\n%s", logs)
 	}
-	for _, secret := range []string{e.legal, e.legal[:keyPrefixLen+4], "保密合同名", "secret.person", tok, "leaf=0"} {
+	for _, secret := range []string{e.key, e.key[:keyPrefixLen+4], "保密合同名", "secret.person", tok, "leaf=0"} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("access log holds %q", secret)
 		}
@@ -515,7 +468,7 @@ func TestAccessLogHasNoPersonalData(t *testing.T) {
 
 func TestSecurityHeadersEverywhere(t *testing.T) {
 	e := newConsoleEnv(t)
-	e.ingest(t, e.legal, [3]string{"H-1", "合同", "h@example.com"})
+	e.ingest(t, e.key, [3]string{"H-1", "合同", "h@example.com"})
 	waitCovered(t, e.log)
 	b := e.browser("192.0.2.1:1")
 	for _, path := range []string{"/", "/log", "/log?leaf=0", "/console", "/static/site.css", "/checkpoint", "/nope", "/healthz"} {
@@ -603,9 +556,9 @@ func TestSessionStoreBounded(t *testing.T) {
 // and never a server error.
 func FuzzConsoleSearch(f *testing.F) {
 	e := newConsoleEnv(f)
-	e.ingest(f, e.legal, [3]string{"F-1", "合同", "f@example.com"})
+	e.ingest(f, e.key, [3]string{"F-1", "合同", "f@example.com"})
 	b := e.browser("192.0.2.1:1")
-	tok := b.signIn(f, e.legal)
+	tok := b.signIn(f, e.key)
 	f.Add("F-1", "", "", "", "", "")
 	f.Add("", "合", "f@example.com", "2026-01-01", "2026-12-31", "")
 	f.Add("", "", "", "2026-02-30", "x", "00")

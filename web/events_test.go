@@ -27,13 +27,66 @@ import (
 )
 
 type eventsEnv struct {
-	srv    *httptest.Server
+	backend
+	srv *httptest.Server
+}
+
+// backend is what the web tests serve: a ledger on in-memory Pebble and an
+// evidence service with the tenant 伟伟集团, both logging JSON to logBuf.
+type backend struct {
 	log    *ledger.Log
 	svc    *evidence.Service
 	dir    string
 	master evidence.MasterKey
-	key    string
+	key    string // 伟伟集团's key, both roles
 	logBuf *syncBuffer
+	logger *slog.Logger
+}
+
+func newBackend(t testing.TB) backend {
+	t.Helper()
+	b := backend{dir: t.TempDir(), logBuf: &syncBuffer{}}
+	b.logger = slog.New(slog.NewJSONHandler(b.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store, err := ledger.OpenPebbleStore("ledger", ledger.PebbleOptions{FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(b.dir, "keys"), "cunzheng.example/test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.log, err = ledger.Open(context.Background(), ledger.Config{Store: store, Origin: keys.Name(), Signers: keys.Signers(),
+		CheckpointInterval: 10 * time.Millisecond, Logger: b.logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.log.Close() })
+	b.master, _ = evidence.GenerateMasterKey()
+	if _, b.key, err = evidence.CreateTenant(filepath.Join(b.dir, "evidence"), b.master, "伟伟集团", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	b.svc, err = evidence.Open(context.Background(), evidence.Config{
+		Dir: filepath.Join(b.dir, "evidence"), Master: b.master, Log: ledgerlog.New(b.log),
+		Logger: b.logger, FS: vfs.NewMem(), ReloadInterval: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.svc.Close() })
+	return b
+}
+
+// newKey creates another tenant and returns its key.
+func (b *backend) newKey(t testing.TB, name string, roles ...evidence.Role) string {
+	t.Helper()
+	_, k, err := evidence.CreateTenant(filepath.Join(b.dir, "evidence"), b.master, name, roles, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.svc.ReloadTenants(); err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 type syncBuffer struct {
@@ -55,49 +108,14 @@ func (s *syncBuffer) Bytes() []byte {
 
 func newEventsEnv(t *testing.T) *eventsEnv {
 	t.Helper()
-	e := &eventsEnv{dir: t.TempDir(), logBuf: &syncBuffer{}}
-	logger := slog.New(slog.NewJSONHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := ledger.OpenPebbleStore("ledger", ledger.PebbleOptions{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := ledger.LoadOrCreateKeys(filepath.Join(e.dir, "keys"), "cunzheng.example/test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.log, err = ledger.Open(context.Background(), ledger.Config{Store: store, Origin: keys.Name(), Signers: keys.Signers(),
-		CheckpointInterval: 10 * time.Millisecond, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.log.Close() })
-	e.master, _ = evidence.GenerateMasterKey()
-	if _, e.key, err = evidence.CreateTenant(filepath.Join(e.dir, "evidence"), e.master, "伟伟集团", nil, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	e.svc, err = evidence.Open(context.Background(), evidence.Config{
-		Dir: filepath.Join(e.dir, "evidence"), Master: e.master, Log: ledgerlog.New(e.log),
-		Logger: logger, FS: vfs.NewMem(), ReloadInterval: -1,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.svc.Close() })
+	e := &eventsEnv{backend: newBackend(t)}
+	logger := e.logger
 	cfg := Config{Log: e.log, Logger: logger}
 	cfg.Mounts = append(cfg.Mounts, EventsMount(e.svc, logger))
 	srv := New(cfg)
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(e.srv.Close)
 	return e
-}
-
-func (e *eventsEnv) newKey(t *testing.T, name string, roles ...evidence.Role) string {
-	t.Helper()
-	_, k, err := evidence.CreateTenant(filepath.Join(e.dir, "evidence"), e.master, name, roles, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
 }
 
 func (e *eventsEnv) do(t *testing.T, method, path, key, ctype string, body []byte) (int, []byte) {
