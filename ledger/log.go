@@ -359,6 +359,15 @@ func (l *Log) AppendAll(ctx context.Context, leaves [][]byte) ([]Receipt, error)
 func (l *Log) sequence(rng *compact.Range) {
 	defer l.wg.Done()
 	defer close(l.commits)
+	l.gatherBatches(l.cfg.MaxBatchAge, func(batch []*appendReq) { rng = l.flush(rng, batch) })
+}
+
+// gatherBatches is the group-commit loop over the append queue, shared by
+// the embedded and the cluster sequencer: it hands flush each batch, the
+// first queued request and whatever queued behind it, up to MaxBatchLeaves;
+// with age > 0 the first waits that long for company. After Close it
+// flushes what is still queued, one request at a time, and returns.
+func (l *Log) gatherBatches(age time.Duration, flush func([]*appendReq)) {
 	var timer *time.Timer
 	for {
 		var first *appendReq
@@ -369,7 +378,7 @@ func (l *Log) sequence(rng *compact.Range) {
 			for {
 				select {
 				case r := <-l.reqs:
-					rng = l.flush(rng, []*appendReq{r})
+					flush([]*appendReq{r})
 				default:
 					return
 				}
@@ -377,22 +386,25 @@ func (l *Log) sequence(rng *compact.Range) {
 		}
 		batch := []*appendReq{first}
 		n := len(first.leaves)
-		if l.cfg.MaxBatchAge > 0 && n < l.cfg.MaxBatchLeaves {
+		add := func(r *appendReq) {
+			if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
+				flush(batch)
+				batch, n = nil, 0
+			}
+			batch = append(batch, r)
+			n += len(r.leaves)
+		}
+		if age > 0 && n < l.cfg.MaxBatchLeaves {
 			if timer == nil {
-				timer = time.NewTimer(l.cfg.MaxBatchAge)
+				timer = time.NewTimer(age)
 			} else {
-				timer.Reset(l.cfg.MaxBatchAge)
+				timer.Reset(age)
 			}
 		wait:
 			for n < l.cfg.MaxBatchLeaves {
 				select {
 				case r := <-l.reqs:
-					if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
-						rng = l.flush(rng, batch)
-						batch, n = nil, 0
-					}
-					batch = append(batch, r)
-					n += len(r.leaves)
+					add(r)
 				case <-timer.C:
 					break wait
 				}
@@ -403,18 +415,13 @@ func (l *Log) sequence(rng *compact.Range) {
 		for n < l.cfg.MaxBatchLeaves {
 			select {
 			case r := <-l.reqs:
-				if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
-					rng = l.flush(rng, batch)
-					batch, n = nil, 0
-				}
-				batch = append(batch, r)
-				n += len(r.leaves)
+				add(r)
 			default:
 				break drain
 			}
 		}
 		if len(batch) > 0 {
-			rng = l.flush(rng, batch)
+			flush(batch)
 		}
 	}
 }

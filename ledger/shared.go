@@ -175,40 +175,7 @@ func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 func (l *Log) sharedSequence() {
 	defer l.wg.Done()
 	defer close(l.seqDone)
-	for {
-		var first *appendReq
-		select {
-		case first = <-l.reqs:
-		case <-l.closing:
-			for {
-				select {
-				case r := <-l.reqs:
-					l.sequenceShared([]*appendReq{r})
-				default:
-					return
-				}
-			}
-		}
-		batch := []*appendReq{first}
-		n := len(first.leaves)
-	drain:
-		for n < l.cfg.MaxBatchLeaves {
-			select {
-			case r := <-l.reqs:
-				if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
-					l.sequenceShared(batch)
-					batch, n = nil, 0
-				}
-				batch = append(batch, r)
-				n += len(r.leaves)
-			default:
-				break drain
-			}
-		}
-		if len(batch) > 0 {
-			l.sequenceShared(batch)
-		}
-	}
+	l.gatherBatches(0, l.sequenceShared)
 }
 
 func (l *Log) sequenceShared(batch []*appendReq) {
