@@ -146,10 +146,12 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
-// TestEndToEnd ingests the evidence package's demo contract (real event
-// model, commitments and sealed records), assembles it, issues every
-// document and verifies the bundle offline against the pinned keys.
-func TestEndToEnd(t *testing.T) {
+// newDemoSource loads the evidence package's demo contract into a real
+// evidence service over an in-memory log and returns the pieces with the
+// ledger view (cosigning its checkpoints when cosign is set) and the
+// source assembled from them. The service closes with t.
+func newDemoSource(t *testing.T, cosign bool) (*reporttest.Fixture, *evidence.Service, *evidencetest.Log, *evidence.Demo, *testLedger, *assemble.Source) {
+	t.Helper()
 	ctx := context.Background()
 	keys, err := reporttest.Build(reporttest.Options{})
 	if err != nil {
@@ -164,17 +166,25 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ev.Close()
+	t.Cleanup(func() { ev.Close() })
 	demo, err := ev.LoadDemo(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	led := &testLedger{log: log, keys: keys, cps: map[uint64]ledger.Checkpoint{}}
+	led := &testLedger{log: log, keys: keys, cps: map[uint64]ledger.Checkpoint{}, cosign: cosign}
 	rk := report.Keys{Log: []string{keys.LogVKey}, TSACert: [][]byte{keys.TSA.Cert.Raw, keys.TSACA.Cert.Raw}}
 	for _, n := range keys.Notaries {
 		rk.Notary = append(rk.Notary, n.VKey)
 	}
-	src := assemble.New(assemble.Config{Evidence: ev, Ledger: led, Keys: rk})
+	return keys, ev, log, demo, led, assemble.New(assemble.Config{Evidence: ev, Ledger: led, Keys: rk})
+}
+
+// TestEndToEnd ingests the evidence package's demo contract (real event
+// model, commitments and sealed records), assembles it, issues every
+// document and verifies the bundle offline against the pinned keys.
+func TestEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	keys, _, log, demo, led, src := newDemoSource(t, false)
 
 	// Not yet cosigned: not ready.
 	led.publish(t)

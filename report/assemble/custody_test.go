@@ -7,11 +7,8 @@ import (
 	"time"
 
 	"github.com/cunzheng/cunzheng/evidence"
-	"github.com/cunzheng/cunzheng/evidence/evidencetest"
-	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
-	"github.com/cunzheng/cunzheng/report/reporttest"
 )
 
 // TestCustody issues a report through the real evidence service and checks
@@ -20,30 +17,7 @@ import (
 // that an erasure shows with the leaf index of its data.erased event.
 func TestCustody(t *testing.T) {
 	ctx := context.Background()
-	keys, err := reporttest.Build(reporttest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	master, err := evidence.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := evidencetest.NewLog()
-	ev, err := evidence.Open(ctx, evidence.Config{Dir: t.TempDir(), Master: master, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ev.Close()
-	demo, err := ev.LoadDemo(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	led := &testLedger{log: log, keys: keys, cps: map[uint64]ledger.Checkpoint{}, cosign: true}
-	rk := report.Keys{Log: []string{keys.LogVKey}, TSACert: [][]byte{keys.TSA.Cert.Raw, keys.TSACA.Cert.Raw}}
-	for _, n := range keys.Notaries {
-		rk.Notary = append(rk.Notary, n.VKey)
-	}
-	src := assemble.New(assemble.Config{Evidence: ev, Ledger: led, Keys: rk})
+	_, ev, log, demo, led, src := newDemoSource(t, true)
 	led.publish(t)
 	svc, err := report.New(report.Config{KeyDir: t.TempDir(), Source: src, Custody: assemble.Custody{Evidence: ev}})
 	if err != nil {
