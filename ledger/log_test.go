@@ -202,11 +202,12 @@ func TestConcurrentAppendsSameLeaves(t *testing.T) {
 func TestPushback(t *testing.T) {
 	ctx := context.Background()
 	fs := newSlowFS(vfs.NewMem())
-	l := openTestLog(t, fs, "log", func(c *Config) { c.QueueSize = 4; c.MaxBatchAge = -1 })
+	l := openTestLog(t, fs, "log", func(c *Config) { c.QueueSize = 4; c.MaxBatchLeaves = 4 })
 	defer l.Close()
 	fs.setDelay(100 * time.Millisecond)
-	// One append occupies the sequencer in a slow commit; the queue of 4
-	// then fills up behind it.
+	// One append occupies the committer in a slow commit; the sequencer's
+	// next group (at most 4 leaves) and then the queue of 4 fill up behind
+	// it.
 	blocker := make(chan error, 1)
 	go func() { _, err := l.Append(ctx, []byte("blocker")); blocker <- err }()
 	time.Sleep(20 * time.Millisecond)

@@ -53,9 +53,13 @@ type PebbleOptions struct {
 	// FS is the filesystem; the default is the OS filesystem. Tests pass
 	// vfs.NewMem() or an errorfs wrapper.
 	FS vfs.FS
-	// CacheSize is the block cache size in bytes. The default is 64 MiB.
+	// CacheSize is the block cache size in bytes, beyond the memtables.
+	// The default is 64 MiB.
 	CacheSize int64
-	// MemTableSize is the memtable size in bytes. The default is 32 MiB.
+	// MemTableSize is the memtable size in bytes. The default is 8 MiB:
+	// inserts into a smaller skiplist are cheaper, and they are on the
+	// commit path (a group of 32 leaves took 115 µs to apply at 8 MiB,
+	// 190 µs at 32 MiB).
 	MemTableSize uint64
 }
 
@@ -65,6 +69,9 @@ const DefaultPebbleCacheSize = 64 << 20
 // PebbleStore is the embedded Store: one Pebble directory.
 type PebbleStore struct {
 	db *pebble.DB
+	// size is the committed tree size; only the Log's committer touches it
+	// after Open.
+	size uint64
 }
 
 var _ Store = (*PebbleStore)(nil)
@@ -75,15 +82,21 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 		o.CacheSize = DefaultPebbleCacheSize
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 32 << 20
+		o.MemTableSize = 8 << 20
 	}
-	cache := pebble.NewCache(o.CacheSize)
+	// Pebble reserves each memtable's size in the block cache, so a cache of
+	// CacheSize alone held no blocks at all once two 32 MiB memtables
+	// existed: every dedup lookup reread and checksummed the bloom filter
+	// blocks from disk. The memtables get their own share on top.
+	const memTables = 2 // Pebble's default MemTableStopWritesThreshold
+	cache := pebble.NewCache(o.CacheSize + memTables*int64(o.MemTableSize))
 	defer cache.Unref()
 	opts := &pebble.Options{
-		FS:           o.FS,
-		Cache:        cache,
-		MemTableSize: o.MemTableSize,
-		Logger:       quietLogger{},
+		FS:                          o.FS,
+		Cache:                       cache,
+		MemTableSize:                o.MemTableSize,
+		MemTableStopWritesThreshold: memTables,
+		Logger:                      quietLogger{},
 	}
 	// Bloom filters make the dedup lookup of a new (absent) leaf hash cheap.
 	// Hashes, most of what is stored, do not compress: compression would
@@ -97,7 +110,14 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: opening pebble store %s: %w", dir, err)
 	}
-	return &PebbleStore{db: db}, nil
+	s := &PebbleStore{db: db}
+	st, err := s.LoadState(context.Background())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.size = st.Size
+	return s, nil
 }
 
 // quietLogger keeps Pebble's informational chatter out of our logs. Pebble
@@ -217,36 +237,60 @@ func sizeKey(tag byte, size uint64) []byte {
 // is one Pebble batch committed with Sync.
 func (s *PebbleStore) Commit(ctx context.Context, b *Batch) (err error) {
 	defer recoverFatal(&err)
-	cur, err := s.LoadState(ctx)
-	if err != nil {
-		return err
-	}
-	if cur.Size != b.Start {
-		return fmt.Errorf("ledger: batch starts at %d but the store holds %d leaves", b.Start, cur.Size)
+	if s.size != b.Start {
+		return fmt.Errorf("ledger: batch starts at %d but the store holds %d leaves", b.Start, s.size)
 	}
 	pb := s.db.NewBatch()
 	defer pb.Close()
-	var idx [8]byte
+	if err := s.fillBatch(pb, b); err != nil {
+		return err
+	}
+	if err := pb.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("ledger: committing batch at %d: %w", b.Start, err)
+	}
+	s.size = b.State.Size
+	return nil
+}
+
+// fillBatch puts b's keys into pb in key order, table by table: Pebble
+// inserts them into its memtable skiplist starting from the previous key's
+// position, so sorted keys land next to each other instead of each
+// searching from the top.
+func (s *PebbleStore) fillBatch(pb *pebble.Batch, b *Batch) error {
+	if err := pb.Set([]byte{tagState}, encodeState(b.State), nil); err != nil {
+		return fmt.Errorf("ledger: batching state: %w", err)
+	}
 	for i, leaf := range b.Leaves {
 		n := b.Start + uint64(i)
 		if err := pb.Set(leafKey(n), leaf, nil); err != nil {
 			return fmt.Errorf("ledger: batching leaf %d: %w", n, err)
 		}
+	}
+	order := make([]int, len(b.Hashes))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(x, y int) int { return bytes.Compare(b.Hashes[x][:], b.Hashes[y][:]) })
+	var idx [8]byte
+	for _, i := range order {
+		n := b.Start + uint64(i)
 		binary.BigEndian.PutUint64(idx[:], n)
 		if err := pb.Set(hashIndexKey(b.Hashes[i]), idx[:], nil); err != nil {
 			return fmt.Errorf("ledger: batching hash index %d: %w", n, err)
 		}
 	}
-	for _, nd := range b.Nodes {
-		if err := pb.Set(nodeKey(nd.Level, nd.Index), nd.Hash[:], nil); err != nil {
-			return fmt.Errorf("ledger: batching node %d/%d: %w", nd.Level, nd.Index, err)
+	keys := make([]byte, 0, 12*len(b.Nodes))
+	order = order[:0]
+	for i, nd := range b.Nodes {
+		keys = appendNodeKey(keys, nd.Level, nd.Index)
+		order = append(order, i)
+	}
+	nodeKeyAt := func(i int) []byte { return keys[12*i : 12*i+12] }
+	slices.SortFunc(order, func(x, y int) int { return bytes.Compare(nodeKeyAt(x), nodeKeyAt(y)) })
+	for _, i := range order {
+		if err := pb.Set(nodeKeyAt(i), b.Nodes[i].Hash[:], nil); err != nil {
+			return fmt.Errorf("ledger: batching node %d/%d: %w", b.Nodes[i].Level, b.Nodes[i].Index, err)
 		}
-	}
-	if err := pb.Set([]byte{tagState}, encodeState(b.State), nil); err != nil {
-		return fmt.Errorf("ledger: batching state: %w", err)
-	}
-	if err := pb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("ledger: committing batch at %d: %w", b.Start, err)
 	}
 	return nil
 }
