@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,13 +132,18 @@ type pebbleStore struct {
 var _ Store = (*pebbleStore)(nil)
 
 func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error) {
-	cache := pebble.NewCache(DefaultCacheSize)
+	// Pebble reserves each memtable's size in the block cache: a cache of
+	// DefaultCacheSize next to two 32 MiB memtables held no block at all,
+	// and every claim and index read went to disk. The memtables get their
+	// share on top.
+	const memTableSize = 16 << 20
+	cache := pebble.NewCache(DefaultCacheSize + memTableStopWritesThreshold*memTableSize)
 	defer cache.Unref()
 	opts := &pebble.Options{
 		FS:                          noRecycleFS{fs},
 		Logger:                      logger,
 		MemTableStopWritesThreshold: memTableStopWritesThreshold,
-		MemTableSize:                32 << 20,
+		MemTableSize:                memTableSize,
 		Cache:                       cache,
 	}
 	// Most ingest reads are misses (a new id, a new subject, a new
@@ -156,31 +162,45 @@ func (p *pebbleStore) shared() bool { return false }
 
 func (p *pebbleStore) Close() error { return p.db.Close() }
 
-func (p *pebbleStore) get(_ context.Context, k []byte) ([]byte, bool, error) {
-	v, closer, err := p.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
+// get and getMany look keys up with prefix seeks rather than Get: most
+// ingest lookups are for absent keys (a new id, subject or contract), and
+// a prefix seek consults the bloom filter of every level, the last one
+// included (UseL6Filters), where a Get reads a data block to find nothing.
+func (p *pebbleStore) get(ctx context.Context, k []byte) ([]byte, bool, error) {
+	out, err := p.getMany(ctx, [][]byte{k})
 	if err != nil {
 		return nil, false, err
 	}
-	out := slices.Clone(v)
-	if out == nil {
-		out = []byte{}
-	}
-	closer.Close()
-	return out, true, nil
+	v, ok := out[string(k)]
+	return v, ok, nil
 }
 
-func (p *pebbleStore) getMany(ctx context.Context, keys [][]byte) (map[string][]byte, error) {
+func (p *pebbleStore) getMany(_ context.Context, keys [][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		v, found, err := p.get(ctx, k)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, bytes.Compare)
+	it, err := p.db.NewIter(&pebble.IterOptions{UseL6Filters: true})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	for _, k := range sorted {
+		if !it.SeekPrefixGE(k) || !bytes.Equal(it.Key(), k) {
+			if err := it.Error(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		v, err := it.ValueAndErr()
 		if err != nil {
 			return nil, err
 		}
-		if found {
-			out[string(k)] = v
+		out[string(k)] = bytes.Clone(v)
+		if out[string(k)] == nil {
+			out[string(k)] = []byte{}
 		}
 	}
 	return out, nil
@@ -205,12 +225,21 @@ func (p *pebbleStore) scan(_ context.Context, lower, upper []byte, fn func(k, v 
 }
 
 func (p *pebbleStore) check(b *batch) error {
+	var keys [][]byte
 	for _, e := range b.expects {
-		v, found, err := p.get(context.Background(), e.k)
-		if err != nil {
-			return err
+		keys = append(keys, e.k)
+	}
+	for _, o := range b.ops {
+		if o.kind == opInsert {
+			keys = append(keys, o.k)
 		}
-		if !found || string(v) != string(e.v) {
+	}
+	stored, err := p.getMany(context.Background(), keys)
+	if err != nil {
+		return err
+	}
+	for _, e := range b.expects {
+		if v, found := stored[string(e.k)]; !found || string(v) != string(e.v) {
 			return errConflict
 		}
 	}
@@ -218,9 +247,7 @@ func (p *pebbleStore) check(b *batch) error {
 		if o.kind != opInsert {
 			continue
 		}
-		if v, found, err := p.get(context.Background(), o.k); err != nil {
-			return err
-		} else if found && string(v) != string(o.v) {
+		if v, found := stored[string(o.k)]; found && string(v) != string(o.v) {
 			// The same bytes again is no conflict: a batch repeating a
 			// subject key another batch of this process just stored.
 			return errConflict

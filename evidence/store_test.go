@@ -228,3 +228,57 @@ func testStore(t *testing.T, st Store) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestPebbleCacheBesideMemtables guards the cache sizing: Pebble reserves
+// each memtable's size in the block cache, and a cache no larger than the
+// memtables held no block at all, so that every read went to disk.
+func TestPebbleCacheBesideMemtables(t *testing.T) {
+	ctx := context.Background()
+	st, err := openPebble(t.TempDir(), vfs.NewMem(), quietLogger{discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Pebble starts with small memtables and doubles them up to
+	// MemTableSize: write enough for full-sized ones.
+	pad := make([]byte, 2000)
+	var present [][]byte
+	for b := range 25 {
+		var bt batch
+		for i := range 1000 {
+			k := key("i", "tenant", fmt.Sprint(b*1000+i))
+			bt.set(k, pad)
+			if i%5 == 0 {
+				present = append(present, k)
+			}
+		}
+		if err := st.commit(ctx, &bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Settle the tables, so that no compaction replaces them meanwhile.
+	if err := st.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Clone(present)
+	for i := range 200 {
+		keys = append(keys, key("i", "tenant", fmt.Sprint("absent", i)))
+	}
+	read := func() {
+		got, err := st.getMany(ctx, keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(present) {
+			t.Fatalf("found %d keys, want %d", len(got), len(present))
+		}
+	}
+	read() // fills the cache
+	before := st.db.Metrics().BlockCache
+	read()
+	read()
+	after := st.db.Metrics().BlockCache
+	if after.Misses != before.Misses {
+		t.Errorf("repeated reads missed the block cache %d times (cache holds %d bytes)", after.Misses-before.Misses, after.Size)
+	}
+}
