@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,4 +237,23 @@ func TestE2EBenchThenServeThenVerifyWithSumdb(t *testing.T) {
 		t.Fatalf("after restart: %v", err)
 	}
 	s.stop(t)
+}
+
+// TestBenchIngestRuns keeps the ingest benchmark working: its events must
+// pass the schema, and every one must reach the log.
+func TestBenchIngestRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	for _, per := range []string{"1", "50"} {
+		out := cunzheng(t, "bench", "ingest", "--events", "300", "--clients", "4", "--per-request", per, "--json")
+		var res ingestBenchResult
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("bench ingest --json printed %q: %v", out, err)
+		}
+		// The demo contract's events are in the log too.
+		if res.Events != 300 || res.TreeSize < 300 || res.EventsPerSec <= 0 {
+			t.Errorf("per request %s: %+v", per, res)
+		}
+	}
 }
