@@ -62,9 +62,9 @@ type Config struct {
 	// MaxBatchLeaves flushes a batch once it holds this many leaves. The
 	// default is 4096.
 	MaxBatchLeaves int
-	// MaxBatchAge is how long the sequencer waits for more appends after the
-	// first of a batch before flushing. The default (0, or any negative
-	// value) is not to wait: while one batch commits the next gathers, which
+	// MaxBatchAge is the least time a group of appends is held for company
+	// before it is committed. The default (0, or any negative value) is not
+	// to wait: while one group commits the next gathers anyway, which
 	// measured 26% faster than waiting 500µs with 64 clients.
 	MaxBatchAge time.Duration
 	// QueueSize bounds pending append requests; beyond it Append returns
@@ -432,8 +432,8 @@ func (l *Log) sequence(rng *compact.Range) {
 	}
 }
 
-// gatherBatches is the group-commit loop over the append queue, shared by
-// the embedded and the cluster sequencer: it hands flush each batch, the
+// gatherBatches is the cluster sequencer's group-commit loop over the
+// append queue (the embedded one is sequence): it hands flush each batch, the
 // first queued request and whatever queued behind it, up to MaxBatchLeaves;
 // with age > 0 the first waits that long for company. After Close it
 // flushes what is still queued, one request at a time, and returns.
