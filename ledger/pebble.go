@@ -100,10 +100,15 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 	}
 	// Bloom filters make the dedup lookup of a new (absent) leaf hash cheap.
 	// Hashes, most of what is stored, do not compress: compression would
-	// only cost CPU on every read and compaction.
+	// only cost CPU on every read and compaction. A bottom tile's nodes
+	// (about 20 KiB, see the key layout) span five 4 KiB blocks, most of
+	// which an inclusion proof reads; with 16 KiB blocks a proof reads one
+	// or two. At 10M leaves that took proofs from 16.9k to 22.0k/s, appends
+	// from 26.9k to 28.6k/s and peak RSS from 275 to 249 MiB.
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
+		opts.Levels[i].BlockSize = 16 << 10
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
