@@ -110,6 +110,7 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 		opts.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
 		opts.Levels[i].BlockSize = 16 << 10
 	}
+	opts.Experimental.SpanPolicyFunc = splitTables
 	opts.EnsureDefaults()
 	db, err := pebble.Open(dir, opts)
 	if err != nil {
@@ -123,6 +124,28 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 	}
 	s.size = st.Size
 	return s, nil
+}
+
+// splitTables ends every sstable a flush or compaction writes at the end of
+// its key table, and node tables also at the end of each tile level. The
+// leaf, node and hash-index tables then live in separate files. New leaves
+// and nodes sort after all stored ones, so their files can move down the
+// LSM without being rewritten; mixed into files with the random hash-index
+// keys, every one overlapped everything below it and no file ever moved.
+// The upper tile levels, which every proof reads, also get small files of
+// their own. Paired runs of bench ledger at 2M entries: proofs 26-27k ->
+// 37-38k/s, appends unchanged, and 8% fewer bytes written by compactions.
+func splitTables(start []byte) (pebble.SpanPolicy, []byte, error) {
+	if len(start) == 0 {
+		return pebble.SpanPolicy{}, []byte{0}, nil
+	}
+	if start[0] == tagNode && len(start) > 1 && start[1] < 0xff {
+		return pebble.SpanPolicy{}, []byte{tagNode, start[1] + 1}, nil
+	}
+	if start[0] == 0xff {
+		return pebble.SpanPolicy{}, nil, nil
+	}
+	return pebble.SpanPolicy{}, []byte{start[0] + 1}, nil
 }
 
 // quietLogger keeps Pebble's informational chatter out of our logs. Pebble

@@ -67,3 +67,50 @@ func TestBlockCacheBesideMemtables(t *testing.T) {
 		t.Errorf("repeated lookups made no cache hits")
 	}
 }
+
+// TestTablesInSeparateFiles checks that no sstable mixes two key tables,
+// or two tile levels of the node table (see splitTables).
+func TestTablesInSeparateFiles(t *testing.T) {
+	ctx := context.Background()
+	l := openTestLog(t, vfs.NewMem(), "log", nil)
+	defer l.Close()
+	for b := range 20 {
+		var leaves [][]byte
+		for i := range 500 {
+			leaves = append(leaves, fmt.Appendf(nil, "leaf %d %d", b, i))
+		}
+		if _, err := l.AppendAll(ctx, leaves); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := l.store.(*PebbleStore).db
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+		t.Fatal(err)
+	}
+	levels, err := db.SSTables()
+	if err != nil {
+		t.Fatal(err)
+	}
+	region := func(k []byte) string {
+		if k[0] == tagNode {
+			return string(k[:2])
+		}
+		return string(k[:1])
+	}
+	files := 0
+	for level, tables := range levels {
+		for _, tb := range tables {
+			files++
+			lo, hi := tb.Smallest.UserKey, tb.Largest.UserKey
+			if region(lo) != region(hi) {
+				t.Errorf("L%d table %d holds keys from %x to %x", level, tb.FileNum, lo, hi)
+			}
+		}
+	}
+	if files < 4 {
+		t.Errorf("only %d sstables; want leaves, hash index and two node levels apart", files)
+	}
+}
