@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"sync"
 	"testing"
 	"time"
@@ -402,5 +403,36 @@ func TestReopenResumes(t *testing.T) {
 	r, err = l.Append(ctx, leafN(300))
 	if err != nil || r.Index != 300 {
 		t.Fatalf("append after reopen: %+v %v", r, err)
+	}
+}
+
+// TestMaxBatchAgeHoldsGroup checks the age bound of group commit: appends
+// arriving within MaxBatchAge of the first are committed with it, as one
+// group.
+func TestMaxBatchAgeHoldsGroup(t *testing.T) {
+	ctx := context.Background()
+	l := openTestLog(t, vfs.NewMem(), "log", func(c *Config) { c.MaxBatchAge = 2 * time.Second })
+	defer l.Close()
+	const n = 10
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := l.Append(ctx, leafN(i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var m dto.Metric
+	if err := l.metrics.batchLeaves.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetHistogram().GetSampleCount(); got != 1 {
+		t.Errorf("%d appends made %d group commits, want 1", n, got)
+	}
+	if got := m.GetHistogram().GetSampleSum(); got != n {
+		t.Errorf("the group commit held %v leaves, want %d", got, n)
 	}
 }

@@ -270,7 +270,7 @@ func (s *PebbleStore) Commit(ctx context.Context, b *Batch) (err error) {
 	}
 	pb := s.db.NewBatch()
 	defer pb.Close()
-	if err := s.fillBatch(pb, b); err != nil {
+	if err := fillBatch(pb, b); err != nil {
 		return err
 	}
 	if err := pb.Commit(pebble.Sync); err != nil {
@@ -284,7 +284,7 @@ func (s *PebbleStore) Commit(ctx context.Context, b *Batch) (err error) {
 // inserts them into its memtable skiplist starting from the previous key's
 // position, so sorted keys land next to each other instead of each
 // searching from the top.
-func (s *PebbleStore) fillBatch(pb *pebble.Batch, b *Batch) error {
+func fillBatch(pb *pebble.Batch, b *Batch) error {
 	if err := pb.Set([]byte{tagState}, encodeState(b.State), nil); err != nil {
 		return fmt.Errorf("ledger: batching state: %w", err)
 	}

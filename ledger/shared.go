@@ -175,7 +175,7 @@ func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 func (l *Log) sharedSequence() {
 	defer l.wg.Done()
 	defer close(l.seqDone)
-	l.gatherBatches(0, l.sequenceShared)
+	l.gatherBatches(l.sequenceShared)
 }
 
 func (l *Log) sequenceShared(batch []*appendReq) {
@@ -542,4 +542,36 @@ func (l *Log) extend(rng *compact.Range, leaves [][]byte, hashes []tlog.Hash) (*
 	}
 	b.State = State{Size: next.End(), Hashes: next.Hashes()}
 	return b, next
+}
+
+// gatherBatches is the cluster sequencer's group-commit loop over the
+// append queue (the embedded one is sequence): it hands flush each batch,
+// the first queued request and whatever queued behind it, up to
+// MaxBatchLeaves. After Close it flushes what is still queued, one request
+// at a time, and returns.
+func (l *Log) gatherBatches(flush func([]*appendReq)) {
+	for {
+		var first *appendReq
+		select {
+		case first = <-l.reqs:
+		case <-l.closing:
+			// Finish what was queued before Close, then stop.
+			for len(l.reqs) > 0 {
+				flush([]*appendReq{<-l.reqs})
+			}
+			return
+		}
+		batch := []*appendReq{first}
+		n := len(first.leaves)
+		for n < l.cfg.MaxBatchLeaves && len(l.reqs) > 0 {
+			r := <-l.reqs
+			if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
+				flush(batch)
+				batch, n = nil, 0
+			}
+			batch = append(batch, r)
+			n += len(r.leaves)
+		}
+		flush(batch)
+	}
 }
