@@ -24,11 +24,7 @@ func (r tileReader) Height() int { return TileHeight }
 func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		w := t.W
-		if w == 1<<TileHeight {
-			w = 0
-		}
-		p := TilePath{Level: uint8(t.L), Index: uint64(t.N), Width: w}
+		p := TilePathOf(t)
 		parsed, err := ParseTilePath(p.String())
 		if err != nil {
 			return nil, err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // TilePath is a parsed C2SP tlog-tiles resource path.
@@ -16,6 +18,20 @@ type TilePath struct {
 	Index uint64
 	// Width is the partial width (1-255), or 0 for a full tile.
 	Width int
+}
+
+// TilePathOf returns the path of the tile sumdb/tlog names t: it counts a
+// full tile's width as 256 where the path leaves it out, and marks data
+// (entry) tiles with level -1.
+func TilePathOf(t tlog.Tile) TilePath {
+	w := t.W
+	if w == tileWidth {
+		w = 0
+	}
+	if t.L < 0 {
+		return TilePath{Entries: true, Index: uint64(t.N), Width: w}
+	}
+	return TilePath{Level: uint8(t.L), Index: uint64(t.N), Width: w}
 }
 
 // String returns the canonical path, without a leading slash.

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 func TestParseTilePath(t *testing.T) {
@@ -49,6 +51,23 @@ func TestParseTilePath(t *testing.T) {
 				t.Fatalf("ParseTilePath(%q) = %+v, want %+v", tt.path, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestTilePathOf(t *testing.T) {
+	tests := []struct {
+		tile tlog.Tile
+		want string
+	}{
+		{tlog.Tile{H: TileHeight, L: 0, N: 1234067, W: 256}, "tile/0/x001/x234/067"},
+		{tlog.Tile{H: TileHeight, L: 2, N: 5, W: 17}, "tile/2/005.p/17"},
+		{tlog.Tile{H: TileHeight, L: -1, N: 1000, W: 256}, "tile/entries/x001/000"},
+		{tlog.Tile{H: TileHeight, L: -1, N: 3, W: 1}, "tile/entries/003.p/1"},
+	}
+	for _, tt := range tests {
+		if got := TilePathOf(tt.tile).String(); got != tt.want {
+			t.Errorf("TilePathOf(%+v) = %s, want %s", tt.tile, got, tt.want)
+		}
 	}
 }
 

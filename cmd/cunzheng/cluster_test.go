@@ -154,11 +154,7 @@ func (b bucketTiles) Height() int { return ledger.TileHeight }
 func (b bucketTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		w := t.W
-		if w == 1<<ledger.TileHeight {
-			w = 0
-		}
-		key := ledger.TilePath{Level: uint8(t.L), Index: uint64(t.N), Width: w}.String()
+		key := ledger.TilePathOf(t).String()
 		o, err := b.c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
 		if err != nil {
 			return nil, fmt.Errorf("GET %s: %w", key, err)

@@ -40,11 +40,7 @@ func (b bucketTiles) get(key string) ([]byte, error) {
 func (b bucketTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		w := t.W
-		if w == 1<<ledger.TileHeight {
-			w = 0
-		}
-		data, err := b.get(ledger.TilePath{Level: uint8(t.L), Index: uint64(t.N), Width: w}.String())
+		data, err := b.get(ledger.TilePathOf(t).String())
 		if err != nil {
 			return nil, err
 		}
