@@ -119,11 +119,10 @@ func (b *tab) shot(name string) {
 	}
 }
 
-// download clicks sel and returns the downloaded file's bytes.
-func (b *tab) download(sel string) []byte {
+// allowDownloads makes the browser save downloads, named by their GUID,
+// under the artifacts and report their progress; it returns the folder.
+func (b *tab) allowDownloads(ctx context.Context) string {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
-	defer cancel()
 	dir := filepath.Join(b.artifacts, "downloads")
 	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -133,6 +132,15 @@ func (b *tab) download(sel string) []byte {
 	})); err != nil {
 		b.t.Fatalf("download behaviour: %v", err)
 	}
+	return dir
+}
+
+// download clicks sel and returns the downloaded file's bytes.
+func (b *tab) download(sel string) []byte {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	dir := b.allowDownloads(ctx)
 	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
 		b.t.Fatalf("clicking %s: %v", sel, err)
@@ -312,14 +320,7 @@ func TestBrowser(t *testing.T) {
 		if !bytes.HasPrefix(bundle, []byte("PK\x03\x04")) {
 			t.Fatalf("bundle is not a zip")
 		}
-		bf := filepath.Join(t.TempDir(), "bundle.zip")
-		if err := os.WriteFile(bf, bundle, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		vkeys := strings.Fields(cunzheng(t, "keys", "--data", data))
-		notaryKey := strings.TrimSpace(cunzheng(t, "notary", "keys", "--data", data))
-		out := cunzheng(t, "verify", "bundle", bf, "--log-key", vkeys[0], "--log-key", vkeys[1],
-			"--notary-key", notaryKey, "--tsa-roots", filepath.Join(data, "keys", "tsa-ca.pem"))
+		out := verifyDemoBundle(t, data, bundle)
 		if !strings.Contains(out, "PASS") || strings.Contains(out, "NOT pinned") {
 			t.Errorf("verify bundle:\n%s", out)
 		}
@@ -467,15 +468,7 @@ func (b *tab) tryDownload(sel string) []byte {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
-	dir := filepath.Join(b.artifacts, "downloads")
-	if _, err := chromedp.Run(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
-			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &yes,
-		})
-		return err
-	})); err != nil {
-		b.t.Fatalf("download behaviour: %v", err)
-	}
+	dir := b.allowDownloads(ctx)
 	done := make(chan []byte, 1)
 	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
 	go func() {

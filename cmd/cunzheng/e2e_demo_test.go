@@ -84,14 +84,7 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 	if n := countKind(view.Events, "report.issued"); n != 2 {
 		t.Errorf("contract lists %d report.issued events after two reports, want 2", n)
 	}
-	bundle := filepath.Join(t.TempDir(), "bundle.zip")
-	if err := os.WriteFile(bundle, fetch("evidence-bundle.zip"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	vkeys := strings.Fields(cunzheng(t, "keys", "--data", data))
-	notaryKey := strings.TrimSpace(cunzheng(t, "notary", "keys", "--data", data))
-	out := cunzheng(t, "verify", "bundle", bundle, "--log-key", vkeys[0], "--log-key", vkeys[1],
-		"--notary-key", notaryKey, "--tsa-roots", filepath.Join(data, "keys", "tsa-ca.pem"))
+	out := verifyDemoBundle(t, data, fetch("evidence-bundle.zip"))
 	if !strings.Contains(out, "PASS") || strings.Contains(out, "NOT pinned") {
 		t.Fatalf("verify bundle:\n%s", out)
 	}
@@ -106,4 +99,19 @@ func countKind(evs []struct{ Kind string }, kind string) int {
 		}
 	}
 	return n
+}
+
+// verifyDemoBundle runs cunzheng verify bundle on an evidence bundle of the
+// service whose data directory is data, pinning its log keys, its built-in
+// notary's key and its TSA root, and returns what it printed.
+func verifyDemoBundle(t *testing.T, data string, bundle []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "bundle.zip")
+	if err := os.WriteFile(f, bundle, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vkeys := strings.Fields(cunzheng(t, "keys", "--data", data))
+	notaryKey := strings.TrimSpace(cunzheng(t, "notary", "keys", "--data", data))
+	return cunzheng(t, "verify", "bundle", f, "--log-key", vkeys[0], "--log-key", vkeys[1],
+		"--notary-key", notaryKey, "--tsa-roots", filepath.Join(data, "keys", "tsa-ca.pem"))
 }
