@@ -289,17 +289,7 @@ type pebbleTxn struct {
 }
 
 func (t *pebbleTxn) lock(keys [][]byte) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		v, found, err := t.p.get(context.Background(), k)
-		if err != nil {
-			return nil, err
-		}
-		if found {
-			out[string(k)] = v
-		}
-	}
-	return out, nil
+	return t.p.getMany(context.Background(), keys) // update holds p.mu
 }
 
 func (t *pebbleTxn) mutex(string) error { return nil } // update holds p.mu
