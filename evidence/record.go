@@ -64,7 +64,11 @@ func subjectAD(tenant, subject string) []byte {
 // holds it. Ingest (create true) trusts the cache, because commitPending
 // commits only if every key it used is still stored unchanged (and new
 // ones still absent); on a conflict it forgets them and reads again.
-func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*subjectKey, error) {
+//
+// unstored says the caller has just read the store and found no key for
+// the subject (cacheSubjects): with create, a new key is made without
+// reading again.
+func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstored bool) (*subjectKey, error) {
 	ck := ts.ID + "/" + subject
 	shared := s.store.shared()
 	s.subjMu.Lock()
@@ -72,6 +76,19 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	s.subjMu.Unlock()
 	if ok && (!shared || create || !cached.persisted.Load()) {
 		return cached, nil
+	}
+	if !ok && create && unstored {
+		sk, err := createSubjectKey(ts, subject)
+		if err != nil {
+			return nil, err
+		}
+		s.subjMu.Lock()
+		defer s.subjMu.Unlock()
+		if cur, ok := s.subjects[ck]; ok {
+			return cur, nil // another request made one meanwhile
+		}
+		s.cacheSubject(ck, sk)
+		return sk, nil
 	}
 	var st storedSubjectKey
 	found, err := s.get(key("k", ts.ID, subject), &st)
@@ -98,6 +115,17 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	if !create {
 		return nil, nil
 	}
+	sk, err := createSubjectKey(ts, subject)
+	if err != nil {
+		return nil, err
+	}
+	s.cacheSubject(ck, sk)
+	return sk, nil
+}
+
+// createSubjectKey makes a new data key for subject, wrapped by the
+// tenant key. It is stored by the first batch that uses it.
+func createSubjectKey(ts *tenantState, subject string) (*subjectKey, error) {
 	dek, err := newKey()
 	if err != nil {
 		return nil, err
@@ -110,9 +138,7 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create bool) (*
 	if _, err := rand.Read(idb); err != nil {
 		return nil, fmt.Errorf("evidence: key id: %w", err)
 	}
-	sk := newSubjectKey(subject, hex.EncodeToString(idb), dek, wrapped)
-	s.cacheSubject(ck, sk)
-	return sk, nil
+	return newSubjectKey(subject, hex.EncodeToString(idb), dek, wrapped), nil
 }
 
 // uncachedSubjects returns the store keys of the subjects whose data key
@@ -133,34 +159,40 @@ func (s *Service) uncachedSubjects(ts *tenantState, subjects []string) [][]byte 
 
 // cacheSubjects caches the stored subject keys among keys found in values
 // (read together with the claims), so that subjectKeyFor (with create,
-// which trusts the cache) finds them there.
-func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[string][]byte) error {
+// which trusts the cache) finds them there. It returns the subjects the
+// read found without a key, for which ingest can create one without
+// reading again.
+func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[string][]byte) (unstored map[string]bool, err error) {
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
 	prefix := len(key("k", ts.ID, ""))
 	for _, k := range keys {
+		subject := string(k[prefix:])
 		v, found := values[string(k)]
 		if !found {
+			if unstored == nil {
+				unstored = map[string]bool{}
+			}
+			unstored[subject] = true
 			continue
 		}
-		subject := string(k[prefix:])
 		ck := ts.ID + "/" + subject
 		if _, ok := s.subjects[ck]; ok {
 			continue // another request cached it meanwhile
 		}
 		var st storedSubjectKey
 		if err := decodeValue(k, v, &st); err != nil {
-			return err
+			return nil, err
 		}
 		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))
 		if err != nil {
-			return fmt.Errorf("evidence: unwrapping subject key: %w", err)
+			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
 		}
 		sk := newSubjectKey(subject, st.KeyID, dek, st.Wrapped)
 		sk.persisted.Store(true)
 		s.cacheSubject(ck, sk)
 	}
-	return nil
+	return unstored, nil
 }
 
 // forgetSubjects drops cached keys a conflicting batch used: created here
@@ -410,7 +442,7 @@ func (s *Service) OpenSealed(tenantID string, leafHash [32]byte) (*Opened, error
 		}
 	}
 	if sr.Subject != "" {
-		sk, err := s.subjectKeyFor(ts, sr.Subject, false)
+		sk, err := s.subjectKeyFor(ts, sr.Subject, false, false)
 		if err != nil {
 			return nil, err
 		}
@@ -509,7 +541,7 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject string) (r Receipt, shred bool, err error) {
 	s.eraseMu.Lock()
 	defer s.eraseMu.Unlock()
-	sk, err := s.subjectKeyFor(ts, subject, false)
+	sk, err := s.subjectKeyFor(ts, subject, false, false)
 	if err != nil {
 		return Receipt{}, false, err
 	}

@@ -491,7 +491,8 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	if err != nil {
 		return nil, fmt.Errorf("evidence: reading claims: %w", err)
 	}
-	if err := s.cacheSubjects(ts, skeys, claims); err != nil {
+	unstored, err := s.cacheSubjects(ts, skeys, claims)
+	if err != nil {
 		return nil, err
 	}
 	for i := range evs {
@@ -518,7 +519,8 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 		}
 		var sk *subjectKey
 		if ev.Actor != nil {
-			sk, err = s.subjectKeyFor(ts, ts.ref("subject", ev.Actor.Account), true)
+			subject := ts.ref("subject", ev.Actor.Account)
+			sk, err = s.subjectKeyFor(ts, subject, true, unstored[subject])
 			if err != nil {
 				return nil, err
 			}
