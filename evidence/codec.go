@@ -2,19 +2,32 @@ package evidence
 
 import (
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
-// The two values written for every event, claims and sealed records, are
-// stored in a small binary form instead of JSON: encoding them was a fifth
-// of the ingest CPU. Each starts with a version byte; fields are uvarint
-// lengths and numbers in a fixed order.
+// The values written for every event (claims, sealed records and the
+// index entries) are stored in a small binary form instead of
+// JSON: encoding them was a fifth of the ingest CPU, and JSON made the
+// index entries twice as large. Each starts with a version byte; fields
+// are uvarint lengths and numbers in a fixed order. Index entries written
+// before they had a binary form are JSON objects, told apart by their
+// first byte '{', and still read. (Subject keys stay JSON: a shared
+// store's writes expect their stored bytes unchanged.)
 
 const (
-	claimV1  = 1
-	sealedV1 = 1
+	claimV1    = 1
+	sealedV1   = 1
+	entryV1    = 1
+	docMatchV1 = 1
+	contractV1 = 1
 )
+
+// isJSONObject reports whether a stored value predates its binary form.
+func isJSONObject(b []byte) bool { return len(b) > 0 && b[0] == '{' }
 
 var errCodec = errors.New("evidence: malformed stored value")
 
@@ -29,6 +42,14 @@ func (e *encoder) str(s string) {
 	e.b = append(e.b, s...)
 }
 func (e *encoder) u64(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+
+// zonedTime is time with its UTC offset, for values the API shows as the
+// platform sent them (2026-11-24T10:22:36+08:00).
+func (e *encoder) zonedTime(t time.Time) {
+	e.time(t)
+	_, off := t.Zone()
+	e.b = binary.AppendVarint(e.b, int64(off))
+}
 func (e *encoder) time(t time.Time) {
 	e.b = binary.AppendVarint(e.b, t.Unix())
 	e.u64(uint64(t.Nanosecond()))
@@ -86,6 +107,23 @@ func (d *decoder) time() time.Time {
 		d.err = errCodec
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func (d *decoder) zonedTime() time.Time {
+	t := d.time()
+	if d.err != nil {
+		return t
+	}
+	off, n := binary.Varint(d.b)
+	if n <= 0 || off <= -24*3600 || off >= 24*3600 {
+		d.err = errCodec
+		return t
+	}
+	d.b = d.b[n:]
+	if off == 0 {
+		return t
+	}
+	return t.In(time.FixedZone("", int(off)))
 }
 
 func (d *decoder) done() error {
@@ -177,5 +215,116 @@ func (s *sealedRecord) UnmarshalBinary(b []byte) error {
 	s.Personal = d.bytes()
 	s.IDNumber = d.bytes()
 	s.Contract = d.bytes()
+	return d.done()
+}
+
+// storedEntry is the stored form of an EventEntry (e/ and u/ keys), kept
+// apart so that the exported type has no codec methods.
+type storedEntry EventEntry
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (s *storedEntry) MarshalBinary() ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 64+len(s.ID)+len(s.LeafHash)/2+len(s.Kind))}
+	e.b = append(e.b, entryV1)
+	e.str(s.ID)
+	e.u64(s.Index)
+	lh, err := hex.DecodeString(s.LeafHash)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: entry leaf hash: %w", err)
+	}
+	e.bytes(lh)
+	e.u64(s.Checkpoint)
+	e.str(string(s.Kind))
+	e.zonedTime(s.Time)
+	return e.b, nil
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler.
+func (s *storedEntry) UnmarshalBinary(b []byte) error {
+	if isJSONObject(b) {
+		return json.Unmarshal(b, (*EventEntry)(s))
+	}
+	if len(b) == 0 || b[0] != entryV1 {
+		return errCodec
+	}
+	d := decoder{b: b[1:]}
+	s.ID = d.str()
+	s.Index = d.u64()
+	s.LeafHash = hex.EncodeToString(d.bytes())
+	s.Checkpoint = d.u64()
+	s.Kind = Kind(d.str())
+	s.Time = d.zonedTime()
+	return d.done()
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (m *docMatch) MarshalBinary() ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 40+len(m.ContractID)+len(m.Kind))}
+	e.b = append(e.b, docMatchV1)
+	e.str(m.ContractID)
+	e.u64(m.Index)
+	e.str(string(m.Kind))
+	e.zonedTime(m.Time)
+	return e.b, nil
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler.
+func (m *docMatch) UnmarshalBinary(b []byte) error {
+	if isJSONObject(b) {
+		type plain docMatch
+		return json.Unmarshal(b, (*plain)(m))
+	}
+	if len(b) == 0 || b[0] != docMatchV1 {
+		return errCodec
+	}
+	d := decoder{b: b[1:]}
+	m.ContractID = d.str()
+	m.Index = d.u64()
+	m.Kind = Kind(d.str())
+	m.Time = d.zonedTime()
+	return d.done()
+}
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (c *contractRecord) MarshalBinary() ([]byte, error) {
+	e := encoder{b: make([]byte, 0, 64+len(c.ID)+len(c.Name)+len(c.Subjects)*66)}
+	e.b = append(e.b, contractV1)
+	e.str(c.ID)
+	e.str(c.Name)
+	e.zonedTime(c.First)
+	e.zonedTime(c.Last)
+	e.str(string(c.Status))
+	e.u64(uint64(c.Events))
+	e.u64(uint64(len(c.Subjects)))
+	for _, s := range c.Subjects {
+		e.str(s)
+	}
+	return e.b, nil
+}
+
+// UnmarshalBinary implements encoding.BinaryUnmarshaler.
+func (c *contractRecord) UnmarshalBinary(b []byte) error {
+	if isJSONObject(b) {
+		type plain contractRecord
+		return json.Unmarshal(b, (*plain)(c))
+	}
+	if len(b) == 0 || b[0] != contractV1 {
+		return errCodec
+	}
+	d := decoder{b: b[1:]}
+	c.ID = d.str()
+	c.Name = d.str()
+	c.First = d.zonedTime()
+	c.Last = d.zonedTime()
+	c.Status = Kind(d.str())
+	c.Events = int(d.u64())
+	n := d.u64()
+	if n > uint64(len(d.b)) {
+		return errCodec
+	}
+	c.Subjects = nil
+	for range n {
+		c.Subjects = append(c.Subjects, d.str())
+	}
 	return d.done()
 }

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -54,5 +55,74 @@ func FuzzCodec(f *testing.F) {
 		}
 		var s sealedRecord
 		_ = s.UnmarshalBinary(b)
+		var e storedEntry
+		_ = e.UnmarshalBinary(b)
+		var m docMatch
+		_ = m.UnmarshalBinary(b)
+		var cr contractRecord
+		if cr.UnmarshalBinary(b) == nil {
+			again, _ := cr.MarshalBinary()
+			var cr2 contractRecord
+			if err := cr2.UnmarshalBinary(again); err != nil {
+				t.Fatalf("re-encoded contract record does not decode: %v", err)
+			}
+		}
 	})
+}
+
+// The index entries keep the UTC offset the platform sent, as JSON did,
+// and entries stored as JSON before the binary form are still read.
+func TestIndexCodecs(t *testing.T) {
+	cst := time.FixedZone("", 8*3600)
+	at := time.Date(2026, 11, 24, 10, 22, 36, 123000000, cst)
+	entry := &storedEntry{Receipt: Receipt{ID: "e-1", Index: 42, LeafHash: "00ff", Checkpoint: 43},
+		Kind: KindContractSigned, Time: at}
+	m := &docMatch{ContractID: "2125270852621565954", Index: 42, Kind: KindContractCompleted, Time: at.UTC()}
+	cr := &contractRecord{ID: "2125270852621565954", Name: "劳动合同", First: at, Last: at.Add(time.Hour),
+		Status: KindContractCompleted, Events: 6, Subjects: []string{"a", "b"}}
+	for _, tc := range []struct {
+		in, out interface {
+			MarshalBinary() ([]byte, error)
+			UnmarshalBinary([]byte) error
+		}
+	}{
+		{entry, &storedEntry{}},
+		{m, &docMatch{}},
+		{cr, &contractRecord{}},
+	} {
+		b, err := tc.in.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.out.UnmarshalBinary(b); err != nil {
+			t.Fatalf("%T: %v", tc.in, err)
+		}
+		if diff := cmp.Diff(jsonOf(t, tc.in), jsonOf(t, tc.out)); diff != "" {
+			t.Errorf("%T round trip (-in +out):\n%s", tc.in, diff)
+		}
+		for i := range b {
+			if err := tc.out.UnmarshalBinary(b[:i]); err == nil {
+				t.Errorf("%T truncated to %d bytes accepted", tc.in, i)
+			}
+		}
+		old := jsonOf(t, tc.in)
+		if err := tc.out.UnmarshalBinary([]byte(old)); err != nil {
+			t.Fatalf("%T stored as JSON: %v", tc.in, err)
+		}
+		if got := jsonOf(t, tc.out); got != old {
+			t.Errorf("%T stored as JSON reads as %s, want %s", tc.in, got, old)
+		}
+	}
+	if _, err := (&storedEntry{Receipt: Receipt{LeafHash: "not hex"}}).MarshalBinary(); err == nil {
+		t.Error("entry with a malformed leaf hash encoded")
+	}
+}
+
+func jsonOf(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -112,13 +112,13 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				// Identity checks and registrations belong to a person, not a
 				// contract; reports find them through the contract's subjects.
 				if c.Subject != "" && c.Kind != KindDataErased {
-					if err := setValue(b, key("u", tenant, c.Subject, indexHex(c.Index)), entry); err != nil {
+					if err := setValue(b, key("u", tenant, c.Subject, indexHex(c.Index)), (*storedEntry)(&entry)); err != nil {
 						return err
 					}
 				}
 				continue
 			}
-			if err := setValue(b, key("e", tenant, c.Contract, indexHex(c.Index)), entry); err != nil {
+			if err := setValue(b, key("e", tenant, c.Contract, indexHex(c.Index)), (*storedEntry)(&entry)); err != nil {
 				return err
 			}
 			cr, ok := contracts[c.Contract]
@@ -173,7 +173,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			}
 			for _, d := range c.Docs {
 				m := docMatch{ContractID: c.ContractID, Index: c.Index, Kind: c.Kind, Time: c.Time}
-				if err := setValue(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), m); err != nil {
+				if err := setValue(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), &m); err != nil {
 					return err
 				}
 			}
@@ -273,7 +273,7 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 	v := &ContractView{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status}
 	err = s.scanPrefix(key("e", ts.ID, ref, ""), func(_, val []byte) (bool, error) {
 		var e EventEntry
-		if err := json.Unmarshal(val, &e); err != nil {
+		if err := (*storedEntry)(&e).UnmarshalBinary(val); err != nil {
 			return false, fmt.Errorf("evidence: event entry: %w", err)
 		}
 		v.Events = append(v.Events, e)
@@ -304,7 +304,7 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 	var out []DocumentMatch
 	err := s.scanPrefix(key("h", sha256Hex, ""), func(_, v []byte) (bool, error) {
 		var m docMatch
-		if err := json.Unmarshal(v, &m); err != nil {
+		if err := m.UnmarshalBinary(v); err != nil {
 			return false, fmt.Errorf("evidence: document entry: %w", err)
 		}
 		out = append(out, DocumentMatch(m))

@@ -3,7 +3,6 @@ package evidence
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"slices"
 )
@@ -45,7 +44,7 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 	for _, subj := range subjects {
 		err := s.scanPrefix(key("u", ts.ID, subj, ""), func(_, v []byte) (bool, error) {
 			var e EventEntry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := (*storedEntry)(&e).UnmarshalBinary(v); err != nil {
 				return false, fmt.Errorf("evidence: subject entry: %w", err)
 			}
 			entries = append(entries, e)
