@@ -125,9 +125,11 @@ type app struct {
 // openApp opens every component; url is the server's own base URL.
 func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger, reg *prometheus.Registry) (a *app, err error) {
 	a = &app{}
+	// The failure returns set a to nil: close what opened through a copy.
+	opened := a
 	defer func() {
 		if err != nil {
-			a.close(logger)
+			opened.close(logger)
 		}
 	}()
 	var keys *ledger.Keys

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cunzheng/cunzheng/web"
+)
+
+// A component that fails to open is an error that names it, after the
+// components opened before it are closed again; it used to be a nil
+// pointer panic in that cleanup.
+func TestOpenAppFailureIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	notADir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	held := filepath.Join(dir, "held")
+	flags := func(data string) serveFlags {
+		return serveFlags{data: data, checkpointInterval: time.Second, notarize: &notarizeFlags{}, maxUpload: web.DefaultVerifyMaxUpload}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	first, err := openApp(context.Background(), flags(held), "http://127.0.0.1:0", logger, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.close(logger)
+	for _, data := range []string{notADir, held} {
+		a, err := openApp(context.Background(), flags(data), "http://127.0.0.1:0", logger, prometheus.NewRegistry())
+		if err == nil {
+			a.close(logger)
+			t.Errorf("openApp(%s) succeeded", data)
+			continue
+		}
+		t.Logf("%s: %v", filepath.Base(data), err)
+	}
+}
