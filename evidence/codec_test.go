@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
@@ -125,4 +127,32 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// FuzzSealedFieldsJSON: the hand-written JSON of sealed fields decodes, with
+// encoding/json as OpenSealed reads it, to the fields that were written.
+func FuzzSealedFieldsJSON(f *testing.F) {
+	for _, s := range []string{"叶建华", `"quoted\"\\`, "\x00\x1f\u2028\u2029", "<&>", "😀", ""} {
+		f.Add("actor.name", s, []byte{1, 2, 3})
+	}
+	f.Fuzz(func(t *testing.T, path, value string, salt []byte) {
+		if !utf8.ValidString(path) || !utf8.ValidString(value) {
+			t.Skip("events are valid UTF-8: the strict decoder refuses anything else")
+		}
+		in := map[string]sealedField{path: {V: value, S: salt}, "actor.phone": {V: "13858888888", S: []byte{9}}}
+		var out map[string]sealedField
+		if err := json.Unmarshal(appendSealedFields(nil, in), &out); err != nil {
+			t.Fatalf("%q: %v", appendSealedFields(nil, in), err)
+		}
+		if diff := cmp.Diff(in, out, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("(-written +read):\n%s", diff)
+		}
+		var one sealedField
+		if err := json.Unmarshal(appendSealedField(nil, in[path]), &one); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(in[path], one, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("(-written +read):\n%s", diff)
+		}
+	})
 }

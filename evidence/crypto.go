@@ -65,6 +65,11 @@ func seal(alg byte, key, plaintext, ad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sealWith(aead, alg, plaintext, ad)
+}
+
+// sealWith is seal with the AEAD for alg already made.
+func sealWith(aead cipher.AEAD, alg byte, plaintext, ad []byte) ([]byte, error) {
 	out := make([]byte, 1+aead.NonceSize(), 1+aead.NonceSize()+len(plaintext)+aead.Overhead())
 	out[0] = alg
 	if _, err := rand.Read(out[1:]); err != nil {

@@ -160,7 +160,7 @@ func eventFromTree(m map[string]any, path string) (Event, error) {
 	} else {
 		ev.Data = map[string]any{}
 	}
-	canon, err := canonicalJSON(nil, m)
+	canon, err := canonicalJSON(make([]byte, 0, 1024), m)
 	if err != nil {
 		return Event{}, invalid(path, "%s", err.Error())
 	}

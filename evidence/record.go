@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -244,6 +247,31 @@ type sealedField struct {
 	S []byte `json:"s"`
 }
 
+// appendSealedField appends f as the JSON object OpenSealed reads. It is
+// written by hand: json.Marshal of the sealed parts was 12% of building a
+// record.
+func appendSealedField(dst []byte, f sealedField) []byte {
+	dst = append(dst, `{"v":`...)
+	dst = appendJCSString(dst, f.V)
+	dst = append(dst, `,"s":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, f.S)
+	return append(dst, `"}`...)
+}
+
+// appendSealedFields appends fs as a JSON object of sealed fields by path.
+func appendSealedFields(dst []byte, fs map[string]sealedField) []byte {
+	dst = append(dst, '{')
+	for i, path := range slices.Sorted(maps.Keys(fs)) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJCSString(dst, path)
+		dst = append(dst, ':')
+		dst = appendSealedField(dst, fs[path])
+	}
+	return append(dst, '}')
+}
+
 func sealAD(tenant string, leafHash []byte, part string) []byte {
 	return []byte("cunzheng sealed v1\x00" + tenant + "\x00" + hex.EncodeToString(leafHash) + "\x00" + part)
 }
@@ -317,7 +345,7 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		contractSealed[f[0]] = sf
 	}
 	pr["commitments"] = commitments
-	leaf, err := canonicalJSON(nil, pr)
+	leaf, err := canonicalJSON(make([]byte, 0, 2048), pr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("evidence: canonical leaf: %w", err)
 	}
@@ -327,20 +355,20 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 
 	sr := &sealedRecord{V: 1, Tenant: ts.ID}
 	if len(contractSealed) > 0 {
-		pt, _ := json.Marshal(contractSealed)
-		if sr.Contract, err = seal(algAES256GCM, ts.contractKey, pt, sealAD(ts.ID, lh[:], "contract")); err != nil {
+		pt := appendSealedFields(make([]byte, 0, 512), contractSealed)
+		if sr.Contract, err = sealWith(ts.contractAEAD, algAES256GCM, pt, sealAD(ts.ID, lh[:], "contract")); err != nil {
 			return nil, nil, err
 		}
 	}
 	if sk != nil {
 		c.Subject, c.SubjectKey = sk.subject, sk.id
 		sr.Subject, sr.SubjectKey = sk.subject, sk.id
-		pt, _ := json.Marshal(personalSealed)
+		pt := appendSealedFields(make([]byte, 0, 1024), personalSealed)
 		if sr.Personal, err = seal(algAES256GCM, sk.aesKey(), pt, sealAD(ts.ID, lh[:], "personal")); err != nil {
 			return nil, nil, err
 		}
 		if idSealed != nil {
-			pt, _ := json.Marshal(idSealed)
+			pt := appendSealedField(make([]byte, 0, 128), *idSealed)
 			if sr.IDNumber, err = seal(algSM4GCM, sk.sm4Key(), pt, sealAD(ts.ID, lh[:], "id_number")); err != nil {
 				return nil, nil, err
 			}
@@ -557,7 +585,7 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 		"time": now.Format(time.RFC3339Nano), "logged": now.Format(time.RFC3339Nano),
 		"data": map[string]any{}, "commitments": map[string]any{},
 	}
-	leaf, err := canonicalJSON(nil, pr)
+	leaf, err := canonicalJSON(make([]byte, 0, 2048), pr)
 	if err != nil {
 		return Receipt{}, false, err
 	}

@@ -2,10 +2,12 @@ package evidence
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,6 +19,12 @@ type tenantState struct {
 	kek         []byte // tenant key-encryption key: wraps subject and document keys
 	refKey      []byte // HMAC key for contract, subject and event references
 	contractKey []byte // AES-256-GCM key for the sealed contract part
+	// contractAEAD is contractKey's cipher, made once: making one per event
+	// was a third of the sealing allocations.
+	contractAEAD cipher.AEAD
+	// refMACs holds keyed HMACs for ref to reset and reuse: a new one per
+	// reference (five per event) was 7% of ingest allocations.
+	refMACs sync.Pool
 }
 
 func newTenantState(tf tenantFile, master MasterKey) (*tenantState, error) {
@@ -27,23 +35,37 @@ func newTenantState(tf tenantFile, master MasterKey) (*tenantState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence: unwrapping tenant %s: %w", tf.ID, err)
 	}
-	return &tenantState{
+	ts := &tenantState{
 		Tenant:      Tenant{ID: tf.ID, Name: tf.Name, Created: tf.Created},
 		kek:         kek,
 		refKey:      derive(kek, "ref", 32),
 		contractKey: derive(kek, "contract-seal", 32),
-	}, nil
+	}
+	if ts.contractAEAD, err = newAEAD(algAES256GCM, ts.contractKey); err != nil {
+		return nil, err
+	}
+	return ts, nil
 }
 
 // ref returns a pseudonymous reference to value in the given domain:
 // 32 hex digits of HMAC-SHA256(refKey, domain || 0 || value). Without the
 // tenant key nobody can tell which contract or account it stands for.
 func (t *tenantState) ref(domain, value string) string {
-	m := hmac.New(sha256.New, t.refKey)
-	m.Write([]byte(domain))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	m, ok := t.refMACs.Get().(hash.Hash)
+	if ok {
+		m.Reset()
+	} else {
+		m = hmac.New(sha256.New, t.refKey)
+	}
+	msg := make([]byte, 0, len(domain)+1+len(value))
+	msg = append(append(append(msg, domain...), 0), value...)
+	m.Write(msg)
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	t.refMACs.Put(m)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }
 
 // registry holds the tenants and API keys read from the tenant files (or,
