@@ -30,8 +30,12 @@ type ingestBenchResult struct {
 	P90Millis    float64 `json:"request_p90_ms"`
 	P99Millis    float64 `json:"request_p99_ms"`
 	MaxMillis    float64 `json:"request_max_ms"`
-	PeakRSSMiB   float64 `json:"peak_rss_mib"`
-	TreeSize     uint64  `json:"final_tree_size"`
+	// CPUMicrosPerEvent is the process's CPU time (server and clients
+	// alike) per event: steadier than events/s on a shared machine whose
+	// disk and neighbours vary from hour to hour.
+	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
+	PeakRSSMiB        float64 `json:"peak_rss_mib"`
+	TreeSize          uint64  `json:"final_tree_size"`
 }
 
 // runBenchIngest drives the real HTTP server over loopback: serve's whole
@@ -95,6 +99,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 		pprof.StartCPUProfile(pf)
 		defer pprof.StopCPUProfile()
 	}
+	cpuBefore := processCPU()
 	hist, elapsed, err := drive(requests, *clients, 0, func(r int, _ []byte) error {
 		var body []byte
 		if *per == 1 {
@@ -131,11 +136,13 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cpu := processCPU() - cpuBefore
 	res := ingestBenchResult{
 		Events: requests * *per, Clients: *clients, PerRequest: *per, EventBytes: len(sample),
 		Seconds: elapsed.Seconds(), EventsPerSec: float64(requests**per) / elapsed.Seconds(),
 		P50Millis: hist.quantile(0.5), P90Millis: hist.quantile(0.9), P99Millis: hist.quantile(0.99), MaxMillis: hist.max(),
-		PeakRSSMiB: peakRSSMiB(), TreeSize: a.log.Size(),
+		CPUMicrosPerEvent: float64(cpu.Microseconds()) / float64(requests**per),
+		PeakRSSMiB:        peakRSSMiB(), TreeSize: a.log.Size(),
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
@@ -145,6 +152,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	fmt.Printf("ingest: %d events of ~%d bytes, %d per request, from %d HTTP clients in %.2fs\n", res.Events, res.EventBytes, res.PerRequest, res.Clients, res.Seconds)
 	fmt.Printf("  events/s             %10.0f\n", res.EventsPerSec)
 	fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", res.P50Millis, res.P90Millis, res.P99Millis, res.MaxMillis)
+	fmt.Printf("  CPU per event        %7.0f µs (server and clients, %.0f%% of one core)\n", res.CPUMicrosPerEvent, 100*cpu.Seconds()/elapsed.Seconds())
 	fmt.Printf("  peak RSS             %7.1f MiB, tree size %d\n", res.PeakRSSMiB, res.TreeSize)
 	return nil
 }
