@@ -229,8 +229,13 @@ func erasedSince(locked map[string][]byte, tenant string, c *claim) bool {
 	return json.Unmarshal(v, &st) != nil || st.KeyID != c.SubjectKey
 }
 
-// maxCachedContracts bounds the contract record cache of finalize.
-const maxCachedContracts = 100_000
+// maxCachedContracts bounds the contract record cache of finalize. A miss
+// costs one more key in the lock read finalize makes anyway; a large cache
+// costs garbage collection, which marks every cached record in every
+// cycle. With this cache and the subject key cache at 100k and 200k
+// entries, batched ingest of 200k events spent 19-22% more CPU per event
+// and peaked at 516 MiB RSS, against 227 MiB at 20k each.
+const maxCachedContracts = 20_000
 
 func nameKey(tenant, name, contract string) []byte {
 	return append(key("n", tenant, strings.ToLower(name)), append([]byte{0}, contract...)...)

@@ -213,7 +213,9 @@ func (s *Service) forgetSubjects(ts *tenantState, keys []*subjectKey) {
 }
 
 // maxCachedSubjects bounds the key cache; past it the cache starts over.
-const maxCachedSubjects = 200_000
+// It is kept small for the reason maxCachedContracts gives, and so that
+// less unwrapped key material sits in memory.
+const maxCachedSubjects = 20_000
 
 func (s *Service) cacheSubject(ck string, sk *subjectKey) {
 	if len(s.subjects) >= maxCachedSubjects {
