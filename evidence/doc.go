@@ -12,10 +12,11 @@
 // an HMAC reference to the contract under a tenant secret, document
 // hashes, non-identifying facts (methods, results, signature positions),
 // and for every personal field a commitment SHA-256(salt || value) with a
-// fresh 32-byte salt. Names, ID numbers, phones, e-mails, IPs, accounts,
+// fresh 32-byte salt of its own (derived from a random seed per sealed
+// part, see sealedPart). Names, ID numbers, phones, e-mails, IPs, accounts,
 // certificate serials, contract numbers and names never appear in it. The
-// values and salts form the sealed record, stored off-log in this package's
-// store keyed by the leaf hash.
+// values and salt seeds form the sealed record, stored off-log in this
+// package's store keyed by the leaf hash.
 //
 // # Keys
 //

@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -243,37 +240,6 @@ type sealedRecord struct {
 	Contract   []byte `json:"contract,omitempty"`
 }
 
-// sealedField is one sealed value with the salt of its commitment.
-type sealedField struct {
-	V string `json:"v"`
-	S []byte `json:"s"`
-}
-
-// appendSealedField appends f as the JSON object OpenSealed reads. It is
-// written by hand: json.Marshal of the sealed parts was 12% of building a
-// record.
-func appendSealedField(dst []byte, f sealedField) []byte {
-	dst = append(dst, `{"v":`...)
-	dst = appendJCSString(dst, f.V)
-	dst = append(dst, `,"s":"`...)
-	dst = base64.StdEncoding.AppendEncode(dst, f.S)
-	return append(dst, `"}`...)
-}
-
-// appendSealedFields appends fs as a JSON object of sealed fields by path.
-func appendSealedFields(dst []byte, fs map[string]sealedField) []byte {
-	dst = append(dst, '{')
-	for i, path := range slices.Sorted(maps.Keys(fs)) {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendJCSString(dst, path)
-		dst = append(dst, ':')
-		dst = appendSealedField(dst, fs[path])
-	}
-	return append(dst, '}')
-}
-
 func sealAD(tenant string, leafHash []byte, part string) []byte {
 	return []byte("cunzheng sealed v1\x00" + tenant + "\x00" + hex.EncodeToString(leafHash) + "\x00" + part)
 }
@@ -312,39 +278,26 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		}
 	}
 	contract = append(contract, contractData...)
-	commitments := map[string]any{}
-	personalSealed := map[string]sealedField{}
-	contractSealed := map[string]sealedField{}
-	var idSealed *sealedField
-	// One read from the random source for all the event's salts.
-	salts := make([]byte, 32*(len(personal)+len(contract)))
-	if _, err := rand.Read(salts); err != nil {
-		return nil, nil, fmt.Errorf("evidence: salts: %w", err)
+	// One read from the random source for the seeds of the three parts.
+	seeds := make([]byte, 3*32)
+	if _, err := rand.Read(seeds); err != nil {
+		return nil, nil, fmt.Errorf("evidence: salt seeds: %w", err)
 	}
-	commit := func(path, value string) (sealedField, error) {
-		salt := salts[:32:32]
-		salts = salts[32:]
-		cm := Commitment(salt, value)
+	personalPart, contractPart, idPart := newSealedPart(seeds[:32]), newSealedPart(seeds[32:64]), newSealedPart(seeds[64:])
+	commitments := make(map[string]any, len(personal)+len(contract))
+	commit := func(p *sealedPart, path, value string) {
+		cm := Commitment(p.add(path, value), value)
 		commitments[path] = hex.EncodeToString(cm[:])
-		return sealedField{V: value, S: salt}, nil
 	}
 	for _, f := range personal {
-		sf, err := commit(f[0], f[1])
-		if err != nil {
-			return nil, nil, err
-		}
 		if f[0] == "actor.id_number" {
-			idSealed = &sf
+			commit(idPart, f[0], f[1])
 		} else {
-			personalSealed[f[0]] = sf
+			commit(personalPart, f[0], f[1])
 		}
 	}
 	for _, f := range contract {
-		sf, err := commit(f[0], f[1])
-		if err != nil {
-			return nil, nil, err
-		}
-		contractSealed[f[0]] = sf
+		commit(contractPart, f[0], f[1])
 	}
 	pr["commitments"] = commitments
 	leaf, err := canonicalJSON(make([]byte, 0, 2048), pr)
@@ -356,8 +309,8 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 	c.Docs = ev.documentHashes()
 
 	sr := &sealedRecord{V: 1, Tenant: ts.ID}
-	if len(contractSealed) > 0 {
-		pt := appendSealedFields(make([]byte, 0, 512), contractSealed)
+	if len(contractPart.fields) > 0 {
+		pt := contractPart.marshal()
 		if sr.Contract, err = sealWith(ts.contractAEAD, algAES256GCM, pt, sealAD(ts.ID, lh[:], "contract")); err != nil {
 			return nil, nil, err
 		}
@@ -365,12 +318,12 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 	if sk != nil {
 		c.Subject, c.SubjectKey = sk.subject, sk.id
 		sr.Subject, sr.SubjectKey = sk.subject, sk.id
-		pt := appendSealedFields(make([]byte, 0, 1024), personalSealed)
+		pt := personalPart.marshal()
 		if sr.Personal, err = seal(algAES256GCM, sk.aesKey(), pt, sealAD(ts.ID, lh[:], "personal")); err != nil {
 			return nil, nil, err
 		}
-		if idSealed != nil {
-			pt := appendSealedField(make([]byte, 0, 128), *idSealed)
+		if len(idPart.fields) > 0 {
+			pt := idPart.marshal()
 			if sr.IDNumber, err = seal(algSM4GCM, sk.sm4Key(), pt, sealAD(ts.ID, lh[:], "id_number")); err != nil {
 				return nil, nil, err
 			}
@@ -449,20 +402,16 @@ func (s *Service) OpenSealed(tenantID string, leafHash [32]byte) (*Opened, error
 		if err != nil {
 			return fmt.Errorf("evidence: opening sealed %s: %w", part, err)
 		}
+		v1Single := ""
 		if single {
-			var f sealedField
-			if err := json.Unmarshal(pt, &f); err != nil {
-				return fmt.Errorf("evidence: sealed %s: %w", part, err)
-			}
-			o.Fields["actor.id_number"] = Field{Value: f.V, Salt: f.S}
-			return nil
+			v1Single = "actor.id_number"
 		}
-		var m map[string]sealedField
-		if err := json.Unmarshal(pt, &m); err != nil {
+		fields, err := openPart(pt, v1Single)
+		if err != nil {
 			return fmt.Errorf("evidence: sealed %s: %w", part, err)
 		}
-		for p, f := range m {
-			o.Fields[p] = Field{Value: f.V, Salt: f.S}
+		for p, f := range fields {
+			o.Fields[p] = f
 		}
 		return nil
 	}
