@@ -135,7 +135,12 @@ func (d *decoder) done() error {
 
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (c *claim) MarshalBinary() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 160+len(c.Leaf))}
+	n := 1 + 14*binary.MaxVarintLen64 + len(c.State) + len(c.Digest) + len(c.Kind) + len(c.Leaf) + len(c.LeafHash) +
+		len(c.Contract) + len(c.ContractID) + len(c.Name) + len(c.Subject) + len(c.SubjectKey)
+	for _, d := range c.Docs {
+		n += binary.MaxVarintLen64 + len(d)
+	}
+	e := encoder{b: make([]byte, 0, n)}
 	e.b = append(e.b, claimV1)
 	e.str(c.State)
 	e.bytes(c.Digest)
@@ -191,7 +196,8 @@ func (c *claim) UnmarshalBinary(b []byte) error {
 
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (s *sealedRecord) MarshalBinary() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 96+len(s.Personal)+len(s.IDNumber)+len(s.Contract))}
+	e := encoder{b: make([]byte, 0, 1+6*binary.MaxVarintLen64+len(s.Tenant)+len(s.Subject)+len(s.SubjectKey)+
+		len(s.Personal)+len(s.IDNumber)+len(s.Contract))}
 	e.b = append(e.b, sealedV1)
 	e.str(s.Tenant)
 	e.str(s.Subject)

@@ -88,6 +88,14 @@ func open(alg byte, key, blob, ad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openWith(aead, alg, blob, ad)
+}
+
+// openWith is open with the AEAD for alg already made.
+func openWith(aead cipher.AEAD, alg byte, blob, ad []byte) ([]byte, error) {
+	if len(blob) < 1 || blob[0] != alg {
+		return nil, errDecrypt
+	}
 	if len(blob) < 1+aead.NonceSize()+aead.Overhead() {
 		return nil, errDecrypt
 	}

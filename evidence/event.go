@@ -240,12 +240,10 @@ func splitData(data map[string]any, eventRef func(id string) string) (public map
 // against the leaf; whoever does not learns nothing from it, because the
 // salt is 32 fresh random bytes.
 func Commitment(salt []byte, value string) [32]byte {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte(value))
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	// Concatenated in a stack buffer when it fits: a heap hasher per field
+	// was 3% of ingest allocations.
+	var buf [256]byte
+	return sha256.Sum256(append(append(buf[:0], salt...), value...))
 }
 
 // PublicRecord is the decoded form of a leaf, for reports and verifiers.

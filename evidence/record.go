@@ -101,7 +101,7 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 		return cur, nil
 	}
 	if found {
-		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))
+		dek, err := openWith(ts.kekAEAD, algAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
 		if err != nil {
 			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
 		}
@@ -130,7 +130,7 @@ func createSubjectKey(ts *tenantState, subject string) (*subjectKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := seal(algAES256GCM, ts.kek, dek, subjectAD(ts.ID, subject))
+	wrapped, err := sealWith(ts.kekAEAD, algAES256GCM, dek, subjectAD(ts.ID, subject))
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +184,7 @@ func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[strin
 		if err := decodeValue(k, v, &st); err != nil {
 			return nil, err
 		}
-		dek, err := open(algAES256GCM, ts.kek, st.Wrapped, subjectAD(ts.ID, subject))
+		dek, err := openWith(ts.kekAEAD, algAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
 		if err != nil {
 			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
 		}
@@ -300,11 +300,14 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		commit(contractPart, f[0], f[1])
 	}
 	pr["commitments"] = commitments
-	leaf, err := canonicalJSON(make([]byte, 0, 2048), pr)
+	// Written after the 0x00 of the RFC 6962 leaf hash input, to hash it
+	// without a copy.
+	hashed, err := canonicalJSON(append(make([]byte, 0, 2048), 0), pr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("evidence: canonical leaf: %w", err)
 	}
-	lh := sha256.Sum256(append([]byte{0}, leaf...))
+	leaf := hashed[1:]
+	lh := sha256.Sum256(hashed)
 	c.Leaf, c.LeafHash = leaf, lh[:]
 	c.Docs = ev.documentHashes()
 

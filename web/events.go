@@ -1,10 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"html/template"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -127,7 +127,15 @@ func mediaType(c *gin.Context) (string, map[string]string) {
 // readBody reads at most limit bytes of the body; beyond that it is a 413.
 func readBody(c *gin.Context, limit int64) ([]byte, error) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	b, err := io.ReadAll(c.Request.Body)
+	// Read into a buffer of the announced size (within the limit) rather
+	// than one that doubles from 512 bytes: a batch of a hundred events
+	// is 73 KB.
+	var buf bytes.Buffer
+	if n := c.Request.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to look for EOF
+	}
+	_, err := buf.ReadFrom(c.Request.Body)
+	b := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
