@@ -103,7 +103,12 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			}
 			c.State = "done"
 			c.Leaf = nil
-			if err := setValue(b, key("i", tenant, it.id), c); err != nil {
+			// What only finalize needs (the document hashes, the contract's
+			// number and name, the position for recovery) stays out of the
+			// stored claim: a retried id needs the receipt and the digest.
+			done := *c
+			done.Docs, done.ContractID, done.Name, done.Pos = nil, "", "", 0
+			if err := setValue(b, key("i", tenant, it.id), &done); err != nil {
 				return err
 			}
 			b.delete(key("p", tenant, it.id))

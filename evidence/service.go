@@ -352,8 +352,8 @@ type claim struct {
 	LeafHash   []byte    `json:"leaf_hash"`
 	Index      uint64    `json:"index"`
 	TreeSize   uint64    `json:"tree_size"`
-	Contract   string    `json:"contract,omitempty"` // reference
-	ContractID string    `json:"contract_id,omitempty"`
+	Contract   string    `json:"contract,omitempty"`    // reference
+	ContractID string    `json:"contract_id,omitempty"` // kept while pending, as are Name, Docs and Pos
 	Name       string    `json:"contract_name,omitempty"`
 	Subject    string    `json:"subject,omitempty"` // reference
 	SubjectKey string    `json:"subject_key,omitempty"`
