@@ -106,6 +106,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 			body = ingestEvent(r)
 		} else {
 			var b bytes.Buffer
+			b.Grow(*per * (len(sample) + 32))
 			b.WriteString(`{"events":[`)
 			for i := 0; i < *per; i++ {
 				if i > 0 {
