@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/evidencetest"
 	"github.com/transparency-dev/merkle/proof"
@@ -1039,5 +1041,64 @@ func TestDamagedTenantFile(t *testing.T) {
 	}
 	if _, _, err := evidence.CreateTenant(e.dir, e.master, "new", nil, t0); err == nil {
 		t.Error("CLI created a tenant beside a damaged file")
+	}
+}
+
+// A data directory written before the index entries, contract records and
+// sealed parts had their binary forms reads the same, and its contracts
+// take new events.
+func TestReadsValuesWrittenBeforeBinaryForms(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rs, err := e.svc.Ingest(ctx, e.p, batch(event(0), event(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type snapshot struct {
+		View   *evidence.ContractView
+		Docs   []evidence.DocumentMatch
+		Sealed []*evidence.Opened
+	}
+	take := func() snapshot {
+		t.Helper()
+		var s snapshot
+		if s.View, err = e.svc.Contract(e.p, "C000000"); err != nil {
+			t.Fatal(err)
+		}
+		if s.Docs, err = e.svc.LookupDocument(strings.Repeat("ab", 32)); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range rs {
+			var lh [32]byte
+			hex.Decode(lh[:], []byte(r.LeafHash))
+			o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := o.Check(e.log.Leaves()[i]); err != nil {
+				t.Error(err)
+			}
+			s.Sealed = append(s.Sealed, o)
+		}
+		return s
+	}
+	before := take()
+	n, err := e.svc.RewriteAsBeforeBinaryForms(e.p.Tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 2+2+1+2 { // entries, document entries, the contract, sealed records
+		t.Fatalf("rewrote %d values", n)
+	}
+	e.reopen(t) // no cached contract record or key
+	if diff := cmp.Diff(before, take()); diff != "" {
+		t.Errorf("read back after the rewrite (-before +after):\n%s", diff)
+	}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(event(2))); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.svc.Contract(e.p, "C000000")
+	if err != nil || len(v.Events) != 3 || v.Name != "劳动合同" {
+		t.Errorf("contract after a new event: %+v, %v", v, err)
 	}
 }

@@ -1,6 +1,12 @@
 package evidence
 
-import "context"
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+)
 
 // Test hooks.
 
@@ -22,4 +28,101 @@ func (s *Service) WrappedSubjectKey(tenantID, account string) []byte {
 		return nil
 	}
 	return b
+}
+
+// RewriteAsBeforeBinaryForms rewrites every stored index entry, contract
+// record and sealed record of the tenant in the forms written before they
+// had binary ones: JSON values, and sealed parts as JSON with an explicit
+// salt per field. It stands in for a data directory of an earlier version.
+func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, err error) {
+	ts, err := s.reg.tenant(tenantID)
+	if err != nil {
+		return 0, err
+	}
+	b := &batch{sync: true}
+	asJSON := func(table string, v interface{ UnmarshalBinary([]byte) error }) error {
+		return s.scanPrefix([]byte(table+"/"), func(k, val []byte) (bool, error) {
+			if err := v.UnmarshalBinary(val); err != nil {
+				return false, err
+			}
+			j, err := json.Marshal(v)
+			if err != nil {
+				return false, err
+			}
+			b.set(bytes.Clone(k), j)
+			rewritten++
+			return true, nil
+		})
+	}
+	for _, t := range []struct {
+		table string
+		v     interface{ UnmarshalBinary([]byte) error }
+	}{{"e", &storedEntry{}}, {"u", &storedEntry{}}, {"h", &docMatch{}}, {"c", &contractRecord{}}} {
+		if err := asJSON(t.table, t.v); err != nil {
+			return 0, err
+		}
+	}
+	err = s.scanPrefix([]byte("s/"), func(k, val []byte) (bool, error) {
+		var sr sealedRecord
+		if err := sr.UnmarshalBinary(val); err != nil || sr.Tenant != ts.ID {
+			return err == nil, err
+		}
+		lh, err := hex.DecodeString(string(k[2:]))
+		if err != nil {
+			return false, err
+		}
+		v1 := func(blob, key []byte, alg byte, part string) ([]byte, error) {
+			pt, err := open(alg, key, blob, sealAD(ts.ID, lh, part))
+			if err != nil {
+				return nil, err
+			}
+			fields, err := openPart(pt, "")
+			if err != nil {
+				return nil, err
+			}
+			var j []byte
+			if part == "id_number" {
+				f := fields["actor.id_number"]
+				j, err = json.Marshal(sealedField{V: f.Value, S: f.Salt})
+			} else {
+				m := map[string]sealedField{}
+				for p, f := range fields {
+					m[p] = sealedField{V: f.Value, S: f.Salt}
+				}
+				j, err = json.Marshal(m)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return seal(alg, key, j, sealAD(ts.ID, lh, part))
+		}
+		if sr.Contract != nil {
+			if sr.Contract, err = v1(sr.Contract, ts.contractKey, algAES256GCM, "contract"); err != nil {
+				return false, err
+			}
+		}
+		if sr.Subject != "" {
+			sk, err := s.subjectKeyFor(ts, sr.Subject, false, false)
+			if err != nil || sk == nil {
+				return false, fmt.Errorf("subject key: %v", err)
+			}
+			if sr.Personal, err = v1(sr.Personal, sk.aesKey(), algAES256GCM, "personal"); err != nil {
+				return false, err
+			}
+			if sr.IDNumber != nil {
+				if sr.IDNumber, err = v1(sr.IDNumber, sk.sm4Key(), algSM4GCM, "id_number"); err != nil {
+					return false, err
+				}
+			}
+		}
+		if err := setValue(b, bytes.Clone(k), &sr); err != nil {
+			return false, err
+		}
+		rewritten++
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return rewritten, s.store.commit(context.Background(), b)
 }
