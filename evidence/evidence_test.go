@@ -309,20 +309,8 @@ func testIngestReceiptsAndContract(t *testing.T, bk backend) {
 		t.Errorf("LookupDocument = %+v, %v", ms, err)
 	}
 	// Sealed fields open and match their commitments.
-	leaves := e.log.Leaves()
-	for i, r := range rs {
-		var lh [32]byte
-		hex.Decode(lh[:], []byte(r.LeafHash))
-		o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := o.Check(leaves[i]); err != nil {
-			t.Error(err)
-		}
-		if i == 2 && o.Fields["actor.id_number"].Value != "330106198801012345" {
-			t.Errorf("identity event fields: %v", o.Paths())
-		}
+	if o := openSealed(t, e, rs)[2]; o.Fields["actor.id_number"].Value != "330106198801012345" {
+		t.Errorf("identity event fields: %v", o.Paths())
 	}
 	// Restart keeps everything.
 	e.reopen(t)
@@ -1068,18 +1056,7 @@ func TestReadsValuesWrittenBeforeBinaryForms(t *testing.T) {
 		if s.Docs, err = e.svc.LookupDocument(strings.Repeat("ab", 32)); err != nil {
 			t.Fatal(err)
 		}
-		for i, r := range rs {
-			var lh [32]byte
-			hex.Decode(lh[:], []byte(r.LeafHash))
-			o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := o.Check(e.log.Leaves()[i]); err != nil {
-				t.Error(err)
-			}
-			s.Sealed = append(s.Sealed, o)
-		}
+		s.Sealed = openSealed(t, e, rs)
 		return s
 	}
 	before := take()
@@ -1101,4 +1078,26 @@ func TestReadsValuesWrittenBeforeBinaryForms(t *testing.T) {
 	if err != nil || len(v.Events) != 3 || v.Name != "劳动合同" {
 		t.Errorf("contract after a new event: %+v, %v", v, err)
 	}
+}
+
+// openSealed opens the sealed record of every receipt, which must be the
+// log's leaves from 0 on, and checks its fields against the leaf's
+// commitments.
+func openSealed(t *testing.T, e *env, rs []evidence.Receipt) []*evidence.Opened {
+	t.Helper()
+	leaves := e.log.Leaves()
+	var out []*evidence.Opened
+	for i, r := range rs {
+		var lh [32]byte
+		hex.Decode(lh[:], []byte(r.LeafHash))
+		o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Check(leaves[i]); err != nil {
+			t.Error(err)
+		}
+		out = append(out, o)
+	}
+	return out
 }
