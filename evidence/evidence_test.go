@@ -548,13 +548,7 @@ func testErasure(t *testing.T, bk backend) {
 	}
 	check := func() {
 		t.Helper()
-		for i, r := range rs {
-			var lh [32]byte
-			hex.Decode(lh[:], []byte(r.LeafHash))
-			o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for i, o := range openSealed(t, e, rs) {
 			subjectEvent := i >= 1 && i <= 4 // received, identity, intent, signed are 叶建华's
 			if o.Erased != subjectEvent {
 				t.Errorf("event %d erased=%v", i, o.Erased)
