@@ -125,14 +125,18 @@ func mediaType(c *gin.Context) (string, map[string]string) {
 }
 
 // readBody reads at most limit bytes of the body; beyond that it is a 413.
+// preallocMax bounds what readBody allocates before the body arrives.
+const preallocMax = 1 << 20
+
 func readBody(c *gin.Context, limit int64) ([]byte, error) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
-	// Read into a buffer of the announced size (within the limit) rather
-	// than one that doubles from 512 bytes: a batch of a hundred events
-	// is 73 KB.
+	// Read into a buffer of the announced size rather than one that
+	// doubles from 512 bytes (a batch of a hundred events is 73 KB). Only
+	// up to preallocMax: a client announcing a large body and sending
+	// nothing must not make the server hold that much memory for it.
 	var buf bytes.Buffer
 	if n := c.Request.ContentLength; n > 0 && n <= limit {
-		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to look for EOF
+		buf.Grow(int(min(n, preallocMax)) + bytes.MinRead) // ReadFrom wants MinRead free to look for EOF
 	}
 	_, err := buf.ReadFrom(c.Request.Body)
 	b := buf.Bytes()
