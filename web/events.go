@@ -124,10 +124,10 @@ func mediaType(c *gin.Context) (string, map[string]string) {
 	return mt, params
 }
 
-// readBody reads at most limit bytes of the body; beyond that it is a 413.
 // preallocMax bounds what readBody allocates before the body arrives.
 const preallocMax = 1 << 20
 
+// readBody reads at most limit bytes of the body; beyond that it is a 413.
 func readBody(c *gin.Context, limit int64) ([]byte, error) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	// Read into a buffer of the announced size rather than one that
