@@ -42,7 +42,7 @@ type ingestBenchResult struct {
 // stack (ledger, evidence, built-in notary and TSA) in this process, and C
 // HTTP clients posting realistic events with personal data in every one.
 func runBenchIngest(ctx context.Context, args []string) error {
-	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--json]\n\nPosts N signing events of about 730 bytes (personal data in every one) to POST /v1/events\nof a freshly started server on loopback from C clients, K events per request,\nand reports events/s and request latency. Every event is durable when its\nresponse arrives.")
+	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--json]\n\nPosts N signing events of about 730 bytes (personal data in every one) to POST /v1/events\nof a freshly started server on loopback from C clients, K events per request,\nand reports events/s, request latency and the process's CPU time per event\n(server and clients). Every event is durable when its response arrives.")
 	events := fs.Int("events", 60000, "events to post")
 	clients := fs.Int("clients", 64, "concurrent HTTP clients")
 	per := fs.Int("per-request", 1, "events per request (1 to 1000)")
