@@ -252,7 +252,7 @@ func TestBenchIngestRuns(t *testing.T) {
 			t.Fatalf("bench ingest --json printed %q: %v", out, err)
 		}
 		// The demo contract's events are in the log too.
-		if res.Events != 300 || res.TreeSize < 300 || res.EventsPerSec <= 0 {
+		if res.Events != 300 || res.TreeSize < 300 || res.EventsPerSec <= 0 || res.CPUMicrosPerEvent <= 0 {
 			t.Errorf("per request %s: %+v", per, res)
 		}
 	}
