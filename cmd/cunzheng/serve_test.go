@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -40,5 +41,28 @@ func TestOpenAppFailureIsAnError(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %v", filepath.Base(data), err)
+	}
+}
+
+// The server runs with at least minServerProcs Ps, unless the environment
+// says otherwise.
+func TestServerProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "")
+	runtime.GOMAXPROCS(2)
+	serverProcs()
+	if n := runtime.GOMAXPROCS(0); n != minServerProcs {
+		t.Errorf("GOMAXPROCS %d, want %d", n, minServerProcs)
+	}
+	runtime.GOMAXPROCS(minServerProcs + 2)
+	serverProcs()
+	if n := runtime.GOMAXPROCS(0); n != minServerProcs+2 {
+		t.Errorf("GOMAXPROCS lowered to %d", n)
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	runtime.GOMAXPROCS(2)
+	serverProcs()
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Errorf("GOMAXPROCS=2 in the environment, but %d", n)
 	}
 }
