@@ -238,7 +238,8 @@ func splitData(data map[string]any, eventRef func(id string) string) (public map
 // Commitment returns SHA-256(salt || value), the public commitment to one
 // personal field. Whoever holds the sealed value and salt can check it
 // against the leaf; whoever does not learns nothing from it, because the
-// salt is 32 fresh random bytes.
+// salt is 32 bytes no one can tell from random without the seed of its
+// sealed part (see sealedPart), itself fresh random bytes.
 func Commitment(salt []byte, value string) [32]byte {
 	// Concatenated in a stack buffer when it fits: a heap hasher per field
 	// was 3% of ingest allocations.
