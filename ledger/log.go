@@ -447,9 +447,7 @@ func (l *Log) sequence(rng *compact.Range) {
 func (l *Log) flushPending(rngp **compact.Range, batch []*appendReq) *pendingCommit {
 	rng := *rngp
 	if errp := l.failed.Load(); errp != nil {
-		for _, r := range batch {
-			r.done <- appendResult{err: *errp}
-		}
+		answerErr(batch, *errp)
 		return nil
 	}
 	ctx := context.Background()
@@ -581,11 +579,16 @@ func (l *Log) commit() {
 	}
 }
 
+// answerErr answers every request with err.
+func answerErr(reqs []*appendReq, err error) {
+	for _, r := range reqs {
+		r.done <- appendResult{err: err}
+	}
+}
+
 func answerFailed(group []*pendingCommit, err error) {
 	for _, pc := range group {
-		for _, r := range pc.reqs {
-			r.done <- appendResult{err: err}
-		}
+		answerErr(pc.reqs, err)
 	}
 }
 
@@ -605,10 +608,7 @@ func mergeBatches(group []*pendingCommit) *Batch {
 }
 
 func (l *Log) fail(err error, batch []*appendReq) {
-	err = l.failWith(err)
-	for _, r := range batch {
-		r.done <- appendResult{err: err}
-	}
+	answerErr(batch, l.failWith(err))
 }
 
 // failWith stops appends with a storage error and returns the error that

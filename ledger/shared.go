@@ -171,11 +171,36 @@ func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 // sharedSequence drains the append queue into batches and sequences each in
 // one database transaction. The caller is answered once the tree covers its
 // leaves (see follow), so "index returned => proof servable" holds in
-// cluster mode too.
+// cluster mode too. A batch is the first queued request and whatever queued
+// behind it, up to MaxBatchLeaves. After Close it sequences what is still
+// queued, one request at a time, and returns.
 func (l *Log) sharedSequence() {
 	defer l.wg.Done()
 	defer close(l.seqDone)
-	l.gatherBatches(l.sequenceShared)
+	for {
+		var first *appendReq
+		select {
+		case first = <-l.reqs:
+		case <-l.closing:
+			// Finish what was queued before Close, then stop.
+			for len(l.reqs) > 0 {
+				l.sequenceShared([]*appendReq{<-l.reqs})
+			}
+			return
+		}
+		batch := []*appendReq{first}
+		n := len(first.leaves)
+		for n < l.cfg.MaxBatchLeaves && len(l.reqs) > 0 {
+			r := <-l.reqs
+			if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
+				l.sequenceShared(batch)
+				batch, n = nil, 0
+			}
+			batch = append(batch, r)
+			n += len(r.leaves)
+		}
+		l.sequenceShared(batch)
+	}
 }
 
 func (l *Log) sequenceShared(batch []*appendReq) {
@@ -193,9 +218,7 @@ func (l *Log) sequenceShared(batch []*appendReq) {
 		l.metrics.storageErrors.Inc()
 		err = fmt.Errorf("%w (sequencing %d leaves: %v)", ErrUnavailable, len(leaves), err)
 		l.logger.Warn("sequencing failed", "err", err)
-		for _, r := range batch {
-			r.done <- appendResult{err: err}
-		}
+		answerErr(batch, err)
 		return
 	}
 	l.metrics.commitSeconds.Observe(time.Since(t0).Seconds())
@@ -261,9 +284,7 @@ func (l *Log) releaseWaiters() {
 	for _, w := range late {
 		err := fmt.Errorf("%w (leaves sequenced up to index %d but not integrated within %v: %s; retrying the same bytes returns the same index)",
 			ErrUnavailable, w.need-1, l.shared.cfg.IntegrationTimeout, why)
-		for _, r := range w.reqs {
-			r.done <- appendResult{err: err}
-		}
+		answerErr(w.reqs, err)
 	}
 }
 
@@ -292,10 +313,9 @@ func (l *Log) follow() {
 			ws := l.shared.waiters
 			l.shared.waiters = nil
 			l.shared.waitMu.Unlock()
+			closed := fmt.Errorf("%w (sequenced, not yet integrated; retrying returns the same index)", ErrClosed)
 			for _, w := range ws {
-				for _, r := range w.reqs {
-					r.done <- appendResult{err: fmt.Errorf("%w (sequenced, not yet integrated; retrying returns the same index)", ErrClosed)}
-				}
+				answerErr(w.reqs, closed)
 			}
 			return
 		case <-t.C:
@@ -542,36 +562,4 @@ func (l *Log) extend(rng *compact.Range, leaves [][]byte, hashes []tlog.Hash) (*
 	}
 	b.State = State{Size: next.End(), Hashes: next.Hashes()}
 	return b, next
-}
-
-// gatherBatches is the cluster sequencer's group-commit loop over the
-// append queue (the embedded one is sequence): it hands flush each batch,
-// the first queued request and whatever queued behind it, up to
-// MaxBatchLeaves. After Close it flushes what is still queued, one request
-// at a time, and returns.
-func (l *Log) gatherBatches(flush func([]*appendReq)) {
-	for {
-		var first *appendReq
-		select {
-		case first = <-l.reqs:
-		case <-l.closing:
-			// Finish what was queued before Close, then stop.
-			for len(l.reqs) > 0 {
-				flush([]*appendReq{<-l.reqs})
-			}
-			return
-		}
-		batch := []*appendReq{first}
-		n := len(first.leaves)
-		for n < l.cfg.MaxBatchLeaves && len(l.reqs) > 0 {
-			r := <-l.reqs
-			if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
-				flush(batch)
-				batch, n = nil, 0
-			}
-			batch = append(batch, r)
-			n += len(r.leaves)
-		}
-		flush(batch)
-	}
 }
