@@ -240,6 +240,17 @@ type sealedRecord struct {
 	Contract   []byte `json:"contract,omitempty"`
 }
 
+// canonicalLeaf returns the leaf bytes of the public record pr and their
+// RFC 6962 leaf hash. The JSON is written after the 0x00 of the hash input,
+// to hash it without a copy.
+func canonicalLeaf(pr map[string]any) (leaf []byte, hash [32]byte, err error) {
+	hashed, err := canonicalJSON(append(make([]byte, 0, 2048), 0), pr)
+	if err != nil {
+		return nil, hash, err
+	}
+	return hashed[1:], sha256.Sum256(hashed), nil
+}
+
 func sealAD(tenant string, leafHash []byte, part string) []byte {
 	return []byte("cunzheng sealed v1\x00" + tenant + "\x00" + hex.EncodeToString(leafHash) + "\x00" + part)
 }
@@ -300,14 +311,10 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		commit(contractPart, f[0], f[1])
 	}
 	pr["commitments"] = commitments
-	// Written after the 0x00 of the RFC 6962 leaf hash input, to hash it
-	// without a copy.
-	hashed, err := canonicalJSON(append(make([]byte, 0, 2048), 0), pr)
+	leaf, lh, err := canonicalLeaf(pr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("evidence: canonical leaf: %w", err)
 	}
-	leaf := hashed[1:]
-	lh := sha256.Sum256(hashed)
 	c.Leaf, c.LeafHash = leaf, lh[:]
 	c.Docs = ev.documentHashes()
 
@@ -539,11 +546,10 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 		"time": now.Format(time.RFC3339Nano), "logged": now.Format(time.RFC3339Nano),
 		"data": map[string]any{}, "commitments": map[string]any{},
 	}
-	leaf, err := canonicalJSON(make([]byte, 0, 2048), pr)
+	leaf, lh, err := canonicalLeaf(pr)
 	if err != nil {
 		return Receipt{}, false, err
 	}
-	lh := sha256.Sum256(append([]byte{0}, leaf...))
 	c := &claim{State: "pending", Kind: KindDataErased, Time: now, Leaf: leaf, LeafHash: lh[:],
 		Subject: subject, SubjectKey: sk.id}
 	b := &batch{sync: true}

@@ -198,10 +198,11 @@ func (p *pebbleStore) getMany(_ context.Context, keys [][]byte) (map[string][]by
 		if err != nil {
 			return nil, err
 		}
-		out[string(k)] = bytes.Clone(v)
-		if out[string(k)] == nil {
-			out[string(k)] = []byte{}
+		c := bytes.Clone(v)
+		if c == nil {
+			c = []byte{} // found, though empty
 		}
+		out[string(k)] = c
 	}
 	return out, nil
 }
