@@ -42,7 +42,7 @@ type schemaNode struct {
 	items                *schemaNode
 	minItems, maxItems   int // -1 when absent
 	minLength, maxLength int // -1 when absent
-	pattern              *regexp.Regexp
+	pattern              stringMatcher
 	format               string
 	minimum, maximum     *float64
 	allOf, anyOf         []*schemaNode
@@ -231,7 +231,7 @@ func compileNode(m map[string]any, where string) (*schemaNode, error) {
 			n.maxLength, err = intOf(k, v)
 		case "pattern":
 			s, _ := v.(string)
-			if n.pattern, err = regexp.Compile(s); err != nil {
+			if n.pattern, err = compilePattern(s); err != nil {
 				return nil, bad(k)
 			}
 		case "format":
