@@ -60,6 +60,12 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		s.indexMu.Lock()
 		defer s.indexMu.Unlock()
 	}
+	// A claim written by the request finalizing it cannot have been erased
+	// since in this process: every ingest holds eraseMu shared from its
+	// first read to its end, an erasure holds it exclusively. Claims left
+	// pending by an earlier request, and any claim on a shared store, are
+	// checked against the stored subject key.
+	unerased := func(it *item) bool { return it.fresh && !shared }
 	var contracts map[string]*contractRecord
 	err := s.store.update(ctx, func(tx txn) error {
 		b := tx.batch()
@@ -71,7 +77,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if shared {
 				lockKeys = append(lockKeys, key("i", tenant, it.id))
 			}
-			if it.c.Subject != "" {
+			if it.c.Subject != "" && !unerased(it) {
 				// To see an erasure committed since the claim was written
 				// (below).
 				lockKeys = append(lockKeys, key("k", tenant, it.c.Subject))
@@ -165,7 +171,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				cr.Name = c.Name // its name index entry is written below
 			}
 			cr.Events++
-			if c.Subject != "" && !erasedSince(locked, tenant, c) {
+			if c.Subject != "" && (unerased(it) || !erasedSince(locked, tenant, c)) {
 				// Always: an erasure deletes the account's a/ keys, and the
 				// same account may act again.
 				b.set(key("a", tenant, c.Subject, c.Contract), []byte{})

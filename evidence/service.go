@@ -563,7 +563,9 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 // shared store the keys already stored must still be there unchanged: an
 // erasure in another process may have destroyed one since it was read.
 func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*item, newKeys, usedKeys []*subjectKey) error {
-	b := &batch{sync: true}
+	// ingestOnce read every claim and subject key this inserts holding the
+	// event ids (acquire) and eraseMu, which serialise their writers here.
+	b := &batch{sync: true, prechecked: true}
 	n := 0
 	for _, sk := range newKeys {
 		v, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
