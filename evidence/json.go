@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -422,6 +423,13 @@ func appendJCSNumber(dst []byte, f float64) ([]byte, error) {
 	if f == 0 {
 		return append(dst, '0'), nil // also -0
 	}
+	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
+		// Where encoding/json writes no exponent it writes exactly this
+		// (ECMAScript's Number::toString agrees); the exponent forms keep
+		// going through it below. Marshal's reflection was a fifth of the
+		// leaf's canonicalization.
+		return strconv.AppendFloat(dst, f, 'f', -1, 64), nil
+	}
 	b, err := json.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: number: %w", err)
@@ -476,6 +484,24 @@ func appendJCSString(dst []byte, s string) []byte {
 // section 3.2.3 requires (it differs from byte order only for characters
 // above U+FFFF against U+E000..U+FFFF).
 func compareUTF16(a, b string) int {
+	// Keys are nearly always ASCII, where UTF-16 order is byte order: skip
+	// the common ASCII prefix and decide on the first differing byte when
+	// both are ASCII too.
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] && a[i] < utf8.RuneSelf {
+		i++
+	}
+	switch {
+	case i == len(a) && i == len(b):
+		return 0
+	case i == len(a):
+		return -1
+	case i == len(b):
+		return 1
+	case a[i] < utf8.RuneSelf && b[i] < utf8.RuneSelf:
+		return cmp.Compare(a[i], b[i])
+	}
+	a, b = a[i:], b[i:]
 	for a != "" && b != "" {
 		ra, na := utf8.DecodeRuneInString(a)
 		rb, nb := utf8.DecodeRuneInString(b)

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -56,6 +59,45 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("value differs for %q (-encoding/json +ours):\n%s", b, diff)
+		}
+	})
+}
+
+// FuzzCanonicalFastPaths checks the canonical encoder's shortcuts against
+// their definitions: a number is written as encoding/json writes it (the
+// exponent forms aside, RFC 8785 and encoding/json agree), and object keys
+// are ordered by their UTF-16 code units.
+func FuzzCanonicalFastPaths(f *testing.F) {
+	f.Add(0.6, "a", "b")
+	f.Add(333333333.33333329, "\u20ac", "\U0001F600")
+	f.Add(1e-6, "\ufb33", "\U0001F600")
+	f.Add(-123456789012345678.0, "ab", "a")
+	f.Add(9.999999999999999e20, "x\u0080", "x1")
+	f.Fuzz(func(t *testing.T, n float64, k1, k2 string) {
+		if a := math.Abs(n); a >= 1e-6 && a < 1e21 {
+			got, err := evidence.CanonicalJSON(n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(n)
+			if string(got) != string(want) {
+				t.Errorf("number %v: got %s, want %s", n, got, want)
+			}
+		}
+		if k1 == k2 || !utf8.ValidString(k1) || !utf8.ValidString(k2) {
+			return
+		}
+		got, err := evidence.CanonicalJSON(map[string]any{k1: 1, k2: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, second := k1, k2
+		if slices.Compare(utf16.Encode([]rune(k2)), utf16.Encode([]rune(k1))) < 0 {
+			first, second = k2, k1
+		}
+		want, _ := evidence.CanonicalJSON([]any{first, second})
+		if !strings.HasPrefix(string(got), "{"+string(want[1:bytes.IndexByte(want, ',')])) {
+			t.Errorf("keys %q, %q: got %s, want %q first", k1, k2, got, first)
 		}
 	})
 }
