@@ -20,6 +20,7 @@ import (
 
 const (
 	claimV1    = 1
+	claimV2    = 2 // v1 and the pending claim's sealed record
 	sealedV1   = 1
 	entryV1    = 1
 	docMatchV1 = 1
@@ -135,13 +136,17 @@ func (d *decoder) done() error {
 
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (c *claim) MarshalBinary() ([]byte, error) {
-	n := 1 + 14*binary.MaxVarintLen64 + len(c.State) + len(c.Digest) + len(c.Kind) + len(c.Leaf) + len(c.LeafHash) +
-		len(c.Contract) + len(c.ContractID) + len(c.Name) + len(c.Subject) + len(c.SubjectKey)
+	n := 1 + 15*binary.MaxVarintLen64 + len(c.State) + len(c.Digest) + len(c.Kind) + len(c.Leaf) + len(c.LeafHash) +
+		len(c.Contract) + len(c.ContractID) + len(c.Name) + len(c.Subject) + len(c.SubjectKey) + len(c.Sealed)
 	for _, d := range c.Docs {
 		n += binary.MaxVarintLen64 + len(d)
 	}
 	e := encoder{b: make([]byte, 0, n)}
-	e.b = append(e.b, claimV1)
+	version := byte(claimV1)
+	if len(c.Sealed) > 0 {
+		version = claimV2
+	}
+	e.b = append(e.b, version)
 	e.str(c.State)
 	e.bytes(c.Digest)
 	e.str(string(c.Kind))
@@ -160,12 +165,15 @@ func (c *claim) MarshalBinary() ([]byte, error) {
 		e.str(d)
 	}
 	e.u64(uint64(c.Pos))
+	if version == claimV2 {
+		e.bytes(c.Sealed)
+	}
 	return e.b, nil
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler.
 func (c *claim) UnmarshalBinary(b []byte) error {
-	if len(b) == 0 || b[0] != claimV1 {
+	if len(b) == 0 || (b[0] != claimV1 && b[0] != claimV2) {
 		return errCodec
 	}
 	d := decoder{b: b[1:]}
@@ -191,6 +199,12 @@ func (c *claim) UnmarshalBinary(b []byte) error {
 		c.Docs = append(c.Docs, d.str())
 	}
 	c.Pos = int(d.u64())
+	c.Sealed = nil
+	if b[0] == claimV2 {
+		if c.Sealed = d.bytes(); d.err == nil && len(c.Sealed) == 0 {
+			return errCodec
+		}
+	}
 	return d.done()
 }
 

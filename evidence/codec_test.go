@@ -10,20 +10,35 @@ import (
 )
 
 func TestCodecRoundTrip(t *testing.T) {
-	c := &claim{State: "done", Digest: []byte{1, 2}, Kind: KindContractSigned,
+	done := &claim{State: "done", Digest: []byte{1, 2}, Kind: KindContractSigned,
 		Time: time.Date(2018, 11, 14, 9, 22, 36, 5, time.UTC), LeafHash: []byte{3}, Index: 1 << 40, TreeSize: 7,
 		Contract: "ref", ContractID: "2125270852621565954", Name: "劳动合同", Subject: "s", SubjectKey: "k",
 		Docs: []string{"a", "b"}, Pos: 3}
-	b, _ := c.MarshalBinary()
-	var got claim
-	if err := got.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(c, &got); diff != "" {
-		t.Error(diff)
+	pending := *done
+	pending.State, pending.Leaf, pending.Sealed = "pending", []byte("{}"), []byte{9, 8, 7}
+	for _, tc := range []struct {
+		c       *claim
+		version byte
+	}{{done, claimV1}, {&pending, claimV2}} {
+		b, _ := tc.c.MarshalBinary()
+		if b[0] != tc.version {
+			t.Errorf("%s claim written as version %d, want %d", tc.c.State, b[0], tc.version)
+		}
+		var got claim
+		if err := got.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.c, &got); diff != "" {
+			t.Error(diff)
+		}
+		for i := range b {
+			if err := got.UnmarshalBinary(b[:i]); err == nil {
+				t.Errorf("%s claim truncated to %d bytes accepted", tc.c.State, i)
+			}
+		}
 	}
 	s := &sealedRecord{V: 1, Tenant: "t", Subject: "s", SubjectKey: "k", Personal: []byte{1}, Contract: []byte{2}}
-	b, _ = s.MarshalBinary()
+	b, _ := s.MarshalBinary()
 	var gs sealedRecord
 	if err := gs.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
@@ -42,6 +57,9 @@ func TestCodecRoundTrip(t *testing.T) {
 func FuzzCodec(f *testing.F) {
 	c := &claim{State: "pending", Leaf: []byte("{}"), Docs: []string{"x"}}
 	b, _ := c.MarshalBinary()
+	f.Add(b)
+	c.Sealed = []byte{1}
+	b, _ = c.MarshalBinary()
 	f.Add(b)
 	s, _ := (&sealedRecord{Tenant: "t"}).MarshalBinary()
 	f.Add(s)

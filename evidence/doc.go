@@ -16,7 +16,8 @@
 // part, see sealedPart). Names, ID numbers, phones, e-mails, IPs, accounts,
 // certificate serials, contract numbers and names never appear in it. The
 // values and salt seeds form the sealed record, stored off-log in this
-// package's store keyed by the leaf hash.
+// package's store keyed by the leaf's index (and its hash, so that a
+// lookup never returns another leaf's record).
 //
 // # Keys
 //

@@ -348,7 +348,7 @@ func testTenantIsolation(t *testing.T, bk backend) {
 	rs, _ := e.svc.Ingest(ctx, e.p, demoBatch(t))
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(rs[0].LeafHash))
-	if _, err := e.svc.OpenSealed(p2.Tenant.ID, lh); !errors.Is(err, evidence.ErrNotFound) {
+	if _, err := e.svc.OpenSealed(p2.Tenant.ID, rs[0].Index, lh); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("other tenant opening sealed: %v", err)
 	}
 	legal, k3, _ := e.tenants.AddKey(context.Background(), "other", []evidence.Role{evidence.RoleLegal}, t0)
@@ -517,6 +517,9 @@ func testRecoverPending(t *testing.T, bk backend) {
 	if err != nil || e.log.Size() != 6 || rs[0].Index != 0 || rs[5].Index != 5 {
 		t.Fatalf("retry after recovery: %v %v size %d", rs, err, e.log.Size())
 	}
+	// The sealed records travelled in the pending claims; recovery stored
+	// them under the indexes the log gave.
+	openSealed(t, e, rs)
 }
 
 func TestErasure(t *testing.T) { testErasure(t, embedded) }
@@ -597,7 +600,7 @@ func testErasure(t *testing.T, bk backend) {
 	}
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(r[0].LeafHash))
-	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || o.Erased || o.Fields["actor.name"].Value != "叶建华" {
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, r[0].Index, lh); err != nil || o.Erased || o.Fields["actor.name"].Value != "叶建华" {
 		t.Errorf("new event after erasure: %+v %v", o, err)
 	}
 	// Search by the erased account finds only the new contract.
@@ -629,7 +632,7 @@ func testMasterKeyRotation(t *testing.T, bk backend) {
 	e.open(t)
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(rs[2].LeafHash))
-	o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+	o, err := e.svc.OpenSealed(e.p.Tenant.ID, rs[2].Index, lh)
 	if err != nil || o.Fields["actor.id_number"].Value != "330106198801012345" {
 		t.Errorf("after rotation: %+v %v", o, err)
 	}
@@ -949,14 +952,14 @@ func testErasureAppendFails(t *testing.T, bk backend) {
 	e.log.Fail = nil
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(rs[1].LeafHash))
-	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || !o.Erased || !o.ErasurePending {
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, rs[1].Index, lh); err != nil || !o.Erased || !o.ErasurePending {
 		t.Fatalf("after failed erase: %+v %v", o, err)
 	}
 	r, err := e.svc.Erase(ctx, e.p, "18501775544")
 	if err != nil || r.Index != 6 || e.log.Size() != 7 {
 		t.Fatalf("retry: %+v %v size %d", r, err, e.log.Size())
 	}
-	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || o.ErasurePending || o.ErasureIndex != 6 || o.ErasureLeafHash != r.LeafHash {
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, rs[1].Index, lh); err != nil || o.ErasurePending || o.ErasureIndex != 6 || o.ErasureLeafHash != r.LeafHash {
 		t.Fatalf("after the retried erase: %+v %v", o, err)
 	}
 	if r2, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil || r2 != r || e.log.Size() != 7 {
@@ -992,7 +995,7 @@ func testErasureBeforePendingCompletes(t *testing.T, bk backend) {
 	}
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(rs[0].LeafHash))
-	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh); err != nil || !o.Erased {
+	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, rs[0].Index, lh); err != nil || !o.Erased {
 		t.Errorf("event sealed before the erasure: %+v %v", o, err)
 	}
 	page, err := e.svc.Search(e.p, evidence.Query{Account: "18501775544"})
@@ -1084,7 +1087,7 @@ func openSealed(t *testing.T, e *env, rs []evidence.Receipt) []*evidence.Opened 
 	for i, r := range rs {
 		var lh [32]byte
 		hex.Decode(lh[:], []byte(r.LeafHash))
-		o, err := e.svc.OpenSealed(e.p.Tenant.ID, lh)
+		o, err := e.svc.OpenSealed(e.p.Tenant.ID, r.Index, lh)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Test hooks.
@@ -62,15 +63,23 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 			return 0, err
 		}
 	}
-	err = s.scanPrefix([]byte("s/"), func(k, val []byte) (bool, error) {
+	// Sealed records move back from S/<index>/<leaf hash> to the key they
+	// had then, s/<leaf hash>.
+	err = s.scanPrefix([]byte("S/"), func(k, val []byte) (bool, error) {
 		var sr sealedRecord
 		if err := sr.UnmarshalBinary(val); err != nil || sr.Tenant != ts.ID {
 			return err == nil, err
 		}
-		lh, err := hex.DecodeString(string(k[2:]))
+		parts := strings.Split(string(k), "/")
+		if len(parts) != 3 {
+			return false, fmt.Errorf("sealed record key %q", k)
+		}
+		lh, err := hex.DecodeString(parts[2])
 		if err != nil {
 			return false, err
 		}
+		b.delete(bytes.Clone(k))
+		k = key("s", parts[2])
 		v1 := func(blob, key []byte, alg byte, part string) ([]byte, error) {
 			pt, err := open(alg, key, blob, sealAD(ts.ID, lh, part))
 			if err != nil {

@@ -109,11 +109,14 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			}
 			c.State = "done"
 			c.Leaf = nil
+			if len(c.Sealed) > 0 {
+				b.set(sealedKey(c.Index, c.LeafHash), c.Sealed)
+			}
 			// What only finalize needs (the document hashes, the contract's
 			// number and name, the position for recovery) stays out of the
 			// stored claim: a retried id needs the receipt and the digest.
 			done := *c
-			done.Docs, done.ContractID, done.Name, done.Pos = nil, "", "", 0
+			done.Docs, done.ContractID, done.Name, done.Pos, done.Sealed = nil, "", "", 0, nil
 			if err := setValue(b, key("i", tenant, it.id), &done); err != nil {
 				return err
 			}

@@ -250,7 +250,7 @@ func testTwoServices(t *testing.T, bk backend) {
 	var lh [32]byte
 	hex.Decode(lh[:], []byte(rs[0].LeafHash))
 	for _, svc := range svcs {
-		o, err := svc.OpenSealed(e.p.Tenant.ID, lh)
+		o, err := svc.OpenSealed(e.p.Tenant.ID, rs[0].Index, lh)
 		if err != nil || o.Erased || o.Fields["actor.name"].Value != "叶建华" {
 			t.Errorf("event after the erasure: %+v %v", o, err)
 		}

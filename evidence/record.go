@@ -391,15 +391,29 @@ func (o *Opened) Check(leaf []byte) error {
 	return nil
 }
 
-// OpenSealed opens the sealed record of the leaf with hash leafHash for
-// tenantID. ErrNotFound if there is none or it is another tenant's.
-func (s *Service) OpenSealed(tenantID string, leafHash [32]byte) (*Opened, error) {
+// sealedKey is where the sealed record of the leaf at index is stored.
+// Keyed by index, records arrive in key order, so Pebble writes their files
+// once and moves them down the levels; keyed by the leaf hash, as records
+// written before are (s/), they were half of the store's bytes, in random
+// order, and every compaction merged them again. The leaf hash follows the
+// index so that no lookup returns another leaf's record.
+func sealedKey(index uint64, leafHash []byte) []byte {
+	return key("S", indexHex(index), hex.EncodeToString(leafHash))
+}
+
+// OpenSealed opens the sealed record of the leaf at index with hash
+// leafHash for tenantID. ErrNotFound if there is none or it is another
+// tenant's.
+func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (*Opened, error) {
 	ts, err := s.reg.tenant(tenantID)
 	if err != nil {
 		return nil, err
 	}
 	var sr sealedRecord
-	found, err := s.get(key("s", hex.EncodeToString(leafHash[:])), &sr)
+	found, err := s.get(sealedKey(index, leafHash[:]), &sr)
+	if err == nil && !found {
+		found, err = s.get(key("s", hex.EncodeToString(leafHash[:])), &sr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		if err != nil {
 			return nil, nil, err
 		}
-		o, err := s.OpenSealed(ts.ID, lh)
+		o, err := s.OpenSealed(ts.ID, e.Index, lh)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -235,7 +235,8 @@ type Receipt struct {
 //
 //	i/<tenant>/<id>                 claim (pending or done) with the receipt
 //	p/<tenant>/<id>                 marker of a pending claim (recovery scan)
-//	s/<leaf hash hex>               sealed record
+//	S/<index>/<leaf hash hex>       sealed record (sealedKey)
+//	s/<leaf hash hex>               sealed record written before the index keyed it
 //	k/<tenant>/<subject>            subject data key, wrapped by the tenant key
 //	z/<tenant>/<subject>/<key id>   erasure of one subject key
 //	c/<tenant>/<contract>           contract record
@@ -359,6 +360,10 @@ type claim struct {
 	SubjectKey string    `json:"subject_key,omitempty"`
 	Docs       []string  `json:"docs,omitempty"`
 	Pos        int       `json:"pos"` // position in its batch, to recover in order
+	// Sealed is the encoded sealed record while pending: finalize stores it
+	// under the index the log assigned (sealedKey), which the pending
+	// write cannot know.
+	Sealed []byte `json:"sealed,omitempty"`
 }
 
 func (c *claim) receipt(id string) Receipt {
@@ -556,7 +561,8 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	return receipts, nil
 }
 
-// commitPending durably writes the pending claims, sealed records and new
+// commitPending durably writes the pending claims, each carrying its sealed
+// record until finalize knows the index to store it under, and the new
 // subject keys of fresh items in one synced batch. Claims and new keys are
 // inserted, so that of two processes claiming one id, or creating a key for
 // one new subject, exactly one wins and the other gets errConflict. On a
@@ -579,17 +585,19 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 			continue
 		}
 		n++
+		if it.sealed != nil {
+			sv, err := encodeValue(it.sealed)
+			if err != nil {
+				return err
+			}
+			it.c.Sealed = sv
+		}
 		v, err := encodeValue(it.c)
 		if err != nil {
 			return err
 		}
 		b.insert(key("i", ts.ID, it.id), v)
 		b.set(key("p", ts.ID, it.id), []byte{})
-		if it.sealed != nil {
-			if err := setValue(b, key("s", hex.EncodeToString(it.c.LeafHash)), it.sealed); err != nil {
-				return err
-			}
-		}
 	}
 	if n == 0 && len(newKeys) == 0 {
 		return nil
