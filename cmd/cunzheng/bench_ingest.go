@@ -23,6 +23,7 @@ type ingestBenchResult struct {
 	Events       int     `json:"events"`
 	Clients      int     `json:"clients"`
 	PerRequest   int     `json:"events_per_request"`
+	Mix          string  `json:"mix"`
 	EventBytes   int     `json:"event_bytes"`
 	Seconds      float64 `json:"seconds"`
 	EventsPerSec float64 `json:"events_per_sec"`
@@ -42,10 +43,11 @@ type ingestBenchResult struct {
 // stack (ledger, evidence, built-in notary and TSA) in this process, and C
 // HTTP clients posting realistic events with personal data in every one.
 func runBenchIngest(ctx context.Context, args []string) error {
-	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--json]\n\nPosts N signing events of about 730 bytes (personal data in every one) to POST /v1/events\nof a freshly started server on loopback from C clients, K events per request,\nand reports events/s, request latency and the process's CPU time per event\n(server and clients). Every event is durable when its response arrives.")
+	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--mix flow|signed] [--json]\n\nPosts N events (personal data in every one) to POST /v1/events of a freshly\nstarted server on loopback from C clients, K events per request, and reports\nevents/s, request latency and the process's CPU time per event (server and\nclients). Every event is durable when its response arrives.\n\nMix flow (the default) is one signature as three events of one signer, as the\nplatform sends them: identity.checked, intent.verified and contract.signed\n(about 490, 470 and 730 bytes), two signers to a contract. Mix signed posts\nonly contract.signed events, each of a new signer: the heavier case.")
 	events := fs.Int("events", 60000, "events to post")
 	clients := fs.Int("clients", 64, "concurrent HTTP clients")
 	per := fs.Int("per-request", 1, "events per request (1 to 1000)")
+	mix := fs.String("mix", "flow", "events: flow (identity, intent, signature of each signer) or signed (signatures of new signers)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -54,6 +56,10 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	serverProcs()
 	if *events <= 0 || *clients <= 0 || *per < 1 || *per > 1000 {
 		return errors.New("--events and --clients must be positive, --per-request 1-1000")
+	}
+	ingestEvent, ok := ingestMixes[*mix]
+	if !ok {
+		return fmt.Errorf("--mix %q: want flow or signed", *mix)
 	}
 	dir, err := os.MkdirTemp("", "cunzheng-bench-ingest-")
 	if err != nil {
@@ -89,7 +95,11 @@ func runBenchIngest(ctx context.Context, args []string) error {
 		Timeout:   30 * time.Second,
 		Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients},
 	}
-	sample := ingestEvent(0)
+	sampleBytes := 0
+	for i := range 3 {
+		sampleBytes += len(ingestEvent(i))
+	}
+	sampleBytes /= 3
 	requests := (*events + *per - 1) / *per
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
@@ -107,7 +117,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 			body = ingestEvent(r)
 		} else {
 			var b bytes.Buffer
-			b.Grow(*per * (len(sample) + 32))
+			b.Grow(*per * (sampleBytes + 32))
 			b.WriteString(`{"events":[`)
 			for i := 0; i < *per; i++ {
 				if i > 0 {
@@ -140,7 +150,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	}
 	cpu := processCPU() - cpuBefore
 	res := ingestBenchResult{
-		Events: requests * *per, Clients: *clients, PerRequest: *per, EventBytes: len(sample),
+		Events: requests * *per, Clients: *clients, PerRequest: *per, Mix: *mix, EventBytes: sampleBytes,
 		Seconds: elapsed.Seconds(), EventsPerSec: float64(requests**per) / elapsed.Seconds(),
 		P50Millis: hist.quantile(0.5), P90Millis: hist.quantile(0.9), P99Millis: hist.quantile(0.99), MaxMillis: hist.max(),
 		CPUMicrosPerEvent: float64(cpu.Microseconds()) / float64(requests**per),
@@ -151,7 +161,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Printf("ingest: %d events of ~%d bytes, %d per request, from %d HTTP clients in %.2fs\n", res.Events, res.EventBytes, res.PerRequest, res.Clients, res.Seconds)
+	fmt.Printf("ingest: %d events (mix %s, ~%d bytes), %d per request, from %d HTTP clients in %.2fs\n", res.Events, res.Mix, res.EventBytes, res.PerRequest, res.Clients, res.Seconds)
 	fmt.Printf("  events/s             %10.0f\n", res.EventsPerSec)
 	fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", res.P50Millis, res.P90Millis, res.P99Millis, res.MaxMillis)
 	fmt.Printf("  CPU per event        %7.0f µs (server and clients, %.0f%% of one core)\n", res.CPUMicrosPerEvent, 100*cpu.Seconds()/elapsed.Seconds())
@@ -159,18 +169,50 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	return nil
 }
 
-// ingestEvent is a realistic signing event (about 730 bytes) with every kind of
-// personal field filled in, unique per i.
-func ingestEvent(i int) []byte {
-	// Formatted rather than marshalled from maps: the clients share the
-	// two cores with the server, and json.Marshal of nested maps took 5%
-	// of the run's CPU.
-	return fmt.Appendf(nil, `{"id":"bench-ingest-%d","kind":"contract.signed","time":"2026-11-24T10:22:36.123+08:00",`+
-		`"contract":{"id":"9125270852%09d","name":"房屋租赁合同（2026年度）第%d号"},`+
-		`"actor":{"account":"1385%07d","name":"叶建华","id_number":"3301061988%08d","phone":"1385%07d",`+
-		`"email":"user%d@example.cn","ip":"112.17.%d.%d","company":"杭州伟伟集团有限公司","credit_code":"91330106MA2B3C4D5E"},`+
+// ingestMixes make event i of a bench run, unique per i.
+var ingestMixes = map[string]func(i int) []byte{"flow": flowEvent, "signed": signedEvent}
+
+// signerActor is the personal data of signer n, every field filled in.
+func signerActor(n int) string {
+	return fmt.Sprintf(`"actor":{"account":"1385%07d","name":"叶建华","id_number":"3301061988%08d","phone":"1385%07d",`+
+		`"email":"user%d@example.cn","ip":"112.17.%d.%d","company":"杭州伟伟集团有限公司","credit_code":"91330106MA2B3C4D5E"}`,
+		n%9999999, n%100000000, n%9999999, n, n/256%256, n%256)
+}
+
+func benchContract(n int) string {
+	return fmt.Sprintf(`"contract":{"id":"9125270852%09d","name":"房屋租赁合同（2026年度）第%d号"}`, n, n)
+}
+
+// Formatted rather than marshalled from maps: the clients share the two
+// cores with the server, and json.Marshal of nested maps took 5% of the
+// run's CPU.
+
+// flowEvent is step i%3 of signer i/3's signature, two signers to a
+// contract: the real-name check, the SMS intent check for the contract,
+// and the signature relying on it.
+func flowEvent(i int) []byte {
+	signer := i / 3
+	head := fmt.Sprintf(`{"id":"bench-ingest-%d","time":"2026-11-24T10:22:%02d.%03d+08:00",%s,`, i, i%3*10, i%1000, signerActor(signer))
+	switch i % 3 {
+	case 0:
+		return fmt.Appendf(nil, `%s"kind":"identity.checked","data":{"method":"face","source":"公安部公民身份信息核查中心","result":"passed","ca":"CFCA","cert_serial":"%032x"}}`,
+			head, uint64(signer)*0x9E3779B97F4A7C15)
+	case 1:
+		return fmt.Appendf(nil, `%s"kind":"intent.verified",%s,"data":{"method":"sms_code","result":"passed"}}`,
+			head, benchContract(signer/2))
+	default:
+		return fmt.Appendf(nil, `%s"kind":"contract.signed",%s,"data":{"document":{"sha256":"%064x","sm3":"%064x"},"cert_serial":"%032x",`+
+			`"positions":[{"page":2,"x":0.6,"y":0.63},{"page":3,"x":0.73,"y":0.7}],"intents":["bench-ingest-%d"]}}`,
+			head, benchContract(signer/2), uint64(signer/2)*0x9E3779B97F4A7C15, uint64(signer/2)*0xC2B2AE3D27D4EB4F,
+			uint64(signer)*0x9E3779B97F4A7C15, i-1)
+	}
+}
+
+// signedEvent is a signature by a new signer, three to a contract.
+func signedEvent(i int) []byte {
+	return fmt.Appendf(nil, `{"id":"bench-ingest-%d","kind":"contract.signed","time":"2026-11-24T10:22:36.123+08:00",%s,%s,`+
 		`"data":{"document":{"sha256":"%064x","sm3":"%064x"},"cert_serial":"%032x",`+
 		`"positions":[{"page":2,"x":0.6,"y":0.63},{"page":3,"x":0.73,"y":0.7}],"intents":["bench-intent-%d"]}}`,
-		i, i/3, i/3, i%9999999, i%100000000, i%9999999, i, i/256%256, i%256,
+		i, benchContract(i/3), signerActor(i),
 		uint64(i)*0x9E3779B97F4A7C15, uint64(i)*0xC2B2AE3D27D4EB4F, i, i)
 }

@@ -245,15 +245,15 @@ func TestBenchIngestRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	for _, per := range []string{"1", "50"} {
-		out := cunzheng(t, "bench", "ingest", "--events", "300", "--clients", "4", "--per-request", per, "--json")
+	for _, tc := range []struct{ per, mix string }{{"1", "flow"}, {"50", "flow"}, {"50", "signed"}} {
+		out := cunzheng(t, "bench", "ingest", "--events", "300", "--clients", "4", "--per-request", tc.per, "--mix", tc.mix, "--json")
 		var res ingestBenchResult
 		if err := json.Unmarshal([]byte(out), &res); err != nil {
 			t.Fatalf("bench ingest --json printed %q: %v", out, err)
 		}
 		// The demo contract's events are in the log too.
-		if res.Events != 300 || res.TreeSize < 300 || res.EventsPerSec <= 0 || res.CPUMicrosPerEvent <= 0 {
-			t.Errorf("per request %s: %+v", per, res)
+		if res.Events != 300 || res.TreeSize < 300 || res.Mix != tc.mix || res.EventsPerSec <= 0 || res.CPUMicrosPerEvent <= 0 {
+			t.Errorf("%+v: %+v", tc, res)
 		}
 	}
 }
