@@ -142,8 +142,11 @@ func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error)
 	// Pebble reserves each memtable's size in the block cache: a cache of
 	// DefaultCacheSize next to two 32 MiB memtables held no block at all,
 	// and every claim and index read went to disk. The memtables get their
-	// share on top.
-	const memTableSize = 16 << 20
+	// share on top. 32 MiB rather than 16: twice the events per flushed L0
+	// file, so half as many L0 compactions rewrite the random-keyed level
+	// below (bench ingest used 5-18% less CPU per event in five
+	// interleaved pairs), for about 40 MiB more peak RSS.
+	const memTableSize = 32 << 20
 	cache := pebble.NewCache(DefaultCacheSize + memTableStopWritesThreshold*memTableSize)
 	defer cache.Unref()
 	opts := &pebble.Options{
