@@ -82,7 +82,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	serverProcs()
+	serverRuntime()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

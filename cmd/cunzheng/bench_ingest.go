@@ -53,7 +53,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	serverProcs()
+	serverRuntime()
 	if *events <= 0 || *clients <= 0 || *per < 1 || *per > 1000 {
 		return errors.New("--events and --clients must be positive, --per-request 1-1000")
 	}

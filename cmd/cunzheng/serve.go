@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -60,7 +61,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	serverProcs()
+	serverRuntime()
 	if fs.NArg() != 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -136,11 +137,23 @@ type app struct {
 // same. GOMAXPROCS in the environment overrides this.
 const minServerProcs = 4
 
-// serverProcs raises GOMAXPROCS to minServerProcs unless the environment
-// sets it.
-func serverProcs() {
+// serverGCPercent is the server's GOGC. Ingest allocates fast against a
+// small live heap (Pebble's memtables and block cache are outside it), so
+// with Go's default of 100 the collector ran often, and with 4 Ps on 2
+// cores its dedicated worker took a whole P each time. At 200, bench ingest
+// (flow mix, 4 clients of 100 events) used 128-169 µs of CPU per event
+// instead of 158-208 in interleaved pairs, for about 55 MiB more peak RSS
+// (258-266 MiB). GOGC in the environment overrides this.
+const serverGCPercent = 200
+
+// serverRuntime raises GOMAXPROCS to minServerProcs and sets GOGC to
+// serverGCPercent, each unless the environment sets it.
+func serverRuntime() {
 	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < minServerProcs {
 		runtime.GOMAXPROCS(minServerProcs)
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serverGCPercent)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -44,25 +45,38 @@ func TestOpenAppFailureIsAnError(t *testing.T) {
 	}
 }
 
-// The server runs with at least minServerProcs Ps, unless the environment
-// says otherwise.
-func TestServerProcs(t *testing.T) {
+// The server runs with at least minServerProcs Ps and GOGC
+// serverGCPercent, unless the environment says otherwise.
+func TestServerRuntime(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	t.Setenv("GOMAXPROCS", "")
 	runtime.GOMAXPROCS(2)
-	serverProcs()
+	serverRuntime()
 	if n := runtime.GOMAXPROCS(0); n != minServerProcs {
 		t.Errorf("GOMAXPROCS %d, want %d", n, minServerProcs)
 	}
 	runtime.GOMAXPROCS(minServerProcs + 2)
-	serverProcs()
+	serverRuntime()
 	if n := runtime.GOMAXPROCS(0); n != minServerProcs+2 {
 		t.Errorf("GOMAXPROCS lowered to %d", n)
 	}
 	t.Setenv("GOMAXPROCS", "2")
 	runtime.GOMAXPROCS(2)
-	serverProcs()
+	serverRuntime()
 	if n := runtime.GOMAXPROCS(0); n != 2 {
 		t.Errorf("GOMAXPROCS=2 in the environment, but %d", n)
+	}
+
+	t.Setenv("GOGC", "")
+	debug.SetGCPercent(100)
+	serverRuntime()
+	if p := debug.SetGCPercent(100); p != serverGCPercent {
+		t.Errorf("GOGC %d, want %d", p, serverGCPercent)
+	}
+	t.Setenv("GOGC", "50")
+	serverRuntime()
+	if p := debug.SetGCPercent(100); p != 100 {
+		t.Errorf("GOGC=50 in the environment, but the server set %d", p)
 	}
 }
