@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cunzheng/cunzheng/ledger/cluster/clustertest"
@@ -280,5 +281,36 @@ func TestPebbleCacheBesideMemtables(t *testing.T) {
 	after := st.db.Metrics().BlockCache
 	if after.Misses != before.Misses {
 		t.Errorf("repeated reads missed the block cache %d times (cache holds %d bytes)", after.Misses-before.Misses, after.Size)
+	}
+}
+
+// Only sealed records may go to blob files: a subject key separated from
+// its sstable would outlive the compaction that shred relies on.
+func TestSealedSpanPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		start    string
+		separate bool
+	}{
+		{"", false},
+		{"S/", true},
+		{"S/0000000000000001/ab", true},
+		{"S0", false},
+		{"a/t/s/c", false},
+		{"i/t/id", false},
+		{"k/t/subject", false},
+		{"s/ab", false},
+		{"z/t/s/k", false},
+	} {
+		policy, end, err := sealedSpanPolicy([]byte(tc.start))
+		if err != nil {
+			t.Fatal(err)
+		}
+		separate := policy.ValueStoragePolicy != pebble.ValueStorageLowReadLatency
+		if separate != tc.separate {
+			t.Errorf("%q: separate values %v, want %v", tc.start, separate, tc.separate)
+		}
+		if end != nil && string(end) <= tc.start {
+			t.Errorf("%q: policy ends at %q, not after it", tc.start, end)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -112,5 +113,19 @@ func TestTablesInSeparateFiles(t *testing.T) {
 	}
 	if files < 4 {
 		t.Errorf("only %d sstables; want leaves, hash index and two node levels apart", files)
+	}
+}
+
+// Only leaves go to blob files; hashes, nodes and checkpoints stay inline.
+func TestOnlyLeavesSeparated(t *testing.T) {
+	for _, start := range [][]byte{{}, {tagState}, {tagLeaf}, {tagLeaf, 0, 0, 0, 0, 0, 0, 0, 7}, {tagHashIndex, 1}, {tagNode, 0}, {tagCheckpoint}, {tagCosig}, {tagToken}, {0xff}} {
+		policy, _, err := splitTables(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		separate := policy.ValueStoragePolicy != pebble.ValueStorageLowReadLatency
+		if want := len(start) > 0 && start[0] == tagLeaf; separate != want {
+			t.Errorf("%x: separate values %v, want %v", start, separate, want)
+		}
 	}
 }
