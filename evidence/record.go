@@ -391,12 +391,11 @@ func (o *Opened) Check(leaf []byte) error {
 	return nil
 }
 
-// sealedKey is where the sealed record of the leaf at index is stored.
-// Keyed by index, records arrive in key order, so Pebble writes their files
-// once and moves them down the levels; keyed by the leaf hash, as records
-// written before are (s/), they were half of the store's bytes, in random
-// order, and every compaction merged them again. The leaf hash follows the
-// index so that no lookup returns another leaf's record.
+// sealedKey is where the sealed record of the leaf at index is stored, as
+// DESIGN.md says: keyed by index, records arrive in key order, in files of
+// their own (sealedSpanPolicy) with their values in blob files written once.
+// Records written before are keyed by the leaf hash (s/). The leaf hash
+// follows the index so that no lookup returns another leaf's record.
 func sealedKey(index uint64, leafHash []byte) []byte {
 	return key("S", indexHex(index), hex.EncodeToString(leafHash))
 }
