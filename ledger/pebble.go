@@ -56,10 +56,15 @@ type PebbleOptions struct {
 	// CacheSize is the block cache size in bytes, beyond the memtables.
 	// The default is 64 MiB.
 	CacheSize int64
-	// MemTableSize is the memtable size in bytes. The default is 8 MiB:
-	// inserts into a smaller skiplist are cheaper, and they are on the
-	// commit path (a group of 32 leaves took 115 µs to apply at 8 MiB,
-	// 190 µs at 32 MiB).
+	// MemTableSize is the memtable size in bytes. The default is 32 MiB.
+	// The leaf-hash index has random keys, so every compaction out of L0
+	// rewrites the whole index below it: a flush carries four times as
+	// many new hashes as at 8 MiB, and the index is rewritten a quarter as
+	// often. At 1M events, bench ingest used 5-11% less CPU per event
+	// (three interleaved pairs; none at 200k) and bench ledger appended
+	// 4% faster with the same proof rate, for about 60 MiB more peak RSS.
+	// Smaller skiplists apply a commit faster (115 µs for 32 leaves at
+	// 8 MiB, 190 µs at 32 MiB), which no longer shows in appends/s.
 	MemTableSize uint64
 }
 
@@ -82,7 +87,7 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 		o.CacheSize = DefaultPebbleCacheSize
 	}
 	if o.MemTableSize == 0 {
-		o.MemTableSize = 8 << 20
+		o.MemTableSize = 32 << 20
 	}
 	// Pebble reserves each memtable's size in the block cache, so a cache of
 	// CacheSize alone held no blocks at all once two 32 MiB memtables
