@@ -1,18 +1,15 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Checkpoint is a published checkpoint with what was collected for it.
@@ -34,11 +31,7 @@ type Checkpoint struct {
 // CosignedNote returns Note with the cosignature lines appended, so that any
 // note verifier that knows a notary key accepts it.
 func (c Checkpoint) CosignedNote() []byte {
-	out := bytes.Clone(c.Note)
-	for _, line := range c.Cosignatures {
-		out = append(out, line...)
-	}
-	return out
+	return tlogfmt.AppendSignatures(c.Note, c.Cosignatures...)
 }
 
 // publishLoop publishes a checkpoint whenever the tree has grown, at most
@@ -104,7 +97,7 @@ func (l *Log) publish(ctx context.Context) error {
 			return err
 		}
 	}
-	body := log.Checkpoint{Origin: l.cfg.Origin, Size: head.size, Hash: head.root[:]}.Marshal()
+	body := tlogfmt.Checkpoint{Origin: l.cfg.Origin, Size: head.size, Root: head.root}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, l.cfg.Signers...)
 	if err != nil {
 		return fmt.Errorf("ledger: signing checkpoint %d: %w", head.size, err)
@@ -187,14 +180,14 @@ func (l *Log) WaitCheckpoint(ctx context.Context, after uint64) (Checkpoint, err
 // AddCosignature stores a notary's cosignature line for the checkpoint of
 // size. The caller must have verified it; the line is kept as given.
 func (l *Log) AddCosignature(ctx context.Context, size uint64, line []byte) error {
-	name, id, err := parseSignatureLine(line)
+	sig, err := tlogfmt.ParseSignatureLine(line)
 	if err != nil {
-		return err
+		return fmt.Errorf("ledger: cosignature: %w", err)
 	}
 	if _, err := l.store.GetCheckpoint(ctx, size); err != nil {
 		return err
 	}
-	return l.store.PutCosignature(ctx, size, name, id, line)
+	return l.store.PutCosignature(ctx, size, sig.Name, sig.Hash, line)
 }
 
 // AddTimestamp stores an RFC 3161 token over the note of the checkpoint of
@@ -207,21 +200,4 @@ func (l *Log) AddTimestamp(ctx context.Context, size uint64, token []byte) error
 		return err
 	}
 	return l.store.PutTimestamp(ctx, size, token)
-}
-
-// parseSignatureLine splits "— name base64(keyID || sig)\n".
-func parseSignatureLine(line []byte) (name string, keyID uint32, err error) {
-	s, ok := strings.CutPrefix(string(line), "— ")
-	if !ok || !strings.HasSuffix(s, "\n") || strings.Count(s, "\n") != 1 {
-		return "", 0, fmt.Errorf("ledger: malformed signature line")
-	}
-	name, b64, ok := strings.Cut(strings.TrimSuffix(s, "\n"), " ")
-	if !ok || !validKeyName(name) {
-		return "", 0, fmt.Errorf("ledger: malformed signature line")
-	}
-	sig, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(sig) < 5 {
-		return "", 0, fmt.Errorf("ledger: malformed signature in signature line")
-	}
-	return name, binary.BigEndian.Uint32(sig), nil
 }

@@ -8,6 +8,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // CopyReport is what CopyLog copied and proved.
@@ -136,11 +138,11 @@ func CopyLog(ctx context.Context, from, to Store, progress func(done, total uint
 			return rep, err
 		}
 		for _, line := range cosigs {
-			name, id, err := parseSignatureLine(line)
+			sig, err := tlogfmt.ParseSignatureLine(line)
 			if err != nil {
 				return rep, fmt.Errorf("ledger: cosignature of checkpoint %d: %w", c.Size, err)
 			}
-			if err := to.PutCosignature(ctx, c.Size, name, id, line); err != nil {
+			if err := to.PutCosignature(ctx, c.Size, sig.Name, sig.Hash, line); err != nil {
 				return rep, err
 			}
 			rep.Cosignatures++

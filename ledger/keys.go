@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Key file names inside the key directory.
@@ -42,7 +43,7 @@ func (k *Keys) VerifierKeys() []string { return []string{k.ed25519VKey, k.SM2.Ve
 func (k *Keys) Verifiers() (note.Verifiers, error) {
 	var vs []note.Verifier
 	for _, vk := range k.VerifierKeys() {
-		v, err := NewVerifier(vk)
+		v, err := tlogfmt.NewVerifier(vk)
 		if err != nil {
 			return nil, err
 		}
@@ -64,7 +65,7 @@ func LoadOrCreateKeys(dir, name string) (*Keys, error) {
 			name = DefaultOrigin
 		}
 	}
-	if !validKeyName(name) {
+	if !tlogfmt.ValidKeyName(name) {
 		return nil, fmt.Errorf("ledger: invalid key name %q", name)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -90,9 +91,9 @@ func LoadOrCreateKeys(dir, name string) (*Keys, error) {
 	if edSigner.Name() != name {
 		return nil, fmt.Errorf("ledger: key in %s is named %q, not %q", edPath, edSigner.Name(), name)
 	}
-	edVKey, err := ed25519VKeyFromSigner(strings.TrimSpace(string(skey)))
+	edVKey, err := tlogfmt.Ed25519VerifierKey(strings.TrimSpace(string(skey)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ledger: %s: %w", edPath, err)
 	}
 
 	smPath := filepath.Join(dir, sm2KeyFile)
@@ -146,21 +147,6 @@ func storedKeyName(dir string) (string, error) {
 
 // Name returns the key name, which is the log's origin.
 func (k *Keys) Name() string { return k.Ed25519.Name() }
-
-// ed25519VKeyFromSigner derives the verifier key from a note private key
-// string (PRIVATE+KEY+name+hash+base64(0x01 || seed)).
-func ed25519VKeyFromSigner(skey string) (string, error) {
-	parts := strings.SplitN(skey, "+", 5)
-	if len(parts) != 5 {
-		return "", errors.New("ledger: malformed ed25519 signer key")
-	}
-	_, _, key, err := splitVerifierKey(parts[2] + "+" + parts[3] + "+" + parts[4])
-	if err != nil || len(key) != 1+ed25519.SeedSize || key[0] != 1 {
-		return "", errors.New("ledger: malformed ed25519 signer key")
-	}
-	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
-	return note.NewEd25519VerifierKey(parts[2], pub)
-}
 
 func writeKeyFile(path string, data []byte) error {
 	tmp := path + ".tmp"

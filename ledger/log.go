@@ -22,6 +22,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Errors returned by Append.
@@ -163,7 +165,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.Origin == "" {
 		cfg.Origin = DefaultOrigin
 	}
-	if !validKeyName(cfg.Origin) {
+	if !tlogfmt.ValidKeyName(cfg.Origin) {
 		return nil, fmt.Errorf("ledger: invalid origin %q", cfg.Origin)
 	}
 	if cfg.MaxBatchLeaves <= 0 {

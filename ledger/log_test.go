@@ -15,6 +15,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 const testOrigin = "test.cunzheng.example/log"
@@ -312,7 +314,7 @@ func TestCheckpointsAreSignedKeptAndConsistent(t *testing.T) {
 }
 
 func mustVerifier(t testing.TB, vkey string) note.Verifier {
-	v, err := NewVerifier(vkey)
+	v, err := tlogfmt.NewVerifier(vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
