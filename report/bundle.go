@@ -14,10 +14,10 @@ import (
 
 	"github.com/transparency-dev/formats/proof"
 
-	"github.com/cunzheng/cunzheng/verify"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
-// writeBundle writes the evidence bundle (a zip; format in verify.Manifest):
+// writeBundle writes the evidence bundle (a zip; format in tlogfmt.Manifest):
 // the leaf bytes, an inclusion proof per event as a C2SP tlog-proof file,
 // the checkpoints as signed and as cosigned with their RFC 3161 tokens, the
 // consistency proof to the newest checkpoint, the openings the request may
@@ -28,20 +28,20 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 	if err != nil {
 		return nil, err
 	}
-	m := verify.Manifest{
-		Format:       verify.BundleFormat,
+	m := tlogfmt.Manifest{
+		Format:       tlogfmt.BundleFormat,
 		ReportNumber: req.ReportNumber,
 		Contract:     c.ID,
 		IssuedAt:     req.IssuedAt.UTC(),
 		Origin:       ni.Origin,
 		Checkpoint:   c.Checkpoint.Size,
-		Keys:         verify.ManifestKeys{Log: c.Keys.Log, Notary: c.Keys.Notary},
+		Keys:         tlogfmt.ManifestKeys{Log: c.Keys.Log, Notary: c.Keys.Notary},
 	}
 	var files []bundleFile
 	add := func(name string, data []byte) string {
 		files = append(files, bundleFile{name, data})
 		sum := sha256.Sum256(data)
-		m.Files = append(m.Files, verify.ManifestFile{Path: name, SHA256: hex.EncodeToString(sum[:])})
+		m.Files = append(m.Files, tlogfmt.ManifestFile{Path: name, SHA256: hex.EncodeToString(sum[:])})
 		return name
 	}
 
@@ -50,7 +50,7 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		cps = append(cps, c.Latest)
 	}
 	for _, cp := range cps {
-		mc := verify.ManifestCheckpoint{
+		mc := tlogfmt.ManifestCheckpoint{
 			Size:     cp.Size,
 			Root:     base64.StdEncoding.EncodeToString(cp.Root[:]),
 			Signed:   add(fmt.Sprintf("checkpoints/%d.note.signed", cp.Size), cp.Note),
@@ -70,7 +70,7 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		for _, h := range e.Inclusion {
 			p.Hashes = append(p.Hashes, h)
 		}
-		m.Events = append(m.Events, verify.ManifestEvent{
+		m.Events = append(m.Events, tlogfmt.ManifestEvent{
 			Index:    e.LeafIndex,
 			Kind:     e.Kind,
 			Leaf:     add(fmt.Sprintf("leaves/%d.leaf", e.LeafIndex), e.Leaf),
@@ -79,18 +79,14 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		})
 	}
 	if c.Latest.Size > c.Checkpoint.Size {
-		var sb strings.Builder
-		for _, h := range c.Consistency {
-			sb.WriteString(h.String() + "\n")
-		}
-		m.Consistency = append(m.Consistency, verify.ManifestConsistency{
+		m.Consistency = append(m.Consistency, tlogfmt.ManifestConsistency{
 			Old: c.Checkpoint.Size, New: c.Latest.Size,
-			Proof: add(fmt.Sprintf("proofs/consistency-%d-%d.txt", c.Checkpoint.Size, c.Latest.Size), []byte(sb.String())),
+			Proof: add(fmt.Sprintf("proofs/consistency-%d-%d.txt", c.Checkpoint.Size, c.Latest.Size), tlogfmt.MarshalHashLines(c.Consistency)),
 		})
 	}
 	if req.Reveal {
 		for _, o := range c.Openings {
-			m.Openings = append(m.Openings, verify.ManifestOpening{Index: o.LeafIndex, Pointer: o.Pointer, Salt: base64.StdEncoding.EncodeToString(o.Salt), Value: o.Value})
+			m.Openings = append(m.Openings, tlogfmt.ManifestOpening{Index: o.LeafIndex, Pointer: o.Pointer, Salt: base64.StdEncoding.EncodeToString(o.Salt), Value: o.Value})
 		}
 	}
 
@@ -124,8 +120,8 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		}
 		m.Keys.DocumentSigning = add("keys/document-signing.pem", chain)
 	}
-	add(verify.BundleCertificatePDF, certPDF)
-	add(verify.BundleEvidencePDF, evPDF)
+	add(tlogfmt.BundleCertificatePDF, certPDF)
+	add(tlogfmt.BundleEvidencePDF, evPDF)
 	add("README.txt", []byte(bundleReadme(c, req, ni)))
 
 	manifest, err := json.MarshalIndent(m, "", "  ")
@@ -142,7 +138,7 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		_, err = w.Write(data)
 		return err
 	}
-	if err := write(verify.BundleManifest, append(manifest, '\n')); err != nil {
+	if err := write(tlogfmt.BundleManifest, append(manifest, '\n')); err != nil {
 		return nil, fmt.Errorf("report: bundle: %w", err)
 	}
 	for _, f := range files {

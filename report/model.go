@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Contract is the view model of one contract: everything a certificate
@@ -195,14 +197,7 @@ type Checkpoint struct {
 // CosignedNote returns Note with the cosignature lines appended, the form
 // every C2SP note verifier holding a notary key accepts.
 func (c Checkpoint) CosignedNote() []byte {
-	out := append([]byte(nil), c.Note...)
-	for _, l := range c.Cosignatures {
-		out = append(out, l...)
-		if len(l) > 0 && l[len(l)-1] != '\n' {
-			out = append(out, '\n')
-		}
-	}
-	return out
+	return tlogfmt.AppendSignatures(c.Note, c.Cosignatures...)
 }
 
 // Keys are the public keys a reader needs.

@@ -22,7 +22,7 @@ import (
 
 	"github.com/emmansun/gmsm/smx509"
 
-	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 	"github.com/cunzheng/cunzheng/verify"
@@ -261,14 +261,14 @@ func TestBundleRoundTrip(t *testing.T) {
 	}
 	opts := verify.BundleOptions{}
 	for _, k := range logKeys {
-		v, err := verify.ParseVerifierKey(k)
+		v, err := tlogfmt.NewVerifier(k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		opts.LogKeys = append(opts.LogKeys, v)
 	}
 	for _, k := range notaryKeys {
-		v, err := verify.ParseVerifierKey(k)
+		v, err := tlogfmt.NewVerifier(k)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -549,8 +549,8 @@ func TestBundleStandardTools(t *testing.T) {
 	if err != nil {
 		t.Fatal("openssl not found")
 	}
-	var m verify.Manifest
-	if err := json.Unmarshal(files[verify.BundleManifest], &m); err != nil {
+	var m tlogfmt.Manifest
+	if err := json.Unmarshal(files[tlogfmt.BundleManifest], &m); err != nil {
 		t.Fatal(err)
 	}
 	for _, cp := range m.Checkpoints {
@@ -564,7 +564,7 @@ func TestBundleStandardTools(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{verify.BundleCertificatePDF, verify.BundleEvidencePDF} {
+	for _, name := range []string{tlogfmt.BundleCertificatePDF, tlogfmt.BundleEvidencePDF} {
 		if out := pdfsig(t, files[name]); !strings.Contains(out, "Signature is Valid.") {
 			t.Errorf("pdfsig %s:\n%s", name, out)
 		}
@@ -615,15 +615,14 @@ func TestFontCopyMutated(t *testing.T) {
 	}
 }
 
-// TestChecksSM2LogLine: with the ledger's key parser the service checks
-// the log's SM2/SM3 line too, and refuses a checkpoint whose SM2 line is
-// broken.
+// TestChecksSM2LogLine: the service checks the log's SM2/SM3 line too,
+// and refuses a checkpoint whose SM2 line is broken.
 func TestChecksSM2LogLine(t *testing.T) {
 	f, err := reporttest.Build(reporttest.Options{SM2: true, Seed: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newService(t, f, report.Config{ParseLogKey: ledger.NewVerifier})
+	s := newService(t, f, report.Config{})
 	if _, err := s.Certificate(f.Contract, demoRequest(false)); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // Defaults of Config.
@@ -101,10 +100,6 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Clock gives the issue time. The default is time.Now.
 	Clock func() time.Time
-	// ParseLogKey parses the log's verifier keys when the service checks a
-	// checkpoint before printing it. The default knows Ed25519 note keys;
-	// the server passes ledger.NewVerifier so the SM2 line is checked too.
-	ParseLogKey func(vkey string) (note.Verifier, error)
 	// SignTimeout bounds how long a request waits for its signature (the
 	// TSA round trip). The default is DefaultSignTimeout.
 	SignTimeout time.Duration
@@ -246,7 +241,7 @@ func (s *Service) pdf(ctx context.Context, kind string, c *Contract, req Request
 	if req.IssuedAt.IsZero() {
 		req.IssuedAt = s.cfg.Clock()
 	}
-	if err := checkProofs(c, s.cfg.ParseLogKey); err != nil {
+	if err := checkProofs(c); err != nil {
 		return nil, err
 	}
 	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool, signer: s.signer}

@@ -19,23 +19,15 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
-	tlogfmt "github.com/transparency-dev/formats/log"
-	tnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/formats/proof"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
-// BundleFormat names version 1 of the evidence bundle format, the value of
-// Manifest.Format.
-const BundleFormat = "cunzheng-evidence-bundle/v1"
-
-// Bundle file names. Paths with <N> are per leaf index or tree size.
-const (
-	BundleManifest       = "manifest.json"
-	BundleCertificatePDF = "certificate.pdf"
-	BundleEvidencePDF    = "evidence-report.pdf"
-)
+// The evidence bundle's format (manifest.json and the file names) is
+// defined in tlogfmt: report writes it, Bundle checks it.
 
 // Limits on a bundle, so that a hostile zip cannot exhaust memory.
 const (
@@ -43,83 +35,6 @@ const (
 	maxBundleFileSize = 64 << 20
 	maxBundleTotal    = 512 << 20
 )
-
-// Manifest is manifest.json of an evidence bundle: what the bundle holds and
-// which file is which. The manifest itself is not signed; everything it
-// points to is checked against the log's and notaries' signatures, the TSA
-// tokens and, for the PDFs and keys, the digests listed here.
-type Manifest struct {
-	Format       string                `json:"format"`
-	ReportNumber string                `json:"report_number"`
-	Contract     string                `json:"contract"`
-	IssuedAt     time.Time             `json:"issued_at"`
-	Origin       string                `json:"origin"`     // the log's checkpoint origin
-	Checkpoint   uint64                `json:"checkpoint"` // tree size every inclusion proof uses
-	Events       []ManifestEvent       `json:"events"`
-	Checkpoints  []ManifestCheckpoint  `json:"checkpoints"`
-	Consistency  []ManifestConsistency `json:"consistency,omitempty"`
-	Openings     []ManifestOpening     `json:"openings,omitempty"`
-	Keys         ManifestKeys          `json:"keys"`
-	Files        []ManifestFile        `json:"files"`
-}
-
-// ManifestEvent is one logged event: leaf bytes and its inclusion proof
-// (C2SP tlog-proof, whose checkpoint is the cosigned note of size
-// Manifest.Checkpoint).
-type ManifestEvent struct {
-	Index    uint64 `json:"index"`
-	Kind     string `json:"kind"`
-	Leaf     string `json:"leaf"`      // path of the leaf bytes
-	LeafHash string `json:"leaf_hash"` // hex SHA-256(0x00 || leaf)
-	Proof    string `json:"proof"`     // path of the .tlog-proof file
-}
-
-// ManifestCheckpoint is one checkpoint: the note exactly as the log signed
-// it (what the RFC 3161 tokens cover), the same note with the notaries'
-// cosignature lines appended, and the tokens (DER).
-type ManifestCheckpoint struct {
-	Size       uint64   `json:"size"`
-	Root       string   `json:"root"` // base64, as in the note
-	Signed     string   `json:"signed"`
-	Cosigned   string   `json:"cosigned"`
-	Timestamps []string `json:"timestamps"`
-}
-
-// ManifestConsistency is a consistency proof between two checkpoints of
-// the bundle, one base64 hash per line.
-type ManifestConsistency struct {
-	Old   uint64 `json:"old"`
-	New   uint64 `json:"new"`
-	Proof string `json:"proof"`
-}
-
-// ManifestOpening opens a commitment: SHA-256(salt || value) must equal the
-// commitment at Pointer (RFC 6901) in the JSON leaf of Index. The
-// commitment there is 64 hex digits or base64, optionally "sha256:"-prefixed.
-type ManifestOpening struct {
-	Index   uint64 `json:"index"`
-	Pointer string `json:"pointer"`
-	Salt    string `json:"salt"` // base64
-	Value   string `json:"value"`
-}
-
-// ManifestKeys names the public keys the bundle carries. A verifier should
-// pin the log and notary keys from a published source rather than trust
-// these.
-type ManifestKeys struct {
-	Log             []string `json:"log"`                        // note verifier keys
-	Notary          []string `json:"notary"`                     // cosignature/v1 verifier keys
-	TSARoots        string   `json:"tsa_roots,omitempty"`        // PEM file of TSA root certificates
-	TSACerts        []string `json:"tsa_certs,omitempty"`        // PEM files of TSA (intermediate) certificates
-	DocumentSigning string   `json:"document_signing,omitempty"` // PEM chain of the PDF signing certificate
-}
-
-// ManifestFile lists a file with its SHA-256 (hex). Every file of the
-// bundle but the manifest is listed.
-type ManifestFile struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-}
 
 // BundleOptions configure Bundle.
 type BundleOptions struct {
@@ -132,10 +47,6 @@ type BundleOptions struct {
 	NotaryKeys []note.Verifier
 	// TSARoots are trusted TSA roots. Nil means those in the bundle.
 	TSARoots *x509.CertPool
-	// ParseKey parses the bundle's log keys when LogKeys is empty. The
-	// default is ParseVerifierKey; the CLI passes one that also knows the
-	// log's SM2 key type (ledger.NewVerifier).
-	ParseKey func(vkey string) (note.Verifier, error)
 	// Step, if set, is called with each check as it passes.
 	Step func(BundleStep)
 }
@@ -148,7 +59,7 @@ type BundleStep struct {
 
 // BundleResult summarises a verified bundle.
 type BundleResult struct {
-	Manifest *Manifest
+	Manifest *tlogfmt.Manifest
 	Steps    []BundleStep
 	// Pinned reports whether log and notary keys came from the caller.
 	Pinned bool
@@ -177,25 +88,11 @@ var (
 	ErrBundlePDF         = errors.New("PDF signature does not verify")
 )
 
-// ParseVerifierKey parses a log or notary verifier key: a C2SP signed-note
-// Ed25519 key, or a cosignature/v1 key (tlog-cosignature), via
-// transparency-dev/formats.
-func ParseVerifierKey(vkey string) (note.Verifier, error) {
-	v, err := tnote.NewVerifier(vkey)
-	if err == nil {
-		return v, nil
-	}
-	if v, err2 := tnote.NewVerifierForCosignatureV1(vkey); err2 == nil {
-		return v, nil
-	}
-	return nil, fmt.Errorf("verify: verifier key %q: %w", vkey, err)
-}
-
 // bundleChecker holds the state of one Bundle call.
 type bundleChecker struct {
 	raw    []byte
 	files  map[string][]byte
-	m      *Manifest
+	m      *tlogfmt.Manifest
 	opts   BundleOptions
 	res    *BundleResult
 	cps    map[uint64]checkedCheckpoint
@@ -209,9 +106,9 @@ type checkedCheckpoint struct {
 }
 
 // Bundle verifies an evidence bundle offline: every leaf hash, inclusion
-// and consistency proof (golang.org/x/mod/sumdb/tlog), every checkpoint
-// signature and notary cosignature (sumdb/note with transparency-dev/formats
-// verifiers), every RFC 3161 token (digitorus/timestamp; its imprint must
+// and consistency proof (tlogfmt), every checkpoint
+// signature and notary cosignature (sumdb/note with tlogfmt's verifiers),
+// every RFC 3161 token (digitorus/timestamp; its imprint must
 // be the SHA-256 of the signed checkpoint note), every opened commitment and
 // the digest of every file. It stops at the first failure and returns a
 // *BundleError naming it.
@@ -289,24 +186,16 @@ func (b *bundleChecker) file(step, name string) ([]byte, error) {
 }
 
 func (b *bundleChecker) manifest() error {
-	data, err := b.file("manifest", BundleManifest)
+	data, err := b.file("manifest", tlogfmt.BundleManifest)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var m Manifest
-	if err := dec.Decode(&m); err != nil {
+	m, err := tlogfmt.ParseManifest(data)
+	if err != nil {
 		return fail("manifest", ErrBundleMalformed, "%v", err)
 	}
-	if m.Format != BundleFormat {
-		return fail("manifest", ErrBundleMalformed, "format %q, want %q", m.Format, BundleFormat)
-	}
-	if len(m.Checkpoints) == 0 || len(m.Events) == 0 {
-		return fail("manifest", ErrBundleMalformed, "no checkpoint or no event")
-	}
-	b.m = &m
-	b.res.Manifest = &m
+	b.m = m
+	b.res.Manifest = m
 	b.pass("manifest", "report %s, contract %s, %d events, checkpoint %d", m.ReportNumber, m.Contract, len(m.Events), m.Checkpoint)
 	return nil
 }
@@ -314,15 +203,10 @@ func (b *bundleChecker) manifest() error {
 func (b *bundleChecker) keys() error {
 	b.res.Pinned = len(b.opts.LogKeys) > 0 && (len(b.opts.NotaryKeys) > 0 || len(b.m.Keys.Notary) == 0)
 	if len(b.opts.LogKeys) == 0 {
-		parse := b.opts.ParseKey
-		if parse == nil {
-			parse = ParseVerifierKey
-		}
 		for _, k := range b.m.Keys.Log {
-			v, err := parse(k)
+			v, err := tlogfmt.NewVerifier(k)
 			if err != nil {
-				// The log's SM2 line is for national-standard verifiers;
-				// a key this checker cannot parse is skipped, not trusted.
+				// A key this checker cannot parse is skipped, not trusted.
 				continue
 			}
 			b.opts.LogKeys = append(b.opts.LogKeys, v)
@@ -330,9 +214,9 @@ func (b *bundleChecker) keys() error {
 	}
 	if len(b.opts.NotaryKeys) == 0 {
 		for _, k := range b.m.Keys.Notary {
-			v, err := tnote.NewVerifierForCosignatureV1(k)
+			v, err := tlogfmt.NewCosignatureVerifier(k)
 			if err != nil {
-				return fail("keys", ErrBundleMalformed, "notary key %q: %v", k, err)
+				return fail("keys", ErrBundleMalformed, "notary key: %v", err)
 			}
 			b.opts.NotaryKeys = append(b.opts.NotaryKeys, v)
 		}
@@ -366,20 +250,17 @@ func (b *bundleChecker) checkpoints() error {
 		if err != nil {
 			return err
 		}
-		n, err := note.Open(signed, note.VerifierList(b.opts.LogKeys...))
+		cp, err := tlogfmt.Open(signed, note.VerifierList(b.opts.LogKeys...))
+		if errors.Is(err, tlogfmt.ErrMalformed) {
+			return fail(step, ErrBundleMalformed, "%s: %v", mc.Signed, err)
+		}
 		if err != nil {
 			return fail(step, ErrBundleSignature, "%s: %v", mc.Signed, err)
 		}
-		for _, k := range b.opts.LogKeys {
-			if !signedBy(n, k) {
-				return fail(step, ErrBundleSignature, "%s: no valid signature by log key %s", mc.Signed, k.Name())
-			}
+		if err := cp.RequireSigned(b.opts.LogKeys...); err != nil {
+			return fail(step, ErrBundleSignature, "%s: log key: %v", mc.Signed, err)
 		}
-		var cp tlogfmt.Checkpoint
-		if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
-			return fail(step, ErrBundleMalformed, "%s: %v", mc.Signed, err)
-		}
-		if cp.Origin != b.m.Origin || cp.Size != mc.Size || base64.StdEncoding.EncodeToString(cp.Hash) != mc.Root {
+		if cp.Origin != b.m.Origin || cp.Size != mc.Size || base64.StdEncoding.EncodeToString(cp.Root[:]) != mc.Root {
 			return fail(step, ErrBundleMalformed, "signed note is %s size %d, manifest says %s size %d", cp.Origin, cp.Size, b.m.Origin, mc.Size)
 		}
 		b.pass(step, "log signature valid (%s, root %s)", cp.Origin, mc.Root)
@@ -392,15 +273,20 @@ func (b *bundleChecker) checkpoints() error {
 			return fail(step, ErrBundleCosignature, "%s does not extend %s", mc.Cosigned, mc.Signed)
 		}
 		all := append(append([]note.Verifier(nil), b.opts.LogKeys...), b.opts.NotaryKeys...)
-		cn, err := note.Open(cosigned, note.VerifierList(all...))
+		cn, err := tlogfmt.Open(cosigned, note.VerifierList(all...))
 		if err != nil {
 			return fail(step, ErrBundleCosignature, "%s: %v", mc.Cosigned, err)
 		}
 		for _, k := range b.opts.NotaryKeys {
-			if !signedBy(cn, k) {
+			sig, ok := cn.Signature(k)
+			if !ok {
 				return fail(step, ErrBundleCosignature, "notary %s did not cosign", k.Name())
 			}
-			b.pass(step, "cosigned by notary %s%s", k.Name(), cosignTime(cn, k))
+			at := ""
+			if t, ok := tlogfmt.CosignatureTime(sig); ok {
+				at = " at " + t.Format(time.RFC3339)
+			}
+			b.pass(step, "cosigned by notary %s%s", k.Name(), at)
 		}
 
 		if mc.Size == b.m.Checkpoint && len(mc.Timestamps) == 0 {
@@ -438,9 +324,7 @@ func (b *bundleChecker) checkpoints() error {
 			}
 			b.pass(tstep, "genTime %s by %s; %s", ts.Time.UTC().Format(time.RFC3339), subjectOf(ts), chain)
 		}
-		var root tlog.Hash
-		copy(root[:], cp.Hash)
-		b.cps[mc.Size] = checkedCheckpoint{size: mc.Size, root: root, cosigned: cosigned}
+		b.cps[mc.Size] = checkedCheckpoint{size: mc.Size, root: cp.Root, cosigned: cosigned}
 	}
 	return nil
 }
@@ -450,27 +334,6 @@ func subjectOf(ts *timestamp.Timestamp) string {
 		return "unknown TSA"
 	}
 	return ts.Certificates[0].Subject.CommonName
-}
-
-// signedBy reports whether n carries a verified signature by v.
-func signedBy(n *note.Note, v note.Verifier) bool {
-	for _, s := range n.Sigs {
-		if s.Name == v.Name() && s.Hash == v.KeyHash() {
-			return true
-		}
-	}
-	return false
-}
-
-func cosignTime(n *note.Note, v note.Verifier) string {
-	for _, s := range n.Sigs {
-		if s.Name == v.Name() && s.Hash == v.KeyHash() {
-			if t, err := tnote.CoSigV1Timestamp(s); err == nil {
-				return " at " + t.UTC().Format(time.RFC3339)
-			}
-		}
-	}
-	return ""
 }
 
 func (b *bundleChecker) events() error {
@@ -488,7 +351,7 @@ func (b *bundleChecker) events() error {
 		if err != nil || len(want) != tlog.HashSize {
 			return fail(step, ErrBundleMalformed, "leaf_hash %q", e.LeafHash)
 		}
-		got := tlog.RecordHash(leaf)
+		got := tlogfmt.LeafHash(leaf)
 		if !bytes.Equal(got[:], want) {
 			return fail(step, ErrBundleLeafHash, "%s hashes to %x, manifest says %s", e.Leaf, got[:], e.LeafHash)
 		}
@@ -510,7 +373,7 @@ func (b *bundleChecker) events() error {
 		for i, h := range p.Hashes {
 			hashes[i] = h
 		}
-		if err := tlog.CheckRecord(hashes, int64(cp.size), cp.root, int64(e.Index), got); err != nil {
+		if err := tlogfmt.CheckInclusion(hashes, e.Index, cp.size, got, cp.root); err != nil {
 			return fail(step, ErrBundleInclusion, "%s against checkpoint %d: %v", e.Proof, cp.size, err)
 		}
 		b.leaves[e.Index] = leaf
@@ -531,18 +394,11 @@ func (b *bundleChecker) consistency() error {
 		if err != nil {
 			return err
 		}
-		var hashes []tlog.Hash
-		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-			if l == "" {
-				continue
-			}
-			h, err := tlog.ParseHash(l)
-			if err != nil {
-				return fail(step, ErrBundleMalformed, "%s: %v", c.Proof, err)
-			}
-			hashes = append(hashes, h)
+		hashes, err := tlogfmt.ParseHashLines(data)
+		if err != nil {
+			return fail(step, ErrBundleMalformed, "%s: %v", c.Proof, err)
 		}
-		if err := tlog.CheckTree(hashes, int64(newCP.size), newCP.root, int64(oldCP.size), oldCP.root); err != nil {
+		if err := tlogfmt.CheckConsistency(hashes, oldCP.size, newCP.size, oldCP.root, newCP.root); err != nil {
 			return fail(step, ErrBundleConsistency, "%s: %v", c.Proof, err)
 		}
 		b.pass(step, "checkpoint %d is a prefix of checkpoint %d", c.Old, c.New)
@@ -587,7 +443,7 @@ func (b *bundleChecker) openings() error {
 }
 
 func (b *bundleChecker) digests() error {
-	listed := map[string]bool{BundleManifest: true}
+	listed := map[string]bool{tlogfmt.BundleManifest: true}
 	for _, f := range b.m.Files {
 		step := "file " + f.Path
 		data, err := b.file(step, f.Path)
@@ -628,7 +484,7 @@ func (b *bundleChecker) pdfs() error {
 		}
 		signer = certs[0].Raw
 	}
-	for _, name := range []string{BundleCertificatePDF, BundleEvidencePDF} {
+	for _, name := range []string{tlogfmt.BundleCertificatePDF, tlogfmt.BundleEvidencePDF} {
 		data, ok := b.files[name]
 		if !ok {
 			continue

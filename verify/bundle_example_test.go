@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 	"github.com/cunzheng/cunzheng/verify"
@@ -29,10 +30,10 @@ func ExampleBundle() {
 		panic(err)
 	}
 
-	logKey, _ := verify.ParseVerifierKey(f.LogVKey)
+	logKey, _ := tlogfmt.NewVerifier(f.LogVKey)
 	opts := verify.BundleOptions{LogKeys: []note.Verifier{logKey}}
 	for _, n := range f.Notaries {
-		v, _ := verify.ParseVerifierKey(n.VKey)
+		v, _ := tlogfmt.NewVerifier(n.VKey)
 		opts.NotaryKeys = append(opts.NotaryKeys, v)
 	}
 	res, err := verify.Bundle(zipBytes, opts)

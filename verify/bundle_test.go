@@ -24,7 +24,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 	"github.com/cunzheng/cunzheng/verify"
@@ -65,13 +65,13 @@ func testBundle(t testing.TB) (*reporttest.Fixture, []byte) {
 func pinned(t testing.TB, f *reporttest.Fixture) verify.BundleOptions {
 	t.Helper()
 	var o verify.BundleOptions
-	v, err := verify.ParseVerifierKey(f.LogVKey)
+	v, err := tlogfmt.NewVerifier(f.LogVKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.LogKeys = []note.Verifier{v}
 	for _, n := range f.Notaries {
-		v, err := verify.ParseVerifierKey(n.VKey)
+		v, err := tlogfmt.NewVerifier(n.VKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,22 +125,22 @@ func rezip(t testing.TB, files map[string][]byte) []byte {
 	return buf.Bytes()
 }
 
-func manifestOf(t testing.TB, files map[string][]byte) verify.Manifest {
+func manifestOf(t testing.TB, files map[string][]byte) tlogfmt.Manifest {
 	t.Helper()
-	var m verify.Manifest
-	if err := json.Unmarshal(files[verify.BundleManifest], &m); err != nil {
+	var m tlogfmt.Manifest
+	if err := json.Unmarshal(files[tlogfmt.BundleManifest], &m); err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func setManifest(t testing.TB, files map[string][]byte, m verify.Manifest) {
+func setManifest(t testing.TB, files map[string][]byte, m tlogfmt.Manifest) {
 	t.Helper()
 	b, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	files[verify.BundleManifest] = b
+	files[tlogfmt.BundleManifest] = b
 }
 
 func TestBundleVerifies(t *testing.T) {
@@ -184,7 +184,7 @@ func TestBundleTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherNotary, err := verify.ParseVerifierKey(other.Notaries[0].VKey)
+	otherNotary, err := tlogfmt.NewVerifier(other.Notaries[0].VKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,27 +274,27 @@ func TestBundleTampering(t *testing.T) {
 			mm.Openings[1].Salt = base64.StdEncoding.EncodeToString(s)
 			setManifest(t, files, mm)
 		}, nil, verify.ErrBundleCommitment, "opening leaf"},
-		{"pdf byte", flip(verify.BundleEvidencePDF, func(b []byte) int { return len(b) / 3 }), nil, verify.ErrBundleDigest, "file " + verify.BundleEvidencePDF},
+		{"pdf byte", flip(tlogfmt.BundleEvidencePDF, func(b []byte) int { return len(b) / 3 }), nil, verify.ErrBundleDigest, "file " + tlogfmt.BundleEvidencePDF},
 		{"pdf re-signed digests updated", func(files map[string][]byte) {
 			// Change a byte of the signed PDF and fix up the manifest's
 			// digest: the file digests pass, the PDF signature must not.
-			b := bytes.Clone(files[verify.BundleCertificatePDF])
+			b := bytes.Clone(files[tlogfmt.BundleCertificatePDF])
 			b[len(b)/4] ^= 0x01
-			files[verify.BundleCertificatePDF] = b
+			files[tlogfmt.BundleCertificatePDF] = b
 			mm := manifestOf(t, files)
 			for i := range mm.Files {
-				if mm.Files[i].Path == verify.BundleCertificatePDF {
+				if mm.Files[i].Path == tlogfmt.BundleCertificatePDF {
 					sum := sha256.Sum256(b)
 					mm.Files[i].SHA256 = hex.EncodeToString(sum[:])
 				}
 			}
 			setManifest(t, files, mm)
-		}, nil, verify.ErrBundlePDF, "pdf " + verify.BundleCertificatePDF},
+		}, nil, verify.ErrBundlePDF, "pdf " + tlogfmt.BundleCertificatePDF},
 		{"unlisted file", func(files map[string][]byte) { files["leaves/9999.leaf"] = []byte("{}") }, nil, verify.ErrBundleMalformed, "file leaves/9999.leaf"},
 		{"missing leaf", func(files map[string][]byte) { delete(files, ev.Leaf) }, nil, verify.ErrBundleMalformed, fmt.Sprintf("leaf %d", ev.Index)},
-		{"manifest not json", func(files map[string][]byte) { files[verify.BundleManifest] = []byte("{") }, nil, verify.ErrBundleMalformed, "manifest"},
+		{"manifest not json", func(files map[string][]byte) { files[tlogfmt.BundleManifest] = []byte("{") }, nil, verify.ErrBundleMalformed, "manifest"},
 		{"wrong pinned log key", nil, func(o *verify.BundleOptions) {
-			v, err := verify.ParseVerifierKey(other.LogVKey)
+			v, err := tlogfmt.NewVerifier(other.LogVKey)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -396,7 +396,7 @@ func TestBundleSM2(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := pinned(t, f)
-	sm2v, err := ledger.NewVerifier(f.SM2VKey)
+	sm2v, err := tlogfmt.NewVerifier(f.SM2VKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/web"
@@ -383,7 +384,7 @@ func TestBuiltinNotarization(t *testing.T) {
 	if code := getJSON(t, srv.URL+"/notary/v1/logs", &logs); code != 200 || logs.Logs[0].Size != 50 {
 		t.Fatalf("/notary/v1/logs: %d %+v", code, logs)
 	}
-	lv, _ := ledger.NewVerifier(mustKeys(t, data).VerifierKeys()[0])
+	lv, _ := tlogfmt.NewVerifier(mustKeys(t, data).VerifierKeys()[0])
 	cv, _ := fnote.NewVerifierForCosignatureV1(logs.Key)
 	if nt, err := note.Open(cp.CosignedNote(), note.VerifierList(lv, cv)); err != nil || len(nt.Sigs) != 2 {
 		t.Fatalf("cosigned note: %v", err)

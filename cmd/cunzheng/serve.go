@@ -295,7 +295,6 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 		KeyDir:      filepath.Join(f.data, "keys"),
 		TSAURL:      tsaURL,
 		VerifyURL:   url + "/verify",
-		ParseLogKey: ledger.NewVerifier,
 		Logger:      logger.With("component", "report"),
 		Registerer:  reg,
 	})

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -17,6 +15,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -60,7 +59,7 @@ func runVerifyPDF(ctx context.Context, args []string, out io.Writer) error {
 	rootsDir := fs.String("trust-roots", "", "directory of PEM trust anchors (*.pem, *.crt, *.cer)")
 	system := fs.Bool("system-roots", true, "also trust the system's root certificates")
 	server := fs.String("server", "", "cunzheng server to ask whether the ledger holds the document (offline when empty)")
-	keys := fs.String("ledger-keys", "", "file of the log's and notaries' note verifier keys, one per line, to check the ledger's checkpoint")
+	keys := fs.String("ledger-keys", "", "file of the log's and notaries' verifier keys, one per line as cunzheng keys and cunzheng notary keys print them, to check the ledger's checkpoint")
 	origin := fs.String("ledger-origin", "", "the log's checkpoint origin (any when empty)")
 	timeout := fs.Duration("timeout", 60*time.Second, "give up after this long")
 	maxSize := fs.Int64("max-size", verify.DefaultMaxSize, "largest PDF accepted, in bytes")
@@ -130,28 +129,17 @@ func runVerifyPDF(ctx context.Context, args []string, out io.Writer) error {
 	return &verdictError{exitIndeterminate, string(rep.Verdict.Indication) + "/" + string(rep.Verdict.SubIndication)}
 }
 
-// readVerifierKeys reads note verifier keys (name+hash+base64), one per
-// line; blank lines and lines starting with # are skipped.
+// readVerifierKeys reads verifier keys, one per line, of any type
+// `cunzheng keys` and `cunzheng notary keys` print; blank lines and lines
+// starting with # are skipped.
 func readVerifierKeys(path string) (note.Verifiers, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var vs []note.Verifier
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		v, err := note.NewVerifier(line)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		vs = append(vs, v)
-	}
-	if len(vs) == 0 {
-		return nil, fmt.Errorf("%s: no verifier keys", path)
+	vs, err := tlogfmt.ParseVerifierKeys(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return note.VerifierList(vs...), nil
 }

@@ -9,9 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -47,8 +45,8 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		"Pin the keys from a published source; without them the bundle's own keys are used and the result says so.\n"+
 		"Exit status: 0 verified, 3 a check failed, 1 the file could not be read.")
 	var logKeys, notaryKeys keyList
-	fs.Var(&logKeys, "log-key", "the log's note verifier key (repeatable)")
-	fs.Var(&notaryKeys, "notary-key", "a notary's cosignature/v1 verifier key (repeatable); each must have cosigned")
+	fs.Var(&logKeys, "log-key", "`VKEY` of the log as cunzheng keys prints it, Ed25519 or SM2/SM3 (repeatable); each must have signed")
+	fs.Var(&notaryKeys, "notary-key", "`VKEY` of a notary (cosignature/v1) as cunzheng notary keys prints it (repeatable); each must have cosigned")
 	tsaRoots := fs.String("tsa-roots", "", "PEM file of trusted TSA roots (default: the bundle's keys/tsa-ca.pem)")
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -67,22 +65,21 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		return errors.New("missing bundle FILE")
 	}
 	opts := verify.BundleOptions{
-		Step:     func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
-		ParseKey: parseLogKey,
+		Step: func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
 	}
 	for _, k := range logKeys {
-		v, err := parseLogKey(k)
+		v, err := tlogfmt.NewVerifier(k)
 		if err != nil {
-			return err
+			return fmt.Errorf("--log-key: %w", err)
 		}
 		opts.LogKeys = append(opts.LogKeys, v)
 	}
 	for _, k := range notaryKeys {
-		v, err := verify.ParseVerifierKey(k)
+		v, err := tlogfmt.NewCosignatureVerifier(k)
 		if err != nil {
-			return err
+			return fmt.Errorf("--notary-key: %w", err)
 		}
-		opts.NotaryKeys = append(opts.NotaryKeys, note.Verifier(v))
+		opts.NotaryKeys = append(opts.NotaryKeys, v)
 	}
 	if *tsaRoots != "" {
 		pem, err := os.ReadFile(*tsaRoots)
@@ -121,14 +118,4 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "PASS  evidence bundle %s is self-consistent; keys were NOT pinned (use --log-key and --notary-key)\n", res.Manifest.ReportNumber)
 	}
 	return nil
-}
-
-// parseLogKey parses a log verifier key of either kind the log publishes
-// (Ed25519, or the log's SM2/SM3 type via ledger.NewVerifier), falling back
-// to the other note key types verify knows.
-func parseLogKey(vkey string) (note.Verifier, error) {
-	if v, err := ledger.NewVerifier(vkey); err == nil {
-		return v, nil
-	}
-	return verify.ParseVerifierKey(vkey)
 }

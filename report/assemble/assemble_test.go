@@ -20,6 +20,7 @@ import (
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/evidencetest"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/report/reporttest"
@@ -227,13 +228,13 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := verify.BundleOptions{}
-	v, err := verify.ParseVerifierKey(keys.LogVKey)
+	v, err := tlogfmt.NewVerifier(keys.LogVKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.LogKeys = []note.Verifier{v}
 	for _, n := range keys.Notaries {
-		v, err := verify.ParseVerifierKey(n.VKey)
+		v, err := tlogfmt.NewVerifier(n.VKey)
 		if err != nil {
 			t.Fatal(err)
 		}
