@@ -290,13 +290,13 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 		TSACert: a.notarization.TSARoots,
 	}})
 	rs, err := report.New(report.Config{
-		Source:      src,
-		Custody:     assemble.Custody{Evidence: a.evidence},
-		KeyDir:      filepath.Join(f.data, "keys"),
-		TSAURL:      tsaURL,
-		VerifyURL:   url + "/verify",
-		Logger:      logger.With("component", "report"),
-		Registerer:  reg,
+		Source:     src,
+		Custody:    assemble.Custody{Evidence: a.evidence},
+		KeyDir:     filepath.Join(f.data, "keys"),
+		TSAURL:     tsaURL,
+		VerifyURL:  url + "/verify",
+		Logger:     logger.With("component", "report"),
+		Registerer: reg,
 	})
 	if err != nil {
 		return nil, err
