@@ -20,6 +20,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // virtualTree is an RFC 6962 tree whose leaf i is the 8-byte big-endian i.
@@ -117,10 +119,11 @@ func (l *benchLog) sign(size uint64, root []byte) []byte {
 }
 
 func (l *benchLog) key(tb testing.TB) LogKey {
-	k, err := ParseLogKey(l.vkey)
+	v, err := tlogfmt.NewVerifier(l.vkey)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	k := LogKey{Origin: v.Name(), Verifier: v}
 	return k
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/emmansun/gmsm/sm2"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // testLog is an in-memory log with real Merkle math (Go's sumdb tlog) and
@@ -66,10 +68,11 @@ func newTestLog(t testing.TB, origin string) *testLog {
 }
 
 func (l *testLog) logKey() LogKey {
-	k, err := ParseLogKey(l.vkey)
+	v, err := tlogfmt.NewVerifier(l.vkey)
 	if err != nil {
 		l.t.Fatal(err)
 	}
+	k := LogKey{Origin: v.Name(), Verifier: v}
 	return k
 }
 

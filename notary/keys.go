@@ -1,9 +1,7 @@
 package notary
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +11,8 @@ import (
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // DefaultName is the key name of an office whose key file does not exist yet
@@ -54,11 +54,11 @@ func LoadOrCreateKey(path, name string) (skey string, err error) {
 // VerifierKey returns the cosignature/v1 verifier key (type 0x04, as C2SP
 // tlog-cosignature and tlog-policy want it) for a private signer key.
 func VerifierKey(skey string) (string, error) {
-	vkey, err := plainVerifierKey(skey)
+	vkey, err := tlogfmt.Ed25519VerifierKey(skey)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("notary: %w", err)
 	}
-	v, err := fnote.VKeyToCosignatureV1(vkey)
+	v, err := tlogfmt.CosignatureVerifierKey(vkey)
 	if err != nil {
 		return "", fmt.Errorf("notary: %w", err)
 	}
@@ -83,23 +83,4 @@ func writeFileExcl(path string, b []byte) error {
 		return fmt.Errorf("notary: closing %s: %w", path, err)
 	}
 	return nil
-}
-
-// plainVerifierKey derives the Ed25519 (type 0x01) verifier key from a
-// private key in the signed-note format "PRIVATE+KEY+name+hash+base64(0x01||seed)".
-func plainVerifierKey(skey string) (string, error) {
-	if _, err := note.NewSigner(skey); err != nil {
-		return "", fmt.Errorf("notary: %w", err)
-	}
-	parts := strings.SplitN(skey, "+", 5)
-	key, err := base64.StdEncoding.DecodeString(parts[4])
-	if err != nil || len(key) != 1+ed25519.SeedSize {
-		return "", errors.New("notary: malformed private key")
-	}
-	pub := ed25519.NewKeyFromSeed(key[1:]).Public().(ed25519.PublicKey)
-	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
-	if err != nil {
-		return "", fmt.Errorf("notary: %w", err)
-	}
-	return vkey, nil
 }

@@ -4,52 +4,33 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
-	flog "github.com/transparency-dev/formats/log"
 	fnote "github.com/transparency-dev/formats/note"
-	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // LogKey is a log the office watches: its checkpoint origin line and the
-// verifier of its signing key.
+// verifier of one of its signing keys (tlogfmt.NewVerifier parses every
+// kind the log publishes). C2SP tlog-checkpoint recommends that the key name
+// equal the origin. Signature lines by the log's other keys are ignored, as
+// note.Open does with unknown keys.
 type LogKey struct {
 	Origin   string
 	Verifier note.Verifier
-}
-
-// ParseLogKey parses a --log flag value: either a note verifier key, whose
-// name is then the origin (C2SP tlog-checkpoint recommends the key name equal
-// the origin), or "ORIGIN=VKEY" when they differ. Only Ed25519 keys are
-// accepted; the log's other (SM2) signature lines are ignored, as note does
-// with unknown keys.
-func ParseLogKey(s string) (LogKey, error) {
-	origin, vkey := "", s
-	if i := strings.IndexByte(s, '='); i >= 0 && !strings.Contains(s[:i], "+") {
-		origin, vkey = s[:i], s[i+1:]
-	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		return LogKey{}, fmt.Errorf("notary: log key %q: %w", s, err)
-	}
-	if origin == "" {
-		origin = v.Name()
-	}
-	return LogKey{Origin: origin, Verifier: v}, nil
 }
 
 // Config configures an Office.
@@ -227,7 +208,7 @@ type verified struct {
 	log  logEntry
 	note []byte // as received, with every signature line
 	text string // the signed checkpoint body
-	cp   flog.Checkpoint
+	cp   tlogfmt.Checkpoint
 }
 
 // openCheckpoint finds the log of a signed checkpoint by its origin line and
@@ -242,7 +223,7 @@ func (o *Office) openCheckpoint(msg []byte) (*verified, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownLog, origin)
 	}
-	n, err := note.Open(msg, note.VerifierList(l.Verifier))
+	sc, err := tlogfmt.Open(msg, note.VerifierList(l.Verifier))
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
 		var invalid *note.InvalidSignatureError
@@ -251,17 +232,10 @@ func (o *Office) openCheckpoint(msg []byte) (*verified, error) {
 		}
 		return nil, fmt.Errorf("%w: checkpoint note: %w", ErrMalformed, err)
 	}
-	v := &verified{log: l, note: msg, text: n.Text}
-	if _, err := v.cp.Unmarshal([]byte(n.Text)); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	if v.cp.Origin != l.Origin {
+	if sc.Origin != l.Origin {
 		return nil, fmt.Errorf("%w: origin mismatch", ErrMalformed)
 	}
-	if len(v.cp.Hash) != sha256.Size {
-		return nil, fmt.Errorf("%w: root hash is %d bytes, want 32", ErrMalformed, len(v.cp.Hash))
-	}
-	return v, nil
+	return &verified{log: l, note: msg, text: sc.Note.Text, cp: sc.Checkpoint}, nil
 }
 
 // Process checks a parsed add-checkpoint request and, when every check
@@ -306,7 +280,7 @@ func (o *Office) Process(ctx context.Context, req *Request) ([]byte, error) {
 		return o.cosign(v.text)
 	}
 	if st.Exists && st.Size > 0 {
-		if err := proof.VerifyConsistency(rfc6962.DefaultHasher, st.Size, v.cp.Size, req.Proof, st.Root, v.cp.Hash); err != nil {
+		if err := checkConsistency(req.Proof, st.Size, v.cp.Size, st.Root, v.cp.Root); err != nil {
 			if aerr := o.recordAlarm(ctx, Alarm{
 				Origin: v.log.Origin, Kind: AlarmInconsistent, Size: v.cp.Size,
 				Held: st.Note, Got: v.note, Proof: req.Proof,
@@ -328,7 +302,7 @@ func (o *Office) commitCosigned(v *verified, extra func(*pebble.Batch) error) ([
 	if err != nil {
 		return nil, err
 	}
-	st := cosignedState{Exists: true, Size: v.cp.Size, Root: v.cp.Hash, Note: v.note, Cosignature: cosig, Time: time.Now().UTC()}
+	st := cosignedState{Exists: true, Size: v.cp.Size, Root: v.cp.Root[:], Note: v.note, Cosignature: cosig, Time: time.Now().UTC()}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("notary: encoding state: %w", err)
@@ -383,7 +357,7 @@ func (o *Office) checkHistory(ctx context.Context, v *verified, prf [][]byte) er
 	if err != nil {
 		return fmt.Errorf("notary: stored checkpoint of size %d unreadable: %w", v.cp.Size, err)
 	}
-	if bytes.Equal(hv.cp.Hash, v.cp.Hash) {
+	if hv.cp.Root == v.cp.Root {
 		return nil
 	}
 	if err := o.recordAlarm(ctx, Alarm{
@@ -536,15 +510,29 @@ func (o *Office) withoutOwnLines(msg []byte) []byte {
 		return msg
 	}
 	out := append(append([]byte(nil), text...), "\n\n"...)
-	prefix := "\u2014 " + o.signer.Name() + " "
+	prefix := []byte("\u2014 " + o.signer.Name() + " ")
 	for _, l := range bytes.SplitAfter(sigs, []byte("\n")) {
-		if b64, ok := bytes.CutPrefix(l, []byte(prefix)); ok {
-			sig, err := base64.StdEncoding.DecodeString(string(bytes.TrimSuffix(b64, []byte("\n"))))
-			if err != nil || len(sig) < 4 || binary.BigEndian.Uint32(sig) == o.signer.KeyHash() {
+		if bytes.HasPrefix(l, prefix) {
+			if s, err := tlogfmt.ParseSignatureLine(l); err != nil || s.Hash == o.signer.KeyHash() {
 				continue
 			}
 		}
 		out = append(out, l...)
 	}
 	return out
+}
+
+// checkConsistency checks a tlog-witness consistency proof (raw hashes, as
+// the request carries them) between two roots.
+func checkConsistency(raw [][]byte, oldSize, newSize uint64, oldRoot []byte, newRoot tlog.Hash) error {
+	p, err := tlogfmt.HashesFromBytes(raw)
+	if err != nil {
+		return err
+	}
+	var old tlog.Hash
+	if len(oldRoot) != len(old) {
+		return fmt.Errorf("notary: stored root is %d bytes", len(oldRoot))
+	}
+	copy(old[:], oldRoot)
+	return tlogfmt.CheckConsistency(p, oldSize, newSize, old, newRoot)
 }

@@ -347,7 +347,7 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if !bytes.Equal(root, v.cp.Hash) {
+	if !bytes.Equal(root, v.cp.Root[:]) {
 		if err := o.recordAlarm(ctx, Alarm{Origin: v.log.Origin, Kind: AlarmInconsistent, Size: v.cp.Size, Held: ps.Note, Got: v.note,
 			Detail: fmt.Sprintf("the log's leaf hashes from tiles do not hash to its signed root at size %d", v.cp.Size)}); err != nil {
 			return 0, err
@@ -438,7 +438,7 @@ func (o *Office) checkPulledOld(ctx context.Context, v *verified, ps pullState) 
 	} else if err != nil {
 		return err
 	}
-	if v.cp.Size == ps.Size && !bytes.Equal(v.cp.Hash, ps.Root) {
+	if v.cp.Size == ps.Size && !bytes.Equal(v.cp.Root[:], ps.Root) {
 		if err := o.recordAlarm(ctx, Alarm{Origin: v.log.Origin, Kind: AlarmFork, Size: v.cp.Size, Held: ps.Note, Got: v.note,
 			Detail: fmt.Sprintf("two checkpoints of size %d with different roots, both signed by the log", v.cp.Size)}); err != nil {
 			return err

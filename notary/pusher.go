@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/formats/witness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Log is the log side of notarization, as the Pusher needs it. The ledger
@@ -71,7 +72,8 @@ type Notary struct {
 	URL string
 	// Local, when set, is called instead of HTTP.
 	Local Submitter
-	// VKey is the office's verifier key (cosignature/v1 or Ed25519).
+	// VKey is the office's verifier key, as tlogfmt.NewCosignatureVerifier
+	// reads it (cosignature/v1, or Ed25519 read as cosignature/v1).
 	VKey string
 	// Fetch marks an office that pulls the log itself (cunzheng notary
 	// --pull) and is not pushed to: the pusher polls its GET URL/v1/logs
@@ -89,7 +91,7 @@ func ParseNotary(s string) (Notary, error) {
 			continue
 		}
 		u, vkey := s[:i], s[i+1:]
-		if _, err := fnote.NewVerifierForCosignatureV1(vkey); err == nil && strings.Contains(u, "://") {
+		if _, err := tlogfmt.NewCosignatureVerifier(vkey); err == nil && strings.Contains(u, "://") {
 			return Notary{URL: strings.TrimRight(u, "/"), VKey: vkey}, nil
 		}
 	}
@@ -241,7 +243,7 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 		p.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	for i, n := range cfg.Notaries {
-		v, err := fnote.NewVerifierForCosignatureV1(n.VKey)
+		v, err := tlogfmt.NewCosignatureVerifier(n.VKey)
 		if err != nil {
 			return nil, fmt.Errorf("notary: notary %d key: %w", i, err)
 		}
@@ -481,8 +483,15 @@ func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, c
 			if pub.Size > ls.Size {
 				return fmt.Errorf("notary: office %s cosigned size %d, which this log has not published", n.verifier.Name(), ls.Size)
 			}
-			_, sigs, _ := strings.Cut(ls.Checkpoint, "\n\n")
-			line, err := verifyCosignature(n.verifier, pub.Note, cosignatureLines(sigs))
+			_, sigs, err := tlogfmt.SplitNote([]byte(ls.Checkpoint))
+			if err != nil {
+				return fmt.Errorf("notary: office %s answered a malformed checkpoint of size %d: %w", n.verifier.Name(), ls.Size, err)
+			}
+			var lines []byte
+			for _, s := range sigs {
+				lines = append(lines, tlogfmt.SignatureLine(s)...)
+			}
+			line, err := verifyCosignature(n.verifier, pub.Note, lines)
 			if err != nil {
 				return fmt.Errorf("notary: office %s cosigned another checkpoint of size %d: %w", n.verifier.Name(), ls.Size, err)
 			}
@@ -534,18 +543,6 @@ func (p *Pusher) fetchCosigned(ctx context.Context, n *notaryState, origin strin
 		}
 	}
 	return nil, nil
-}
-
-// cosignatureLines keeps the signature lines of a note's signature block,
-// which verifyCosignature checks against the office's key.
-func cosignatureLines(sigs string) []byte {
-	var out []byte
-	for _, l := range strings.SplitAfter(sigs, "\n") {
-		if strings.HasPrefix(l, "\u2014 ") && strings.HasSuffix(l, "\n") {
-			out = append(out, l...)
-		}
-	}
-	return out
 }
 
 // DefaultAlarmInterval is how often the pusher asks each office how many
@@ -651,27 +648,21 @@ func (p *Pusher) submit(ctx context.Context, n *notaryState, body []byte) (cosig
 // and returns its cosignature line over msg. Lines by other keys are
 // ignored, as tlog-witness requires.
 func verifyCosignature(v note.Verifier, msg, answer []byte) ([]byte, error) {
-	if len(answer) == 0 || answer[len(answer)-1] != '\n' {
-		return nil, errors.New("notary: answer is not signature lines")
+	if _, err := tlogfmt.ParseSignatureLines(answer); err != nil {
+		return nil, fmt.Errorf("notary: answer is not signature lines: %w", err)
 	}
-	for _, l := range bytes.SplitAfter(answer, []byte("\n")) {
-		if len(l) > 0 && !bytes.HasPrefix(l, []byte("\u2014 ")) {
-			return nil, errors.New("notary: answer has a line that is not a signature")
-		}
-	}
-	n, err := note.Open(append(bytes.Clone(msg), answer...), note.VerifierList(v))
+	sc, err := tlogfmt.Open(tlogfmt.AppendSignatures(msg, answer), note.VerifierList(v))
 	if err != nil {
 		return nil, fmt.Errorf("notary: cosignature does not verify: %w", err)
 	}
-	for _, s := range n.Sigs {
-		if s.Name == v.Name() && s.Hash == v.KeyHash() {
-			if _, err := fnote.CoSigV1Timestamp(s); err != nil {
-				return nil, fmt.Errorf("notary: cosignature: %w", err)
-			}
-			return []byte("\u2014 " + s.Name + " " + s.Base64 + "\n"), nil
-		}
+	sig, ok := sc.Signature(v)
+	if !ok {
+		return nil, errors.New("notary: no cosignature by the office")
 	}
-	return nil, errors.New("notary: no cosignature by the office")
+	if _, ok := tlogfmt.CosignatureTime(sig); !ok {
+		return nil, errors.New("notary: cosignature carries no cosignature/v1 timestamp")
+	}
+	return tlogfmt.SignatureLine(sig), nil
 }
 
 func (p *Pusher) fail(ctx context.Context, n *notaryState, what string, err error) {
@@ -702,9 +693,9 @@ func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte, fresh b
 		p.metrics.pushes.WithLabelValues(n.verifier.Name(), "cosigned").Inc()
 	}
 	at := time.Now().UTC()
-	if nt, err := note.Open(append(bytes.Clone(msg), line...), note.VerifierList(n.verifier)); err == nil {
-		if ts, err := fnote.CoSigV1Timestamp(nt.Sigs[0]); err == nil {
-			at = ts.UTC()
+	if s, err := tlogfmt.ParseSignatureLine(line); err == nil {
+		if ts, ok := tlogfmt.CosignatureTime(s); ok {
+			at = ts
 		}
 	}
 	p.mu.Lock()

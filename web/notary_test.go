@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 )
 
@@ -99,10 +100,11 @@ func newTestNotary(t *testing.T, lg *witnessLog) (*notary.Office, *notary.TSA) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lk, err := notary.ParseLogKey(lg.vkey)
+	v, err := tlogfmt.NewVerifier(lg.vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
+	lk := notary.LogKey{Origin: v.Name(), Verifier: v}
 	o, err := notary.Open(context.Background(), notary.Config{Dir: filepath.Join(dir, "db"), Key: skey, Logs: []notary.LogKey{lk}})
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/web"
 )
@@ -58,7 +59,7 @@ func runNotary(ctx context.Context, args []string) error {
 	}
 	var keys []notary.LogKey
 	for _, s := range logs {
-		k, err := notary.ParseLogKey(s)
+		k, err := parseLogFlag(s)
 		if err != nil {
 			return err
 		}
@@ -93,6 +94,24 @@ func runNotary(ctx context.Context, args []string) error {
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// parseLogFlag parses a --log value: a verifier key of the log (any kind
+// `cunzheng keys` prints), whose key name is then the log's origin, as C2SP
+// tlog-checkpoint recommends, or ORIGIN=VKEY when they differ.
+func parseLogFlag(s string) (notary.LogKey, error) {
+	origin, vkey := "", s
+	if i := strings.IndexByte(s, '='); i >= 0 && !strings.Contains(s[:i], "+") {
+		origin, vkey = s[:i], s[i+1:]
+	}
+	v, err := tlogfmt.NewVerifier(vkey)
+	if err != nil {
+		return notary.LogKey{}, fmt.Errorf("--log: %w", err)
+	}
+	if origin == "" {
+		origin = v.Name()
+	}
+	return notary.LogKey{Origin: origin, Verifier: v}, nil
 }
 
 // openOffice opens the office's store in DIR/notary with its key and TSA
@@ -264,7 +283,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		cfg.TSAs = append(cfg.TSAs, notary.TSAEndpoint{URL: u, Roots: roots})
 	}
 	if len(cfg.Notaries) == 0 {
-		lk, err := notary.ParseLogKey(keys.VerifierKeys()[0])
+		lk, err := parseLogFlag(keys.VerifierKeys()[0])
 		if err != nil {
 			return nil, err
 		}

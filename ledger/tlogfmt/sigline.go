@@ -107,20 +107,22 @@ func AppendSignatures(msg []byte, lines ...[]byte) []byte {
 	return out
 }
 
-// cosigV1Len is the decoded length of an Ed25519 cosignature/v1 signature:
-// key ID (4), timestamp (8), Ed25519 signature (64).
-const cosigV1Len = 4 + 8 + 64
+// Decoded lengths of cosignature/v1 signatures: key ID (4), timestamp (8),
+// then an Ed25519 (64) or ML-DSA-44 (2420) signature.
+const (
+	cosigEd25519Len = 4 + 8 + 64
+	cosigMLDSALen   = 4 + 8 + 2420
+)
 
-// CosignatureTime returns the time inside a signature known to be an
-// Ed25519 cosignature/v1 (the big-endian POSIX seconds after the key ID),
-// in UTC. It reports false for a signature of another length or a
-// timestamp above 2^63-1, which tlog-cosignature forbids. It does not
-// verify the signature.
+// CosignatureTime returns the time inside a signature known to be a
+// cosignature/v1 (the big-endian POSIX seconds after the key ID), in UTC.
+// It reports false for a signature of another length or a timestamp above
+// 2^63-1, which tlog-cosignature forbids. It does not verify the signature.
 //
 // Spec: https://c2sp.org/tlog-cosignature
 func CosignatureTime(s note.Signature) (time.Time, bool) {
 	sig, err := base64.StdEncoding.DecodeString(s.Base64)
-	if err != nil || len(sig) != cosigV1Len {
+	if err != nil || (len(sig) != cosigEd25519Len && len(sig) != cosigMLDSALen) {
 		return time.Time{}, false
 	}
 	ts := binary.BigEndian.Uint64(sig[4:12])
