@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // ErrNotRecorded is what a DocumentLookup returns when the ledger holds no
@@ -56,17 +57,11 @@ func checkLedgerRecord(rec *LedgerRecord, origin string, verifiers note.Verifier
 	if verifiers == nil {
 		return errors.New("no ledger verifier keys configured")
 	}
-	n, err := note.Open(rec.Checkpoint, verifiers)
+	cp, err := tlogfmt.Open(rec.Checkpoint, verifiers)
 	if err != nil {
 		return fmt.Errorf("checkpoint signature: %w", err)
 	}
-	for _, s := range n.Sigs {
-		rec.SignedBy = append(rec.SignedBy, s.Name)
-	}
-	var cp log.Checkpoint
-	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
-		return fmt.Errorf("checkpoint body: %w", err)
-	}
+	rec.SignedBy = append(rec.SignedBy, cp.Signers()...)
 	if origin != "" && cp.Origin != origin {
 		return fmt.Errorf("checkpoint origin %q, want %q", cp.Origin, origin)
 	}
@@ -74,13 +69,7 @@ func checkLedgerRecord(rec *LedgerRecord, origin string, verifiers note.Verifier
 	if rec.LeafIndex >= cp.Size {
 		return fmt.Errorf("leaf index %d beyond tree size %d", rec.LeafIndex, cp.Size)
 	}
-	var root tlog.Hash
-	if len(cp.Hash) != len(root) {
-		return errors.New("checkpoint root hash has the wrong length")
-	}
-	copy(root[:], cp.Hash)
-	leaf := tlog.RecordHash(rec.Leaf)
-	if err := tlog.CheckRecord(tlog.RecordProof(rec.Proof), int64(cp.Size), root, int64(rec.LeafIndex), leaf); err != nil {
+	if err := tlogfmt.CheckInclusion(rec.Proof, rec.LeafIndex, cp.Size, tlogfmt.LeafHash(rec.Leaf), cp.Root); err != nil {
 		return fmt.Errorf("inclusion proof: %w", err)
 	}
 	rec.ProofOK = true

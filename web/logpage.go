@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,11 +15,10 @@ import (
 
 	"github.com/digitorus/timestamp"
 	"github.com/gin-gonic/gin"
-	"github.com/transparency-dev/merkle/proof"
-	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // The home page and the log explorer (/log). Every proof shown is checked
@@ -87,19 +85,16 @@ func toCheckpointView(cp ledger.Checkpoint) checkpointView {
 	return v
 }
 
-// parseCosig reads a note signature line "— name base64". A C2SP
-// cosignature/v1 signature is key hash (4), timestamp (8, big-endian Unix
-// seconds) and Ed25519 signature (64): its time is shown.
+// parseCosig reads a cosignature line for the pages (tlogfmt parses it):
+// its key name, and the time inside a C2SP cosignature/v1 signature. A line
+// that does not parse is shown as it is.
 func parseCosig(line string) cosigView {
-	f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "—"))
-	if len(f) != 2 {
+	s, err := tlogfmt.ParseSignatureLine(tlogfmt.AppendSignatures(nil, []byte(line)))
+	if err != nil {
 		return cosigView{Name: strings.TrimSpace(line)}
 	}
-	v := cosigView{Name: f[0]}
-	if sig, err := base64.StdEncoding.DecodeString(f[1]); err == nil && len(sig) == 4+8+64 {
-		v.Time = time.Unix(int64(binary.BigEndian.Uint64(sig[4:12])), 0)
-	}
-	return v
+	t, _ := tlogfmt.CosignatureTime(s)
+	return cosigView{Name: s.Name, Time: t}
 }
 
 type homeData struct {
@@ -308,16 +303,14 @@ func (h *logPages) lookupLeaf(ctx context.Context, q string, cp ledger.Checkpoin
 	if err != nil {
 		return nil, err
 	}
-	lh := rfc6962.DefaultHasher.HashLeaf(leaf)
-	v := &leafView{Index: index, Size: cp.Size, LeafHash: base64.StdEncoding.EncodeToString(lh), LeafHex: hex.EncodeToString(lh),
+	lh := tlogfmt.LeafHash(leaf)
+	v := &leafView{Index: index, Size: cp.Size, LeafHash: base64.StdEncoding.EncodeToString(lh[:]), LeafHex: hex.EncodeToString(lh[:]),
 		Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Leaf: string(leaf), LeafB64: base64.StdEncoding.EncodeToString(leaf)}
-	raw := make([][]byte, len(hashes))
-	for i, p := range hashes {
-		raw[i] = p[:]
+	for _, p := range hashes {
 		v.Proof = append(v.Proof, base64.StdEncoding.EncodeToString(p[:]))
 	}
 	v.ProofB64 = strings.Join(v.Proof, ",")
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, lh, raw, cp.Root[:]); err != nil {
+	if err := tlogfmt.CheckInclusion(hashes, index, cp.Size, lh, cp.Root); err != nil {
 		v.Problem = err.Error()
 	} else {
 		v.Checked = true
@@ -366,12 +359,10 @@ func (h *logPages) consistency(ctx context.Context, oldQ, newQ string, latest le
 	}
 	v := &consistencyView{Old: older.Size, New: newer.Size,
 		OldRoot: base64.StdEncoding.EncodeToString(older.Root[:]), NewRoot: base64.StdEncoding.EncodeToString(newer.Root[:])}
-	raw := make([][]byte, len(hashes))
-	for i, p := range hashes {
-		raw[i] = p[:]
+	for _, p := range hashes {
 		v.Proof = append(v.Proof, base64.StdEncoding.EncodeToString(p[:]))
 	}
-	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, older.Size, newer.Size, raw, older.Root[:], newer.Root[:]); err != nil {
+	if err := tlogfmt.CheckConsistency(hashes, older.Size, newer.Size, older.Root, newer.Root); err != nil {
 		v.Problem = err.Error()
 	} else {
 		v.Checked = true
