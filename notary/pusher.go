@@ -83,19 +83,27 @@ type Notary struct {
 	Fetch bool
 }
 
-// ParseNotary parses a --notary flag value "URL=VKEY". Both halves may
-// contain "=", so the split is the last one that leaves a valid key.
+// ParseNotary parses a --notary flag value "URL=VKEY", the key as
+// tlogfmt.NewCosignatureVerifier reads it. Both halves may contain "=", so
+// the split is the last one that leaves a valid key; when none does, the
+// error says why the key of the leftmost split (the usual one) was refused.
 func ParseNotary(s string) (Notary, error) {
+	var keyErr error
 	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] != '=' {
+		if s[i] != '=' || !strings.Contains(s[:i], "://") {
 			continue
 		}
 		u, vkey := s[:i], s[i+1:]
-		if _, err := tlogfmt.NewCosignatureVerifier(vkey); err == nil && strings.Contains(u, "://") {
+		_, err := tlogfmt.NewCosignatureVerifier(vkey)
+		if err == nil {
 			return Notary{URL: strings.TrimRight(u, "/"), VKey: vkey}, nil
 		}
+		keyErr = err
 	}
-	return Notary{}, fmt.Errorf("notary: %q is not URL=VKEY with a valid verifier key", s)
+	if keyErr != nil {
+		return Notary{}, fmt.Errorf("notary: %q is not URL=VKEY: %w", s, keyErr)
+	}
+	return Notary{}, fmt.Errorf("notary: %q is not URL=VKEY", s)
 }
 
 // TSAEndpoint is an RFC 3161 time-stamping authority.
