@@ -11,6 +11,8 @@ import (
 
 	"github.com/digitorus/timestamp"
 	fnote "github.com/transparency-dev/formats/note"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/requests from a fresh test log")
@@ -46,7 +48,7 @@ func TestRequestsTestdata(t *testing.T) {
 		t.Fatal("no seeds in " + requestsDir + "; run with -update")
 	}
 	for _, s := range seeds {
-		r, err := ParseRequest(s)
+		r, err := tlogfmt.ParseAddCheckpoint(s)
 		if err != nil {
 			t.Fatalf("seed does not parse: %v", err)
 		}
@@ -72,7 +74,7 @@ func readSeeds(t testing.TB) [][]byte {
 	return out
 }
 
-// FuzzParseRequest: any body either fails with ErrMalformed or parses into
+// FuzzParseRequest: any body either fails with tlogfmt.ErrMalformed or parses into
 // a request that marshals back to an equivalent body.
 func FuzzParseRequest(f *testing.F) {
 	for _, s := range readSeeds(f) {
@@ -82,17 +84,17 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("old 01\n\nx\n"))
 	f.Add([]byte("old 18446744073709551616\n\nx\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := ParseRequest(body)
+		r, err := tlogfmt.ParseAddCheckpoint(body)
 		if err != nil {
 			if r != nil {
 				t.Fatal("request returned with an error")
 			}
 			return
 		}
-		if len(r.Proof) > maxProofLines || len(r.Checkpoint) == 0 || (r.Old == 0 && len(r.Proof) > 0) {
+		if len(r.Proof) > tlogfmt.MaxProofLines || len(r.Checkpoint) == 0 || (r.Old == 0 && len(r.Proof) > 0) {
 			t.Fatalf("accepted an invalid request: %+v", r)
 		}
-		again, err := ParseRequest(r.Marshal())
+		again, err := tlogfmt.ParseAddCheckpoint(r.Marshal())
 		if err != nil {
 			t.Fatalf("re-marshalled request does not parse: %v", err)
 		}
@@ -122,7 +124,7 @@ func FuzzAddCheckpoint(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r, perr := ParseRequest(body)
+		r, perr := tlogfmt.ParseAddCheckpoint(body)
 		if perr != nil {
 			t.Fatalf("cosigned an unparsable body: %v", perr)
 		}

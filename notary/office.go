@@ -174,10 +174,10 @@ func logID(origin string) [8]byte {
 // AddCheckpoint parses and processes an add-checkpoint request body and
 // returns the response body: the office's cosignature line.
 func (o *Office) AddCheckpoint(ctx context.Context, body []byte) ([]byte, error) {
-	req, err := ParseRequest(body)
+	req, err := tlogfmt.ParseAddCheckpoint(body)
 	if err != nil {
 		o.metrics.requests.WithLabelValues("malformed").Inc()
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	cosig, err := o.Process(ctx, req)
 	o.metrics.requests.WithLabelValues(resultLabel(err)).Inc()
@@ -242,7 +242,7 @@ func (o *Office) openCheckpoint(msg []byte) (*verified, error) {
 // passes, durably records the checkpoint as the latest cosigned for its log
 // and returns the cosignature line. The state is committed with fsync before
 // the cosignature is returned.
-func (o *Office) Process(ctx context.Context, req *Request) ([]byte, error) {
+func (o *Office) Process(ctx context.Context, req *tlogfmt.AddCheckpoint) ([]byte, error) {
 	release, err := o.acquire()
 	if err != nil {
 		return nil, err

@@ -15,6 +15,8 @@ import (
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 func newTestOffice(t testing.TB, dir string, logs ...LogKey) *Office {
@@ -57,7 +59,7 @@ func checkCosig(o *Office, msg, line []byte) error {
 }
 
 func req(old uint64, proof [][]byte, msg []byte) []byte {
-	return (&Request{Old: old, Proof: proof, Checkpoint: msg}).Marshal()
+	return (&tlogfmt.AddCheckpoint{Old: old, Proof: proof, Checkpoint: msg}).Marshal()
 }
 
 func TestAddCheckpoint(t *testing.T) {
@@ -110,7 +112,7 @@ func TestAddCheckpoint(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, st.wantErr)
 			}
 			if err == nil {
-				r, _ := ParseRequest(st.body)
+				r, _ := tlogfmt.ParseAddCheckpoint(st.body)
 				verifyCosig(t, o, r.Checkpoint, cosig)
 			}
 			var ce *ConflictError

@@ -19,6 +19,8 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Pull-mode defaults.
@@ -39,7 +41,7 @@ const (
 	// of hashes in memory).
 	pullChunkTiles = 256
 	maxTileBytes   = tileWidth * sha256.Size
-	maxNoteBytes   = MaxRequestBytes
+	maxNoteBytes   = tlogfmt.MaxAddCheckpointBytes
 )
 
 // PullConfig configures pull-mode sync of one log.

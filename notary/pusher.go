@@ -371,7 +371,7 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 			p.metrics.pushes.WithLabelValues(n.verifier.Name(), "skipped").Inc()
 			return
 		}
-		req := &Request{Old: n.old, Checkpoint: msg}
+		req := &tlogfmt.AddCheckpoint{Old: n.old, Checkpoint: msg}
 		if n.old > 0 && n.old < size {
 			prf, err := p.log.ConsistencyProof(ctx, n.old, size)
 			if err != nil {
@@ -628,11 +628,11 @@ func (p *Pusher) submit(ctx context.Context, n *notaryState, body []byte) (cosig
 		return nil, nil, fmt.Errorf("notary: add-checkpoint to %s: %w", n.URL, err)
 	}
 	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, MaxRequestBytes+1))
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, tlogfmt.MaxAddCheckpointBytes+1))
 	if err != nil {
 		return nil, nil, fmt.Errorf("notary: reading answer from %s: %w", n.URL, err)
 	}
-	if len(rb) > MaxRequestBytes {
+	if len(rb) > tlogfmt.MaxAddCheckpointBytes {
 		return nil, nil, fmt.Errorf("notary: answer from %s is too large", n.URL)
 	}
 	switch {
@@ -640,7 +640,7 @@ func (p *Pusher) submit(ctx context.Context, n *notaryState, body []byte) (cosig
 		return rb, nil, nil
 	case resp.StatusCode == http.StatusConflict:
 		num, ok := bytes.CutSuffix(rb, []byte("\n"))
-		size, perr := parseDecimal(num)
+		size, perr := tlogfmt.ParseDecimal(string(num))
 		if !ok || perr != nil {
 			return nil, nil, fmt.Errorf("notary: 409 from %s without a size body", n.URL)
 		}

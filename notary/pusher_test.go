@@ -16,6 +16,8 @@ import (
 	"github.com/digitorus/timestamp"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // officeHandler serves an office's add-checkpoint over net/http with the
@@ -23,7 +25,7 @@ import (
 func officeHandler(o *Office) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /add-checkpoint", func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, tlogfmt.MaxAddCheckpointBytes))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return

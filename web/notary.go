@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 )
 
@@ -89,7 +90,7 @@ func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, log
 func (h *notaryHandlers) fail(c *gin.Context, err error) { abortWithError(c, h.logger, err) }
 
 func (h *notaryHandlers) addCheckpoint(c *gin.Context) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, notary.MaxRequestBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, tlogfmt.MaxAddCheckpointBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

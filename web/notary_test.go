@@ -81,7 +81,7 @@ func (l *witnessLog) note(size int64, root *tlog.Hash) []byte {
 }
 
 func (l *witnessLog) body(old, size int64, msg []byte) []byte {
-	r := &notary.Request{Old: uint64(old), Checkpoint: msg}
+	r := &tlogfmt.AddCheckpoint{Old: uint64(old), Checkpoint: msg}
 	if old > 0 && old < size {
 		p, err := tlog.ProveTree(size, old, tlog.HashReaderFunc(l.read))
 		if err != nil {
@@ -167,7 +167,7 @@ func TestNotaryHandlers(t *testing.T) {
 				{"extend", lg.body(s1, s2, lg.note(s2, nil)), 200, "— notary.test "},
 				{"fork", lg.body(s2, s1, fork), 400, ""},
 				{"fork, old ok", lg.body(0, s1, fork), 409, fmt.Sprintf("%d\n", s2)},
-				{"too large", bytes.Repeat([]byte("x"), notary.MaxRequestBytes+1), 413, ""},
+				{"too large", bytes.Repeat([]byte("x"), tlogfmt.MaxAddCheckpointBytes+1), 413, ""},
 			}
 			if start == 0 {
 				steps[4].want = fmt.Sprintf("%d\n", s1)

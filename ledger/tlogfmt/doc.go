@@ -19,6 +19,9 @@
 //   - C2SP tlog-cosignature (https://c2sp.org/tlog-cosignature): Ed25519
 //     cosignature/v1 keys (type 0x04, NewCosignatureVerifier) and the time
 //     inside a cosignature (CosignatureTime).
+//   - C2SP tlog-witness (https://c2sp.org/tlog-witness): the add-checkpoint
+//     request (AddCheckpoint, ParseAddCheckpoint) that the log side sends and
+//     a notary office parses; both sides share this format, not a package.
 //   - RFC 6962 / RFC 9162 inclusion and consistency proofs over SHA-256
 //     (CheckInclusion, CheckConsistency, via transparency-dev/merkle), and
 //     the one-hash-per-line proof text (ParseHashLines).

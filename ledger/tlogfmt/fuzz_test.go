@@ -141,3 +141,22 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAddCheckpoint: a parsed tlog-witness request marshals back to
+// the same bytes and keeps the spec's limits. (notary's FuzzParseRequest
+// runs the same parser on requests its office tests recorded.)
+func FuzzParseAddCheckpoint(f *testing.F) {
+	signed := readTestdata(f, "checkpoint.note")
+	f.Add(append([]byte("old 0\n\n"), signed...))
+	f.Add(append([]byte("old 3\nNBUVmC1lDiNSDb1U1/zwr6G3DMOhakEdRk3JwayWwwE=\n\n"), signed...))
+	f.Add([]byte("old 01\n\nx\n"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := tlogfmt.ParseAddCheckpoint(body)
+		if err != nil {
+			return
+		}
+		if len(r.Proof) > tlogfmt.MaxProofLines || len(r.Checkpoint) == 0 || (r.Old == 0 && len(r.Proof) > 0) || !bytes.Equal(r.Marshal(), body) {
+			t.Fatalf("parsed %q as %+v", body, r)
+		}
+	})
+}
