@@ -9,6 +9,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // tileReader serves our tiles to golang.org/x/mod/sumdb/tlog exactly as a
@@ -24,8 +26,8 @@ func (r tileReader) Height() int { return TileHeight }
 func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		p := TilePathOf(t)
-		parsed, err := ParseTilePath(p.String())
+		p := tlogfmt.TilePathOf(t)
+		parsed, err := tlogfmt.ParseTilePath(p.String())
 		if err != nil {
 			return nil, err
 		}

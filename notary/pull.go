@@ -515,10 +515,10 @@ feed:
 // serve instead once the tile is complete.
 func fetchTile(ctx context.Context, cfg PullConfig, n, w uint64) ([]byte, error) {
 	t := tlog.Tile{H: tileHeight, L: 0, N: int64(n), W: int(w)}
-	data, err := fetch(ctx, cfg.Client, cfg.URL+"/"+tilePath(t), maxTileBytes)
+	data, err := fetch(ctx, cfg.Client, cfg.URL+"/"+tlogfmt.TilePathOf(t).String(), maxTileBytes)
 	if w < tileWidth && errors.Is(err, ErrNotFound) {
 		t.W = tileWidth
-		data, err = fetch(ctx, cfg.Client, cfg.URL+"/"+tilePath(t), maxTileBytes)
+		data, err = fetch(ctx, cfg.Client, cfg.URL+"/"+tlogfmt.TilePathOf(t).String(), maxTileBytes)
 		if err == nil && len(data) == maxTileBytes {
 			data = data[:w*sha256.Size]
 		}
@@ -527,16 +527,9 @@ func fetchTile(ctx context.Context, cfg PullConfig, n, w uint64) ([]byte, error)
 		return nil, err
 	}
 	if uint64(len(data)) != w*sha256.Size {
-		return nil, fmt.Errorf("notary: tile %s is %d bytes, want %d", tilePath(t), len(data), w*sha256.Size)
+		return nil, fmt.Errorf("notary: tile %s is %d bytes, want %d", tlogfmt.TilePathOf(t).String(), len(data), w*sha256.Size)
 	}
 	return data, nil
-}
-
-// tilePath is the C2SP tlog-tiles path of t: "tile/<L>/<N>[.p/<W>]". The
-// sumdb path has the height after "tile/"; tlog-tiles fixes it at 8 and
-// leaves it out.
-func tilePath(t tlog.Tile) string {
-	return "tile/" + strings.TrimPrefix(t.Path(), "tile/8/")
 }
 
 // fetch GETs url and returns at most limit bytes of its body. 404 wraps

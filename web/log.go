@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Cache lifetimes of the tlog-tiles resources. The checkpoint is mutable and
@@ -57,7 +58,7 @@ func (h *logHandlers) checkpoint(c *gin.Context) {
 }
 
 func (h *logHandlers) tile(c *gin.Context) {
-	tp, err := ledger.ParseTilePath("tile" + c.Param("path"))
+	tp, err := tlogfmt.ParseTilePath("tile" + c.Param("path"))
 	if err != nil {
 		h.fail(c, notFound(err.Error()))
 		return

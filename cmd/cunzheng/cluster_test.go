@@ -29,6 +29,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster/clustertest"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // testCluster is one database and one bucket with the keys and flags the
@@ -154,7 +155,7 @@ func (b bucketTiles) Height() int { return ledger.TileHeight }
 func (b bucketTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		key := ledger.TilePathOf(t).String()
+		key := tlogfmt.TilePathOf(t).String()
 		o, err := b.c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
 		if err != nil {
 			return nil, fmt.Errorf("GET %s: %w", key, err)

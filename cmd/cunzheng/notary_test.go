@@ -293,7 +293,7 @@ func TestNotaryProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := func(old uint64, msg []byte) (int, string) {
-		r := &notary.Request{Old: old, Checkpoint: msg}
+		r := &tlogfmt.AddCheckpoint{Old: old, Checkpoint: msg}
 		resp, err := http.Post(a.url()+"/add-checkpoint", "text/plain", bytes.NewReader(r.Marshal()))
 		if err != nil {
 			t.Fatal(err)

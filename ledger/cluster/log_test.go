@@ -18,6 +18,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // bucketTiles serves tlog the tiles as a client of the bucket sees them.
@@ -40,7 +41,7 @@ func (b bucketTiles) get(key string) ([]byte, error) {
 func (b bucketTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		data, err := b.get(ledger.TilePathOf(t).String())
+		data, err := b.get(tlogfmt.TilePathOf(t).String())
 		if err != nil {
 			return nil, err
 		}
@@ -234,7 +235,7 @@ func TestClusterLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		obj, err := bt.get(ledger.TilePath{Index: 0, Width: int(want)}.String())
+		obj, err := bt.get(tlogfmt.TilePath{Index: 0, Width: int(want)}.String())
 		if err != nil || !bytes.Equal(tile, obj) {
 			t.Fatalf("tile 0/0 differs between server and bucket: %v", err)
 		}
@@ -242,7 +243,7 @@ func TestClusterLogs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		obj, err = bt.get(ledger.TilePath{Entries: true, Index: 0, Width: int(want)}.String())
+		obj, err = bt.get(tlogfmt.TilePath{Entries: true, Index: 0, Width: int(want)}.String())
 		if err != nil || !bytes.Equal(bundle, obj) {
 			t.Fatalf("entry bundle 0 differs between server and bucket: %v", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // Cache headers of the published objects, as the server sends them
@@ -36,7 +37,7 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 	start, end := b.Start, b.State.Size
 	var objs []object
 	path := func(entries bool, level uint8, n uint64, w uint64) object {
-		p := ledger.TilePath{Entries: entries, Level: level, Index: n}
+		p := tlogfmt.TilePath{Entries: entries, Level: level, Index: n}
 		o := object{cache: cacheImmutable}
 		if w < tileWidth {
 			p.Width = int(w)

@@ -1,4 +1,4 @@
-package ledger
+package tlogfmt
 
 import (
 	"fmt"
@@ -8,7 +8,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// TilePath is a parsed C2SP tlog-tiles resource path.
+// TilePath is a parsed C2SP tlog-tiles resource path: what the log serves
+// (web), stores in object storage (ledger/cluster) and a pulling office
+// fetches (notary).
 type TilePath struct {
 	// Entries is true for an entry bundle (tile/entries/...).
 	Entries bool
@@ -25,7 +27,7 @@ type TilePath struct {
 // (entry) tiles with level -1.
 func TilePathOf(t tlog.Tile) TilePath {
 	w := t.W
-	if w == tileWidth {
+	if w == 1<<8 { // a full tile of height 8
 		w = 0
 	}
 	if t.L < 0 {
@@ -68,7 +70,7 @@ func encodeTileIndex(n uint64) string {
 // Spec: https://c2sp.org/tlog-tiles
 func ParseTilePath(p string) (TilePath, error) {
 	bad := func(why string) (TilePath, error) {
-		return TilePath{}, fmt.Errorf("ledger: bad tile path %q: %s", p, why)
+		return TilePath{}, fmt.Errorf("tlogfmt: %w tile path %q: %s", ErrMalformed, p, why)
 	}
 	rest, ok := strings.CutPrefix(strings.TrimPrefix(p, "/"), "tile/")
 	if !ok {
@@ -82,14 +84,14 @@ func ParseTilePath(p string) (TilePath, error) {
 	if first == "entries" {
 		t.Entries = true
 	} else {
-		l, err := parseDecimal(first, 63)
+		l, err := parseBoundedDecimal(first, 63)
 		if err != nil {
 			return bad("level: " + err.Error())
 		}
 		t.Level = uint8(l)
 	}
 	if idx, w, ok := strings.Cut(rest, ".p/"); ok {
-		width, err := parseDecimal(w, 255)
+		width, err := parseBoundedDecimal(w, 255)
 		if err != nil || width == 0 {
 			return bad("partial width must be 1-255")
 		}
@@ -125,13 +127,14 @@ func ParseTilePath(p string) (TilePath, error) {
 	return t, nil
 }
 
-// parseDecimal parses a decimal without sign or extra leading zeroes.
-func parseDecimal(s string, max uint64) (uint64, error) {
-	if s == "" || (len(s) > 1 && s[0] == '0') || strings.Trim(s, "0123456789") != "" {
-		return 0, fmt.Errorf("%q is not a canonical decimal", s)
+// parseBoundedDecimal parses a canonical decimal (ParseDecimal) no larger
+// than max.
+func parseBoundedDecimal(s string, max uint64) (uint64, error) {
+	v, err := ParseDecimal(s)
+	if err != nil {
+		return 0, err
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || v > max {
+	if v > max {
 		return 0, fmt.Errorf("%q is out of range", s)
 	}
 	return v, nil

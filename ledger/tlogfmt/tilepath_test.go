@@ -1,4 +1,4 @@
-package ledger
+package tlogfmt
 
 import (
 	"testing"
@@ -59,10 +59,10 @@ func TestTilePathOf(t *testing.T) {
 		tile tlog.Tile
 		want string
 	}{
-		{tlog.Tile{H: TileHeight, L: 0, N: 1234067, W: 256}, "tile/0/x001/x234/067"},
-		{tlog.Tile{H: TileHeight, L: 2, N: 5, W: 17}, "tile/2/005.p/17"},
-		{tlog.Tile{H: TileHeight, L: -1, N: 1000, W: 256}, "tile/entries/x001/000"},
-		{tlog.Tile{H: TileHeight, L: -1, N: 3, W: 1}, "tile/entries/003.p/1"},
+		{tlog.Tile{H: 8, L: 0, N: 1234067, W: 256}, "tile/0/x001/x234/067"},
+		{tlog.Tile{H: 8, L: 2, N: 5, W: 17}, "tile/2/005.p/17"},
+		{tlog.Tile{H: 8, L: -1, N: 1000, W: 256}, "tile/entries/x001/000"},
+		{tlog.Tile{H: 8, L: -1, N: 3, W: 1}, "tile/entries/003.p/1"},
 	}
 	for _, tt := range tests {
 		if got := TilePathOf(tt.tile).String(); got != tt.want {
