@@ -19,6 +19,8 @@
 //   - C2SP tlog-cosignature (https://c2sp.org/tlog-cosignature): Ed25519
 //     cosignature/v1 keys (type 0x04, NewCosignatureVerifier) and the time
 //     inside a cosignature (CosignatureTime).
+//   - C2SP tlog-tiles (https://c2sp.org/tlog-tiles): tile and entry-bundle
+//     paths (TilePath, ParseTilePath, TilePathOf).
 //   - C2SP tlog-witness (https://c2sp.org/tlog-witness): the add-checkpoint
 //     request (AddCheckpoint, ParseAddCheckpoint) that the log side sends and
 //     a notary office parses; both sides share this format, not a package.
