@@ -205,11 +205,11 @@ func checkAfterCrash(t *testing.T, dir string, acked map[uint64]tlog.Hash, cps [
 	acked[r.Index] = r.Hash
 }
 
-func TestStorageErrorsReachCallersAndLeaveStoreConsistent(t *testing.T) {
+func TestStorageErrorsPauseAppendsUntilTheStoreRecovers(t *testing.T) {
 	ctx := context.Background()
 	mem := vfs.NewMem()
 	fs := newSlowFS(mem)
-	l := openTestLog(t, fs, "log", nil)
+	l := openTestLog(t, fs, "log", func(c *Config) { c.RecoverInterval = 10 * time.Millisecond })
 	acked := map[uint64]tlog.Hash{}
 	for i := 0; i < 100; i++ {
 		r, err := l.Append(ctx, leafN(i))
@@ -226,27 +226,44 @@ func TestStorageErrorsReachCallersAndLeaveStoreConsistent(t *testing.T) {
 	if !strings.Contains(err.Error(), "injected") {
 		t.Errorf("the error does not say what failed: %v", err)
 	}
-	fs.fail.Store(false)
-	if _, err := l.Append(ctx, []byte("after")); !errors.Is(err, ErrStorage) {
-		t.Fatalf("a failed log must refuse appends until reopened, got %v", err)
+	if l.Healthy() == nil {
+		t.Fatal("Healthy is nil while writes fail")
 	}
-	closeQuietly(l)
+	// Still failing: appends are refused at once, reads go on.
+	time.Sleep(50 * time.Millisecond)
+	if _, err := l.Append(ctx, []byte("refused")); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append while the storage still fails: %v, want ErrStorage", err)
+	}
+	checkAcked(t, l, acked)
+
+	fs.fail.Store(false)
+	var r Receipt
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		r, err = l.Append(ctx, []byte("resumed"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrStorage) || time.Now().After(deadline) {
+			t.Fatalf("appends did not resume once the storage took writes: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l.Healthy() != nil {
+		t.Fatalf("Healthy after resuming: %v", l.Healthy())
+	}
+	if r.Index != 100 && r.Index != 101 {
+		t.Fatalf("resumed append at %d, want 100 (or 101 if the failed batch was durable)", r.Index)
+	}
+	acked[r.Index] = r.Hash
+	checkAcked(t, l, acked)
+	l.Close()
 
 	l = openTestLog(t, mem, "log", nil)
 	defer l.Close()
 	checkAcked(t, l, acked)
-	if size := l.Size(); size != 100 && size != 101 {
-		t.Fatalf("reopened size %d, want 100 (or 101 if the failed batch was durable)", size)
+	if size := l.Size(); size != r.Index+1 {
+		t.Fatalf("reopened size %d, want %d", size, r.Index+1)
 	}
-	if _, err := l.Append(ctx, []byte("resumed")); err != nil {
-		t.Fatalf("append after reopen: %v", err)
-	}
-}
-
-// closeQuietly closes a log whose storage failed; Pebble reports the
-// failure again on close.
-func closeQuietly(l *Log) {
-	l.Close()
 }
 
 func checkAcked(t *testing.T, l *Log, acked map[uint64]tlog.Hash) {
