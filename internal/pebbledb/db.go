@@ -94,6 +94,12 @@ func (f *Fault) Reason() string {
 	return r
 }
 
+// Public says when writes paused and why, without the failure's detail
+// (which names files): what /healthz shows.
+func (f *Fault) Public() string {
+	return fmt.Sprintf("writes paused since %s (%s)", f.Since.UTC().Format(time.RFC3339), f.Reason())
+}
+
 func (f *Fault) Unwrap() error { return f.Err }
 
 // Is makes errors.Is(f, ErrNoSpace) hold for a full disk and
