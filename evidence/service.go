@@ -238,6 +238,7 @@ func (s *Service) recoverLoop(ps *pebbleStore, interval time.Duration) {
 	defer s.bg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var lastLog time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -245,6 +246,7 @@ func (s *Service) recoverLoop(ps *pebbleStore, interval time.Duration) {
 		case <-t.C:
 		}
 		if ps.health() == nil {
+			lastLog = time.Time{}
 			continue
 		}
 		s.indexMu.Lock()
@@ -254,7 +256,10 @@ func (s *Service) recoverLoop(ps *pebbleStore, interval time.Duration) {
 		}
 		s.indexMu.Unlock()
 		if err != nil {
-			s.logger.Debug("evidence: store does not take writes yet", "err", err)
+			if time.Since(lastLog) > 30*time.Second {
+				lastLog = time.Now()
+				s.logger.Warn("evidence: store writes still paused", "err", err)
+			}
 			continue
 		}
 		s.logger.Info("evidence: store takes writes again")

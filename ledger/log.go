@@ -711,6 +711,7 @@ func (l *Log) recoverLoop(rec Recoverer) {
 	defer l.wg.Done()
 	t := time.NewTicker(l.cfg.RecoverInterval)
 	defer t.Stop()
+	var lastLog time.Time
 	for {
 		select {
 		case <-l.closing:
@@ -718,6 +719,7 @@ func (l *Log) recoverLoop(rec Recoverer) {
 		case <-t.C:
 		}
 		if l.failed.Load() == nil {
+			lastLog = time.Time{}
 			if err := rec.Health(); err != nil {
 				l.failWith(err)
 			}
@@ -729,8 +731,9 @@ func (l *Log) recoverLoop(rec Recoverer) {
 		case <-l.closing:
 			return
 		}
-		if err := <-done; err != nil {
-			l.logger.Debug("ledger: store does not take writes yet", "err", err)
+		if err := <-done; err != nil && time.Since(lastLog) > 30*time.Second {
+			lastLog = time.Now()
+			l.logger.Warn("ledger: appends still paused", "err", err)
 		}
 	}
 }

@@ -124,9 +124,10 @@ type Config struct {
 	// Logger receives Pebble's errors and this package's decisions. The
 	// default discards them.
 	Logger *slog.Logger
-	// MinFree is the free space, beyond the WAL to replay, that opening
-	// writable needs: the replayed memtables are flushed at open, and a new
-	// WAL and MANIFEST are written. The default is DefaultMinFree.
+	// MinFree is the free space that opening writable needs beyond the
+	// WAL to replay (flushed at open) and a new WAL (which Pebble
+	// preallocates at 110% of the memtable size): room for a new MANIFEST
+	// and the first tables. The default is DefaultMinFree.
 	MinFree uint64
 	// ProbeSize is the size of the synced test write Recover makes before
 	// reopening. The default is 1 MiB.
@@ -141,6 +142,8 @@ const DefaultMinFree = 16 << 20
 type DB struct {
 	cfg    Config
 	logger *slog.Logger
+	// walPrealloc is what Pebble preallocates for a new WAL.
+	walPrealloc uint64
 
 	// cur is the current opening; Recover replaces it.
 	cur atomic.Pointer[handle]
@@ -190,6 +193,12 @@ func Open(cfg Config) (*DB, error) {
 		cfg.ProbeSize = 1 << 20
 	}
 	d := &DB{cfg: cfg, logger: cfg.Logger.With("store", cfg.Name)}
+	if o := cfg.Options(); o != nil {
+		d.walPrealloc = o.MemTableSize + o.MemTableSize/10 // db.go walPreallocateSize
+		if o.Cache != nil {
+			o.Cache.Unref()
+		}
+	}
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("%s store: creating its directory: %w", cfg.Name, err)
 	}
@@ -252,9 +261,9 @@ func (d *DB) roomToOpen() error {
 	if err != nil {
 		return nil
 	}
-	need := d.walBytes() + d.cfg.MinFree
+	need := d.walBytes() + d.walPrealloc + d.cfg.MinFree
 	if u.AvailBytes < need {
-		return fmt.Errorf("%d bytes free, %d needed to replay the WAL and write: %w", u.AvailBytes, need, ErrNoSpace)
+		return fmt.Errorf("%d bytes free, %d needed to open the store writable (WAL replay, a new WAL and room to write): %w", u.AvailBytes, need, ErrNoSpace)
 	}
 	return nil
 }
