@@ -200,7 +200,9 @@ func Open(cfg Config) (*DB, error) {
 		}
 	}
 	if err := cfg.FS.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("%s store: creating its directory: %w", cfg.Name, err)
+		if _, serr := cfg.FS.Stat(cfg.Dir); serr != nil {
+			return nil, fmt.Errorf("%s store: creating its directory: %w", cfg.Name, err)
+		}
 	}
 	var werr error
 	if err := d.roomToOpen(); err != nil {
@@ -616,7 +618,7 @@ func (p pebbleLogger) Errorf(format string, args ...any) {
 func (p pebbleLogger) Fatalf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	p.l.Error("pebble: fatal: " + msg)
-	if strings.Contains(msg, "MANIFEST") && !strings.HasPrefix(format, "pebble: fatal commit error") {
+	if strings.HasPrefix(msg, "MANIFEST ") { // "MANIFEST sync failed: ...", version_set.go
 		return
 	}
 	panic(fatalPanic{msg})
