@@ -274,6 +274,8 @@ func TestDiskFull(t *testing.T) {
 	ledgerDir, evidenceDir := filepath.Join(data, "ledger"), filepath.Join(data, "evidence")
 	tmpfsMount(t, ledgerDir, 320<<20)
 	tmpfsMount(t, evidenceDir, 320<<20)
+	notaryDir := filepath.Join(data, "notary") // the built-in notary office's store
+	tmpfsMount(t, notaryDir, 320<<20)
 
 	s := startServe(t, "--data", data, "--demo")
 	defer func() {
@@ -328,10 +330,11 @@ func TestDiskFull(t *testing.T) {
 
 	// Restart on full disks: it must answer /healthz and reads at once.
 	s.stop(t)
-	fillers := []string{fillDisk(t, ledgerDir), fillDisk(t, evidenceDir)}
+	fillers := []string{fillDisk(t, ledgerDir), fillDisk(t, evidenceDir), fillDisk(t, notaryDir)}
 	s = startServe(t, "--data", data, "--metrics-addr", "127.0.0.1:0")
 	code, health := getStatus(t, s.url+"/healthz")
-	if code != http.StatusServiceUnavailable || !strings.Contains(health, "ledger: degraded") || !strings.Contains(health, "evidence: degraded") {
+	if code != http.StatusServiceUnavailable || !strings.Contains(health, "ledger: degraded") || !strings.Contains(health, "evidence: degraded") ||
+		!strings.Contains(health, "notary: degraded") {
 		t.Errorf("/healthz after a restart on full disks: %d %s", code, health)
 	}
 	checkReadsWork(t, s.url)
@@ -343,7 +346,7 @@ func TestDiskFull(t *testing.T) {
 	if s.cmd.ProcessState != nil {
 		t.Fatalf("the server exited on full disks:\n%s", s.logs())
 	}
-	for _, dir := range []string{ledgerDir, evidenceDir} {
+	for _, dir := range []string{ledgerDir, evidenceDir, notaryDir} {
 		names, _ := os.ReadDir(dir)
 		if len(names) > 200 {
 			t.Errorf("%d files in %s after 3 s on a full disk: Pebble is retrying without pause", len(names), dir)

@@ -116,8 +116,11 @@ func runServe(ctx context.Context, args []string) error {
 	}()
 	defer func() { stopRun(); bg.Wait() }()
 
-	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts,
-		Health: []web.HealthCheck{{Name: "evidence", Check: a.evidence.Healthy}}})
+	health := []web.HealthCheck{{Name: "evidence", Check: a.evidence.Healthy}}
+	if o := a.notarization.Office; o != nil {
+		health = append(health, web.HealthCheck{Name: "notary", Check: o.Healthy})
+	}
+	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health})
 	return serveListener(ctx, ln, srv, logger, func(url string) {
 		if f.demo {
 			if err := a.loadDemo(ctx, url); err != nil {

@@ -392,6 +392,19 @@ func (d *DB) Write(fn func(db *pebble.DB) error) (err error) {
 		return err
 	}
 	defer h.Release()
+	return d.write(h, fn)
+}
+
+// Commit commits b, a batch made from the opening h (which the caller
+// holds), as Write does.
+func (d *DB) Commit(h Handle, b *pebble.Batch, o *pebble.WriteOptions) error {
+	return d.write(h, func(*pebble.DB) error { return b.Commit(o) })
+}
+
+func (d *DB) write(h Handle, fn func(db *pebble.DB) error) (err error) {
+	if f := d.fault.Load(); f != nil {
+		return f
+	}
 	if h.h.readOnly {
 		return d.Health()
 	}
