@@ -19,6 +19,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cunzheng/cunzheng/ledger/pebbledb"
 )
 
 // Log is the append-only ledger as evidence needs it. *ledger.Log satisfies
@@ -65,6 +67,10 @@ type Config struct {
 	// FS is the filesystem of the Pebble store (vfs.NewMem() in tests).
 	// The default is the disk. Tenant files are always on disk.
 	FS vfs.FS
+	// RecoverInterval is how often the embedded store, after a failed
+	// write (a full disk) paused its writes, checks whether the disk takes
+	// writes again. The default is one second.
+	RecoverInterval time.Duration
 	// Store, when set, replaces the Pebble store under Dir and the tenant
 	// files: cluster mode passes OpenPostgres's store, shared by every
 	// `cunzheng serve` process of the cluster, and Dir and FS are unused.
@@ -130,6 +136,8 @@ type Service struct {
 	groupRun  sync.Mutex
 
 	closed atomic.Bool
+	stop   chan struct{}  // closed by Close: ends recoverLoop
+	bg     sync.WaitGroup // recoverLoop
 
 	subjMu   sync.Mutex             // guards subjects
 	subjects map[string]*subjectKey // tenant/sref -> unwrapped data key
@@ -159,6 +167,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.ReloadInterval == 0 {
 		cfg.ReloadInterval = DefaultReloadInterval
 	}
+	if cfg.RecoverInterval <= 0 {
+		cfg.RecoverInterval = time.Second
+	}
 	st := cfg.Store
 	var tenants Tenants
 	if st == nil {
@@ -168,7 +179,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		if cfg.FS == nil {
 			cfg.FS = vfs.Default
 		}
-		ps, err := openPebble(cfg.Dir, cfg.FS, quietLogger{cfg.Logger})
+		ps, err := openPebble(cfg.Dir, cfg.FS, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}
@@ -187,23 +198,92 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		subjects:      map[string]*subjectKey{},
 		contractCache: map[string]*contractRecord{},
 		groupOpen:     map[string]*finalizeGroup{},
+		stop:          make(chan struct{}),
 	}
 	if err := s.reg.reload(); err != nil {
 		st.Close()
 		return nil, err
 	}
-	if err := s.recover(ctx); err != nil {
+	ps, embedded := st.(*pebbleStore)
+	if embedded && ps.health() != nil {
+		// Opened read-only on a full disk: pending claims are completed
+		// when writes resume (recoverLoop).
+		s.logger.Error("evidence: store opened read-only, writes paused until the disk has room", "err", ps.health())
+	} else if err := s.recover(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
+	if embedded {
+		s.bg.Add(1)
+		go s.recoverLoop(ps, cfg.RecoverInterval)
+	}
 	return s, nil
 }
+
+// Healthy returns nil while the store takes writes, else why not: an
+// error matching ErrUnavailable, and ErrNoSpace when the disk is full.
+func (s *Service) Healthy() error {
+	if ps, ok := s.store.(*pebbleStore); ok {
+		return writeErr(ps.health())
+	}
+	return nil
+}
+
+// recoverLoop resumes the embedded store's writes after a storage failure
+// once its disk takes writes again (every interval it probes; see
+// ledger/pebbledb), then completes the claims left pending meanwhile.
+// The contract cache is dropped with the reopen: a finalize whose commit
+// failed may have become durable after all, and the cache would not know.
+func (s *Service) recoverLoop(ps *pebbleStore, interval time.Duration) {
+	defer s.bg.Done()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var lastLog time.Time
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if ps.health() == nil {
+			lastLog = time.Time{}
+			continue
+		}
+		s.indexMu.Lock()
+		err := ps.recoverWrites()
+		if err == nil {
+			clear(s.contractCache)
+		}
+		s.indexMu.Unlock()
+		if err != nil {
+			if time.Since(lastLog) > 30*time.Second {
+				lastLog = time.Now()
+				s.logger.Warn("evidence: store writes still paused", "err", err)
+			}
+			continue
+		}
+		s.logger.Info("evidence: store takes writes again")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := s.recover(ctx); err != nil {
+			s.logger.Error("evidence: completing pending claims after the store recovered", "err", err)
+		}
+		cancel()
+	}
+}
+
+// Errors of the embedded store's storage.
+var (
+	// ErrNoSpace matches a failed write (or a paused store) on a full disk.
+	ErrNoSpace = pebbledb.ErrNoSpace
+)
 
 // Close closes the store. Closing twice is harmless.
 func (s *Service) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	close(s.stop)
+	s.bg.Wait()
 	if err := s.store.Close(); err != nil {
 		return fmt.Errorf("evidence: closing store: %w", err)
 	}
@@ -756,13 +836,47 @@ func (s *Service) recover(ctx context.Context) error {
 		})
 		for start := 0; start < len(work); start += MaxBatch {
 			end := min(start+MaxBatch, len(work))
-			if err := s.appendAndFinalize(ctx, t, work[start:end]); err != nil {
+			if err := s.finishPending(ctx, t, work[start:end]); err != nil {
 				return fmt.Errorf("evidence: recovering pending claims: %w", err)
 			}
 		}
 		s.logger.Info("evidence: recovered pending claims", "tenant", t, "count", len(work))
 	}
 	return nil
+}
+
+// finishPending appends and finalizes pending claims of one tenant as a
+// request would: holding their ids against a client's retry of the same
+// events and eraseMu shared, and only those still pending once held.
+// (recover runs at Open, alone, and after the store recovered from a full
+// disk, beside live requests.)
+func (s *Service) finishPending(ctx context.Context, tenant string, work []*item) error {
+	keys := make([]string, len(work))
+	for i, it := range work {
+		keys[i] = tenant + "\x00" + it.id
+	}
+	release, err := s.acquire(ctx, keys)
+	if err != nil {
+		return err
+	}
+	defer release()
+	s.eraseMu.RLock()
+	defer s.eraseMu.RUnlock()
+	still := work[:0:0]
+	for _, it := range work {
+		var c claim
+		found, err := s.get(key("i", tenant, it.id), &c)
+		if err != nil {
+			return err
+		}
+		if found && c.State == "pending" {
+			still = append(still, it)
+		}
+	}
+	if len(still) == 0 {
+		return nil
+	}
+	return s.appendAndFinalize(ctx, tenant, still)
 }
 
 // memTableStopWritesThreshold is Pebble's setting, fixed here because
@@ -781,18 +895,4 @@ func (f noRecycleFS) ReuseForWrite(oldname, newname string, category vfs.DiskWri
 		return nil, err
 	}
 	return f.FS.Create(newname, category)
-}
-
-// quietLogger sends Pebble's logs to slog at debug level (errors at error).
-type quietLogger struct{ l *slog.Logger }
-
-func (q quietLogger) Infof(format string, args ...any) {
-	q.l.Debug("pebble: " + fmt.Sprintf(format, args...))
-}
-func (q quietLogger) Errorf(format string, args ...any) {
-	q.l.Error("pebble: " + fmt.Sprintf(format, args...))
-}
-func (q quietLogger) Fatalf(format string, args ...any) {
-	q.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
-	os.Exit(1)
 }

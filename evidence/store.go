@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -13,6 +14,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cunzheng/cunzheng/ledger/pebbledb"
 )
 
 // Store is where the service keeps its state: an ordered key-value store
@@ -131,14 +134,33 @@ func (b *batch) empty() bool { return len(b.ops) == 0 && len(b.expects) == 0 }
 // directory), whose callers serialise writers of a key themselves (the
 // service's in-flight claims, eraseMu and update's mutex), so that checking
 // a precondition with a read just before committing is race-free.
+//
+// A failed write (a full disk) pauses its writes and leaves reads working;
+// Service.recoverLoop reopens it in place once the disk takes writes
+// again (see ledger/pebbledb).
 type pebbleStore struct {
-	db *pebble.DB
+	db *pebbledb.DB
 	mu sync.Mutex // serialises update
 }
 
 var _ Store = (*pebbleStore)(nil)
 
-func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error) {
+func openPebble(dir string, fs vfs.FS, logger *slog.Logger) (*pebbleStore, error) {
+	db, err := pebbledb.Open(pebbledb.Config{
+		Name:    "evidence",
+		Dir:     filepath.Join(dir, "db"),
+		FS:      noRecycleFS{fs},
+		Options: pebbleOptions,
+		Logger:  logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evidence: opening store: %w", err)
+	}
+	return &pebbleStore{db: db}, nil
+}
+
+// pebbleOptions returns the options of one opening of the store.
+func pebbleOptions() *pebble.Options {
 	// Pebble reserves each memtable's size in the block cache: a cache of
 	// DefaultCacheSize next to two 32 MiB memtables held no block at all,
 	// and every claim and index read went to disk. The memtables get their
@@ -147,11 +169,7 @@ func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error)
 	// below (bench ingest used 5-18% less CPU per event in five
 	// interleaved pairs), for about 40 MiB more peak RSS.
 	const memTableSize = 32 << 20
-	cache := pebble.NewCache(DefaultCacheSize + memTableStopWritesThreshold*memTableSize)
-	defer cache.Unref()
 	opts := &pebble.Options{
-		FS:                          noRecycleFS{fs},
-		Logger:                      logger,
 		MemTableStopWritesThreshold: memTableStopWritesThreshold,
 		MemTableSize:                memTableSize,
 		// Claims, subject keys and document hashes have random keys, so
@@ -162,7 +180,7 @@ func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error)
 		// most are misses that the bloom filters answer.
 		L0CompactionThreshold: 16,
 		L0StopWritesThreshold: 64,
-		Cache:                 cache,
+		Cache:                 pebble.NewCache(DefaultCacheSize + memTableStopWritesThreshold*memTableSize),
 	}
 	// Sealed records are half the bytes ingest writes, keyed by ledger
 	// index, and never rewritten. Value separation writes each one to a
@@ -187,12 +205,24 @@ func openPebble(dir string, fs vfs.FS, logger quietLogger) (*pebbleStore, error)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	db, err := pebble.Open(filepath.Join(dir, "db"), opts)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: opening store: %w", err)
-	}
-	return &pebbleStore{db: db}, nil
+	return opts
 }
+
+// writeErr marks a failed write as ErrUnavailable, keeping its cause (a
+// *pebbledb.Fault: errors.Is(err, ErrNoSpace) for a full disk).
+func writeErr(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// health returns why the store takes no writes, or nil.
+func (p *pebbleStore) health() error { return p.db.Health() }
+
+// recoverWrites reopens the store once the disk takes writes again; nil
+// when writes are taken.
+func (p *pebbleStore) recoverWrites() error { return p.db.Recover() }
 
 // sealedSpanPolicy separates the values of the sealed table (S/) and keeps
 // every other table's values inline.
@@ -212,6 +242,15 @@ func sealedSpanPolicy(start []byte) (pebble.SpanPolicy, []byte, error) {
 func (p *pebbleStore) shared() bool { return false }
 
 func (p *pebbleStore) Close() error { return p.db.Close() }
+
+// acquire returns the open database for one read; release it after.
+func (p *pebbleStore) acquire() (pebbledb.Handle, error) {
+	h, err := p.db.Acquire()
+	if err != nil {
+		return h, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return h, nil
+}
 
 // get and getMany look keys up with prefix seeks rather than Get: most
 // ingest lookups are for absent keys (a new id, subject or contract), and
@@ -233,7 +272,12 @@ func (p *pebbleStore) getMany(_ context.Context, keys [][]byte) (map[string][]by
 	}
 	sorted := slices.Clone(keys)
 	slices.SortFunc(sorted, bytes.Compare)
-	it, err := p.db.NewIter(&pebble.IterOptions{UseL6Filters: true})
+	h, err := p.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{UseL6Filters: true})
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +303,12 @@ func (p *pebbleStore) getMany(_ context.Context, keys [][]byte) (map[string][]by
 }
 
 func (p *pebbleStore) scan(_ context.Context, lower, upper []byte, fn func(k, v []byte) (bool, error)) error {
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	h, err := p.acquire()
+	if err != nil {
+		return err
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
@@ -314,27 +363,33 @@ func (p *pebbleStore) commit(_ context.Context, b *batch) error {
 			return err
 		}
 	}
-	pb := p.db.NewBatch()
-	defer pb.Close()
-	for _, o := range b.ops {
-		var err error
-		switch o.kind {
-		case opSet, opInsert:
-			err = pb.Set(o.k, o.v, nil)
-		case opDelete:
-			err = pb.Delete(o.k, nil)
-		case opDeleteRange:
-			err = pb.DeleteRange(o.k, o.v, nil)
-		}
-		if err != nil {
-			return err
-		}
-	}
 	opt := pebble.NoSync
 	if b.sync {
 		opt = pebble.Sync
 	}
-	return pb.Commit(opt)
+	var buildErr error
+	err := p.db.Write(func(db *pebble.DB) error {
+		pb := db.NewBatch()
+		defer pb.Close()
+		for _, o := range b.ops {
+			switch o.kind {
+			case opSet, opInsert:
+				buildErr = pb.Set(o.k, o.v, nil)
+			case opDelete:
+				buildErr = pb.Delete(o.k, nil)
+			case opDeleteRange:
+				buildErr = pb.DeleteRange(o.k, o.v, nil)
+			}
+			if buildErr != nil {
+				return nil
+			}
+		}
+		return pb.Commit(opt)
+	})
+	if buildErr != nil {
+		return buildErr
+	}
+	return writeErr(err)
 }
 
 type pebbleTxn struct {
@@ -375,14 +430,27 @@ func (p *pebbleStore) update(ctx context.Context, fn func(tx txn) error) error {
 // with freed blocks is beyond this: use an encrypting filesystem or disk if
 // that matters.
 func (p *pebbleStore) shred(ctx context.Context, k []byte) error {
-	for i := range memTableStopWritesThreshold + 2 {
-		// Flushing an empty memtable may not rotate the WAL; write something.
-		if err := p.db.Set([]byte("w/rotate"), []byte{byte(i)}, pebble.NoSync); err != nil {
-			return err
+	err := p.db.Write(func(db *pebble.DB) error {
+		for i := range memTableStopWritesThreshold + 2 {
+			// Flushing an empty memtable may not rotate the WAL; write something.
+			if err := db.Set([]byte("w/rotate"), []byte{byte(i)}, pebble.NoSync); err != nil {
+				return err
+			}
+			if err := db.Flush(); err != nil {
+				return err
+			}
 		}
-		if err := p.db.Flush(); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return writeErr(err)
 	}
-	return p.db.Compact(ctx, k, append(append([]byte(nil), k...), 0), false)
+	// Outside Write: a cancelled compaction is no storage failure (a
+	// failed compaction write pauses writes through the guard filesystem).
+	h, err := p.acquire()
+	if err != nil {
+		return err
+	}
+	defer h.Release()
+	return h.DB().Compact(ctx, k, append(append([]byte(nil), k...), 0), false)
 }

@@ -23,7 +23,7 @@ func TestStores(t *testing.T) {
 		open func(t *testing.T) Store
 	}{
 		{"pebble", func(t *testing.T) Store {
-			st, err := openPebble(t.TempDir(), vfs.NewMem(), quietLogger{discardLogger()})
+			st, err := openPebble(t.TempDir(), vfs.NewMem(), discardLogger())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +235,7 @@ func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // memtables held no block at all, so that every read went to disk.
 func TestPebbleCacheBesideMemtables(t *testing.T) {
 	ctx := context.Background()
-	st, err := openPebble(t.TempDir(), vfs.NewMem(), quietLogger{discardLogger()})
+	st, err := openPebble(t.TempDir(), vfs.NewMem(), discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestPebbleCacheBesideMemtables(t *testing.T) {
 		}
 	}
 	// Settle the tables, so that no compaction replaces them meanwhile.
-	if err := st.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+	if err := rawDB(t, st).Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
 		t.Fatal(err)
 	}
 	keys := slices.Clone(present)
@@ -275,10 +275,10 @@ func TestPebbleCacheBesideMemtables(t *testing.T) {
 		}
 	}
 	read() // fills the cache
-	before := st.db.Metrics().BlockCache
+	before := rawDB(t, st).Metrics().BlockCache
 	read()
 	read()
-	after := st.db.Metrics().BlockCache
+	after := rawDB(t, st).Metrics().BlockCache
 	if after.Misses != before.Misses {
 		t.Errorf("repeated reads missed the block cache %d times (cache holds %d bytes)", after.Misses-before.Misses, after.Size)
 	}
@@ -313,4 +313,16 @@ func TestSealedSpanPolicy(t *testing.T) {
 			t.Errorf("%q: policy ends at %q, not after it", tc.start, end)
 		}
 	}
+}
+
+// rawDB returns the store's Pebble database for inspection, holding a
+// reference until the test ends.
+func rawDB(t *testing.T, st *pebbleStore) *pebble.DB {
+	t.Helper()
+	h, err := st.db.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Release)
+	return h.DB()
 }

@@ -205,11 +205,11 @@ func checkAfterCrash(t *testing.T, dir string, acked map[uint64]tlog.Hash, cps [
 	acked[r.Index] = r.Hash
 }
 
-func TestStorageErrorsReachCallersAndLeaveStoreConsistent(t *testing.T) {
+func TestStorageErrorsPauseAppendsUntilTheStoreRecovers(t *testing.T) {
 	ctx := context.Background()
 	mem := vfs.NewMem()
 	fs := newSlowFS(mem)
-	l := openTestLog(t, fs, "log", nil)
+	l := openTestLog(t, fs, "log", func(c *Config) { c.RecoverInterval = 10 * time.Millisecond })
 	acked := map[uint64]tlog.Hash{}
 	for i := 0; i < 100; i++ {
 		r, err := l.Append(ctx, leafN(i))
@@ -226,27 +226,44 @@ func TestStorageErrorsReachCallersAndLeaveStoreConsistent(t *testing.T) {
 	if !strings.Contains(err.Error(), "injected") {
 		t.Errorf("the error does not say what failed: %v", err)
 	}
-	fs.fail.Store(false)
-	if _, err := l.Append(ctx, []byte("after")); !errors.Is(err, ErrStorage) {
-		t.Fatalf("a failed log must refuse appends until reopened, got %v", err)
+	if l.Healthy() == nil {
+		t.Fatal("Healthy is nil while writes fail")
 	}
-	closeQuietly(l)
+	// Still failing: appends are refused at once, reads go on.
+	time.Sleep(50 * time.Millisecond)
+	if _, err := l.Append(ctx, []byte("refused")); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append while the storage still fails: %v, want ErrStorage", err)
+	}
+	checkAcked(t, l, acked)
+
+	fs.fail.Store(false)
+	var r Receipt
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		r, err = l.Append(ctx, []byte("resumed"))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrStorage) || time.Now().After(deadline) {
+			t.Fatalf("appends did not resume once the storage took writes: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if l.Healthy() != nil {
+		t.Fatalf("Healthy after resuming: %v", l.Healthy())
+	}
+	if r.Index != 100 && r.Index != 101 {
+		t.Fatalf("resumed append at %d, want 100 (or 101 if the failed batch was durable)", r.Index)
+	}
+	acked[r.Index] = r.Hash
+	checkAcked(t, l, acked)
+	l.Close()
 
 	l = openTestLog(t, mem, "log", nil)
 	defer l.Close()
 	checkAcked(t, l, acked)
-	if size := l.Size(); size != 100 && size != 101 {
-		t.Fatalf("reopened size %d, want 100 (or 101 if the failed batch was durable)", size)
+	if size := l.Size(); size != r.Index+1 {
+		t.Fatalf("reopened size %d, want %d", size, r.Index+1)
 	}
-	if _, err := l.Append(ctx, []byte("resumed")); err != nil {
-		t.Fatalf("append after reopen: %v", err)
-	}
-}
-
-// closeQuietly closes a log whose storage failed; Pebble reports the
-// failure again on close.
-func closeQuietly(l *Log) {
-	l.Close()
 }
 
 func checkAcked(t *testing.T, l *Log, acked map[uint64]tlog.Hash) {
@@ -265,5 +282,61 @@ func checkAcked(t *testing.T, l *Log, acked map[uint64]tlog.Hash) {
 		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx, size, h[:], hashesToBytes(p), root[:]); err != nil {
 			t.Fatalf("leaf %d does not verify: %v", idx, err)
 		}
+	}
+}
+
+// Opening on a disk too full to replay the WAL used to spin inside
+// pebble.Open for ever. Now the log opens read-only: reads and proofs
+// work, appends answer ErrNoSpace, and they resume once the disk has room.
+func TestOpenOnFullDiskServesReadsThenResumes(t *testing.T) {
+	ctx := context.Background()
+	mem := vfs.NewMem()
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 1 << 30})
+	l := openTestLog(t, mem, "log", nil)
+	acked := map[uint64]tlog.Hash{}
+	for i := range 50 {
+		r, err := l.Append(ctx, leafN(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked[r.Index] = r.Hash
+	}
+	waitPublished(t, l, 50)
+	l.Close()
+
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 4096, TotalBytes: 1 << 30, UsedBytes: 1<<30 - 4096})
+	l = openTestLog(t, mem, "log", func(c *Config) { c.RecoverInterval = 10 * time.Millisecond })
+	defer l.Close()
+	if err := l.Healthy(); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Healthy on a full disk: %v", err)
+	}
+	checkAcked(t, l, acked)
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, []byte("refused")); !errors.Is(err, ErrStorage) || !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("append on a full disk: %v", err)
+	}
+	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 1 << 30})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r, err := l.Append(ctx, []byte("resumed"))
+		if err == nil {
+			if r.Index != 50 {
+				t.Fatalf("resumed at %d, want 50", r.Index)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("appends did not resume: %v", err)
+		}
+	}
+}
+
+func waitPublished(t *testing.T, l *Log, size uint64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := l.WaitCheckpoint(ctx, size-1); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/cunzheng/cunzheng/ledger/pebbledb"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
@@ -34,11 +35,41 @@ var (
 	ErrTooLarge = errors.New("ledger: leaf larger than 65535 bytes")
 	// ErrClosed means the log is closed or closing.
 	ErrClosed = errors.New("ledger: log is closed")
-	// ErrStorage means a storage write failed. The log stops accepting
-	// appends until it is reopened, because the outcome of a failed sync is
-	// unknown and only a reload from disk tells it.
-	ErrStorage = errors.New("ledger: storage failure, log must be reopened")
+	// ErrStorage means a storage write failed (the error is a
+	// *StorageError). The log pauses appends, because the outcome of a
+	// failed sync is unknown and only a reload from disk tells it; reads
+	// go on. On a store that can recover (the embedded Pebble store, see
+	// Recoverer) the log resumes appends by itself once the disk takes
+	// writes again; otherwise it must be reopened.
+	ErrStorage = errors.New("ledger: storage write failed, appends paused")
+	// ErrNoSpace matches a storage failure caused by a full disk.
+	ErrNoSpace = pebbledb.ErrNoSpace
 )
+
+// StorageError is a failed storage write that paused appends. Error
+// carries the detail (which may name files: for logs, not for clients);
+// errors.Is(err, ErrNoSpace) tells a full disk.
+type StorageError struct{ Err error }
+
+func (e *StorageError) Error() string {
+	return "ledger: storage write failed, appends paused: " + e.Err.Error()
+}
+
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrStorage) hold.
+func (e *StorageError) Is(target error) bool { return target == ErrStorage }
+
+// Recoverer is a Store that can pause writes after a storage failure and
+// resume them in place (PebbleStore). The Log probes it while appends are
+// paused and, when Recover succeeds, reloads its state from it.
+type Recoverer interface {
+	// Health returns nil while the store takes writes, else why not.
+	Health() error
+	// Recover returns nil once the store takes writes again (reopening
+	// it if needed). No Commit runs meanwhile.
+	Recover(ctx context.Context) error
+}
 
 // MaxLeafSize is the largest leaf: tlog-tiles entry bundles use a 2-byte length.
 const MaxLeafSize = 65535
@@ -50,6 +81,7 @@ const (
 	DefaultMaxBatchAge        = -1 // never wait; see Config.MaxBatchAge
 	DefaultQueueSize          = 16384
 	DefaultCheckpointInterval = time.Second
+	DefaultRecoverInterval    = time.Second
 )
 
 // Config configures a Log.
@@ -75,6 +107,10 @@ type Config struct {
 	// CheckpointInterval is the most often a new checkpoint is published
 	// when the tree has grown. The default is one second.
 	CheckpointInterval time.Duration
+	// RecoverInterval is how often a log whose appends a storage failure
+	// paused checks whether its store takes writes again. The default is
+	// one second.
+	RecoverInterval time.Duration
 	// Logger receives operational logs. The default discards them.
 	Logger *slog.Logger
 	// Registerer registers the log's metrics. The default registers none.
@@ -109,6 +145,7 @@ type Log struct {
 
 	reqs    chan *appendReq       // bounded queue drained by the sequencer
 	commits chan []*pendingCommit // sequencer -> committer, in order
+	resets  chan chan error       // recoverLoop -> sequencer: try to resume appends
 
 	// inflight maps the hashes of leaves integrated but not yet durable to
 	// their index; the sequencer adds, the committer removes.
@@ -180,6 +217,9 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
+	if cfg.RecoverInterval <= 0 {
+		cfg.RecoverInterval = DefaultRecoverInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -194,6 +234,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		hasher:   rfc6962.DefaultHasher,
 		reqs:     make(chan *appendReq, cfg.QueueSize),
 		commits:  make(chan []*pendingCommit),
+		resets:   make(chan chan error),
 		inflight: make(map[tlog.Hash]uint64),
 		nodes:    newNodeCache(),
 		pubCh:    make(chan struct{}),
@@ -222,6 +263,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return l, nil
 	}
 
+	rec, _ := l.store.(Recoverer)
+	if rec != nil {
+		if err := rec.Health(); err != nil {
+			// Opened on a full disk: serve reads, resume appends later.
+			l.failWith(err)
+		}
+	}
 	cp, err := l.store.LatestCheckpoint(ctx)
 	switch {
 	case err == nil:
@@ -246,6 +294,10 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	go l.sequence(rng)
 	go l.commit()
 	go l.publishLoop()
+	if rec != nil {
+		l.wg.Add(1)
+		go l.recoverLoop(rec)
+	}
 	return l, nil
 }
 
@@ -419,6 +471,24 @@ func (l *Log) sequence(rng *compact.Range) {
 		select {
 		case commits <- open:
 			open, n = nil, 0
+		case done := <-l.resets:
+			// Appends are paused (see recoverLoop): fail the open group,
+			// wait until the committer has answered every earlier one,
+			// then let the store recover and start over from its state.
+			if errp := l.failed.Load(); errp != nil {
+				for _, pc := range open {
+					answerErr(pc.reqs, *errp)
+				}
+				open, n = nil, 0
+			}
+			barrier := make(chan struct{})
+			l.commits <- []*pendingCommit{{barrier: barrier}}
+			<-barrier
+			next, err := l.resume()
+			if err == nil {
+				rng = next
+			}
+			done <- err
 		case r := <-reqs:
 			integrate(r)
 		case <-timerC:
@@ -522,6 +592,9 @@ func (l *Log) flushPending(rngp **compact.Range, batch []*appendReq) *pendingCom
 // pendingCommit is a batch integrated by the sequencer, waiting for the
 // committer.
 type pendingCommit struct {
+	// barrier, when set, marks a group with nothing to commit: the
+	// committer closes it once it has answered every group before.
+	barrier chan struct{}
 	batch   *Batch
 	reqs    []*appendReq
 	results [][]Receipt
@@ -542,6 +615,10 @@ func (l *Log) commit() {
 	defer close(l.seqDone)
 	ctx := context.Background()
 	for group := range l.commits {
+		if len(group) == 1 && group[0].barrier != nil {
+			close(group[0].barrier)
+			continue
+		}
 		if errp := l.failed.Load(); errp != nil {
 			answerFailed(group, *errp)
 			continue
@@ -617,13 +694,87 @@ func (l *Log) fail(err error, batch []*appendReq) {
 // stopped them (the first one, if another came before).
 func (l *Log) failWith(err error) error {
 	if !errors.Is(err, ErrStorage) {
-		err = fmt.Errorf("%w: %v", ErrStorage, err)
+		err = &StorageError{Err: err}
 	}
 	if l.failed.CompareAndSwap(nil, &err) {
 		l.metrics.storageErrors.Inc()
-		l.logger.Error("ledger storage failure; appends stopped until reopen", "err", err)
+		l.metrics.paused.Set(1)
+		l.logger.Error("ledger storage failure; appends paused", "err", err, "disk_full", errors.Is(err, ErrNoSpace))
 	}
 	return *l.failed.Load()
+}
+
+// recoverLoop probes a paused log's store every RecoverInterval and asks
+// the sequencer to resume appends. It also pauses appends when the store
+// failed a write of its own (a checkpoint, a cosignature) while no append
+// was running, so that the store gets reopened before the next commit.
+func (l *Log) recoverLoop(rec Recoverer) {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.RecoverInterval)
+	defer t.Stop()
+	var lastLog time.Time
+	for {
+		select {
+		case <-l.closing:
+			return
+		case <-t.C:
+		}
+		if l.failed.Load() == nil {
+			lastLog = time.Time{}
+			if err := rec.Health(); err != nil {
+				l.failWith(err)
+			}
+			continue
+		}
+		done := make(chan error, 1)
+		select {
+		case l.resets <- done:
+		case <-l.closing:
+			return
+		}
+		if err := <-done; err != nil && time.Since(lastLog) > 30*time.Second {
+			lastLog = time.Now()
+			l.logger.Warn("ledger: appends still paused", "err", err)
+		}
+	}
+}
+
+// resume runs on the sequencer once the committer is idle: it lets the
+// store recover and reloads the durable state, which is ahead of the
+// last acknowledged one when a batch whose commit failed became durable
+// after all (its leaves are then in the log, and appending them again
+// returns their receipts). It returns the compact range to go on from.
+func (l *Log) resume() (*compact.Range, error) {
+	ctx := context.Background()
+	rec, ok := l.store.(Recoverer)
+	if !ok {
+		return nil, errors.New("ledger: the store cannot recover in place; reopen the log")
+	}
+	if err := rec.Recover(ctx); err != nil {
+		return nil, err
+	}
+	st, err := l.store.LoadState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: restoring compact range at %d: %w", st.Size, err)
+	}
+	root, err := l.rootOf(rng)
+	if err != nil {
+		return nil, err
+	}
+	l.inflightMu.Lock()
+	l.inflight = make(map[tlog.Hash]uint64)
+	l.inflightMu.Unlock()
+	before := l.Size()
+	l.head.Store(&treeHead{size: st.Size, root: root})
+	l.metrics.treeSize.Set(float64(st.Size))
+	l.failed.Store(nil)
+	l.metrics.paused.Set(0)
+	l.logger.Info("ledger: storage takes writes again; appends resumed", "size", st.Size, "durable_after_failure", st.Size-before)
+	return rng, nil
 }
 
 func cloneHashes(hs [][]byte) [][]byte {
@@ -634,10 +785,16 @@ func cloneHashes(hs [][]byte) [][]byte {
 	return out
 }
 
-// Healthy returns the storage error that stopped appends, or nil.
+// Healthy returns the storage error that paused appends, or nil. It
+// matches ErrStorage, and ErrNoSpace when the disk is full.
 func (l *Log) Healthy() error {
 	if errp := l.failed.Load(); errp != nil {
 		return *errp
+	}
+	if rec, ok := l.store.(Recoverer); ok {
+		if err := rec.Health(); err != nil {
+			return &StorageError{Err: err}
+		}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ type metrics struct {
 	duplicates     prometheus.Counter
 	pushbacks      prometheus.Counter
 	storageErrors  prometheus.Counter
+	paused         prometheus.Gauge
 	checkpoints    prometheus.Counter
 	batchLeaves    prometheus.Histogram
 	appendSeconds  prometheus.Histogram
@@ -31,7 +32,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "cunzheng_ledger_pushbacks_total", Help: "Appends refused because the queue was full.",
 		}),
 		storageErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cunzheng_ledger_storage_errors_total", Help: "Storage failures that stopped the sequencer.",
+			Name: "cunzheng_ledger_storage_errors_total", Help: "Storage failures that paused appends.",
+		}),
+		paused: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cunzheng_ledger_appends_paused", Help: "1 while a storage failure (a full disk) pauses appends.",
 		}),
 		checkpoints: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cunzheng_ledger_checkpoints_total", Help: "Checkpoints signed and published.",
@@ -65,7 +69,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.appended, m.duplicates, m.pushbacks, m.storageErrors, m.checkpoints,
+		reg.MustRegister(m.appended, m.duplicates, m.pushbacks, m.storageErrors, m.paused, m.checkpoints,
 			m.batchLeaves, m.appendSeconds, m.commitSeconds, m.treeSize, m.checkpointSize, m.checkpointAge, m.leaseHeld, m.leaseLost)
 	}
 	return m

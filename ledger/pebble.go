@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/sstable/block"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/cunzheng/cunzheng/ledger/pebbledb"
 )
 
 // Key layout of the Pebble store. Every key starts with a one-byte table tag;
@@ -66,14 +69,24 @@ type PebbleOptions struct {
 	// Smaller skiplists apply a commit faster (115 µs for 32 leaves at
 	// 8 MiB, 190 µs at 32 MiB), which no longer shows in appends/s.
 	MemTableSize uint64
+	// Logger receives Pebble's errors and the store's storage faults. The
+	// default discards them.
+	Logger *slog.Logger
+	// MinFree is the free space, beyond the WAL to replay, that opening
+	// the store writable needs; with less it opens read-only and resumes
+	// writes when the disk has room. The default is 16 MiB.
+	MinFree uint64
 }
 
 // DefaultPebbleCacheSize is the default block cache size.
 const DefaultPebbleCacheSize = 64 << 20
 
-// PebbleStore is the embedded Store: one Pebble directory.
+// PebbleStore is the embedded Store: one Pebble directory. When a write
+// fails (a full disk) it refuses further writes, keeps serving reads, and
+// Recover reopens it in place once the disk takes writes again (see
+// ledger/pebbledb).
 type PebbleStore struct {
-	db *pebble.DB
+	db *pebbledb.DB
 	// size is the committed tree size; only the Log's committer touches it
 	// after Open.
 	size uint64
@@ -81,7 +94,9 @@ type PebbleStore struct {
 
 var _ Store = (*PebbleStore)(nil)
 
-// OpenPebbleStore opens (creating if needed) a Pebble store in dir.
+// OpenPebbleStore opens (creating if needed) a Pebble store in dir. On a
+// disk too full to open it writable it opens read-only: reads work, Health
+// reports the fault, and Recover resumes writes once the disk has room.
 func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 	if o.CacheSize == 0 {
 		o.CacheSize = DefaultPebbleCacheSize
@@ -89,19 +104,38 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 32 << 20
 	}
+	db, err := pebbledb.Open(pebbledb.Config{
+		Name:    "ledger",
+		Dir:     dir,
+		FS:      o.FS,
+		Options: func() *pebble.Options { return pebbleOptions(o) },
+		Logger:  o.Logger,
+		MinFree: o.MinFree,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	s := &PebbleStore{db: db}
+	st, err := s.LoadState(context.Background())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.size = st.Size
+	return s, nil
+}
+
+// pebbleOptions returns the options of one opening of the store.
+func pebbleOptions(o PebbleOptions) *pebble.Options {
 	// Pebble reserves each memtable's size in the block cache, so a cache of
 	// CacheSize alone held no blocks at all once two 32 MiB memtables
 	// existed: every dedup lookup reread and checksummed the bloom filter
 	// blocks from disk. The memtables get their own share on top.
 	const memTables = 2 // Pebble's default MemTableStopWritesThreshold
-	cache := pebble.NewCache(o.CacheSize + memTables*int64(o.MemTableSize))
-	defer cache.Unref()
 	opts := &pebble.Options{
-		FS:                          o.FS,
-		Cache:                       cache,
+		Cache:                       pebble.NewCache(o.CacheSize + memTables*int64(o.MemTableSize)),
 		MemTableSize:                o.MemTableSize,
 		MemTableStopWritesThreshold: memTables,
-		Logger:                      quietLogger{},
 	}
 	// Bloom filters make the dedup lookup of a new (absent) leaf hash cheap.
 	// Hashes, most of what is stored, do not compress: compression would
@@ -131,18 +165,28 @@ func OpenPebbleStore(dir string, o PebbleOptions) (*PebbleStore, error) {
 		}
 	}
 	opts.EnsureDefaults()
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: opening pebble store %s: %w", dir, err)
+	return opts
+}
+
+// Health implements Recoverer: nil while the store takes writes, else a
+// *pebbledb.Fault saying why not (errors.Is ErrNoSpace for a full disk).
+func (s *PebbleStore) Health() error { return s.db.Health() }
+
+// Recover implements Recoverer: once the disk takes writes again it
+// reopens the database in place; it returns nil when writes are taken.
+// The caller (the Log's committer side) must not commit meanwhile, and
+// must reload the state afterwards: a batch whose commit failed may have
+// become durable after all.
+func (s *PebbleStore) Recover(ctx context.Context) error {
+	if err := s.db.Recover(); err != nil {
+		return err
 	}
-	s := &PebbleStore{db: db}
-	st, err := s.LoadState(context.Background())
+	st, err := s.LoadState(ctx)
 	if err != nil {
-		db.Close()
-		return nil, err
+		return err
 	}
 	s.size = st.Size
-	return s, nil
+	return nil
 }
 
 // splitTables ends every sstable a flush or compaction writes at the end of
@@ -173,34 +217,8 @@ func splitTables(start []byte) (pebble.SpanPolicy, []byte, error) {
 	return inline, []byte{start[0] + 1}, nil
 }
 
-// quietLogger keeps Pebble's informational chatter out of our logs. Pebble
-// requires Fatalf not to return; it panics with a pebbleFatal, which Commit
-// turns back into an error (a failed WAL write leaves Pebble's commit
-// pipeline unusable, so the Log stops appending until it is reopened).
-type quietLogger struct{}
-
-type pebbleFatal struct{ msg string }
-
-func (quietLogger) Infof(string, ...interface{})  {}
-func (quietLogger) Errorf(string, ...interface{}) {}
-func (quietLogger) Fatalf(format string, args ...interface{}) {
-	panic(pebbleFatal{fmt.Sprintf(format, args...)})
-}
-
-// recoverFatal converts a pebbleFatal panic into *err; other panics go on.
-func recoverFatal(err *error) {
-	if r := recover(); r != nil {
-		f, ok := r.(pebbleFatal)
-		if !ok {
-			panic(r)
-		}
-		*err = fmt.Errorf("ledger: %s", f.msg)
-	}
-}
-
 // Close closes the Pebble database.
-func (s *PebbleStore) Close() (err error) {
-	defer recoverFatal(&err)
+func (s *PebbleStore) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("ledger: closing pebble store: %w", err)
 	}
@@ -208,13 +226,25 @@ func (s *PebbleStore) Close() (err error) {
 }
 
 // set writes one key with Sync.
-func (s *PebbleStore) set(key, value []byte) (err error) {
-	defer recoverFatal(&err)
-	return s.db.Set(key, value, pebble.Sync)
+func (s *PebbleStore) set(key, value []byte) error {
+	return storageErr(s.db.Write(func(db *pebble.DB) error { return db.Set(key, value, pebble.Sync) }))
+}
+
+// storageErr marks a failed write as ErrStorage, keeping its cause.
+func storageErr(err error) error {
+	if err == nil || errors.Is(err, ErrStorage) {
+		return err
+	}
+	return &StorageError{Err: err}
 }
 
 func (s *PebbleStore) get(key []byte) ([]byte, error) {
-	v, closer, err := s.db.Get(key)
+	h, err := s.db.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer h.Release()
+	v, closer, err := h.DB().Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, ErrNotFound
 	}
@@ -288,18 +318,24 @@ func sizeKey(tag byte, size uint64) []byte {
 
 // Commit implements Store. The whole batch, including the new state record,
 // is one Pebble batch committed with Sync.
-func (s *PebbleStore) Commit(ctx context.Context, b *Batch) (err error) {
-	defer recoverFatal(&err)
+func (s *PebbleStore) Commit(ctx context.Context, b *Batch) error {
 	if s.size != b.Start {
 		return fmt.Errorf("ledger: batch starts at %d but the store holds %d leaves", b.Start, s.size)
 	}
-	pb := s.db.NewBatch()
-	defer pb.Close()
-	if err := fillBatch(pb, b); err != nil {
-		return err
+	var fillErr error
+	err := s.db.Write(func(db *pebble.DB) error {
+		pb := db.NewBatch()
+		defer pb.Close()
+		if fillErr = fillBatch(pb, b); fillErr != nil {
+			return nil
+		}
+		return pb.Commit(pebble.Sync)
+	})
+	if fillErr != nil {
+		return fillErr
 	}
-	if err := pb.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("ledger: committing batch at %d: %w", b.Start, err)
+	if err != nil {
+		return storageErr(fmt.Errorf("ledger: committing batch at %d: %w", b.Start, err))
 	}
 	s.size = b.State.Size
 	return nil
@@ -359,7 +395,12 @@ func (s *PebbleStore) LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlo
 	}
 	sorted := slices.Clone(hs)
 	slices.SortFunc(sorted, func(a, b tlog.Hash) int { return bytes.Compare(a[:], b[:]) })
-	it, err := s.db.NewIter(&pebble.IterOptions{
+	h, err := s.db.Acquire()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: looking up leaf hashes: %w", err)
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{
 		LowerBound:   []byte{tagHashIndex},
 		UpperBound:   []byte{tagHashIndex + 1},
 		UseL6Filters: true,
@@ -391,7 +432,12 @@ func (s *PebbleStore) LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlo
 // scan calls fn for each of the n consecutive keys [from, from+n) of one
 // table, failing with ErrNotFound if any is missing.
 func (s *PebbleStore) scan(lower, upper []byte, n int, fn func(i int, v []byte) error) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	h, err := s.db.Acquire()
+	if err != nil {
+		return err
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
@@ -484,7 +530,12 @@ func (s *PebbleStore) ReadNodes(ctx context.Context, ids []NodeID) ([]tlog.Hash,
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: keys[order[0]], UpperBound: append(bytes.Clone(keys[order[len(order)-1]]), 0)})
+	h, err := s.db.Acquire()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: reading nodes: %w", err)
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{LowerBound: keys[order[0]], UpperBound: append(bytes.Clone(keys[order[len(order)-1]]), 0)})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: reading nodes: %w", err)
 	}
@@ -560,7 +611,12 @@ func (s *PebbleStore) GetCheckpoint(ctx context.Context, size uint64) (StoredChe
 
 // LatestCheckpoint implements CheckpointStore.
 func (s *PebbleStore) LatestCheckpoint(ctx context.Context) (StoredCheckpoint, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tagCheckpoint}, UpperBound: []byte{tagCheckpoint + 1}})
+	h, err := s.db.Acquire()
+	if err != nil {
+		return StoredCheckpoint{}, fmt.Errorf("ledger: reading latest checkpoint: %w", err)
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{LowerBound: []byte{tagCheckpoint}, UpperBound: []byte{tagCheckpoint + 1}})
 	if err != nil {
 		return StoredCheckpoint{}, fmt.Errorf("ledger: reading latest checkpoint: %w", err)
 	}
@@ -580,7 +636,12 @@ func (s *PebbleStore) LatestCheckpoint(ctx context.Context) (StoredCheckpoint, e
 
 // ListCheckpoints implements CheckpointStore.
 func (s *PebbleStore) ListCheckpoints(ctx context.Context, after uint64, limit int) ([]StoredCheckpoint, error) {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: sizeKey(tagCheckpoint, after+1), UpperBound: []byte{tagCheckpoint + 1}})
+	h, err := s.db.Acquire()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: listing checkpoints: %w", err)
+	}
+	defer h.Release()
+	it, err := h.DB().NewIter(&pebble.IterOptions{LowerBound: sizeKey(tagCheckpoint, after+1), UpperBound: []byte{tagCheckpoint + 1}})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: listing checkpoints: %w", err)
 	}
@@ -626,8 +687,13 @@ func (s *PebbleStore) PutTimestamp(ctx context.Context, size uint64, token []byt
 
 // Attachments implements CheckpointStore.
 func (s *PebbleStore) Attachments(ctx context.Context, size uint64) (cosigs, tokens [][]byte, err error) {
+	h, err := s.db.Acquire()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: reading attachments of %d: %w", size, err)
+	}
+	defer h.Release()
 	collect := func(tag byte) ([][]byte, error) {
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: sizeKey(tag, size), UpperBound: sizeKey(tag, size+1)})
+		it, err := h.DB().NewIter(&pebble.IterOptions{LowerBound: sizeKey(tag, size), UpperBound: sizeKey(tag, size+1)})
 		if err != nil {
 			return nil, err
 		}

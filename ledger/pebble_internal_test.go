@@ -40,7 +40,7 @@ func TestBlockCacheBesideMemtables(t *testing.T) {
 		}
 	}
 	// Settle the tables, so that no compaction replaces them meanwhile.
-	if err := st.db.Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
+	if err := rawDB(t, st).Compact(ctx, []byte{0}, []byte{0xff}, false); err != nil {
 		t.Fatal(err)
 	}
 	var absent []tlog.Hash
@@ -57,10 +57,10 @@ func TestBlockCacheBesideMemtables(t *testing.T) {
 		}
 	}
 	lookup() // fills the cache
-	before := st.db.Metrics().BlockCache
+	before := rawDB(t, st).Metrics().BlockCache
 	lookup()
 	lookup()
-	after := st.db.Metrics().BlockCache
+	after := rawDB(t, st).Metrics().BlockCache
 	if after.Misses != before.Misses {
 		t.Errorf("repeated lookups missed the block cache %d times (cache holds %d bytes)", after.Misses-before.Misses, after.Size)
 	}
@@ -84,7 +84,7 @@ func TestTablesInSeparateFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db := l.store.(*PebbleStore).db
+	db := rawDB(t, l.store.(*PebbleStore))
 	if err := db.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,4 +128,16 @@ func TestOnlyLeavesSeparated(t *testing.T) {
 			t.Errorf("%x: separate values %v, want %v", start, separate, want)
 		}
 	}
+}
+
+// rawDB returns the store's Pebble database for inspection, holding a
+// reference until the test ends.
+func rawDB(t *testing.T, st *PebbleStore) *pebble.DB {
+	t.Helper()
+	h, err := st.db.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Release)
+	return h.DB()
 }

@@ -84,7 +84,7 @@ func (o *Office) recordAlarm(ctx context.Context, a Alarm) error {
 	if err := batch.Set(seenKey, key[1:], nil); err != nil {
 		return fmt.Errorf("notary: staging alarm: %w", err)
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := o.commit(batch, pebble.Sync); err != nil {
 		return fmt.Errorf("notary: committing alarm: %w", err)
 	}
 	o.metrics.alarms.WithLabelValues(a.Kind).Inc()

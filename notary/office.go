@@ -15,6 +15,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/cunzheng/cunzheng/ledger/pebbledb"
 	"github.com/prometheus/client_golang/prometheus"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -55,12 +57,21 @@ type Config struct {
 //
 // Spec: https://c2sp.org/tlog-witness, https://c2sp.org/tlog-cosignature
 type Office struct {
-	db      *pebble.DB
-	signer  *fnote.Signer
-	vkey    string
-	logs    map[string]logEntry // by origin; read-only after Open
-	logger  *slog.Logger
-	metrics *metrics
+	// store is the office's Pebble store; db is its current opening, for
+	// which the office holds h. Both change only under closeMu held
+	// exclusively (recoverLoop), so every operation, which holds it shared,
+	// sees one opening throughout. Writes go through commit.
+	store    *pebbledb.DB
+	h        pebbledb.Handle
+	db       *pebble.DB
+	stop     chan struct{} // closed by Close: ends recoverLoop
+	stopOnce sync.Once
+	bg       sync.WaitGroup
+	signer   *fnote.Signer
+	vkey     string
+	logs     map[string]logEntry // by origin; read-only after Open
+	logger   *slog.Logger
+	metrics  *metrics
 
 	// mu serializes every read-check-write of a log's cosigned state, so
 	// that checking the old size and persisting the new checkpoint are one
@@ -85,7 +96,7 @@ type Office struct {
 // acquire returns a release function, or ErrClosed once the office is closed.
 func (o *Office) acquire() (func(), error) {
 	o.closeMu.RLock()
-	if o.closed {
+	if o.closed || o.db == nil {
 		o.closeMu.RUnlock()
 		return nil, ErrClosed
 	}
@@ -131,30 +142,90 @@ func Open(ctx context.Context, cfg Config) (*Office, error) {
 	}
 	// A 64 MiB memtable keeps a pull chunk's batch (64 Ki leaves, a few
 	// MiB) out of Pebble's large-batch path, which forces a flush per batch.
-	opts := &pebble.Options{Logger: quietPebble{}, MemTableSize: 64 << 20}
-	// Most of the store is SHA-256 hashes, which do not compress: skip the
-	// Snappy pass on every block flushed and compacted.
-	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
-	if cfg.FS != nil {
-		opts.FS = cfg.FS
+	options := func() *pebble.Options {
+		opts := &pebble.Options{MemTableSize: 64 << 20}
+		// Most of the store is SHA-256 hashes, which do not compress: skip
+		// the Snappy pass on every block flushed and compacted.
+		opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionNone })
+		return opts
 	}
-	db, err := pebble.Open(cfg.Dir, opts)
+	// On a full disk the store opens read-only and writes resume once
+	// the disk has room (recoverLoop), as for the ledger and evidence.
+	store, err := pebbledb.Open(pebbledb.Config{Name: "notary", Dir: cfg.Dir, FS: cfg.FS, Options: options, Logger: o.logger})
 	if err != nil {
 		return nil, fmt.Errorf("notary: opening store: %w", err)
 	}
-	o.db = db
+	o.store = store
+	if o.h, err = store.Acquire(); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("notary: opening store: %w", err)
+	}
+	o.db = o.h.DB()
+	o.stop = make(chan struct{})
+	o.bg.Add(1)
+	go o.recoverLoop()
 	return o, nil
+}
+
+// commit commits a batch of o.db; after a storage failure it refuses
+// (a *pebbledb.Fault) until recoverLoop has reopened the store.
+func (o *Office) commit(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	return o.store.Commit(o.h, b, opts)
+}
+
+// Healthy returns nil while the store takes writes, else why not.
+func (o *Office) Healthy() error { return o.store.Health() }
+
+// recoverLoop reopens the store once its disk takes writes again after a
+// storage failure paused them.
+func (o *Office) recoverLoop() {
+	defer o.bg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.stop:
+			return
+		case <-t.C:
+		}
+		if o.store.Health() == nil {
+			continue
+		}
+		o.closeMu.Lock()
+		if o.closed || o.db == nil {
+			o.closeMu.Unlock()
+			return
+		}
+		o.h.Release()
+		err := o.store.Recover()
+		h, aerr := o.store.Acquire()
+		if aerr == nil {
+			o.h, o.db = h, h.DB()
+		} else {
+			o.db = nil // nothing left to serve from: acquire refuses
+			o.logger.Error("notary: store lost after a failed reopen; restart the service", "err", aerr)
+		}
+		o.closeMu.Unlock()
+		if err == nil {
+			o.logger.Info("notary: store takes writes again")
+		}
+	}
 }
 
 // Close closes the store.
 func (o *Office) Close() error {
+	o.stopOnce.Do(func() { close(o.stop) })
+	o.bg.Wait() // recoverLoop takes closeMu
 	o.closeMu.Lock()
 	defer o.closeMu.Unlock()
 	if o.closed {
 		return nil
 	}
 	o.closed = true
-	if err := o.db.Close(); err != nil {
+	if o.db != nil {
+		o.h.Release()
+	}
+	if err := o.store.Close(); err != nil {
 		return fmt.Errorf("notary: closing store: %w", err)
 	}
 	return nil
@@ -325,7 +396,7 @@ func (o *Office) commitCosigned(v *verified, extra func(*pebble.Batch) error) ([
 			return nil, fmt.Errorf("notary: staging: %w", err)
 		}
 	}
-	if err := batch.Commit(pebble.Sync); err != nil {
+	if err := o.commit(batch, pebble.Sync); err != nil {
 		return nil, fmt.Errorf("notary: committing state: %w", err)
 	}
 	o.metrics.cosignedSize.WithLabelValues(v.log.Origin).Set(float64(v.cp.Size))
@@ -488,16 +559,6 @@ func historyKey(id [8]byte, size uint64) []byte {
 
 func cosignatureKey(id [8]byte, size uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte{tagCosignature}, id[:]...), size)
-}
-
-// quietPebble drops Pebble's informational logging; errors still reach the
-// caller through returned errors.
-type quietPebble struct{}
-
-func (quietPebble) Infof(string, ...any)  {}
-func (quietPebble) Errorf(string, ...any) {}
-func (quietPebble) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
 }
 
 // withoutOwnLines drops from a signed note any signature line that claims

@@ -334,7 +334,7 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 		// Not synced: these rows count only once the pull state that
 		// covers them is committed with Sync below (lookups check the
 		// index against the pull state and the tile row).
-		if err := batch.Commit(pebble.NoSync); err != nil {
+		if err := o.commit(batch, pebble.NoSync); err != nil {
 			batch.Close()
 			return 0, fmt.Errorf("notary: writing fingerprints: %w", err)
 		}
@@ -404,7 +404,7 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 		if err := stagePull(batch); err != nil {
 			return 0, fmt.Errorf("notary: staging pull state: %w", err)
 		}
-		if err := batch.Commit(pebble.Sync); err != nil {
+		if err := o.commit(batch, pebble.Sync); err != nil {
 			return 0, fmt.Errorf("notary: committing pull state: %w", err)
 		}
 	}

@@ -279,7 +279,7 @@ func TestConsoleSignInRateLimit(t *testing.T) {
 	if w.Code != http.StatusTooManyRequests {
 		t.Fatalf("attempt %d at one prefix: %d %s", DefaultSignInPerMinute+1, w.Code, w.Body)
 	}
-	metrics := b.do(t, "GET", "/metrics", nil).Body.String()
+	metrics := e.browser("127.0.0.1:1").do(t, "GET", "/metrics", nil).Body.String()
 	for _, want := range []string{`cunzheng_console_signins_total{outcome="rate_limited"}`, `cunzheng_console_signins_total{outcome="invalid"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -103,6 +103,11 @@ func abortWithError(c *gin.Context, logger *slog.Logger, err error) {
 		logger.ErrorContext(c.Request.Context(), "request failed", "path", c.FullPath(), "err", err)
 		msg = "internal error"
 	}
+	if status == http.StatusServiceUnavailable && storageFailure(err) {
+		// The detail names files of the data directory: logs only.
+		logger.WarnContext(c.Request.Context(), "write refused: storage", "path", c.FullPath(), "err", err)
+		msg = storageMessage(err)
+	}
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
@@ -118,4 +123,35 @@ func abortWithError(c *gin.Context, logger *slog.Logger, err error) {
 func wantsJSON(c *gin.Context) bool {
 	p := c.Request.URL.Path
 	return len(p) >= 4 && p[:4] == "/v1/"
+}
+
+// storageFailure reports whether err is a store refusing writes after a
+// storage failure (a full disk), or an evidence store outage.
+func storageFailure(err error) bool {
+	return errors.Is(err, ledger.ErrStorage) || errors.Is(err, evidence.ErrUnavailable) || errors.Is(err, ledger.ErrNoSpace)
+}
+
+// storageMessage is the client's answer to a write a store refused: plain
+// words, no file names, and what still works.
+func storageMessage(err error) string {
+	if errors.Is(err, ledger.ErrNoSpace) {
+		return "存储空间已满，写入暂停；查询、证明、页面与验签照常，空间恢复后自动恢复写入，请稍后重试。 / " +
+			"Disk full: writes are paused; reads, proofs, pages and verification still work, and writes resume by themselves once there is space. Retry later."
+	}
+	return "存储暂时无法写入，写入暂停；查询、证明、页面与验签照常，请稍后重试。 / " +
+		"Storage is not taking writes for now; reads, proofs, pages and verification still work. Retry later."
+}
+
+// storageReason says in plain words why a store takes no writes, for
+// /healthz: the store's own public summary when it has one (when it
+// paused, and why), never the failure's detail.
+func storageReason(err error) string {
+	var p interface{ Public() string }
+	if errors.As(err, &p) {
+		return p.Public()
+	}
+	if errors.Is(err, ledger.ErrNoSpace) {
+		return "writes paused (disk full)"
+	}
+	return "writes paused (storage unavailable)"
 }

@@ -5,7 +5,9 @@ package web
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -23,8 +25,14 @@ type Config struct {
 	// Logger receives access logs (method, route pattern, status, duration;
 	// never query strings or bodies, which may hold personal data).
 	Logger *slog.Logger
-	// Gatherer is exposed at /metrics. The default exposes nothing.
+	// Gatherer is exposed at /metrics, to loopback clients only (a request
+	// from elsewhere, or forwarded by a proxy, gets 403): serve
+	// --metrics-addr serves MetricsHandler on a listener of its own
+	// instead and leaves this nil. The default exposes nothing.
 	Gatherer prometheus.Gatherer
+	// Health lists the stores /healthz reports on besides the ledger
+	// (Log), each by name.
+	Health []HealthCheck
 	// Registerer registers the web metrics. The default registers none.
 	Registerer prometheus.Registerer
 	// Mounts add further routes (evidence, notary, reports, verification),
@@ -59,8 +67,15 @@ func New(cfg Config) *Server {
 
 	e.GET("/healthz", s.serveHealth)
 	if cfg.Gatherer != nil {
-		h := promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})
-		e.GET("/metrics", gin.WrapH(h))
+		h := MetricsHandler(cfg.Gatherer)
+		e.GET("/metrics", func(c *gin.Context) {
+			if !fromLoopback(c.Request) {
+				abortWithError(c, s.logger, &httpError{http.StatusForbidden,
+					"指标仅对本机开放 / metrics are served to loopback clients only (see serve --metrics-addr)"})
+				return
+			}
+			h.ServeHTTP(c.Writer, c.Request)
+		})
 	}
 	mountStatic(e)
 	if cfg.Log != nil {
@@ -76,14 +91,63 @@ func New(cfg Config) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
+// HealthCheck is one store /healthz reports on: Check returns nil while it
+// takes writes.
+type HealthCheck struct {
+	Name  string
+	Check func() error
+}
+
+// MetricsHandler serves the Prometheus metrics of g.
+func MetricsHandler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
+}
+
+// fromLoopback reports whether r comes from this host and not through a
+// proxy on it (which would make every client look local).
+func fromLoopback(r *http.Request) bool {
+	if r.Header.Get("X-Forwarded-For") != "" || r.Header.Get("Forwarded") != "" || r.Header.Get("X-Real-Ip") != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+// serveHealth answers 200 "ok" while every store takes writes, else 503
+// with one line per store saying which is degraded and why, in plain words
+// (no file names): reads, proofs and verification go on meanwhile.
 func (s *Server) serveHealth(c *gin.Context) {
+	checks := s.cfg.Health
 	if s.cfg.Log != nil {
-		if err := s.cfg.Log.Healthy(); err != nil {
-			c.String(http.StatusServiceUnavailable, "unhealthy: %v\n", err)
-			return
+		checks = append([]HealthCheck{{Name: "ledger", Check: s.cfg.Log.Healthy}}, checks...)
+	}
+	var lines []string
+	degraded := false
+	for _, hc := range checks {
+		if err := hc.Check(); err != nil {
+			degraded = true
+			lines = append(lines, hc.Name+": degraded: "+storageReason(err)+"; reads work")
+		} else {
+			lines = append(lines, hc.Name+": ok")
 		}
 	}
-	c.String(http.StatusOK, "ok\n")
+	if !degraded {
+		c.String(http.StatusOK, "ok\n%s", joinLines(lines))
+		return
+	}
+	c.String(http.StatusServiceUnavailable, "degraded\n%s", joinLines(lines))
+}
+
+func joinLines(lines []string) string {
+	out := ""
+	for _, l := range lines {
+		out += l + "\n"
+	}
+	return out
 }
 
 // recoverPanics turns a handler panic into a 500 and a log line; a panic is

@@ -40,6 +40,7 @@ type serveFlags struct {
 	trustRoots         string
 	maxUpload          int64
 	tlsCert, tlsKey    string
+	metricsAddr        string
 	notarize           *notarizeFlags
 	cluster            clusterFlags
 }
@@ -56,6 +57,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.Int64Var(&f.maxUpload, "max-upload", web.DefaultVerifyMaxUpload, "largest PDF accepted for verification, in bytes")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (TLS 1.2+, with HSTS) with this PEM certificate chain; needs --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics on this address only (plain HTTP, e.g. 127.0.0.1:9090); by default /metrics is on --addr and answers loopback clients only")
 	f.notarize = addNotarizeFlags(fs)
 	addClusterFlags(fs, &f.cluster)
 	if err := fs.Parse(args); err != nil {
@@ -84,6 +86,16 @@ func runServe(ctx context.Context, args []string) error {
 		ln = httpsListener{tls.NewListener(ln, tlsConfig)}
 		url = "https://" + ln.Addr().String()
 	}
+	var gatherer prometheus.Gatherer = reg
+	if f.metricsAddr != "" {
+		stopMetrics, err := serveMetrics(f.metricsAddr, reg, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopMetrics()
+		gatherer = nil // not on the main listener at all
+	}
 	a, err := openApp(ctx, f, url, logger, reg)
 	if err != nil {
 		ln.Close()
@@ -104,7 +116,11 @@ func runServe(ctx context.Context, args []string) error {
 	}()
 	defer func() { stopRun(); bg.Wait() }()
 
-	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: reg, Registerer: reg, Mounts: a.mounts})
+	health := []web.HealthCheck{{Name: "evidence", Check: a.evidence.Healthy}}
+	if o := a.notarization.Office; o != nil {
+		health = append(health, web.HealthCheck{Name: "notary", Check: o.Healthy})
+	}
+	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health})
 	return serveListener(ctx, ln, srv, logger, func(url string) {
 		if f.demo {
 			if err := a.loadDemo(ctx, url); err != nil {
@@ -112,6 +128,26 @@ func runServe(ctx context.Context, args []string) error {
 			}
 		}
 	})
+}
+
+// serveMetrics serves /metrics of g alone on addr (serve --metrics-addr),
+// keeping it off the public listener; the returned func stops it.
+func serveMetrics(addr string, g prometheus.Gatherer, logger *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", web.MetricsHandler(g))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	logger.Info("serving metrics", "addr", ln.Addr().String())
+	fmt.Fprintf(os.Stderr, "cunzheng: metrics on http://%s/metrics\n", ln.Addr())
+	return func() { hs.Close() }, nil
 }
 
 // app is everything serve runs, opened in dependency order and closed in
@@ -413,7 +449,7 @@ func openLedger(ctx context.Context, data, origin string, interval time.Duration
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := ledger.OpenPebbleStore(filepath.Join(data, "ledger"), ledger.PebbleOptions{})
+	store, err := ledger.OpenPebbleStore(filepath.Join(data, "ledger"), ledger.PebbleOptions{Logger: logger.With("component", "ledger")})
 	if err != nil {
 		return nil, nil, err
 	}
