@@ -1,0 +1,9 @@
+package web
+
+// Test hooks of the upload bounds (upload.go).
+
+// Held returns the bytes the uploads hold now.
+func (b *uploadBudget) Held() int64 { return b.held.Load() }
+
+// Peak returns the most the uploads ever held at once.
+func (b *uploadBudget) Peak() int64 { return b.peak.Load() }
