@@ -220,16 +220,18 @@ func (h *verifyHandlers) one(c *gin.Context) {
 // oneRaw serves POST /v1/verify with the PDF as the whole body
 // (Content-Type: application/pdf), for platforms that do not send forms.
 func (h *verifyHandlers) oneRaw(c *gin.Context) {
-	if !h.limit.allow(c.RemoteIP()) {
-		abortWithError(c, h.cfg.Logger, errRateLimited)
-		return
-	}
+	// The budget first: an upload refused for a full server must not
+	// cost its client a verification of its rate.
 	res, err := h.newReservation(c, false)
 	if err != nil {
 		abortWithError(c, h.cfg.Logger, err)
 		return
 	}
 	defer res.release()
+	if !h.limit.allow(c.RemoteIP()) {
+		abortWithError(c, h.cfg.Logger, errRateLimited)
+		return
+	}
 	data, err := h.receiveRaw(c, res)
 	if err != nil {
 		abortWithError(c, h.cfg.Logger, err)
