@@ -39,6 +39,7 @@ type Server struct {
 	logger  *slog.Logger
 	engine  *gin.Engine
 	metrics *webMetrics
+	bundles *tileCache // the log routes' compressed entry bundles
 }
 
 // New builds the server's routes.
@@ -73,7 +74,7 @@ func New(cfg Config) *Server {
 	}
 	mountStatic(e)
 	if cfg.Log != nil {
-		mountLog(e, cfg.Log, s.logger)
+		s.bundles = mountLog(e, cfg.Log, s.logger).bundles
 		mountLogPages(e, cfg.Log, s.logger)
 	}
 	for _, m := range cfg.Mounts {
