@@ -48,7 +48,7 @@ func runBenchUpload(ctx context.Context, args []string) error {
 	uploads := fs.Int("uploads", 60, "uploads sent at once")
 	mib := fs.Int("mib", 49, "size of each upload in MiB")
 	addresses := fs.Int("addresses", 3, "loopback source addresses")
-	retry := fs.Bool("retry", false, "send uploads answered 503 again after Retry-After")
+	retry := fs.Bool("retry", false, "send uploads answered 503 (or cut off by the server) again after Retry-After")
 	server := fs.String("server", "", "the cunzheng binary to serve with (default: this one)")
 	after := fs.Duration("after", 5*time.Second, "how long after the burst to read the resident memory again")
 	listen := fs.String("addr", "127.0.0.1:0", "the server's listen address (port 0: a free one)")
@@ -105,7 +105,8 @@ func runBenchUpload(ctx context.Context, args []string) error {
 	clients := make([]*http.Client, *addresses)
 	for i := range clients {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(i+1))}, Timeout: 10 * time.Second}
-		clients[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: *uploads}, Timeout: 5 * time.Minute}
+		clients[i] = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: *uploads,
+			ExpectContinueTimeout: 5 * time.Second}, Timeout: 5 * time.Minute}
 	}
 	var mu sync.Mutex // guards res's counters
 	var wg sync.WaitGroup
@@ -132,7 +133,9 @@ func runBenchUpload(ctx context.Context, args []string) error {
 					res.Other = append(res.Other, status)
 				}
 				mu.Unlock()
-				if !*retry || status != http.StatusServiceUnavailable || ctx.Err() != nil {
+				// A refused upload can also end in a reset connection: the
+				// server answers 503 and closes without reading the body.
+				if !*retry || (err == nil && status != http.StatusServiceUnavailable) || ctx.Err() != nil {
 					return
 				}
 				time.Sleep(wait)
@@ -161,6 +164,9 @@ func postPDF(ctx context.Context, c *http.Client, url string, body []byte) (int,
 		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/pdf")
+	// As curl does for large bodies: a server that refuses the upload
+	// answers before the body is sent.
+	req.Header.Set("Expect", "100-continue")
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, 0, err
