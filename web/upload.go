@@ -49,8 +49,8 @@ const (
 	// spoolThreshold is the largest file kept in memory while it waits;
 	// a typical contract PDF is smaller.
 	spoolThreshold = 1 << 20
-	// uploadChunk is how much budget a body without Content-Length takes
-	// at a time, and the copy buffer's size.
+	// uploadChunk is the copy buffer's size: a body without
+	// Content-Length takes budget this much at a time.
 	uploadChunk = 64 << 10
 	// multipartSlack covers a part's headers and boundaries.
 	multipartSlack = 64 << 10
@@ -160,8 +160,8 @@ func (u *uploadFile) Close() {
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, uploadChunk); return &b }}
 
-// receive reads r into a new uploadFile, taking budget before each chunk
-// is read. More than max bytes is verify.ErrTooLarge; errUploadsFull when
+// receive reads r into a new uploadFile, taking budget for each chunk
+// before it is kept. More than max bytes is verify.ErrTooLarge; errUploadsFull when
 // the budget is spent; a read error is returned wrapped as it came.
 func (h *verifyHandlers) receive(r io.Reader, max int64, res *reservation) (*uploadFile, error) {
 	u := &uploadFile{res: res}
@@ -169,12 +169,15 @@ func (h *verifyHandlers) receive(r io.Reader, max int64, res *reservation) (*upl
 	defer chunkPool.Put(bp)
 	chunk := *bp
 	for {
-		if err := res.use(int64(len(chunk))); err != nil {
+		// The chunk buffer is the request's read buffer; its bytes count
+		// once they are kept. Counting exactly what was read (not a whole
+		// chunk ahead) keeps an upload that announced its length within
+		// the share it took up front.
+		n, rerr := io.ReadFull(r, chunk)
+		if err := res.use(int64(n)); err != nil {
 			u.Close()
 			return nil, err
 		}
-		n, rerr := io.ReadFull(r, chunk)
-		res.unuse(int64(len(chunk) - n))
 		u.size += int64(n)
 		if u.size > max {
 			u.Close()

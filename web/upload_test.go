@@ -201,3 +201,18 @@ func TestUploadSpoolFailure(t *testing.T) {
 		t.Errorf("small file: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestUploadExactShare: an upload that announced its length is never
+// refused halfway for want of a few more bytes than it announced.
+func TestUploadExactShare(t *testing.T) {
+	pdf := corpusFile(t, "big-rsa-tsa.pdf").data
+	budget := newUploadBudget(int64(len(pdf)))
+	h := verifyServer(t, VerifyConfig{MaxUpload: 2 << 20, SpoolDir: t.TempDir(), budget: budget})
+	req := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(pdf))
+	req.Header.Set("Content-Type", "application/pdf")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Errorf("a %d-byte upload in a budget of as much: %d %s", len(pdf), rec.Code, rec.Body)
+	}
+}
