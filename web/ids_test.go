@@ -19,7 +19,7 @@ import (
 // contract numbers are printable ASCII without spaces, accounts anything.
 var (
 	oddContractIDs = []string{"HT/2026/001", "50%off", "a%2Fb", "x+y", "../up", "q?a=1#f"}
-	oddAccounts    = []string{"dept/acct-1", "100% 张三", "叶 建华/研发部", "+8613800000000", "a%2Fb", "/lead"}
+	oddAccounts    = []string{"dept/acct-1", "100% 张三", "叶 建华/研发部", "+8613800000000", "a%2Fb", "/lead", "q?x#y", "tab\there", ".."}
 )
 
 // TestOddIDsReachable ingests contracts and data subjects whose ids hold
