@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -496,7 +497,7 @@ func (h *console) download(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	back := message{Link: "/console/contracts/" + id, LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	back := message{Link: "/console/contracts/" + url.PathEscape(id), LinkZH: "返回合同", LinkEN: "Back to the contract"}
 	k, ok := downloadKinds[c.PostForm("kind")]
 	if !ok {
 		m := back

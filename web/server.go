@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,7 @@ type Server struct {
 	logger  *slog.Logger
 	engine  *gin.Engine
 	metrics *webMetrics
+	bundles *tileCache // the log routes' compressed entry bundles
 }
 
 // New builds the server's routes.
@@ -59,7 +61,15 @@ func New(cfg Config) *Server {
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
-	e.Use(s.recoverPanics, s.accessLog, securityHeaders)
+	// Route on the escaped path, so that an id holding "/" (a contract
+	// number "HT/2026/001", an account "dept/acct-1"), sent as %2F, stays
+	// one path segment: ids like these are accepted at ingest, and a data
+	// subject must always be erasable. gin's own unescaping uses
+	// url.QueryUnescape, which turns "+" into a space (phone numbers such
+	// as "+8613800000000" are accounts), so unescapeParams does it instead.
+	e.UseRawPath = true
+	e.UnescapePathValues = false
+	e.Use(unescapeParams, s.recoverPanics, s.accessLog, securityHeaders)
 	e.NoRoute(func(c *gin.Context) { abortWithError(c, s.logger, notFound("no such resource")) })
 	e.NoMethod(func(c *gin.Context) {
 		abortWithError(c, s.logger, &httpError{http.StatusMethodNotAllowed, "method not allowed"})
@@ -79,7 +89,7 @@ func New(cfg Config) *Server {
 	}
 	mountStatic(e)
 	if cfg.Log != nil {
-		mountLog(e, cfg.Log, s.logger)
+		s.bundles = mountLog(e, cfg.Log, s.logger).bundles
 		mountLogPages(e, cfg.Log, s.logger)
 	}
 	for _, m := range cfg.Mounts {
@@ -148,6 +158,20 @@ func joinLines(lines []string) string {
 		out += l + "\n"
 	}
 	return out
+}
+
+// unescapeParams decodes the path parameters of a request routed on its
+// raw path (see New). When the request has no raw path, gin routed on the
+// decoded path and the parameters are already plain.
+func unescapeParams(c *gin.Context) {
+	if c.Request.URL.RawPath == "" {
+		return
+	}
+	for i, p := range c.Params {
+		if v, err := url.PathUnescape(p.Value); err == nil {
+			c.Params[i].Value = v
+		}
+	}
 }
 
 // recoverPanics turns a handler panic into a 500 and a log line; a panic is

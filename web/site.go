@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -135,6 +136,9 @@ var siteFuncs = template.FuncMap{
 		return tr(lang, zh, en)
 	},
 	"add": func(a, b int) int { return a + b },
+	// pathEscape makes an id one URL path segment ("HT/2026/001" is a
+	// valid contract number).
+	"pathEscape": url.PathEscape,
 	"documentLabel": func(lang, doc string) template.HTML {
 		switch doc {
 		case "certificate":
@@ -236,7 +240,8 @@ func (s *site) renderView(c *gin.Context, status int, name string, v view) {
 	if v.Lang == "" {
 		v.Lang = langOf(c)
 	}
-	v.Path = switchPath(c.Request.Method, c.Request.URL.Path)
+	// The escaped path: a contract id holding "/" must stay one segment.
+	v.Path = switchPath(c.Request.Method, c.Request.URL.EscapedPath())
 	t, ok := s.pages[name]
 	var buf bytes.Buffer
 	var err error

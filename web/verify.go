@@ -1,17 +1,13 @@
 package web
 
 import (
-	"bytes"
-	"context"
 	"embed"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
-	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -23,8 +19,9 @@ import (
 
 // Verification endpoints (在线验签): the public upload page and its
 // result page, the JSON API for one file and for a batch, and the ledger
-// lookup the CLI's --server uses. Uploads are read into memory part by
-// part (never spooled to disk, never stored), bounded in size, rate limited
+// lookup the CLI's --server uses. Uploads are received part by part under
+// a byte budget (small files in memory, larger ones spooled to an unlinked
+// temp file, never stored: see upload.go), bounded in size, rate limited
 // per client IP and verified under a per-file deadline.
 
 //go:embed static/verify*
@@ -55,17 +52,29 @@ type VerifyConfig struct {
 	// each holds its file plus at most 64 MiB of decoded streams. The
 	// default is 4.
 	Concurrency int
+	// UploadBudget bounds the bytes of all files being received or waiting
+	// for a verification slot, in memory or spooled; beyond it uploads are
+	// answered 503 with Retry-After before their body is read. The default
+	// is DefaultUploadBudget (256 MiB).
+	UploadBudget int64
+	// SpoolDir is where files over 1 MiB wait for their slot, in temp
+	// files unlinked as soon as they are created. The default is
+	// os.TempDir().
+	SpoolDir string
 	// Logger receives errors; never file contents or names.
 	Logger *slog.Logger
 	// now is the rate limiter's clock (tests).
 	now func() time.Time
+	// budget replaces the one made from UploadBudget (tests read it).
+	budget *uploadBudget
 }
 
 type verifyHandlers struct {
-	cfg   VerifyConfig
-	site  *site
-	limit *rateLimiter
-	sem   chan struct{}
+	cfg    VerifyConfig
+	site   *site
+	limit  *rateLimiter
+	slots  *verifySlots
+	budget *uploadBudget
 }
 
 // MountVerify returns the mount for web.Config.Mounts that serves
@@ -90,6 +99,12 @@ func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = DefaultVerifyConcurrency
 	}
+	if cfg.UploadBudget <= 0 {
+		cfg.UploadBudget = DefaultUploadBudget
+	}
+	if cfg.SpoolDir == "" {
+		cfg.SpoolDir = os.TempDir()
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -98,10 +113,14 @@ func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 	}
 	cfg.Options.MaxSize = cfg.MaxUpload
 	h := &verifyHandlers{
-		cfg:   cfg,
-		site:  defaultSite,
-		limit: newRateLimiter(cfg.RatePerMinute, cfg.now),
-		sem:   make(chan struct{}, cfg.Concurrency),
+		cfg:    cfg,
+		site:   defaultSite,
+		limit:  newRateLimiter(cfg.RatePerMinute, cfg.now),
+		slots:  newVerifySlots(cfg.Concurrency, slotIdle),
+		budget: cfg.budget,
+	}
+	if h.budget == nil {
+		h.budget = newUploadBudget(cfg.UploadBudget)
 	}
 	return func(r gin.IRouter) {
 		r.GET("/verify", h.page)
@@ -151,7 +170,7 @@ func (h *verifyHandlers) render(c *gin.Context, status int, name string, data pa
 func (h *verifyHandlers) pageResult(c *gin.Context) {
 	var rep *verify.Report
 	var name string
-	err := h.eachFile(c, 1, func(fname string, data []byte, err error) error {
+	err := h.eachFile(c, 1, func(fname string, data *uploadFile, err error) error {
 		name = fname
 		if err != nil {
 			return err
@@ -181,7 +200,7 @@ func (h *verifyHandlers) one(c *gin.Context) {
 		return
 	}
 	var rep *verify.Report
-	err := h.eachFile(c, 1, func(_ string, data []byte, err error) error {
+	err := h.eachFile(c, 1, func(_ string, data *uploadFile, err error) error {
 		if err != nil {
 			return err
 		}
@@ -201,27 +220,25 @@ func (h *verifyHandlers) one(c *gin.Context) {
 // oneRaw serves POST /v1/verify with the PDF as the whole body
 // (Content-Type: application/pdf), for platforms that do not send forms.
 func (h *verifyHandlers) oneRaw(c *gin.Context) {
+	// The budget first: an upload refused for a full server must not
+	// cost its client a verification of its rate.
+	res, err := h.newReservation(c, false)
+	if err != nil {
+		abortWithError(c, h.cfg.Logger, err)
+		return
+	}
+	defer res.release()
 	if !h.limit.allow(c.RemoteIP()) {
 		abortWithError(c, h.cfg.Logger, errRateLimited)
 		return
 	}
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxUpload)
-	hint := int64(1 << 20)
-	if c.Request.ContentLength > 0 {
-		hint = min(c.Request.ContentLength, 8<<20)
-	}
-	var buf bytes.Buffer
-	buf.Grow(int(min(h.cfg.MaxUpload, hint) + bytes.MinRead))
-	if _, err := io.Copy(&buf, body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			abortWithError(c, h.cfg.Logger, fmt.Errorf("%w: over %d bytes", verify.ErrTooLarge, mbe.Limit))
-			return
-		}
-		abortWithError(c, h.cfg.Logger, badRequest("could not read the request body"))
+	data, err := h.receiveRaw(c, res)
+	if err != nil {
+		abortWithError(c, h.cfg.Logger, err)
 		return
 	}
-	rep, err := h.verify(c.Request.Context(), buf.Bytes())
+	defer data.Close()
+	rep, err := h.verify(c.Request.Context(), data)
 	if err != nil {
 		abortWithError(c, h.cfg.Logger, err)
 		return
@@ -239,7 +256,7 @@ type batchResult struct {
 
 func (h *verifyHandlers) batch(c *gin.Context) {
 	var results []batchResult
-	err := h.eachFile(c, MaxVerifyBatch, func(name string, data []byte, err error) error {
+	err := h.eachFile(c, MaxVerifyBatch, func(name string, data *uploadFile, err error) error {
 		if err == nil {
 			var rep *verify.Report
 			rep, err = h.verify(c.Request.Context(), data)
@@ -265,83 +282,6 @@ func (h *verifyHandlers) batch(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"results": results})
 }
 
-// eachFile streams the multipart body and calls fn with each "file" part
-// read into memory (at most MaxUpload bytes; a larger part is reported to
-// fn as verify.ErrTooLarge and skipped). Nothing touches the disk. More
-// than max files is a 400.
-func (h *verifyHandlers) eachFile(c *gin.Context, max int, fn func(name string, data []byte, err error) error) error {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, int64(max)*(h.cfg.MaxUpload+64<<10))
-	mr, err := c.Request.MultipartReader()
-	if err != nil {
-		return badRequest(errNoFile.Error())
-	}
-	n := 0
-	for {
-		part, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return fmt.Errorf("%w: request body over %d bytes", verify.ErrTooLarge, mbe.Limit)
-			}
-			return badRequest("malformed multipart body")
-		}
-		if part.FormName() != "file" {
-			part.Close()
-			continue
-		}
-		n++
-		if n > max {
-			part.Close()
-			return badRequest(fmt.Sprintf("at most %d files per request", max))
-		}
-		name := cleanName(part.FileName())
-		// The rate limit is taken before the file is read, so a client over
-		// its limit costs no memory.
-		if !h.limit.allow(c.RemoteIP()) {
-			part.Close()
-			if err := fn(name, nil, errRateLimited); err != nil {
-				return err
-			}
-			continue
-		}
-		// One file: its size is at most the body's, so one allocation
-		// usually does; the hint is capped so that a lying Content-Length
-		// cannot make us allocate ahead of the bytes actually sent.
-		hint := int64(1 << 20)
-		if max == 1 && c.Request.ContentLength > 0 {
-			hint = min(c.Request.ContentLength, 8<<20)
-		}
-		data, rerr := readPart(part, h.cfg.MaxUpload, hint)
-		part.Close()
-		var mbe *http.MaxBytesError
-		if errors.As(rerr, &mbe) {
-			return fmt.Errorf("%w: request body over %d bytes", verify.ErrTooLarge, mbe.Limit)
-		}
-		if rerr != nil && !errors.Is(rerr, verify.ErrTooLarge) {
-			return badRequest("malformed multipart body")
-		}
-		if err := fn(name, data, rerr); err != nil {
-			return err
-		}
-	}
-}
-
-func readPart(p *multipart.Part, max, hint int64) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(int(min(max+1, hint) + bytes.MinRead))
-	n, err := io.Copy(&buf, io.LimitReader(p, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > max {
-		return nil, fmt.Errorf("%w: over %d bytes", verify.ErrTooLarge, max)
-	}
-	return buf.Bytes(), nil
-}
-
 // cleanName keeps a file name for display only (it is never used as a path).
 func cleanName(s string) string {
 	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
@@ -351,22 +291,6 @@ func cleanName(s string) string {
 		s = s[:200]
 	}
 	return s
-}
-
-// verify runs one verification under the concurrency bound and the
-// per-file deadline (eachFile has taken the rate limit).
-func (h *verifyHandlers) verify(ctx context.Context, data []byte) (*verify.Report, error) {
-	select {
-	case h.sem <- struct{}{}:
-	case <-time.After(10 * time.Second):
-		return nil, errBusy
-	case <-ctx.Done():
-		return nil, errBusy
-	}
-	defer func() { <-h.sem }()
-	ctx, cancel := context.WithTimeout(ctx, h.cfg.FileTimeout)
-	defer cancel()
-	return verify.PDFBytes(ctx, data, h.cfg.Options)
 }
 
 // lookup serves the ledger record for a document hash to clients that

@@ -29,11 +29,12 @@ import (
 var benchCommands = map[string]func(ctx context.Context, args []string) error{
 	"ledger": runBenchLedger,
 	"ingest": runBenchIngest,
+	"upload": runBenchUpload,
 }
 
 func runBench(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: cunzheng bench <ledger|ingest> [flags]")
+		fmt.Fprintln(os.Stderr, "usage: cunzheng bench <ledger|ingest|upload> [flags]")
 		if len(args) == 0 {
 			return errors.New("name a benchmark")
 		}

@@ -257,3 +257,20 @@ func TestBenchIngestRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchUploadRuns keeps the upload benchmark working: its PDFs must be
+// verified by a real serve child process, and it must read that process's
+// memory.
+func TestBenchUploadRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	out := cunzheng(t, "bench", "upload", "--uploads", "6", "--mib", "2", "--addresses", "2", "--retry", "--after", "0s", "--json")
+	var res uploadBenchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench upload --json printed %q: %v", out, err)
+	}
+	if res.Verified != 6 || res.Errors != 0 || len(res.Other) != 0 || res.PeakRSSMiB <= 0 || res.RSSBeforeMiB <= 0 {
+		t.Errorf("%+v", res)
+	}
+}
