@@ -374,13 +374,14 @@ func pageAnnots(f *cos.File, cat cos.Dict) []cos.Object {
 
 // checker holds what all signatures of one file share.
 type checker struct {
-	ctx  context.Context
-	data []byte
-	ends []int64
-	revs []*cos.File
-	opts *Options
-	dss  *revData
-	sums map[int][32]byte // SHA-256 of each revision, computed once
+	ctx   context.Context
+	data  []byte
+	ends  []int64
+	revs  []*cos.File
+	opts  *Options
+	dss   *revData
+	sums  map[int][32]byte // SHA-256 of each revision, computed once
+	diffs map[int][]Change // changes of each revision against the one before
 }
 
 // revSum returns the SHA-256 of the file up to the end of revision rev.

@@ -841,3 +841,24 @@ func (f *File) Raw(s *Stream) []byte {
 	}
 	return f.data[s.Offset : s.Offset+s.Length]
 }
+
+// Objects returns the numbers of every object in use in this revision, in
+// no particular order.
+func (f *File) Objects() []uint32 {
+	out := make([]uint32, 0, len(f.xref))
+	for num, e := range f.xref {
+		if e.typ != 0 {
+			out = append(out, num)
+		}
+	}
+	return out
+}
+
+// RefOf returns the reference that names object num in this revision.
+func (f *File) RefOf(num uint32) (Ref, bool) {
+	e, ok := f.xref[num]
+	if !ok || e.typ == 0 {
+		return Ref{}, false
+	}
+	return Ref{Num: num, Gen: e.gen}, true
+}
