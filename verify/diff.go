@@ -57,7 +57,29 @@ const trailerReferrer = 0
 type approval struct {
 	kind  string
 	field string
-	via   map[uint32]bool // the only referrers allowed; nil approves whatever refers to it
+	via   map[slot]bool // the only referrers allowed; nil approves whatever refers to it
+}
+
+// slot is a place that can hold a reference: the value of key in object
+// num (trailerReferrer for the trailer), key "" for the whole object or
+// an array. Direct dictionaries nested in an object share the slot of the
+// object's key they sit under: pyHanko tells paths apart, and the
+// first key of a path is where two uses of one object diverge in practice
+// (/Extensions and /DontOverrideMe of one catalog).
+type slot struct {
+	num uint32
+	key cos.Name
+}
+
+// obj is the slot of a dictionary that is itself object n.
+func obj(n uint32) slot { return slot{num: n} }
+
+// at is the slot of the value of key in a dictionary held at h.
+func (h slot) at(key cos.Name) slot {
+	if h.key == "" {
+		return slot{h.num, key}
+	}
+	return h
 }
 
 // revDiff is the analysis of one revision against the one before.
@@ -67,7 +89,7 @@ type revDiff struct {
 	approvals map[uint32][]approval
 	reasons   map[uint32]string // why an object could not be explained
 	findings  []Change
-	referrers map[uint32]map[uint32]bool // of the old revision, built on first need
+	referrers map[uint32]map[slot]bool // of the old revision, built on first need
 	sigWidget map[cos.Ref]string         // widgets of newly created signature fields
 	work      int
 }
@@ -123,10 +145,10 @@ func (d *revDiff) finding(field, format string, args ...any) {
 
 // approve records that a rule explains object num; via lists the only
 // objects that may refer to it in the signed revision (nil: any).
-func (d *revDiff) approve(num uint32, kind, field string, via []uint32) {
+func (d *revDiff) approve(num uint32, kind, field string, via []slot) {
 	a := approval{kind: kind, field: field}
 	if via != nil {
-		a.via = map[uint32]bool{}
+		a.via = map[slot]bool{}
 		for _, v := range via {
 			a.via[v] = true
 		}
@@ -163,7 +185,7 @@ func (d *revDiff) inSection(num uint32) bool {
 // updated in place or replaced by a new object, never pointed at another
 // existing one, and a value may not be removed. It approves the in-place
 // update through holder and returns both resolved values.
-func (d *revDiff) keyRef(key cos.Name, oldD, newD cos.Dict, holder uint32, kind, field string) (cos.Object, cos.Object, bool) {
+func (d *revDiff) keyRef(key cos.Name, oldD, newD cos.Dict, h slot, kind, field string) (cos.Object, cos.Object, bool) {
 	ov, nv := oldD[key], newD[key]
 	if nv == nil {
 		if ov != nil {
@@ -177,7 +199,7 @@ func (d *revDiff) keyRef(key cos.Name, oldD, newD cos.Dict, holder uint32, kind,
 		switch {
 		case wasRef && or == nr:
 			if d.overwritten(nr.Num) {
-				d.approve(nr.Num, kind, field, []uint32{holder})
+				d.approve(nr.Num, kind, field, []slot{h.at(key)})
 			}
 		case d.fresh(nr):
 			d.approve(nr.Num, kind, field, nil)
@@ -191,11 +213,11 @@ func (d *revDiff) keyRef(key cos.Name, oldD, newD cos.Dict, holder uint32, kind,
 
 // holderOf is the object that holds the value of key in a dictionary held
 // by holder: the value's own object when it is indirect.
-func holderOf(d cos.Dict, key cos.Name, holder uint32) uint32 {
+func holderOf(d cos.Dict, key cos.Name, h slot) slot {
 	if r, ok := d[key].(cos.Ref); ok {
-		return r.Num
+		return obj(r.Num)
 	}
-	return holder
+	return h.at(key)
 }
 
 // catalog applies the catalog rule: every key but the exempt ones is
@@ -214,8 +236,8 @@ func (d *revDiff) catalog(oldRoot, newRoot cos.Dict, rootNum uint32) string {
 			kind = maxKind(kind, ChangeMetadata)
 		}
 	}
-	d.keyRef("Extensions", oldRoot, newRoot, rootNum, ChangeDSS, "")
-	d.keyRef("MarkInfo", oldRoot, newRoot, rootNum, ChangeMetadata, "")
+	d.keyRef("Extensions", oldRoot, newRoot, obj(rootNum), ChangeDSS, "")
+	d.keyRef("MarkInfo", oldRoot, newRoot, obj(rootNum), ChangeMetadata, "")
 	if v, ok := newRoot["Version"]; ok {
 		if _, isName := v.(cos.Name); !isName {
 			d.finding("", "the catalog's /Version is not a name")
@@ -236,7 +258,7 @@ func (d *revDiff) docInfo() {
 	}
 	switch {
 	case ni == oi && d.overwritten(ni.Num):
-		d.approve(ni.Num, ChangeMetadata, "", []uint32{trailerReferrer})
+		d.approve(ni.Num, ChangeMetadata, "", []slot{{trailerReferrer, "Info"}})
 	case d.fresh(ni):
 		d.approve(ni.Num, ChangeMetadata, "", nil)
 	}
@@ -244,7 +266,7 @@ func (d *revDiff) docInfo() {
 
 // metadata allows the catalog's XMP stream to be replaced or updated.
 func (d *revDiff) metadata(oldRoot, newRoot cos.Dict, rootNum uint32) {
-	_, nv, ok := d.keyRef("Metadata", oldRoot, newRoot, rootNum, ChangeMetadata, "")
+	_, nv, ok := d.keyRef("Metadata", oldRoot, newRoot, obj(rootNum), ChangeMetadata, "")
 	if !ok || nv == nil {
 		return
 	}
@@ -257,7 +279,7 @@ func (d *revDiff) metadata(oldRoot, newRoot cos.Dict, rootNum uint32) {
 // §5.4; pyHanko DSSCompareRule): only its known keys, arrays of streams,
 // and VRI entries that are only ever added.
 func (d *revDiff) dss(oldRoot, newRoot cos.Dict, rootNum uint32) {
-	ov, nv, ok := d.keyRef("DSS", oldRoot, newRoot, rootNum, ChangeDSS, "")
+	ov, nv, ok := d.keyRef("DSS", oldRoot, newRoot, obj(rootNum), ChangeDSS, "")
 	if !ok || nv == nil {
 		return
 	}
@@ -267,7 +289,7 @@ func (d *revDiff) dss(oldRoot, newRoot cos.Dict, rootNum uint32) {
 		return
 	}
 	od, _ := ov.(cos.Dict)
-	holder := holderOf(newRoot, "DSS", rootNum)
+	holder := holderOf(newRoot, "DSS", obj(rootNum))
 	for k := range nd {
 		switch k {
 		case "Type", "VRI", "Certs", "CRLs", "OCSPs":
@@ -309,7 +331,7 @@ func (d *revDiff) dss(oldRoot, newRoot cos.Dict, rootNum uint32) {
 				continue
 			}
 			d.approve(r.Num, ChangeDSS, "", nil)
-			eholder = r.Num
+			eholder = obj(r.Num)
 		}
 		e, isDict := d.cur.Resolve(v).(cos.Dict)
 		if !isDict {
@@ -345,7 +367,7 @@ func isHexKey(k cos.Name) bool {
 }
 
 // streamArray checks a DSS or VRI array of references to streams.
-func (d *revDiff) streamArray(key cos.Name, oldD, newD cos.Dict, holder uint32) {
+func (d *revDiff) streamArray(key cos.Name, oldD, newD cos.Dict, holder slot) {
 	if _, ok := newD[key]; !ok {
 		return
 	}
@@ -439,7 +461,7 @@ func (d *revDiff) form(oldRoot, newRoot cos.Dict, rootNum uint32) string {
 		}
 		return ""
 	}
-	afHolder := holderOf(newRoot, "AcroForm", rootNum)
+	afHolder := holderOf(newRoot, "AcroForm", obj(rootNum))
 	if k, ok := firstDifference(oaf, naf, acroFormExempt); !ok {
 		d.finding("", "interactive form: /%s changed", k)
 	}
@@ -507,7 +529,7 @@ func (d *revDiff) form(oldRoot, newRoot cos.Dict, rootNum uint32) string {
 	}
 	if r, ok := newRoot["AcroForm"].(cos.Ref); ok {
 		if or, _ := oldRoot["AcroForm"].(cos.Ref); or == r && d.overwritten(r.Num) {
-			d.approve(r.Num, formKind, "", []uint32{rootNum})
+			d.approve(r.Num, formKind, "", []slot{{rootNum, "AcroForm"}})
 		} else if or != r && !d.fresh(r) {
 			d.finding("", "/AcroForm now points at existing object %d", r.Num)
 		}
@@ -597,7 +619,7 @@ func (d *revDiff) sigValue(name string, e fieldEntry) string {
 	if d.fresh(r) {
 		d.approve(r.Num, kind, name, nil)
 	} else if d.overwritten(r.Num) {
-		d.approve(r.Num, kind, name, []uint32{e.ref.Num})
+		d.approve(r.Num, kind, name, []slot{{e.ref.Num, "V"}})
 	}
 	if refs, ok := sd["Reference"].(cos.Array); ok {
 		for _, o := range refs {
@@ -687,17 +709,20 @@ func (d *revDiff) appearance(name string, od, nd cos.Dict, fieldNum uint32, kind
 		d.finding(name, "the appearance of %q is not a dictionary", name)
 		return
 	}
-	oap, nap, ok := d.keyRef("AP", od, nd, fieldNum, kind, name)
+	oap, nap, ok := d.keyRef("AP", od, nd, obj(fieldNum), kind, name)
 	if !ok || nap == nil {
 		return
 	}
 	napd, _ := nap.(cos.Dict)
 	oapd, _ := oap.(cos.Dict)
-	apHolder := holderOf(nd, "AP", fieldNum)
+	apHolder := holderOf(nd, "AP", obj(fieldNum))
+	// A new appearance for a field whose old appearance dictionary is
+	// shared with another use would leave that use checked by nothing
+	// (pyHanko refuses it too).
 	if r, isRef := od["AP"].(cos.Ref); isRef {
 		for ref := range d.referrersOf(r.Num) {
-			if ref != fieldNum {
-				d.reasons[r.Num] = fmt.Sprintf("the appearance dictionary of %q is also used by object %d", name, ref)
+			if ref != (slot{fieldNum, "AP"}) {
+				d.finding(name, "the appearance dictionary of %q (object %d) is also used by %s", name, r.Num, ref)
 				break
 			}
 		}
@@ -711,19 +736,19 @@ func (d *revDiff) appearance(name string, od, nd cos.Dict, fieldNum uint32, kind
 			h := holderOf(napd, k, apHolder)
 			if r, isRef := nv.(cos.Ref); isRef {
 				if or, _ := ov.(cos.Ref); or == r && d.overwritten(r.Num) {
-					d.approve(r.Num, kind, name, []uint32{apHolder})
+					d.approve(r.Num, kind, name, []slot{apHolder.at(k)})
 				}
 			}
 			for st, sv := range sub {
-				d.appearanceStream(name, sv, osub[st], h, kind, stateful)
+				d.appearanceStream(name, sv, osub[st], h.at(st), kind, stateful)
 			}
 			continue
 		}
-		d.appearanceStream(name, nv, ov, apHolder, kind, stateful)
+		d.appearanceStream(name, nv, ov, apHolder.at(k), kind, stateful)
 	}
 }
 
-func (d *revDiff) appearanceStream(name string, nv, ov cos.Object, holder uint32, kind string, stateful bool) {
+func (d *revDiff) appearanceStream(name string, nv, ov cos.Object, at slot, kind string, stateful bool) {
 	r, isRef := nv.(cos.Ref)
 	if !isRef {
 		return
@@ -733,7 +758,7 @@ func (d *revDiff) appearanceStream(name string, nv, ov cos.Object, holder uint32
 		return
 	}
 	if or, _ := ov.(cos.Ref); or == r && !stateful && d.overwritten(r.Num) {
-		d.approve(r.Num, kind, name, []uint32{holder})
+		d.approve(r.Num, kind, name, []slot{at})
 	}
 }
 
@@ -839,7 +864,7 @@ func (d *revDiff) page(num uint32, od, nd cos.Dict) {
 	}
 	d.approve(num, kind, field, nil)
 	if indirect && (d.fresh(annotsRef) || valueEqual(od["Annots"], nd["Annots"])) {
-		d.approve(annotsRef.Num, kind, field, []uint32{num})
+		d.approve(annotsRef.Num, kind, field, []slot{{num, "Annots"}})
 	}
 }
 
@@ -1048,18 +1073,27 @@ func (d *revDiff) tags(o cos.Object, depth int) (string, string) {
 // referrersOf returns the objects of the signed revision that refer to
 // num (trailerReferrer for the trailer). The index is built once, on the
 // first overwritten object a rule explains through a referrer.
-func (d *revDiff) referrersOf(num uint32) map[uint32]bool {
+func (d *revDiff) referrersOf(num uint32) map[slot]bool {
 	if d.referrers == nil {
-		d.referrers = map[uint32]map[uint32]bool{}
+		d.referrers = map[uint32]map[slot]bool{}
 		add := func(from uint32, o cos.Object) {
-			collectRefs(o, 0, func(r cos.Ref) {
-				m := d.referrers[r.Num]
-				if m == nil {
-					m = map[uint32]bool{}
-					d.referrers[r.Num] = m
+			each := func(at slot, v cos.Object) {
+				collectRefs(v, 0, func(r cos.Ref) {
+					m := d.referrers[r.Num]
+					if m == nil {
+						m = map[slot]bool{}
+						d.referrers[r.Num] = m
+					}
+					m[at] = true
+				})
+			}
+			if dict, ok := o.(cos.Dict); ok {
+				for k, v := range dict {
+					each(slot{from, k}, v)
 				}
-				m[from] = true
-			})
+				return
+			}
+			each(slot{num: from}, o)
 		}
 		add(trailerReferrer, cos.Dict(d.old.Trailer))
 		for _, n := range d.old.Objects() {
@@ -1079,6 +1113,17 @@ func (d *revDiff) referrersOf(num uint32) map[uint32]bool {
 		}
 	}
 	return d.referrers[num]
+}
+
+func (s slot) String() string {
+	where := fmt.Sprintf("object %d", s.num)
+	if s.num == trailerReferrer {
+		where = "the trailer"
+	}
+	if s.key != "" {
+		where += " /" + string(s.key)
+	}
+	return where
 }
 
 func collectRefs(o cos.Object, depth int, fn func(cos.Ref)) {
@@ -1135,12 +1180,8 @@ func (d *revDiff) judge() []Change {
 			out = append(out, Change{Revision: d.revNo, Kind: ChangeOther, Object: obj + describe(d.old.Get(num))})
 			continue
 		}
-		if other := d.otherReferrer(num, aps); other >= 0 {
-			where := fmt.Sprintf("object %d", other)
-			if other == trailerReferrer {
-				where = "the trailer"
-			}
-			out = append(out, Change{Revision: d.revNo, Kind: ChangeOther, Object: fmt.Sprintf("%s: rewritten in place but also used by %s in the signed revision", obj, where)})
+		if other, ok := d.otherReferrer(num, aps); ok {
+			out = append(out, Change{Revision: d.revNo, Kind: ChangeOther, Object: fmt.Sprintf("%s: rewritten in place but also used by %s in the signed revision", obj, other)})
 			continue
 		}
 		k, f := bestApproval(aps)
@@ -1149,24 +1190,24 @@ func (d *revDiff) judge() []Change {
 	return out
 }
 
-// otherReferrer returns a referrer of num in the signed revision that no
-// approval allows, or -1.
-func (d *revDiff) otherReferrer(num uint32, aps []approval) int64 {
-	allowed := map[uint32]bool{}
+// otherReferrer returns a slot of the signed revision that refers to num
+// and that no approval allows.
+func (d *revDiff) otherReferrer(num uint32, aps []approval) (slot, bool) {
+	allowed := map[slot]bool{}
 	for _, a := range aps {
 		if a.via == nil {
-			return -1
+			return slot{}, false
 		}
 		for v := range a.via {
 			allowed[v] = true
 		}
 	}
 	for r := range d.referrersOf(num) {
-		if !allowed[r] && r != num {
-			return int64(r)
+		if !allowed[r] && r.num != num {
+			return r, true
 		}
 	}
-	return -1
+	return slot{}, false
 }
 
 func describe(o cos.Object) string {
