@@ -127,12 +127,7 @@ func parseBERCMS(ber []byte) (sd *signedData, err error) {
 			sigAlgParams: s.DigestEncryptionAlgorithm.Parameters.FullBytes,
 			signature:    s.EncryptedDigest,
 		}
-		if s.IssuerAndSerialNumber.SerialNumber != nil {
-			si.serial = s.IssuerAndSerialNumber.SerialNumber.Bytes()
-			if len(si.serial) == 0 || si.serial[0]&0x80 != 0 {
-				si.serial = append([]byte{0}, si.serial...)
-			}
-		}
+		si.serial = s.IssuerAndSerialNumber.SerialNumber
 		if len(s.AuthenticatedAttributes) > 0 {
 			si.attrs = map[string][][]byte{}
 			var attrs []attribute
@@ -152,6 +147,17 @@ func parseBERCMS(ber []byte) (sd *signedData, err error) {
 			}
 		}
 		out.signers = append(out.signers, si)
+	}
+	// gmsm/pkcs7 does not expose eContentType. The signed contentType
+	// attribute must equal it (RFC 5652 §11.1) and verifySigner checks
+	// the attribute against the type the caller expects, so it stands in.
+	if len(out.signers) == 1 {
+		if v, ok := out.signers[0].attr(oidAttrContentType); ok {
+			var ct asn1.ObjectIdentifier
+			if _, err := asn1.Unmarshal(v, &ct); err == nil {
+				out.contentType = ct
+			}
+		}
 	}
 	if len(out.signers) == 0 {
 		return nil, fmt.Errorf("%w: no SignerInfo", errCMS)

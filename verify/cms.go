@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -58,6 +59,7 @@ var (
 	oidECDSASHA512     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
 	oidSM2Sign         = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 1}
 	oidSM2WithSM3      = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 501}
+	oidEd25519         = asn1.ObjectIdentifier{1, 3, 101, 112}
 )
 
 // errCMS wraps every structural problem with the CMS contents.
@@ -68,19 +70,21 @@ type signedData struct {
 	contentType asn1.ObjectIdentifier
 	content     []byte // eContent; nil when detached
 	certs       []*smx509.Certificate
+	badCerts    []error // certificates that could not be parsed
 	crls        [][]byte
 	signers     []signerInfo
 }
 
 type signerInfo struct {
-	issuer, serial, ski []byte // sid: raw issuer Name and serial INTEGER content, or SKI
-	digestAlg           asn1.ObjectIdentifier
-	signedAttrs         []byte // DER of the SET OF Attribute as signed; nil if absent
-	attrs               map[string][][]byte
-	sigAlg              asn1.ObjectIdentifier
-	sigAlgParams        []byte
-	signature           []byte
-	unsigned            map[string][][]byte
+	issuer, ski  []byte   // sid: raw issuer Name, or SKI
+	serial       *big.Int // sid: the serial number, negative ones included (OpenSSL accepts them)
+	digestAlg    asn1.ObjectIdentifier
+	signedAttrs  []byte // DER of the SET OF Attribute as signed; nil if absent
+	attrs        map[string][][]byte
+	sigAlg       asn1.ObjectIdentifier
+	sigAlgParams []byte
+	signature    []byte
+	unsigned     map[string][][]byte
 }
 
 // parseCMS parses a ContentInfo holding SignedData. Trailing zero bytes
@@ -140,7 +144,11 @@ func parseCMS(der []byte) (*signedData, error) {
 		}
 		c, err := smx509.ParseCertificate(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%w: certificate: %w", errCMS, err)
+			// One certificate a strict parser refuses must not hide the
+			// others; if it was the signer's, the signer is reported
+			// missing with the parse error beside it.
+			out.badCerts = append(out.badCerts, err)
+			continue
 		}
 		out.certs = append(out.certs, c)
 	}
@@ -191,9 +199,10 @@ func parseSignerInfo(si cryptobyte.String) (*signerInfo, error) {
 	}
 	switch tag {
 	case cbasn1.SEQUENCE:
-		var issuer, serial cryptobyte.String
+		var issuer cryptobyte.String
 		var stag cbasn1.Tag
-		if !sid.ReadAnyASN1Element(&issuer, &stag) || !sid.ReadASN1(&serial, cbasn1.INTEGER) {
+		serial := new(big.Int)
+		if !sid.ReadAnyASN1Element(&issuer, &stag) || !sid.ReadASN1Integer(serial) {
 			return nil, fmt.Errorf("%w: bad issuerAndSerialNumber", errCMS)
 		}
 		s.issuer, s.serial = issuer, serial
@@ -300,7 +309,7 @@ func (s *signerInfo) findCert(certs []*smx509.Certificate) *smx509.Certificate {
 			}
 			continue
 		}
-		if bytes.Equal(c.RawIssuer, s.issuer) && c.SerialNumber.Cmp(new(big.Int).SetBytes(s.serial)) == 0 && len(s.serial) > 0 && s.serial[0]&0x80 == 0 {
+		if s.serial != nil && bytes.Equal(c.RawIssuer, s.issuer) && c.SerialNumber.Cmp(s.serial) == 0 {
 			return c
 		}
 	}
@@ -350,7 +359,9 @@ var (
 // of the signature algorithm.
 func verifySigner(s *signerInfo, cert *smx509.Certificate, d digestInfo, contentDigest []byte, contentType asn1.ObjectIdentifier) (string, error) {
 	if s.signedAttrs == nil {
-		return "", fmt.Errorf("%w: signatures without signed attributes are not accepted", errUnsupported)
+		// RFC 5652 §5.4: without signed attributes the signature is over
+		// the content itself, here the digest of the byte range.
+		return checkSignature(s.sigAlg, s.sigAlgParams, d, cert, nil, contentDigest, s.signature)
 	}
 	md, ok := s.attr(oidAttrMessageDig)
 	var mdv []byte
@@ -371,11 +382,22 @@ func verifySigner(s *signerInfo, cert *smx509.Certificate, d digestInfo, content
 	if _, err := asn1.Unmarshal(ct, &ctv); err != nil || !(ctv.Equal(contentType) || contentType.Equal(oidData) && ctv.Equal(oidSM2Data)) {
 		return "", fmt.Errorf("%w: contentType attribute does not match", errCMS)
 	}
-	return checkSignature(s.sigAlg, s.sigAlgParams, d, cert, s.signedAttrs, s.signature)
+	return checkSignature(s.sigAlg, s.sigAlgParams, d, cert, s.signedAttrs, nil, s.signature)
 }
 
-// checkSignature verifies sig over msg with the key in cert.
-func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert *smx509.Certificate, msg, sig []byte) (string, error) {
+// checkSignature verifies sig over msg with the key in cert; when msg is
+// nil, digest is the hash already computed (a signature without signed
+// attributes). Only a signature value that is mathematically wrong is
+// errSignature; a key or algorithm it cannot use is errUnsupported.
+func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert *smx509.Certificate, msg, digest, sig []byte) (string, error) {
+	hashed := func(h crypto.Hash) []byte {
+		if msg == nil {
+			return digest
+		}
+		hh := h.New()
+		hh.Write(msg)
+		return hh.Sum(nil)
+	}
 	switch pub := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
 		switch {
@@ -384,21 +406,47 @@ func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert
 			if err != nil {
 				return "", err
 			}
-			hh := h.New()
-			hh.Write(msg)
-			if err := rsa.VerifyPSS(pub, h, hh.Sum(nil), sig, &rsa.PSSOptions{SaltLength: salt, Hash: h}); err != nil {
-				return "RSASSA-PSS", errSignature
+			if msg == nil && h != d.hash {
+				return "", fmt.Errorf("%w: RSASSA-PSS hash differs from the digest algorithm", errUnsupported)
+			}
+			if err := rsa.VerifyPSS(pub, h, hashed(h), sig, &rsa.PSSOptions{SaltLength: salt, Hash: h}); err != nil {
+				if errors.Is(err, rsa.ErrVerification) {
+					return "RSASSA-PSS", errSignature
+				}
+				return "RSASSA-PSS", fmt.Errorf("%w: unsupported RSA key: %w", errUnsupported, err)
 			}
 			return "RSASSA-PSS with " + d.name, nil
 		case alg.Equal(oidRSA), alg.Equal(oidRSASHA1), alg.Equal(oidRSASHA256), alg.Equal(oidRSASHA384), alg.Equal(oidRSASHA512):
 			if d.hash == 0 {
 				return "", fmt.Errorf("%w: RSA with %s", errUnsupported, d.name)
 			}
-			if err := rsa.VerifyPKCS1v15(pub, d.hash, sum(d, msg), sig); err != nil {
+			err := rsa.VerifyPKCS1v15(pub, d.hash, hashed(d.hash), sig)
+			if err != nil && !errors.Is(err, rsa.ErrVerification) {
+				// crypto/rsa refuses some valid keys (a public exponent
+				// above 2^31-1); verify those with big-integer arithmetic.
+				err = verifyPKCS1v15Big(pub, d.hash, hashed(d.hash), sig)
+			}
+			switch {
+			case errors.Is(err, errSignature), errors.Is(err, rsa.ErrVerification):
 				return "RSA PKCS#1 v1.5", errSignature
+			case err != nil:
+				return "RSA PKCS#1 v1.5", err
 			}
 			return "RSA PKCS#1 v1.5 with " + d.name, nil
 		}
+	case ed25519.PublicKey:
+		// RFC 8419 §3.1: pure Ed25519 over the signed attributes, whose
+		// message digest must be SHA-512.
+		if !alg.Equal(oidEd25519) {
+			break
+		}
+		if msg == nil || d.hash != crypto.SHA512 {
+			return "", fmt.Errorf("%w: Ed25519 needs signed attributes and SHA-512", errUnsupported)
+		}
+		if !ed25519.Verify(pub, msg, sig) {
+			return "Ed25519", errSignature
+		}
+		return "Ed25519 with SHA-512", nil
 	case *ecdsa.PublicKey:
 		if pub.Curve == sm2.P256() {
 			if !alg.Equal(oidSM2Sign) && !alg.Equal(oidSM2WithSM3) && !alg.Equal(oidECPublicKey) {
@@ -406,6 +454,9 @@ func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert
 			}
 			if d.name != "SM3" {
 				return "", fmt.Errorf("%w: SM2 with %s", errUnsupported, d.name)
+			}
+			if msg == nil {
+				return "", fmt.Errorf("%w: SM2 without signed attributes", errUnsupported)
 			}
 			if !sm2.VerifyASN1WithSM2(pub, nil, msg, sig) {
 				return "SM2 with SM3", errSignature
@@ -417,13 +468,58 @@ func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert
 			if d.hash == 0 {
 				return "", fmt.Errorf("%w: ECDSA with %s", errUnsupported, d.name)
 			}
-			if !ecdsa.VerifyASN1(pub, sum(d, msg), sig) {
+			if !ecdsa.VerifyASN1(pub, hashed(d.hash), sig) {
 				return "ECDSA", errSignature
 			}
 			return "ECDSA with " + d.name, nil
 		}
 	}
 	return "", fmt.Errorf("%w: signature algorithm %v with a %T key", errUnsupported, alg, cert.PublicKey)
+}
+
+// digestInfoPrefixes are the DER prefixes of DigestInfo for each hash
+// (RFC 8017 §9.2, note 1).
+var digestInfoPrefixes = map[crypto.Hash][]byte{
+	crypto.SHA1:   {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14},
+	crypto.SHA256: {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
+	crypto.SHA384: {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
+	crypto.SHA512: {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
+}
+
+// verifyPKCS1v15Big is RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2)
+// with math/big, for keys crypto/rsa refuses to use. Only public values
+// are involved, so constant time does not matter. It returns errSignature
+// for a wrong signature and errUnsupported for a key it cannot use.
+func verifyPKCS1v15Big(pub *rsa.PublicKey, h crypto.Hash, hashed, sig []byte) error {
+	prefix, ok := digestInfoPrefixes[h]
+	k := (pub.N.BitLen() + 7) / 8
+	if !ok || pub.E < 3 || pub.N.Sign() <= 0 || pub.N.Bit(0) == 0 || pub.N.BitLen() < 1024 || pub.N.BitLen() > 16384 {
+		return fmt.Errorf("%w: unsupported RSA key (%d bits, exponent %d)", errUnsupported, pub.N.BitLen(), pub.E)
+	}
+	if len(sig) != k {
+		return errSignature
+	}
+	s := new(big.Int).SetBytes(sig)
+	if s.Cmp(pub.N) >= 0 {
+		return errSignature
+	}
+	m := new(big.Int).Exp(s, big.NewInt(int64(pub.E)), pub.N)
+	em := m.FillBytes(make([]byte, k))
+	tLen := len(prefix) + len(hashed)
+	if k < tLen+11 {
+		return errSignature
+	}
+	want := make([]byte, k)
+	want[1] = 1
+	for i := 2; i < k-tLen-1; i++ {
+		want[i] = 0xff
+	}
+	copy(want[k-tLen:], prefix)
+	copy(want[k-len(hashed):], hashed)
+	if !bytes.Equal(em, want) {
+		return errSignature
+	}
+	return nil
 }
 
 type pssParameters struct {

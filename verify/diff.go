@@ -90,7 +90,7 @@ type revDiff struct {
 	reasons   map[uint32]string // why an object could not be explained
 	findings  []Change
 	referrers map[uint32]map[slot]bool // of the old revision, built on first need
-	sigWidget map[cos.Ref]string         // widgets of newly created signature fields
+	sigWidget map[cos.Ref]string       // widgets of newly created signature fields
 	work      int
 }
 
@@ -892,7 +892,12 @@ func (d *revDiff) addedAnnot(r cos.Ref) (kind, detail string) {
 		// A signature widget outside /AcroForm /Fields (poppler's pdfsig
 		// 22.12 signs that way) is still a signature.
 		if fieldType(d.cur, ad) == "Sig" && d.fresh(r) {
-			return ChangeSignature, fieldName(d.cur, ad)
+			name := fieldName(d.cur, ad)
+			d.approve(r.Num, ChangeSignature, name, nil)
+			if ad["V"] != nil {
+				return d.sigValue(name, fieldEntry{ref: r, dict: ad, ft: "Sig"}), name
+			}
+			return ChangeSignature, name
 		}
 		return ChangeOther, "a new form field widget"
 	}

@@ -490,7 +490,11 @@ func (v *checker) check(s sigRef) *Signature {
 	pool := append(append([]*smx509.Certificate{}, sd.certs...), rd.certs...)
 	cert := si.findCert(pool) // the CMS's own certificates first, then the DSS's
 	if cert == nil {
-		return fail(Indeterminate, NoSigningCertificateFound, "the signer's certificate is not in the signature")
+		problem := "the signer's certificate is not in the signature"
+		if len(sd.badCerts) > 0 {
+			problem += fmt.Sprintf(" (%d certificate(s) in it could not be read: %v)", len(sd.badCerts), sd.badCerts[0])
+		}
+		return fail(Indeterminate, NoSigningCertificateFound, problem)
 	}
 	ci := certInfo(cert)
 	sig.Signer = &ci
@@ -627,8 +631,13 @@ func (v *checker) checkDocTimestamp(sig *Signature, token []byte, rangeDigest fu
 		return fail(TotalPassed, "", "")
 	case tr.ts.SignatureOK && !tr.ts.ImprintOK && tr.ts.TSA != nil:
 		return fail(TotalFailed, HashFailure, tr.ts.Problem)
-	case tr.ts.TSA != nil && !tr.ts.SignatureOK && strings.Contains(tr.ts.Problem, "does not verify"):
+	case tr.ts.TSA != nil && errors.Is(tr.sigErr, errSignature):
+		// Only a signature value that is mathematically wrong.
 		return fail(TotalFailed, SigCryptoFailure, tr.ts.Problem)
+	case errors.Is(tr.sigErr, errDigestMismatch):
+		return fail(TotalFailed, HashFailure, tr.ts.Problem)
+	case errors.Is(tr.sigErr, errUnsupported):
+		return fail(Indeterminate, CryptoConstraintsFailure, tr.ts.Problem)
 	case tr.ts.ImprintOK && !tr.ts.Trusted:
 		return fail(Indeterminate, NoCertificateChainFound, tr.ts.Problem)
 	case tr.ts.Trusted && !tr.ts.RevocationOK:

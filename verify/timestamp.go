@@ -40,6 +40,7 @@ type tokenResult struct {
 	ok      bool // signature, imprint and trust all verified
 	rd      *revData
 	weakAlg bool
+	sigErr  error // why the TSA's signature did not verify, if it did not
 }
 
 // verifyToken checks an RFC 3161 TimeStampToken: its CMS signature by a
@@ -78,6 +79,7 @@ func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.Ce
 		return fail("timestamp token digest algorithm %v unsupported", s.digestAlg)
 	}
 	if _, err := verifySigner(s, cert, d, sum(d, sd.content), oidTSTInfo); err != nil {
+		r.sigErr = err
 		return fail("the timestamp authority's signature does not verify: %v", err)
 	}
 	r.ts.SignatureOK = true
