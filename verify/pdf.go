@@ -403,17 +403,7 @@ func (v *checker) check(s sigRef) *Signature {
 	if t, _ := d["Type"].(cos.Name); t == "DocTimeStamp" || sub == "ETSI.RFC3161" {
 		sig.Kind = "document-timestamp"
 	}
-	sig.Name = textString(f.Resolve(d["Name"]))
-	sig.Reason = textString(f.Resolve(d["Reason"]))
-	sig.Location = textString(f.Resolve(d["Location"]))
-	sig.ContactInfo = textString(f.Resolve(d["ContactInfo"]))
-	if m, ok := parsePDFDate(textString(f.Resolve(d["M"]))); ok {
-		sig.ClaimedSigningTime = &m
-	}
-	readMDP(f, d, sig)
-	if s.lock != nil {
-		applyFieldLock(f, s.lock, sig)
-	}
+	readClaims(f, d, s.lock, sig)
 
 	fail := func(ind Indication, sub SubIndication, problem string) *Signature {
 		if problem != "" {
@@ -444,6 +434,16 @@ func (v *checker) check(s sigRef) *Signature {
 		return fail(Indeterminate, FormatFailure, problem)
 	}
 	sig.CoverageOK = true
+	// What the signer claimed (/Reason, /M, /Name, DocMDP) is read from
+	// the revision they signed: a later update can rewrite the signature
+	// dictionary (a disallowed change, reported as such), but never what
+	// the report says the signer claimed.
+	if sf := v.revs[rev]; sf != nil {
+		if sd, lock := signedDict(sf, contents); sd != nil {
+			sig.ClaimedSigningTime, sig.DocMDP, sig.LockedFields, sig.LockAllFields = nil, 0, nil, false
+			readClaims(sf, sd, lock, sig)
+		}
+	}
 	sig.Revision = rev + 1
 	sig.CoversWholeFile = len(trimSpace(v.data[rng[2]+rng[3]:])) == 0
 	rs := v.revSum(rev)
@@ -585,6 +585,33 @@ func (v *checker) check(s sigRef) *Signature {
 		return fail(Indeterminate, CryptoConstraintsFailure, "the signature uses SHA-1, which is no longer accepted")
 	}
 	return fail(TotalPassed, "", "")
+}
+
+// readClaims reads what the signature dictionary d claims, and its
+// DocMDP and FieldMDP restrictions.
+func readClaims(f *cos.File, d, lock cos.Dict, sig *Signature) {
+	sig.Name = textString(f.Resolve(d["Name"]))
+	sig.Reason = textString(f.Resolve(d["Reason"]))
+	sig.Location = textString(f.Resolve(d["Location"]))
+	sig.ContactInfo = textString(f.Resolve(d["ContactInfo"]))
+	if m, ok := parsePDFDate(textString(f.Resolve(d["M"]))); ok {
+		sig.ClaimedSigningTime = &m
+	}
+	readMDP(f, d, sig)
+	if lock != nil {
+		applyFieldLock(f, lock, sig)
+	}
+}
+
+// signedDict finds, in the signed revision f, the signature dictionary
+// with these /Contents and its field's /Lock.
+func signedDict(f *cos.File, contents cos.String) (cos.Dict, cos.Dict) {
+	for _, r := range findSignatures(f) {
+		if c, _ := f.Resolve(r.dict["Contents"]).(cos.String); c == contents {
+			return r.dict, r.lock
+		}
+	}
+	return nil, nil
 }
 
 // refTime is the time revocation data must speak for: the timestamp when
