@@ -1,0 +1,162 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cunzheng/cunzheng/verify/internal/cos"
+	"github.com/emmansun/gmsm/smx509"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// bigExponentKey makes an RSA key whose public exponent is above 2^31-1,
+// which crypto/rsa refuses to use but RFC 8017 allows.
+func bigExponentKey(t *testing.T) (n *big.Int, e int, d *big.Int) {
+	t.Helper()
+	e = 1<<32 + 15
+	one := big.NewInt(1)
+	for {
+		p, err := rand.Prime(rand.Reader, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := rand.Prime(rand.Reader, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		phi := new(big.Int).Mul(new(big.Int).Sub(p, one), new(big.Int).Sub(q, one))
+		d = new(big.Int).ModInverse(big.NewInt(int64(e)), phi)
+		if d != nil {
+			return new(big.Int).Mul(p, q), e, d
+		}
+	}
+}
+
+func certFor(t *testing.T, pub any, serial *big.Int) []byte {
+	t.Helper()
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "signer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// TestRSALargeExponent: a good signature by a key crypto/rsa refuses
+// verifies; a bad one is a signature failure; neither is "unsupported".
+func TestRSALargeExponent(t *testing.T) {
+	n, e, d := bigExponentKey(t)
+	pub := &rsa.PublicKey{N: n, E: e}
+	cert, err := smx509.ParseCertificate(certFor(t, pub, big.NewInt(7)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := []byte("signed attributes")
+	h := sha256.Sum256(msg)
+	em := make([]byte, (n.BitLen()+7)/8)
+	em[1] = 1
+	prefix := digestInfoPrefixes[crypto.SHA256]
+	tLen := len(prefix) + len(h)
+	for i := 2; i < len(em)-tLen-1; i++ {
+		em[i] = 0xff
+	}
+	copy(em[len(em)-tLen:], prefix)
+	copy(em[len(em)-len(h):], h[:])
+	sig := new(big.Int).Exp(new(big.Int).SetBytes(em), d, n).FillBytes(make([]byte, len(em)))
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], sig); err == nil || errors.Is(err, rsa.ErrVerification) {
+		t.Logf("crypto/rsa now accepts the key (%v); the fallback is still exercised below", err)
+	}
+	di, _ := digestFor(oidSHA256)
+	if _, err := checkSignature(oidRSASHA256, nil, di, cert, msg, nil, sig); err != nil {
+		t.Fatalf("good signature: %v", err)
+	}
+	sig[10] ^= 1
+	if _, err := checkSignature(oidRSASHA256, nil, di, cert, msg, nil, sig); !errors.Is(err, errSignature) {
+		t.Fatalf("bad signature: %v, want errSignature", err)
+	}
+}
+
+// TestNegativeSerial: a signer whose certificate has a negative serial
+// number (invalid DER that OpenSSL and Go's parser accept) is found.
+func TestNegativeSerial(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := certFor(t, &key.PublicKey, big.NewInt(0x05))
+	// Make the serial INTEGER 02 01 05 read as -123 (0x85).
+	i := bytes.Index(der, []byte{0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x01, 0x05})
+	if i < 0 {
+		t.Fatal("serial not found in the certificate")
+	}
+	der[i+7] = 0x85
+	cert, err := smx509.ParseCertificate(der)
+	if err != nil {
+		t.Fatalf("the lenient parser refuses a negative serial: %v", err)
+	}
+	var b cryptobyte.Builder
+	b.AddASN1BigInt(big.NewInt(-123))
+	raw, _ := b.Bytes()
+	serial := new(big.Int)
+	s := cryptobyte.String(raw)
+	if !s.ReadASN1Integer(serial) {
+		t.Fatal("bad serial encoding")
+	}
+	si := signerInfo{issuer: cert.RawIssuer, serial: serial}
+	if got := si.findCert([]*smx509.Certificate{cert}); got != cert {
+		t.Fatalf("signer with serial %v not found (certificate serial %v)", serial, cert.SerialNumber)
+	}
+}
+
+// TestBERTimestampToken: an RFC 3161 token with indefinite lengths (BER,
+// as some TSAs send) verifies like its DER form.
+func TestBERTimestampToken(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(corpus, "rsa-sha256-tsa.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := PDFBytes(context.Background(), data, testOptions(t))
+	if err != nil || rep.Signatures[0].Timestamp == nil {
+		t.Fatalf("%v %+v", err, rep)
+	}
+	_, value, f := sigObjects(t, data)
+	contents := f.Get(value).(cos.Dict)["Contents"]
+	sd, err := parseCMS([]byte(contents.(cos.String)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := &sd.signers[0]
+	token := si.unsigned[oidAttrTimestamp.String()][0]
+	// Re-encode the outer SEQUENCE with an indefinite length.
+	in := cryptobyte.String(token)
+	var body cryptobyte.String
+	if !in.ReadASN1(&body, 0x30) {
+		t.Fatal("token is not a SEQUENCE")
+	}
+	ber := append(append([]byte{0x30, 0x80}, body...), 0, 0)
+	imprint := func(id digestInfo) []byte { return sum(id, si.signature) }
+	der := verifyToken(token, imprint, testOptions(t).Roots, &revData{})
+	got := verifyToken(ber, imprint, testOptions(t).Roots, &revData{})
+	if !got.ts.SignatureOK || !got.ts.ImprintOK || got.ts.Time != der.ts.Time || got.ok != der.ok {
+		t.Fatalf("BER token: %+v (problem %q); DER token: %+v", got.ts, got.ts.Problem, der.ts)
+	}
+}
