@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha3"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/cloudflare/circl/sign/ed448"
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/emmansun/gmsm/smx509"
@@ -60,6 +62,9 @@ var (
 	oidSM2Sign         = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 1}
 	oidSM2WithSM3      = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 501}
 	oidEd25519         = asn1.ObjectIdentifier{1, 3, 101, 112}
+	oidEd448           = asn1.ObjectIdentifier{1, 3, 101, 113}
+	oidSHAKE256        = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 12}
+	oidSHAKE256Len     = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 18}
 )
 
 // errCMS wraps every structural problem with the CMS contents.
@@ -336,8 +341,25 @@ func digestFor(oid asn1.ObjectIdentifier) (digestInfo, bool) {
 		return digestInfo{"SM3", false, sm3.New, 0}, true
 	case oid.Equal(oidSHA1):
 		return digestInfo{"SHA-1", true, crypto.SHA1.New, crypto.SHA1}, true
+	case oid.Equal(oidSHAKE256), oid.Equal(oidSHAKE256Len):
+		// RFC 8419 §2.3: Ed448 signers digest with SHAKE256 to 512 bits.
+		return digestInfo{"SHAKE256", false, newSHAKE512, 0}, true
 	}
 	return digestInfo{}, false
+}
+
+// shake512 is SHAKE256 with a 512-bit output as a hash.Hash.
+type shake512 struct{ *sha3.SHAKE }
+
+func newSHAKE512() hash.Hash { return shake512{sha3.NewSHAKE256()} }
+
+func (s shake512) Size() int { return 64 }
+
+// Sum returns the 64-byte output; it may be called once.
+func (s shake512) Sum(b []byte) []byte {
+	out := make([]byte, 64)
+	s.SHAKE.Read(out)
+	return append(b, out...)
 }
 
 func sum(d digestInfo, b []byte) []byte {
@@ -447,6 +469,22 @@ func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert
 			return "Ed25519", errSignature
 		}
 		return "Ed25519 with SHA-512", nil
+	case nil:
+		// Keys smx509 does not know; Ed448 (RFC 8419) is read here.
+		if !alg.Equal(oidEd448) {
+			break
+		}
+		key, ok := ed448Key(cert.RawSubjectPublicKeyInfo)
+		if !ok {
+			return "", fmt.Errorf("%w: unreadable Ed448 key", errUnsupported)
+		}
+		if msg == nil || d.name != "SHAKE256" {
+			return "", fmt.Errorf("%w: Ed448 needs signed attributes digested with SHAKE256, not %s", errUnsupported, d.name)
+		}
+		if !ed448.Verify(key, msg, sig, "") {
+			return "Ed448", errSignature
+		}
+		return "Ed448 with SHAKE256", nil
 	case *ecdsa.PublicKey:
 		if pub.Curve == sm2.P256() {
 			if !alg.Equal(oidSM2Sign) && !alg.Equal(oidSM2WithSM3) && !alg.Equal(oidECPublicKey) {
@@ -475,6 +513,22 @@ func checkSignature(alg asn1.ObjectIdentifier, params []byte, d digestInfo, cert
 		}
 	}
 	return "", fmt.Errorf("%w: signature algorithm %v with a %T key", errUnsupported, alg, cert.PublicKey)
+}
+
+// ed448Key reads an Ed448 SubjectPublicKeyInfo (RFC 8410 §4).
+func ed448Key(spki []byte) (ed448.PublicKey, bool) {
+	in := cryptobyte.String(spki)
+	var seq, algSeq cryptobyte.String
+	var oid asn1.ObjectIdentifier
+	var bits asn1.BitString
+	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !seq.ReadASN1(&algSeq, cbasn1.SEQUENCE) ||
+		!algSeq.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidEd448) || !seq.ReadASN1BitString(&bits) {
+		return nil, false
+	}
+	if bits.BitLength != 8*ed448.PublicKeySize {
+		return nil, false
+	}
+	return ed448.PublicKey(bits.Bytes), true
 }
 
 // digestInfoPrefixes are the DER prefixes of DigestInfo for each hash

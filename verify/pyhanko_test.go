@@ -42,6 +42,15 @@ var pyHankoChecks = []pyHankoCheck{
 	{"crypto constraints", "CRYPTO_CONSTRAINTS_FAILURE", cryptoConstraints},
 	{"signature rejected", "rejected", detachedOnly},
 	{"encrypted, needs a private key", "private key", encrypted},
+	{"valid signatures", "md shake256", func(rep *Report, err error) string {
+		if why := allValid(rep, err); why != "" {
+			return why
+		}
+		if a := rep.Signatures[0].DigestAlgorithm; a != "SHAKE256" {
+			return "digest algorithm " + a
+		}
+		return ""
+	}},
 	{"valid signatures", "valid", allValid},
 	{"valid signatures", "val_trusted", allValid},
 	{"unsigned or reader robustness", "no assertion", robust},

@@ -137,7 +137,7 @@ func finish(rep *Report, size int64) {
 		case s.Verdict.Indication == Indeterminate && worst == TotalPassed:
 			worst, worstSub = Indeterminate, s.Verdict.SubIndication
 		}
-		if !s.DigestOK || !s.SignatureOK || s.Kind != "signature" {
+		if !s.CoverageOK || !s.DigestOK || !s.SignatureOK || s.Kind != "signature" {
 			continue // an invalid signature's claims count for nothing; a document timestamp signs nothing
 		}
 		t := s.ClaimedSigningTime
