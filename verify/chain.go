@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -126,8 +128,11 @@ type chainResult struct {
 // checks every certificate below the anchor against the embedded
 // revocation data as of 'ref' (the time the signature is proven or claimed
 // to exist).
-func checkChain(leaf *smx509.Certificate, pool []*smx509.Certificate, roots *smx509.CertPool, at, ref time.Time, eku x509.ExtKeyUsage, rd *revData) chainResult {
+func checkChain(leaf *smx509.Certificate, pool []*smx509.Certificate, roots *smx509.CertPool, system bool, at, ref time.Time, eku x509.ExtKeyUsage, rd *revData) chainResult {
 	var res chainResult
+	if system {
+		roots = withSystemRoots(roots, append([]*smx509.Certificate{leaf}, pool...))
+	}
 	if roots == nil {
 		res.err = errors.New("no trust roots configured")
 		return res
@@ -225,4 +230,103 @@ func delegatedResponder(rc *x509.Certificate, t time.Time) bool {
 		}
 	}
 	return false
+}
+
+// systemBundles are where Linux distributions keep the system's trusted
+// roots as one PEM file (the list crypto/x509 reads); SSL_CERT_FILE
+// overrides them as it does for crypto/x509.
+var systemBundles = []string{
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/pki/tls/cacert.pem",
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	"/etc/ssl/cert.pem",
+}
+
+// systemIndex maps the raw subject of every system root to its DER, read
+// once per process. Only the subjects are read (with cryptobyte), not
+// whole certificates: parsing the ~150 roots costs tens of milliseconds,
+// which is most of a one-file verification.
+var systemIndex = sync.OnceValue(func() map[string][][]byte {
+	files := systemBundles
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		files = []string{f}
+	}
+	idx := map[string][][]byte{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for {
+			var block *pem.Block
+			block, data = pem.Decode(data)
+			if block == nil {
+				break
+			}
+			if block.Type != "CERTIFICATE" {
+				continue
+			}
+			if subj, ok := rawSubject(block.Bytes); ok {
+				idx[string(subj)] = append(idx[string(subj)], block.Bytes)
+			}
+		}
+		if len(idx) > 0 {
+			break
+		}
+	}
+	return idx
+})
+
+// rawSubject returns the DER of a certificate's subject Name (RFC 5280
+// §4.1: the sixth field of TBSCertificate, after an optional version).
+func rawSubject(der []byte) ([]byte, bool) {
+	in := cryptobyte.String(der)
+	var cert, tbs cryptobyte.String
+	if !in.ReadASN1(&cert, cbasn1.SEQUENCE) || !cert.ReadASN1(&tbs, cbasn1.SEQUENCE) {
+		return nil, false
+	}
+	if !tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+		!tbs.SkipASN1(cbasn1.INTEGER) || !tbs.SkipASN1(cbasn1.SEQUENCE) ||
+		!tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.SkipASN1(cbasn1.SEQUENCE) {
+		return nil, false
+	}
+	var subj cryptobyte.String
+	if !tbs.ReadASN1Element(&subj, cbasn1.SEQUENCE) {
+		return nil, false
+	}
+	return subj, true
+}
+
+// withSystemRoots returns roots plus the system roots that issued (or
+// are) one of certs; roots itself when none does.
+func withSystemRoots(roots *smx509.CertPool, certs []*smx509.Certificate) *smx509.CertPool {
+	idx := systemIndex()
+	var add []*smx509.Certificate
+	seen := map[string]bool{}
+	for _, c := range certs {
+		for _, name := range [][]byte{c.RawIssuer, c.RawSubject} {
+			if seen[string(name)] {
+				continue
+			}
+			seen[string(name)] = true
+			for _, der := range idx[string(name)] {
+				if rc, err := smx509.ParseCertificate(der); err == nil {
+					add = append(add, rc)
+				}
+			}
+		}
+	}
+	if len(add) == 0 {
+		return roots
+	}
+	out := smx509.NewCertPool()
+	if roots != nil {
+		out = roots.Clone()
+	}
+	for _, c := range add {
+		out.AddCert(c)
+	}
+	return out
 }

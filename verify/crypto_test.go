@@ -154,9 +154,30 @@ func TestBERTimestampToken(t *testing.T) {
 	}
 	ber := append(append([]byte{0x30, 0x80}, body...), 0, 0)
 	imprint := func(id digestInfo) []byte { return sum(id, si.signature) }
-	der := verifyToken(token, imprint, testOptions(t).Roots, &revData{})
-	got := verifyToken(ber, imprint, testOptions(t).Roots, &revData{})
+	der := verifyToken(token, imprint, testOptions(t).Roots, false, &revData{})
+	got := verifyToken(ber, imprint, testOptions(t).Roots, false, &revData{})
 	if !got.ts.SignatureOK || !got.ts.ImprintOK || got.ts.Time != der.ts.Time || got.ok != der.ok {
 		t.Fatalf("BER token: %+v (problem %q); DER token: %+v", got.ts, got.ts.Problem, der.ts)
+	}
+}
+
+// TestSystemRootsOnDemand: with Options.SystemRoots a chain to a root of
+// the system bundle (here SSL_CERT_FILE) is trusted, though the bundle is
+// only indexed by subject until a chain needs one of its roots.
+func TestSystemRootsOnDemand(t *testing.T) {
+	t.Setenv("SSL_CERT_FILE", filepath.Join(corpus, "roots", "rsa-root.pem"))
+	data, err := os.ReadFile(filepath.Join(corpus, "rsa-sha256-tsa.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := PDFBytes(context.Background(), data, Options{SystemRoots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rep.Signatures[0]; !s.ChainTrusted {
+		t.Fatalf("chain to the system root not trusted: %s %v", verdictString(s.Verdict), s.Problems)
+	}
+	if len(systemIndex()) != 1 {
+		t.Fatalf("system index has %d subjects, want the 1 of SSL_CERT_FILE", len(systemIndex()))
 	}
 }

@@ -42,6 +42,11 @@ type Options struct {
 	// --trust-roots, the system roots; see LoadRoots). Nil trusts nothing,
 	// which makes every signature INDETERMINATE/NO_CERTIFICATE_CHAIN_FOUND.
 	Roots *smx509.CertPool
+	// SystemRoots also trusts the operating system's root certificates.
+	// They are read when a chain names one of them as its issuer, and
+	// then only those are parsed: LoadRoots(dir, true) parses the whole
+	// bundle, which is most of the time a one-file `verify pdf` takes.
+	SystemRoots bool
 	// Time is the validation time. The default is time.Now().
 	Time time.Time
 	// Lookup, when set, is asked about the SHA-256 of the file and of each
@@ -526,7 +531,7 @@ func (v *checker) check(s sigRef) *Signature {
 	var poe *time.Time
 	var tsProblem string
 	if toks := si.unsigned[oidAttrTimestamp.String()]; len(toks) > 0 {
-		tr := verifyToken(toks[0], func(id digestInfo) []byte { return sum(id, si.signature) }, v.opts.Roots, rd)
+		tr := verifyToken(toks[0], func(id digestInfo) []byte { return sum(id, si.signature) }, v.opts.Roots, v.opts.SystemRoots, rd)
 		sig.Timestamp = &tr.ts
 		rd.add(tr.rd)
 		sig.EmbeddedCRLs, sig.EmbeddedOCSPs = len(rd.crls), len(rd.ocsps)
@@ -547,7 +552,7 @@ func (v *checker) check(s sigRef) *Signature {
 	if poe != nil {
 		best = *poe
 	}
-	cr := checkChain(cert, pool, v.opts.Roots, best, refTime(poe, sig.ClaimedSigningTime, best), x509.ExtKeyUsageAny, rd)
+	cr := checkChain(cert, pool, v.opts.Roots, v.opts.SystemRoots, best, refTime(poe, sig.ClaimedSigningTime, best), x509.ExtKeyUsageAny, rd)
 	for _, c := range cr.chain {
 		sig.Chain = append(sig.Chain, certInfo(c))
 	}
@@ -680,7 +685,7 @@ func hasKeyUsageForSigning(c *smx509.Certificate) bool {
 }
 
 func (v *checker) checkDocTimestamp(sig *Signature, token []byte, rangeDigest func(digestInfo) []byte, fail func(Indication, SubIndication, string) *Signature) *Signature {
-	tr := verifyToken(token, rangeDigest, v.opts.Roots, v.dss)
+	tr := verifyToken(token, rangeDigest, v.opts.Roots, v.opts.SystemRoots, v.dss)
 	sig.Timestamp = &tr.ts
 	sig.SignatureOK = tr.ts.SignatureOK
 	sig.DigestOK = tr.ts.ImprintOK

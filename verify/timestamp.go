@@ -47,7 +47,7 @@ type tokenResult struct {
 // certificate with the timeStamping EKU, the message imprint over the
 // data given by imprint, and the TSA's chain to roots at genTime.
 // imprint returns the hash of the stamped data with the named algorithm.
-func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.CertPool, extra *revData) tokenResult {
+func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.CertPool, system bool, extra *revData) tokenResult {
 	var r tokenResult
 	fail := func(format string, args ...any) tokenResult {
 		r.ts.Problem = fmt.Sprintf(format, args...)
@@ -102,7 +102,7 @@ func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.Ce
 	all := &revData{}
 	all.add(r.rd)
 	all.add(extra)
-	cr := checkChain(cert, pool, roots, r.ts.Time, r.ts.Time, x509.ExtKeyUsageTimeStamping, all)
+	cr := checkChain(cert, pool, roots, system, r.ts.Time, r.ts.Time, x509.ExtKeyUsageTimeStamping, all)
 	if cr.err != nil {
 		return fail("the timestamp authority is not trusted: %v", cr.err)
 	}

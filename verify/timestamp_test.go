@@ -71,15 +71,15 @@ func TestSM2Timestamp(t *testing.T) {
 	roots.AddCert(ca)
 	rd := &revData{crls: [][]byte{crl}}
 
-	r := verifyToken(token, func(d digestInfo) []byte { return sum(d, stamped) }, roots, rd)
+	r := verifyToken(token, func(d digestInfo) []byte { return sum(d, stamped) }, roots, false, rd)
 	if !r.ok || !r.ts.Time.Equal(info.GenTime) {
 		t.Fatalf("SM2 token rejected: %+v", r.ts)
 	}
-	r = verifyToken(token, func(d digestInfo) []byte { return sum(d, []byte("other data")) }, roots, rd)
+	r = verifyToken(token, func(d digestInfo) []byte { return sum(d, []byte("other data")) }, roots, false, rd)
 	if r.ok || r.ts.ImprintOK {
 		t.Fatalf("token accepted for other data: %+v", r.ts)
 	}
-	r = verifyToken(token, func(d digestInfo) []byte { return sum(d, stamped) }, smx509.NewCertPool(), rd)
+	r = verifyToken(token, func(d digestInfo) []byte { return sum(d, stamped) }, smx509.NewCertPool(), false, rd)
 	if r.ok || r.ts.Trusted {
 		t.Fatalf("token trusted without its root: %+v", r.ts)
 	}

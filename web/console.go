@@ -130,7 +130,7 @@ func newConsole(cfg ConsoleConfig) *console {
 		signIns:  signIns,
 		issued:   issued,
 		cfg:      cfg,
-		site:     defaultSite,
+		site:     defaultSite(),
 		sessions: newSessionStore(cfg.SessionIdle, cfg.SessionMax, defaultMaxSessions, cfg.now),
 		byIP:     newRateLimiter(cfg.SignInPerMinute, cfg.now),
 		byPrefix: newRateLimiter(cfg.SignInPerMinute, cfg.now),

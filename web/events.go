@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -371,7 +372,9 @@ func typeText(p map[string]any, defs map[string]any) string {
 	return t
 }
 
-var schemaPage = template.Must(template.New("events").Parse(`<!doctype html>
+// schemaPage is parsed on first use (see defaultSite).
+var schemaPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("events").Parse(`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>cunzheng events · 事件格式</title>
 <link rel="stylesheet" href="/static/site.css"></head><body><main>
@@ -392,6 +395,7 @@ The answer is <code>{"receipts":[{"id","index","leaf_hash","checkpoint"}]}</code
 {{end}}</table>{{else}}<p>No data fields.</p>{{end}}{{end}}
 </main></body></html>
 `))
+})
 
 func (h *eventHandlers) schemaPage(c *gin.Context) {
 	doc, err := describeSchema()
@@ -401,7 +405,7 @@ func (h *eventHandlers) schemaPage(c *gin.Context) {
 	}
 	c.Header("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
-	if err := schemaPage.Execute(c.Writer, doc); err != nil {
+	if err := schemaPage().Execute(c.Writer, doc); err != nil {
 		h.logger.Error("rendering schema page", "err", err)
 	}
 }

@@ -258,6 +258,6 @@ func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
 			}
 			v.Alarms, v.AlarmsKnown = a, true
 		}
-		defaultSite.render(c, http.StatusOK, "notaries.html", "notaries", v)
+		defaultSite().render(c, http.StatusOK, "notaries.html", "notaries", v)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -227,8 +228,10 @@ func newSite(logger *slog.Logger) *site {
 }
 
 // defaultSite is shared by the mounts: the templates are embedded, so they
-// parse the same everywhere.
-var defaultSite = newSite(nil)
+// parse the same everywhere. They are parsed on first use, not at package
+// initialisation: every command of the binary (verify pdf among them)
+// would otherwise pay for them at start-up.
+var defaultSite = sync.OnceValue(func() *site { return newSite(nil) })
 
 // render writes page name with data in the layout; a template error is a
 // bug and answers a plain 500.

@@ -114,7 +114,7 @@ func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 	cfg.Options.MaxSize = cfg.MaxUpload
 	h := &verifyHandlers{
 		cfg:    cfg,
-		site:   defaultSite,
+		site:   defaultSite(),
 		limit:  newRateLimiter(cfg.RatePerMinute, cfg.now),
 		slots:  newVerifySlots(cfg.Concurrency, slotIdle),
 		budget: cfg.budget,
