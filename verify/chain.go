@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -259,17 +260,9 @@ var systemIndex = sync.OnceValue(func() map[string][][]byte {
 		if err != nil {
 			continue
 		}
-		for {
-			var block *pem.Block
-			block, data = pem.Decode(data)
-			if block == nil {
-				break
-			}
-			if block.Type != "CERTIFICATE" {
-				continue
-			}
-			if subj, ok := rawSubject(block.Bytes); ok {
-				idx[string(subj)] = append(idx[string(subj)], block.Bytes)
+		for _, der := range pemCertificates(data) {
+			if subj, ok := rawSubject(der); ok {
+				idx[string(subj)] = append(idx[string(subj)], der)
 			}
 		}
 		if len(idx) > 0 {
@@ -278,6 +271,40 @@ var systemIndex = sync.OnceValue(func() map[string][][]byte {
 	}
 	return idx
 })
+
+// pemCertificates returns the DER of every CERTIFICATE block of a PEM
+// bundle. A bundle of CA certificates has no PEM headers, so the body is
+// plain base64 with line breaks, which encoding/base64 skips; this is a
+// few times faster than encoding/pem, which copies every line, and the
+// bundle is read on the path of every one-file verification.
+func pemCertificates(data []byte) [][]byte {
+	begin, end := []byte("-----BEGIN CERTIFICATE-----"), []byte("-----END CERTIFICATE-----")
+	var out [][]byte
+	for {
+		i := bytes.Index(data, begin)
+		if i < 0 {
+			return out
+		}
+		data = data[i+len(begin):]
+		j := bytes.Index(data, end)
+		if j < 0 {
+			return out
+		}
+		body := data[:j]
+		data = data[j+len(end):]
+		der := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+		n, err := base64.StdEncoding.Decode(der, body)
+		if err != nil {
+			// Headers or other oddities: let encoding/pem judge the block.
+			block, _ := pem.Decode(append(append(append([]byte{}, begin...), body...), end...))
+			if block == nil || block.Type != "CERTIFICATE" {
+				continue
+			}
+			der, n = block.Bytes, len(block.Bytes)
+		}
+		out = append(out, der[:n])
+	}
+}
 
 // rawSubject returns the DER of a certificate's subject Name (RFC 5280
 // §4.1: the sixth field of TBSCertificate, after an optional version).

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"os"
@@ -179,5 +180,37 @@ func TestSystemRootsOnDemand(t *testing.T) {
 	}
 	if len(systemIndex()) != 1 {
 		t.Fatalf("system index has %d subjects, want the 1 of SSL_CERT_FILE", len(systemIndex()))
+	}
+}
+
+// TestPEMCertificates: the fast bundle reader finds what encoding/pem
+// finds in the system bundle and in our roots.
+func TestPEMCertificates(t *testing.T) {
+	for _, f := range []string{"/etc/ssl/certs/ca-certificates.crt", filepath.Join(corpus, "roots", "rsa-root.pem")} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Logf("%s: %v", f, err)
+			continue
+		}
+		var want [][]byte
+		for rest := data; ; {
+			var b *pem.Block
+			b, rest = pem.Decode(rest)
+			if b == nil {
+				break
+			}
+			if b.Type == "CERTIFICATE" {
+				want = append(want, b.Bytes)
+			}
+		}
+		got := pemCertificates(data)
+		if len(got) != len(want) || len(want) == 0 {
+			t.Fatalf("%s: %d certificates, encoding/pem finds %d", f, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%s: certificate %d differs", f, i)
+			}
+		}
 	}
 }

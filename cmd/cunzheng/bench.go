@@ -30,11 +30,12 @@ var benchCommands = map[string]func(ctx context.Context, args []string) error{
 	"ledger": runBenchLedger,
 	"ingest": runBenchIngest,
 	"upload": runBenchUpload,
+	"verify": runBenchVerify,
 }
 
 func runBench(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(os.Stderr, "usage: cunzheng bench <ledger|ingest|upload> [flags]")
+		fmt.Fprintln(os.Stderr, "usage: cunzheng bench <ledger|ingest|upload|verify> [flags]")
 		if len(args) == 0 {
 			return errors.New("name a benchmark")
 		}

@@ -29,7 +29,7 @@ func subcommands() []subcommand {
 		{"notary", "run a notary office (tlog-witness cosigner and RFC 3161 TSA)", runNotary},
 		{"tenant", "create tenants and API keys", runTenant},
 		{"verify", "verify a signed PDF or an evidence bundle offline", runVerify},
-		{"bench", "run benchmarks (ledger, ingest)", runBench},
+		{"bench", "run benchmarks (ledger, ingest, upload, verify)", runBench},
 		{"migrate", "copy an embedded log into a cluster", runMigrate},
 	}
 }
