@@ -106,6 +106,11 @@ func PDFBytes(ctx context.Context, data []byte, opts Options) (*Report, error) {
 }
 
 func pdfBytes(ctx context.Context, data []byte, opts Options, start time.Time) (*Report, error) {
+	if opts.SystemRoots {
+		// Index the system roots on the other core while the file is
+		// parsed; the chain check waits for it if it gets there first.
+		go systemIndex()
+	}
 	if opts.Time.IsZero() {
 		opts.Time = time.Now()
 	}
