@@ -188,6 +188,17 @@ func FuzzPDF(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// pyHanko's test files (incremental updates of every kind the
+	// difference analysis judges, broken cross-reference data, odd byte
+	// ranges), read where they are when present.
+	pyh, _ := filepath.Glob(filepath.Join(pyHankoCorpus(), "*.pdf"))
+	more, _ := filepath.Glob(filepath.Join(pyHankoCorpus(), "*", "*.pdf"))
+	for _, fn := range append(pyh, more...) {
+		b, err := os.ReadFile(fn)
+		if err == nil && len(b) < 200<<10 {
+			f.Add(b)
+		}
+	}
 	f.Add(mkPDF(sigCatalog(""), ""))
 	opts := testOptions(f)
 	f.Fuzz(func(t *testing.T, data []byte) {

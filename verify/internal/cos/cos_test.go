@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -142,6 +144,13 @@ func TestBudget(t *testing.T) {
 func FuzzOpen(f *testing.F) {
 	f.Add(build("<< /Type /Catalog >>", "<< /Length 3 >>\nstream\nabc\nendstream"))
 	f.Add(build("[1 2 3 R]", "(str\\)ing)", "<414243>"))
+	// pyHanko's reader-robustness files, where the shared corpus is.
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "..", "shared", "corpus", "pyhanko", "*.pdf"))
+	for _, fn := range files {
+		if b, err := os.ReadFile(fn); err == nil && len(b) < 200<<10 {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b := NewBudget(context.Background(), Limits{MaxDecoded: 1 << 20})
 		for _, end := range Revisions(data) {
