@@ -51,6 +51,7 @@ func runBenchVerify(ctx context.Context, args []string) error {
 	usePdfsig := flags.Bool("pdfsig", true, "compare with poppler's pdfsig when it is installed")
 	rootsDir := flags.String("trust-roots", "", "directory of PEM trust anchors, as for verify pdf")
 	asJSON := flags.Bool("json", false, "print the result as JSON")
+	binary := flags.String("binary", "", "the cunzheng binary to run one process per file (default this one; another build to compare)")
 	var dir string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		dir, args = args[0], args[1:]
@@ -130,9 +131,11 @@ func runBenchVerify(ctx context.Context, args []string) error {
 
 	// One process per file, interleaved with pdfsig.
 	if *procs > 0 {
-		self, err := os.Executable()
-		if err != nil {
-			return err
+		self := *binary
+		if self == "" {
+			if self, err = os.Executable(); err != nil {
+				return err
+			}
 		}
 		pdfsig := ""
 		if *usePdfsig {
