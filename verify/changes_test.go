@@ -268,3 +268,42 @@ func TestDiffPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestDiffFailsClosed: when reading the signed revision runs out of its
+// allowance, a rewrite that needs every referrer checked is not allowed.
+func TestDiffFailsClosed(t *testing.T) {
+	objs := map[int]string{
+		1: "<< /Type /Catalog /Pages 2 0 R /DSS 3 0 R >>",
+		2: "<< /Type /Pages /Kids [] /Count 0 >>",
+		3: "<< /Certs 4 0 R >>",
+		4: "[5 0 R]",
+		5: "<< /Length 1 >>\nstream\na\nendstream",
+	}
+	for i := 10; i < 400; i++ {
+		objs[i] = fmt.Sprintf("<< /N %d >>", i)
+	}
+	data := appendRev(mkPDF(objs, ""), map[int]string{
+		4: "[5 0 R 6 0 R]",
+		6: "<< /Length 1 >>\nstream\nb\nendstream",
+	})
+	ends := cos.Revisions(data)
+	for _, limit := range []int{100000, 50} {
+		b := cos.NewBudget(context.Background(), cos.Limits{MaxResolves: limit})
+		old, err := cos.Open(data, ends[0], b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cur, err := cos.Open(data, ends[1], b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := false
+		for _, c := range diffRevision(old, cur, 2) {
+			t.Logf("limit %d: %+v", limit, c)
+			other = other || c.Kind == ChangeOther
+		}
+		if other != (limit == 50) {
+			t.Errorf("with %d loads allowed: disallowed change found = %v", limit, other)
+		}
+	}
+}

@@ -136,7 +136,13 @@ func diffRevision(old, cur *cos.File, revNo int) []Change {
 			d.approve(rootNum, rootKind, "", nil)
 		}
 	}
-	return d.judge()
+	out := d.judge()
+	// Fail closed: a revision that could not be read completely, or whose
+	// analysis ran out of its allowance, may hide a change.
+	if d.work > maxDiffWork || old.Err() != nil || cur.Err() != nil {
+		out = append(out, Change{Revision: revNo, Kind: ChangeOther, Object: "the revision could not be analysed completely within the limits"})
+	}
+	return out
 }
 
 func (d *revDiff) finding(field, format string, args ...any) {
