@@ -509,8 +509,8 @@ func (d *revDiff) form(oldRoot, newRoot cos.Dict, rootNum uint32) string {
 	}
 	// Widgets that are kids of a field: judged with their field.
 	for r, name := range newWidgets {
-		if _, had := oldWidgets[r]; !had || !d.overwritten(r.Num) {
-			continue
+		if _, had := oldWidgets[r]; !had || !d.overwritten(r.Num) || newFields[name].ref == r {
+			continue // new, unchanged, or a field that is its own widget (judged above)
 		}
 		od, _ := d.old.Resolve(r).(cos.Dict)
 		nd, _ := d.cur.Resolve(r).(cos.Dict)

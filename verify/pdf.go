@@ -419,6 +419,13 @@ func (v *checker) check(s sigRef) *Signature {
 		if problem != "" {
 			sig.Problems = append(sig.Problems, problem)
 		}
+		// Of two reasons to be undecided about an intact signature, a
+		// disallowed change to the document is the one a court must read
+		// first; the other (an untrusted chain, say) stays a problem.
+		if ind == Indeterminate && sub != SigConstraintsFailure && sig.CoverageOK && sig.SignatureOK && sig.ChangedAfter && !sig.ChangesAllowed {
+			sub, problem = SigConstraintsFailure, "the document was changed after this signature in a way the signer did not allow"
+			sig.Problems = append(sig.Problems, problem)
+		}
 		sig.Verdict = verdictFor(sig, ind, sub, problem)
 		return sig
 	}

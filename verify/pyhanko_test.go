@@ -187,6 +187,9 @@ func firstSigDisallowed(rep *Report, err error) string {
 	if rep.Verdict.Indication == TotalPassed {
 		return "the document passes"
 	}
+	if s.Verdict.SubIndication != SigConstraintsFailure {
+		return "the first signature's verdict is " + verdictString(s.Verdict) + ", not the disallowed change"
+	}
 	return ""
 }
 
