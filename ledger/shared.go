@@ -66,6 +66,27 @@ type SharedStore interface {
 	Release(ctx context.Context) error
 }
 
+// Preparer is implemented by a SharedStore whose Commit has a first part
+// that writes nothing the tree state points to yet (the cluster store's
+// tile uploads). The integrator prepares batch k+1 while batch k commits,
+// then commits it with Batch.Prepared set.
+type Preparer interface {
+	Prepare(ctx context.Context, b *Batch) error
+}
+
+// Watcher is implemented by a SharedStore that can tell a process when any
+// process moved the tree or stored a checkpoint, so that appends waiting
+// for another process's integration need not poll.
+type Watcher interface {
+	// Changes returns a channel that receives after such a change.
+	// Receives are coalesced, and one also follows a lapse in watching
+	// (a reconnection), after which the receiver must look for itself.
+	Changes() <-chan struct{}
+	// Notified returns the largest tree size and checkpoint size notified
+	// so far.
+	Notified() (tree, checkpoint uint64)
+}
+
 // SharedConfig tunes cluster mode (Config.Shared). Zero values are defaults.
 type SharedConfig struct {
 	// LeaseTTL is how long the integration lease lasts without renewal: the
@@ -295,15 +316,22 @@ func (l *Log) pendingWaiters() bool {
 }
 
 // follow keeps this process's view of the tree and of the latest checkpoint
-// up to date with what the integrating process (maybe this one) wrote.
+// up to date with what the integrating process (maybe this one) wrote. With
+// a Watcher it looks when told to, and polls only as a safety net.
 func (l *Log) follow() {
 	defer l.wg.Done()
 	t := time.NewTicker(l.shared.cfg.PollInterval)
 	defer t.Stop()
 	ctx := context.Background()
+	var changes <-chan struct{}
+	w, _ := l.shared.store.(Watcher)
+	if w != nil {
+		changes = w.Changes()
+	}
 	idle := 0
 	var lastWarn time.Time
 	for {
+		told := false
 		select {
 		case <-l.closing:
 			<-l.shared.integrated
@@ -318,14 +346,29 @@ func (l *Log) follow() {
 				answerErr(w.reqs, closed)
 			}
 			return
+		case <-changes:
+			told = true
 		case <-t.C:
 		}
-		// Without waiting appends, look every 20 ticks: reads then lag
-		// the integrator by at most 20 poll intervals.
-		if !l.pendingWaiters() {
-			if idle++; idle < 20 {
+		if told {
+			// Nothing to load when the news is about what this process
+			// already has (its own integration, say).
+			tree, cp := w.Notified()
+			l.pubMu.Lock()
+			pub := l.published.Size
+			l.pubMu.Unlock()
+			if tree <= l.head.Load().size && cp <= pub {
+				l.releaseWaiters()
 				continue
 			}
+		} else if changes == nil && l.pendingWaiters() {
+			// Polling: with waiting appends, look at every tick.
+		} else if idle++; idle < 20 {
+			// Otherwise every 20 ticks: reads then lag the integrator by
+			// at most 20 poll intervals, and a lost notification costs
+			// no more than that.
+			l.releaseWaiters()
+			continue
 		}
 		idle = 0
 		if err := l.refresh(ctx); err != nil && time.Since(lastWarn) > 5*time.Second {
@@ -474,26 +517,20 @@ func (l *Log) integrate() {
 			}
 		}
 		if l.shared.leader && rng != nil && time.Now().Before(validTill) {
-			for time.Now().Before(validTill) {
-				n, err := l.integrateOnce(ctx, &rng)
-				if err != nil {
-					l.shared.lastErr.Store(&err)
-					if errors.Is(err, ErrFenced) {
-						lose("fenced", err)
-					} else {
-						l.logger.Warn("integration failed; will retry", "err", err)
-						l.metrics.storageErrors.Inc()
-						rng = nil // renew the lease and reload the state first
-						// ... after a pause: the object store or database
-						// may be down for a while.
-						retryAt = time.Now().Add(cfg.LeaseTTL / 10)
-					}
-					break
+			if err := l.integrateBatches(ctx, &rng, validTill); err != nil {
+				l.shared.lastErr.Store(&err)
+				if errors.Is(err, ErrFenced) {
+					lose("fenced", err)
+				} else {
+					l.logger.Warn("integration failed; will retry", "err", err)
+					l.metrics.storageErrors.Inc()
+					rng = nil // renew the lease and reload the state first
+					// ... after a pause: the object store or database
+					// may be down for a while.
+					retryAt = time.Now().Add(cfg.LeaseTTL / 10)
 				}
+			} else {
 				l.shared.lastErr.Store(nil)
-				if n == 0 {
-					break
-				}
 			}
 			if l.shared.leader && rng != nil && (closing || time.Since(lastPub) >= l.cfg.CheckpointInterval) {
 				if err := l.publishIfGrown(ctx); err != nil {
@@ -516,30 +553,72 @@ func (l *Log) integrate() {
 	}
 }
 
-// integrateOnce extends the tree over up to MaxBatchLeaves sequenced leaves
-// and returns how many.
-func (l *Log) integrateOnce(ctx context.Context, rngp **compact.Range) (int, error) {
-	rng := *rngp
-	leaves, hashes, err := l.shared.store.ReadSequenced(ctx, rng.End(), l.cfg.MaxBatchLeaves)
-	if err != nil || len(leaves) == 0 {
-		return 0, err
+// integrateBatches extends the tree over the sequenced leaves, in batches
+// of up to MaxBatchLeaves (so bigger ones when it is behind), until none is
+// left or until. It is a two-stage pipeline: batch k+1 is read, extended
+// and prepared (Preparer: its tiles uploaded) while batch k's transaction
+// commits. *rngp and the head only ever move to a committed batch's end.
+func (l *Log) integrateBatches(ctx context.Context, rngp **compact.Range, until time.Time) error {
+	prep, _ := l.store.(Preparer)
+	type inflight struct {
+		b    *Batch
+		next *compact.Range
+		t0   time.Time
+		done chan error
 	}
-	b, next := l.extend(rng, leaves, hashes)
-	b.Sequenced = true
-	t0 := time.Now()
-	if err := l.store.Commit(ctx, b); err != nil {
-		return 0, err
+	var cur *inflight
+	finish := func() error {
+		c := cur
+		cur = nil
+		if err := <-c.done; err != nil {
+			return err
+		}
+		l.metrics.batchLeaves.Observe(float64(len(c.b.Leaves)))
+		l.metrics.commitSeconds.Observe(time.Since(c.t0).Seconds())
+		root, err := l.rootOf(c.next)
+		if err != nil {
+			return err
+		}
+		*rngp = c.next
+		l.advanceHead(treeHead{size: c.next.End(), root: root})
+		l.releaseWaiters()
+		return nil
 	}
-	l.metrics.batchLeaves.Observe(float64(len(leaves)))
-	l.metrics.commitSeconds.Observe(time.Since(t0).Seconds())
-	root, err := l.rootOf(next)
-	if err != nil {
-		return 0, err
+	for {
+		from := *rngp
+		if cur != nil {
+			from = cur.next
+		}
+		var leaves [][]byte
+		var hashes []tlog.Hash
+		var err error
+		if time.Now().Before(until) {
+			leaves, hashes, err = l.shared.store.ReadSequenced(ctx, from.End(), l.cfg.MaxBatchLeaves)
+		}
+		if err != nil || len(leaves) == 0 {
+			if cur != nil {
+				err = errors.Join(finish(), err)
+			}
+			return err
+		}
+		b, next := l.extend(from, leaves, hashes)
+		b.Sequenced = true
+		var perr error
+		if prep != nil {
+			perr = prep.Prepare(ctx, b)
+			b.Prepared = perr == nil
+		}
+		if cur != nil {
+			if err := finish(); err != nil {
+				return err
+			}
+		}
+		if perr != nil {
+			return perr
+		}
+		cur = &inflight{b: b, next: next, t0: time.Now(), done: make(chan error, 1)}
+		go func(c *inflight) { c.done <- l.store.Commit(ctx, c.b) }(cur)
 	}
-	*rngp = next
-	l.advanceHead(treeHead{size: next.End(), root: root})
-	l.releaseWaiters()
-	return len(leaves), nil
 }
 
 // extend appends hashes to a copy of rng and returns the Batch that makes

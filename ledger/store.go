@@ -40,6 +40,9 @@ type Batch struct {
 	// Sequenced is set when Leaves are already stored by
 	// SharedStore.Sequence, so Commit need not write them again.
 	Sequenced bool
+	// Prepared is set when Preparer.Prepare succeeded for this batch, so
+	// Commit need not do that part again.
+	Prepared bool
 }
 
 // StoredCheckpoint is a signed checkpoint as kept by the store.

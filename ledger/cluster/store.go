@@ -52,10 +52,19 @@ type Store struct {
 	// fenced write checks both against the lease row in its transaction.
 	lease atomic.Pointer[leaseID]
 
+	// edge is the right edge of the tree after the last batch whose tiles
+	// were built (tiles.go).
+	edgeMu sync.Mutex
+	edge   *edge
+
+	watchOnce sync.Once
+	watch     *watcher // set by the first Changes call
+
 	stats struct {
 		sequenceTx, sequenceNs atomic.Int64
 		commitTx, commitNs     atomic.Int64
 		uploads, uploadNs      atomic.Int64
+		uploadRounds           atomic.Int64
 		uploadBytes            atomic.Int64
 	}
 }
@@ -67,7 +76,8 @@ type Stats struct {
 	CommitTx     int64         // Commit transactions (fence, tree state, nodes)
 	CommitTime   time.Duration // their total wall time, uploads excluded
 	Uploads      int64         // tile and bundle objects put
-	UploadRounds time.Duration // total wall time of the upload rounds (one per Commit, objects in parallel)
+	UploadRounds int64         // upload rounds (one per batch, objects in parallel)
+	UploadTime   time.Duration // their total wall time
 	UploadBytes  int64
 }
 
@@ -76,7 +86,8 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		SequenceTx: s.stats.sequenceTx.Load(), SequenceTime: time.Duration(s.stats.sequenceNs.Load()),
 		CommitTx: s.stats.commitTx.Load(), CommitTime: time.Duration(s.stats.commitNs.Load()),
-		Uploads: s.stats.uploads.Load(), UploadRounds: time.Duration(s.stats.uploadNs.Load()), UploadBytes: s.stats.uploadBytes.Load(),
+		Uploads: s.stats.uploads.Load(), UploadRounds: s.stats.uploadRounds.Load(), UploadTime: time.Duration(s.stats.uploadNs.Load()),
+		UploadBytes: s.stats.uploadBytes.Load(),
 	}
 }
 
@@ -147,6 +158,60 @@ CREATE TABLE IF NOT EXISTS ledger_timestamps (
 	PRIMARY KEY (size, seq)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_timestamps_once ON ledger_timestamps (size, md5(token));
+
+-- ledger_sequence is Sequence in one round trip: lock the counter, look the
+-- hashes up (an existing one keeps its index), insert the new leaves at the
+-- next indexes, move the counter. The caller runs it as a statement of its
+-- own, so the counter row is held from the lock to the commit and no
+-- longer: no client round trip happens while it is held. hs holds no
+-- duplicates (the caller folds them). New leaves get indexes >= first_new,
+-- known ones < first_new.
+CREATE OR REPLACE FUNCTION ledger_sequence(hs bytea[], ls bytea[], OUT first_new bigint, OUT indexes bigint[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+	added bigint;
+BEGIN
+	SELECT c.next INTO first_new FROM ledger_counter c WHERE c.id = 1 FOR UPDATE;
+	WITH q AS (
+		SELECT u.ord, u.h, u.l, x.idx AS old
+		FROM unnest(hs, ls) WITH ORDINALITY AS u(h, l, ord)
+		LEFT JOIN ledger_leaves x ON x.leaf_hash = u.h
+	), a AS (
+		SELECT q.ord, q.h, q.l, q.old,
+			CASE WHEN q.old IS NULL THEN first_new - 1 + count(*) FILTER (WHERE q.old IS NULL) OVER (ORDER BY q.ord) END AS new
+		FROM q
+	), ins AS (
+		INSERT INTO ledger_leaves (idx, leaf_hash, leaf) SELECT a.new, a.h, a.l FROM a WHERE a.new IS NOT NULL
+	)
+	SELECT array_agg(coalesce(a.old, a.new) ORDER BY a.ord), count(a.new) INTO indexes, added FROM a;
+	IF added > 0 THEN
+		UPDATE ledger_counter SET next = first_new + added WHERE id = 1;
+	END IF;
+END
+$fn$;
+
+-- ledger_integrate is the fenced part of Commit in one round trip: check
+-- the lease (FOR SHARE: a takeover waits for this transaction), move the
+-- tree from p_start to p_size, insert the new nodes, and tell the other
+-- processes (LISTEN cunzheng_ledger) at commit. 0: done; 1: fenced;
+-- 2: the tree is not at p_start.
+CREATE OR REPLACE FUNCTION ledger_integrate(p_holder text, p_token bigint, p_start bigint, p_size bigint, p_hashes bytea,
+	lv smallint[], ix bigint[], nh bytea[]) RETURNS int
+LANGUAGE plpgsql AS $fn$
+BEGIN
+	PERFORM 1 FROM ledger_lease WHERE id = 1 AND holder = p_holder AND token = p_token AND expires > now() FOR SHARE;
+	IF NOT FOUND THEN
+		RETURN 1;
+	END IF;
+	UPDATE ledger_tree SET size = p_size, hashes = p_hashes WHERE id = 1 AND size = p_start;
+	IF NOT FOUND THEN
+		RETURN 2;
+	END IF;
+	INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest(lv, ix, nh);
+	PERFORM pg_notify('cunzheng_ledger', 'tree ' || p_size);
+	RETURN 0;
+END
+$fn$;
 `
 
 // schemaLock is the advisory lock key serialising schema creation when
@@ -198,6 +263,11 @@ func Open(ctx context.Context, dsn string, obj *Objects, o Options) (*Store, err
 
 // Close implements ledger.Store.
 func (s *Store) Close() error {
+	s.watchOnce.Do(func() {}) // no listening starts after Close
+	if s.watch != nil {
+		s.watch.cancel()
+		<-s.watch.done
+	}
 	s.pool.Close()
 	return nil
 }
@@ -230,55 +300,37 @@ func (s *Store) LoadState(ctx context.Context) (ledger.State, error) {
 func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Hash) ([]uint64, []bool, error) {
 	idx := make([]uint64, len(leaves))
 	dup := make([]bool, len(leaves))
-	raw := make([][]byte, len(hashes))
+	// Fold repeats within the batch: the first occurrence is sequenced,
+	// the others get its index as duplicates.
+	pos := make([]int, len(hashes))
+	first := make(map[tlog.Hash]int, len(hashes))
+	var uh, ul [][]byte
 	for i := range hashes {
-		raw[i] = hashes[i][:]
+		if j, ok := first[hashes[i]]; ok {
+			pos[i], dup[i] = j, true
+			continue
+		}
+		first[hashes[i]] = len(uh)
+		pos[i] = len(uh)
+		uh = append(uh, hashes[i][:])
+		ul = append(ul, leaves[i])
 	}
 	t0 := time.Now()
-	defer func() {
-		s.stats.sequenceTx.Add(1)
-		s.stats.sequenceNs.Add(int64(time.Since(t0)))
-	}()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var b pgx.Batch
-		var next int64
-		b.Queue("SELECT next FROM ledger_counter WHERE id = 1 FOR UPDATE").QueryRow(func(r pgx.Row) error { return r.Scan(&next) })
-		known := make(map[tlog.Hash]uint64)
-		b.Queue("SELECT leaf_hash, idx FROM ledger_leaves WHERE leaf_hash = ANY($1)", raw).Query(func(rows pgx.Rows) error {
-			var h []byte
-			var i int64
-			_, err := pgx.ForEachRow(rows, []any{&h, &i}, func() error {
-				known[tlog.Hash(h)] = uint64(i)
-				return nil
-			})
-			return err
-		})
-		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-			return err
-		}
-		var rows [][]any
-		n := uint64(next)
-		for i, h := range hashes {
-			if j, ok := known[h]; ok {
-				idx[i], dup[i] = j, true
-				continue
-			}
-			known[h] = n
-			idx[i] = n
-			rows = append(rows, []any{int64(n), raw[i], leaves[i]})
-			n++
-		}
-		if len(rows) == 0 {
-			return nil
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "leaf_hash", "leaf"}, pgx.CopyFromRows(rows)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, "UPDATE ledger_counter SET next = $1 WHERE id = 1", int64(n))
-		return err
-	})
+	var firstNew int64
+	var got []int64
+	err := s.pool.QueryRow(ctx, "SELECT first_new, indexes FROM ledger_sequence($1, $2)", uh, ul).Scan(&firstNew, &got)
+	s.stats.sequenceTx.Add(1)
+	s.stats.sequenceNs.Add(int64(time.Since(t0)))
+	if err == nil && len(got) != len(uh) {
+		err = fmt.Errorf("%d indexes for %d leaves", len(got), len(uh))
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: sequencing: %w", err)
+	}
+	for i := range hashes {
+		j := got[pos[i]]
+		idx[i] = uint64(j)
+		dup[i] = dup[i] || j < firstNew
 	}
 	return idx, dup, nil
 }
@@ -422,12 +474,72 @@ func fence(ctx context.Context, q querier, l *leaseID) error {
 	return nil
 }
 
-// Commit implements ledger.Store: objects first, then the fenced
-// transaction (see the package comment).
+// Prepare implements ledger.Preparer: it uploads the tiles and entry
+// bundles b creates or grows, the first half of Commit. The integrator
+// calls it for batch k+1 while batch k's transaction commits, then Commits
+// b with b.Prepared set.
+func (s *Store) Prepare(ctx context.Context, b *ledger.Batch) error {
+	if len(b.Leaves) != len(b.Hashes) || b.State.Size != b.Start+uint64(len(b.Leaves)) {
+		return fmt.Errorf("cluster: malformed batch at %d", b.Start)
+	}
+	t0 := time.Now()
+	err := s.uploadTiles(ctx, b)
+	s.stats.uploadRounds.Add(1)
+	s.stats.uploadNs.Add(int64(time.Since(t0)))
+	return err
+}
+
+// Commit implements ledger.Store: objects first (unless b.Prepared), then
+// the fenced transaction (see the package comment). Sequenced batches, the
+// integrator's, take one round trip (ledger_integrate).
 func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	if len(b.Leaves) != len(b.Hashes) || b.State.Size != b.Start+uint64(len(b.Leaves)) {
 		return fmt.Errorf("cluster: malformed batch at %d", b.Start)
 	}
+	if !b.Sequenced {
+		return s.commitLeaves(ctx, b)
+	}
+	l := s.lease.Load()
+	if l == nil {
+		return ledger.ErrFenced
+	}
+	if !b.Prepared {
+		if err := s.Prepare(ctx, b); err != nil {
+			return err
+		}
+	}
+	t1 := time.Now()
+	flat := make([]byte, 0, 32*len(b.State.Hashes))
+	for _, h := range b.State.Hashes {
+		flat = append(flat, h...)
+	}
+	levels := make([]int16, len(b.Nodes))
+	idxs := make([]int64, len(b.Nodes))
+	hs := make([][]byte, len(b.Nodes))
+	for i := range b.Nodes {
+		n := &b.Nodes[i]
+		levels[i], idxs[i], hs[i] = int16(n.Level), int64(n.Index), n.Hash[:]
+	}
+	var code int32
+	err := s.pool.QueryRow(ctx, "SELECT ledger_integrate($1, $2, $3, $4, $5, $6, $7, $8)",
+		l.holder, l.token, int64(b.Start), int64(b.State.Size), flat, levels, idxs, hs).Scan(&code)
+	s.stats.commitTx.Add(1)
+	s.stats.commitNs.Add(int64(time.Since(t1)))
+	switch {
+	case err != nil:
+		return fmt.Errorf("database: committing batch at %d: %w", b.Start, err)
+	case code == 1:
+		return ledger.ErrFenced
+	case code != 0:
+		return fmt.Errorf("cluster: batch starts at %d but the tree is elsewhere", b.Start)
+	}
+	return nil
+}
+
+// commitLeaves commits a batch whose leaves did not come through Sequence
+// (a migration, or a store used as a plain ledger.Store): they extend the
+// sequence too, which must end exactly where the tree does.
+func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 	l := s.lease.Load()
 	cur, err := s.LoadState(ctx)
 	if err != nil {
@@ -439,12 +551,10 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	if err := s.CheckLease(ctx); err != nil {
 		return err
 	}
-	t0 := time.Now()
-	if err := s.uploadTiles(ctx, b); err != nil {
+	if err := s.Prepare(ctx, b); err != nil {
 		return err
 	}
 	t1 := time.Now()
-	s.stats.uploadNs.Add(int64(t1.Sub(t0)))
 	defer func() {
 		s.stats.commitTx.Add(1)
 		s.stats.commitNs.Add(int64(time.Since(t1)))
@@ -457,27 +567,22 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 		if err := fence(ctx, tx, l); err != nil {
 			return err
 		}
-		if !b.Sequenced {
-			// Leaves that did not come through Sequence (a migration, or a
-			// store used as a plain ledger.Store): they extend the sequence
-			// too, which must end exactly where the tree does.
-			var next int64
-			if err := tx.QueryRow(ctx, "SELECT next FROM ledger_counter WHERE id = 1 FOR UPDATE").Scan(&next); err != nil {
-				return err
-			}
-			if uint64(next) != b.Start {
-				return fmt.Errorf("cluster: %d leaves are sequenced, the batch starts at %d", next, b.Start)
-			}
-			rows := make([][]any, len(b.Leaves))
-			for i := range b.Leaves {
-				rows[i] = []any{int64(b.Start) + int64(i), b.Hashes[i][:], b.Leaves[i]}
-			}
-			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "leaf_hash", "leaf"}, pgx.CopyFromRows(rows)); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, "UPDATE ledger_counter SET next = $1 WHERE id = 1", int64(b.State.Size)); err != nil {
-				return err
-			}
+		var next int64
+		if err := tx.QueryRow(ctx, "SELECT next FROM ledger_counter WHERE id = 1 FOR UPDATE").Scan(&next); err != nil {
+			return err
+		}
+		if uint64(next) != b.Start {
+			return fmt.Errorf("cluster: %d leaves are sequenced, the batch starts at %d", next, b.Start)
+		}
+		rows := make([][]any, len(b.Leaves))
+		for i := range b.Leaves {
+			rows[i] = []any{int64(b.Start) + int64(i), b.Hashes[i][:], b.Leaves[i]}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "leaf_hash", "leaf"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "UPDATE ledger_counter SET next = $1 WHERE id = 1", int64(b.State.Size)); err != nil {
+			return err
 		}
 		tag, err := tx.Exec(ctx, "UPDATE ledger_tree SET size = $1, hashes = $2 WHERE id = 1 AND size = $3", int64(b.State.Size), flat, int64(b.Start))
 		if err != nil {
@@ -486,11 +591,14 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("cluster: tree moved past %d during the commit", b.Start)
 		}
-		rows := make([][]any, len(b.Nodes))
+		rows = make([][]any, len(b.Nodes))
 		for i, n := range b.Nodes {
 			rows[i] = []any{int16(n.Level), int64(n.Index), n.Hash[:]}
 		}
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows))
+		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprintf("tree %d", b.State.Size))
 		return err
 	})
 	if err != nil {
@@ -616,7 +724,8 @@ func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) er
 			return err
 		}
 		if tag.RowsAffected() == 1 {
-			return nil
+			_, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprintf("checkpoint %d", c.Size))
+			return err
 		}
 		var note []byte
 		if err := tx.QueryRow(ctx, "SELECT note FROM ledger_checkpoints WHERE size = $1", int64(c.Size)).Scan(&note); err != nil {

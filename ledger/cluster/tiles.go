@@ -27,14 +27,33 @@ type object struct {
 	cache string
 }
 
+// edge is the right edge of the tree at size: the leaves of its partial
+// entry bundle and, per tile level, the hashes of its partial tile. The
+// integrator keeps the edge of the last batch it uploaded, so the next
+// batch's tiles are built without reading the database, and before the
+// last batch's transaction has committed (see Prepare).
+type edge struct {
+	size   uint64
+	leaves [][]byte              // [size - size%256, size)
+	tiles  map[uint8][]tlog.Hash // tile level -> its partial tile; absent: unknown
+}
+
 // tileObjects returns the entry bundles and hash tiles that b creates or
 // grows: for each, the full tile once all 256 of its entries exist, else
 // the partial tile of the width the new size gives it. The entries of a
-// tile that precede b come from the database; the content of every path is
-// a function of the sequence alone, so uploading it twice (a retry, a
+// tile that precede b come from the edge of the previous batch when it
+// ends where b starts, else from the database. The content of every path
+// is a function of the sequence alone, so uploading it twice (a retry, a
 // takeover) writes the same bytes.
 func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, error) {
 	start, end := b.Start, b.State.Size
+	s.edgeMu.Lock()
+	prev := s.edge
+	s.edgeMu.Unlock()
+	if prev != nil && prev.size != start {
+		prev = nil
+	}
+	next := &edge{size: end, tiles: make(map[uint8][]tlog.Hash)}
 	var objs []object
 	path := func(entries bool, level uint8, n uint64, w uint64) object {
 		p := tlogfmt.TilePath{Entries: entries, Level: level, Index: n}
@@ -51,11 +70,15 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 		lo, hi := n*tileWidth, min((n+1)*tileWidth, end)
 		var leaves [][]byte
 		if lo < start {
-			old, err := s.ReadLeaves(ctx, lo, int(start-lo))
-			if err != nil {
-				return nil, fmt.Errorf("cluster: leaves before batch %d: %w", start, err)
+			if prev != nil && uint64(len(prev.leaves)) == start-lo {
+				leaves = append(leaves, prev.leaves...)
+			} else {
+				old, err := s.ReadLeaves(ctx, lo, int(start-lo))
+				if err != nil {
+					return nil, fmt.Errorf("cluster: leaves before batch %d: %w", start, err)
+				}
+				leaves = old
 			}
-			leaves = old
 		}
 		leaves = append(leaves, b.Leaves[max(lo, start)-start:hi-start]...)
 		o := path(true, 0, n, hi-lo)
@@ -64,6 +87,9 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 			o.data = append(o.data, leaf...)
 		}
 		objs = append(objs, o)
+		if hi == end && hi-lo < tileWidth {
+			next.leaves = leaves
+		}
 	}
 	// Hash tiles: tile level L holds the tree nodes of level 8L.
 	byLevel := make(map[uint8]map[uint64]tlog.Hash)
@@ -85,18 +111,30 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 		}
 		before, after := start>>lvl, end>>lvl
 		if after == before {
-			break // no new node at this level, so none above
+			// No new node at this level, so none above: their partial
+			// tiles stay as they were.
+			if prev != nil {
+				for l, h := range prev.tiles {
+					if l >= tl {
+						next.tiles[l] = h
+					}
+				}
+			}
+			break
 		}
 		for n := before / tileWidth; n*tileWidth < after; n++ {
 			lo, hi := n*tileWidth, min((n+1)*tileWidth, after)
 			o := path(false, tl, n, hi-lo)
+			var hs []tlog.Hash
 			if lo < before {
-				old, err := s.ReadLevel(ctx, lvl, lo, int(before-lo))
-				if err != nil {
-					return nil, fmt.Errorf("cluster: level %d nodes before batch %d: %w", lvl, start, err)
-				}
-				for _, h := range old {
-					o.data = append(o.data, h[:]...)
+				if old, ok := prev.tile(tl); ok && uint64(len(old)) == before-lo {
+					hs = append(hs, old...)
+				} else {
+					old, err := s.ReadLevel(ctx, lvl, lo, int(before-lo))
+					if err != nil {
+						return nil, fmt.Errorf("cluster: level %d nodes before batch %d: %w", lvl, start, err)
+					}
+					hs = old
 				}
 			}
 			for i := max(lo, before); i < hi; i++ {
@@ -104,12 +142,35 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 				if !ok {
 					return nil, fmt.Errorf("cluster: batch at %d lacks node %d/%d", start, lvl, i)
 				}
+				hs = append(hs, h)
+			}
+			o.data = make([]byte, 0, len(hs)*tlog.HashSize)
+			for _, h := range hs {
 				o.data = append(o.data, h[:]...)
 			}
 			objs = append(objs, o)
+			if hi == after {
+				if hi-lo < tileWidth {
+					next.tiles[tl] = hs
+				} else {
+					next.tiles[tl] = nil
+				}
+			}
 		}
 	}
+	s.edgeMu.Lock()
+	s.edge = next
+	s.edgeMu.Unlock()
 	return objs, nil
+}
+
+// tile returns the partial tile of level tl at the edge, if known.
+func (e *edge) tile(tl uint8) ([]tlog.Hash, bool) {
+	if e == nil {
+		return nil, false
+	}
+	h, ok := e.tiles[tl]
+	return h, ok
 }
 
 // uploadTiles puts b's tiles and bundles into the bucket, a few at a time.
