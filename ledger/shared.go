@@ -117,9 +117,40 @@ type sharedState struct {
 
 	integrated chan struct{} // closed when the integrator has stopped
 
+	// leading mirrors leader for other goroutines (Log.Leading); leadCh
+	// is closed and replaced whenever it changes.
+	leadMu  sync.Mutex
+	leading bool
+	leadCh  chan struct{}
+
 	// lastErr is why this process's last integration attempt failed
 	// (nil after a success), for the reason given to timed-out appends.
 	lastErr atomic.Pointer[error]
+}
+
+func (s *sharedState) setLeading(v bool) {
+	s.leadMu.Lock()
+	defer s.leadMu.Unlock()
+	if s.leading == v {
+		return
+	}
+	s.leading = v
+	close(s.leadCh)
+	s.leadCh = make(chan struct{})
+}
+
+// Leading reports whether this process holds the cluster's integration
+// lease (it integrates and signs), and returns a channel closed at the next
+// change. Work that one process of a cluster should do, such as pushing
+// checkpoints to partner notaries, runs while it is true. An embedded log
+// always leads, and its channel never closes.
+func (l *Log) Leading() (bool, <-chan struct{}) {
+	if l.shared == nil {
+		return true, nil
+	}
+	l.shared.leadMu.Lock()
+	defer l.shared.leadMu.Unlock()
+	return l.shared.leading, l.shared.leadCh
 }
 
 // sequenced is an answered Sequence call waiting for integration.
@@ -154,7 +185,7 @@ func (c *SharedConfig) defaults() {
 // (tree growth made by whichever process integrates -> waiting appends).
 func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 	l.cfg.Shared.defaults()
-	l.shared = &sharedState{store: ss, cfg: l.cfg.Shared, poke: make(chan struct{}, 1), integrated: make(chan struct{})}
+	l.shared = &sharedState{store: ss, cfg: l.cfg.Shared, poke: make(chan struct{}, 1), integrated: make(chan struct{}), leadCh: make(chan struct{})}
 	// A new cluster has no checkpoint until a lease holder publishes the
 	// empty one; wait for it (or publish it) so /checkpoint is never absent.
 	for {
@@ -189,20 +220,40 @@ func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 	return nil
 }
 
+// sequencersPerProcess is how many sequencing transactions one process
+// keeps in flight. They serialise on the counter row in the database, but
+// while one commits (its WAL flush) the next has already arrived there and
+// waits only for the row, and the queue fills the one after.
+const sequencersPerProcess = 2
+
 // sharedSequence drains the append queue into batches and sequences each in
-// one database transaction. The caller is answered once the tree covers its
-// leaves (see follow), so "index returned => proof servable" holds in
-// cluster mode too. A batch is the first queued request and whatever queued
-// behind it, up to MaxBatchLeaves. After Close it sequences what is still
-// queued, one request at a time, and returns.
+// one database transaction, up to sequencersPerProcess at a time. The
+// caller is answered once the tree covers its leaves (see follow), so
+// "index returned => proof servable" holds in cluster mode too. A batch is
+// the first queued request and whatever queued behind it, up to
+// MaxBatchLeaves, taken when a transaction slot is free: the longer the
+// database takes, the bigger the batches. After Close it sequences what is
+// still queued, one request at a time, and returns.
 func (l *Log) sharedSequence() {
 	defer l.wg.Done()
 	defer close(l.seqDone)
+	slots := make(chan struct{}, sequencersPerProcess)
+	var inflight sync.WaitGroup
+	run := func(batch []*appendReq) {
+		slots <- struct{}{}
+		inflight.Go(func() {
+			defer func() { <-slots }()
+			l.sequenceShared(batch)
+		})
+	}
 	for {
+		slots <- struct{}{} // wait for a free slot before gathering
+		<-slots
 		var first *appendReq
 		select {
 		case first = <-l.reqs:
 		case <-l.closing:
+			inflight.Wait()
 			// Finish what was queued before Close, then stop.
 			for len(l.reqs) > 0 {
 				l.sequenceShared([]*appendReq{<-l.reqs})
@@ -214,13 +265,13 @@ func (l *Log) sharedSequence() {
 		for n < l.cfg.MaxBatchLeaves && len(l.reqs) > 0 {
 			r := <-l.reqs
 			if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
-				l.sequenceShared(batch)
+				run(batch)
 				batch, n = nil, 0
 			}
 			batch = append(batch, r)
 			n += len(r.leaves)
 		}
-		l.sequenceShared(batch)
+		run(batch)
 	}
 }
 
@@ -462,6 +513,7 @@ func (l *Log) integrate() {
 			l.metrics.leaseLost.Inc()
 		}
 		l.shared.leader = false
+		l.shared.setLeading(false)
 		l.metrics.leaseHeld.Set(0)
 		rng = nil
 	}
@@ -512,6 +564,7 @@ func (l *Log) integrate() {
 					l.logger.Info("integration lease taken", "holder", cfg.Holder, "token", tok, "size", st.Size)
 				}
 				l.shared.leader, token = true, tok
+				l.shared.setLeading(true)
 				l.metrics.leaseHeld.Set(1)
 				validTill = start.Add(cfg.LeaseTTL)
 			}
@@ -548,6 +601,7 @@ func (l *Log) integrate() {
 			if l.shared.leader {
 				l.shared.store.Release(ctx)
 			}
+			l.shared.setLeading(false)
 			return
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
+	"github.com/cunzheng/cunzheng/notary"
 )
 
 // clusterFlags are serve's cluster-mode flags. With --cluster-db and
@@ -154,4 +155,57 @@ func ledgerAppendMounts(c clusterFlags, l *ledger.Log, logger *slog.Logger) ([]f
 		ctx.JSON(http.StatusOK, gin.H{"index": r.Index, "tree_size": r.TreeSize, "duplicate": r.Duplicate, "leaf_hash": r.Hash.String()})
 	}
 	return []func(gin.IRouter){func(r gin.IRouter) { r.POST("/v1/log/leaves", h) }}, nil
+}
+
+// runWhileLeading runs the pusher while this process leads the log
+// (ledger.Log.Leading). In cluster mode that is the integration lease
+// holder alone: one process pushes each new checkpoint to the partner
+// offices and has it time-stamped, instead of every process sending the
+// same checkpoints and contending with 409s and back-offs. A new tenure
+// starts the pusher again, from the tree size at its start less the
+// backfill, as a pusher started then would; the checkpoints before were
+// the previous holder's to send. An embedded log always leads, so there
+// the pusher simply runs until ctx ends.
+func (n *notarization) runWhileLeading(ctx context.Context, l *ledger.Log) error {
+	return whileLeading(ctx, l, func(ctx context.Context) error {
+		if s := l.Size(); s > notary.DefaultBackfill {
+			n.floor.Store(s - notary.DefaultBackfill)
+		}
+		return n.Pusher.Run(ctx)
+	})
+}
+
+// whileLeading calls run whenever l starts leading, and cancels its
+// context when l stops. It returns when ctx ends (nil), or with run's error
+// if run returns on its own.
+func whileLeading(ctx context.Context, l *ledger.Log, run func(context.Context) error) error {
+	for {
+		leading, changed := l.Leading()
+		if !leading {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-changed:
+				continue
+			}
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- run(rctx) }()
+		select {
+		case <-changed:
+			cancel()
+			<-done
+		case <-ctx.Done():
+			cancel()
+			<-done
+			return nil
+		case err := <-done:
+			cancel()
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -198,6 +199,8 @@ type notarization struct {
 	TSA    *notary.TSA    // built-in TSA, or nil
 	// NotaryKeys are the verifier keys of every office, for reports.
 	NotaryKeys []string
+	// floor is ledgerNotes.floor.
+	floor atomic.Uint64
 	// TSAURLs are the configured authorities; empty means the built-in one.
 	TSAURLs []string
 	// TSARoots are the DER roots the tokens chain to.
@@ -215,9 +218,17 @@ func (n *notarization) Close() error {
 // ledgerNotes adapts *ledger.Log to notary.Log. WaitCheckpoint returns the
 // newest checkpoint, which may skip some; NextCheckpoint lists the first one
 // after the cursor so that every published checkpoint is notarized.
-type ledgerNotes struct{ *ledger.Log }
+type ledgerNotes struct {
+	*ledger.Log
+	// floor, if set, is a size below which nothing need be sent: see
+	// notarization.runWhileLeading.
+	floor *atomic.Uint64
+}
 
 func (l ledgerNotes) NextCheckpoint(ctx context.Context, after uint64) (notary.Published, error) {
+	if l.floor != nil {
+		after = max(after, l.floor.Load())
+	}
 	for {
 		cps, err := l.Checkpoints(ctx, after, 1)
 		if err != nil {
@@ -245,7 +256,7 @@ var _ notary.Log = ledgerNotes{}
 // Closes the result after it returns.
 func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *ledger.Keys, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
 	n := &notarization{}
-	cfg := notary.PusherConfig{Log: ledgerNotes{l}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
+	cfg := notary.PusherConfig{Log: ledgerNotes{Log: l, floor: &n.floor}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
 	for _, s := range f.notaries {
 		nt, err := notary.ParseNotary(s)
 		if err != nil {

@@ -103,14 +103,15 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer a.close(logger)
 
-	// The pusher runs until shutdown; a slow or dead notary never blocks
+	// The pusher runs until shutdown (in cluster mode: while this process
+	// holds the integration lease); a slow or dead notary never blocks
 	// appends, since it only reads published checkpoints.
 	runCtx, stopRun := context.WithCancel(ctx)
 	var bg sync.WaitGroup
 	bg.Add(1)
 	go func() {
 		defer bg.Done()
-		if err := a.notarization.Pusher.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := a.notarization.runWhileLeading(runCtx, a.log); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("notarization stopped", "err", err)
 		}
 	}()

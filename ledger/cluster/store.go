@@ -20,9 +20,10 @@
 //     size, so two different checkpoints for one size cannot both exist;
 //     then the bucket's checkpoint object is overwritten.
 //
-// The node hashes are kept in PostgreSQL as well as in the bucket's tiles:
-// an inclusion proof is then one indexed query instead of several object
-// GETs, and the bucket stays a pure publication copy.
+// The node hashes are kept in PostgreSQL as well as in the bucket's tiles
+// (those of level 0 are the leaf hashes in ledger_leaves; the others are in
+// ledger_nodes): an inclusion proof is then one indexed query instead of
+// several object GETs, and the bucket stays a pure publication copy.
 package cluster
 
 import (
@@ -195,10 +196,19 @@ $fn$;
 -- tree from p_start to p_size, insert the new nodes, and tell the other
 -- processes (LISTEN cunzheng_ledger) at commit. 0: done; 1: fenced;
 -- 2: the tree is not at p_start.
+--
+-- It commits without waiting for its WAL flush (synchronous_commit off for
+-- this transaction only). What it writes is a function of the sequence,
+-- which is durable already: if a crash loses it, the tree state is back at
+-- an earlier size and the next holder integrates the same leaves into the
+-- same nodes again. No checkpoint can outlive it either: a checkpoint's
+-- commit is synchronous, and flushing the WAL up to that commit flushes
+-- every earlier transaction with it.
 CREATE OR REPLACE FUNCTION ledger_integrate(p_holder text, p_token bigint, p_start bigint, p_size bigint, p_hashes bytea,
 	lv smallint[], ix bigint[], nh bytea[]) RETURNS int
 LANGUAGE plpgsql AS $fn$
 BEGIN
+	PERFORM set_config('synchronous_commit', 'off', true);
 	PERFORM 1 FROM ledger_lease WHERE id = 1 AND holder = p_holder AND token = p_token AND expires > now() FOR SHARE;
 	IF NOT FOUND THEN
 		RETURN 1;
@@ -513,12 +523,14 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)
 	}
-	levels := make([]int16, len(b.Nodes))
-	idxs := make([]int64, len(b.Nodes))
-	hs := make([][]byte, len(b.Nodes))
+	// Level 0 is the leaf hashes, in ledger_leaves already.
+	levels := make([]int16, 0, max(0, len(b.Nodes)-len(b.Leaves)))
+	idxs := make([]int64, 0, cap(levels))
+	hs := make([][]byte, 0, cap(levels))
 	for i := range b.Nodes {
-		n := &b.Nodes[i]
-		levels[i], idxs[i], hs[i] = int16(n.Level), int64(n.Index), n.Hash[:]
+		if n := &b.Nodes[i]; n.Level > 0 {
+			levels, idxs, hs = append(levels, int16(n.Level)), append(idxs, int64(n.Index)), append(hs, n.Hash[:])
+		}
 	}
 	var code int32
 	err := s.pool.QueryRow(ctx, "SELECT ledger_integrate($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -591,9 +603,11 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("cluster: tree moved past %d during the commit", b.Start)
 		}
-		rows = make([][]any, len(b.Nodes))
-		for i, n := range b.Nodes {
-			rows[i] = []any{int16(n.Level), int64(n.Index), n.Hash[:]}
+		rows = rows[:0]
+		for _, n := range b.Nodes {
+			if n.Level > 0 { // level 0: the leaf hashes, in ledger_leaves
+				rows = append(rows, []any{int16(n.Level), int64(n.Index), n.Hash[:]})
+			}
 		}
 		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows)); err != nil {
 			return err
@@ -655,7 +669,11 @@ func (s *Store) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, 
 
 // ReadLevel implements ledger.TreeReader.
 func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int) ([]tlog.Hash, error) {
-	rows, err := s.pool.Query(ctx, "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx", int16(level), int64(start), int64(start)+int64(n))
+	q := "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx"
+	if level == 0 {
+		q = "SELECT leaf_hash FROM ledger_leaves WHERE $1::smallint = 0 AND idx >= $2 AND idx < $3 ORDER BY idx"
+	}
+	rows, err := s.pool.Query(ctx, q, int16(level), int64(start), int64(start)+int64(n))
 	if err != nil {
 		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
 	}
@@ -686,7 +704,10 @@ func (s *Store) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([]tlog.Hash
 		levels[i], idxs[i] = int16(id.Level), int64(id.Index)
 		pos[id] = append(pos[id], i)
 	}
-	rows, err := s.pool.Query(ctx, "SELECT n.level, n.idx, n.hash FROM ledger_nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON n.level = q.level AND n.idx = q.idx", levels, idxs)
+	rows, err := s.pool.Query(ctx, `
+SELECT n.level, n.idx, n.hash FROM ledger_nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON n.level = q.level AND n.idx = q.idx WHERE q.level > 0
+UNION ALL
+SELECT 0::smallint, x.idx, x.leaf_hash FROM ledger_leaves x JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON x.idx = q.idx WHERE q.level = 0`, levels, idxs)
 	if err != nil {
 		return nil, fmt.Errorf("database: reading nodes: %w", err)
 	}
