@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"time"
 
 	"github.com/cunzheng/cunzheng/ledger"
@@ -89,11 +88,6 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 		}
 		stores = append(stores, st)
 		logs = append(logs, l)
-	}
-	if pf := os.Getenv("TMPPROF"); pf != "" { // TEMPORARY
-		f, _ := os.Create(pf)
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
 	}
 	hist, elapsed, err := drive(entries, clients, entrySize, func(i int, entry []byte) error {
 		_, err := logs[i%len(logs)].Append(ctx, entry)
