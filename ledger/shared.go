@@ -221,10 +221,13 @@ func (l *Log) openShared(ctx context.Context, ss SharedStore) error {
 }
 
 // sequencersPerProcess is how many sequencing transactions one process
-// keeps in flight. They serialise on the counter row in the database, but
-// while one commits (its WAL flush) the next has already arrived there and
-// waits only for the row, and the queue fills the one after.
-const sequencersPerProcess = 2
+// keeps in flight. They serialise on the counter row in the database, which
+// each holds from its lock to the end of its commit (WAL flush included), so
+// what the row admits per second is leaves per transaction over that time:
+// one in flight per process lets the queue fill the next batch for the
+// whole of it. Two measured no faster with one process and slower with
+// three (smaller batches, more transactions through the same row).
+const sequencersPerProcess = 1
 
 // sharedSequence drains the append queue into batches and sequences each in
 // one database transaction, up to sequencersPerProcess at a time. The
