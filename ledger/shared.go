@@ -83,8 +83,10 @@ type Watcher interface {
 	// (a reconnection), after which the receiver must look for itself.
 	Changes() <-chan struct{}
 	// Notified returns the largest tree size and checkpoint size notified
-	// so far.
-	Notified() (tree, checkpoint uint64)
+	// so far, and how many times watching (re)started: whatever happened
+	// before a start was not notified, so a receiver that sees the count
+	// change must look for itself.
+	Notified() (tree, checkpoint uint64, starts int64)
 }
 
 // SharedConfig tunes cluster mode (Config.Shared). Zero values are defaults.
@@ -384,6 +386,7 @@ func (l *Log) follow() {
 	}
 	idle := 0
 	var lastWarn time.Time
+	var lastStarts int64
 	for {
 		told := false
 		select {
@@ -407,11 +410,13 @@ func (l *Log) follow() {
 		if told {
 			// Nothing to load when the news is about what this process
 			// already has (its own integration, say).
-			tree, cp := w.Notified()
+			tree, cp, starts := w.Notified()
 			l.pubMu.Lock()
 			pub := l.published.Size
 			l.pubMu.Unlock()
-			if tree <= l.head.Load().size && cp <= pub {
+			restarted := starts != lastStarts
+			lastStarts = starts
+			if !restarted && tree <= l.head.Load().size && cp <= pub {
 				l.releaseWaiters()
 				continue
 			}

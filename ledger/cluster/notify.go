@@ -22,7 +22,7 @@ type watcher struct {
 	tree, cp   atomic.Uint64
 	cancel     context.CancelFunc
 	done       chan struct{}
-	reconnects atomic.Int64
+	listens    atomic.Int64 // LISTENs that succeeded
 }
 
 // Changes implements ledger.Watcher. The first call starts listening.
@@ -39,11 +39,11 @@ func (s *Store) Changes() <-chan struct{} {
 }
 
 // Notified implements ledger.Watcher.
-func (s *Store) Notified() (tree, checkpoint uint64) {
+func (s *Store) Notified() (tree, checkpoint uint64, listens int64) {
 	if s.watch == nil {
-		return 0, 0
+		return 0, 0, 0
 	}
-	return s.watch.tree.Load(), s.watch.cp.Load()
+	return s.watch.tree.Load(), s.watch.cp.Load(), s.watch.listens.Load()
 }
 
 func (w *watcher) signal() {
@@ -68,6 +68,7 @@ func (s *Store) listen(ctx context.Context, w *watcher) {
 			if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 				return err
 			}
+			w.listens.Add(1)
 			w.signal()
 			for {
 				n, err := conn.WaitForNotification(ctx)
@@ -88,7 +89,6 @@ func (s *Store) listen(ctx context.Context, w *watcher) {
 		if ctx.Err() != nil {
 			return
 		}
-		w.reconnects.Add(1)
 		s.logger.Warn("listening for the cluster's tree changes; will reconnect", "err", err)
 		select {
 		case <-ctx.Done():
