@@ -18,11 +18,11 @@ const notifyChannel = "cunzheng_ledger"
 
 // watcher is the LISTEN side: one connection of its own, outside the pool.
 type watcher struct {
-	ch         chan struct{}
-	tree, cp   atomic.Uint64
-	cancel     context.CancelFunc
-	done       chan struct{}
-	listens    atomic.Int64 // LISTENs that succeeded
+	ch       chan struct{}
+	tree, cp atomic.Uint64
+	cancel   context.CancelFunc
+	done     chan struct{}
+	listens  atomic.Int64 // LISTENs that succeeded
 }
 
 // Changes implements ledger.Watcher. The first call starts listening.
