@@ -125,9 +125,67 @@ type sharedState struct {
 	leading bool
 	leadCh  chan struct{}
 
+	// local holds leaves this process sequenced while leading, by index,
+	// for its integrator (keepLocal, takeLocal).
+	localMu sync.Mutex
+	local   map[uint64]localLeaf
+
 	// lastErr is why this process's last integration attempt failed
 	// (nil after a success), for the reason given to timed-out appends.
 	lastErr atomic.Pointer[error]
+}
+
+// maxLocal bounds sharedState.local.
+const maxLocal = 1 << 16
+
+// keepLocal remembers, while this process leads, the leaves it has just
+// sequenced, so that the integrator need not read them back from the
+// database. A leaf's index never changes once sequenced, so an entry stays
+// true whoever integrates.
+func (s *sharedState) keepLocal(leaves [][]byte, hashes []tlog.Hash, idx []uint64, dup []bool) {
+	s.leadMu.Lock()
+	leading := s.leading
+	s.leadMu.Unlock()
+	if !leading {
+		return
+	}
+	s.localMu.Lock()
+	defer s.localMu.Unlock()
+	if s.local == nil || len(s.local)+len(leaves) > maxLocal {
+		s.local = make(map[uint64]localLeaf, len(leaves))
+	}
+	for i := range leaves {
+		if !dup[i] {
+			s.local[idx[i]] = localLeaf{leaves[i], hashes[i]}
+		}
+	}
+}
+
+// takeLocal returns the leaves kept by keepLocal from index start on, as
+// many as are consecutive up to max, and forgets those below start.
+func (s *sharedState) takeLocal(start uint64, max int) ([][]byte, []tlog.Hash) {
+	s.localMu.Lock()
+	defer s.localMu.Unlock()
+	for i := range s.local {
+		if i < start {
+			delete(s.local, i)
+		}
+	}
+	var leaves [][]byte
+	var hashes []tlog.Hash
+	for i := start; len(leaves) < max; i++ {
+		ll, ok := s.local[i]
+		if !ok {
+			break
+		}
+		leaves, hashes = append(leaves, ll.leaf), append(hashes, ll.hash)
+	}
+	return leaves, hashes
+}
+
+type localLeaf struct {
+	leaf []byte
+	hash tlog.Hash
 }
 
 func (s *sharedState) setLeading(v bool) {
@@ -314,6 +372,7 @@ func (l *Log) sequenceShared(batch []*appendReq) {
 			k++
 		}
 	}
+	l.shared.keepLocal(leaves, hashes, idx, dup)
 	l.shared.waitMu.Lock()
 	l.shared.waiters = append(l.shared.waiters, w)
 	l.shared.waitMu.Unlock()
@@ -655,7 +714,12 @@ func (l *Log) integrateBatches(ctx context.Context, rngp **compact.Range, until 
 		var hashes []tlog.Hash
 		var err error
 		if time.Now().Before(until) {
-			leaves, hashes, err = l.shared.store.ReadSequenced(ctx, from.End(), l.cfg.MaxBatchLeaves)
+			// Leaves this process sequenced itself are at hand; the
+			// database has the others'.
+			leaves, hashes = l.shared.takeLocal(from.End(), l.cfg.MaxBatchLeaves)
+			if len(leaves) == 0 {
+				leaves, hashes, err = l.shared.store.ReadSequenced(ctx, from.End(), l.cfg.MaxBatchLeaves)
+			}
 		}
 		if err != nil || len(leaves) == 0 {
 			if cur != nil {
