@@ -446,8 +446,9 @@ func TestClusterFailover(t *testing.T) {
 	no := startClusterNotary(t, c)
 	srvs := make([]*server, 3)
 	urls := make([]string, 3)
+	notaryFlag := []string{"--notary", no.url() + "=" + no.vkey}
 	for i := range srvs {
-		srvs[i] = c.serve(t, i, "--notary", no.url()+"="+no.vkey)
+		srvs[i] = c.serve(t, i, notaryFlag...)
 		urls[i] = srvs[i].url
 	}
 	ld := startLoad(c, urls, 16)
@@ -475,9 +476,25 @@ func TestClusterFailover(t *testing.T) {
 		newPID, _ := waitLeader(t, conn, pid, 15*time.Second)
 		takeovers = append(takeovers, time.Since(killed))
 		t.Logf("kill %d: holder pid %d killed after %d acknowledged appends; pid %d took over in %v", k+1, pid, before, newPID, time.Since(killed).Round(time.Millisecond))
-		srvs[victim] = c.serve(t, victim)
+		// Restarted as it was started: with the partner office. (Before
+		// there was one pusher, the restarts pushed to built-in offices of
+		// their own, and the first processes still pushed to the partner.)
+		srvs[victim] = c.serve(t, victim, notaryFlag...)
 		ld.setURL(victim, srvs[victim].url)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, s := range srvs {
+				var lines []string
+				for _, line := range strings.Split(s.logs(), "\n") {
+					if strings.Contains(line, "notar") || strings.Contains(line, "lease") {
+						lines = append(lines, line)
+					}
+				}
+				t.Logf("process %d's log (notarization and lease):\n%s", s.cmd.Process.Pid, tail(strings.Join(lines, "\n"), 4000))
+			}
+		}
+	})
 	time.Sleep(500 * time.Millisecond)
 	ld.finish(t)
 	if ld.n.Load() == 0 {
