@@ -102,6 +102,14 @@ type SharedConfig struct {
 	// to be integrated before returning ErrUnavailable (the leaf keeps its
 	// index; retrying the same bytes returns it). The default is 30s.
 	IntegrationTimeout time.Duration
+	// BatchLeaves and BatchAge shape the batches this process sequences:
+	// one smaller than BatchLeaves waits up to BatchAge after its first
+	// append for more. Every sequencing transaction holds the cluster's
+	// counter row for a commit, so with several processes fewer, bigger
+	// batches get more leaves through it. The defaults are 128 leaves and
+	// 5ms; a negative BatchAge never waits.
+	BatchLeaves int
+	BatchAge    time.Duration
 	// Holder names this process in the lease row. The default is the host
 	// name, pid and a random suffix.
 	Holder string
@@ -228,6 +236,12 @@ func (c *SharedConfig) defaults() {
 	if c.PollInterval <= 0 {
 		c.PollInterval = 5 * time.Millisecond
 	}
+	if c.BatchLeaves <= 0 {
+		c.BatchLeaves = 128
+	}
+	if c.BatchAge == 0 {
+		c.BatchAge = 5 * time.Millisecond
+	}
 	if c.IntegrationTimeout <= 0 {
 		c.IntegrationTimeout = 30 * time.Second
 	}
@@ -294,8 +308,9 @@ const sequencersPerProcess = 1
 // caller is answered once the tree covers its leaves (see follow), so
 // "index returned => proof servable" holds in cluster mode too. A batch is
 // the first queued request and whatever queued behind it, up to
-// MaxBatchLeaves, taken when a transaction slot is free: the longer the
-// database takes, the bigger the batches. After Close it sequences what is
+// MaxBatchLeaves, taken when a transaction slot is free (the longer the
+// database takes, the bigger the batches), and waiting up to BatchAge for
+// company while it is under BatchLeaves. After Close it sequences what is
 // still queued, one request at a time, and returns.
 func (l *Log) sharedSequence() {
 	defer l.wg.Done()
@@ -325,8 +340,28 @@ func (l *Log) sharedSequence() {
 		}
 		batch := []*appendReq{first}
 		n := len(first.leaves)
-		for n < l.cfg.MaxBatchLeaves && len(l.reqs) > 0 {
-			r := <-l.reqs
+		var fill <-chan time.Time
+		if l.shared.cfg.BatchAge > 0 {
+			fill = time.After(l.shared.cfg.BatchAge)
+		}
+	gather:
+		for n < l.cfg.MaxBatchLeaves {
+			var r *appendReq
+			if n >= l.shared.cfg.BatchLeaves || fill == nil {
+				if len(l.reqs) == 0 {
+					break
+				}
+				r = <-l.reqs
+			} else {
+				select {
+				case r = <-l.reqs:
+				case <-fill:
+					fill = nil
+					continue
+				case <-l.closing:
+					break gather
+				}
+			}
 			if n+len(r.leaves) > l.cfg.MaxBatchLeaves {
 				run(batch)
 				batch, n = nil, 0
