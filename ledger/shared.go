@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -164,7 +165,9 @@ func (s *sharedState) keepLocal(leaves [][]byte, hashes []tlog.Hash, idx []uint6
 	}
 	for i := range leaves {
 		if !dup[i] {
-			s.local[idx[i]] = localLeaf{leaves[i], hashes[i]}
+			// A copy: the caller owns its buffer again once Append
+			// returns, which it may before integration (its context ended).
+			s.local[idx[i]] = localLeaf{bytes.Clone(leaves[i]), hashes[i]}
 		}
 	}
 }
