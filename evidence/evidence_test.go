@@ -903,7 +903,10 @@ func TestErasureOnDisk(t *testing.T) {
 	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
 		t.Fatal(err)
 	}
-	if dirContains(t, e.dir, needles) {
+	if err := e.svc.WaitShredded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if eventuallyContains(t, e.dir, needles) {
 		t.Error("the wrapped key is still in a file after erasure")
 	}
 	e.svc.Close()
@@ -912,7 +915,64 @@ func TestErasureOnDisk(t *testing.T) {
 	}
 }
 
-func dirContains(t *testing.T, dir string, needles [][]byte) bool {
+// TestErasureShreddedAfterCrash: an erasure whose key was not yet pushed
+// out of the files when the process stopped is shredded by the next Open.
+func TestErasureShreddedAfterCrash(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	var sk struct{ Wrapped []byte }
+	if err := json.Unmarshal(e.svc.WrappedSubjectKey(e.p.Tenant.ID, "18501775544"), &sk); err != nil {
+		t.Fatal(err)
+	}
+	needles := [][]byte{sk.Wrapped, []byte(base64Std(sk.Wrapped))}
+	// In an SSTable, where only a compaction removes it.
+	if err := e.svc.FlushStore(); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.StopShredding()
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close()
+	if !dirContains(t, e.dir, needles) {
+		t.Fatal("the unshredded key is not on disk; the test proves nothing")
+	}
+	e.open(t)
+	if err := e.svc.WaitShredded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if eventuallyContains(t, e.dir, needles) {
+		t.Error("the wrapped key is still in a file after the reopen shredded it")
+	}
+	e.svc.Close()
+	if dirContains(t, e.dir, needles) {
+		t.Error("the wrapped key is in a file after close")
+	}
+}
+
+// eventuallyContains is dirContains once Pebble's background deletion of
+// obsolete files had its chance: it reports whether a needle is still in
+// a file after 10 seconds of looking.
+func eventuallyContains(t *testing.T, dir string, needles [][]byte) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !dirContains(discardT{t}, dir, needles) {
+			return false
+		}
+	}
+	return dirContains(t, dir, needles)
+}
+
+// discardT is a testing.TB whose Logf says nothing, for polling.
+type discardT struct{ testing.TB }
+
+func (discardT) Logf(string, ...any) {}
+func (discardT) Helper()             {}
+
+func dirContains(t testing.TB, dir string, needles [][]byte) bool {
 	t.Helper()
 	found := false
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Test hooks.
@@ -184,4 +186,26 @@ func MatchPattern(pattern, s string) (bool, error) {
 		return false, err
 	}
 	return m.MatchString(s), nil
+}
+
+// WaitShredded waits until every erasure so far is pushed out of the
+// store's files.
+func (s *Service) WaitShredded(ctx context.Context) error {
+	if s.shredder == nil {
+		return nil
+	}
+	return s.shredder.wait(ctx)
+}
+
+// StopShredding makes the shredder do nothing from now on, as if the
+// process died before pushing its erasures to disk.
+func (s *Service) StopShredding() {
+	s.shredder.mu.Lock()
+	s.shredder.off = true
+	s.shredder.mu.Unlock()
+}
+
+// FlushStore flushes the embedded store's memtables to SSTables.
+func (s *Service) FlushStore() error {
+	return s.store.(*pebbleStore).db.Write(func(db *pebble.DB) error { return db.Flush() })
 }

@@ -522,15 +522,8 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 		// between our read and our write: read again.
 		s.metrics.conflicts.Inc()
 	}
-	if shred {
-		// Outside the lock: ingest waits for erasures, not for disk work.
-		if sh, ok := s.store.(interface {
-			shred(context.Context, []byte) error
-		}); ok {
-			if err := sh.shred(ctx, key("k", ts.ID, subject)); err != nil {
-				s.logger.Error("evidence: pushing an erasure to disk", "err", err)
-			}
-		}
+	if shred && s.shredder != nil {
+		s.shredder.request(subjectKeyKey(ts.ID, subject))
 	}
 	if err != nil {
 		return Receipt{}, err
@@ -538,11 +531,17 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	return r, nil
 }
 
-// eraseLocked does the erasure holding eraseMu; shred says whether a key
-// was destroyed now.
+// eraseLocked destroys the subject's key holding eraseMu, then appends
+// the data.erased event without it: ingest waits for the key's deletion,
+// not for the log. shred says whether a key was destroyed now.
 func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject string) (r Receipt, shred bool, err error) {
 	s.eraseMu.Lock()
-	defer s.eraseMu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			s.eraseMu.Unlock()
+		}
+	}()
 	sk, err := s.subjectKeyFor(ts, subject, false, false)
 	if err != nil {
 		return Receipt{}, false, err
@@ -572,8 +571,11 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	}
 	// On a shared store another process may have erased it since we read
 	// it; then this batch conflicts and Erase reads again.
-	b.expect(key("k", ts.ID, subject), stored)
-	b.delete(key("k", ts.ID, subject))
+	b.expect(subjectKeyKey(ts.ID, subject), stored)
+	b.delete(subjectKeyKey(ts.ID, subject))
+	if s.shredder != nil {
+		b.set(shredKey(ts.ID, subject), nil)
+	}
 	if err := setValue(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
 		return Receipt{}, false, err
 	}
@@ -596,7 +598,15 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	delete(s.subjects, ts.ID+"/"+subject)
 	s.subjMu.Unlock()
 	sk.destroy()
-	// The key is gone from here on: whatever happens next, shred it.
+	// The key is gone from here on: whatever happens next, shred it. New
+	// events of the account get a new key; ingest may go on.
+	release, err := s.acquire(ctx, []string{ts.ID + "\x00" + claimID})
+	s.eraseMu.Unlock()
+	locked = false
+	if err != nil {
+		return Receipt{}, true, err
+	}
+	defer release()
 	work := []*item{{id: claimID, c: c}}
 	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
 		return Receipt{}, true, err
@@ -624,6 +634,12 @@ func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject stri
 	if !found {
 		return Receipt{}, ErrNotFound
 	}
+	// An Erase that destroyed the key may still be appending this claim.
+	release, err := s.acquire(ctx, []string{ts.ID + "\x00" + last.ClaimID})
+	if err != nil {
+		return Receipt{}, err
+	}
+	defer release()
 	var c claim
 	ok, err := s.get(key("i", ts.ID, last.ClaimID), &c)
 	if err != nil {

@@ -139,6 +139,11 @@ type Service struct {
 	stop   chan struct{}  // closed by Close: ends recoverLoop
 	bg     sync.WaitGroup // recoverLoop
 
+	// shredder pushes erased keys out of the store's files (nil on a store
+	// that needs none); shredStop ends it.
+	shredder  *shredder
+	shredStop chan struct{}
+
 	subjMu   sync.Mutex             // guards subjects
 	subjects map[string]*subjectKey // tenant/sref -> unwrapped data key
 }
@@ -213,6 +218,10 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := s.startShredder(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if embedded {
 		s.bg.Add(1)
 		go s.recoverLoop(ps, cfg.RecoverInterval)
@@ -277,10 +286,36 @@ var (
 	ErrNoSpace = pebbledb.ErrNoSpace
 )
 
+// startShredder starts the shredder on a store that needs one and queues
+// the erasures a crash left unshredded.
+func (s *Service) startShredder(ctx context.Context) error {
+	sh, ok := s.store.(shredStore)
+	if !ok {
+		return nil
+	}
+	s.shredder = newShredder(sh, s.store, s.logger)
+	err := s.store.scan(ctx, shredMarkers[0], shredMarkers[1], func(k, _ []byte) (bool, error) {
+		s.shredder.request(subjectKeyOfMarker(k))
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("evidence: reading erasures to shred: %w", err)
+	}
+	s.shredStop = make(chan struct{})
+	go s.shredder.run(s.shredStop)
+	return nil
+}
+
 // Close closes the store. Closing twice is harmless.
 func (s *Service) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
+	}
+	if s.shredder != nil {
+		// The last cycle shreds what is queued, so that nothing erased
+		// stays on disk after a clean shutdown.
+		close(s.shredStop)
+		<-s.shredder.done
 	}
 	close(s.stop)
 	s.bg.Wait()
@@ -328,6 +363,7 @@ type Receipt struct {
 //	n/<tenant>/<name>\x00<contract> contracts by name (lower case)
 //	t/<tenant>/<time>/<contract>    contracts by first event time (16 hex, offset binary)
 //	d/<tenant>/<sha256>             stored document
+//	x/<tenant>/<subject>            erased subject key not yet shredded (shredKey)
 //	w/rotate                        scratch write that makes an erasure's flushes rotate the WAL
 func key(parts ...string) []byte {
 	n := len(parts)
