@@ -775,6 +775,158 @@ func testSearch(t *testing.T, bk backend) {
 	}
 }
 
+// TestSearchByNamePrefix: the name index is keyed by hashes of name
+// prefixes; every prefix length still finds exactly the names starting
+// with it, case-insensitively, and a renamed contract moves.
+func TestSearchByNamePrefix(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	names := []string{"采购合同", "采购框架协议", "劳动合同（叶建华）", "Lease Agreement 2026", "lease renewal", "采"}
+	var evs []map[string]any
+	for i, n := range names {
+		ev := event(3 * i)
+		ev["contract"].(map[string]any)["name"] = n
+		evs = append(evs, ev)
+	}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(evs...)); err != nil {
+		t.Fatal(err)
+	}
+	search := func(name string) []string {
+		t.Helper()
+		page, err := e.svc.Search(e.p, evidence.Query{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range page.Contracts {
+			got = append(got, c.Name)
+		}
+		slices.Sort(got)
+		return got
+	}
+	for _, tc := range []struct {
+		q    string
+		want []string
+	}{
+		{"采", []string{"采", "采购合同", "采购框架协议"}},
+		{"采购", []string{"采购合同", "采购框架协议"}},
+		{"采购合", []string{"采购合同"}},
+		{"采购合同", []string{"采购合同"}},
+		{"采购合同书", nil},
+		{"劳动合同（叶建", []string{"劳动合同（叶建华）"}},
+		{"劳动合同（叶建华）", []string{"劳动合同（叶建华）"}},
+		{"LEASE", []string{"Lease Agreement 2026", "lease renewal"}},
+		{"lease a", []string{"Lease Agreement 2026"}},
+		{"Lease Agreement 2026", []string{"Lease Agreement 2026"}},
+		{"Lease Agreement 2027", nil},
+		{"租", nil},
+	} {
+		if got := search(tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("name %q: %q, want %q", tc.q, got, tc.want)
+		}
+	}
+	renamed := event(0)
+	renamed["id"] = "ev-renamed"
+	renamed["contract"].(map[string]any)["name"] = "租赁合同"
+	if _, err := e.svc.Ingest(ctx, e.p, batch(renamed)); err != nil {
+		t.Fatal(err)
+	}
+	if got := search("采购"); !slices.Equal(got, []string{"采购框架协议"}) {
+		t.Errorf("old name after the rename: %q", got)
+	}
+	if got := search("租赁"); !slices.Equal(got, []string{"租赁合同"}) {
+		t.Errorf("new name after the rename: %q", got)
+	}
+}
+
+// TestContractFieldsNotOnDisk greps every file of the evidence directory
+// (tenant files, Pebble's SSTables, blob files, WAL, MANIFEST), with the
+// store closed, for every personal value of a contract, its number and
+// its name among them: before the erasure of a signer only ciphertext, and
+// after it nothing, neither in a store written by this version nor in one
+// written by the version before that Open migrated.
+func TestContractFieldsNotOnDisk(t *testing.T) {
+	ctx := context.Background()
+	body := bytes.ReplaceAll(demoBatch(t), []byte(`"name":"劳动合同"}`), []byte(`"name":"劳动合同（叶建华）"}`))
+	values := []string{
+		"2125270852621565954", "劳动合同（叶建华）", "叶建华", "18501775544", "330106198801012345",
+		"112.17.116.54", "戴文潘", "weimei_pan@bestsign.cn", "60.12.241.194", "548f6d36e1bf4c578fde8327c38f6fb1",
+	}
+	var needles [][]byte
+	for _, v := range values {
+		needles = append(needles, []byte(v))
+	}
+	for _, older := range []bool{false, true} {
+		t.Run(map[bool]string{false: "current", true: "migrated"}[older], func(t *testing.T) {
+			e := newEnv(t)
+			rs, err := e.svc.Ingest(ctx, e.p, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if older {
+				if _, err := e.svc.RewriteAsBeforeBinaryForms(e.p.Tenant.ID); err != nil {
+					t.Fatal(err)
+				}
+				e.svc.Close()
+				// The scan must see the store's files, or it proves nothing.
+				if !dirContains(discardT{t}, e.dir, [][]byte{[]byte("2125270852621565954"), []byte("劳动合同（叶建华）")}) {
+					t.Fatal("the earlier version's clear text is not on disk; the scan is blind")
+				}
+				e.open(t)
+			}
+			holds := func(when string) {
+				t.Helper()
+				found, err := e.svc.StoreHolds(needles)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range found {
+					t.Errorf("%s: the store holds %s", when, f)
+				}
+			}
+			holds("before the erasure")
+			e.svc.Close()
+			if !older && !dirContains(discardT{t}, e.dir, [][]byte{[]byte("demo-signed")}) {
+				t.Fatal("an event id is not on disk; the scan is blind")
+			}
+			if dirContains(t, e.dir, needles) {
+				t.Error("a personal value is on disk in the clear before the erasure")
+			}
+			e.open(t)
+			// Search by number, by name and by document hash still work.
+			v, err := e.svc.Contract(e.p, "2125270852621565954")
+			if err != nil || v.Name != "劳动合同（叶建华）" {
+				t.Fatalf("by number: %+v, %v", v, err)
+			}
+			page, err := e.svc.Search(e.p, evidence.Query{Name: "劳动合同（叶"})
+			if err != nil || len(page.Contracts) != 1 || page.Contracts[0].ID != "2125270852621565954" {
+				t.Fatalf("by name: %+v, %v", page, err)
+			}
+			if docs, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d"); err != nil ||
+				len(docs) == 0 || docs[0].ContractID != "2125270852621565954" {
+				t.Fatalf("by document: %+v, %v", docs, err)
+			}
+			if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.WaitShredded(ctx); err != nil {
+				t.Fatal(err)
+			}
+			holds("after the erasure")
+			e.svc.Close()
+			if dirContains(t, e.dir, needles) {
+				t.Error("a personal value is on disk in the clear after the erasure")
+			}
+			e.open(t)
+			for _, o := range openSealed(t, e, rs) {
+				if f, ok := o.Fields["actor.name"]; ok && f.Value == "叶建华" {
+					t.Error("an erased signer's name still opens")
+				}
+			}
+		})
+	}
+}
+
 func FuzzParseEvents(f *testing.F) {
 	b, _ := os.ReadFile("testdata/demo_batch.json")
 	f.Add(b)

@@ -210,13 +210,27 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	ps, embedded := st.(*pebbleStore)
+	var (
+		migrated bool
+		err      error
+	)
 	if embedded && ps.health() != nil {
-		// Opened read-only on a full disk: pending claims are completed
-		// when writes resume (recoverLoop).
+		// Opened read-only on a full disk: pending claims are completed,
+		// and an older store migrated, when writes resume (recoverLoop).
 		s.logger.Error("evidence: store opened read-only, writes paused until the disk has room", "err", ps.health())
+	} else if migrated, err = s.migrateSealContracts(ctx); err != nil {
+		st.Close()
+		return nil, err
 	} else if err := s.recover(ctx); err != nil {
 		st.Close()
 		return nil, err
+	}
+	if migrated {
+		if err := s.compactStore(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		s.logger.Info("evidence: sealed the contract numbers and names an earlier version stored in the clear")
 	}
 	if err := s.startShredder(ctx); err != nil {
 		st.Close()
@@ -273,6 +287,11 @@ func (s *Service) recoverLoop(ps *pebbleStore, interval time.Duration) {
 		}
 		s.logger.Info("evidence: store takes writes again")
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if migrated, err := s.migrateSealContracts(ctx); err != nil {
+			s.logger.Error("evidence: sealing the contracts of an earlier version after the store recovered", "err", err)
+		} else if migrated {
+			s.logger.Info("evidence: sealed the contract numbers and names an earlier version stored in the clear")
+		}
 		if err := s.recover(ctx); err != nil {
 			s.logger.Error("evidence: completing pending claims after the store recovered", "err", err)
 		}
@@ -354,13 +373,15 @@ type Receipt struct {
 //	s/<leaf hash hex>               sealed record written before the index keyed it
 //	k/<tenant>/<subject>            subject data key, wrapped by the tenant key
 //	z/<tenant>/<subject>/<key id>   erasure of one subject key
-//	c/<tenant>/<contract>           contract record
+//	c/<tenant>/<contract>           contract record, sealed (sealContractRecord)
 //	e/<tenant>/<contract>/<index>   one event of a contract (index: 16 hex)
-//	h/<sha256>/<tenant>/<contract>/<index>  document hash -> contract (public lookup)
+//	h/<sha256>/<tenant>/<contract>/<index>  document hash -> contract event (docIndexKey)
 //	a/<tenant>/<subject>/<contract> contracts by account
 //	v/<tenant>/<contract>/<subject> accounts of a contract
 //	u/<tenant>/<subject>/<index>    a subject's events outside contracts (identity checks)
-//	n/<tenant>/<name>\x00<contract> contracts by name (lower case)
+//	N/<tenant>/<bucket>/<time>/<contract>  contracts by name prefix (nameIndexKey)
+//	n/<tenant>/<name>\x00<contract> contracts by name, written before names were sealed (migrated)
+//	m/sealed-contracts              the store's contract numbers and names are sealed (migrationKey)
 //	t/<tenant>/<time>/<contract>    contracts by first event time (16 hex, offset binary)
 //	d/<tenant>/<sha256>             stored document
 //	x/<tenant>/<subject>            erased subject key not yet shredded (shredKey)
