@@ -409,8 +409,73 @@ func testNoPIIInPublicBytes(t *testing.T, bk backend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pr.Tenant != e.p.Tenant.ID {
-			t.Errorf("leaf tenant %q", pr.Tenant)
+		if pr.Version != 2 || pr.Tenant != "" || pr.Commitments[evidence.TenantCommitment] == "" {
+			t.Errorf("leaf names its tenant or lacks the tenant commitment: %s", leaf)
+		}
+	}
+}
+
+// TestLeavesDoNotLinkTenant: a stranger reading the public log cannot tell
+// which leaves are one tenant's. No leaf holds the tenant id or the
+// requester label of a report, and no member value of one tenant's leaves
+// repeats across them but the contract reference (which links events of
+// one contract, not contracts of one tenant) and public facts; the tenant
+// commitment of each leaf opens for its tenant (through Records) and
+// differs from leaf to leaf. Leaves written before, which name their
+// tenant, still parse; a leaf with neither is refused.
+func TestLeavesDoNotLinkTenant(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RecordReport(ctx, e.p, "2125270852621565954", evidence.ReportIssued{Report: "CZ-1", Document: "evidence-report",
+		Requester: e.p.Tenant.ID + "/legal", SHA256: strings.Repeat("ab", 32), Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	leaves := e.log.Leaves()
+	seen := map[string]int{}
+	for _, leaf := range leaves {
+		if bytes.Contains(leaf, []byte(e.p.Tenant.ID)) {
+			t.Errorf("leaf holds the tenant id: %s", leaf)
+		}
+		pr, err := evidence.ParseLeaf(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[pr.Commitments[evidence.TenantCommitment]]++
+	}
+	for c, n := range seen {
+		if n > 1 {
+			t.Errorf("tenant commitment %s in %d leaves", c, n)
+		}
+	}
+	read := func(_ context.Context, i uint64) ([]byte, error) { return leaves[i], nil }
+	_, recs, err := e.svc.Records(ctx, e.p, "2125270852621565954", read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		f, ok := r.Opened.Fields[evidence.TenantCommitment]
+		cm := evidence.Commitment(f.Salt, f.Value)
+		if !ok || f.Value != e.p.Tenant.ID || hex.EncodeToString(cm[:]) != r.Public.Commitments[evidence.TenantCommitment] {
+			t.Errorf("leaf %d: tenant opening %+v", r.Index, f)
+		}
+	}
+	old := []byte(`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","tenant":"t00","time":"2026-11-24T01:00:00Z","v":1}`)
+	if pr, err := evidence.ParseLeaf(old); err != nil || pr.Tenant != "t00" {
+		t.Errorf("version 1 leaf: %+v, %v", pr, err)
+	}
+	for _, bad := range []string{
+		`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","time":"2026-11-24T01:00:00Z","v":2}`,
+		`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","time":"2026-11-24T01:00:00Z","v":1}`,
+		`{"commitments":{"tenant":"00"},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","tenant":"t00","time":"2026-11-24T01:00:00Z","v":2}`,
+	} {
+		if _, err := evidence.ParseLeaf([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
 		}
 	}
 }

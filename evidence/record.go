@@ -270,11 +270,11 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		contract = append(contract, personalData...)
 	}
 	c := &claim{State: "pending", Digest: ev.digest[:], Kind: ev.Kind, Time: ev.Time}
+	ref := eventRef(ev.ID)
 	pr := map[string]any{
-		"v":      1,
-		"tenant": ts.ID,
+		"v":      leafVersion,
 		"kind":   string(ev.Kind),
-		"ref":    eventRef(ev.ID),
+		"ref":    ref,
 		"time":   ev.Time.UTC().Format(time.RFC3339Nano),
 		"logged": now.UTC().Format(time.RFC3339Nano),
 		"data":   pubData,
@@ -295,7 +295,8 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		return nil, nil, fmt.Errorf("evidence: salt seeds: %w", err)
 	}
 	personalPart, contractPart, idPart := newSealedPart(seeds[:32]), newSealedPart(seeds[32:64]), newSealedPart(seeds[64:])
-	commitments := make(map[string]any, len(personal)+len(contract))
+	commitments := make(map[string]any, len(personal)+len(contract)+1)
+	commitments[TenantCommitment] = ts.tenantCommitment(ref)
 	commit := func(p *sealedPart, path, value string) {
 		cm := Commitment(p.add(path, value), value)
 		commitments[path] = hex.EncodeToString(cm[:])
@@ -552,11 +553,11 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	}
 	now := s.now().UTC()
 	claimID := "\x00erase/" + subject + "/" + sk.id
+	ref := ts.ref("erasure", subject+"/"+sk.id)
 	pr := map[string]any{
-		"v": 1, "tenant": ts.ID, "kind": string(KindDataErased),
-		"ref":  ts.ref("erasure", subject+"/"+sk.id),
+		"v": leafVersion, "kind": string(KindDataErased), "ref": ref,
 		"time": now.Format(time.RFC3339Nano), "logged": now.Format(time.RFC3339Nano),
-		"data": map[string]any{}, "commitments": map[string]any{},
+		"data": map[string]any{}, "commitments": map[string]any{TenantCommitment: ts.tenantCommitment(ref)},
 	}
 	leaf, lh, err := canonicalLeaf(pr)
 	if err != nil {

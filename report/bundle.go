@@ -172,5 +172,11 @@ func bundleReadme(c *Contract, req Request, ni noteInfo) string {
 	sb.WriteString("\nLayout: manifest.json lists every file with its SHA-256; leaves/<index>.leaf are the logged bytes;\n" +
 		"proofs/<index>.tlog-proof are C2SP tlog-proof inclusion proofs; checkpoints/<size>.note.signed is the note as\n" +
 		"the log signed it (what the tokens cover), checkpoints/<size>.note adds the notaries' cosignatures.\n")
+	sb.WriteString("\nWhose leaves: a version 1 leaf (\"v\":1) names its tenant in \"tenant\". A version 2 leaf does not: its\n" +
+		"commitments.tenant is SHA-256(salt || tenant id), with a salt of that leaf's own that only the tenant can\n" +
+		"derive, so nobody reading the public log can tell which leaves are one tenant's. Both kinds verify alike.\n" +
+		"Where the bundle reveals personal data, manifest.json opens each commitment (openings: pointer, base64 salt,\n" +
+		"value), /commitments/tenant included; `cunzheng verify bundle` checks every opening against its leaf and\n" +
+		"that every tenant a leaf names or opens is the same one.\n")
 	return sb.String()
 }
