@@ -9,7 +9,9 @@ import (
 // TestBundleTenant: the events of a bundle are one tenant's, whether their
 // leaves name it (version 1) or open their commitment to it (version 2).
 func TestBundleTenant(t *testing.T) {
-	v1 := func(tenant string) []byte { return []byte(`{"kind":"contract.signed","tenant":"` + tenant + `","v":1}`) }
+	v1 := func(tenant string) []byte {
+		return []byte(`{"kind":"contract.signed","tenant":"` + tenant + `","v":1}`)
+	}
 	v2 := []byte(`{"commitments":{"tenant":"00"},"kind":"contract.signed","v":2}`)
 	open := func(i uint64, tenant string) ManifestOpening {
 		return ManifestOpening{Index: i, Pointer: BundleTenantPointer, Value: tenant}
