@@ -80,6 +80,7 @@ func (e *env) open(t *testing.T) {
 		Now:    func() time.Time { return t0 },
 		// The clock is frozen, so any positive interval would stop reloads.
 		ReloadInterval: -1,
+		ShredDelay:     -1,
 	}
 	if e.b.open != nil {
 		cfg.Store = e.b.open(t)

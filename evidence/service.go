@@ -71,6 +71,11 @@ type Config struct {
 	// write (a full disk) paused its writes, checks whether the disk takes
 	// writes again. The default is one second.
 	RecoverInterval time.Duration
+	// ShredDelay is how long after an erasure the embedded store starts
+	// pushing the erased key out of its files (see shredder), gathering
+	// the erasures that follow into the same work. The default (zero) is
+	// DefaultShredDelay; a negative value starts at once.
+	ShredDelay time.Duration
 	// Store, when set, replaces the Pebble store under Dir and the tenant
 	// files: cluster mode passes OpenPostgres's store, shared by every
 	// `cunzheng serve` process of the cluster, and Dir and FS are unused.
@@ -175,6 +180,9 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.RecoverInterval <= 0 {
 		cfg.RecoverInterval = time.Second
 	}
+	if cfg.ShredDelay == 0 {
+		cfg.ShredDelay = DefaultShredDelay
+	}
 	st := cfg.Store
 	var tenants Tenants
 	if st == nil {
@@ -232,7 +240,7 @@ func Open(ctx context.Context, cfg Config) (*Service, error) {
 		}
 		s.logger.Info("evidence: sealed the contract numbers and names an earlier version stored in the clear")
 	}
-	if err := s.startShredder(ctx); err != nil {
+	if err := s.startShredder(ctx, max(cfg.ShredDelay, 0)); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -307,12 +315,12 @@ var (
 
 // startShredder starts the shredder on a store that needs one and queues
 // the erasures a crash left unshredded.
-func (s *Service) startShredder(ctx context.Context) error {
+func (s *Service) startShredder(ctx context.Context, delay time.Duration) error {
 	sh, ok := s.store.(shredStore)
 	if !ok {
 		return nil
 	}
-	s.shredder = newShredder(sh, s.store, s.logger)
+	s.shredder = newShredder(sh, s.store, s.logger, delay)
 	err := s.store.scan(ctx, shredMarkers[0], shredMarkers[1], func(k, _ []byte) (bool, error) {
 		s.shredder.request(subjectKeyOfMarker(k))
 		return true, nil

@@ -25,7 +25,8 @@ type shredStore interface {
 // file, each erasure repeating it. Here one cycle (flushes once, then one
 // narrow compaction per key) serves every erasure queued when it starts,
 // and Erase returns when the logical erasure and its data.erased leaf are
-// durable. Each erasure also stores a marker (shredKey) in its own batch,
+// durable. A cycle starts Config.ShredDelay after the first erasure it
+// serves, so that a burst of erasures shares it. Each erasure also stores a marker (shredKey) in its own batch,
 // deleted only after its cycle: a crash before then leaves the marker, and
 // Open queues it again, so no erasure is left unshredded on disk.
 // Rejected: shredding inline but coalesced (Erase waits for the next
@@ -43,6 +44,8 @@ type shredder struct {
 	running bool   // a cycle is in progress
 	off     bool   // test hook: cycles do nothing (a crash before shredding)
 
+	delay time.Duration // gathering time before a cycle (Config.ShredDelay)
+
 	wake chan struct{} // capacity 1
 	done chan struct{} // closed when run returns
 }
@@ -50,8 +53,11 @@ type shredder struct {
 // shredRetry is how long the shredder waits after a failed cycle.
 const shredRetry = 10 * time.Second
 
-func newShredder(st shredStore, store Store, logger *slog.Logger) *shredder {
-	sh := &shredder{st: st, store: store, logger: logger, pending: map[string]bool{},
+// DefaultShredDelay is the default Config.ShredDelay.
+const DefaultShredDelay = 2 * time.Second
+
+func newShredder(st shredStore, store Store, logger *slog.Logger, delay time.Duration) *shredder {
+	sh := &shredder{st: st, store: store, logger: logger, delay: delay, pending: map[string]bool{},
 		wake: make(chan struct{}, 1), done: make(chan struct{})}
 	sh.cond = sync.NewCond(&sh.mu)
 	return sh
@@ -93,6 +99,12 @@ func (sh *shredder) run(stop <-chan struct{}) {
 	for {
 		select {
 		case <-sh.wake:
+			// Let a burst of erasures gather: one cycle costs about the
+			// same for one key as for a hundred.
+			select {
+			case <-time.After(sh.delay):
+			case <-stop:
+			}
 			if !sh.cycle() {
 				select {
 				case <-time.After(shredRetry):
