@@ -33,23 +33,26 @@ func (s *Service) migrateSealContracts(ctx context.Context) (bool, error) {
 		if b.empty() {
 			return nil
 		}
-		changed = true
 		err := s.store.commit(ctx, b)
 		b = &batch{sync: true}
+		if err == nil {
+			changed = true
+		}
 		return err
 	}
 	// One chunk of a table at a time: writes are not mixed into a scan
-	// (PostgreSQL pages it), and a large store is not one batch.
+	// (PostgreSQL pages it), and a large store is not one batch. Each
+	// rewrite expects the value it read: on a shared store another process
+	// may be migrating too, or already serving, and a conflicting chunk is
+	// read again (what it rewrote since reads as done).
 	const chunk = 2000
 	eachChunk := func(lower, upper []byte, fn func(k, v []byte) error) error {
-		for {
-			n := 0
+		for attempt := 0; ; {
 			var last []byte
 			err := s.store.scan(ctx, lower, upper, func(k, v []byte) (bool, error) {
 				if err := fn(k, v); err != nil {
 					return false, err
 				}
-				n++
 				if len(b.ops) >= chunk {
 					last = bytes.Clone(k)
 					return false, nil
@@ -59,13 +62,16 @@ func (s *Service) migrateSealContracts(ctx context.Context) (bool, error) {
 			if err != nil {
 				return err
 			}
-			if err := commit(); err != nil {
+			if err := commit(); errors.Is(err, errConflict) && attempt < maxConflictRetries {
+				attempt++
+				continue
+			} else if err != nil {
 				return err
 			}
 			if last == nil {
 				return nil
 			}
-			lower = append(last, 0)
+			lower, attempt = append(last, 0), 0
 		}
 	}
 	tenantOf := func(id string) (*tenantState, error) {
@@ -97,6 +103,7 @@ func (s *Service) migrateSealContracts(ctx context.Context) (bool, error) {
 		if err != nil {
 			return err
 		}
+		b.expect(bytes.Clone(k), bytes.Clone(v))
 		b.set(bytes.Clone(k), sv)
 		for _, nk := range nameIndexKeys(ts, cr.Name, cr.First, ref) {
 			b.set(nk, []byte{})
@@ -125,6 +132,7 @@ func (s *Service) migrateSealContracts(ctx context.Context) (bool, error) {
 		if m.ContractID == "" {
 			return nil
 		}
+		b.expect(bytes.Clone(k), bytes.Clone(v))
 		return setValue(b, bytes.Clone(k), &m)
 	})
 	if err != nil {
