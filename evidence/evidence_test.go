@@ -1285,6 +1285,66 @@ func testErasureBeforePendingCompletes(t *testing.T, bk backend) {
 	}
 }
 
+// TestErasureOvertakesIngest: an erasure no longer waits for a request
+// whose claims are durable to reach the log; when it commits between that
+// request's claims and its finalize, the finalize must not put the erased
+// account back in the account index.
+func TestErasureOvertakesIngest(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	ev := event(7)
+	ev["actor"].(map[string]any)["account"] = "18501775544"
+	body, _ := json.Marshal(ev)
+	reached, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.log.Fail = func([][]byte) error {
+		held := false
+		once.Do(func() { held = true })
+		if held {
+			close(reached)
+			<-resume
+		}
+		return nil
+	}
+	ingested := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Ingest(ctx, e.p, body)
+		ingested <- err
+	}()
+	<-reached // the event's claim is durable, its leaf not yet appended
+	erased := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Erase(ctx, e.p, "18501775544")
+		erased <- err
+	}()
+	select {
+	case err := <-erased:
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(resume)
+	case <-time.After(10 * time.Second):
+		t.Error("the erasure waited for an ingest request's log append")
+		close(resume)
+		if err := <-erased; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.svc.Search(e.p, evidence.Query{Account: "18501775544"})
+	if err != nil || len(page.Contracts) != 0 {
+		t.Errorf("search by the erased account: %+v %v", page, err)
+	}
+	if _, err := e.svc.Contract(e.p, "C000002"); err != nil {
+		t.Errorf("the event's contract: %v", err)
+	}
+}
+
 // TestDamagedTenantFile: one damaged tenant file does not lock the others
 // out of the server, and the CLI refuses to write around it.
 func TestDamagedTenantFile(t *testing.T) {

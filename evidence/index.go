@@ -63,11 +63,13 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		defer s.indexMu.Unlock()
 	}
 	// A claim written by the request finalizing it cannot have been erased
-	// since in this process: every ingest holds eraseMu shared from its
-	// first read to its end, an erasure holds it exclusively. Claims left
-	// pending by an earlier request, and any claim on a shared store, are
-	// checked against the stored subject key.
-	unerased := func(it *item) bool { return it.fresh && !shared }
+	// in this process if no erasure committed since it was durable: an
+	// erasure waits for ingest's claims (eraseMu) and commits holding
+	// indexMu, which this holds. Claims left pending by an earlier
+	// request, claims of requests an erasure overtook, and any claim on a
+	// shared store are checked against the stored subject key.
+	gen := s.eraseGen.Load()
+	unerased := func(it *item) bool { return it.fresh && !shared && it.eraseGen == gen }
 	ts, err := s.reg.tenant(tenant)
 	if err != nil {
 		return err

@@ -589,7 +589,19 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	// The account index must not keep pointing at the erased person.
 	pfx := key("a", ts.ID, subject, "")
 	b.deleteRange(pfx, prefixEnd(pfx))
-	if err := s.store.commit(ctx, b); err != nil {
+	if !s.store.shared() {
+		// Serialised with finalize, which trusts keys unerased while
+		// eraseGen stands still.
+		s.indexMu.Lock()
+	}
+	err = s.store.commit(ctx, b)
+	if err == nil {
+		s.eraseGen.Add(1)
+	}
+	if !s.store.shared() {
+		s.indexMu.Unlock()
+	}
+	if err != nil {
 		if errors.Is(err, errConflict) {
 			return Receipt{}, false, err
 		}

@@ -124,9 +124,19 @@ type Service struct {
 	inflightMu sync.Mutex
 	inflight   map[string]chan struct{} // claim key -> closed when released
 
-	// eraseMu is held shared by every ingest and exclusively by an
-	// erasure, so that no event is sealed under a key being destroyed.
+	// eraseMu is held shared by every ingest until its claims are durable
+	// and exclusively by an erasure until the key's deletion is, so that
+	// no event is sealed under a key being destroyed.
 	eraseMu sync.RWMutex
+	// eraseGen counts the erasures this process committed, incremented
+	// under eraseMu and, on the embedded store, indexMu. An ingested item
+	// remembers it (item.eraseGen) when its claim is durable; finalize
+	// (holding indexMu) trusts the item's subject key unerased while it has
+	// not moved, and otherwise reads the stored key. Rejected: holding
+	// eraseMu to the end of the request, which made an erasure wait for
+	// every request's log append and finalize (p50 0.38 s under ingest)
+	// and stopped ingest meanwhile.
+	eraseGen atomic.Uint64
 
 	// indexMu serialises finalize on the embedded store, guarding the
 	// contract cache (a shared store uses no cache: another process may
@@ -579,11 +589,12 @@ func (s *Service) Ingest(ctx context.Context, p Principal, body []byte) ([]Recei
 
 // item is one event on its way through ingest.
 type item struct {
-	pos    int
-	id     string
-	c      *claim
-	fresh  bool
-	sealed *sealedRecord
+	pos      int
+	id       string
+	c        *claim
+	fresh    bool
+	sealed   *sealedRecord
+	eraseGen uint64 // Service.eraseGen when the fresh claim was durable
 }
 
 // maxConflictRetries bounds how often one request re-reads and retries
@@ -616,7 +627,8 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	}
 	defer release()
 	s.eraseMu.RLock()
-	defer s.eraseMu.RUnlock()
+	unlockErase := sync.OnceFunc(s.eraseMu.RUnlock)
+	defer unlockErase()
 
 	receipts := make([]Receipt, len(evs))
 	now := s.now().UTC()
@@ -695,6 +707,12 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 			s.forgetSubjects(ts, append(newKeys, usedKeys...))
 		}
 		return nil, err
+	}
+	// Sealed and durable: an erasure may go ahead (see eraseGen).
+	gen := s.eraseGen.Load()
+	unlockErase()
+	for _, it := range work {
+		it.eraseGen = gen
 	}
 	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
 		return nil, err
