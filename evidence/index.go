@@ -493,15 +493,20 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 			id, ok := ids[tr]
 			if !ok {
 				ts, err := s.reg.tenant(parts[0])
-				if err != nil {
+				switch {
+				case errors.Is(err, ErrTenantNotFound):
+					// A tenant this server cannot load (a damaged file):
+					// the match stands, without its number.
+				case err != nil:
 					return false, err
-				}
-				cr, err := s.contractRecord(ts, parts[1])
-				if err != nil {
-					return false, err
-				}
-				if cr != nil {
-					id = cr.ID
+				default:
+					cr, err := s.contractRecord(ts, parts[1])
+					if err != nil {
+						return false, err
+					}
+					if cr != nil {
+						id = cr.ID
+					}
 				}
 				ids[tr] = id
 			}
