@@ -424,8 +424,10 @@ func testNoPIIInPublicBytes(t *testing.T, bk backend) {
 // commitment of each leaf opens for its tenant (through Records) and
 // differs from leaf to leaf. Leaves written before, which name their
 // tenant, still parse; a leaf with neither is refused.
-func TestLeavesDoNotLinkTenant(t *testing.T) {
-	e := newEnv(t)
+func TestLeavesDoNotLinkTenant(t *testing.T) { testLeavesDoNotLinkTenant(t, embedded) }
+
+func testLeavesDoNotLinkTenant(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
 		t.Fatal(err)
@@ -844,8 +846,10 @@ func testSearch(t *testing.T, bk backend) {
 // TestSearchByNamePrefix: the name index is keyed by hashes of name
 // prefixes; every prefix length still finds exactly the names starting
 // with it, case-insensitively, and a renamed contract moves.
-func TestSearchByNamePrefix(t *testing.T) {
-	e := newEnv(t)
+func TestSearchByNamePrefix(t *testing.T) { testSearchByNamePrefix(t, embedded) }
+
+func testSearchByNamePrefix(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	names := []string{"采购合同", "采购框架协议", "劳动合同（叶建华）", "Lease Agreement 2026", "lease renewal", "采"}
 	var evs []map[string]any
@@ -902,6 +906,52 @@ func TestSearchByNamePrefix(t *testing.T) {
 	}
 	if got := search("租赁"); !slices.Equal(got, []string{"租赁合同"}) {
 		t.Errorf("new name after the rename: %q", got)
+	}
+}
+
+// TestMigratesClearContracts: a store written before contract numbers and
+// names were sealed holds them in the clear; the next Open seals them, and
+// numbers, names and documents are found as before.
+func TestMigratesClearContracts(t *testing.T) { testMigratesClearContracts(t, embedded) }
+
+func testMigratesClearContracts(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	body := bytes.ReplaceAll(demoBatch(t), []byte(`"name":"劳动合同"}`), []byte(`"name":"劳动合同（叶建华）"}`))
+	if _, err := e.svc.Ingest(ctx, e.p, body); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RewriteAsBeforeBinaryForms(e.p.Tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	needles := [][]byte{[]byte("2125270852621565954"), []byte("劳动合同（叶建华）")}
+	if found, err := e.svc.StoreHolds(needles); err != nil || len(found) < 3 {
+		t.Fatalf("the earlier form holds %q, %v; want the record, the name index and a document entry", found, err)
+	}
+	e.reopen(t)
+	if found, err := e.svc.StoreHolds(needles); err != nil || len(found) != 0 {
+		t.Errorf("after the migration the store holds %q, %v", found, err)
+	}
+	v, err := e.svc.Contract(e.p, "2125270852621565954")
+	if err != nil || v.Name != "劳动合同（叶建华）" || len(v.Events) != 5 {
+		t.Fatalf("by number: %+v, %v", v, err)
+	}
+	page, err := e.svc.Search(e.p, evidence.Query{Name: "劳动合同（叶"})
+	if err != nil || len(page.Contracts) != 1 || page.Contracts[0].ID != "2125270852621565954" {
+		t.Fatalf("by name: %+v, %v", page, err)
+	}
+	if docs, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d"); err != nil ||
+		len(docs) != 2 || docs[0].ContractID != "2125270852621565954" {
+		t.Fatalf("by document: %+v, %v", docs, err)
+	}
+	// And the migrated contract takes new events.
+	ev := event(1)
+	ev["contract"] = map[string]any{"id": "2125270852621565954", "name": "劳动合同（叶建华）"}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(ev)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.svc.Contract(e.p, "2125270852621565954"); err != nil || len(v.Events) != 6 {
+		t.Errorf("after a new event: %+v, %v", v, err)
 	}
 }
 
