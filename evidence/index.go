@@ -95,7 +95,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if it.c.Subject != "" && !unerased(it) {
 				// To see an erasure committed since the claim was written
 				// (below).
-				lockKeys = append(lockKeys, key("k", tenant, it.c.Subject))
+				lockKeys = append(lockKeys, subjectKeyKey(tenant, it.c.Subject))
 			}
 			if ref := it.c.Contract; ref != "" && !refs[ref] {
 				refs[ref] = true
@@ -256,7 +256,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 // committed (by another process, or while the claim waited for a failed
 // append to be retried), so the account index must not point at it again.
 func erasedSince(locked map[string][]byte, tenant string, c *claim) bool {
-	v, ok := locked[string(key("k", tenant, c.Subject))]
+	v, ok := locked[string(subjectKeyKey(tenant, c.Subject))]
 	if !ok {
 		return true
 	}
@@ -475,7 +475,7 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 		return nil, fmt.Errorf("%w: a document hash is 64 lower-case hex digits", ErrInvalidQuery)
 	}
 	var out []DocumentMatch
-	prefix := key("h", sha256Hex, "")
+	prefix := docIndexPrefix(sha256Hex)
 	ids := map[string]string{} // tenant/ref -> contract number
 	err := s.scanPrefix(prefix, func(k, v []byte) (bool, error) {
 		var m docMatch

@@ -36,6 +36,9 @@ func nameIndexKey(tenant, bucket string, first time.Time, ref string) []byte {
 // nameBucketPrefix is the key prefix of one name bucket.
 func nameBucketPrefix(tenant, bucket string) []byte { return key("N", tenant, bucket, "") }
 
+// docIndexPrefix is the prefix of every document index entry of a hash.
+func docIndexPrefix(sha256Hex string) []byte { return key("h", sha256Hex, "") }
+
 // docIndexKey files the event at index of contract ref under a document
 // hash, for LookupDocument.
 func docIndexKey(sha256Hex, tenant, ref string, index uint64) []byte {

@@ -91,7 +91,7 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 		return sk, nil
 	}
 	var st storedSubjectKey
-	found, err := s.get(key("k", ts.ID, subject), &st)
+	found, err := s.get(subjectKeyKey(ts.ID, subject), &st)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Service) uncachedSubjects(ts *tenantState, subjects []string) [][]byte 
 	for _, subj := range subjects {
 		if _, ok := s.subjects[ts.ID+"/"+subj]; !ok && !seen[subj] {
 			seen[subj] = true
-			keys = append(keys, key("k", ts.ID, subj))
+			keys = append(keys, subjectKeyKey(ts.ID, subj))
 		}
 	}
 	return keys
@@ -165,7 +165,7 @@ func (s *Service) uncachedSubjects(ts *tenantState, subjects []string) [][]byte 
 func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[string][]byte) (unstored map[string]bool, err error) {
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
-	prefix := len(key("k", ts.ID, ""))
+	prefix := len(subjectKeyKey(ts.ID, ""))
 	for _, k := range keys {
 		subject := string(k[prefix:])
 		v, found := values[string(k)]

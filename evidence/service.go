@@ -741,7 +741,7 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 		if err != nil {
 			return err
 		}
-		b.insert(key("k", ts.ID, sk.subject), v)
+		b.insert(subjectKeyKey(ts.ID, sk.subject), v)
 	}
 	for _, it := range work {
 		if !it.fresh {
@@ -776,7 +776,7 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 			if err != nil {
 				return err
 			}
-			b.expect(key("k", ts.ID, sk.subject), v)
+			b.expect(subjectKeyKey(ts.ID, sk.subject), v)
 		}
 	}
 	if err := s.store.commit(ctx, b); err != nil {
