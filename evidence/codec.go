@@ -23,7 +23,8 @@ const (
 	claimV2    = 2 // v1 and the pending claim's sealed record
 	sealedV1   = 1
 	entryV1    = 1
-	docMatchV1 = 1
+	docMatchV1 = 1 // with the contract number in the clear, before it was sealed
+	docMatchV2 = 2
 	contractV1 = 1
 )
 
@@ -137,7 +138,7 @@ func (d *decoder) done() error {
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (c *claim) MarshalBinary() ([]byte, error) {
 	n := 1 + 15*binary.MaxVarintLen64 + len(c.State) + len(c.Digest) + len(c.Kind) + len(c.Leaf) + len(c.LeafHash) +
-		len(c.Contract) + len(c.ContractID) + len(c.Name) + len(c.Subject) + len(c.SubjectKey) + len(c.Sealed)
+		len(c.Contract) + len(c.Subject) + len(c.SubjectKey) + len(c.Sealed)
 	for _, d := range c.Docs {
 		n += binary.MaxVarintLen64 + len(d)
 	}
@@ -156,8 +157,11 @@ func (c *claim) MarshalBinary() ([]byte, error) {
 	e.u64(c.Index)
 	e.u64(c.TreeSize)
 	e.str(c.Contract)
-	e.str(c.ContractID)
-	e.str(c.Name)
+	// Never the contract's number and name: a pending claim has them in
+	// its sealed record (claimContract), a done one needs them no more.
+	// Claims written before kept them here in the clear, and still read.
+	e.str("")
+	e.str("")
 	e.str(c.Subject)
 	e.str(c.SubjectKey)
 	e.u64(uint64(len(c.Docs)))
@@ -277,11 +281,12 @@ func (s *storedEntry) UnmarshalBinary(b []byte) error {
 	return d.done()
 }
 
-// MarshalBinary implements encoding.BinaryMarshaler.
+// MarshalBinary implements encoding.BinaryMarshaler. The contract number
+// is not stored (version 2): the entry's key names the contract by its
+// reference, and the number is in the sealed contract record.
 func (m *docMatch) MarshalBinary() ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 40+len(m.ContractID)+len(m.Kind))}
-	e.b = append(e.b, docMatchV1)
-	e.str(m.ContractID)
+	e := encoder{b: make([]byte, 0, 40+len(m.Kind))}
+	e.b = append(e.b, docMatchV2)
 	e.u64(m.Index)
 	e.str(string(m.Kind))
 	e.zonedTime(m.Time)
@@ -294,11 +299,14 @@ func (m *docMatch) UnmarshalBinary(b []byte) error {
 		type plain docMatch
 		return json.Unmarshal(b, (*plain)(m))
 	}
-	if len(b) == 0 || b[0] != docMatchV1 {
+	if len(b) == 0 || b[0] != docMatchV1 && b[0] != docMatchV2 {
 		return errCodec
 	}
 	d := decoder{b: b[1:]}
-	m.ContractID = d.str()
+	m.ContractID = ""
+	if b[0] == docMatchV1 {
+		m.ContractID = d.str()
+	}
 	m.Index = d.u64()
 	m.Kind = Kind(d.str())
 	m.Time = d.zonedTime()

@@ -28,8 +28,15 @@ func TestCodecRoundTrip(t *testing.T) {
 		if err := got.UnmarshalBinary(b); err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(tc.c, &got); diff != "" {
+		// A claim never stores the contract's number and name: a pending
+		// one has them sealed in its sealed record.
+		want := *tc.c
+		want.ContractID, want.Name = "", ""
+		if diff := cmp.Diff(&want, &got); diff != "" {
 			t.Error(diff)
+		}
+		if bytes.Contains(b, []byte(tc.c.ContractID)) || bytes.Contains(b, []byte(tc.c.Name)) {
+			t.Errorf("%s claim stores the contract number or name in the clear", tc.c.State)
 		}
 		for i := range b {
 			if err := got.UnmarshalBinary(b[:i]); err == nil {
@@ -89,6 +96,25 @@ func FuzzCodec(f *testing.F) {
 	})
 }
 
+// A document index entry does not store the contract number (the sealed
+// contract record has it); entries written before, with it, still read.
+func TestDocMatchWithoutContractNumber(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 22, 36, 0, time.UTC)
+	b, _ := (&docMatch{ContractID: "2125270852621565954", Index: 42, Kind: KindContractCompleted, Time: at}).MarshalBinary()
+	if bytes.Contains(b, []byte("2125270852621565954")) {
+		t.Error("document entry stores the contract number")
+	}
+	e := encoder{b: []byte{docMatchV1}}
+	e.str("2125270852621565954")
+	e.u64(42)
+	e.str(string(KindContractCompleted))
+	e.zonedTime(at)
+	var m docMatch
+	if err := m.UnmarshalBinary(e.b); err != nil || m.ContractID != "2125270852621565954" || m.Index != 42 || !m.Time.Equal(at) {
+		t.Errorf("version 1 entry: %+v, %v", m, err)
+	}
+}
+
 // The index entries keep the UTC offset the platform sent, as JSON did,
 // and entries stored as JSON before the binary form are still read.
 func TestIndexCodecs(t *testing.T) {
@@ -96,7 +122,7 @@ func TestIndexCodecs(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 22, 36, 123000000, cst)
 	entry := &storedEntry{Receipt: Receipt{ID: "e-1", Index: 42, LeafHash: "00ff", Checkpoint: 43},
 		Kind: KindContractSigned, Time: at}
-	m := &docMatch{ContractID: "2125270852621565954", Index: 42, Kind: KindContractCompleted, Time: at.UTC()}
+	m := &docMatch{Index: 42, Kind: KindContractCompleted, Time: at.UTC()}
 	cr := &contractRecord{ID: "2125270852621565954", Name: "劳动合同", First: at, Last: at.Add(time.Hour),
 		Status: KindContractCompleted, Events: 6, Subjects: []string{"a", "b"}}
 	for _, tc := range []struct {

@@ -62,8 +62,9 @@ func (r ReportIssued) check() error {
 // indexed under the contract, so that Records returns it and later reports
 // list it in their chain of custody. The leaf names the contract only by the
 // tenant's reference, like every contract event; report number, document
-// kind, requester label, revealed flag and SHA-256 of the served bytes are
-// public. It neither changes the contract's status nor its first and last
+// kind, revealed flag and SHA-256 of the served bytes are public, the
+// requester label (which names the tenant's key) is sealed with the
+// contract's fields ("data.requester"). It neither changes the contract's status nor its first and last
 // activity times. Recording the same report number twice returns the first
 // receipt. ErrNotFound for another tenant's or an absent contract.
 func (s *Service) RecordReport(ctx context.Context, p Principal, id string, r ReportIssued) (Receipt, error) {

@@ -59,8 +59,15 @@ func testRecordReport(t *testing.T, bk backend) {
 		t.Fatalf("last record %+v, want the report.issued of %+v", last.EventEntry, r)
 	}
 	d := last.Public.Data
-	if d["report"] != ri.Report || d["document"] != ri.Document || d["requester"] != ri.Requester || d["revealed"] != true || d["sha256"] != ri.SHA256 {
+	if d["report"] != ri.Report || d["document"] != ri.Document || d["revealed"] != true || d["sha256"] != ri.SHA256 {
 		t.Errorf("report.issued data %v", d)
+	}
+	// The requester label names the tenant's key: sealed, not public.
+	if _, public := d["requester"]; public || strings.Contains(string(leaf), ri.Requester) {
+		t.Errorf("report.issued leaf shows the requester: %s", leaf)
+	}
+	if got := last.Opened.Fields["data.requester"].Value; got != ri.Requester {
+		t.Errorf("sealed requester %q, want %q", got, ri.Requester)
 	}
 	if last.Opened.Fields["contract.id"].Value != id {
 		t.Errorf("sealed contract id %q", last.Opened.Fields["contract.id"].Value)

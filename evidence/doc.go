@@ -7,8 +7,10 @@
 // # Public and sealed
 //
 // The leaf appended to the ledger is the RFC 8785 canonical JSON of the
-// public record (see PublicRecord and testdata/demo_leaves.golden): the
-// tenant's pseudonymous id, the kind, the event time and the time logged,
+// public record (see PublicRecord and testdata/demo_leaves.golden): a
+// commitment to the tenant id under a salt of the leaf's own (leaves of
+// one tenant cannot be linked without its key), the kind, the event time
+// and the time logged,
 // an HMAC reference to the contract under a tenant secret, document
 // hashes, non-identifying facts (methods, results, signature positions),
 // and for every personal field a commitment SHA-256(salt || value) with a
@@ -28,9 +30,12 @@
 // the key sealing contract fields. A subject's data key derives an AES-256
 // key for its fields and an SM4 key for ID numbers (SM4-GCM, as national
 // rules require). Rotating the master key rewraps tenant keys only.
-// Erase destroys a subject key, pushes the deletion through Pebble to disk
-// and appends a data.erased event: the subject's sealed fields are gone for
-// everyone, the leaves and their proofs are untouched.
+// Erase destroys a subject key and appends a data.erased event: the
+// subject's sealed fields are gone for everyone, the leaves and their
+// proofs are untouched; a background shredder then pushes the deletion
+// through Pebble to disk. Contract numbers and names are sealed under the
+// tenant's contract key wherever the store keeps them (contract records,
+// pending claims; the name index is keyed by HMACs of name prefixes).
 //
 // # One id, one leaf
 //

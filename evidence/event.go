@@ -203,6 +203,12 @@ func splitData(data map[string]any, eventRef func(id string) string) (public map
 		case personalDataFields[k]:
 			s, _ := v.(string)
 			personal = append(personal, [2]string{"data." + k, s})
+		case k == "requester":
+			// The label of the key that asked for a report (report.issued,
+			// which only the server writes) names the tenant: sealed with
+			// the contract's fields.
+			s, _ := v.(string)
+			contract = append(contract, [2]string{"data." + k, s})
 		case k == "intents":
 			ids, _ := v.([]any)
 			refs := make([]any, len(ids))
@@ -247,11 +253,24 @@ func Commitment(salt []byte, value string) [32]byte {
 	return sha256.Sum256(append(append(buf[:0], salt...), value...))
 }
 
+// leafVersion is the version of the leaves written now (see PublicRecord).
+const leafVersion = 2
+
+// TenantCommitment is the member of a version 2 leaf's commitments that
+// commits to the tenant id: SHA-256(salt || tenant id), with a salt of the
+// leaf's own that the tenant derives from the leaf's ref (see
+// tenantState.tenantSalt) and opens like any other commitment.
+const TenantCommitment = "tenant"
+
 // PublicRecord is the decoded form of a leaf, for reports and verifiers.
-// Its canonical JSON (RFC 8785) is exactly the leaf bytes.
+// Its canonical JSON (RFC 8785) is exactly the leaf bytes. Version 1
+// leaves, written before, name the tenant in Tenant; version 2 leaves carry
+// no tenant id, only Commitments[TenantCommitment], so that nobody without
+// the tenant's key can tell which leaves are one tenant's. Both stay valid:
+// the log is append-only.
 type PublicRecord struct {
 	Version     int               `json:"v"`
-	Tenant      string            `json:"tenant"`
+	Tenant      string            `json:"tenant,omitempty"`
 	Kind        Kind              `json:"kind"`
 	Ref         string            `json:"ref"`
 	Time        string            `json:"time"`
@@ -280,8 +299,11 @@ func ParseLeaf(leaf []byte) (*PublicRecord, error) {
 	if err := d.Decode(&pr); err != nil {
 		return nil, fmt.Errorf("%w: leaf: %w", ErrInvalidEvent, err)
 	}
-	if pr.Version != 1 {
-		return nil, fmt.Errorf("%w: leaf version %d", ErrInvalidEvent, pr.Version)
+	switch {
+	case pr.Version == 1 && pr.Tenant != "":
+	case pr.Version == leafVersion && pr.Tenant == "" && pr.Commitments[TenantCommitment] != "":
+	default:
+		return nil, fmt.Errorf("%w: leaf version %d with tenant %q and no tenant commitment", ErrInvalidEvent, pr.Version, pr.Tenant)
 	}
 	return &pr, nil
 }

@@ -80,6 +80,7 @@ func (e *env) open(t *testing.T) {
 		Now:    func() time.Time { return t0 },
 		// The clock is frozen, so any positive interval would stop reloads.
 		ReloadInterval: -1,
+		ShredDelay:     -1,
 	}
 	if e.b.open != nil {
 		cfg.Store = e.b.open(t)
@@ -409,8 +410,75 @@ func testNoPIIInPublicBytes(t *testing.T, bk backend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pr.Tenant != e.p.Tenant.ID {
-			t.Errorf("leaf tenant %q", pr.Tenant)
+		if pr.Version != 2 || pr.Tenant != "" || pr.Commitments[evidence.TenantCommitment] == "" {
+			t.Errorf("leaf names its tenant or lacks the tenant commitment: %s", leaf)
+		}
+	}
+}
+
+// TestLeavesDoNotLinkTenant: a stranger reading the public log cannot tell
+// which leaves are one tenant's. No leaf holds the tenant id or the
+// requester label of a report, and no member value of one tenant's leaves
+// repeats across them but the contract reference (which links events of
+// one contract, not contracts of one tenant) and public facts; the tenant
+// commitment of each leaf opens for its tenant (through Records) and
+// differs from leaf to leaf. Leaves written before, which name their
+// tenant, still parse; a leaf with neither is refused.
+func TestLeavesDoNotLinkTenant(t *testing.T) { testLeavesDoNotLinkTenant(t, embedded) }
+
+func testLeavesDoNotLinkTenant(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RecordReport(ctx, e.p, "2125270852621565954", evidence.ReportIssued{Report: "CZ-1", Document: "evidence-report",
+		Requester: e.p.Tenant.ID + "/legal", SHA256: strings.Repeat("ab", 32), Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	leaves := e.log.Leaves()
+	seen := map[string]int{}
+	for _, leaf := range leaves {
+		if bytes.Contains(leaf, []byte(e.p.Tenant.ID)) {
+			t.Errorf("leaf holds the tenant id: %s", leaf)
+		}
+		pr, err := evidence.ParseLeaf(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[pr.Commitments[evidence.TenantCommitment]]++
+	}
+	for c, n := range seen {
+		if n > 1 {
+			t.Errorf("tenant commitment %s in %d leaves", c, n)
+		}
+	}
+	read := func(_ context.Context, i uint64) ([]byte, error) { return leaves[i], nil }
+	_, recs, err := e.svc.Records(ctx, e.p, "2125270852621565954", read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		f, ok := r.Opened.Fields[evidence.TenantCommitment]
+		cm := evidence.Commitment(f.Salt, f.Value)
+		if !ok || f.Value != e.p.Tenant.ID || hex.EncodeToString(cm[:]) != r.Public.Commitments[evidence.TenantCommitment] {
+			t.Errorf("leaf %d: tenant opening %+v", r.Index, f)
+		}
+	}
+	old := []byte(`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","tenant":"t00","time":"2026-11-24T01:00:00Z","v":1}`)
+	if pr, err := evidence.ParseLeaf(old); err != nil || pr.Tenant != "t00" {
+		t.Errorf("version 1 leaf: %+v, %v", pr, err)
+	}
+	for _, bad := range []string{
+		`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","time":"2026-11-24T01:00:00Z","v":2}`,
+		`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","time":"2026-11-24T01:00:00Z","v":1}`,
+		`{"commitments":{"tenant":"00"},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","tenant":"t00","time":"2026-11-24T01:00:00Z","v":2}`,
+	} {
+		if _, err := evidence.ParseLeaf([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
 		}
 	}
 }
@@ -775,6 +843,206 @@ func testSearch(t *testing.T, bk backend) {
 	}
 }
 
+// TestSearchByNamePrefix: the name index is keyed by hashes of name
+// prefixes; every prefix length still finds exactly the names starting
+// with it, case-insensitively, and a renamed contract moves.
+func TestSearchByNamePrefix(t *testing.T) { testSearchByNamePrefix(t, embedded) }
+
+func testSearchByNamePrefix(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	names := []string{"采购合同", "采购框架协议", "劳动合同（叶建华）", "Lease Agreement 2026", "lease renewal", "采"}
+	var evs []map[string]any
+	for i, n := range names {
+		ev := event(3 * i)
+		ev["contract"].(map[string]any)["name"] = n
+		evs = append(evs, ev)
+	}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(evs...)); err != nil {
+		t.Fatal(err)
+	}
+	search := func(name string) []string {
+		t.Helper()
+		page, err := e.svc.Search(e.p, evidence.Query{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range page.Contracts {
+			got = append(got, c.Name)
+		}
+		slices.Sort(got)
+		return got
+	}
+	for _, tc := range []struct {
+		q    string
+		want []string
+	}{
+		{"采", []string{"采", "采购合同", "采购框架协议"}},
+		{"采购", []string{"采购合同", "采购框架协议"}},
+		{"采购合", []string{"采购合同"}},
+		{"采购合同", []string{"采购合同"}},
+		{"采购合同书", nil},
+		{"劳动合同（叶建", []string{"劳动合同（叶建华）"}},
+		{"劳动合同（叶建华）", []string{"劳动合同（叶建华）"}},
+		{"LEASE", []string{"Lease Agreement 2026", "lease renewal"}},
+		{"lease a", []string{"Lease Agreement 2026"}},
+		{"Lease Agreement 2026", []string{"Lease Agreement 2026"}},
+		{"Lease Agreement 2027", nil},
+		{"租", nil},
+	} {
+		if got := search(tc.q); !slices.Equal(got, tc.want) {
+			t.Errorf("name %q: %q, want %q", tc.q, got, tc.want)
+		}
+	}
+	renamed := event(0)
+	renamed["id"] = "ev-renamed"
+	renamed["contract"].(map[string]any)["name"] = "租赁合同"
+	if _, err := e.svc.Ingest(ctx, e.p, batch(renamed)); err != nil {
+		t.Fatal(err)
+	}
+	if got := search("采购"); !slices.Equal(got, []string{"采购框架协议"}) {
+		t.Errorf("old name after the rename: %q", got)
+	}
+	if got := search("租赁"); !slices.Equal(got, []string{"租赁合同"}) {
+		t.Errorf("new name after the rename: %q", got)
+	}
+}
+
+// TestMigratesClearContracts: a store written before contract numbers and
+// names were sealed holds them in the clear; the next Open seals them, and
+// numbers, names and documents are found as before.
+func TestMigratesClearContracts(t *testing.T) { testMigratesClearContracts(t, embedded) }
+
+func testMigratesClearContracts(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	body := bytes.ReplaceAll(demoBatch(t), []byte(`"name":"劳动合同"}`), []byte(`"name":"劳动合同（叶建华）"}`))
+	if _, err := e.svc.Ingest(ctx, e.p, body); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.RewriteAsBeforeBinaryForms(e.p.Tenant.ID); err != nil {
+		t.Fatal(err)
+	}
+	needles := [][]byte{[]byte("2125270852621565954"), []byte("劳动合同（叶建华）")}
+	if found, err := e.svc.StoreHolds(needles); err != nil || len(found) < 3 {
+		t.Fatalf("the earlier form holds %q, %v; want the record, the name index and a document entry", found, err)
+	}
+	e.reopen(t)
+	if found, err := e.svc.StoreHolds(needles); err != nil || len(found) != 0 {
+		t.Errorf("after the migration the store holds %q, %v", found, err)
+	}
+	v, err := e.svc.Contract(e.p, "2125270852621565954")
+	if err != nil || v.Name != "劳动合同（叶建华）" || len(v.Events) != 5 {
+		t.Fatalf("by number: %+v, %v", v, err)
+	}
+	page, err := e.svc.Search(e.p, evidence.Query{Name: "劳动合同（叶"})
+	if err != nil || len(page.Contracts) != 1 || page.Contracts[0].ID != "2125270852621565954" {
+		t.Fatalf("by name: %+v, %v", page, err)
+	}
+	if docs, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d"); err != nil ||
+		len(docs) != 2 || docs[0].ContractID != "2125270852621565954" {
+		t.Fatalf("by document: %+v, %v", docs, err)
+	}
+	// And the migrated contract takes new events.
+	ev := event(1)
+	ev["contract"] = map[string]any{"id": "2125270852621565954", "name": "劳动合同（叶建华）"}
+	if _, err := e.svc.Ingest(ctx, e.p, batch(ev)); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := e.svc.Contract(e.p, "2125270852621565954"); err != nil || len(v.Events) != 6 {
+		t.Errorf("after a new event: %+v, %v", v, err)
+	}
+}
+
+// TestContractFieldsNotOnDisk greps every file of the evidence directory
+// (tenant files, Pebble's SSTables, blob files, WAL, MANIFEST), with the
+// store closed, for every personal value of a contract, its number and
+// its name among them: before the erasure of a signer only ciphertext, and
+// after it nothing, neither in a store written by this version nor in one
+// written by the version before that Open migrated.
+func TestContractFieldsNotOnDisk(t *testing.T) {
+	ctx := context.Background()
+	body := bytes.ReplaceAll(demoBatch(t), []byte(`"name":"劳动合同"}`), []byte(`"name":"劳动合同（叶建华）"}`))
+	values := []string{
+		"2125270852621565954", "劳动合同（叶建华）", "叶建华", "18501775544", "330106198801012345",
+		"112.17.116.54", "戴文潘", "weimei_pan@bestsign.cn", "60.12.241.194", "548f6d36e1bf4c578fde8327c38f6fb1",
+	}
+	var needles [][]byte
+	for _, v := range values {
+		needles = append(needles, []byte(v))
+	}
+	for _, older := range []bool{false, true} {
+		t.Run(map[bool]string{false: "current", true: "migrated"}[older], func(t *testing.T) {
+			e := newEnv(t)
+			rs, err := e.svc.Ingest(ctx, e.p, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if older {
+				if _, err := e.svc.RewriteAsBeforeBinaryForms(e.p.Tenant.ID); err != nil {
+					t.Fatal(err)
+				}
+				e.svc.Close()
+				// The scan must see the store's files, or it proves nothing.
+				if !dirContains(discardT{t}, e.dir, [][]byte{[]byte("2125270852621565954"), []byte("劳动合同（叶建华）")}) {
+					t.Fatal("the earlier version's clear text is not on disk; the scan is blind")
+				}
+				e.open(t)
+			}
+			holds := func(when string) {
+				t.Helper()
+				found, err := e.svc.StoreHolds(needles)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range found {
+					t.Errorf("%s: the store holds %s", when, f)
+				}
+			}
+			holds("before the erasure")
+			e.svc.Close()
+			if !older && !dirContains(discardT{t}, e.dir, [][]byte{[]byte("demo-signed")}) {
+				t.Fatal("an event id is not on disk; the scan is blind")
+			}
+			if dirContains(t, e.dir, needles) {
+				t.Error("a personal value is on disk in the clear before the erasure")
+			}
+			e.open(t)
+			// Search by number, by name and by document hash still work.
+			v, err := e.svc.Contract(e.p, "2125270852621565954")
+			if err != nil || v.Name != "劳动合同（叶建华）" {
+				t.Fatalf("by number: %+v, %v", v, err)
+			}
+			page, err := e.svc.Search(e.p, evidence.Query{Name: "劳动合同（叶"})
+			if err != nil || len(page.Contracts) != 1 || page.Contracts[0].ID != "2125270852621565954" {
+				t.Fatalf("by name: %+v, %v", page, err)
+			}
+			if docs, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d"); err != nil ||
+				len(docs) == 0 || docs[0].ContractID != "2125270852621565954" {
+				t.Fatalf("by document: %+v, %v", docs, err)
+			}
+			if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.WaitShredded(ctx); err != nil {
+				t.Fatal(err)
+			}
+			holds("after the erasure")
+			e.svc.Close()
+			if dirContains(t, e.dir, needles) {
+				t.Error("a personal value is on disk in the clear after the erasure")
+			}
+			e.open(t)
+			for _, o := range openSealed(t, e, rs) {
+				if f, ok := o.Fields["actor.name"]; ok && f.Value == "叶建华" {
+					t.Error("an erased signer's name still opens")
+				}
+			}
+		})
+	}
+}
+
 func FuzzParseEvents(f *testing.F) {
 	b, _ := os.ReadFile("testdata/demo_batch.json")
 	f.Add(b)
@@ -903,7 +1171,10 @@ func TestErasureOnDisk(t *testing.T) {
 	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
 		t.Fatal(err)
 	}
-	if dirContains(t, e.dir, needles) {
+	if err := e.svc.WaitShredded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if eventuallyContains(t, e.dir, needles) {
 		t.Error("the wrapped key is still in a file after erasure")
 	}
 	e.svc.Close()
@@ -912,7 +1183,64 @@ func TestErasureOnDisk(t *testing.T) {
 	}
 }
 
-func dirContains(t *testing.T, dir string, needles [][]byte) bool {
+// TestErasureShreddedAfterCrash: an erasure whose key was not yet pushed
+// out of the files when the process stopped is shredded by the next Open.
+func TestErasureShreddedAfterCrash(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	var sk struct{ Wrapped []byte }
+	if err := json.Unmarshal(e.svc.WrappedSubjectKey(e.p.Tenant.ID, "18501775544"), &sk); err != nil {
+		t.Fatal(err)
+	}
+	needles := [][]byte{sk.Wrapped, []byte(base64Std(sk.Wrapped))}
+	// In an SSTable, where only a compaction removes it.
+	if err := e.svc.FlushStore(); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.StopShredding()
+	if _, err := e.svc.Erase(ctx, e.p, "18501775544"); err != nil {
+		t.Fatal(err)
+	}
+	e.svc.Close()
+	if !dirContains(t, e.dir, needles) {
+		t.Fatal("the unshredded key is not on disk; the test proves nothing")
+	}
+	e.open(t)
+	if err := e.svc.WaitShredded(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if eventuallyContains(t, e.dir, needles) {
+		t.Error("the wrapped key is still in a file after the reopen shredded it")
+	}
+	e.svc.Close()
+	if dirContains(t, e.dir, needles) {
+		t.Error("the wrapped key is in a file after close")
+	}
+}
+
+// eventuallyContains is dirContains once Pebble's background deletion of
+// obsolete files had its chance: it reports whether a needle is still in
+// a file after 10 seconds of looking.
+func eventuallyContains(t *testing.T, dir string, needles [][]byte) bool {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if !dirContains(discardT{t}, dir, needles) {
+			return false
+		}
+	}
+	return dirContains(t, dir, needles)
+}
+
+// discardT is a testing.TB whose Logf says nothing, for polling.
+type discardT struct{ testing.TB }
+
+func (discardT) Logf(string, ...any) {}
+func (discardT) Helper()             {}
+
+func dirContains(t testing.TB, dir string, needles [][]byte) bool {
 	t.Helper()
 	found := false
 	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
@@ -997,6 +1325,66 @@ func testErasureBeforePendingCompletes(t *testing.T, bk backend) {
 	hex.Decode(lh[:], []byte(rs[0].LeafHash))
 	if o, err := e.svc.OpenSealed(e.p.Tenant.ID, rs[0].Index, lh); err != nil || !o.Erased {
 		t.Errorf("event sealed before the erasure: %+v %v", o, err)
+	}
+	page, err := e.svc.Search(e.p, evidence.Query{Account: "18501775544"})
+	if err != nil || len(page.Contracts) != 0 {
+		t.Errorf("search by the erased account: %+v %v", page, err)
+	}
+	if _, err := e.svc.Contract(e.p, "C000002"); err != nil {
+		t.Errorf("the event's contract: %v", err)
+	}
+}
+
+// TestErasureOvertakesIngest: an erasure no longer waits for a request
+// whose claims are durable to reach the log; when it commits between that
+// request's claims and its finalize, the finalize must not put the erased
+// account back in the account index.
+func TestErasureOvertakesIngest(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
+		t.Fatal(err)
+	}
+	ev := event(7)
+	ev["actor"].(map[string]any)["account"] = "18501775544"
+	body, _ := json.Marshal(ev)
+	reached, resume := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.log.Fail = func([][]byte) error {
+		held := false
+		once.Do(func() { held = true })
+		if held {
+			close(reached)
+			<-resume
+		}
+		return nil
+	}
+	ingested := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Ingest(ctx, e.p, body)
+		ingested <- err
+	}()
+	<-reached // the event's claim is durable, its leaf not yet appended
+	erased := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Erase(ctx, e.p, "18501775544")
+		erased <- err
+	}()
+	select {
+	case err := <-erased:
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(resume)
+	case <-time.After(10 * time.Second):
+		t.Error("the erasure waited for an ingest request's log append")
+		close(resume)
+		if err := <-erased; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-ingested; err != nil {
+		t.Fatal(err)
 	}
 	page, err := e.svc.Search(e.p, evidence.Query{Account: "18501775544"})
 	if err != nil || len(page.Contracts) != 0 {

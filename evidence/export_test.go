@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // Test hooks.
@@ -58,10 +60,60 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 	for _, t := range []struct {
 		table string
 		v     interface{ UnmarshalBinary([]byte) error }
-	}{{"e", &storedEntry{}}, {"u", &storedEntry{}}, {"h", &docMatch{}}, {"c", &contractRecord{}}} {
+	}{{"e", &storedEntry{}}, {"u", &storedEntry{}}} {
 		if err := asJSON(t.table, t.v); err != nil {
 			return 0, err
 		}
+	}
+	// Contract records in the clear, with the name index by name, and
+	// document entries with the contract number, as before they were
+	// sealed; and the store not yet migrated.
+	ids := map[string]string{}
+	err = s.scanPrefix(key("c", ts.ID, ""), func(k, val []byte) (bool, error) {
+		ref := string(k[len(key("c", ts.ID, "")):])
+		var cr contractRecord
+		if err := openContractRecord(ts, ref, val, &cr); err != nil {
+			return false, err
+		}
+		ids[ref] = cr.ID
+		j, err := json.Marshal(&cr)
+		if err != nil {
+			return false, err
+		}
+		b.set(bytes.Clone(k), j)
+		if cr.Name != "" {
+			nk := append(key("n", ts.ID, strings.ToLower(cr.Name)), append([]byte{0}, ref...)...)
+			b.set(nk, []byte(timeHex(cr.First)))
+		}
+		rewritten++
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	b.deleteRange(key("N", ts.ID, ""), prefixEnd(key("N", ts.ID, "")))
+	b.delete(migrationKey)
+	err = s.scanPrefix([]byte("h/"), func(k, val []byte) (bool, error) {
+		parts := strings.Split(string(k), "/")
+		if len(parts) != 5 || parts[2] != ts.ID {
+			return true, nil
+		}
+		var m docMatch
+		if err := m.UnmarshalBinary(val); err != nil {
+			return false, err
+		}
+		m.ContractID = ids[parts[3]]
+		type plain docMatch
+		j, err := json.Marshal((*plain)(&m))
+		if err != nil {
+			return false, err
+		}
+		b.set(bytes.Clone(k), j)
+		rewritten++
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	// Sealed records move back from S/<index>/<leaf hash> to the key they
 	// had then, s/<leaf hash>.
@@ -184,4 +236,42 @@ func MatchPattern(pattern, s string) (bool, error) {
 		return false, err
 	}
 	return m.MatchString(s), nil
+}
+
+// WaitShredded waits until every erasure so far is pushed out of the
+// store's files.
+func (s *Service) WaitShredded(ctx context.Context) error {
+	if s.shredder == nil {
+		return nil
+	}
+	return s.shredder.wait(ctx)
+}
+
+// StopShredding makes the shredder do nothing from now on, as if the
+// process died before pushing its erasures to disk.
+func (s *Service) StopShredding() {
+	s.shredder.mu.Lock()
+	s.shredder.off = true
+	s.shredder.mu.Unlock()
+}
+
+// FlushStore flushes the embedded store's memtables to SSTables.
+func (s *Service) FlushStore() error {
+	return s.store.(*pebbleStore).db.Write(func(db *pebble.DB) error { return db.Flush() })
+}
+
+// StoreHolds returns the needles some key or value of the store holds, as
+// stored (the logical contents: what a raw file scan may miss inside a
+// compressed block).
+func (s *Service) StoreHolds(needles [][]byte) ([]string, error) {
+	var found []string
+	err := s.store.scan(context.Background(), nil, nil, func(k, v []byte) (bool, error) {
+		for _, n := range needles {
+			if bytes.Contains(k, n) || bytes.Contains(v, n) {
+				found = append(found, fmt.Sprintf("%s in %.2q", n, k))
+			}
+		}
+		return true, nil
+	})
+	return found, err
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // contractRecord is the private index entry of one contract.
@@ -61,16 +63,29 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		defer s.indexMu.Unlock()
 	}
 	// A claim written by the request finalizing it cannot have been erased
-	// since in this process: every ingest holds eraseMu shared from its
-	// first read to its end, an erasure holds it exclusively. Claims left
-	// pending by an earlier request, and any claim on a shared store, are
-	// checked against the stored subject key.
-	unerased := func(it *item) bool { return it.fresh && !shared }
+	// in this process if no erasure committed since it was durable: an
+	// erasure waits for ingest's claims (eraseMu) and commits holding
+	// indexMu, which this holds. Claims left pending by an earlier
+	// request, claims of requests an erasure overtook, and any claim on a
+	// shared store are checked against the stored subject key.
+	gen := s.eraseGen.Load()
+	unerased := func(it *item) bool { return it.fresh && !shared && it.eraseGen == gen }
+	ts, err := s.reg.tenant(tenant)
+	if err != nil {
+		return err
+	}
+	for _, it := range work {
+		if err := claimContract(ts, it.c); err != nil {
+			return err
+		}
+	}
 	var contracts map[string]*contractRecord
-	err := s.store.update(ctx, func(tx txn) error {
+	err = s.store.update(ctx, func(tx txn) error {
 		b := tx.batch()
 		contracts = map[string]*contractRecord{}
 		created := map[string]bool{}
+		// What the name index files each known contract under now.
+		indexed := map[string]contractRecord{}
 		var lockKeys [][]byte
 		refs := map[string]bool{}
 		for _, it := range work {
@@ -80,12 +95,12 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if it.c.Subject != "" && !unerased(it) {
 				// To see an erasure committed since the claim was written
 				// (below).
-				lockKeys = append(lockKeys, key("k", tenant, it.c.Subject))
+				lockKeys = append(lockKeys, subjectKeyKey(tenant, it.c.Subject))
 			}
 			if ref := it.c.Contract; ref != "" && !refs[ref] {
 				refs[ref] = true
 				if _, hit := s.contractCache[tenant+"/"+ref]; shared || !hit {
-					lockKeys = append(lockKeys, key("c", tenant, ref))
+					lockKeys = append(lockKeys, contractKeyOf(tenant, ref))
 				}
 			}
 		}
@@ -142,14 +157,16 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 					cp := *cached
 					cp.Subjects = slices.Clone(cached.Subjects)
 					cr, found = &cp, true
-				} else if v, ok := locked[string(key("c", tenant, c.Contract))]; ok {
+				} else if v, ok := locked[string(contractKeyOf(tenant, c.Contract))]; ok {
 					cr = &contractRecord{}
-					if err := decodeValue([]byte("c"), v, cr); err != nil {
+					if err := openContractRecord(ts, c.Contract, v, cr); err != nil {
 						return err
 					}
 					found = true
 				}
-				if !found {
+				if found {
+					indexed[c.Contract] = contractRecord{Name: cr.Name, First: cr.First}
+				} else {
 					created[c.Contract] = true
 					cr = &contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
 					b.set(key("t", tenant, timeHex(c.Time), c.Contract), []byte{})
@@ -168,10 +185,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				cr.Last, cr.Status = c.Time, c.Kind
 			}
 			if c.Name != "" && c.Name != cr.Name {
-				if cr.Name != "" {
-					b.delete(nameKey(tenant, cr.Name, c.Contract))
-				}
-				cr.Name = c.Name // its name index entry is written below
+				cr.Name = c.Name // its name index entries are written below
 			}
 			cr.Events++
 			if c.Subject != "" && (unerased(it) || !erasedSince(locked, tenant, c)) {
@@ -186,20 +200,27 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				}
 			}
 			for _, d := range c.Docs {
-				m := docMatch{ContractID: c.ContractID, Index: c.Index, Kind: c.Kind, Time: c.Time}
-				if err := setValue(b, key("h", d, tenant, c.Contract, indexHex(c.Index)), &m); err != nil {
+				// The contract number is in the (sealed) contract record.
+				m := docMatch{Index: c.Index, Kind: c.Kind, Time: c.Time}
+				if err := setValue(b, docIndexKey(d, tenant, c.Contract, c.Index), &m); err != nil {
 					return err
 				}
 			}
 		}
 		for ref, cr := range contracts {
-			if cr.Name != "" {
-				// The entry carries the first event's time, which may have
-				// moved, so that a search by name and dates filters on the
-				// index alone instead of reading every named contract.
-				b.set(nameKey(tenant, cr.Name, ref), []byte(timeHex(cr.First)))
+			// The name index files a contract by its name's prefixes and
+			// its first event's time: rewritten when either changed.
+			if was, ok := indexed[ref]; !ok || was.Name != cr.Name || !was.First.Equal(cr.First) {
+				if ok {
+					for _, k := range nameIndexKeys(ts, was.Name, was.First, ref) {
+						b.delete(k)
+					}
+				}
+				for _, k := range nameIndexKeys(ts, cr.Name, cr.First, ref) {
+					b.set(k, []byte{})
+				}
 			}
-			v, err := encodeValue(cr)
+			v, err := sealContractRecord(ts, ref, cr)
 			if err != nil {
 				return err
 			}
@@ -207,9 +228,9 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				// Nothing to lock for a record that does not exist yet: if
 				// another process creates it first, this insert conflicts
 				// and the transaction runs again, reading theirs.
-				b.insert(key("c", tenant, ref), v)
+				b.insert(contractKeyOf(tenant, ref), v)
 			} else {
-				b.set(key("c", tenant, ref), v)
+				b.set(contractKeyOf(tenant, ref), v)
 			}
 		}
 		return nil
@@ -235,7 +256,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 // committed (by another process, or while the claim waited for a failed
 // append to be retried), so the account index must not point at it again.
 func erasedSince(locked map[string][]byte, tenant string, c *claim) bool {
-	v, ok := locked[string(key("k", tenant, c.Subject))]
+	v, ok := locked[string(subjectKeyKey(tenant, c.Subject))]
 	if !ok {
 		return true
 	}
@@ -252,8 +273,125 @@ func erasedSince(locked map[string][]byte, tenant string, c *claim) bool {
 // at 20k each.
 const maxCachedContracts = 20_000
 
-func nameKey(tenant, name, contract string) []byte {
-	return append(key("n", tenant, strings.ToLower(name)), append([]byte{0}, contract...)...)
+// nameBuckets are the lengths, in runes, of the name prefixes the name
+// index files a contract under. A search by a name prefix of n runes reads
+// the bucket of its first b runes, b the largest of these not above n, and
+// keeps the contracts whose (opened) name starts with the whole prefix; a
+// one-rune prefix reads the date index instead. Three entries per named
+// contract at most; a bucket per rune count would make a 200-rune name 200.
+var nameBuckets = [...]int{2, 4, 8}
+
+// nameBucket is the keyed hash naming the bucket of a lower-case prefix.
+func nameBucket(ts *tenantState, prefix string) string { return ts.ref("name", prefix) }
+
+// nameIndexKeys are the name index entries of contract ref named name.
+func nameIndexKeys(ts *tenantState, name string, first time.Time, ref string) [][]byte {
+	if name == "" {
+		return nil
+	}
+	lower := strings.ToLower(name)
+	var out [][]byte
+	n, end := 0, 0
+	for _, b := range nameBuckets {
+		for n < b && end < len(lower) {
+			_, size := utf8.DecodeRuneInString(lower[end:])
+			end += size
+			n++
+		}
+		if n < b {
+			break
+		}
+		out = append(out, nameIndexKey(ts.ID, nameBucket(ts, lower[:end]), first, ref))
+	}
+	return out
+}
+
+// searchBucket returns the bucket a search for the lower-case prefix q
+// reads, or false when q is shorter than every bucket.
+func searchBucket(ts *tenantState, q string) (string, bool) {
+	runes := utf8.RuneCountInString(q)
+	best := 0
+	for _, b := range nameBuckets {
+		if b <= runes {
+			best = b
+		}
+	}
+	if best == 0 {
+		return "", false
+	}
+	end := 0
+	for range best {
+		_, size := utf8.DecodeRuneInString(q[end:])
+		end += size
+	}
+	return nameBucket(ts, q[:end]), true
+}
+
+const contractV2 = 2 // a contractRecord sealed under the tenant's contract key
+
+func contractAD(tenant, ref string) []byte {
+	return []byte("cunzheng contract record v2\x00" + tenant + "\x00" + ref)
+}
+
+// sealContractRecord is the stored form of contract ref's record: its
+// binary form (MarshalBinary) sealed with AES-256-GCM under the tenant's
+// contract key, so that its number and name are on disk only as
+// ciphertext, like the contract fields of the sealed records.
+func sealContractRecord(ts *tenantState, ref string, cr *contractRecord) ([]byte, error) {
+	pt, err := cr.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	blob, err := sealWith(ts.contractAEAD, algAES256GCM, pt, contractAD(ts.ID, ref))
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{contractV2}, blob...), nil
+}
+
+// openContractRecord reads a stored contract record: sealed, or in one of
+// the plain forms written before (binary or JSON) that Open migrates.
+func openContractRecord(ts *tenantState, ref string, v []byte, cr *contractRecord) error {
+	if len(v) > 0 && v[0] == contractV2 {
+		pt, err := openWith(ts.contractAEAD, algAES256GCM, v[1:], contractAD(ts.ID, ref))
+		if err != nil {
+			return fmt.Errorf("evidence: opening contract record: %w", err)
+		}
+		v = pt
+	}
+	if err := cr.UnmarshalBinary(v); err != nil {
+		return fmt.Errorf("evidence: decoding contract record: %w", err)
+	}
+	return nil
+}
+
+// claimContract fills in the contract number and name of a pending claim
+// read back from the store: a pending claim keeps them only in its sealed
+// record's contract part (claims written before kept them in the clear).
+func claimContract(ts *tenantState, c *claim) error {
+	if c.Contract == "" || c.ContractID != "" {
+		return nil
+	}
+	if len(c.Sealed) == 0 {
+		return errors.New("evidence: a pending claim names a contract without its sealed record")
+	}
+	var sr sealedRecord
+	if err := sr.UnmarshalBinary(c.Sealed); err != nil {
+		return fmt.Errorf("evidence: pending claim's sealed record: %w", err)
+	}
+	pt, err := openWith(ts.contractAEAD, algAES256GCM, sr.Contract, sealAD(ts.ID, c.LeafHash, "contract"))
+	if err != nil {
+		return fmt.Errorf("evidence: opening a pending claim's contract: %w", err)
+	}
+	fields, err := openPart(pt, "")
+	if err != nil {
+		return fmt.Errorf("evidence: pending claim's contract: %w", err)
+	}
+	c.ContractID, c.Name = fields["contract.id"].Value, fields["contract.name"].Value
+	if c.ContractID == "" {
+		return errors.New("evidence: a pending claim's sealed record has no contract number")
+	}
+	return nil
 }
 
 // ContractView is a contract with its events, for GET /v1/contracts/{id}.
@@ -282,12 +420,11 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 		return nil, err
 	}
 	ref := ts.ref("contract", id)
-	var cr contractRecord
-	found, err := s.get(key("c", ts.ID, ref), &cr)
+	cr, err := s.contractRecord(ts, ref)
 	if err != nil {
 		return nil, err
 	}
-	if !found || cr.ID != id {
+	if cr == nil || cr.ID != id {
 		return nil, ErrNotFound
 	}
 	v := &ContractView{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status}
@@ -303,6 +440,22 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// contractRecord reads and opens the record of contract ref, nil if absent.
+func (s *Service) contractRecord(ts *tenantState, ref string) (*contractRecord, error) {
+	v, found, err := s.store.get(context.Background(), contractKeyOf(ts.ID, ref))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: reading store: %w", err)
+	}
+	if !found {
+		return nil, nil
+	}
+	cr := &contractRecord{}
+	if err := openContractRecord(ts, ref, v, cr); err != nil {
+		return nil, err
+	}
+	return cr, nil
 }
 
 // DocumentMatch is a contract event that names a document hash.
@@ -322,10 +475,42 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 		return nil, fmt.Errorf("%w: a document hash is 64 lower-case hex digits", ErrInvalidQuery)
 	}
 	var out []DocumentMatch
-	err := s.scanPrefix(key("h", sha256Hex, ""), func(_, v []byte) (bool, error) {
+	prefix := docIndexPrefix(sha256Hex)
+	ids := map[string]string{} // tenant/ref -> contract number
+	err := s.scanPrefix(prefix, func(k, v []byte) (bool, error) {
 		var m docMatch
 		if err := m.UnmarshalBinary(v); err != nil {
 			return false, fmt.Errorf("evidence: document entry: %w", err)
+		}
+		if m.ContractID == "" {
+			// Entries name the contract by reference; its number is in
+			// the sealed contract record.
+			parts := strings.Split(string(k[len(prefix):]), "/")
+			if len(parts) != 3 {
+				return false, fmt.Errorf("evidence: document entry key %q", k)
+			}
+			tr := parts[0] + "/" + parts[1]
+			id, ok := ids[tr]
+			if !ok {
+				ts, err := s.reg.tenant(parts[0])
+				switch {
+				case errors.Is(err, ErrTenantNotFound):
+					// A tenant this server cannot load (a damaged file):
+					// the match stands, without its number.
+				case err != nil:
+					return false, err
+				default:
+					cr, err := s.contractRecord(ts, parts[1])
+					if err != nil {
+						return false, err
+					}
+					if cr != nil {
+						id = cr.ID
+					}
+				}
+				ids[tr] = id
+			}
+			m.ContractID = id
 		}
 		out = append(out, DocumentMatch(m))
 		return len(out) < 1000, nil
@@ -337,6 +522,12 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 		return nil, ErrNotFound
 	}
 	return out, nil
+}
+
+// hasBucket reports whether a search for name reads a name bucket.
+func hasBucket(ts *tenantState, name string) bool {
+	_, ok := searchBucket(ts, strings.ToLower(name))
+	return ok
 }
 
 func isHex64(s string) bool {
@@ -353,7 +544,8 @@ func isHex64(s string) bool {
 }
 
 // Query selects contracts of one tenant. Account (exact) drives the scan
-// when set, else Name (case-insensitive prefix), else the date range; the
+// when set, else Name (case-insensitive prefix) of two runes or more, in
+// the order of the contracts' first events, else the date range; the
 // other conditions filter. From and To bound the first event's time (To
 // exclusive, zero means open).
 type Query struct {
@@ -412,13 +604,17 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 		lower = key("a", ts.ID, ts.ref("subject", q.Account), "")
 		upper = prefixEnd(lower)
 		refOf = func(k []byte) string { return string(k[len(lower):]) }
-	case q.Name != "":
-		lower = key("n", ts.ID, strings.ToLower(q.Name))
-		upper = prefixEnd(lower)
-		refOf = func(k []byte) string {
-			i := strings.LastIndexByte(string(k), 0)
-			return string(k[i+1:])
+	case q.Name != "" && hasBucket(ts, q.Name):
+		bucket, _ := searchBucket(ts, strings.ToLower(q.Name))
+		base := nameBucketPrefix(ts.ID, bucket)
+		lower, upper = base, prefixEnd(base)
+		if !q.From.IsZero() {
+			lower = append(slices.Clone(base), timeHex(q.From)...)
 		}
+		if !q.To.IsZero() {
+			upper = append(slices.Clone(base), timeHex(q.To)...)
+		}
+		refOf = func(k []byte) string { return string(k[len(base)+17:]) }
 	default:
 		base := key("t", ts.ID, "")
 		lower, upper = base, prefixEnd(base)
@@ -440,33 +636,20 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 	page := &Page{Contracts: []ContractSummary{}}
 	scanned := 0
 	var last []byte // set once the page is full: the next key means more
-	// A name index entry holds the contract's first event time (timeHex,
-	// order-preserving): with dates, it decides without the record.
-	var fromHex, toHex string
-	if !q.From.IsZero() {
-		fromHex = timeHex(q.From)
-	}
-	if !q.To.IsZero() {
-		toHex = timeHex(q.To)
-	}
 	err = s.store.scan(context.Background(), lower, upper, func(k, v []byte) (bool, error) {
 		if last != nil {
 			page.Next = hex.EncodeToString(last)
 			return false, nil
 		}
 		scanned++
-		if q.Account == "" && q.Name != "" && len(v) == 16 &&
-			(fromHex != "" && string(v) < fromHex || toHex != "" && string(v) >= toHex) {
-			if scanned == maxScan {
-				last = slices.Clone(k)
-			}
-			return true, nil
-		}
 		ref := refOf(k)
-		var cr contractRecord
-		found, err := s.get(key("c", ts.ID, ref), &cr)
+		cr, err := s.contractRecord(ts, ref)
 		if err != nil {
 			return false, err
+		}
+		found := cr != nil
+		if !found {
+			cr = &contractRecord{}
 		}
 		match := found &&
 			(q.Name == "" || strings.HasPrefix(strings.ToLower(cr.Name), strings.ToLower(q.Name))) &&

@@ -52,6 +52,9 @@ func TestPostgres(t *testing.T) {
 		{"LoadDemo", testLoadDemo},
 		{"Records", testRecords},
 		{"RecordReport", testRecordReport},
+		{"SearchByNamePrefix", testSearchByNamePrefix},
+		{"LeavesDoNotLinkTenant", testLeavesDoNotLinkTenant},
+		{"MigratesClearContracts", testMigratesClearContracts},
 	}
 	for _, b := range behaviours {
 		if testing.Short() && b.name != "ConcurrentSameIDs" && b.name != "Erasure" {

@@ -91,7 +91,7 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 		return sk, nil
 	}
 	var st storedSubjectKey
-	found, err := s.get(key("k", ts.ID, subject), &st)
+	found, err := s.get(subjectKeyKey(ts.ID, subject), &st)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Service) uncachedSubjects(ts *tenantState, subjects []string) [][]byte 
 	for _, subj := range subjects {
 		if _, ok := s.subjects[ts.ID+"/"+subj]; !ok && !seen[subj] {
 			seen[subj] = true
-			keys = append(keys, key("k", ts.ID, subj))
+			keys = append(keys, subjectKeyKey(ts.ID, subj))
 		}
 	}
 	return keys
@@ -165,7 +165,7 @@ func (s *Service) uncachedSubjects(ts *tenantState, subjects []string) [][]byte 
 func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[string][]byte) (unstored map[string]bool, err error) {
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
-	prefix := len(key("k", ts.ID, ""))
+	prefix := len(subjectKeyKey(ts.ID, ""))
 	for _, k := range keys {
 		subject := string(k[prefix:])
 		v, found := values[string(k)]
@@ -270,11 +270,11 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		contract = append(contract, personalData...)
 	}
 	c := &claim{State: "pending", Digest: ev.digest[:], Kind: ev.Kind, Time: ev.Time}
+	ref := eventRef(ev.ID)
 	pr := map[string]any{
-		"v":      1,
-		"tenant": ts.ID,
+		"v":      leafVersion,
 		"kind":   string(ev.Kind),
-		"ref":    eventRef(ev.ID),
+		"ref":    ref,
 		"time":   ev.Time.UTC().Format(time.RFC3339Nano),
 		"logged": now.UTC().Format(time.RFC3339Nano),
 		"data":   pubData,
@@ -295,7 +295,8 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		return nil, nil, fmt.Errorf("evidence: salt seeds: %w", err)
 	}
 	personalPart, contractPart, idPart := newSealedPart(seeds[:32]), newSealedPart(seeds[32:64]), newSealedPart(seeds[64:])
-	commitments := make(map[string]any, len(personal)+len(contract))
+	commitments := make(map[string]any, len(personal)+len(contract)+1)
+	commitments[TenantCommitment] = ts.tenantCommitment(ref)
 	commit := func(p *sealedPart, path, value string) {
 		cm := Commitment(p.add(path, value), value)
 		commitments[path] = hex.EncodeToString(cm[:])
@@ -522,15 +523,8 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 		// between our read and our write: read again.
 		s.metrics.conflicts.Inc()
 	}
-	if shred {
-		// Outside the lock: ingest waits for erasures, not for disk work.
-		if sh, ok := s.store.(interface {
-			shred(context.Context, []byte) error
-		}); ok {
-			if err := sh.shred(ctx, key("k", ts.ID, subject)); err != nil {
-				s.logger.Error("evidence: pushing an erasure to disk", "err", err)
-			}
-		}
+	if shred && s.shredder != nil {
+		s.shredder.request(subjectKeyKey(ts.ID, subject))
 	}
 	if err != nil {
 		return Receipt{}, err
@@ -538,11 +532,17 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	return r, nil
 }
 
-// eraseLocked does the erasure holding eraseMu; shred says whether a key
-// was destroyed now.
+// eraseLocked destroys the subject's key holding eraseMu, then appends
+// the data.erased event without it: ingest waits for the key's deletion,
+// not for the log. shred says whether a key was destroyed now.
 func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject string) (r Receipt, shred bool, err error) {
 	s.eraseMu.Lock()
-	defer s.eraseMu.Unlock()
+	locked := true
+	defer func() {
+		if locked {
+			s.eraseMu.Unlock()
+		}
+	}()
 	sk, err := s.subjectKeyFor(ts, subject, false, false)
 	if err != nil {
 		return Receipt{}, false, err
@@ -553,11 +553,11 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	}
 	now := s.now().UTC()
 	claimID := "\x00erase/" + subject + "/" + sk.id
+	ref := ts.ref("erasure", subject+"/"+sk.id)
 	pr := map[string]any{
-		"v": 1, "tenant": ts.ID, "kind": string(KindDataErased),
-		"ref":  ts.ref("erasure", subject+"/"+sk.id),
+		"v": leafVersion, "kind": string(KindDataErased), "ref": ref,
 		"time": now.Format(time.RFC3339Nano), "logged": now.Format(time.RFC3339Nano),
-		"data": map[string]any{}, "commitments": map[string]any{},
+		"data": map[string]any{}, "commitments": map[string]any{TenantCommitment: ts.tenantCommitment(ref)},
 	}
 	leaf, lh, err := canonicalLeaf(pr)
 	if err != nil {
@@ -572,8 +572,11 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	}
 	// On a shared store another process may have erased it since we read
 	// it; then this batch conflicts and Erase reads again.
-	b.expect(key("k", ts.ID, subject), stored)
-	b.delete(key("k", ts.ID, subject))
+	b.expect(subjectKeyKey(ts.ID, subject), stored)
+	b.delete(subjectKeyKey(ts.ID, subject))
+	if s.shredder != nil {
+		b.set(shredKey(ts.ID, subject), nil)
+	}
 	if err := setValue(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
 		return Receipt{}, false, err
 	}
@@ -586,7 +589,19 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	// The account index must not keep pointing at the erased person.
 	pfx := key("a", ts.ID, subject, "")
 	b.deleteRange(pfx, prefixEnd(pfx))
-	if err := s.store.commit(ctx, b); err != nil {
+	if !s.store.shared() {
+		// Serialised with finalize, which trusts keys unerased while
+		// eraseGen stands still.
+		s.indexMu.Lock()
+	}
+	err = s.store.commit(ctx, b)
+	if err == nil {
+		s.eraseGen.Add(1)
+	}
+	if !s.store.shared() {
+		s.indexMu.Unlock()
+	}
+	if err != nil {
 		if errors.Is(err, errConflict) {
 			return Receipt{}, false, err
 		}
@@ -596,7 +611,15 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	delete(s.subjects, ts.ID+"/"+subject)
 	s.subjMu.Unlock()
 	sk.destroy()
-	// The key is gone from here on: whatever happens next, shred it.
+	// The key is gone from here on: whatever happens next, shred it. New
+	// events of the account get a new key; ingest may go on.
+	release, err := s.acquire(ctx, []string{ts.ID + "\x00" + claimID})
+	s.eraseMu.Unlock()
+	locked = false
+	if err != nil {
+		return Receipt{}, true, err
+	}
+	defer release()
 	work := []*item{{id: claimID, c: c}}
 	if err := s.appendAndFinalize(ctx, ts.ID, work); err != nil {
 		return Receipt{}, true, err
@@ -624,6 +647,12 @@ func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject stri
 	if !found {
 		return Receipt{}, ErrNotFound
 	}
+	// An Erase that destroyed the key may still be appending this claim.
+	release, err := s.acquire(ctx, []string{ts.ID + "\x00" + last.ClaimID})
+	if err != nil {
+		return Receipt{}, err
+	}
+	defer release()
 	var c claim
 	ok, err := s.get(key("i", ts.ID, last.ClaimID), &c)
 	if err != nil {

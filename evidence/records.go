@@ -85,6 +85,13 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		if err != nil {
 			return nil, nil, err
 		}
+		if pr.Tenant == "" {
+			// A version 2 leaf commits to the tenant: open it too, checked
+			// with the rest below, so that a bundle can show whose it is.
+			o.Fields[TenantCommitment] = Field{Value: ts.ID, Salt: ts.tenantSalt(pr.Ref)}
+		} else if pr.Tenant != ts.ID {
+			return nil, nil, fmt.Errorf("evidence: leaf %d names another tenant", e.Index)
+		}
 		if err := o.Check(lb); err != nil {
 			return nil, nil, err
 		}

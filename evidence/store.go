@@ -422,14 +422,28 @@ func (p *pebbleStore) update(ctx context.Context, fn func(tx txn) error) error {
 	return p.commit(ctx, &tx.b)
 }
 
-// shred pushes the deletion of key k through to the files on disk. The
+// shred pushes the deletion of keys through to the files on disk. A
 // wrapped key sat in a WAL and maybe an SSTable: each flush retires the
 // current WAL, and enough of them walk it out of Pebble's recycling list,
-// whose files noRecycleFS deletes instead of reusing; compacting the key's
-// range rewrites the SSTables without the value. What the filesystem does
-// with freed blocks is beyond this: use an encrypting filesystem or disk if
-// that matters.
-func (p *pebbleStore) shred(ctx context.Context, k []byte) error {
+// whose files noRecycleFS deletes instead of reusing; compacting each key's
+// range rewrites the SSTables without the value. The flushes are shared by
+// all keys (the shredder passes every erasure queued), the compactions are
+// one narrow range per key: after the first has merged L0, the others touch
+// a few files each. What the filesystem does with freed blocks is beyond
+// this: use an encrypting filesystem or disk if that matters.
+func (p *pebbleStore) shred(ctx context.Context, keys [][]byte) error {
+	slices.SortFunc(keys, bytes.Compare)
+	ranges := make([][2][]byte, len(keys))
+	for i, k := range keys {
+		ranges[i] = [2][]byte{k, append(append([]byte(nil), k...), 0)}
+	}
+	return p.compactRanges(ctx, ranges)
+}
+
+// compactRanges retires every WAL written so far and rewrites the
+// SSTables of the ranges [lo, hi), dropping what was deleted or
+// overwritten there, then waits a while for Pebble to delete the old files.
+func (p *pebbleStore) compactRanges(ctx context.Context, ranges [][2][]byte) error {
 	err := p.db.Write(func(db *pebble.DB) error {
 		for i := range memTableStopWritesThreshold + 2 {
 			// Flushing an empty memtable may not rotate the WAL; write something.
@@ -452,5 +466,19 @@ func (p *pebbleStore) shred(ctx context.Context, k []byte) error {
 		return err
 	}
 	defer h.Release()
-	return h.DB().Compact(ctx, k, append(append([]byte(nil), k...), 0), false)
+	db := h.DB()
+	for _, r := range ranges {
+		if err := db.Compact(ctx, r[0], r[1], false); err != nil {
+			return err
+		}
+	}
+	// Pebble deletes the files it no longer needs in the background, and
+	// keeps those an open iterator reads (zombies): wait for both, a while.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if m := db.Metrics(); m.Table.ObsoleteCount == 0 && m.Table.ZombieCount == 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }

@@ -122,7 +122,7 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 	}
 	add(tlogfmt.BundleCertificatePDF, certPDF)
 	add(tlogfmt.BundleEvidencePDF, evPDF)
-	add("README.txt", []byte(bundleReadme(c, req, ni)))
+	add("README.txt", []byte(bundleReadme(c, req, ni, m.Keys.TSACerts)))
 
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -157,7 +157,9 @@ type bundleFile struct {
 	data []byte
 }
 
-func bundleReadme(c *Contract, req Request, ni noteInfo) string {
+// bundleReadme is README.txt; tsaCerts are the bundle's TSA certificates
+// that are not roots (none when the TSA signs with its root).
+func bundleReadme(c *Contract, req Request, ni noteInfo, tsaCerts []string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "cunzheng evidence bundle %s\ncontract %s, checkpoint %s size %d\n\n", req.ReportNumber, c.ID, ni.Origin, ni.Size)
 	sb.WriteString("Verify offline, pinning the keys from a published source:\n\n  cunzheng verify bundle evidence-bundle.zip")
@@ -167,10 +169,22 @@ func bundleReadme(c *Contract, req Request, ni noteInfo) string {
 	for _, k := range c.Keys.Notary {
 		sb.WriteString(" \\\n    --notary-key '" + k + "'")
 	}
-	fmt.Fprintf(&sb, "\n\nRFC 3161 tokens with OpenSSL:\n\n  openssl ts -verify -data checkpoints/%d.note.signed -in checkpoints/%d.tst.0 -token_in \\\n    -CAfile keys/tsa-ca.pem -untrusted keys/tsa-0.pem\n", ni.Size, ni.Size)
+	fmt.Fprintf(&sb, "\n\nRFC 3161 tokens with OpenSSL:\n\n  openssl ts -verify -data checkpoints/%d.note.signed -in checkpoints/%d.tst.0 -token_in \\\n    -CAfile keys/tsa-ca.pem", ni.Size, ni.Size)
+	if len(tsaCerts) > 0 {
+		// Only a TSA signing with an intermediate has one; the file must
+		// exist, or openssl fails before verifying anything.
+		sb.WriteString(" -untrusted " + tsaCerts[0])
+	}
+	sb.WriteString("\n")
 	sb.WriteString("\nPDF signatures:\n\n  pdfsig certificate.pdf\n  pdfsig evidence-report.pdf\n")
 	sb.WriteString("\nLayout: manifest.json lists every file with its SHA-256; leaves/<index>.leaf are the logged bytes;\n" +
 		"proofs/<index>.tlog-proof are C2SP tlog-proof inclusion proofs; checkpoints/<size>.note.signed is the note as\n" +
 		"the log signed it (what the tokens cover), checkpoints/<size>.note adds the notaries' cosignatures.\n")
+	sb.WriteString("\nWhose leaves: a version 1 leaf (\"v\":1) names its tenant in \"tenant\". A version 2 leaf does not: its\n" +
+		"commitments.tenant is SHA-256(salt || tenant id), with a salt of that leaf's own that only the tenant can\n" +
+		"derive, so nobody reading the public log can tell which leaves are one tenant's. Both kinds verify alike.\n" +
+		"Where the bundle reveals personal data, manifest.json opens each commitment (openings: pointer, base64 salt,\n" +
+		"value), /commitments/tenant included; `cunzheng verify bundle` checks every opening against its leaf and\n" +
+		"that every tenant a leaf names or opens is the same one.\n")
 	return sb.String()
 }

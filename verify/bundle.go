@@ -114,7 +114,7 @@ type checkedCheckpoint struct {
 // *BundleError naming it.
 func Bundle(zipBytes []byte, opts BundleOptions) (*BundleResult, error) {
 	b := &bundleChecker{raw: zipBytes, opts: opts, res: &BundleResult{}, cps: map[uint64]checkedCheckpoint{}, leaves: map[uint64][]byte{}}
-	steps := []func() error{b.open, b.manifest, b.keys, b.checkpoints, b.events, b.consistency, b.openings, b.digests, b.pdfs}
+	steps := []func() error{b.open, b.manifest, b.keys, b.checkpoints, b.events, b.consistency, b.openings, b.tenant, b.digests, b.pdfs}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err

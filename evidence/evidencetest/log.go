@@ -22,8 +22,8 @@ type Log struct {
 	hashes [][]byte
 	byHash map[[32]byte]uint64
 
-	// Fail, when set, is called before each AppendAll; a non-nil result
-	// fails the append with nothing appended.
+	// Fail, when set, is called before each AppendAll (not under the
+	// log's lock); a non-nil result fails the append with nothing appended.
 	Fail func(leaves [][]byte) error
 }
 
@@ -37,13 +37,15 @@ func (l *Log) AppendAll(ctx context.Context, leaves [][]byte) ([]evidence.LogRec
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	// Outside the lock, so that a Fail that blocks holds up only its own
+	// append, as a slow disk would.
 	if l.Fail != nil {
 		if err := l.Fail(leaves); err != nil {
 			return nil, err
 		}
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	out := make([]evidence.LogReceipt, len(leaves))
 	for _, leaf := range leaves { // check all before appending any
 		if len(leaf) > 65535 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -108,4 +109,108 @@ func BenchmarkIngestBatch100(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(n.Load())/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkErase measures one erasure (DELETE /v1/subjects/{account}) with
+// the real ledger on disk and a store already holding records of many
+// subjects, alone ("idle") and while 2 goroutines ingest batches of 100
+// events ("ingest"). Each iteration erases another subject that has 1
+// event. It reports the erasure latency percentiles and, under ingest,
+// the events/s ingested in the eraseWindow that starts with the erasures
+// (they run one after the other) against the same window just before
+// them without erasures (ingest-base): the erasures' cost to ingest,
+// whatever work they leave to run after they return included, also as
+// the events ingest lost per erasure finished in the window.
+func BenchmarkErase(b *testing.B) {
+	const (
+		stored      = 20_000 // events in the store before the first erasure
+		eraseWindow = 8 * time.Second
+	)
+	for _, mode := range []string{"idle", "ingest"} {
+		b.Run(mode, func(b *testing.B) {
+			svc, p := benchService(b)
+			ctx := context.Background()
+			var n atomic.Int64
+			post := func() error {
+				evs := make([]json.RawMessage, 100)
+				for i := range evs {
+					evs[i] = benchEvent(n.Add(1))
+				}
+				body, _ := json.Marshal(map[string]any{"events": evs})
+				_, err := svc.Ingest(ctx, p, body)
+				return err
+			}
+			for n.Load() < stored {
+				if err := post(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var (
+				stop    atomic.Bool
+				done    = make(chan struct{})
+				workers = 0
+			)
+			if mode == "ingest" {
+				workers = 2
+			}
+			for range workers {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					for !stop.Load() {
+						if err := post(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			var base float64
+			if workers > 0 {
+				n0 := n.Load()
+				time.Sleep(eraseWindow)
+				base = float64(n.Load()-n0) / eraseWindow.Seconds()
+			}
+			lat := make([]time.Duration, 0, b.N)
+			n0, start := n.Load(), time.Now()
+			var atEnd, erasedAtEnd atomic.Int64
+			var erased atomic.Int64
+			timer := time.AfterFunc(eraseWindow, func() { erasedAtEnd.Store(erased.Load()); atEnd.Store(n.Load()) })
+			defer timer.Stop()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				// benchEvent(i) acts as account 1850<i>: erase the subjects
+				// of the stored events, oldest first.
+				account := fmt.Sprintf("1850%07d", 1+i*3%stored)
+				t := time.Now()
+				if _, err := svc.Erase(ctx, p, account); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t))
+				erased.Add(1)
+			}
+			b.StopTimer()
+			if workers > 0 {
+				if d := eraseWindow - time.Since(start); d > 0 {
+					time.Sleep(d + 100*time.Millisecond)
+				}
+				for atEnd.Load() == 0 {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			stop.Store(true)
+			for range workers {
+				<-done
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1e3, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1e3, "p99-ms")
+			if workers > 0 {
+				b.ReportMetric(base, "ingest-base-events/s")
+				during := float64(atEnd.Load()-n0) / eraseWindow.Seconds()
+				b.ReportMetric(during, "ingest-during-events/s")
+				// What each erasure finished in the window cost ingest.
+				b.ReportMetric((base-during)*eraseWindow.Seconds()/float64(max(erasedAtEnd.Load(), 1)), "events-lost/erasure")
+			}
+		})
+	}
 }

@@ -295,7 +295,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			}
 		case kindReportIssued:
 			c.Custody = append(c.Custody, report.CustodyEntry{
-				ReportNumber: dstr(d, "report"), Kind: dstr(d, "document"), Requester: dstr(d, "requester"),
+				ReportNumber: dstr(d, "report"), Kind: dstr(d, "document"), Requester: sealedOr(r, d, "requester"),
 				Revealed: d["revealed"] == true, At: r.Time, LeafIndex: r.Index,
 			})
 		}
@@ -384,7 +384,8 @@ func escapePointer(s string) string {
 
 // Custody data fields of a report.issued event, as the assembler reads
 // them back: {"report": number, "document": kind, "requester": label,
-// "revealed": bool, "sha256": hex of the served bytes}.
+// "revealed": bool, "sha256": hex of the served bytes}. The requester is
+// sealed ("data.requester"), the others are public.
 func CustodyData(is report.Issuance) map[string]any {
 	return map[string]any{"report": is.ReportNumber, "document": is.Kind, "requester": is.Requester,
 		"revealed": is.Revealed, "sha256": is.SHA256}

@@ -247,6 +247,17 @@ func TestEndToEnd(t *testing.T) {
 	if len(res.Manifest.Openings) == 0 || res.Manifest.ReportNumber != is.ReportNumber {
 		t.Errorf("manifest: %d openings, report %q", len(res.Manifest.Openings), res.Manifest.ReportNumber)
 	}
+	// The leaves commit to the tenant instead of naming it; the revealed
+	// bundle opens those commitments and the checker finds one tenant.
+	tenantStep := ""
+	for _, s := range res.Steps {
+		if s.Name == "tenant of the events" {
+			tenantStep = s.Detail
+		}
+	}
+	if want := "all of tenant " + demo.Tenant.ID + ": 0 leaves name it"; !strings.HasPrefix(tenantStep, want) || strings.Contains(tenantStep, ", 0 open") {
+		t.Errorf("tenant step %q, want %q… with openings", tenantStep, want)
+	}
 
 	// The certificate page shows the seed's facts, masked.
 	pdf, _, err := svc.Issue(ctx, report.KindCertificate, demo.Tenant.ID, "legal-1", demo.ContractID, false)

@@ -41,9 +41,17 @@ func TestCustody(t *testing.T) {
 		t.Fatalf("last record: %s at %d, want report.issued at %d", last.Kind, last.Index, before)
 	}
 	for k, want := range assemble.CustodyData(is) {
-		if got := last.Public.Data[k]; got != want {
+		got := last.Public.Data[k]
+		if k == "requester" {
+			// It names the tenant's key: sealed, not in the public leaf.
+			got = last.Opened.Fields["data.requester"].Value
+		}
+		if got != want {
 			t.Errorf("report.issued data %s = %v, want %v", k, got, want)
 		}
+	}
+	if c, err := src.Contract(ctx, demo.Tenant.ID, demo.ContractID, false); err != nil || len(c.Custody) != 1 || c.Custody[0].Requester != "legal-1" {
+		t.Errorf("custody entry read back: %+v, %v", c, err)
 	}
 
 	// The next report does not wait for the custody event to be notarized:
