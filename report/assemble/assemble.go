@@ -127,6 +127,10 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 	c.Events = slices.DeleteFunc(c.Events, func(e report.Event) bool {
 		return e.Kind == kindReportIssued && e.LeafIndex >= cp.Size
 	})
+	// An opening is only checkable next to its leaf and inclusion proof:
+	// the openings of the custody leaves dropped above go with them, or
+	// the bundle would carry an opening of a leaf it does not prove.
+	c.Openings = slices.DeleteFunc(c.Openings, func(o report.Opening) bool { return o.LeafIndex >= cp.Size })
 	for i := range c.Events {
 		e := &c.Events[i]
 		if e.Inclusion, err = s.cfg.Ledger.InclusionProof(ctx, e.LeafIndex, cp.Size); err != nil {
