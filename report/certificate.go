@@ -13,6 +13,9 @@ type render struct {
 	VerifyURL string     // online verification page; the QR code points here
 	pool      *docPool   // documents with fonts parsed; nil prepares inline
 	signer    *DocSigner // its certificates are listed in the evidence report
+	// bundleFile is the bundle's file name when the document is rendered
+	// for a bundle, which the evidence report's commands then use.
+	bundleFile string
 }
 
 // verifyLink is the online verification address printed and encoded in the

@@ -267,30 +267,21 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 
 	d.pdf.AddPage()
 	d.heading("十、自行验证方法", "How to verify this report yourself")
-	d.para("本报告的每一项结论均可脱离本平台独立验证。请向出具方索取同一报告编号的证据包（evidence-bundle.zip），并从公开渠道取得日志与公证处公钥。"+
-		" Everything this report states can be checked without us. Obtain the evidence bundle of this report number and the log's and notaries' public keys from a published source.", 9)
-	d.subheading("1. 用本平台命令行离线验证证据包 Verify the bundle offline with our CLI")
-	cmd := []string{"cunzheng verify bundle evidence-bundle.zip \\"}
-	for _, k := range c.Keys.Log {
-		cmd = append(cmd, "    --log-key '"+k+"' \\")
+	bundleFile := r.bundleFile
+	if bundleFile == "" {
+		bundleFile = BundleFileDefault
 	}
-	for _, k := range c.Keys.Notary {
-		cmd = append(cmd, "    --notary-key '"+k+"' \\")
+	d.para("本报告的每一项结论均可脱离本平台独立验证。请下载本合同的证据包（evidence bundle），并从公开渠道取得日志与公证处公钥。"+
+		" Everything this report states can be checked without us: download the contract's evidence bundle and obtain the log's and notaries' public keys from a published source.", 9)
+	d.subheading("1. 用命令行离线验证证据包 Verify the bundle offline")
+	d.para(fmt.Sprintf("将证据包保存为 %s，在其所在目录依次执行以下命令：本平台验证程序（公钥已固定），解包后用 OpenSSL 验证 RFC 3161 可信时间戳，用 poppler 的 pdfsig 验证 PDF 签名。"+
+		" Save the bundle as %s and run these commands in its directory: our verifier with the keys pinned, then, in the unpacked bundle, OpenSSL on the RFC 3161 tokens and poppler's pdfsig on the PDFs.", bundleFile, bundleFile), 9)
+	steps, err := verifySteps(c, bundleFile, []string{"certificate.pdf", "evidence-report.pdf"})
+	if err != nil {
+		return nil, err
 	}
-	cmd[len(cmd)-1] = strings.TrimSuffix(cmd[len(cmd)-1], " \\")
-	d.code(cmd)
-	d.subheading("2. 用标准工具验证 PDF 签名 Check the PDF signatures with standard tools")
-	d.code([]string{
-		"pdfsig evidence-report.pdf        # poppler-utils: signature valid, document not modified",
-		"pdfsig certificate.pdf",
-	})
-	d.subheading("3. 用 OpenSSL 验证可信时间戳 Check the RFC 3161 tokens with OpenSSL")
-	d.code([]string{
-		"unzip evidence-bundle.zip -d bundle && cd bundle",
-		fmt.Sprintf("openssl ts -verify -data checkpoints/%d.note.signed -in checkpoints/%d.tst.0 -token_in \\", ni.Size, ni.Size),
-		"    -CAfile keys/tsa-ca.pem -untrusted keys/tsa-0.pem",
-	})
-	d.subheading("4. 用 Go 标准库验证默克尔证明 Check the Merkle proofs with Go's sumdb/tlog")
+	d.code(steps)
+	d.subheading("2. 用 Go 标准库验证默克尔证明 Check the Merkle proofs with Go's sumdb/tlog")
 	d.code([]string{
 		"// golang.org/x/mod/sumdb/tlog and golang.org/x/mod/sumdb/note",
 		"n, _ := note.Open(checkpointNote, note.VerifierList(logVerifier, notaryVerifiers...))",

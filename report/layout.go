@@ -290,10 +290,23 @@ func (d *doc) para(text string, size float64) {
 }
 
 // code prints preformatted ASCII lines in a monospace font on a grey
-// background (commands, keys, notes).
+// background (commands, keys, notes). A line too wide for the page is set
+// in a smaller size rather than wrapped, down to minCodeSize, so that a
+// command or key copied from the page is one line as printed; only a line
+// too long even then wraps.
 func (d *doc) code(lines []string) {
-	const size, lh = 7.6, 3.6
+	const minCodeSize = 4.6
+	// One size for the whole block: lines of mixed sizes read (and copy)
+	// as separate paragraphs.
+	size := 7.6
 	d.mono(size)
+	for _, l := range lines {
+		if w := d.width(l); w > contentW-2*cellPad {
+			size = min(size, max(minCodeSize, 7.6*(contentW-2*cellPad)/w*0.995))
+		}
+	}
+	d.mono(size)
+	lh := max(2.6, size*0.47)
 	for _, l := range lines {
 		for _, part := range d.split(l, contentW) {
 			d.ensure(lh)
