@@ -51,16 +51,22 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.kv([][2]string{
 		{"!合同名称 Contract", c.Name},
 		{"合同编号 Number", c.ID},
-		{"签署人数 Signers", strconv.Itoa(len(c.Signers))},
+		{"签署人数 Signers", strconv.Itoa(signerCount(c))},
 		{"发送时间 Sent", fmtTime(c.SentAt)},
 		{"签约完成时间 Completed", fmtTime(c.CompletedAt)},
+		{"合同状态 Status", label(statusLabels, c.Status)},
+		{"状态时间 As of", fmtTime(c.StatusAt)},
 		{"发件人账号 Sender", strings.TrimSpace(show(c.Sender.Name) + " " + show(c.Sender.Account))},
-		{"所属企业 Company", c.Company},
+		{"所属企业 Company", joinNonEmpty(" ", c.Company, creditCode(c.Sender.CreditCode))},
 		{"发起平台 Platform", c.Platform},
 		{"发起IP Sender IP", show(c.SenderIP)},
 	})
 
-	d.heading("二、文件清单", "Files")
+	if c.FilesAsSent {
+		d.heading("二、文件清单（发送时，合同未完成）", "Files as sent (never completed)")
+	} else {
+		d.heading("二、文件清单", "Files")
+	}
 	rows := make([][]cell, 0, len(c.Files))
 	for i, f := range c.Files {
 		digest := "SHA-256 " + f.SHA256
@@ -85,19 +91,33 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		for _, p := range s.Positions {
 			pos = append(pos, fmt.Sprintf("第%d页 page %d (X %.2f, Y %.2f)", p.Page, p.Page, p.X, p.Y))
 		}
-		d.kv([][2]string{
+		signedAt, leaf := fmtTime(s.SignedAt), "#"+strconv.FormatUint(s.SignedLeafIndex, 10)
+		switch {
+		case s.Rejected && !s.Signed:
+			signedAt, leaf = "未签署，已拒签 Rejected", "—"
+		case !s.Signed:
+			signedAt, leaf = "未签署 Not signed", "—"
+		}
+		pairs := [][2]string{
 			{"签约主体 Signer", show(s.Name)},
 			{"签署人账号 Account", show(s.Account)},
+		}
+		if s.Company != "" {
+			pairs = append(pairs, [2]string{"!所属企业 Company", joinNonEmpty(" ", s.Company, creditCode(s.CreditCode))})
+		}
+		pairs = append(pairs, [][2]string{
 			{"接收合同时间 Received", fmtTime(s.ReceivedAt)},
-			{"签署合同时间 Signed", fmtTime(s.SignedAt)},
+			{"签署合同时间 Signed", signedAt},
 			{"!接收合同账号/手机/邮箱 Received by", recv},
 			{"签署IP Sign IP", show(s.SignIP)},
-			{"签署事件叶子 Leaf", "#" + strconv.FormatUint(s.SignedLeafIndex, 10)},
+			{"签署事件叶子 Leaf", leaf},
 			{"!签署校验方式 Checks", strings.Join(checks, "\n")},
 			{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
 			{"!签署文件及位置 File, positions", joinNonEmpty("\n", s.SignedFile, strings.Join(pos, "\n"))},
-		})
+		}...)
+		d.kv(pairs)
 	}
+	endings(d, c, show)
 
 	d.heading("四、存证信息", "Ledger references")
 	var er [][]cell
@@ -163,4 +183,37 @@ func issuerSuffix(issuer string) string {
 		return ""
 	}
 	return "  (" + issuer + ")"
+}
+
+// signerCount is the 签署人数 a document prints: what contract.sent
+// recorded, or the signers seen when it recorded none.
+func signerCount(c *Contract) int {
+	if c.SignerCount > 0 {
+		return c.SignerCount
+	}
+	return len(c.Signers)
+}
+
+func creditCode(code string) string {
+	if code == "" {
+		return ""
+	}
+	return "（统一社会信用代码 " + code + "）"
+}
+
+// endings prints the rejections and revocations with their reasons.
+func endings(d *doc, c *Contract, show func(Personal) string) {
+	if len(c.Endings) == 0 {
+		return
+	}
+	d.heading("拒签与撤销", "Rejection and revocation")
+	for _, e := range c.Endings {
+		d.kv([][2]string{
+			{"事件 Event", label(kindLabels, e.Kind)},
+			{"时间 Time", fmtTime(e.At)},
+			{"操作人 By", joinNonEmpty(" ", show(e.Actor), show(e.Account))},
+			{"叶子序号 Leaf", "#" + strconv.FormatUint(e.LeafIndex, 10)},
+			{"!原因 Reason", show(e.Reason)},
+		})
+	}
 }

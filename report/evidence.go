@@ -52,7 +52,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		{"!报告编号 Report number", req.ReportNumber},
 		{"!出具机构 Issuer", r.Issuer},
 		{"!出具时间 Issued at", fmtTime(req.IssuedAt)},
-		{"!申请方 Requester", req.Requester},
+		{"!申请方 Requester", requester(c, req.Requester)},
 		{"!合同名称 Contract", c.Name},
 		{"!合同编号 Contract number", c.ID},
 		{"!个人信息 Personal data", masking},
@@ -79,14 +79,14 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	for _, t := range tokens {
 		tsaTimes = append(tsaTimes, fmtTime(t.GenTime))
 	}
-	d.para(fmt.Sprintf("合同《%s》（编号 %s）共记录 %d 个签约事件，全部写入存证账本（RFC 6962 默克尔日志 %s）。"+
+	d.para(fmt.Sprintf("合同《%s》（编号 %s）共记录 %d 个合同事件，全部写入存证账本（RFC 6962 默克尔日志 %s）。"+
 		"本报告中的每一事件均附叶子序号、叶子哈希及相对于检查点（树大小 %d）的包含证明；该检查点由日志签名，"+
 		"经 %d 家公证处联署（%s），并取得 %d 个 RFC 3161 可信时间戳（%s）。",
-		c.Name, c.ID, len(c.Events), ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, "、"), len(tokens), strings.Join(tsaTimes, "、")), 9.5)
-	d.para(fmt.Sprintf("Contract %q (number %s) has %d recorded events, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
+		c.Name, c.ID, c.EventCount, ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, "、"), len(tokens), strings.Join(tsaTimes, "、")), 9.5)
+	d.para(fmt.Sprintf("Contract %q (number %s) has %d recorded contract events, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
 		"Each event below carries its leaf index, leaf hash and an inclusion proof against the checkpoint of size %d, "+
 		"which the log signed, %d notary offices cosigned (%s) and %d RFC 3161 tokens time-stamp.",
-		c.Name, c.ID, len(c.Events), ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, ", "), len(tokens)), 9)
+		c.Name, c.ID, c.EventCount, ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, ", "), len(tokens)), 9)
 	summary := [][2]string{
 		{"合同名称 Contract", c.Name},
 		{"合同编号 Number", c.ID},
@@ -94,8 +94,10 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		{"所属企业 Company", c.Company},
 		{"发送时间 Sent", fmtTime(c.SentAt)},
 		{"完成时间 Completed", fmtTime(c.CompletedAt)},
-		{"签署人数 Signers", strconv.Itoa(len(c.Signers))},
-		{"事件数 Events", strconv.Itoa(len(c.Events))},
+		{"合同状态 Status", label(statusLabels, c.Status)},
+		{"状态时间 As of", fmtTime(c.StatusAt)},
+		{"签署人数 Signers", strconv.Itoa(signerCount(c))},
+		{"事件数 Events", strconv.Itoa(c.EventCount)},
 		{"检查点 Checkpoint", fmt.Sprintf("size %d", ni.Size)},
 		{"最新检查点 Newest", fmt.Sprintf("size %d", max(c.Latest.Size, ni.Size))},
 	}
@@ -115,7 +117,14 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	d.heading("二、当事人及实名认证", "Parties and identity checks")
 	var pr [][]cell
 	for i, s := range c.Signers {
-		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(s.Company), val(fmtTime(s.SignedAt)), val(show(s.SignIP))})
+		signed := fmtTime(s.SignedAt)
+		switch {
+		case s.Rejected && !s.Signed:
+			signed = "已拒签 Rejected"
+		case !s.Signed:
+			signed = "未签署 Not signed"
+		}
+		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(joinNonEmpty("\n", s.Company, s.CreditCode)), val(signed), val(show(s.SignIP))})
 	}
 	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
 	for i, ic := range c.IdentityChecks {
@@ -123,6 +132,8 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		d.kv([][2]string{
 			{"主体 Subject", show(ic.Subject)},
 			{"证件号码 ID number", show(ic.IDNumber)},
+			{"企业 Company", ic.Company},
+			{"统一社会信用代码 Credit code", ic.CreditCode},
 			{"手机号 Phone", show(ic.Phone)},
 			{"结果 Result", label(resultLabels, ic.Result)},
 			{"方式 Method", label(methodLabels, ic.Method)},
@@ -132,6 +143,8 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 			{"叶子序号 Leaf", "#" + strconv.FormatUint(ic.LeafIndex, 10)},
 		})
 	}
+
+	endings(d, c, show)
 
 	d.heading("三、意愿认证", "Intent verifications")
 	var vr [][]cell
@@ -260,7 +273,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 			if e.Revealed {
 				rev = "完整 revealed"
 			}
-			cr2 = append(cr2, []cell{val(e.ReportNumber), val(label(custodyLabels, e.Kind)), val(e.Requester), val(rev), val(fmtTime(e.At)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+			cr2 = append(cr2, []cell{hash(e.ReportNumber), val(label(custodyLabels, e.Kind)), val(requester(c, e.Requester)), val(rev), val(fmtTime(e.At)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
 		}
 		d.table([]float64{36, 30, 32, 20, 44, contentW - 162}, []string{"报告编号 Report", "类型 Kind", "申请方 Requester", "个人信息 PII", "时间 Time", "叶子 Leaf"}, cr2)
 	}
@@ -291,4 +304,16 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	d.para("每个包含证明同时以 C2SP tlog-proof 格式提供（proofs/<叶子序号>.tlog-proof），可用该生态的任何工具检查。"+
 		" Every inclusion proof is also provided as a C2SP tlog-proof file (proofs/<index>.tlog-proof) for the tools of that ecosystem.", 9)
 	return d.finish()
+}
+
+// requester names who asked for a report: the tenant's name with the key
+// label the chain of custody records ("<tenant id>/legal").
+func requester(c *Contract, label string) string {
+	if c.Tenant == "" {
+		return label
+	}
+	if _, role, ok := strings.Cut(label, "/"); ok {
+		return c.Tenant + "（" + role + "）"
+	}
+	return c.Tenant
 }

@@ -37,8 +37,29 @@ type Contract struct {
 	SenderIP Personal
 	// SentAt and CompletedAt are the send time and the completion time.
 	SentAt, CompletedAt time.Time
-	// Files are the completed files with their digests (文件清单).
-	Files []File
+	// Files are the completed files with their digests (文件清单), or, for
+	// a contract never completed, the files it was sent with
+	// (FilesAsSent set).
+	Files       []File
+	FilesAsSent bool
+	// SignerCount is the number of signers contract.sent recorded
+	// (签署人数); 0 when none was recorded, and len(Signers) is shown.
+	SignerCount int
+	// EventCount is the contract's event count (事件数), by the one
+	// definition the console and the API use (evidence.CountsAsEvent): the
+	// events the platform recorded about the contract, without the chain
+	// of custody.
+	EventCount int
+	// Status is where the contract stands (StatusCompleted, ...), as of
+	// StatusAt.
+	Status   string
+	StatusAt time.Time
+	// Endings are the rejections (拒签) and revocations (撤销) with their
+	// reasons.
+	Endings []Ending
+	// Tenant is the name of the tenant whose contract it is; reports name
+	// it as the requester (申请方).
+	Tenant string
 	// Signers are the signing parties (签署记录), in signing order.
 	Signers []Signer
 	// IdentityChecks are the real-name checks (实名认证) of every party.
@@ -71,11 +92,30 @@ type Contract struct {
 	Keys Keys
 }
 
+// Statuses of a contract (Contract.Status).
+const (
+	StatusCompleted  = "completed"
+	StatusRejected   = "rejected"
+	StatusRevoked    = "revoked"
+	StatusInProgress = "in-progress"
+)
+
+// Ending is a rejection or revocation of the contract.
+type Ending struct {
+	Kind      string // "contract.rejected" or "contract.revoked"
+	At        time.Time
+	Actor     Personal
+	Account   Personal
+	Reason    Personal // KindText
+	LeafIndex uint64
+}
+
 // Party is an account holder: a person or an enterprise.
 type Party struct {
-	Name    Personal
-	Account Personal // login account: a phone number or an e-mail address
-	Company string
+	Name       Personal
+	Account    Personal // login account: a phone number or an e-mail address
+	Company    string   // the enterprise the person acts for (所属企业)
+	CreditCode string   // its unified social credit code (统一社会信用代码)
 }
 
 // Signer is one signing party and what it did.
@@ -93,6 +133,9 @@ type Signer struct {
 	SignedFile      string
 	Positions       []Position
 	SignedLeafIndex uint64 // leaf index of the contract.signed event
+	// Signed is set once the signer's contract.signed is recorded;
+	// Rejected when the signer rejected the contract instead.
+	Signed, Rejected bool
 }
 
 // Method is one verification performed before signing.
@@ -118,6 +161,8 @@ type File struct {
 // IdentityCheck is one real-name verification (实名认证).
 type IdentityCheck struct {
 	Subject    Personal // the person or enterprise checked
+	Company    string   // the enterprise, for an enterprise check or an agent
+	CreditCode string
 	IDNumber   Personal
 	Phone      Personal
 	Method     string // phone3, bankcard4, face, enterprise4, remittance, authorization_letter

@@ -1,12 +1,14 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -349,7 +351,7 @@ func (h *console) runSearch(p evidence.Principal, f searchForm, cursor string, p
 		if err != nil {
 			return d, err
 		}
-		d.Results = append(d.Results, evidence.ContractSummary{ID: v.ID, Name: v.Name, First: v.First, Last: v.Last, Status: v.Status, Events: len(v.Events)})
+		d.Results = append(d.Results, evidence.ContractSummary{ID: v.ID, Name: v.Name, First: v.First, Last: v.Last, Status: v.Status, Events: v.EventCount})
 		return d, nil
 	}
 	from, err := parseDay(f.From)
@@ -377,11 +379,17 @@ func (h *console) runSearch(p evidence.Principal, f searchForm, cursor string, p
 
 // timelineEntry is one event of a contract's timeline.
 type timelineEntry struct {
-	Index    uint64
-	Kind     string
-	Time     time.Time
-	Method   string
-	LeafHash string
+	Index  uint64
+	Kind   string
+	Time   time.Time
+	Method string
+	// Actor is who acted, masked as the masked reports show it (the
+	// unmasked documents are downloads recorded in the chain of custody).
+	Actor string
+	// Result is a check's result ("passed", "failed"; empty for events
+	// that are not checks), with its source and CA.
+	Result, Source, CA string
+	LeafHash           string
 	// Proof: "ok" (inclusion proof checked against the newest checkpoint),
 	// "pending" (not yet covered by a checkpoint) or "failed".
 	Proof   string
@@ -396,12 +404,16 @@ type reportEntry struct {
 }
 
 type contractData struct {
-	CSRF       string
-	Contract   *evidence.ContractView
-	Timeline   []timelineEntry
-	Checkpoint uint64
-	Downloads  bool
-	Error      string
+	CSRF     string
+	Contract *evidence.ContractView
+	Timeline []timelineEntry
+	// Events is the contract's event count (evidence.CountsAsEvent),
+	// Reports the reports issued, Related the identity checks and
+	// erasures of its parties listed with them.
+	Events, Reports, Related int
+	Checkpoint               uint64
+	Downloads                bool
+	Error                    string
 }
 
 func (h *console) contract(c *gin.Context) {
@@ -446,14 +458,62 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 	if err != nil {
 		return contractData{}, err
 	}
-	d := contractData{Contract: v, Checkpoint: cp.Size, Downloads: h.cfg.Reports != nil}
+	d := contractData{Contract: v, Checkpoint: cp.Size, Downloads: h.cfg.Reports != nil, Events: v.EventCount}
+	// An erasure of a party is a leaf of its own (data.erased), which no
+	// contract or person lists: the records it shredded name it.
+	type erasure struct {
+		index uint64
+		at    time.Time
+	}
+	var erasures []erasure
+	seen := map[uint64]bool{}
+	for _, r := range recs {
+		seen[r.Index] = true
+		if o := r.Opened; o != nil && o.Erased && !o.ErasurePending && !slices.ContainsFunc(erasures, func(e erasure) bool { return e.index == o.ErasureIndex }) {
+			erasures = append(erasures, erasure{o.ErasureIndex, o.ErasedAt})
+		}
+	}
+	for _, e := range erasures {
+		if seen[e.index] {
+			continue
+		}
+		leaf, err := h.cfg.Log.Leaf(ctx, e.index)
+		if err != nil {
+			return contractData{}, err
+		}
+		recs = append(recs, evidence.Record{EventEntry: evidence.EventEntry{Kind: evidence.KindDataErased, Time: e.at,
+			Receipt: evidence.Receipt{Index: e.index}}, Leaf: leaf})
+	}
+	slices.SortFunc(recs, func(a, b evidence.Record) int { return cmp.Compare(a.Index, b.Index) })
 	for _, r := range recs {
 		lh := rfc6962.DefaultHasher.HashLeaf(r.Leaf)
 		e := timelineEntry{Index: r.Index, Kind: string(r.Kind), Time: r.Time, LeafHash: hex.EncodeToString(lh), Proof: "pending"}
+		switch {
+		case r.Kind == evidence.KindReportIssued:
+			d.Reports++
+		case r.Public == nil || r.Public.Contract == "" || !evidence.CountsAsEvent(r.Kind):
+			d.Related++
+		}
+		if o := r.Opened; o != nil {
+			switch {
+			case o.Erased:
+				e.Actor = "已销毁 erased"
+			case o.Fields["actor.name"].Value != "":
+				e.Actor = report.MaskName(o.Fields["actor.name"].Value)
+			case o.Fields["actor.account"].Value != "":
+				e.Actor = report.Mask(report.KindAccount, o.Fields["actor.account"].Value)
+			}
+			if co := o.Fields["actor.company"].Value; co != "" {
+				e.Actor = strings.TrimSpace(e.Actor + " · " + co)
+			}
+		}
 		if r.Public != nil {
 			if m, ok := r.Public.Data["method"].(string); ok {
 				e.Method = m
 			}
+			e.Result, _ = r.Public.Data["result"].(string)
+			e.Source, _ = r.Public.Data["source"].(string)
+			e.CA, _ = r.Public.Data["ca"].(string)
 			if r.Kind == evidence.KindReportIssued {
 				rep := &reportEntry{}
 				rep.Number, _ = r.Public.Data["report"].(string)
@@ -506,11 +566,19 @@ func (h *console) download(c *gin.Context) {
 		return
 	}
 	reveal := c.PostForm("reveal") == "true"
+	if reveal && !ss.Principal.Has(evidence.RoleLegal) {
+		// The same rule as the API's ?reveal=true (sessions are only
+		// opened for legal keys; this keeps the two from drifting).
+		m := back
+		m.TitleZH, m.TitleEN, m.TextZH, m.TextEN = "无权下载", "Not allowed", "未脱敏文件需要具有 legal 角色的密钥。", "Unmasked documents need a key with the legal role."
+		h.page(c, http.StatusForbidden, "message.html", ss, m)
+		return
+	}
 	if reveal && c.PostForm("confirm") != "yes" {
 		m := back
 		m.TitleZH, m.TitleEN = "需要确认", "Confirmation required"
-		m.TextZH = "下载未脱敏的证据报告前，请勾选确认：报告将显示完整的姓名、证件号和联系方式，并记入该合同的监管链。"
-		m.TextEN = "Before downloading the unmasked evidence report, tick the confirmation: it shows full names, ID numbers and contacts, and is recorded in the contract's chain of custody."
+		m.TextZH = "下载未脱敏的文件前，请勾选确认：文件将显示完整的姓名、证件号和联系方式，并记入该合同的监管链。"
+		m.TextEN = "Before downloading an unmasked document, tick the confirmation: it shows full names, ID numbers and contacts, and is recorded in the contract's chain of custody."
 		h.page(c, http.StatusBadRequest, "message.html", ss, m)
 		return
 	}

@@ -27,6 +27,8 @@ type Records interface {
 	// fields opened (evidence.Service.Records); evidence.ErrNotFound for
 	// another tenant's or an absent contract.
 	Records(ctx context.Context, p evidence.Principal, id string, leaf evidence.LeafReader) (*evidence.ContractView, []evidence.Record, error)
+	// TenantName names the tenant, the requester reports print.
+	TenantName(id string) (string, error)
 }
 
 // Ledger is the part of *ledger.Log the assembler uses.
@@ -119,6 +121,9 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 		return nil, err
 	}
 	c := build(view, recs, reveal)
+	if c.Tenant, err = s.cfg.Evidence.TenantName(tenant); err != nil {
+		return nil, fmt.Errorf("assemble: tenant: %w", err)
+	}
 	if c.Platform == "" {
 		c.Platform = s.cfg.Platform
 	}
@@ -201,12 +206,14 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		}
 		signers[acct] = len(c.Signers)
 		c.Signers = append(c.Signers, report.Signer{Party: report.Party{
-			Name:    personal(r, "actor.name", report.KindName),
-			Account: personal(r, "actor.account", report.KindAccount),
-			Company: str(r, "actor.company"),
+			Name:       personal(r, "actor.name", report.KindName),
+			Account:    personal(r, "actor.account", report.KindAccount),
+			Company:    str(r, "actor.company"),
+			CreditCode: str(r, "actor.credit_code"),
 		}})
 		return &c.Signers[len(c.Signers)-1]
 	}
+	var sentFiles []report.File
 	for _, r := range recs {
 		var leafHash tlog.Hash
 		if b, err := hex.DecodeString(r.LeafHash); err == nil && len(b) == tlog.HashSize {
@@ -215,6 +222,9 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			leafHash = tlog.RecordHash(r.Leaf)
 		}
 		kind := string(r.Kind)
+		if evidence.CountsAsEvent(r.Kind) && r.Public != nil && r.Public.Contract != "" {
+			c.EventCount++
+		}
 		c.Events = append(c.Events, report.Event{
 			Kind: kind, At: r.Time, Actor: personal(r, "actor.name", report.KindName),
 			LeafIndex: r.Index, LeafHash: leafHash, Leaf: r.Leaf,
@@ -236,9 +246,12 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			c.SenderIP = personal(r, "actor.ip", report.KindIP)
 			c.Company = str(r, "actor.company")
 			c.Sender.Company = c.Company
+			c.Sender.CreditCode = str(r, "actor.credit_code")
 			if v, ok := d["platform"].(string); ok {
 				c.Platform = v
 			}
+			c.SignerCount = int(num(d["signers"]))
+			sentFiles = files(r, d)
 		case "contract.received":
 			sg := signer(r)
 			sg.ReceivedAt = r.Time
@@ -248,6 +261,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		case "identity.checked":
 			c.IdentityChecks = append(c.IdentityChecks, report.IdentityCheck{
 				Subject: personal(r, "actor.name", report.KindName), IDNumber: personal(r, "actor.id_number", report.KindIDNumber),
+				Company: str(r, "actor.company"), CreditCode: str(r, "actor.credit_code"),
 				Phone: personal(r, "actor.phone", report.KindPhone), Method: dstr(d, "method"), Source: dstr(d, "source"),
 				Result: dstr(d, "result"), CA: dstr(d, "ca"), CertSerial: sealedOr(r, d, "cert_serial"), At: r.Time, LeafIndex: r.Index,
 			})
@@ -258,7 +272,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			})
 		case "contract.signed":
 			sg := signer(r)
-			sg.SignedAt, sg.SignedLeafIndex = r.Time, r.Index
+			sg.SignedAt, sg.SignedLeafIndex, sg.Signed = r.Time, r.Index, true
 			sg.SignIP = personal(r, "actor.ip", report.KindIP)
 			sg.CertSerial = sealedOr(r, d, "cert_serial")
 			sg.CertIssuer = dstr(d, "ca")
@@ -286,16 +300,13 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			}
 		case "contract.completed":
 			c.CompletedAt = r.Time
-			if fs, ok := d["files"].([]any); ok {
-				for i, f := range fs {
-					if fm, ok := f.(map[string]any); ok {
-						name := field(r, fmt.Sprintf("data.files[%d].name", i)).Value
-						if name == "" {
-							name = dstr(fm, "name")
-						}
-						c.Files = append(c.Files, report.File{Name: name, SHA256: dstr(fm, "sha256"), SM3: dstr(fm, "sm3")})
-					}
-				}
+			c.Files = files(r, d)
+		case "contract.rejected", "contract.revoked":
+			e := report.Ending{Kind: kind, At: r.Time, Actor: personal(r, "actor.name", report.KindName),
+				Account: personal(r, "actor.account", report.KindAccount), Reason: personal(r, "data.reason", report.KindText), LeafIndex: r.Index}
+			c.Endings = append(c.Endings, e)
+			if kind == "contract.rejected" && field(r, "actor.account").Value != "" {
+				signer(r).Rejected = true
 			}
 		case kindReportIssued:
 			c.Custody = append(c.Custody, report.CustodyEntry{
@@ -303,6 +314,18 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 				Revealed: d["revealed"] == true, At: r.Time, LeafIndex: r.Index,
 			})
 		}
+	}
+	if len(c.Files) == 0 && len(sentFiles) > 0 {
+		c.Files, c.FilesAsSent = sentFiles, true
+	}
+	c.Status, c.StatusAt = report.StatusInProgress, view.Last
+	switch view.Status {
+	case evidence.KindContractCompleted:
+		c.Status = report.StatusCompleted
+	case evidence.KindContractRejected:
+		c.Status = report.StatusRejected
+	case evidence.KindContractRevoked:
+		c.Status = report.StatusRevoked
 	}
 	// A signed document named only by its hash takes the file's name.
 	for i := range c.Signers {
@@ -313,6 +336,23 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		}
 	}
 	return c
+}
+
+// files reads the files of a contract.sent or contract.completed, their
+// names opened from the sealed record.
+func files(r evidence.Record, d map[string]any) []report.File {
+	var out []report.File
+	fs, _ := d["files"].([]any)
+	for i, f := range fs {
+		if fm, ok := f.(map[string]any); ok {
+			name := field(r, fmt.Sprintf("data.files[%d].name", i)).Value
+			if name == "" {
+				name = dstr(fm, "name")
+			}
+			out = append(out, report.File{Name: name, SHA256: dstr(fm, "sha256"), SM3: dstr(fm, "sm3")})
+		}
+	}
+	return out
 }
 
 // field returns an opened sealed field ("actor.name").
@@ -328,7 +368,11 @@ func field(r evidence.Record, path string) evidence.Field {
 func personal(r evidence.Record, path string, k report.Kind) report.Personal {
 	if r.Opened != nil && r.Opened.Erased {
 		if _, committed := commitments(r)[path]; committed {
-			return report.Personal{Kind: k, Erased: true, ErasedAt: r.Opened.ErasedAt}
+			p := report.Personal{Kind: k, Erased: true, ErasedAt: r.Opened.ErasedAt}
+			if !r.Opened.ErasurePending {
+				p.ErasureLeaf = r.Opened.ErasureIndex
+			}
+			return p
 		}
 	}
 	return report.Personal{Kind: k, Value: field(r, path).Value}
@@ -344,10 +388,14 @@ func commitments(r evidence.Record) map[string]string {
 // str returns an opened non-personal sealed field (a company name).
 func str(r evidence.Record, path string) string { return field(r, path).Value }
 
-// sealedOr returns data field k, sealed ("data.k") or public.
+// sealedOr returns data field k, sealed ("data.k") or public, or the
+// erasure notice when it was sealed with a subject since erased.
 func sealedOr(r evidence.Record, d map[string]any, k string) string {
 	if v := field(r, "data."+k).Value; v != "" {
 		return v
+	}
+	if p := personal(r, "data."+k, report.KindText); p.Erased {
+		return p.Show(true)
 	}
 	return dstr(d, k)
 }

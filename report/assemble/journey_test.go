@@ -1,0 +1,150 @@
+package assemble_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/report/assemble"
+)
+
+// rejectedBatch is an enterprise contract that one signer rejects and one
+// that its sender revokes, with the reasons, an enterprise identity check
+// whose subject is later erased, and events of the custody chain around.
+const rejectedBatch = `{"events":[
+{"id":"rj-sent","kind":"contract.sent","time":"2026-03-02T10:00:00+08:00","contract":{"id":"RJ-1","name":"采购合同"},
+ "actor":{"account":"buyer@weiwei.example","name":"戴文潘","company":"伟伟集团","credit_code":"91330106MA2B2C3D4E","ip":"60.12.241.194"},
+ "data":{"signers":2,"platform":"上上签","files":[{"name":"采购合同.pdf","sha256":"1111111111111111111111111111111111111111111111111111111111111111"}]}},
+{"id":"rj-recv-a","kind":"contract.received","time":"2026-03-02T10:01:00+08:00","contract":{"id":"RJ-1"},
+ "actor":{"account":"13911112222","name":"王小明","phone":"13911112222"}},
+{"id":"rj-recv-b","kind":"contract.received","time":"2026-03-02T10:01:30+08:00","contract":{"id":"RJ-1"},
+ "actor":{"account":"agent@supplier.example","name":"李经办","company":"杭州供应链有限公司","credit_code":"91330100MA27XYZ12Q"}},
+{"id":"rj-id-b","kind":"identity.checked","time":"2026-03-02T10:02:00+08:00",
+ "actor":{"account":"agent@supplier.example","name":"李经办","company":"杭州供应链有限公司","credit_code":"91330100MA27XYZ12Q"},
+ "data":{"method":"enterprise4","source":"工商","result":"passed","ca":"BJCA","cert_serial":"0a0b0c0d"}},
+{"id":"rj-recv-c","kind":"contract.received","time":"2026-03-02T10:01:40+08:00","contract":{"id":"RJ-1"},
+ "actor":{"account":"13800001111","name":"赵六","phone":"13800001111"}},
+{"id":"rj-id-c","kind":"identity.checked","time":"2026-03-02T10:02:10+08:00",
+ "actor":{"account":"13800001111","name":"赵六","id_number":"330101199001011234","phone":"13800001111"},
+ "data":{"method":"phone3","source":"运营商","result":"passed","ca":"CFCA","cert_serial":"0e0f1011"}},
+{"id":"rj-reject","kind":"contract.rejected","time":"2026-03-02T10:05:00+08:00","contract":{"id":"RJ-1"},
+ "actor":{"account":"13911112222","name":"王小明"},"data":{"reason":"金额与约定不符"}},
+{"id":"rv-sent","kind":"contract.sent","time":"2026-03-03T09:00:00+08:00","contract":{"id":"RV-1","name":"租赁合同"},
+ "actor":{"account":"buyer@weiwei.example","name":"戴文潘","company":"伟伟集团"},"data":{"signers":1}},
+{"id":"rv-revoke","kind":"contract.revoked","time":"2026-03-03T09:30:00+08:00","contract":{"id":"RV-1"},
+ "actor":{"account":"buyer@weiwei.example","name":"戴文潘"},"data":{"reason":"发错对象"}}
+]}`
+
+// TestRejectedEnterpriseContract is a legal team's view of contracts that
+// never completed: 签署人数 as contract.sent recorded it, the status, the
+// rejection and revocation reasons, no signing leaf for who never signed,
+// the files as sent, the enterprise and its credit code, the tenant as the
+// requester, an erased certificate serial shown as erased, and one event
+// count in the index, the API view and the report.
+func TestRejectedEnterpriseContract(t *testing.T) {
+	ctx := context.Background()
+	_, ev, _, demo, led, src := newDemoSource(t, true)
+	p, err := ev.Authenticate(demo.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Ingest(ctx, p, []byte(rejectedBatch)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Erase(ctx, p, "13800001111"); err != nil {
+		t.Fatal(err)
+	}
+	led.publish(t)
+	svc, err := report.New(report.Config{KeyDir: t.TempDir(), Source: src, Custody: assemble.Custody{Evidence: ev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A report issued first: custody must not change the event count.
+	if _, _, err := svc.Issue(ctx, report.KindCertificate, demo.Tenant.ID, demo.Tenant.ID+"/legal", "RJ-1", false); err != nil {
+		t.Fatal(err)
+	}
+	led.publish(t)
+
+	c, err := src.Contract(ctx, demo.Tenant.ID, "RJ-1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignerCount != 2 || c.Status != report.StatusRejected || !c.FilesAsSent || len(c.Files) != 1 || c.Tenant != evidence.DemoTenantName {
+		t.Errorf("signers %d status %q files as sent %v (%d) tenant %q", c.SignerCount, c.Status, c.FilesAsSent, len(c.Files), c.Tenant)
+	}
+	if len(c.Endings) != 1 || c.Endings[0].Reason.Value != "金额与约定不符" {
+		t.Errorf("endings = %+v", c.Endings)
+	}
+	view, err := ev.Contract(p, "RJ-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := ev.Search(p, evidence.Query{Name: "采购"})
+	if err != nil || len(page.Contracts) != 1 {
+		t.Fatalf("search: %v %+v", err, page)
+	}
+	if c.EventCount != 5 || view.EventCount != 5 || page.Contracts[0].Events != 5 {
+		t.Errorf("event counts: report %d, API %d, search %d; want 5 (sent, three received, rejected)", c.EventCount, view.EventCount, page.Contracts[0].Events)
+	}
+
+	for _, reveal := range []bool{false, true} {
+		pdf, _, err := svc.Issue(ctx, report.KindCertificate, demo.Tenant.ID, demo.Tenant.ID+"/legal", "RJ-1", reveal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert := layoutText(t, pdf)
+		ev, _, err := svc.Issue(ctx, report.KindEvidence, demo.Tenant.ID, demo.Tenant.ID+"/legal", "RJ-1", reveal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evText := layoutText(t, ev)
+		for _, re := range []string{`签署人数 Signers\s+2\b`, `已拒签 Rejected`, `杭州供应链有限公司`, `91330100MA27XYZ12Q`, `91330106MA2B2C3D4E`,
+			`1111111111111111111111111111111111111111111111111111111111111111`, `Files as sent`} {
+			if !regexp.MustCompile(re).MatchString(cert) {
+				t.Errorf("certificate (reveal %v) lacks %s", reveal, re)
+			}
+		}
+		if regexp.MustCompile(`签署事件叶子 Leaf\s+#0\b`).MatchString(cert) {
+			t.Errorf("certificate (reveal %v) names leaf #0 for a signer who never signed", reveal)
+		}
+		if reveal && !strings.Contains(cert, "金额与约定不符") {
+			t.Error("unmasked certificate lacks the rejection reason")
+		}
+		if !reveal && strings.Contains(cert, "金额与约定不符") {
+			t.Error("masked certificate shows the free-text reason")
+		}
+		for _, re := range []string{`签署人数 Signers\s+2\b`, `事件数 Events\s+5\b`, `申请方 Requester\s+` + regexp.QuoteMeta(evidence.DemoTenantName),
+			`杭州供应链有限公司`, `91330100MA27XYZ12Q`, `已销毁 erased`, `已拒签 Rejected`} {
+			if !regexp.MustCompile(re).MatchString(evText) {
+				t.Errorf("evidence report (reveal %v) lacks %s", reveal, re)
+			}
+		}
+	}
+
+	c, err = src.Contract(ctx, demo.Tenant.ID, "RV-1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignerCount != 1 || c.Status != report.StatusRevoked || len(c.Endings) != 1 || c.Endings[0].Reason.Value != "发错对象" {
+		t.Errorf("revoked: signers %d status %q endings %+v", c.SignerCount, c.Status, c.Endings)
+	}
+}
+
+func layoutText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	in := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(in, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(needTool(t, "pdftotext"), "-layout", in, "-").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
