@@ -75,13 +75,12 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		}
 		rows = append(rows, []cell{val(fmt.Sprintf("文件%d", i+1)), val(f.Name), hash(digest)})
 	}
-	d.table([]float64{16, 38, contentW - 54}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
+	d.table([]float64{14, 30, contentW - 44}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
 
 	d.heading("三、签署记录", "Signing record")
 	// Each signer is one compact block (the seed's fields, grouped), so
 	// that a two-signer contract fits two pages.
 	for i, s := range c.Signers {
-		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
 		recv := joinNonEmpty(" · ", show(s.ReceiveAccount), show(s.ReceivePhone), show(s.ReceiveEmail))
 		var checks []string
 		for _, m := range s.Methods {
@@ -115,19 +114,35 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 			{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
 			{"!签署文件及位置 File, positions", joinNonEmpty("\n", s.SignedFile, strings.Join(pos, "\n"))},
 		}...)
+		// A signer's block never splits across pages.
+		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
+		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
 		d.kv(pairs)
 	}
 	endings(d, c, show)
 
 	d.heading("四、存证信息", "Ledger references")
+	// Two events to a row: a contract's timeline is most of the page
+	// otherwise, and the checkpoint block would be left alone on a page.
 	var er [][]cell
-	for _, e := range c.Events {
-		er = append(er, []cell{val(fmtTime(e.At)), val(label(kindLabels, e.Kind)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+	for i := 0; i < len(c.Events); i += 2 {
+		row := []cell{}
+		for _, e := range c.Events[i:min(i+2, len(c.Events))] {
+			row = append(row, small(val(fmtShortTime(e.At))), small(val(label(kindLabels, e.Kind))), small(val("#"+strconv.FormatUint(e.LeafIndex, 10))))
+		}
+		for len(row) < 6 {
+			row = append(row, small(val("")))
+		}
+		er = append(er, row)
 	}
-	d.table([]float64{56, 90, contentW - 146}, []string{"时间 Time", "事件 Event", "叶子序号 Leaf"}, er)
+	const tw, kw = 31.0, 44.0
+	lw := contentW/2 - tw - kw
+	d.tableSized([]float64{tw, kw, lw, tw, kw, lw}, []string{"时间 Time (UTC+8)", "事件 Event", "叶子 Leaf", "时间 Time (UTC+8)", "事件 Event", "叶子 Leaf"}, er, 7.8)
 
-	// The checkpoint block sits beside the QR code.
-	d.ensure(52)
+	// The checkpoint block sits beside the QR code, under its own
+	// heading, whole on one page with the closing note.
+	d.keep(subheadingHeight + 1 + 52 + 22)
+	d.subheading("检查点与在线验证 Checkpoint and online verification")
 	top := d.y()
 	const qrSide = 38.0
 	pairs := [][2]string{

@@ -44,7 +44,8 @@ func tsaPEM(keys Keys) (roots, untrusted []byte, err error) {
 // it: our verifier with the keys pinned, then, inside the unpacked bundle,
 // OpenSSL on every RFC 3161 token of its checkpoints and pdfsig on
 // every PDF. Continuation lines end in " \"; no line may be wrapped when
-// printed (doc.code keeps each on one line).
+// printed (doc.code keeps each on one line). splitCommands cuts the lines
+// into commands.
 func verifySteps(c *Contract, bundleFile string, pdfs []string) ([]string, error) {
 	roots, untrusted, err := tsaPEM(c.Keys)
 	if err != nil {
@@ -66,14 +67,44 @@ func verifySteps(c *Contract, bundleFile string, pdfs []string) ([]string, error
 	if len(roots) > 0 {
 		// Every token of every checkpoint in the bundle, whichever
 		// checkpoint a separately downloaded report stands on.
-		l := `for t in checkpoints/*.tst.*; do openssl ts -verify -data "${t%.tst.*}.note.signed" -in "$t" -token_in -CAfile ` + bundleTSARoots
+		verify := `    -CAfile ` + bundleTSARoots
 		if len(untrusted) > 0 {
-			l += " -untrusted " + bundleTSAUntrusted
+			verify += " -untrusted " + bundleTSAUntrusted
 		}
-		cmd = append(cmd, l+"; done")
+		cmd = append(cmd, "for t in checkpoints/*.tst.*; do",
+			`  openssl ts -verify -data "${t%.tst.*}.note.signed" -in "$t" -token_in \`,
+			verify,
+			"done")
 	}
 	for _, p := range pdfs {
 		cmd = append(cmd, "pdfsig "+p)
 	}
 	return cmd, nil
+}
+
+// splitCommands groups the lines of verifySteps into commands: a line
+// ending in a backslash continues, a for loop runs to its done.
+func splitCommands(lines []string) [][]string {
+	var out [][]string
+	var cur []string
+	loop := false
+	for _, l := range lines {
+		cur = append(cur, l)
+		switch {
+		case strings.HasPrefix(l, "for "):
+			loop = true
+			continue
+		case loop && l != "done":
+			continue
+		case strings.HasSuffix(l, "\\"):
+			continue
+		}
+		loop = false
+		out = append(out, cur)
+		cur = nil
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }

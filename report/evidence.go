@@ -128,8 +128,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	}
 	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
 	for i, ic := range c.IdentityChecks {
-		d.subheading(fmt.Sprintf("实名认证 %d  Identity check %d", i+1, i+1))
-		d.kv([][2]string{
+		pairs := [][2]string{
 			{"主体 Subject", show(ic.Subject)},
 			{"证件号码 ID number", show(ic.IDNumber)},
 			{"企业 Company", ic.Company},
@@ -141,7 +140,10 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 			{"!核验来源 Source", ic.Source},
 			{"!数字证书 Certificate", ic.CA + "  " + ic.CertSerial},
 			{"叶子序号 Leaf", "#" + strconv.FormatUint(ic.LeafIndex, 10)},
-		})
+		}
+		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
+		d.subheading(fmt.Sprintf("实名认证 %d  Identity check %d", i+1, i+1))
+		d.kv(pairs)
 	}
 
 	endings(d, c, show)
@@ -165,7 +167,6 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		" Each leaf hash is SHA-256(0x00 || leaf bytes); the audit path runs from the leaf up and verifies against the checkpoint of size %d.",
 		ni.Size, hashB64(ni.Root), ni.Size), 8.5)
 	for i, e := range c.Events {
-		d.subheading(fmt.Sprintf("事件 %d · %s · 叶子 #%d", i+1, label(kindLabels, e.Kind), e.LeafIndex))
 		rows := [][]cell{
 			{lbl("叶子哈希 Leaf hash"), hash(hashHex(e.LeafHash))},
 			{lbl("检查点 Checkpoint"), val(fmt.Sprintf("size %d  root %s", ni.Size, hashB64(ni.Root)))},
@@ -173,6 +174,13 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		for j, h := range e.Inclusion {
 			rows = append(rows, []cell{lbl(fmt.Sprintf("路径 Path %d", j+1)), hash(hashHex(h))})
 		}
+		// An event's proof is one block: never a path without its leaf.
+		h := subheadingHeight + 2.5
+		for _, r := range rows {
+			h += d.rowHeight([]float64{38, contentW - 38}, r)
+		}
+		d.keep(h)
+		d.subheading(fmt.Sprintf("事件 %d · %s · 叶子 #%d", i+1, label(kindLabels, e.Kind), e.LeafIndex))
 		for _, r := range rows {
 			d.row([]float64{38, contentW - 38}, r, nil)
 		}
@@ -209,15 +217,17 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		if !t.ImprintsOK {
 			match = "不一致 DOES NOT MATCH"
 		}
-		d.subheading(fmt.Sprintf("时间戳 %d  Token %d", i+1, i+1))
-		d.kv([][2]string{
+		pairs := [][2]string{
 			{"!时间戳机构 TSA", t.TSA},
 			{"!时间 genTime", fmtTime(t.GenTime)},
 			{"!序列号 Serial", t.Serial},
 			{"!策略 Policy", t.Policy},
 			{"!摘要 Imprint", t.Hash + " " + t.Imprint},
 			{"!检查点便笺摘要 SHA-256(note)", hex.EncodeToString(noteSum[:]) + "  " + match},
-		})
+		}
+		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
+		d.subheading(fmt.Sprintf("时间戳 %d  Token %d", i+1, i+1))
+		d.kv(pairs)
 	}
 
 	d.heading("八、公钥", "Public keys")
@@ -275,10 +285,10 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 			}
 			cr2 = append(cr2, []cell{hash(e.ReportNumber), val(label(custodyLabels, e.Kind)), val(requester(c, e.Requester)), val(rev), val(fmtTime(e.At)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
 		}
-		d.table([]float64{36, 30, 32, 20, 44, contentW - 162}, []string{"报告编号 Report", "类型 Kind", "申请方 Requester", "个人信息 PII", "时间 Time", "叶子 Leaf"}, cr2)
+		d.table([]float64{38, 30, 34, 22, 40, contentW - 164}, []string{"报告编号 Report", "类型 Kind", "申请方 Requester", "个人信息 PII", "时间 Time", "叶子 Leaf"}, cr2)
 	}
 
-	d.pdf.AddPage()
+	d.keep(120)
 	d.heading("十、自行验证方法", "How to verify this report yourself")
 	bundleFile := r.bundleFile
 	if bundleFile == "" {
@@ -293,7 +303,11 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.code(steps)
+	// One block per command: the verifier's long key lines are set small
+	// enough not to wrap, the others at the normal size.
+	for _, cmd := range splitCommands(steps) {
+		d.code(cmd)
+	}
 	d.subheading("2. 用 Go 标准库验证默克尔证明 Check the Merkle proofs with Go's sumdb/tlog")
 	d.code([]string{
 		"// golang.org/x/mod/sumdb/tlog and golang.org/x/mod/sumdb/note",

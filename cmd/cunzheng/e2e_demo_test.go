@@ -160,18 +160,24 @@ func runPrintedCommands(t *testing.T, bundle, report []byte) {
 // continuation lines.
 func printedCommands(text string) []string {
 	var cmds []string
-	cont := false
+	cont, loop := false, false
 	for _, l := range strings.Split(text, "\n") {
 		l = strings.TrimSpace(l)
 		switch {
-		case cont:
+		case cont || loop:
 			cmds[len(cmds)-1] += "\n    " + l
-		case strings.HasPrefix(l, "cunzheng verify "), strings.HasPrefix(l, "unzip "), strings.HasPrefix(l, "for t in checkpoints/"), strings.HasPrefix(l, "openssl "), strings.HasPrefix(l, "pdfsig "):
+		case strings.HasPrefix(l, "cunzheng verify "), strings.HasPrefix(l, "unzip "), strings.HasPrefix(l, "openssl "), strings.HasPrefix(l, "pdfsig "):
 			cmds = append(cmds, l)
+		case strings.HasPrefix(l, "for "):
+			cmds = append(cmds, l)
+			loop = true
 		default:
 			continue
 		}
 		cont = strings.HasSuffix(l, "\\")
+		if l == "done" {
+			loop = false
+		}
 	}
 	return cmds
 }
