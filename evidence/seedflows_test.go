@@ -91,4 +91,3 @@ func mapValues(m map[string]string) []string {
 	}
 	return out
 }
-
