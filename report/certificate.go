@@ -84,7 +84,14 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		recv := joinNonEmpty(" · ", show(s.ReceiveAccount), show(s.ReceivePhone), show(s.ReceiveEmail))
 		var checks []string
 		for _, m := range s.Methods {
-			checks = append(checks, label(methodLabels, m.Name)+"  "+fmtTime(m.At))
+			checks = append(checks, joinNonEmpty("  ", label(methodLabels, m.Name), label(resultLabels, m.Result), fmtTime(m.At)))
+		}
+		var ids []string
+		for _, ic := range c.IdentityChecks {
+			if ic.Account.Value != "" && ic.Account.Value == s.Account.Value {
+				ids = append(ids, joinNonEmpty("  ", label(methodLabels, ic.Method), label(resultLabels, ic.Result),
+					ic.Source, strings.TrimSpace(ic.CA+" "+ic.CertSerial), fmtTime(ic.At)))
+			}
 		}
 		var pos []string
 		for _, p := range s.Positions {
@@ -110,10 +117,14 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 			{"!接收合同账号/手机/邮箱 Received by", recv},
 			{"签署IP Sign IP", show(s.SignIP)},
 			{"签署事件叶子 Leaf", leaf},
+			{"!实名认证 Identity checks", strings.Join(ids, "\n")},
 			{"!签署校验方式 Checks", strings.Join(checks, "\n")},
 			{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
 			{"!签署文件及位置 File, positions", joinNonEmpty("\n", s.SignedFile, strings.Join(pos, "\n"))},
 		}...)
+		if s.SealID != "" {
+			pairs = append(pairs, [2]string{"!印章 Seal", s.SealID + "  SHA-256 " + s.SealSHA256})
+		}
 		// A signer's block never splits across pages.
 		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
 		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -138,9 +139,11 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 			{"方式 Method", label(methodLabels, ic.Method)},
 			{"时间 Time", fmtTime(ic.At)},
 			{"!核验来源 Source", ic.Source},
-			{"!数字证书 Certificate", ic.CA + "  " + ic.CertSerial},
+			{"!数字证书 Certificate", strings.TrimSpace(ic.CA + "  " + ic.CertSerial)},
 			{"叶子序号 Leaf", "#" + strconv.FormatUint(ic.LeafIndex, 10)},
 		}
+		pairs = append(pairs, detailPairs(ic.Details, show)...)
+		pairs = slices.DeleteFunc(pairs, func(p [2]string) bool { return p[1] == "" })
 		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
 		d.subheading(fmt.Sprintf("实名认证 %d  Identity check %d", i+1, i+1))
 		d.kv(pairs)
@@ -151,7 +154,11 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	d.heading("三、意愿认证", "Intent verifications")
 	var vr [][]cell
 	for _, iv := range c.Intents {
-		vr = append(vr, []cell{val(show(iv.Subject)), val(label(methodLabels, iv.Method)), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
+		method := label(methodLabels, iv.Method)
+		for _, p := range detailPairs(iv.Details, show) {
+			method += "\n" + strings.TrimPrefix(p[0], "!") + " " + p[1]
+		}
+		vr = append(vr, []cell{val(show(iv.Subject)), val(method), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
 	}
 	d.table([]float64{26, 44, 20, 28, 46, contentW - 164}, []string{"主体 Subject", "方式 Method", "结果 Result", "IP", "时间 Time", "叶子 Leaf"}, vr)
 

@@ -93,3 +93,63 @@ func label(m map[string]string, code string) string {
 	}
 	return code
 }
+
+// detailLabels name the facts of a check (Detail.Field).
+var detailLabels = map[string]string{
+	"role":                            "身份 Role",
+	"id_type":                         "证件类型 ID type",
+	"id_front_sha256":                 "身份证正面 ID front SHA-256",
+	"id_back_sha256":                  "身份证反面 ID back SHA-256",
+	"ocr":                             "OCR 识别结果 OCR result",
+	"card_number":                     "银行卡号 Card number",
+	"reserved_phone":                  "预留手机号 Reserved phone",
+	"face.digits":                     "朗读数字 Digits read",
+	"face.similarity":                 "相似度 Similarity",
+	"face.liveness":                   "活体检测 Liveness",
+	"face.video_sha256":               "视频 Video SHA-256",
+	"face.photo_sha256":               "照片 Photo SHA-256",
+	"licence_sha256":                  "营业执照 Licence SHA-256",
+	"licence_ocr":                     "营业执照识别 Licence OCR",
+	"authorization.letter_sha256":     "授权书 Letter SHA-256",
+	"authorization.authorized_person": "被授权人 Authorised person",
+	"remittance.account_name":         "户名 Account name",
+	"remittance.bank":                 "开户银行 Bank",
+	"remittance.branch":               "支行 Branch",
+	"remittance.account_number":       "账号 Account number",
+	"remittance.location":             "开户行所在地 Location",
+	"remittance.amount":               "打款金额 Amount (CNY)",
+	"remittance.result":               "打款核验 Remittance check",
+}
+
+// valueLabels name the coded public values of details.
+var valueLabels = map[string]string{
+	"legal_representative": "法定代表人 Legal representative",
+	"agent":                "经办人 Agent",
+	"authorized":           "被授权人 Authorised person",
+	"resident_id":          "居民身份证 Resident ID card",
+	"residence_permit":     "港澳台居民居住证 Residence permit (HK/Macao/Taiwan)",
+	"passport":             "护照 Passport",
+	"other":                "其他 Other",
+	"passed":               "通过 Passed",
+	"failed":               "未通过 Failed",
+}
+
+// detailPairs prints details as label/value pairs.
+func detailPairs(ds []Detail, show func(Personal) string) [][2]string {
+	var out [][2]string
+	for _, dt := range ds {
+		v := label(valueLabels, dt.Public)
+		if dt.Public == "" {
+			v = show(dt.Value)
+		}
+		if v == "" {
+			continue
+		}
+		l := label(detailLabels, dt.Field)
+		if len(v) > 40 {
+			l = "!" + l
+		}
+		out = append(out, [2]string{l, v})
+	}
+	return out
+}

@@ -133,6 +133,8 @@ type Signer struct {
 	SignedFile      string
 	Positions       []Position
 	SignedLeafIndex uint64 // leaf index of the contract.signed event
+	// SealID and SealSHA256 name the seal used (印章管控), if any.
+	SealID, SealSHA256 string
 	// Signed is set once the signer's contract.signed is recorded;
 	// Rejected when the signer rejected the contract instead.
 	Signed, Rejected bool
@@ -140,8 +142,9 @@ type Signer struct {
 
 // Method is one verification performed before signing.
 type Method struct {
-	Name string // e.g. "sms_code"
-	At   time.Time
+	Name   string // e.g. "sms_code"
+	Result string
+	At     time.Time
 }
 
 // Position is where a signature was placed on a page, as fractions of the
@@ -160,6 +163,8 @@ type File struct {
 
 // IdentityCheck is one real-name verification (实名认证).
 type IdentityCheck struct {
+	// Account is the subject's account, to list the check with its signer.
+	Account    Personal
 	Subject    Personal // the person or enterprise checked
 	Company    string   // the enterprise, for an enterprise check or an agent
 	CreditCode string
@@ -172,16 +177,30 @@ type IdentityCheck struct {
 	CertSerial string
 	At         time.Time
 	LeafIndex  uint64
+	// Details are the method's own facts, in the order shown.
+	Details []Detail
 }
 
 // IntentVerification is one intent check (意愿认证) for this contract.
 type IntentVerification struct {
+	Account   Personal
 	Subject   Personal
-	Method    string // sms_code, face, password, otp_token
+	Method    string // sms_code, face, password, otp_token, liveness
 	Result    string
 	At        time.Time
 	IP        Personal
 	LeafIndex uint64
+	Details   []Detail
+}
+
+// Detail is one fact of a check (the card number of 银行卡四要素, the
+// similarity of 刷脸): Field is its code in the event schema ("card_number",
+// "face.similarity"), which names its label; a public fact is in Public, a
+// personal one in Value (masked unless revealed).
+type Detail struct {
+	Field  string
+	Public string
+	Value  Personal
 }
 
 // Event is one timeline entry with its place in the ledger.

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -264,11 +265,13 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 				Company: str(r, "actor.company"), CreditCode: str(r, "actor.credit_code"),
 				Phone: personal(r, "actor.phone", report.KindPhone), Method: dstr(d, "method"), Source: dstr(d, "source"),
 				Result: dstr(d, "result"), CA: dstr(d, "ca"), CertSerial: sealedOr(r, d, "cert_serial"), At: r.Time, LeafIndex: r.Index,
+				Account: personal(r, "actor.account", report.KindAccount), Details: details(r, d),
 			})
 		case "intent.verified":
 			c.Intents = append(c.Intents, report.IntentVerification{
 				Subject: personal(r, "actor.name", report.KindName), Method: dstr(d, "method"), Result: dstr(d, "result"),
 				At: r.Time, IP: personal(r, "actor.ip", report.KindIP), LeafIndex: r.Index,
+				Account: personal(r, "actor.account", report.KindAccount), Details: details(r, d),
 			})
 		case "contract.signed":
 			sg := signer(r)
@@ -282,6 +285,9 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 					sg.SignedFile = dstr(doc, "sha256")
 				}
 			}
+			if seal, ok := d["seal"].(map[string]any); ok {
+				sg.SealID, sg.SealSHA256 = dstr(seal, "id"), dstr(seal, "sha256")
+			}
 			if ps, ok := d["positions"].([]any); ok {
 				for _, p := range ps {
 					if pm, ok := p.(map[string]any); ok {
@@ -293,7 +299,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 				for _, id := range ids {
 					if s, ok := id.(string); ok {
 						if iv, ok := intents[s]; ok {
-							sg.Methods = append(sg.Methods, report.Method{Name: dstr(data(iv), "method"), At: iv.Time})
+							sg.Methods = append(sg.Methods, report.Method{Name: dstr(data(iv), "method"), Result: dstr(data(iv), "result"), At: iv.Time})
 						}
 					}
 				}
@@ -336,6 +342,56 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		}
 	}
 	return c
+}
+
+// detailFields are the facts of identity and intent checks a report
+// shows, in order: kind 0 is public data, any other a sealed value of that
+// kind (evidence seals these paths).
+var detailFields = []struct {
+	path string
+	kind report.Kind
+}{
+	{"role", 0}, {"id_type", 0}, {"id_front_sha256", report.KindText}, {"id_back_sha256", report.KindText},
+	{"ocr", report.KindText}, {"card_number", report.KindBankCard}, {"reserved_phone", report.KindPhone},
+	{"face.digits", report.KindText}, {"face.similarity", 0}, {"face.liveness", 0},
+	{"face.video_sha256", report.KindText}, {"face.photo_sha256", report.KindText},
+	{"licence_sha256", 0}, {"licence_ocr", report.KindText},
+	{"authorization.letter_sha256", 0}, {"authorization.authorized_person", report.KindName},
+	{"remittance.account_name", report.KindText}, {"remittance.bank", 0}, {"remittance.branch", 0},
+	{"remittance.account_number", report.KindBankCard}, {"remittance.location", 0}, {"remittance.amount", 0},
+	{"remittance.result", 0},
+}
+
+// details reads the facts of a check that its record holds.
+func details(r evidence.Record, d map[string]any) []report.Detail {
+	var out []report.Detail
+	for _, f := range detailFields {
+		if f.kind != 0 {
+			if p := personal(r, "data."+f.path, f.kind); p.Value != "" || p.Erased {
+				out = append(out, report.Detail{Field: f.path, Value: p})
+			}
+			continue
+		}
+		m := d
+		key := f.path
+		if parent, child, ok := strings.Cut(f.path, "."); ok {
+			m, _ = d[parent].(map[string]any)
+			key = child
+		}
+		var v string
+		switch x := m[key].(type) {
+		case string:
+			v = x
+		case fmt.Stringer:
+			v = x.String()
+		case float64:
+			v = strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		if v != "" {
+			out = append(out, report.Detail{Field: f.path, Public: v})
+		}
+	}
+	return out
 }
 
 // files reads the files of a contract.sent or contract.completed, their

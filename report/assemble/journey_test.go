@@ -2,6 +2,7 @@ package assemble_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -147,4 +148,61 @@ func layoutText(t *testing.T, pdf []byte) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// TestSeedFlowsShown records the seed's flows (every 实名认证 and 意愿认证
+// method, person and enterprise, a failed check, a seal) and checks that
+// the certificate page and the evidence report name every method in
+// Chinese and English with its result, source and CA, show the personal
+// facts only when unmasked, and the public ones always.
+func TestSeedFlowsShown(t *testing.T) {
+	ctx := context.Background()
+	_, ev, _, demo, led, src := newDemoSource(t, true)
+	p, err := ev.Authenticate(demo.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile("../../evidence/testdata/seed_flows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ev.Ingest(ctx, p, body); err != nil {
+		t.Fatal(err)
+	}
+	led.publish(t)
+	svc, err := report.New(report.Config{KeyDir: t.TempDir(), Source: src, Custody: assemble.Custody{Evidence: ev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	methods := []string{"银行卡四要素 Bank card 4-factor", "人脸识别 Face recognition", "手机身份认证 Mobile identity", "企业四要素 Enterprise 4-factor",
+		"企业对公打款 Corporate remittance", "授权书认证 Authorization letter", "统一企业信息认证 Unified enterprise check",
+		"活体识别 Liveness detection", "短信验证码校验 SMS code", "签约密码 Signing password", "动态令牌 OTP token"}
+	public := []string{"未通过 Failed", "银联", "公安部", "工商", "CFCA", "BJCA", "ZJCA", "法定代表人", "经办人", "居民身份证", "0.93", "中国工商银行",
+		"苏州工业园区支行", "江苏省苏州市", "0.37", "SEAL-HZ-001", "杭州供应链有限公司", "91330100MA27XYZ12Q"}
+	personal := []string{"6222020200112233445", "13755550000", "1102020509000012345", "奥巴马", "0839", "杭州供应链有限公司苏州分公司"}
+	dir := os.Getenv("CUNZHENG_ARTIFACTS")
+	for _, reveal := range []bool{false, true} {
+		var all string
+		for _, kind := range []string{report.KindCertificate, report.KindEvidence} {
+			pdf, _, err := svc.Issue(ctx, kind, demo.Tenant.ID, demo.Tenant.ID+"/legal", "SF-2026-0001", reveal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dir != "" {
+				os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%s-reveal-%v.pdf", kind, reveal)), pdf, 0o644)
+			}
+			all += layoutText(t, pdf)
+		}
+		flat := strings.Join(strings.Fields(all), " ")
+		for _, want := range append(methods, public...) {
+			if !strings.Contains(flat, want) {
+				t.Errorf("reveal %v: documents lack %q", reveal, want)
+			}
+		}
+		for _, v := range personal {
+			if got := strings.Contains(all, v); got != reveal {
+				t.Errorf("reveal %v: documents show %q: %v", reveal, v, got)
+			}
+		}
+	}
 }
