@@ -206,11 +206,16 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	}
 	d.table([]float64{28, 66, 26, contentW - 120}, []string{"签署方 Role", "名称 Name", "密钥哈希 Key hash", "联署时间 Cosigned at"}, cr)
 	if c.Latest.Size > ni.Size {
-		d.subheading(fmt.Sprintf("一致性证明 Consistency proof: size %d → %d", ni.Size, latest.Size))
 		rows := [][]cell{{lbl("最新根 Newest root"), val(hashB64(latest.Root))}}
 		for j, h := range c.Consistency {
 			rows = append(rows, []cell{lbl(fmt.Sprintf("证明 Proof %d", j+1)), hash(hashHex(h))})
 		}
+		h := subheadingHeight + 1
+		for _, r := range rows {
+			h += d.rowHeight([]float64{38, contentW - 38}, r)
+		}
+		d.keep(h)
+		d.subheading(fmt.Sprintf("一致性证明 Consistency proof: size %d → %d", ni.Size, latest.Size))
 		for _, r := range rows {
 			d.row([]float64{38, contentW - 38}, r, nil)
 		}
