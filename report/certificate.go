@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"slices"
 	"net/url"
 	"strconv"
 	"strings"
@@ -16,6 +17,8 @@ type render struct {
 	// bundleFile is the bundle's file name when the document is rendered
 	// for a bundle, which the evidence report's commands then use.
 	bundleFile string
+	// seal is the operator's seal PNG; nil draws one from Issuer.
+	seal []byte
 }
 
 // verifyLink is the online verification address printed and encoded in the
@@ -126,6 +129,7 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 			pairs = append(pairs, [2]string{"!印章 Seal", s.SealID + "  SHA-256 " + s.SealSHA256})
 		}
 		// A signer's block never splits across pages.
+		pairs = slices.DeleteFunc(pairs, func(p [2]string) bool { return p[0] == "!实名认证 Identity checks" && p[1] == "" })
 		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
 		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
 		d.kv(pairs)
@@ -187,10 +191,13 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.cell(qrSide, 4, "扫码在线验证 Scan to verify", "C", false, false)
 	d.pdf.SetXY(marginL, max(rowsEnd, top+qrSide+6))
 	d.space(2)
-	d.para("本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，"+
+	lead := "本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，"+
 		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。"+
 		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint "+
-		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs.", 8.5)
+		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs."
+	if err := d.signatureBlock(lead, r.Issuer, req.IssuedAt, r.VerifyURL, r.seal); err != nil {
+		return nil, err
+	}
 	return d.finish()
 }
 

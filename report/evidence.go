@@ -329,6 +329,9 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	})
 	d.para("每个包含证明同时以 C2SP tlog-proof 格式提供（proofs/<叶子序号>.tlog-proof），可用该生态的任何工具检查。"+
 		" Every inclusion proof is also provided as a C2SP tlog-proof file (proofs/<index>.tlog-proof) for the tools of that ecosystem.", 9)
+	if err := d.signatureBlock("", r.Issuer, req.IssuedAt, r.VerifyURL, r.seal); err != nil {
+		return nil, err
+	}
 	return d.finish()
 }
 

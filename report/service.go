@@ -90,6 +90,9 @@ type Config struct {
 	// Issuer names the issuing platform on every page. The default is
 	// DefaultIssuer.
 	Issuer string
+	// IssuerSeal is a PNG of the issuer's e-seal, drawn in the signature
+	// block; the default draws a round seal from Issuer.
+	IssuerSeal []byte
 	// VerifyURL is the online verification page the QR codes point to. The
 	// default is DefaultVerifyURL.
 	VerifyURL string
@@ -173,6 +176,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxSigning <= 0 {
 		cfg.MaxSigning = DefaultMaxSigning
 	}
+	if cfg.IssuerSeal != nil {
+		if err := checkSealPNG(cfg.IssuerSeal); err != nil {
+			return nil, err
+		}
+	}
 	s := cfg.Signer
 	var err error
 	switch {
@@ -246,7 +254,7 @@ func (s *Service) pdf(ctx context.Context, kind string, c *Contract, req Request
 	if err := checkProofs(c); err != nil {
 		return nil, err
 	}
-	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool, signer: s.signer, bundleFile: bundleFile}
+	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool, signer: s.signer, bundleFile: bundleFile, seal: s.cfg.IssuerSeal}
 	var (
 		doc    []byte
 		err    error
