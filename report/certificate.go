@@ -2,8 +2,8 @@ package report
 
 import (
 	"fmt"
-	"slices"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -191,9 +191,9 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.cell(qrSide, 4, "扫码在线验证 Scan to verify", "C", false, false)
 	d.pdf.SetXY(marginL, max(rowsEnd, top+qrSide+6))
 	d.space(2)
-	lead := "本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，"+
-		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。"+
-		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint "+
+	lead := "本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，" +
+		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。" +
+		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint " +
 		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs."
 	if err := d.signatureBlock(lead, r.Issuer, req.IssuedAt, r.VerifyURL, r.seal); err != nil {
 		return nil, err
