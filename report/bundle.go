@@ -111,6 +111,11 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		}
 		m.Keys.DocumentSigning = add("keys/document-signing.pem", chain)
 	}
+	for _, o := range c.Originals {
+		m.Documents = append(m.Documents, tlogfmt.ManifestDocument{
+			Path: add("contract/"+o.SHA256+".pdf", o.Data), Name: o.Name, SHA256: o.SHA256, Index: o.LeafIndex,
+		})
+	}
 	add(tlogfmt.BundleCertificatePDF, certPDF)
 	add(tlogfmt.BundleEvidencePDF, evPDF)
 	readme, err := bundleReadme(c, req, ni)
@@ -168,6 +173,13 @@ func bundleReadme(c *Contract, req Request, ni noteInfo) (string, error) {
 		"tokens with OpenSSL and the PDF signatures with poppler's pdfsig):\n\n")
 	for _, l := range steps {
 		sb.WriteString("  " + l + "\n")
+	}
+	if len(c.Originals) > 0 {
+		sb.WriteString("\nThe original contract documents are in contract/, named by their SHA-256, which verify bundle\n" +
+			"checks against the leaf that records it; to see the hashes yourself:\n\n  sha256sum contract/*.pdf\n")
+		for _, o := range c.Originals {
+			fmt.Fprintf(&sb, "  # %s  leaf %d: %s\n", o.SHA256, o.LeafIndex, o.Name)
+		}
 	}
 	sb.WriteString("\nLayout: manifest.json lists every file with its SHA-256; leaves/<index>.leaf are the logged bytes;\n" +
 		"proofs/<index>.tlog-proof are C2SP tlog-proof inclusion proofs; checkpoints/<size>.note.signed is the note as\n" +

@@ -60,6 +60,10 @@ type Contract struct {
 	// Tenant is the name of the tenant whose contract it is; reports name
 	// it as the requester (申请方).
 	Tenant string
+	// Originals are the original documents the platform stored (PUT
+	// /v1/documents) whose SHA-256 a leaf of the contract records: the
+	// bundle carries them and verify bundle checks them against the leaf.
+	Originals []Original
 	// Signers are the signing parties (签署记录), in signing order.
 	Signers []Signer
 	// IdentityChecks are the real-name checks (实名认证) of every party.
@@ -152,6 +156,14 @@ type Method struct {
 type Position struct {
 	Page int
 	X, Y float64
+}
+
+// Original is an original document and the leaf that records its hash.
+type Original struct {
+	Name      string
+	SHA256    string
+	Data      []byte
+	LeafIndex uint64
 }
 
 // File is a completed document and its fingerprints.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -91,6 +92,7 @@ type console struct {
 //	POST /console/search                   search (number, name, account, from, to, cursor)
 //	GET  /console/contracts/:id            a contract's timeline and downloads
 //	POST /console/contracts/:id/download   kind, reveal, confirm
+//	GET  /console/contracts/:id/documents/:sha256   an original document of the contract
 func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
 	h := newConsole(cfg)
 	return func(r gin.IRouter) {
@@ -100,6 +102,7 @@ func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
 		r.POST("/console/search", h.search)
 		r.GET("/console/contracts/:id", h.contract)
 		r.POST("/console/contracts/:id/download", h.download)
+		r.GET("/console/contracts/:id/documents/:sha256", h.document)
 	}
 }
 
@@ -398,6 +401,51 @@ type timelineEntry struct {
 	Report *reportEntry
 }
 
+// documentEntry is a document a leaf of the contract records.
+type documentEntry struct {
+	Name, SHA256 string
+}
+
+// contractDocuments lists the documents the contract's leaves record by
+// hash, once each: the files sent and completed, and signed documents.
+func contractDocuments(recs []evidence.Record) []documentEntry {
+	var out []documentEntry
+	add := func(name, h string) {
+		if h == "" {
+			return
+		}
+		for i := range out {
+			if out[i].SHA256 == h {
+				if out[i].Name == "" {
+					out[i].Name = name
+				}
+				return
+			}
+		}
+		out = append(out, documentEntry{name, h})
+	}
+	for _, r := range recs {
+		if r.Public == nil {
+			continue
+		}
+		if doc, ok := r.Public.Data["document"].(map[string]any); ok {
+			h, _ := doc["sha256"].(string)
+			add("", h)
+		}
+		fs, _ := r.Public.Data["files"].([]any)
+		for i, f := range fs {
+			fm, _ := f.(map[string]any)
+			h, _ := fm["sha256"].(string)
+			name := ""
+			if r.Opened != nil {
+				name = r.Opened.Fields[fmt.Sprintf("data.files[%d].name", i)].Value
+			}
+			add(name, h)
+		}
+	}
+	return out
+}
+
 type reportEntry struct {
 	Number, Document string
 	Revealed         bool
@@ -412,8 +460,11 @@ type contractData struct {
 	// erasures of its parties listed with them.
 	Events, Reports, Related int
 	Checkpoint               uint64
-	Downloads                bool
-	Error                    string
+	// Documents are the contract's files by the hashes its leaves record;
+	// the originals the platform stored download from here.
+	Documents []documentEntry
+	Downloads bool
+	Error     string
 }
 
 func (h *console) contract(c *gin.Context) {
@@ -485,6 +536,7 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 			Receipt: evidence.Receipt{Index: e.index}}, Leaf: leaf})
 	}
 	slices.SortFunc(recs, func(a, b evidence.Record) int { return cmp.Compare(a.Index, b.Index) })
+	d.Documents = contractDocuments(recs)
 	for _, r := range recs {
 		lh := rfc6962.DefaultHasher.HashLeaf(r.Leaf)
 		e := timelineEntry{Index: r.Index, Kind: string(r.Kind), Time: r.Time, LeafHash: hex.EncodeToString(lh), Proof: "pending"}
@@ -611,4 +663,44 @@ func (h *console) download(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="`+is.ReportNumber+"-"+k.file+`"`)
 	c.Header("X-Report-Number", is.ReportNumber)
 	c.Data(http.StatusOK, k.ctype, out)
+}
+
+// document serves an original document of the contract, as the platform
+// stored it (PUT /v1/documents), when a leaf of the contract records its
+// hash.
+func (h *console) document(c *gin.Context) {
+	ss, ok := h.authorized(c)
+	if !ok {
+		return
+	}
+	id, sha := c.Param("id"), c.Param("sha256")
+	back := message{Link: "/console/contracts/" + id, LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	_, recs, err := h.cfg.Evidence.Records(c.Request.Context(), ss.Principal, id, h.cfg.Log.Leaf)
+	if err != nil {
+		h.contractError(c, ss, err)
+		return
+	}
+	if !slices.ContainsFunc(contractDocuments(recs), func(d documentEntry) bool { return d.SHA256 == sha }) {
+		m := back
+		m.TitleZH, m.TitleEN, m.TextZH, m.TextEN = "未找到文件", "No such document", "该合同的记录中没有这个文件哈希。", "No record of this contract names this document hash."
+		h.page(c, http.StatusNotFound, "message.html", ss, m)
+		return
+	}
+	b, err := h.cfg.Evidence.Document(ss.Principal, sha)
+	if errors.Is(err, evidence.ErrNotFound) {
+		m := back
+		m.TitleZH, m.TitleEN = "原件未存档", "Original not stored"
+		m.TextZH = "签约平台只提交了该文件的哈希，没有提交原件（混合云模式）。"
+		m.TextEN = "The signing platform sent only this document's hash, not the document (hybrid-cloud mode)."
+		h.page(c, http.StatusNotFound, "message.html", ss, m)
+		return
+	}
+	if err != nil {
+		h.contractError(c, ss, err)
+		return
+	}
+	h.logger.InfoContext(c.Request.Context(), "console original download", "tenant", ss.Principal.Tenant.ID, "sha256", sha)
+	c.Header("Content-Disposition", `attachment; filename="`+sha+`.pdf"`)
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/pdf", b)
 }

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"net/url"
@@ -159,4 +160,50 @@ func TestConsoleUnmaskedDownloads(t *testing.T) {
 func readAll(dst *strings.Builder, r *http.Response) (int64, error) {
 	defer r.Body.Close()
 	return io.Copy(dst, r.Body)
+}
+
+// TestConsoleOriginalDownload: the original the platform stored downloads
+// from the contract page; a hash the contract does not record does not.
+func TestConsoleOriginalDownload(t *testing.T) {
+	e := newConsoleEnv(t)
+	p, err := e.svc.Authenticate(e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	original := []byte("%PDF-1.7\n% signed contract\n%%EOF\n")
+	h := sha256Hex(original)
+	if _, err := e.svc.PutDocument(p, h, original); err != nil {
+		t.Fatal(err)
+	}
+	other := []byte("%PDF-1.7\n% another contract\n%%EOF\n")
+	if _, err := e.svc.PutDocument(p, sha256Hex(other), other); err != nil {
+		t.Fatal(err)
+	}
+	batch := strings.ReplaceAll(`{"events":[{"id":"o-done","kind":"contract.completed","time":"2026-05-01T10:00:00+08:00","contract":{"id":"O-1","name":"供货合同"},"data":{"files":[{"name":"供货合同.pdf","sha256":"HASH"}]}}]}`, "HASH", h)
+	if _, err := e.svc.Ingest(context.Background(), p, []byte(batch)); err != nil {
+		t.Fatal(err)
+	}
+	waitCovered(t, e.log)
+	b := e.browser("192.0.2.9:1")
+	b.signIn(t, e.key)
+	page := b.do(t, "GET", "/console/contracts/O-1", nil).Body.String()
+	link := "/console/contracts/O-1/documents/" + h
+	if !strings.Contains(page, `href="`+link+`"`) || !strings.Contains(page, "供货合同.pdf") {
+		t.Fatalf("contract page lacks the original's link:\n%s", page)
+	}
+	w := b.do(t, "GET", link, nil)
+	if w.Code != 200 || w.Body.String() != string(original) || w.Header().Get("Content-Type") != "application/pdf" {
+		t.Fatalf("original: %d %q", w.Code, w.Header().Get("Content-Type"))
+	}
+	if w := b.do(t, "GET", "/console/contracts/O-1/documents/"+sha256Hex(other), nil); w.Code != http.StatusNotFound {
+		t.Errorf("another contract's document through O-1: %d", w.Code)
+	}
+	if w := e.browser("192.0.2.10:1").do(t, "GET", link, nil); w.Code != http.StatusUnauthorized {
+		t.Errorf("without a session: %d", w.Code)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256Sum(b)
+	return hex.EncodeToString(s[:])
 }

@@ -30,6 +30,9 @@ type Records interface {
 	Records(ctx context.Context, p evidence.Principal, id string, leaf evidence.LeafReader) (*evidence.ContractView, []evidence.Record, error)
 	// TenantName names the tenant, the requester reports print.
 	TenantName(id string) (string, error)
+	// Document returns a stored original document of the tenant;
+	// evidence.ErrNotFound when it was never stored.
+	Document(p evidence.Principal, sha256Hex string) ([]byte, error)
 }
 
 // Ledger is the part of *ledger.Log the assembler uses.
@@ -128,6 +131,9 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 	if c.Platform == "" {
 		c.Platform = s.cfg.Platform
 	}
+	if err := s.originals(p, c, recs); err != nil {
+		return nil, err
+	}
 	c.Checkpoint = report.Checkpoint(cp)
 	c.Keys = s.cfg.Keys
 	c.Events = slices.DeleteFunc(c.Events, func(e report.Event) bool {
@@ -152,6 +158,47 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 		c.Latest, c.Consistency = report.Checkpoint(newest), proof
 	}
 	return c, nil
+}
+
+// originals adds the stored original documents whose hash a proven leaf
+// of the contract records (its completed files, else the signed
+// document), each once, with that leaf.
+func (s *Source) originals(p evidence.Principal, c *report.Contract, recs []evidence.Record) error {
+	seen := map[string]bool{}
+	for _, r := range slices.Backward(recs) {
+		if r.Kind != evidence.KindContractCompleted && r.Kind != evidence.KindContractSigned && r.Kind != evidence.KindContractSent {
+			continue
+		}
+		d := data(r)
+		var hashes []string
+		if doc, ok := d["document"].(map[string]any); ok {
+			hashes = append(hashes, dstr(doc, "sha256"))
+		}
+		for _, f := range files(r, d) {
+			hashes = append(hashes, f.SHA256)
+		}
+		for _, h := range hashes {
+			if h == "" || seen[h] {
+				continue
+			}
+			seen[h] = true
+			b, err := s.cfg.Evidence.Document(p, h)
+			if errors.Is(err, evidence.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("assemble: original document %s: %w", h, err)
+			}
+			name := h
+			for _, f := range c.Files {
+				if f.SHA256 == h && f.Name != "" {
+					name = f.Name
+				}
+			}
+			c.Originals = append(c.Originals, report.Original{Name: name, SHA256: h, Data: b, LeafIndex: r.Index})
+		}
+	}
+	return nil
 }
 
 // kindReportIssued is the chain-of-custody event of an issued report.

@@ -1,8 +1,14 @@
 package assemble_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +19,7 @@ import (
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
+	"github.com/cunzheng/cunzheng/verify"
 )
 
 // rejectedBatch is an enterprise contract that one signer rejects and one
@@ -204,5 +211,66 @@ func TestSeedFlowsShown(t *testing.T) {
 				t.Errorf("reveal %v: documents show %q: %v", reveal, v, got)
 			}
 		}
+	}
+}
+
+// TestOriginalInBundle: the original contract PDF the platform stored is
+// in the bundle, and verify bundle checks its hash against the leaf that
+// records it; a changed original fails.
+func TestOriginalInBundle(t *testing.T) {
+	ctx := context.Background()
+	keys, ev, _, demo, led, src := newDemoSource(t, true)
+	p, err := ev.Authenticate(demo.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	original := []byte("%PDF-1.7\n% the signed 供货合同 as the platform stored it\n%%EOF\n")
+	sum := sha256.Sum256(original)
+	h := hex.EncodeToString(sum[:])
+	if _, err := ev.PutDocument(p, h, original); err != nil {
+		t.Fatal(err)
+	}
+	batch := strings.ReplaceAll(`{"events":[
+{"id":"og-sent","kind":"contract.sent","time":"2026-05-01T09:00:00+08:00","contract":{"id":"OG-1","name":"供货合同"},"actor":{"account":"s@example.com"},"data":{"signers":1}},
+{"id":"og-done","kind":"contract.completed","time":"2026-05-01T10:00:00+08:00","contract":{"id":"OG-1"},"data":{"files":[{"name":"供货合同.pdf","sha256":"HASH"}]}}]}`, "HASH", h)
+	if _, err := ev.Ingest(ctx, p, []byte(batch)); err != nil {
+		t.Fatal(err)
+	}
+	led.publish(t)
+	svc, err := report.New(report.Config{KeyDir: t.TempDir(), Source: src, Custody: assemble.Custody{Evidence: ev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, _, err := svc.Issue(ctx, report.KindBundle, demo.Tenant.ID, demo.Tenant.ID+"/legal", "OG-1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.Bundle(z, bundleOptions(t, keys))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Manifest.Documents) != 1 || res.Manifest.Documents[0].SHA256 != h || res.Manifest.Documents[0].Name != "供货合同.pdf" {
+		t.Fatalf("documents = %+v", res.Manifest.Documents)
+	}
+	// The same bundle with the original changed by one byte.
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	for _, f := range zr.File {
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if f.Name == "contract/"+h+".pdf" {
+			b = bytes.Replace(b, []byte("供货"), []byte("采购"), 1)
+		}
+		w, _ := zw.Create(f.Name)
+		w.Write(b)
+	}
+	zw.Close()
+	if _, err := verify.Bundle(out.Bytes(), bundleOptions(t, keys)); !errors.Is(err, verify.ErrBundleDigest) {
+		t.Errorf("changed original: %v, want ErrBundleDigest", err)
 	}
 }
