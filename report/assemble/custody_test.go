@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/report/reporttest"
@@ -177,13 +178,13 @@ func permutations(n int) [][]int {
 func bundleOptions(t *testing.T, keys *reporttest.Fixture) verify.BundleOptions {
 	t.Helper()
 	var opts verify.BundleOptions
-	v, err := verify.ParseVerifierKey(keys.LogVKey)
+	v, err := tlogfmt.NewVerifier(keys.LogVKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	opts.LogKeys = []note.Verifier{v}
 	for _, n := range keys.Notaries {
-		v, err := verify.ParseVerifierKey(n.VKey)
+		v, err := tlogfmt.NewVerifier(n.VKey)
 		if err != nil {
 			t.Fatal(err)
 		}
