@@ -189,9 +189,25 @@ func (e *Event) documentHashes() []string {
 	return out
 }
 
-// personalDataFields are data members that identify a person and are
-// sealed like actor fields (erasable with the subject).
-var personalDataFields = map[string]bool{"cert_serial": true, "reason": true}
+// personalDataFields are data members (dot paths into data) that identify
+// a person and are sealed like actor fields (erasable with the subject):
+// certificate serials, free text, OCR results, the images and media of a
+// person's checks, reserved phones, the face digits read aloud, the
+// authorised person and the account holder of a remittance.
+var personalDataFields = map[string]bool{
+	"cert_serial": true, "reason": true,
+	"ocr": true, "id_front_sha256": true, "id_back_sha256": true, "reserved_phone": true, "licence_ocr": true,
+	"face.digits": true, "face.video_sha256": true, "face.photo_sha256": true,
+	"authorization.authorized_person": true, "remittance.account_name": true,
+}
+
+// sm4Fields are the sealed paths kept under the subject's SM4 key, as
+// national rules ask of ID numbers: the ID number, and card and account
+// numbers.
+var sm4Fields = map[string]bool{"actor.id_number": true, "data.card_number": true, "data.remittance.account_number": true}
+
+// nestedData are the data members whose object members may be sealed.
+var nestedData = map[string]bool{"face": true, "authorization": true, "remittance": true}
 
 // splitData separates the kind-specific data into its public part and its
 // sealed fields (path -> value). File names are sealed (they often carry the
@@ -200,7 +216,7 @@ func splitData(data map[string]any, eventRef func(id string) string) (public map
 	public = make(map[string]any, len(data))
 	for k, v := range data {
 		switch {
-		case personalDataFields[k]:
+		case personalDataFields[k] || sm4Fields["data."+k]:
 			s, _ := v.(string)
 			personal = append(personal, [2]string{"data." + k, s})
 		case k == "requester":
@@ -209,6 +225,18 @@ func splitData(data map[string]any, eventRef func(id string) string) (public map
 			// the contract's fields.
 			s, _ := v.(string)
 			contract = append(contract, [2]string{"data." + k, s})
+		case nestedData[k]:
+			m, _ := v.(map[string]any)
+			pub := make(map[string]any, len(m))
+			for mk, mv := range m {
+				if p := k + "." + mk; personalDataFields[p] || sm4Fields["data."+p] {
+					s, _ := mv.(string)
+					personal = append(personal, [2]string{"data." + p, s})
+					continue
+				}
+				pub[mk] = mv
+			}
+			public[k] = pub
 		case k == "intents":
 			ids, _ := v.([]any)
 			refs := make([]any, len(ids))

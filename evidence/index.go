@@ -187,7 +187,9 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if c.Name != "" && c.Name != cr.Name {
 				cr.Name = c.Name // its name index entries are written below
 			}
-			cr.Events++
+			if CountsAsEvent(c.Kind) {
+				cr.Events++
+			}
 			if c.Subject != "" && (unerased(it) || !erasedSince(locked, tenant, c)) {
 				// Always: an erasure deletes the account's a/ keys, and the
 				// same account may act again.
@@ -394,14 +396,25 @@ func claimContract(ts *tenantState, c *claim) error {
 	return nil
 }
 
+// CountsAsEvent is the one definition of a contract's event count (事件数)
+// that the console, the API and the reports print: every event the
+// platform recorded naming the contract. The chain of custody
+// (report.issued) is counted apart, as reports issued; the identity checks
+// and registrations of its parties belong to the people and are listed
+// beside the contract's events, not counted among them.
+func CountsAsEvent(k Kind) bool { return k != KindReportIssued && k != KindDataErased }
+
 // ContractView is a contract with its events, for GET /v1/contracts/{id}.
+// Events lists every event naming the contract, report.issued included;
+// EventCount counts those CountsAsEvent admits.
 type ContractView struct {
-	ID     string       `json:"id"`
-	Name   string       `json:"name,omitempty"`
-	First  time.Time    `json:"first"`
-	Last   time.Time    `json:"last"`
-	Status Kind         `json:"status"`
-	Events []EventEntry `json:"events"`
+	ID         string       `json:"id"`
+	Name       string       `json:"name,omitempty"`
+	First      time.Time    `json:"first"`
+	Last       time.Time    `json:"last"`
+	Status     Kind         `json:"status"`
+	EventCount int          `json:"event_count"`
+	Events     []EventEntry `json:"events"`
 }
 
 // Contract returns the contract with id of the principal's tenant and its
@@ -434,6 +447,9 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 			return false, fmt.Errorf("evidence: event entry: %w", err)
 		}
 		v.Events = append(v.Events, e)
+		if CountsAsEvent(e.Kind) {
+			v.EventCount++
+		}
 		return true, nil
 	})
 	if err != nil {
@@ -563,7 +579,8 @@ const (
 	MaxSearchLimit     = 500
 )
 
-// ContractSummary is one search result.
+// ContractSummary is one search result. Events is the event count
+// (CountsAsEvent).
 type ContractSummary struct {
 	ID     string    `json:"id"`
 	Name   string    `json:"name,omitempty"`

@@ -302,7 +302,7 @@ func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*cl
 		commitments[path] = hex.EncodeToString(cm[:])
 	}
 	for _, f := range personal {
-		if f[0] == "actor.id_number" {
+		if sm4Fields[f[0]] {
 			commit(idPart, f[0], f[1])
 		} else {
 			commit(personalPart, f[0], f[1])

@@ -212,3 +212,13 @@ func (r *registry) tenant(id string) (*tenantState, error) {
 	}
 	return ts, nil
 }
+
+// TenantName returns the name of the tenant with id, which reports print
+// as the requester; ErrTenantNotFound if there is none.
+func (s *Service) TenantName(id string) (string, error) {
+	ts, err := s.reg.tenant(id)
+	if err != nil {
+		return "", err
+	}
+	return ts.Name, nil
+}

@@ -90,24 +90,15 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		}
 	}
 
-	var roots, others []byte
-	n := 0
-	for _, der := range c.Keys.TSACert {
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("%w: TSA certificate: %w", ErrEvidence, err)
-		}
-		blk := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		if bytes.Equal(cert.RawIssuer, cert.RawSubject) && cert.CheckSignatureFrom(cert) == nil {
-			roots = append(roots, blk...)
-			continue
-		}
-		m.Keys.TSACerts = append(m.Keys.TSACerts, add(fmt.Sprintf("keys/tsa-%d.pem", n), blk))
-		n++
-		others = append(others, blk...)
+	roots, untrusted, err := tsaPEM(c.Keys)
+	if err != nil {
+		return nil, err
 	}
 	if len(roots) > 0 {
-		m.Keys.TSARoots = add("keys/tsa-ca.pem", roots)
+		m.Keys.TSARoots = add(bundleTSARoots, roots)
+	}
+	if len(untrusted) > 0 {
+		m.Keys.TSACerts = append(m.Keys.TSACerts, add(bundleTSAUntrusted, untrusted))
 	}
 	add("keys/log.vkey", []byte(strings.Join(c.Keys.Log, "\n")+"\n"))
 	if len(c.Keys.Notary) > 0 {
@@ -120,9 +111,18 @@ func writeBundle(c *Contract, req Request, certPDF, evPDF []byte, signer *DocSig
 		}
 		m.Keys.DocumentSigning = add("keys/document-signing.pem", chain)
 	}
+	for _, o := range c.Originals {
+		m.Documents = append(m.Documents, tlogfmt.ManifestDocument{
+			Path: add("contract/"+o.SHA256+".pdf", o.Data), Name: o.Name, SHA256: o.SHA256, Index: o.LeafIndex,
+		})
+	}
 	add(tlogfmt.BundleCertificatePDF, certPDF)
 	add(tlogfmt.BundleEvidencePDF, evPDF)
-	add("README.txt", []byte(bundleReadme(c, req, ni, m.Keys.TSACerts)))
+	readme, err := bundleReadme(c, req, ni)
+	if err != nil {
+		return nil, err
+	}
+	add("README.txt", []byte(readme))
 
 	manifest, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -157,34 +157,39 @@ type bundleFile struct {
 	data []byte
 }
 
-// bundleReadme is README.txt; tsaCerts are the bundle's TSA certificates
-// that are not roots (none when the TSA signs with its root).
-func bundleReadme(c *Contract, req Request, ni noteInfo, tsaCerts []string) string {
+// BundleFileName is the name under which the service serves the bundle of
+// report number n, the name its README's commands use.
+func BundleFileName(n string) string { return n + "-" + KindBundle + ".zip" }
+
+func bundleReadme(c *Contract, req Request, ni noteInfo) (string, error) {
+	steps, err := verifySteps(c, BundleFileName(req.ReportNumber), []string{tlogfmt.BundleCertificatePDF, tlogfmt.BundleEvidencePDF})
+	if err != nil {
+		return "", err
+	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "cunzheng evidence bundle %s\ncontract %s, checkpoint %s size %d\n\n", req.ReportNumber, c.ID, ni.Origin, ni.Size)
-	sb.WriteString("Verify offline, pinning the keys from a published source:\n\n  cunzheng verify bundle evidence-bundle.zip")
-	for _, k := range c.Keys.Log {
-		sb.WriteString(" \\\n    --log-key '" + k + "'")
+	sb.WriteString("Check it offline, pinning the keys from a published source. Run these commands in the directory\n" +
+		"that holds " + BundleFileName(req.ReportNumber) + " (cunzheng verify bundle; then, in the unpacked bundle, the RFC 3161\n" +
+		"tokens with OpenSSL and the PDF signatures with poppler's pdfsig):\n\n")
+	for _, l := range steps {
+		sb.WriteString("  " + l + "\n")
 	}
-	for _, k := range c.Keys.Notary {
-		sb.WriteString(" \\\n    --notary-key '" + k + "'")
+	if len(c.Originals) > 0 {
+		sb.WriteString("\nThe original contract documents are in contract/, named by their SHA-256, which verify bundle\n" +
+			"checks against the leaf that records it; to see the hashes yourself:\n\n  sha256sum contract/*.pdf\n")
+		for _, o := range c.Originals {
+			fmt.Fprintf(&sb, "  # %s  leaf %d: %s\n", o.SHA256, o.LeafIndex, o.Name)
+		}
 	}
-	fmt.Fprintf(&sb, "\n\nRFC 3161 tokens with OpenSSL:\n\n  openssl ts -verify -data checkpoints/%d.note.signed -in checkpoints/%d.tst.0 -token_in \\\n    -CAfile keys/tsa-ca.pem", ni.Size, ni.Size)
-	if len(tsaCerts) > 0 {
-		// Only a TSA signing with an intermediate has one; the file must
-		// exist, or openssl fails before verifying anything.
-		sb.WriteString(" -untrusted " + tsaCerts[0])
-	}
-	sb.WriteString("\n")
-	sb.WriteString("\nPDF signatures:\n\n  pdfsig certificate.pdf\n  pdfsig evidence-report.pdf\n")
 	sb.WriteString("\nLayout: manifest.json lists every file with its SHA-256; leaves/<index>.leaf are the logged bytes;\n" +
 		"proofs/<index>.tlog-proof are C2SP tlog-proof inclusion proofs; checkpoints/<size>.note.signed is the note as\n" +
-		"the log signed it (what the tokens cover), checkpoints/<size>.note adds the notaries' cosignatures.\n")
+		"the log signed it (what the tokens cover), checkpoints/<size>.note adds the notaries' cosignatures;\n" +
+		"keys/ holds the public keys and certificates the commands above use.\n")
 	sb.WriteString("\nWhose leaves: a version 1 leaf (\"v\":1) names its tenant in \"tenant\". A version 2 leaf does not: its\n" +
 		"commitments.tenant is SHA-256(salt || tenant id), with a salt of that leaf's own that only the tenant can\n" +
 		"derive, so nobody reading the public log can tell which leaves are one tenant's. Both kinds verify alike.\n" +
 		"Where the bundle reveals personal data, manifest.json opens each commitment (openings: pointer, base64 salt,\n" +
 		"value), /commitments/tenant included; `cunzheng verify bundle` checks every opening against its leaf and\n" +
 		"that every tenant a leaf names or opens is the same one.\n")
-	return sb.String()
+	return sb.String(), nil
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -13,6 +14,11 @@ type render struct {
 	VerifyURL string     // online verification page; the QR code points here
 	pool      *docPool   // documents with fonts parsed; nil prepares inline
 	signer    *DocSigner // its certificates are listed in the evidence report
+	// bundleFile is the bundle's file name when the document is rendered
+	// for a bundle, which the evidence report's commands then use.
+	bundleFile string
+	// seal is the operator's seal PNG; nil draws one from Issuer.
+	seal []byte
 }
 
 // verifyLink is the online verification address printed and encoded in the
@@ -48,16 +54,22 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.kv([][2]string{
 		{"!合同名称 Contract", c.Name},
 		{"合同编号 Number", c.ID},
-		{"签署人数 Signers", strconv.Itoa(len(c.Signers))},
+		{"签署人数 Signers", strconv.Itoa(signerCount(c))},
 		{"发送时间 Sent", fmtTime(c.SentAt)},
 		{"签约完成时间 Completed", fmtTime(c.CompletedAt)},
+		{"合同状态 Status", label(statusLabels, c.Status)},
+		{"状态时间 As of", fmtTime(c.StatusAt)},
 		{"发件人账号 Sender", strings.TrimSpace(show(c.Sender.Name) + " " + show(c.Sender.Account))},
-		{"所属企业 Company", c.Company},
+		{"所属企业 Company", joinNonEmpty(" ", c.Company, creditCode(c.Sender.CreditCode))},
 		{"发起平台 Platform", c.Platform},
 		{"发起IP Sender IP", show(c.SenderIP)},
 	})
 
-	d.heading("二、文件清单", "Files")
+	if c.FilesAsSent {
+		d.heading("二、文件清单（发送时，合同未完成）", "Files as sent (never completed)")
+	} else {
+		d.heading("二、文件清单", "Files")
+	}
 	rows := make([][]cell, 0, len(c.Files))
 	for i, f := range c.Files {
 		digest := "SHA-256 " + f.SHA256
@@ -66,45 +78,86 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		}
 		rows = append(rows, []cell{val(fmt.Sprintf("文件%d", i+1)), val(f.Name), hash(digest)})
 	}
-	d.table([]float64{16, 38, contentW - 54}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
+	d.table([]float64{14, 30, contentW - 44}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
 
 	d.heading("三、签署记录", "Signing record")
 	// Each signer is one compact block (the seed's fields, grouped), so
 	// that a two-signer contract fits two pages.
 	for i, s := range c.Signers {
-		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
 		recv := joinNonEmpty(" · ", show(s.ReceiveAccount), show(s.ReceivePhone), show(s.ReceiveEmail))
 		var checks []string
 		for _, m := range s.Methods {
-			checks = append(checks, label(methodLabels, m.Name)+"  "+fmtTime(m.At))
+			checks = append(checks, joinNonEmpty("  ", label(methodLabels, m.Name), label(resultLabels, m.Result), fmtTime(m.At)))
+		}
+		var ids []string
+		for _, ic := range c.IdentityChecks {
+			if ic.Account.Value != "" && ic.Account.Value == s.Account.Value {
+				ids = append(ids, joinNonEmpty("  ", label(methodLabels, ic.Method), label(resultLabels, ic.Result),
+					ic.Source, strings.TrimSpace(ic.CA+" "+ic.CertSerial), fmtTime(ic.At)))
+			}
 		}
 		var pos []string
 		for _, p := range s.Positions {
 			pos = append(pos, fmt.Sprintf("第%d页 page %d (X %.2f, Y %.2f)", p.Page, p.Page, p.X, p.Y))
 		}
-		d.kv([][2]string{
+		signedAt, leaf := fmtTime(s.SignedAt), "#"+strconv.FormatUint(s.SignedLeafIndex, 10)
+		switch {
+		case s.Rejected && !s.Signed:
+			signedAt, leaf = "未签署，已拒签 Rejected", "—"
+		case !s.Signed:
+			signedAt, leaf = "未签署 Not signed", "—"
+		}
+		pairs := [][2]string{
 			{"签约主体 Signer", show(s.Name)},
 			{"签署人账号 Account", show(s.Account)},
+		}
+		if s.Company != "" {
+			pairs = append(pairs, [2]string{"!所属企业 Company", joinNonEmpty(" ", s.Company, creditCode(s.CreditCode))})
+		}
+		pairs = append(pairs, [][2]string{
 			{"接收合同时间 Received", fmtTime(s.ReceivedAt)},
-			{"签署合同时间 Signed", fmtTime(s.SignedAt)},
+			{"签署合同时间 Signed", signedAt},
 			{"!接收合同账号/手机/邮箱 Received by", recv},
 			{"签署IP Sign IP", show(s.SignIP)},
-			{"签署事件叶子 Leaf", "#" + strconv.FormatUint(s.SignedLeafIndex, 10)},
+			{"签署事件叶子 Leaf", leaf},
+			{"!实名认证 Identity checks", strings.Join(ids, "\n")},
 			{"!签署校验方式 Checks", strings.Join(checks, "\n")},
 			{"!证书序列号 Cert. serial", s.CertSerial + issuerSuffix(s.CertIssuer)},
 			{"!签署文件及位置 File, positions", joinNonEmpty("\n", s.SignedFile, strings.Join(pos, "\n"))},
-		})
+		}...)
+		if s.SealID != "" {
+			pairs = append(pairs, [2]string{"!印章 Seal", s.SealID + "  SHA-256 " + s.SealSHA256})
+		}
+		// A signer's block never splits across pages.
+		pairs = slices.DeleteFunc(pairs, func(p [2]string) bool { return p[0] == "!实名认证 Identity checks" && p[1] == "" })
+		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
+		d.subheading(fmt.Sprintf("签署方 %d  Signer %d", i+1, i+1))
+		d.kv(pairs)
 	}
+	endings(d, c, show)
 
 	d.heading("四、存证信息", "Ledger references")
+	// Two events to a row: a contract's timeline is most of the page
+	// otherwise, and the checkpoint block would be left alone on a page.
 	var er [][]cell
-	for _, e := range c.Events {
-		er = append(er, []cell{val(fmtTime(e.At)), val(label(kindLabels, e.Kind)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+	for i := 0; i < len(c.Events); i += 2 {
+		row := []cell{}
+		for _, e := range c.Events[i:min(i+2, len(c.Events))] {
+			row = append(row, small(val(fmtShortTime(e.At))), small(val(label(kindLabels, e.Kind))), small(val("#"+strconv.FormatUint(e.LeafIndex, 10))))
+		}
+		for len(row) < 6 {
+			row = append(row, small(val("")))
+		}
+		er = append(er, row)
 	}
-	d.table([]float64{56, 90, contentW - 146}, []string{"时间 Time", "事件 Event", "叶子序号 Leaf"}, er)
+	const tw, kw = 31.0, 44.0
+	lw := contentW/2 - tw - kw
+	d.tableSized([]float64{tw, kw, lw, tw, kw, lw}, []string{"时间 Time (UTC+8)", "事件 Event", "叶子 Leaf", "时间 Time (UTC+8)", "事件 Event", "叶子 Leaf"}, er, 7.8)
 
-	// The checkpoint block sits beside the QR code.
-	d.ensure(52)
+	// The checkpoint block sits beside the QR code, under its own
+	// heading, whole on one page with the closing note.
+	d.keep(subheadingHeight + 1 + 52 + 22)
+	d.subheading("检查点与在线验证 Checkpoint and online verification")
 	top := d.y()
 	const qrSide = 38.0
 	pairs := [][2]string{
@@ -138,10 +191,13 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.cell(qrSide, 4, "扫码在线验证 Scan to verify", "C", false, false)
 	d.pdf.SetXY(marginL, max(rowsEnd, top+qrSide+6))
 	d.space(2)
-	d.para("本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，"+
-		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。"+
-		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint "+
-		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs.", 8.5)
+	lead := "本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，" +
+		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。" +
+		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint " +
+		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs."
+	if err := d.signatureBlock(lead, r.Issuer, req.IssuedAt, r.VerifyURL, r.seal); err != nil {
+		return nil, err
+	}
 	return d.finish()
 }
 
@@ -160,4 +216,37 @@ func issuerSuffix(issuer string) string {
 		return ""
 	}
 	return "  (" + issuer + ")"
+}
+
+// signerCount is the 签署人数 a document prints: what contract.sent
+// recorded, or the signers seen when it recorded none.
+func signerCount(c *Contract) int {
+	if c.SignerCount > 0 {
+		return c.SignerCount
+	}
+	return len(c.Signers)
+}
+
+func creditCode(code string) string {
+	if code == "" {
+		return ""
+	}
+	return "（统一社会信用代码 " + code + "）"
+}
+
+// endings prints the rejections and revocations with their reasons.
+func endings(d *doc, c *Contract, show func(Personal) string) {
+	if len(c.Endings) == 0 {
+		return
+	}
+	d.heading("拒签与撤销", "Rejection and revocation")
+	for _, e := range c.Endings {
+		d.kv([][2]string{
+			{"事件 Event", label(kindLabels, e.Kind)},
+			{"时间 Time", fmtTime(e.At)},
+			{"操作人 By", joinNonEmpty(" ", show(e.Actor), show(e.Account))},
+			{"叶子序号 Leaf", "#" + strconv.FormatUint(e.LeafIndex, 10)},
+			{"!原因 Reason", show(e.Reason)},
+		})
+	}
 }

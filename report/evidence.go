@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,7 +53,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		{"!报告编号 Report number", req.ReportNumber},
 		{"!出具机构 Issuer", r.Issuer},
 		{"!出具时间 Issued at", fmtTime(req.IssuedAt)},
-		{"!申请方 Requester", req.Requester},
+		{"!申请方 Requester", requester(c, req.Requester)},
 		{"!合同名称 Contract", c.Name},
 		{"!合同编号 Contract number", c.ID},
 		{"!个人信息 Personal data", masking},
@@ -79,14 +80,14 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	for _, t := range tokens {
 		tsaTimes = append(tsaTimes, fmtTime(t.GenTime))
 	}
-	d.para(fmt.Sprintf("合同《%s》（编号 %s）共记录 %d 个签约事件，全部写入存证账本（RFC 6962 默克尔日志 %s）。"+
+	d.para(fmt.Sprintf("合同《%s》（编号 %s）共记录 %d 个合同事件，全部写入存证账本（RFC 6962 默克尔日志 %s）。"+
 		"本报告中的每一事件均附叶子序号、叶子哈希及相对于检查点（树大小 %d）的包含证明；该检查点由日志签名，"+
 		"经 %d 家公证处联署（%s），并取得 %d 个 RFC 3161 可信时间戳（%s）。",
-		c.Name, c.ID, len(c.Events), ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, "、"), len(tokens), strings.Join(tsaTimes, "、")), 9.5)
-	d.para(fmt.Sprintf("Contract %q (number %s) has %d recorded events, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
+		c.Name, c.ID, c.EventCount, ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, "、"), len(tokens), strings.Join(tsaTimes, "、")), 9.5)
+	d.para(fmt.Sprintf("Contract %q (number %s) has %d recorded contract events, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
 		"Each event below carries its leaf index, leaf hash and an inclusion proof against the checkpoint of size %d, "+
 		"which the log signed, %d notary offices cosigned (%s) and %d RFC 3161 tokens time-stamp.",
-		c.Name, c.ID, len(c.Events), ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, ", "), len(tokens)), 9)
+		c.Name, c.ID, c.EventCount, ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, ", "), len(tokens)), 9)
 	summary := [][2]string{
 		{"合同名称 Contract", c.Name},
 		{"合同编号 Number", c.ID},
@@ -94,8 +95,10 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		{"所属企业 Company", c.Company},
 		{"发送时间 Sent", fmtTime(c.SentAt)},
 		{"完成时间 Completed", fmtTime(c.CompletedAt)},
-		{"签署人数 Signers", strconv.Itoa(len(c.Signers))},
-		{"事件数 Events", strconv.Itoa(len(c.Events))},
+		{"合同状态 Status", label(statusLabels, c.Status)},
+		{"状态时间 As of", fmtTime(c.StatusAt)},
+		{"签署人数 Signers", strconv.Itoa(signerCount(c))},
+		{"事件数 Events", strconv.Itoa(c.EventCount)},
 		{"检查点 Checkpoint", fmt.Sprintf("size %d", ni.Size)},
 		{"最新检查点 Newest", fmt.Sprintf("size %d", max(c.Latest.Size, ni.Size))},
 	}
@@ -115,28 +118,47 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	d.heading("二、当事人及实名认证", "Parties and identity checks")
 	var pr [][]cell
 	for i, s := range c.Signers {
-		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(s.Company), val(fmtTime(s.SignedAt)), val(show(s.SignIP))})
+		signed := fmtTime(s.SignedAt)
+		switch {
+		case s.Rejected && !s.Signed:
+			signed = "已拒签 Rejected"
+		case !s.Signed:
+			signed = "未签署 Not signed"
+		}
+		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(joinNonEmpty("\n", s.Company, s.CreditCode)), val(signed), val(show(s.SignIP))})
 	}
 	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
 	for i, ic := range c.IdentityChecks {
-		d.subheading(fmt.Sprintf("实名认证 %d  Identity check %d", i+1, i+1))
-		d.kv([][2]string{
+		pairs := [][2]string{
 			{"主体 Subject", show(ic.Subject)},
 			{"证件号码 ID number", show(ic.IDNumber)},
+			{"企业 Company", ic.Company},
+			{"统一社会信用代码 Credit code", ic.CreditCode},
 			{"手机号 Phone", show(ic.Phone)},
 			{"结果 Result", label(resultLabels, ic.Result)},
 			{"方式 Method", label(methodLabels, ic.Method)},
 			{"时间 Time", fmtTime(ic.At)},
 			{"!核验来源 Source", ic.Source},
-			{"!数字证书 Certificate", ic.CA + "  " + ic.CertSerial},
+			{"!数字证书 Certificate", strings.TrimSpace(ic.CA + "  " + ic.CertSerial)},
 			{"叶子序号 Leaf", "#" + strconv.FormatUint(ic.LeafIndex, 10)},
-		})
+		}
+		pairs = append(pairs, detailPairs(ic.Details, show)...)
+		pairs = slices.DeleteFunc(pairs, func(p [2]string) bool { return p[1] == "" })
+		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
+		d.subheading(fmt.Sprintf("实名认证 %d  Identity check %d", i+1, i+1))
+		d.kv(pairs)
 	}
+
+	endings(d, c, show)
 
 	d.heading("三、意愿认证", "Intent verifications")
 	var vr [][]cell
 	for _, iv := range c.Intents {
-		vr = append(vr, []cell{val(show(iv.Subject)), val(label(methodLabels, iv.Method)), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
+		method := label(methodLabels, iv.Method)
+		for _, p := range detailPairs(iv.Details, show) {
+			method += "\n" + strings.TrimPrefix(p[0], "!") + " " + p[1]
+		}
+		vr = append(vr, []cell{val(show(iv.Subject)), val(method), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
 	}
 	d.table([]float64{26, 44, 20, 28, 46, contentW - 164}, []string{"主体 Subject", "方式 Method", "结果 Result", "IP", "时间 Time", "叶子 Leaf"}, vr)
 
@@ -152,7 +174,6 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		" Each leaf hash is SHA-256(0x00 || leaf bytes); the audit path runs from the leaf up and verifies against the checkpoint of size %d.",
 		ni.Size, hashB64(ni.Root), ni.Size), 8.5)
 	for i, e := range c.Events {
-		d.subheading(fmt.Sprintf("事件 %d · %s · 叶子 #%d", i+1, label(kindLabels, e.Kind), e.LeafIndex))
 		rows := [][]cell{
 			{lbl("叶子哈希 Leaf hash"), hash(hashHex(e.LeafHash))},
 			{lbl("检查点 Checkpoint"), val(fmt.Sprintf("size %d  root %s", ni.Size, hashB64(ni.Root)))},
@@ -160,6 +181,13 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		for j, h := range e.Inclusion {
 			rows = append(rows, []cell{lbl(fmt.Sprintf("路径 Path %d", j+1)), hash(hashHex(h))})
 		}
+		// An event's proof is one block: never a path without its leaf.
+		h := subheadingHeight + 2.5
+		for _, r := range rows {
+			h += d.rowHeight([]float64{38, contentW - 38}, r)
+		}
+		d.keep(h)
+		d.subheading(fmt.Sprintf("事件 %d · %s · 叶子 #%d", i+1, label(kindLabels, e.Kind), e.LeafIndex))
 		for _, r := range rows {
 			d.row([]float64{38, contentW - 38}, r, nil)
 		}
@@ -178,11 +206,16 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	}
 	d.table([]float64{28, 66, 26, contentW - 120}, []string{"签署方 Role", "名称 Name", "密钥哈希 Key hash", "联署时间 Cosigned at"}, cr)
 	if c.Latest.Size > ni.Size {
-		d.subheading(fmt.Sprintf("一致性证明 Consistency proof: size %d → %d", ni.Size, latest.Size))
 		rows := [][]cell{{lbl("最新根 Newest root"), val(hashB64(latest.Root))}}
 		for j, h := range c.Consistency {
 			rows = append(rows, []cell{lbl(fmt.Sprintf("证明 Proof %d", j+1)), hash(hashHex(h))})
 		}
+		h := subheadingHeight + 1
+		for _, r := range rows {
+			h += d.rowHeight([]float64{38, contentW - 38}, r)
+		}
+		d.keep(h)
+		d.subheading(fmt.Sprintf("一致性证明 Consistency proof: size %d → %d", ni.Size, latest.Size))
 		for _, r := range rows {
 			d.row([]float64{38, contentW - 38}, r, nil)
 		}
@@ -196,15 +229,17 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		if !t.ImprintsOK {
 			match = "不一致 DOES NOT MATCH"
 		}
-		d.subheading(fmt.Sprintf("时间戳 %d  Token %d", i+1, i+1))
-		d.kv([][2]string{
+		pairs := [][2]string{
 			{"!时间戳机构 TSA", t.TSA},
 			{"!时间 genTime", fmtTime(t.GenTime)},
 			{"!序列号 Serial", t.Serial},
 			{"!策略 Policy", t.Policy},
 			{"!摘要 Imprint", t.Hash + " " + t.Imprint},
 			{"!检查点便笺摘要 SHA-256(note)", hex.EncodeToString(noteSum[:]) + "  " + match},
-		})
+		}
+		d.keep(subheadingHeight + 1 + d.kvHeight(pairs))
+		d.subheading(fmt.Sprintf("时间戳 %d  Token %d", i+1, i+1))
+		d.kv(pairs)
 	}
 
 	d.heading("八、公钥", "Public keys")
@@ -260,37 +295,32 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 			if e.Revealed {
 				rev = "完整 revealed"
 			}
-			cr2 = append(cr2, []cell{val(e.ReportNumber), val(label(custodyLabels, e.Kind)), val(e.Requester), val(rev), val(fmtTime(e.At)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+			cr2 = append(cr2, []cell{hash(e.ReportNumber), val(label(custodyLabels, e.Kind)), val(requester(c, e.Requester)), val(rev), val(fmtTime(e.At)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
 		}
-		d.table([]float64{36, 30, 32, 20, 44, contentW - 162}, []string{"报告编号 Report", "类型 Kind", "申请方 Requester", "个人信息 PII", "时间 Time", "叶子 Leaf"}, cr2)
+		d.table([]float64{38, 30, 34, 22, 40, contentW - 164}, []string{"报告编号 Report", "类型 Kind", "申请方 Requester", "个人信息 PII", "时间 Time", "叶子 Leaf"}, cr2)
 	}
 
-	d.pdf.AddPage()
+	d.keep(120)
 	d.heading("十、自行验证方法", "How to verify this report yourself")
-	d.para("本报告的每一项结论均可脱离本平台独立验证。请向出具方索取同一报告编号的证据包（evidence-bundle.zip），并从公开渠道取得日志与公证处公钥。"+
-		" Everything this report states can be checked without us. Obtain the evidence bundle of this report number and the log's and notaries' public keys from a published source.", 9)
-	d.subheading("1. 用本平台命令行离线验证证据包 Verify the bundle offline with our CLI")
-	cmd := []string{"cunzheng verify bundle evidence-bundle.zip \\"}
-	for _, k := range c.Keys.Log {
-		cmd = append(cmd, "    --log-key '"+k+"' \\")
+	bundleFile := r.bundleFile
+	if bundleFile == "" {
+		bundleFile = BundleFileDefault
 	}
-	for _, k := range c.Keys.Notary {
-		cmd = append(cmd, "    --notary-key '"+k+"' \\")
+	d.para("本报告的每一项结论均可脱离本平台独立验证。请下载本合同的证据包（evidence bundle），并从公开渠道取得日志与公证处公钥。"+
+		" Everything this report states can be checked without us: download the contract's evidence bundle and obtain the log's and notaries' public keys from a published source.", 9)
+	d.subheading("1. 用命令行离线验证证据包 Verify the bundle offline")
+	d.para(fmt.Sprintf("将证据包保存为 %s，在其所在目录依次执行以下命令：本平台验证程序（公钥已固定），解包后用 OpenSSL 验证 RFC 3161 可信时间戳，用 poppler 的 pdfsig 验证 PDF 签名。"+
+		" Save the bundle as %s and run these commands in its directory: our verifier with the keys pinned, then, in the unpacked bundle, OpenSSL on the RFC 3161 tokens and poppler's pdfsig on the PDFs.", bundleFile, bundleFile), 9)
+	steps, err := verifySteps(c, bundleFile, []string{"certificate.pdf", "evidence-report.pdf"})
+	if err != nil {
+		return nil, err
 	}
-	cmd[len(cmd)-1] = strings.TrimSuffix(cmd[len(cmd)-1], " \\")
-	d.code(cmd)
-	d.subheading("2. 用标准工具验证 PDF 签名 Check the PDF signatures with standard tools")
-	d.code([]string{
-		"pdfsig evidence-report.pdf        # poppler-utils: signature valid, document not modified",
-		"pdfsig certificate.pdf",
-	})
-	d.subheading("3. 用 OpenSSL 验证可信时间戳 Check the RFC 3161 tokens with OpenSSL")
-	d.code([]string{
-		"unzip evidence-bundle.zip -d bundle && cd bundle",
-		fmt.Sprintf("openssl ts -verify -data checkpoints/%d.note.signed -in checkpoints/%d.tst.0 -token_in \\", ni.Size, ni.Size),
-		"    -CAfile keys/tsa-ca.pem -untrusted keys/tsa-0.pem",
-	})
-	d.subheading("4. 用 Go 标准库验证默克尔证明 Check the Merkle proofs with Go's sumdb/tlog")
+	// One block per command: the verifier's long key lines are set small
+	// enough not to wrap, the others at the normal size.
+	for _, cmd := range splitCommands(steps) {
+		d.code(cmd)
+	}
+	d.subheading("2. 用 Go 标准库验证默克尔证明 Check the Merkle proofs with Go's sumdb/tlog")
 	d.code([]string{
 		"// golang.org/x/mod/sumdb/tlog and golang.org/x/mod/sumdb/note",
 		"n, _ := note.Open(checkpointNote, note.VerifierList(logVerifier, notaryVerifiers...))",
@@ -299,5 +329,20 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	})
 	d.para("每个包含证明同时以 C2SP tlog-proof 格式提供（proofs/<叶子序号>.tlog-proof），可用该生态的任何工具检查。"+
 		" Every inclusion proof is also provided as a C2SP tlog-proof file (proofs/<index>.tlog-proof) for the tools of that ecosystem.", 9)
+	if err := d.signatureBlock("", r.Issuer, req.IssuedAt, r.VerifyURL, r.seal); err != nil {
+		return nil, err
+	}
 	return d.finish()
+}
+
+// requester names who asked for a report: the tenant's name with the key
+// label the chain of custody records ("<tenant id>/legal").
+func requester(c *Contract, label string) string {
+	if c.Tenant == "" {
+		return label
+	}
+	if _, role, ok := strings.Cut(label, "/"); ok {
+		return c.Tenant + "（" + role + "）"
+	}
+	return c.Tenant
 }

@@ -218,13 +218,20 @@ func (d *doc) footer(n, total int) {
 // finish writes the closing line, which names the page count as legal
 // documents do, then the footers, and renders the PDF.
 func (d *doc) finish() ([]byte, error) {
-	d.ensure(12)
-	d.space(4)
+	// The closing line never opens a page of its own: it takes the last
+	// few millimetres above the footer rule when that is all there is.
+	switch {
+	case d.room(10):
+		d.space(4)
+	case d.y()+5 <= pageH-13.5:
+	default:
+		d.pdf.AddPage()
+	}
 	d.font(9)
 	d.color(colMuted)
 	n := d.pdf.PageNo()
 	d.pdf.SetX(marginL)
-	d.cell(contentW, 6, fmt.Sprintf("—— 本文件共 %d 页，以下无正文  End of document (%d pages) ——", n, n), "C", true, false)
+	d.cell(contentW, 5, fmt.Sprintf("—— 本文件共 %d 页，以下无正文  End of document (%d pages) ——", n, n), "C", true, false)
 	for p := 1; p <= n; p++ {
 		d.footer(p, n)
 	}
@@ -290,10 +297,23 @@ func (d *doc) para(text string, size float64) {
 }
 
 // code prints preformatted ASCII lines in a monospace font on a grey
-// background (commands, keys, notes).
+// background (commands, keys, notes). A line too wide for the page is set
+// in a smaller size rather than wrapped, down to minCodeSize, so that a
+// command or key copied from the page is one line as printed; only a line
+// too long even then wraps.
 func (d *doc) code(lines []string) {
-	const size, lh = 7.6, 3.6
+	const minCodeSize = 4.6
+	// One size for the whole block: lines of mixed sizes read (and copy)
+	// as separate paragraphs.
+	size := 7.6
 	d.mono(size)
+	for _, l := range lines {
+		if w := d.width(l); w > contentW-2*cellPad {
+			size = min(size, max(minCodeSize, 7.6*(contentW-2*cellPad)/w*0.995))
+		}
+	}
+	d.mono(size)
+	lh := max(2.6, size*0.47)
 	for _, l := range lines {
 		for _, part := range d.split(l, contentW) {
 			d.ensure(lh)
@@ -312,6 +332,7 @@ type cell struct {
 	mono  bool // monospace (hashes, keys)
 	head  bool // table header cell
 	align string
+	size  float64 // text size when not the default (textSize or monoSize)
 }
 
 func lbl(s string) cell  { return cell{text: s, label: true} }
@@ -325,11 +346,17 @@ const (
 )
 
 func lineHeight(c cell) float64 {
-	if c.mono {
+	switch {
+	case c.size > 0:
+		return c.size * 0.49
+	case c.mono:
 		return 3.4
 	}
 	return 4.4
 }
+
+// small returns c set in a smaller size, for dense tables.
+func small(c cell) cell { c.size = 7.8; return c }
 
 // row prints one table row with the given column widths. Every cell wraps
 // its text; the row is as tall as its tallest cell and moves whole to the
@@ -387,6 +414,9 @@ func (d *doc) setCellFont(c cell) {
 	default:
 		d.font(textSize)
 	}
+	if c.size > 0 {
+		d.size = c.size
+	}
 	switch {
 	case c.label || c.head:
 		d.color(colNavy)
@@ -397,9 +427,14 @@ func (d *doc) setCellFont(c cell) {
 
 // table prints a header row and rows under it.
 func (d *doc) table(widths []float64, header []string, rows [][]cell) {
+	d.tableSized(widths, header, rows, 0)
+}
+
+// tableSized is table with the header in size (0: the default).
+func (d *doc) tableSized(widths []float64, header []string, rows [][]cell, size float64) {
 	hc := make([]cell, len(header))
 	for i, h := range header {
-		hc[i] = cell{text: h, head: true}
+		hc[i] = cell{text: h, head: true, size: size}
 	}
 	// Keep the header with at least its first row.
 	d.ensure(16)
@@ -413,14 +448,37 @@ func (d *doc) table(widths []float64, header []string, rows [][]cell) {
 // kv prints label/value pairs two to a row (four columns), as the seed's
 // certificate page does; a pair whose value is long takes a whole row.
 func (d *doc) kv(pairs [][2]string) {
+	for _, r := range d.kvRows(pairs) {
+		d.row(r.widths, r.cells, nil)
+	}
+	d.space(3)
+}
+
+// kvHeight is the height kv(pairs) takes, so that a block can be kept on
+// one page.
+func (d *doc) kvHeight(pairs [][2]string) float64 {
+	h := 3.0
+	for _, r := range d.kvRows(pairs) {
+		h += d.rowHeight(r.widths, r.cells)
+	}
+	return h
+}
+
+type kvRow struct {
+	widths []float64
+	cells  []cell
+}
+
+func (d *doc) kvRows(pairs [][2]string) []kvRow {
 	const lw, vw = 37.0, contentW/2 - 37.0
+	var out []kvRow
 	var pending [][2]string
 	flush := func() {
 		switch len(pending) {
 		case 1:
-			d.row([]float64{lw, contentW - lw}, []cell{lbl(pending[0][0]), val(pending[0][1])}, nil)
+			out = append(out, kvRow{[]float64{lw, contentW - lw}, []cell{lbl(pending[0][0]), val(pending[0][1])}})
 		case 2:
-			d.row([]float64{lw, vw, lw, vw}, []cell{lbl(pending[0][0]), val(pending[0][1]), lbl(pending[1][0]), val(pending[1][1])}, nil)
+			out = append(out, kvRow{[]float64{lw, vw, lw, vw}, []cell{lbl(pending[0][0]), val(pending[0][1]), lbl(pending[1][0]), val(pending[1][1])}})
 		}
 		pending = pending[:0]
 	}
@@ -439,7 +497,29 @@ func (d *doc) kv(pairs [][2]string) {
 		}
 	}
 	flush()
-	d.space(3)
+	return out
+}
+
+// rowHeight is the height row(widths, cells, ...) takes.
+func (d *doc) rowHeight(widths []float64, cells []cell) float64 {
+	h := 0.0
+	for i, c := range cells {
+		d.setCellFont(c)
+		n := max(1, len(d.split(c.text, widths[i])))
+		h = max(h, float64(n)*lineHeight(c)+2*cellPadY)
+	}
+	return h
+}
+
+// subheadingHeight is what subheading takes.
+const subheadingHeight = 7.0
+
+// keep starts a new page unless a block of height h fits on this one, so
+// that a block no taller than a page never splits.
+func (d *doc) keep(h float64) {
+	if h <= pageH-marginT-marginB {
+		d.ensure(h)
+	}
 }
 
 // split wraps text (cleaned for the fonts) to fit a cell of width w in the
@@ -511,6 +591,15 @@ func clean(s string) string {
 
 func needsCleaning(r rune) bool {
 	return r > 0xFFFF || (r != '\n' && unicode.IsControl(r))
+}
+
+// fmtShortTime prints a time in China Standard Time without the offset,
+// for tables whose heading says the zone.
+func fmtShortTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.In(reportZone).Format("2006-01-02 15:04:05")
 }
 
 // fmtTime prints a time in China Standard Time with its offset, or a dash
@@ -619,6 +708,10 @@ func (d *doc) wrap(s string, w float64) []string {
 		switch {
 		case r == ' ':
 			lastBreak = i + 1
+		case (r == '?' || r == '&') && i > start:
+			// A URL breaks before its query or a parameter, never
+			// inside a value (a report number).
+			lastBreak = i
 		case !isLatin(r) && r >= 0x2E80:
 			// A CJK character may start or end a line.
 			lastBreak = i + 1

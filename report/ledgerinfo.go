@@ -118,6 +118,15 @@ func checkProofs(c *Contract) error {
 			return fmt.Errorf("%w: leaf %d: inclusion proof against checkpoint %d: %w", ErrEvidence, e.LeafIndex, c.Checkpoint.Size, err)
 		}
 	}
+	proven := make(map[uint64]bool, len(c.Events))
+	for _, e := range c.Events {
+		proven[e.LeafIndex] = true
+	}
+	for _, o := range c.Openings {
+		if !proven[o.LeafIndex] {
+			return fmt.Errorf("%w: opening of leaf %d, which is not among the contract's proven events", ErrEvidence, o.LeafIndex)
+		}
+	}
 	if l := c.Latest; l.Size > c.Checkpoint.Size {
 		if err := tlogfmt.CheckConsistency(c.Consistency, c.Checkpoint.Size, l.Size, c.Checkpoint.Root, l.Root); err != nil {
 			return fmt.Errorf("%w: consistency proof %d -> %d: %w", ErrEvidence, c.Checkpoint.Size, l.Size, err)

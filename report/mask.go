@@ -21,6 +21,9 @@ const (
 	KindIP
 	KindBankCard
 	KindAccount
+	// KindText is free text that may name people (a rejection reason): it
+	// is withheld whole unless revealed.
+	KindText
 )
 
 // Personal is one personal value (个人信息) as opened from the sealed record.
@@ -73,6 +76,8 @@ func Mask(k Kind, v string) string {
 		return MaskIP(v)
 	case KindBankCard:
 		return keepEnds(v, 6, 4)
+	case KindText:
+		return fmt.Sprintf("〔已脱敏 withheld, %d 字 chars〕", utf8.RuneCountInString(v))
 	case KindAccount:
 		if strings.Contains(v, "@") {
 			return MaskEmail(v)

@@ -37,8 +37,33 @@ type Contract struct {
 	SenderIP Personal
 	// SentAt and CompletedAt are the send time and the completion time.
 	SentAt, CompletedAt time.Time
-	// Files are the completed files with their digests (文件清单).
-	Files []File
+	// Files are the completed files with their digests (文件清单), or, for
+	// a contract never completed, the files it was sent with
+	// (FilesAsSent set).
+	Files       []File
+	FilesAsSent bool
+	// SignerCount is the number of signers contract.sent recorded
+	// (签署人数); 0 when none was recorded, and len(Signers) is shown.
+	SignerCount int
+	// EventCount is the contract's event count (事件数), by the one
+	// definition the console and the API use (evidence.CountsAsEvent): the
+	// events the platform recorded about the contract, without the chain
+	// of custody.
+	EventCount int
+	// Status is where the contract stands (StatusCompleted, ...), as of
+	// StatusAt.
+	Status   string
+	StatusAt time.Time
+	// Endings are the rejections (拒签) and revocations (撤销) with their
+	// reasons.
+	Endings []Ending
+	// Tenant is the name of the tenant whose contract it is; reports name
+	// it as the requester (申请方).
+	Tenant string
+	// Originals are the original documents the platform stored (PUT
+	// /v1/documents) whose SHA-256 a leaf of the contract records: the
+	// bundle carries them and verify bundle checks them against the leaf.
+	Originals []Original
 	// Signers are the signing parties (签署记录), in signing order.
 	Signers []Signer
 	// IdentityChecks are the real-name checks (实名认证) of every party.
@@ -71,11 +96,30 @@ type Contract struct {
 	Keys Keys
 }
 
+// Statuses of a contract (Contract.Status).
+const (
+	StatusCompleted  = "completed"
+	StatusRejected   = "rejected"
+	StatusRevoked    = "revoked"
+	StatusInProgress = "in-progress"
+)
+
+// Ending is a rejection or revocation of the contract.
+type Ending struct {
+	Kind      string // "contract.rejected" or "contract.revoked"
+	At        time.Time
+	Actor     Personal
+	Account   Personal
+	Reason    Personal // KindText
+	LeafIndex uint64
+}
+
 // Party is an account holder: a person or an enterprise.
 type Party struct {
-	Name    Personal
-	Account Personal // login account: a phone number or an e-mail address
-	Company string
+	Name       Personal
+	Account    Personal // login account: a phone number or an e-mail address
+	Company    string   // the enterprise the person acts for (所属企业)
+	CreditCode string   // its unified social credit code (统一社会信用代码)
 }
 
 // Signer is one signing party and what it did.
@@ -93,12 +137,18 @@ type Signer struct {
 	SignedFile      string
 	Positions       []Position
 	SignedLeafIndex uint64 // leaf index of the contract.signed event
+	// SealID and SealSHA256 name the seal used (印章管控), if any.
+	SealID, SealSHA256 string
+	// Signed is set once the signer's contract.signed is recorded;
+	// Rejected when the signer rejected the contract instead.
+	Signed, Rejected bool
 }
 
 // Method is one verification performed before signing.
 type Method struct {
-	Name string // e.g. "sms_code"
-	At   time.Time
+	Name   string // e.g. "sms_code"
+	Result string
+	At     time.Time
 }
 
 // Position is where a signature was placed on a page, as fractions of the
@@ -106,6 +156,14 @@ type Method struct {
 type Position struct {
 	Page int
 	X, Y float64
+}
+
+// Original is an original document and the leaf that records its hash.
+type Original struct {
+	Name      string
+	SHA256    string
+	Data      []byte
+	LeafIndex uint64
 }
 
 // File is a completed document and its fingerprints.
@@ -117,7 +175,11 @@ type File struct {
 
 // IdentityCheck is one real-name verification (实名认证).
 type IdentityCheck struct {
+	// Account is the subject's account, to list the check with its signer.
+	Account    Personal
 	Subject    Personal // the person or enterprise checked
+	Company    string   // the enterprise, for an enterprise check or an agent
+	CreditCode string
 	IDNumber   Personal
 	Phone      Personal
 	Method     string // phone3, bankcard4, face, enterprise4, remittance, authorization_letter
@@ -127,16 +189,30 @@ type IdentityCheck struct {
 	CertSerial string
 	At         time.Time
 	LeafIndex  uint64
+	// Details are the method's own facts, in the order shown.
+	Details []Detail
 }
 
 // IntentVerification is one intent check (意愿认证) for this contract.
 type IntentVerification struct {
+	Account   Personal
 	Subject   Personal
-	Method    string // sms_code, face, password, otp_token
+	Method    string // sms_code, face, password, otp_token, liveness
 	Result    string
 	At        time.Time
 	IP        Personal
 	LeafIndex uint64
+	Details   []Detail
+}
+
+// Detail is one fact of a check (the card number of 银行卡四要素, the
+// similarity of 刷脸): Field is its code in the event schema ("card_number",
+// "face.similarity"), which names its label; a public fact is in Public, a
+// personal one in Value (masked unless revealed).
+type Detail struct {
+	Field  string
+	Public string
+	Value  Personal
 }
 
 // Event is one timeline entry with its place in the ledger.

@@ -90,6 +90,9 @@ type Config struct {
 	// Issuer names the issuing platform on every page. The default is
 	// DefaultIssuer.
 	Issuer string
+	// IssuerSeal is a PNG of the issuer's e-seal, drawn in the signature
+	// block; the default draws a round seal from Issuer.
+	IssuerSeal []byte
 	// VerifyURL is the online verification page the QR codes point to. The
 	// default is DefaultVerifyURL.
 	VerifyURL string
@@ -173,6 +176,11 @@ func New(cfg Config) (*Service, error) {
 	if cfg.MaxSigning <= 0 {
 		cfg.MaxSigning = DefaultMaxSigning
 	}
+	if cfg.IssuerSeal != nil {
+		if err := checkSealPNG(cfg.IssuerSeal); err != nil {
+			return nil, err
+		}
+	}
 	s := cfg.Signer
 	var err error
 	switch {
@@ -205,12 +213,12 @@ func (s *Service) Signer() *DocSigner { return s.signer }
 
 // Certificate renders and signs the signing certificate page of c.
 func (s *Service) Certificate(c *Contract, req Request) ([]byte, error) {
-	return s.pdf(context.Background(), KindCertificate, c, req)
+	return s.pdf(context.Background(), KindCertificate, c, req, "")
 }
 
 // EvidenceReport renders and signs the evidence report of c.
 func (s *Service) EvidenceReport(c *Contract, req Request) ([]byte, error) {
-	return s.pdf(context.Background(), KindEvidence, c, req)
+	return s.pdf(context.Background(), KindEvidence, c, req, "")
 }
 
 // Bundle renders both PDFs and packs the evidence bundle of c.
@@ -220,11 +228,11 @@ func (s *Service) Bundle(c *Contract, req Request) ([]byte, error) {
 
 func (s *Service) bundle(ctx context.Context, c *Contract, req Request) ([]byte, error) {
 	start := time.Now()
-	cert, err := s.pdf(ctx, KindCertificate, c, req)
+	cert, err := s.pdf(ctx, KindCertificate, c, req, BundleFileName(req.ReportNumber))
 	if err != nil {
 		return nil, err
 	}
-	ev, err := s.pdf(ctx, KindEvidence, c, req)
+	ev, err := s.pdf(ctx, KindEvidence, c, req, BundleFileName(req.ReportNumber))
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +244,9 @@ func (s *Service) bundle(ctx context.Context, c *Contract, req Request) ([]byte,
 	return z, nil
 }
 
-func (s *Service) pdf(ctx context.Context, kind string, c *Contract, req Request) ([]byte, error) {
+// pdf renders and signs one document; bundleFile names the bundle it goes
+// into, if any.
+func (s *Service) pdf(ctx context.Context, kind string, c *Contract, req Request, bundleFile string) ([]byte, error) {
 	start := time.Now()
 	if req.IssuedAt.IsZero() {
 		req.IssuedAt = s.cfg.Clock()
@@ -244,7 +254,7 @@ func (s *Service) pdf(ctx context.Context, kind string, c *Contract, req Request
 	if err := checkProofs(c); err != nil {
 		return nil, err
 	}
-	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool, signer: s.signer}
+	r := render{Issuer: s.cfg.Issuer, VerifyURL: s.cfg.VerifyURL, pool: s.pool, signer: s.signer, bundleFile: bundleFile, seal: s.cfg.IssuerSeal}
 	var (
 		doc    []byte
 		err    error
@@ -286,7 +296,7 @@ func (s *Service) Issue(ctx context.Context, kind, tenant, requester, id string,
 	var out []byte
 	switch kind {
 	case KindCertificate, KindEvidence:
-		out, err = s.pdf(ctx, kind, c, req)
+		out, err = s.pdf(ctx, kind, c, req, "")
 	case KindBundle:
 		out, err = s.bundle(ctx, c, req)
 	default:

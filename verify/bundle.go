@@ -114,7 +114,7 @@ type checkedCheckpoint struct {
 // *BundleError naming it.
 func Bundle(zipBytes []byte, opts BundleOptions) (*BundleResult, error) {
 	b := &bundleChecker{raw: zipBytes, opts: opts, res: &BundleResult{}, cps: map[uint64]checkedCheckpoint{}, leaves: map[uint64][]byte{}}
-	steps := []func() error{b.open, b.manifest, b.keys, b.checkpoints, b.events, b.consistency, b.openings, b.tenant, b.digests, b.pdfs}
+	steps := []func() error{b.open, b.manifest, b.keys, b.checkpoints, b.events, b.consistency, b.openings, b.tenant, b.documents, b.digests, b.pdfs}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return nil, err
@@ -438,6 +438,47 @@ func (b *bundleChecker) openings() error {
 			return fail(step, ErrBundleCommitment, "SHA-256(salt || value) is %x, leaf commits to %x", sum[:], com)
 		}
 		b.pass(step, "SHA-256(salt || value) matches the commitment")
+	}
+	return nil
+}
+
+// documents checks each original document against the ledger: its bytes
+// hash to the SHA-256 that a verified leaf records for it.
+func (b *bundleChecker) documents() error {
+	for _, d := range b.m.Documents {
+		step := "document " + d.Path
+		data, err := b.file(step, d.Path)
+		if err != nil {
+			return err
+		}
+		if sha256Hex(data) != d.SHA256 {
+			return fail(step, ErrBundleDigest, "SHA-256 is %s, manifest says %s", sha256Hex(data), d.SHA256)
+		}
+		leaf, ok := b.leaves[d.Index]
+		if !ok {
+			return fail(step, ErrBundleDigest, "leaf %d is not a verified event of the bundle", d.Index)
+		}
+		var rec struct {
+			Data struct {
+				Document struct {
+					SHA256 string `json:"sha256"`
+				} `json:"document"`
+				Files []struct {
+					SHA256 string `json:"sha256"`
+				} `json:"files"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(leaf, &rec); err != nil {
+			return fail(step, ErrBundleDigest, "leaf %d is not JSON: %v", d.Index, err)
+		}
+		found := rec.Data.Document.SHA256 == d.SHA256
+		for _, f := range rec.Data.Files {
+			found = found || f.SHA256 == d.SHA256
+		}
+		if !found {
+			return fail(step, ErrBundleDigest, "leaf %d does not record SHA-256 %s", d.Index, d.SHA256)
+		}
+		b.pass(step, "SHA-256 %s… is the document leaf %d records", d.SHA256[:12], d.Index)
 	}
 	return nil
 }

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,6 +92,7 @@ type console struct {
 //	POST /console/search                   search (number, name, account, from, to, cursor)
 //	GET  /console/contracts/:id            a contract's timeline and downloads
 //	POST /console/contracts/:id/download   kind, reveal, confirm
+//	GET  /console/contracts/:id/documents/:sha256   an original document of the contract
 func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
 	h := newConsole(cfg)
 	return func(r gin.IRouter) {
@@ -98,6 +102,7 @@ func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
 		r.POST("/console/search", h.search)
 		r.GET("/console/contracts/:id", h.contract)
 		r.POST("/console/contracts/:id/download", h.download)
+		r.GET("/console/contracts/:id/documents/:sha256", h.document)
 	}
 }
 
@@ -349,7 +354,7 @@ func (h *console) runSearch(p evidence.Principal, f searchForm, cursor string, p
 		if err != nil {
 			return d, err
 		}
-		d.Results = append(d.Results, evidence.ContractSummary{ID: v.ID, Name: v.Name, First: v.First, Last: v.Last, Status: v.Status, Events: len(v.Events)})
+		d.Results = append(d.Results, evidence.ContractSummary{ID: v.ID, Name: v.Name, First: v.First, Last: v.Last, Status: v.Status, Events: v.EventCount})
 		return d, nil
 	}
 	from, err := parseDay(f.From)
@@ -377,11 +382,17 @@ func (h *console) runSearch(p evidence.Principal, f searchForm, cursor string, p
 
 // timelineEntry is one event of a contract's timeline.
 type timelineEntry struct {
-	Index    uint64
-	Kind     string
-	Time     time.Time
-	Method   string
-	LeafHash string
+	Index  uint64
+	Kind   string
+	Time   time.Time
+	Method string
+	// Actor is who acted, masked as the masked reports show it (the
+	// unmasked documents are downloads recorded in the chain of custody).
+	Actor string
+	// Result is a check's result ("passed", "failed"; empty for events
+	// that are not checks), with its source and CA.
+	Result, Source, CA string
+	LeafHash           string
 	// Proof: "ok" (inclusion proof checked against the newest checkpoint),
 	// "pending" (not yet covered by a checkpoint) or "failed".
 	Proof   string
@@ -390,18 +401,70 @@ type timelineEntry struct {
 	Report *reportEntry
 }
 
+// documentEntry is a document a leaf of the contract records.
+type documentEntry struct {
+	Name, SHA256 string
+}
+
+// contractDocuments lists the documents the contract's leaves record by
+// hash, once each: the files sent and completed, and signed documents.
+func contractDocuments(recs []evidence.Record) []documentEntry {
+	var out []documentEntry
+	add := func(name, h string) {
+		if h == "" {
+			return
+		}
+		for i := range out {
+			if out[i].SHA256 == h {
+				if out[i].Name == "" {
+					out[i].Name = name
+				}
+				return
+			}
+		}
+		out = append(out, documentEntry{name, h})
+	}
+	for _, r := range recs {
+		if r.Public == nil {
+			continue
+		}
+		if doc, ok := r.Public.Data["document"].(map[string]any); ok {
+			h, _ := doc["sha256"].(string)
+			add("", h)
+		}
+		fs, _ := r.Public.Data["files"].([]any)
+		for i, f := range fs {
+			fm, _ := f.(map[string]any)
+			h, _ := fm["sha256"].(string)
+			name := ""
+			if r.Opened != nil {
+				name = r.Opened.Fields[fmt.Sprintf("data.files[%d].name", i)].Value
+			}
+			add(name, h)
+		}
+	}
+	return out
+}
+
 type reportEntry struct {
 	Number, Document string
 	Revealed         bool
 }
 
 type contractData struct {
-	CSRF       string
-	Contract   *evidence.ContractView
-	Timeline   []timelineEntry
-	Checkpoint uint64
-	Downloads  bool
-	Error      string
+	CSRF     string
+	Contract *evidence.ContractView
+	Timeline []timelineEntry
+	// Events is the contract's event count (evidence.CountsAsEvent),
+	// Reports the reports issued, Related the identity checks and
+	// erasures of its parties listed with them.
+	Events, Reports, Related int
+	Checkpoint               uint64
+	// Documents are the contract's files by the hashes its leaves record;
+	// the originals the platform stored download from here.
+	Documents []documentEntry
+	Downloads bool
+	Error     string
 }
 
 func (h *console) contract(c *gin.Context) {
@@ -446,14 +509,63 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 	if err != nil {
 		return contractData{}, err
 	}
-	d := contractData{Contract: v, Checkpoint: cp.Size, Downloads: h.cfg.Reports != nil}
+	d := contractData{Contract: v, Checkpoint: cp.Size, Downloads: h.cfg.Reports != nil, Events: v.EventCount}
+	// An erasure of a party is a leaf of its own (data.erased), which no
+	// contract or person lists: the records it shredded name it.
+	type erasure struct {
+		index uint64
+		at    time.Time
+	}
+	var erasures []erasure
+	seen := map[uint64]bool{}
+	for _, r := range recs {
+		seen[r.Index] = true
+		if o := r.Opened; o != nil && o.Erased && !o.ErasurePending && !slices.ContainsFunc(erasures, func(e erasure) bool { return e.index == o.ErasureIndex }) {
+			erasures = append(erasures, erasure{o.ErasureIndex, o.ErasedAt})
+		}
+	}
+	for _, e := range erasures {
+		if seen[e.index] {
+			continue
+		}
+		leaf, err := h.cfg.Log.Leaf(ctx, e.index)
+		if err != nil {
+			return contractData{}, err
+		}
+		recs = append(recs, evidence.Record{EventEntry: evidence.EventEntry{Kind: evidence.KindDataErased, Time: e.at,
+			Receipt: evidence.Receipt{Index: e.index}}, Leaf: leaf})
+	}
+	slices.SortFunc(recs, func(a, b evidence.Record) int { return cmp.Compare(a.Index, b.Index) })
+	d.Documents = contractDocuments(recs)
 	for _, r := range recs {
 		lh := rfc6962.DefaultHasher.HashLeaf(r.Leaf)
 		e := timelineEntry{Index: r.Index, Kind: string(r.Kind), Time: r.Time, LeafHash: hex.EncodeToString(lh), Proof: "pending"}
+		switch {
+		case r.Kind == evidence.KindReportIssued:
+			d.Reports++
+		case r.Public == nil || r.Public.Contract == "" || !evidence.CountsAsEvent(r.Kind):
+			d.Related++
+		}
+		if o := r.Opened; o != nil {
+			switch {
+			case o.Erased:
+				e.Actor = "已销毁 erased"
+			case o.Fields["actor.name"].Value != "":
+				e.Actor = report.MaskName(o.Fields["actor.name"].Value)
+			case o.Fields["actor.account"].Value != "":
+				e.Actor = report.Mask(report.KindAccount, o.Fields["actor.account"].Value)
+			}
+			if co := o.Fields["actor.company"].Value; co != "" {
+				e.Actor = strings.TrimSpace(e.Actor + " · " + co)
+			}
+		}
 		if r.Public != nil {
 			if m, ok := r.Public.Data["method"].(string); ok {
 				e.Method = m
 			}
+			e.Result, _ = r.Public.Data["result"].(string)
+			e.Source, _ = r.Public.Data["source"].(string)
+			e.CA, _ = r.Public.Data["ca"].(string)
 			if r.Kind == evidence.KindReportIssued {
 				rep := &reportEntry{}
 				rep.Number, _ = r.Public.Data["report"].(string)
@@ -506,11 +618,19 @@ func (h *console) download(c *gin.Context) {
 		return
 	}
 	reveal := c.PostForm("reveal") == "true"
+	if reveal && !ss.Principal.Has(evidence.RoleLegal) {
+		// The same rule as the API's ?reveal=true (sessions are only
+		// opened for legal keys; this keeps the two from drifting).
+		m := back
+		m.TitleZH, m.TitleEN, m.TextZH, m.TextEN = "无权下载", "Not allowed", "未脱敏文件需要具有 legal 角色的密钥。", "Unmasked documents need a key with the legal role."
+		h.page(c, http.StatusForbidden, "message.html", ss, m)
+		return
+	}
 	if reveal && c.PostForm("confirm") != "yes" {
 		m := back
 		m.TitleZH, m.TitleEN = "需要确认", "Confirmation required"
-		m.TextZH = "下载未脱敏的证据报告前，请勾选确认：报告将显示完整的姓名、证件号和联系方式，并记入该合同的监管链。"
-		m.TextEN = "Before downloading the unmasked evidence report, tick the confirmation: it shows full names, ID numbers and contacts, and is recorded in the contract's chain of custody."
+		m.TextZH = "下载未脱敏的文件前，请勾选确认：文件将显示完整的姓名、证件号和联系方式，并记入该合同的监管链。"
+		m.TextEN = "Before downloading an unmasked document, tick the confirmation: it shows full names, ID numbers and contacts, and is recorded in the contract's chain of custody."
 		h.page(c, http.StatusBadRequest, "message.html", ss, m)
 		return
 	}
@@ -543,4 +663,44 @@ func (h *console) download(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="`+is.ReportNumber+"-"+k.file+`"`)
 	c.Header("X-Report-Number", is.ReportNumber)
 	c.Data(http.StatusOK, k.ctype, out)
+}
+
+// document serves an original document of the contract, as the platform
+// stored it (PUT /v1/documents), when a leaf of the contract records its
+// hash.
+func (h *console) document(c *gin.Context) {
+	ss, ok := h.authorized(c)
+	if !ok {
+		return
+	}
+	id, sha := c.Param("id"), c.Param("sha256")
+	back := message{Link: "/console/contracts/" + id, LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	_, recs, err := h.cfg.Evidence.Records(c.Request.Context(), ss.Principal, id, h.cfg.Log.Leaf)
+	if err != nil {
+		h.contractError(c, ss, err)
+		return
+	}
+	if !slices.ContainsFunc(contractDocuments(recs), func(d documentEntry) bool { return d.SHA256 == sha }) {
+		m := back
+		m.TitleZH, m.TitleEN, m.TextZH, m.TextEN = "未找到文件", "No such document", "该合同的记录中没有这个文件哈希。", "No record of this contract names this document hash."
+		h.page(c, http.StatusNotFound, "message.html", ss, m)
+		return
+	}
+	b, err := h.cfg.Evidence.Document(ss.Principal, sha)
+	if errors.Is(err, evidence.ErrNotFound) {
+		m := back
+		m.TitleZH, m.TitleEN = "原件未存档", "Original not stored"
+		m.TextZH = "签约平台只提交了该文件的哈希，没有提交原件（混合云模式）。"
+		m.TextEN = "The signing platform sent only this document's hash, not the document (hybrid-cloud mode)."
+		h.page(c, http.StatusNotFound, "message.html", ss, m)
+		return
+	}
+	if err != nil {
+		h.contractError(c, ss, err)
+		return
+	}
+	h.logger.InfoContext(c.Request.Context(), "console original download", "tenant", ss.Principal.Tenant.ID, "sha256", sha)
+	c.Header("Content-Disposition", `attachment; filename="`+sha+`.pdf"`)
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/pdf", b)
 }

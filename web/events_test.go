@@ -192,7 +192,7 @@ func TestEventsAPI(t *testing.T) {
 		{"schema", "GET", "/v1/schema/events", "", "", nil, 200, `"$schema": "https://json-schema.org/draft/2020-12/schema"`},
 		{"schema page", "GET", "/docs/events", "", "", nil, 200, "contract.signed"},
 		{"schema page fields", "GET", "/docs/events", "", "", nil, 200, `<code>positions</code> <span class="req">required</span></td><td><code>array of object</code>`},
-		{"schema page enums", "GET", "/docs/events", "", "", nil, 200, `<code>sms_code | face | password | otp_token</code>`},
+		{"schema page enums", "GET", "/docs/events", "", "", nil, 200, `<code>sms_code | face | password | otp_token | liveness</code>`},
 		{"doc wrong type", "PUT", "/v1/documents/" + strings.Repeat("a", 64), e.key, jsonType, []byte("x"), 415, "application/pdf"},
 		{"doc mismatch", "PUT", "/v1/documents/" + strings.Repeat("a", 64), e.key, "application/pdf", []byte("x"), 400, "SHA-256"},
 		{"erase unknown", "DELETE", "/v1/subjects/nobody", e.key, "", nil, 404, "not found"},

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cunzheng/cunzheng/report"
 )
 
 // The site: every HTML page is a content template rendered inside one
@@ -140,6 +142,14 @@ var siteFuncs = template.FuncMap{
 	// pathEscape makes an id one URL path segment ("HT/2026/001" is a
 	// valid contract number).
 	"pathEscape": url.PathEscape,
+	// unmaskedKinds are the console's unmasked downloads, in the order shown.
+	"unmaskedKinds": func() []struct{ Kind, ID, Confirm, ZH, EN string } {
+		return []struct{ Kind, ID, Confirm, ZH, EN string }{
+			{"certificate", "certificate-revealed", "confirm-certificate-reveal", "签约存证页，未脱敏（PDF）", "Signing certificate page, unmasked (PDF)"},
+			{"evidence-report", "revealed", "confirm-reveal", "证据报告，未脱敏（PDF）", "Evidence report, unmasked (PDF)"},
+			{"evidence-bundle", "bundle-revealed", "confirm-bundle-reveal", "离线校验包，未脱敏（ZIP）", "Offline evidence bundle, unmasked (ZIP)"},
+		}
+	},
 	"documentLabel": func(lang, doc string) template.HTML {
 		switch doc {
 		case "certificate":
@@ -183,22 +193,9 @@ func kindLabel(lang, kind string) template.HTML {
 	return tr(lang, zh, en)
 }
 
-// methodLabel names an identity or intent verification method.
-func methodLabel(m string) (zh, en string) {
-	switch m {
-	case "phone3":
-		return "手机号三要素核验", "mobile number, name and ID number match"
-	case "sms_code":
-		return "短信验证码", "SMS code"
-	case "face":
-		return "人脸识别", "face recognition"
-	case "bank4":
-		return "银行卡四要素核验", "bank card four-factor match"
-	case "password":
-		return "签约密码", "signing password"
-	}
-	return m, m
-}
+// methodLabel names an identity or intent verification method, in the
+// words of the reports (one table, report.MethodLabel).
+func methodLabel(m string) (zh, en string) { return report.MethodLabel(m) }
 
 // site renders the pages.
 type site struct {

@@ -324,10 +324,26 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(out, "PASS") || strings.Contains(out, "NOT pinned") {
 			t.Errorf("verify bundle:\n%s", out)
 		}
-		// Every download is in the contract's chain of custody.
+		// The unmasked certificate page and bundle, each behind its own
+		// confirmation, as the API's ?reveal=true.
+		b.do("confirm certificate", chromedp.Click(chromedp.CSS("#confirm-certificate-reveal")))
+		certRevealed := b.download("#dl-certificate-revealed")
+		if txt := pdfText(t, certRevealed); !strings.Contains(txt, "叶建华") || !strings.Contains(txt, "18501775544") {
+			t.Errorf("unmasked certificate page lacks the signer's name or account")
+		}
+		b.do("confirm bundle", chromedp.Click(chromedp.CSS("#confirm-bundle-reveal")))
+		out = verifyDemoBundle(t, data, b.download("#dl-bundle-revealed"))
+		if !strings.Contains(out, "PASS") || !strings.Contains(out, "opening leaf") {
+			t.Errorf("verify the unmasked bundle:\n%s", out)
+		}
+		// Every download is in the contract's chain of custody; the
+		// timeline names methods in Chinese, with result and actor.
 		b.do("timeline again", chromedp.Navigate(s.url+"/console/contracts/"+demoContract), chromedp.WaitVisible(chromedp.CSS("#timeline")))
-		if n := b.eval(`document.querySelectorAll('#timeline tr[data-kind="report.issued"]').length`); n != float64(4) {
-			t.Errorf("%v report.issued events in the timeline, want 4", n)
+		if n := b.eval(`document.querySelectorAll('#timeline tr[data-kind="report.issued"]').length`); n != float64(6) {
+			t.Errorf("%v report.issued events in the timeline, want 6", n)
+		}
+		if tl := b.text("#timeline"); !strings.Contains(tl, "✓ 通过") || !strings.Contains(tl, "叶*华") || !strings.Contains(tl, "手机号三要素") {
+			t.Errorf("timeline lacks a result, an actor or a method name:\n%s", tl)
 		}
 		b.shot("console-contract-after-downloads")
 		if err := os.WriteFile(filepath.Join(b.artifacts, "certificate.pdf"), cert, 0o644); err != nil {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -84,11 +86,113 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 	if n := countKind(view.Events, "report.issued"); n != 2 {
 		t.Errorf("contract lists %d report.issued events after two reports, want 2", n)
 	}
-	out := verifyDemoBundle(t, data, fetch("evidence-bundle.zip"))
+	bundle := fetch("evidence-bundle.zip")
+	out := verifyDemoBundle(t, data, bundle)
 	if !strings.Contains(out, "PASS") || strings.Contains(out, "NOT pinned") {
 		t.Fatalf("verify bundle:\n%s", out)
 	}
+	runPrintedCommands(t, bundle, fetch("evidence-report.pdf"))
 	s.stop(t)
+}
+
+// runPrintedCommands runs every command the bundle's README and the
+// evidence reports print, exactly as printed, as a reader would: the
+// README's in a directory holding the bundle under the name the service
+// serves it by, the evidence report's (the bundle's copy and a separately
+// downloaded one) with the bundle saved as the report says.
+func runPrintedCommands(t *testing.T, bundle, report []byte) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(bundle), int64(len(bundle)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f.Name], _ = io.ReadAll(rc)
+		rc.Close()
+	}
+	var manifest struct {
+		Report string `json:"report_number"`
+	}
+	if err := json.Unmarshal(files["manifest.json"], &manifest); err != nil || manifest.Report == "" {
+		t.Fatalf("manifest: %v %s", err, files["manifest.json"])
+	}
+	for _, c := range []struct{ name, text, save string }{
+		{"README.txt", string(files["README.txt"]), manifest.Report + "-evidence-bundle.zip"},
+		{"the bundle's evidence-report.pdf", pdfToText(t, files["evidence-report.pdf"]), manifest.Report + "-evidence-bundle.zip"},
+		{"a downloaded evidence-report.pdf", pdfToText(t, report), "evidence-bundle.zip"},
+	} {
+		cmds := printedCommands(c.text)
+		if len(cmds) < 4 || !strings.HasPrefix(cmds[0], "cunzheng verify bundle "+c.save+" ") {
+			t.Fatalf("%s prints %d commands, want cunzheng verify bundle %s first:\n%s", c.name, len(cmds), c.save, strings.Join(cmds, "\n"))
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, c.save), bundle, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		bin, _ := cunzhengBinary()
+		sh := exec.Command("sh", "-e", "-c", strings.Join(cmds, "\n"))
+		sh.Dir = dir
+		sh.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := sh.CombinedOutput()
+		if err != nil {
+			t.Fatalf("commands printed in %s failed: %v\n%s\n%s", c.name, err, strings.Join(cmds, "\n"), out)
+		}
+		for _, want := range []string{"PASS", "Verification: OK", "Signature is Valid"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("commands printed in %s: output lacks %q:\n%s", c.name, want, out)
+			}
+		}
+		for _, bad := range []string{"FAILED", "NOT pinned", "FAIL "} {
+			if strings.Contains(string(out), bad) {
+				t.Errorf("commands printed in %s: output says %q:\n%s\n%s", c.name, bad, strings.Join(cmds, "\n"), out)
+			}
+		}
+	}
+}
+
+// printedCommands extracts the shell commands a document prints: lines
+// starting with one of the tools the documents name, with their " \"
+// continuation lines.
+func printedCommands(text string) []string {
+	var cmds []string
+	cont, loop := false, false
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case cont || loop:
+			cmds[len(cmds)-1] += "\n    " + l
+		case strings.HasPrefix(l, "cunzheng verify "), strings.HasPrefix(l, "unzip "), strings.HasPrefix(l, "openssl "), strings.HasPrefix(l, "pdfsig "):
+			cmds = append(cmds, l)
+		case strings.HasPrefix(l, "for "):
+			cmds = append(cmds, l)
+			loop = true
+		default:
+			continue
+		}
+		cont = strings.HasSuffix(l, "\\")
+		if l == "done" {
+			loop = false
+		}
+	}
+	return cmds
+}
+
+func pdfToText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "doc.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-enc", "UTF-8", f, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
 }
 
 func countKind(evs []struct{ Kind string }, kind string) int {

@@ -41,6 +41,7 @@ type serveFlags struct {
 	maxUpload          int64
 	tlsCert, tlsKey    string
 	metricsAddr        string
+	issuer, issuerSeal string
 	notarize           *notarizeFlags
 	cluster            clusterFlags
 }
@@ -58,6 +59,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (TLS 1.2+, with HSTS) with this PEM certificate chain; needs --tls-key")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics on this address only (plain HTTP, e.g. 127.0.0.1:9090); by default /metrics is on --addr and answers loopback clients only")
+	fs.StringVar(&f.issuer, "issuer", report.DefaultIssuer, "the legal entity that issues the reports, printed on every page and in the round e-seal drawn from it")
+	fs.StringVar(&f.issuerSeal, "issuer-seal", "", "PNG of the issuer's e-seal to use instead of the one drawn from --issuer")
 	f.notarize = addNotarizeFlags(fs)
 	addClusterFlags(fs, &f.cluster)
 	if err := fs.Parse(args); err != nil {
@@ -326,7 +329,17 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 		Notary:  a.notarization.NotaryKeys,
 		TSACert: a.notarization.TSARoots,
 	}})
+	var seal []byte
+	if f.issuerSeal != "" {
+		b, err := os.ReadFile(f.issuerSeal)
+		if err != nil {
+			return nil, fmt.Errorf("--issuer-seal: %w", err)
+		}
+		seal = b
+	}
 	rs, err := report.New(report.Config{
+		Issuer:     f.issuer,
+		IssuerSeal: seal,
 		Source:     src,
 		Custody:    assemble.Custody{Evidence: a.evidence},
 		KeyDir:     filepath.Join(f.data, "keys"),

@@ -34,6 +34,20 @@ type Manifest struct {
 	Openings     []ManifestOpening     `json:"openings,omitempty"`
 	Keys         ManifestKeys          `json:"keys"`
 	Files        []ManifestFile        `json:"files"`
+	// Documents are the original contract files the bundle carries, each
+	// named by the SHA-256 a verified leaf records.
+	Documents []ManifestDocument `json:"documents,omitempty"`
+}
+
+// ManifestDocument is an original document (the signed contract PDF):
+// its file's SHA-256 must be SHA256, and the leaf of Index (a verified
+// event of the bundle) must record that hash (data.document.sha256 or
+// data.files[].sha256).
+type ManifestDocument struct {
+	Path   string `json:"path"`
+	Name   string `json:"name,omitempty"`
+	SHA256 string `json:"sha256"`
+	Index  uint64 `json:"index"`
 }
 
 // ManifestEvent is one logged event: leaf bytes and its inclusion proof

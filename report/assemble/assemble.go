@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -27,6 +28,11 @@ type Records interface {
 	// fields opened (evidence.Service.Records); evidence.ErrNotFound for
 	// another tenant's or an absent contract.
 	Records(ctx context.Context, p evidence.Principal, id string, leaf evidence.LeafReader) (*evidence.ContractView, []evidence.Record, error)
+	// TenantName names the tenant, the requester reports print.
+	TenantName(id string) (string, error)
+	// Document returns a stored original document of the tenant;
+	// evidence.ErrNotFound when it was never stored.
+	Document(p evidence.Principal, sha256Hex string) ([]byte, error)
 }
 
 // Ledger is the part of *ledger.Log the assembler uses.
@@ -119,14 +125,24 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 		return nil, err
 	}
 	c := build(view, recs, reveal)
+	if c.Tenant, err = s.cfg.Evidence.TenantName(tenant); err != nil {
+		return nil, fmt.Errorf("assemble: tenant: %w", err)
+	}
 	if c.Platform == "" {
 		c.Platform = s.cfg.Platform
+	}
+	if err := s.originals(p, c, recs); err != nil {
+		return nil, err
 	}
 	c.Checkpoint = report.Checkpoint(cp)
 	c.Keys = s.cfg.Keys
 	c.Events = slices.DeleteFunc(c.Events, func(e report.Event) bool {
 		return e.Kind == kindReportIssued && e.LeafIndex >= cp.Size
 	})
+	// An opening is only checkable next to its leaf and inclusion proof:
+	// the openings of the custody leaves dropped above go with them, or
+	// the bundle would carry an opening of a leaf it does not prove.
+	c.Openings = slices.DeleteFunc(c.Openings, func(o report.Opening) bool { return o.LeafIndex >= cp.Size })
 	for i := range c.Events {
 		e := &c.Events[i]
 		if e.Inclusion, err = s.cfg.Ledger.InclusionProof(ctx, e.LeafIndex, cp.Size); err != nil {
@@ -142,6 +158,47 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 		c.Latest, c.Consistency = report.Checkpoint(newest), proof
 	}
 	return c, nil
+}
+
+// originals adds the stored original documents whose hash a proven leaf
+// of the contract records (its completed files, else the signed
+// document), each once, with that leaf.
+func (s *Source) originals(p evidence.Principal, c *report.Contract, recs []evidence.Record) error {
+	seen := map[string]bool{}
+	for _, r := range slices.Backward(recs) {
+		if r.Kind != evidence.KindContractCompleted && r.Kind != evidence.KindContractSigned && r.Kind != evidence.KindContractSent {
+			continue
+		}
+		d := data(r)
+		var hashes []string
+		if doc, ok := d["document"].(map[string]any); ok {
+			hashes = append(hashes, dstr(doc, "sha256"))
+		}
+		for _, f := range files(r, d) {
+			hashes = append(hashes, f.SHA256)
+		}
+		for _, h := range hashes {
+			if h == "" || seen[h] {
+				continue
+			}
+			seen[h] = true
+			b, err := s.cfg.Evidence.Document(p, h)
+			if errors.Is(err, evidence.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("assemble: original document %s: %w", h, err)
+			}
+			name := h
+			for _, f := range c.Files {
+				if f.SHA256 == h && f.Name != "" {
+					name = f.Name
+				}
+			}
+			c.Originals = append(c.Originals, report.Original{Name: name, SHA256: h, Data: b, LeafIndex: r.Index})
+		}
+	}
+	return nil
 }
 
 // kindReportIssued is the chain-of-custody event of an issued report.
@@ -197,12 +254,14 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		}
 		signers[acct] = len(c.Signers)
 		c.Signers = append(c.Signers, report.Signer{Party: report.Party{
-			Name:    personal(r, "actor.name", report.KindName),
-			Account: personal(r, "actor.account", report.KindAccount),
-			Company: str(r, "actor.company"),
+			Name:       personal(r, "actor.name", report.KindName),
+			Account:    personal(r, "actor.account", report.KindAccount),
+			Company:    str(r, "actor.company"),
+			CreditCode: str(r, "actor.credit_code"),
 		}})
 		return &c.Signers[len(c.Signers)-1]
 	}
+	var sentFiles []report.File
 	for _, r := range recs {
 		var leafHash tlog.Hash
 		if b, err := hex.DecodeString(r.LeafHash); err == nil && len(b) == tlog.HashSize {
@@ -211,6 +270,9 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			leafHash = tlog.RecordHash(r.Leaf)
 		}
 		kind := string(r.Kind)
+		if evidence.CountsAsEvent(r.Kind) && r.Public != nil && r.Public.Contract != "" {
+			c.EventCount++
+		}
 		c.Events = append(c.Events, report.Event{
 			Kind: kind, At: r.Time, Actor: personal(r, "actor.name", report.KindName),
 			LeafIndex: r.Index, LeafHash: leafHash, Leaf: r.Leaf,
@@ -232,9 +294,12 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 			c.SenderIP = personal(r, "actor.ip", report.KindIP)
 			c.Company = str(r, "actor.company")
 			c.Sender.Company = c.Company
+			c.Sender.CreditCode = str(r, "actor.credit_code")
 			if v, ok := d["platform"].(string); ok {
 				c.Platform = v
 			}
+			c.SignerCount = int(num(d["signers"]))
+			sentFiles = files(r, d)
 		case "contract.received":
 			sg := signer(r)
 			sg.ReceivedAt = r.Time
@@ -244,17 +309,20 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		case "identity.checked":
 			c.IdentityChecks = append(c.IdentityChecks, report.IdentityCheck{
 				Subject: personal(r, "actor.name", report.KindName), IDNumber: personal(r, "actor.id_number", report.KindIDNumber),
+				Company: str(r, "actor.company"), CreditCode: str(r, "actor.credit_code"),
 				Phone: personal(r, "actor.phone", report.KindPhone), Method: dstr(d, "method"), Source: dstr(d, "source"),
 				Result: dstr(d, "result"), CA: dstr(d, "ca"), CertSerial: sealedOr(r, d, "cert_serial"), At: r.Time, LeafIndex: r.Index,
+				Account: personal(r, "actor.account", report.KindAccount), Details: details(r, d),
 			})
 		case "intent.verified":
 			c.Intents = append(c.Intents, report.IntentVerification{
 				Subject: personal(r, "actor.name", report.KindName), Method: dstr(d, "method"), Result: dstr(d, "result"),
 				At: r.Time, IP: personal(r, "actor.ip", report.KindIP), LeafIndex: r.Index,
+				Account: personal(r, "actor.account", report.KindAccount), Details: details(r, d),
 			})
 		case "contract.signed":
 			sg := signer(r)
-			sg.SignedAt, sg.SignedLeafIndex = r.Time, r.Index
+			sg.SignedAt, sg.SignedLeafIndex, sg.Signed = r.Time, r.Index, true
 			sg.SignIP = personal(r, "actor.ip", report.KindIP)
 			sg.CertSerial = sealedOr(r, d, "cert_serial")
 			sg.CertIssuer = dstr(d, "ca")
@@ -263,6 +331,9 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 				if sg.SignedFile == "" {
 					sg.SignedFile = dstr(doc, "sha256")
 				}
+			}
+			if seal, ok := d["seal"].(map[string]any); ok {
+				sg.SealID, sg.SealSHA256 = dstr(seal, "id"), dstr(seal, "sha256")
 			}
 			if ps, ok := d["positions"].([]any); ok {
 				for _, p := range ps {
@@ -275,23 +346,20 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 				for _, id := range ids {
 					if s, ok := id.(string); ok {
 						if iv, ok := intents[s]; ok {
-							sg.Methods = append(sg.Methods, report.Method{Name: dstr(data(iv), "method"), At: iv.Time})
+							sg.Methods = append(sg.Methods, report.Method{Name: dstr(data(iv), "method"), Result: dstr(data(iv), "result"), At: iv.Time})
 						}
 					}
 				}
 			}
 		case "contract.completed":
 			c.CompletedAt = r.Time
-			if fs, ok := d["files"].([]any); ok {
-				for i, f := range fs {
-					if fm, ok := f.(map[string]any); ok {
-						name := field(r, fmt.Sprintf("data.files[%d].name", i)).Value
-						if name == "" {
-							name = dstr(fm, "name")
-						}
-						c.Files = append(c.Files, report.File{Name: name, SHA256: dstr(fm, "sha256"), SM3: dstr(fm, "sm3")})
-					}
-				}
+			c.Files = files(r, d)
+		case "contract.rejected", "contract.revoked":
+			e := report.Ending{Kind: kind, At: r.Time, Actor: personal(r, "actor.name", report.KindName),
+				Account: personal(r, "actor.account", report.KindAccount), Reason: personal(r, "data.reason", report.KindText), LeafIndex: r.Index}
+			c.Endings = append(c.Endings, e)
+			if kind == "contract.rejected" && field(r, "actor.account").Value != "" {
+				signer(r).Rejected = true
 			}
 		case kindReportIssued:
 			c.Custody = append(c.Custody, report.CustodyEntry{
@@ -299,6 +367,18 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 				Revealed: d["revealed"] == true, At: r.Time, LeafIndex: r.Index,
 			})
 		}
+	}
+	if len(c.Files) == 0 && len(sentFiles) > 0 {
+		c.Files, c.FilesAsSent = sentFiles, true
+	}
+	c.Status, c.StatusAt = report.StatusInProgress, view.Last
+	switch view.Status {
+	case evidence.KindContractCompleted:
+		c.Status = report.StatusCompleted
+	case evidence.KindContractRejected:
+		c.Status = report.StatusRejected
+	case evidence.KindContractRevoked:
+		c.Status = report.StatusRevoked
 	}
 	// A signed document named only by its hash takes the file's name.
 	for i := range c.Signers {
@@ -309,6 +389,73 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		}
 	}
 	return c
+}
+
+// detailFields are the facts of identity and intent checks a report
+// shows, in order: kind 0 is public data, any other a sealed value of that
+// kind (evidence seals these paths).
+var detailFields = []struct {
+	path string
+	kind report.Kind
+}{
+	{"role", 0}, {"id_type", 0}, {"id_front_sha256", report.KindText}, {"id_back_sha256", report.KindText},
+	{"ocr", report.KindText}, {"card_number", report.KindBankCard}, {"reserved_phone", report.KindPhone},
+	{"face.digits", report.KindText}, {"face.similarity", 0}, {"face.liveness", 0},
+	{"face.video_sha256", report.KindText}, {"face.photo_sha256", report.KindText},
+	{"licence_sha256", 0}, {"licence_ocr", report.KindText},
+	{"authorization.letter_sha256", 0}, {"authorization.authorized_person", report.KindName},
+	{"remittance.account_name", report.KindText}, {"remittance.bank", 0}, {"remittance.branch", 0},
+	{"remittance.account_number", report.KindBankCard}, {"remittance.location", 0}, {"remittance.amount", 0},
+	{"remittance.result", 0},
+}
+
+// details reads the facts of a check that its record holds.
+func details(r evidence.Record, d map[string]any) []report.Detail {
+	var out []report.Detail
+	for _, f := range detailFields {
+		if f.kind != 0 {
+			if p := personal(r, "data."+f.path, f.kind); p.Value != "" || p.Erased {
+				out = append(out, report.Detail{Field: f.path, Value: p})
+			}
+			continue
+		}
+		m := d
+		key := f.path
+		if parent, child, ok := strings.Cut(f.path, "."); ok {
+			m, _ = d[parent].(map[string]any)
+			key = child
+		}
+		var v string
+		switch x := m[key].(type) {
+		case string:
+			v = x
+		case fmt.Stringer:
+			v = x.String()
+		case float64:
+			v = strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		if v != "" {
+			out = append(out, report.Detail{Field: f.path, Public: v})
+		}
+	}
+	return out
+}
+
+// files reads the files of a contract.sent or contract.completed, their
+// names opened from the sealed record.
+func files(r evidence.Record, d map[string]any) []report.File {
+	var out []report.File
+	fs, _ := d["files"].([]any)
+	for i, f := range fs {
+		if fm, ok := f.(map[string]any); ok {
+			name := field(r, fmt.Sprintf("data.files[%d].name", i)).Value
+			if name == "" {
+				name = dstr(fm, "name")
+			}
+			out = append(out, report.File{Name: name, SHA256: dstr(fm, "sha256"), SM3: dstr(fm, "sm3")})
+		}
+	}
+	return out
 }
 
 // field returns an opened sealed field ("actor.name").
@@ -324,7 +471,11 @@ func field(r evidence.Record, path string) evidence.Field {
 func personal(r evidence.Record, path string, k report.Kind) report.Personal {
 	if r.Opened != nil && r.Opened.Erased {
 		if _, committed := commitments(r)[path]; committed {
-			return report.Personal{Kind: k, Erased: true, ErasedAt: r.Opened.ErasedAt}
+			p := report.Personal{Kind: k, Erased: true, ErasedAt: r.Opened.ErasedAt}
+			if !r.Opened.ErasurePending {
+				p.ErasureLeaf = r.Opened.ErasureIndex
+			}
+			return p
 		}
 	}
 	return report.Personal{Kind: k, Value: field(r, path).Value}
@@ -340,10 +491,14 @@ func commitments(r evidence.Record) map[string]string {
 // str returns an opened non-personal sealed field (a company name).
 func str(r evidence.Record, path string) string { return field(r, path).Value }
 
-// sealedOr returns data field k, sealed ("data.k") or public.
+// sealedOr returns data field k, sealed ("data.k") or public, or the
+// erasure notice when it was sealed with a subject since erased.
 func sealedOr(r evidence.Record, d map[string]any, k string) string {
 	if v := field(r, "data."+k).Value; v != "" {
 		return v
+	}
+	if p := personal(r, "data."+k, report.KindText); p.Erased {
+		return p.Show(true)
 	}
 	return dstr(d, k)
 }

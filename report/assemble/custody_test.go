@@ -6,9 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
+	"github.com/cunzheng/cunzheng/report/reporttest"
+	"github.com/cunzheng/cunzheng/verify"
 )
 
 // TestCustody issues a report through the real evidence service and checks
@@ -108,4 +113,90 @@ func hasEvent(c *report.Contract, i uint64) bool {
 		}
 	}
 	return false
+}
+
+// TestEveryBundleVerifies downloads the four documents a legal team takes
+// (certificate page, evidence report masked and unmasked, unmasked bundle)
+// back to back in every order, with the custody events of the earlier
+// downloads notarized or not yet, and verifies every bundle offline: a
+// bundle must pass `verify bundle` in every state of the custody chain.
+func TestEveryBundleVerifies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders about a hundred documents")
+	}
+	ctx := context.Background()
+	keys, ev, _, demo, led, src := newDemoSource(t, true)
+	led.publish(t)
+	svc, err := report.New(report.Config{KeyDir: t.TempDir(), Source: src, Custody: assemble.Custody{Evidence: ev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := bundleOptions(t, keys)
+	type doc struct {
+		kind   string
+		reveal bool
+	}
+	docs := []doc{{report.KindCertificate, false}, {report.KindEvidence, false}, {report.KindEvidence, true}, {report.KindBundle, true}}
+	for n, order := range permutations(len(docs)) {
+		// Odd orders notarize every custody event before the next
+		// download; even ones leave them all past the checkpoint.
+		notarize := n%2 == 1
+		for _, i := range order {
+			d := docs[i]
+			out, is, err := svc.Issue(ctx, d.kind, demo.Tenant.ID, "legal-1", demo.ContractID, d.reveal)
+			if err != nil {
+				t.Fatalf("order %v: %s: %v", order, d.kind, err)
+			}
+			if d.kind == report.KindBundle {
+				if _, err := verify.Bundle(out, opts); err != nil {
+					t.Fatalf("order %v (notarized %v): bundle %s does not verify: %v", order, notarize, is.ReportNumber, err)
+				}
+			}
+			if notarize {
+				led.publish(t)
+			}
+		}
+	}
+	// And a masked bundle, with custody events pending.
+	out, _, err := svc.Issue(ctx, report.KindBundle, demo.Tenant.ID, "legal-1", demo.ContractID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.Bundle(out, opts); err != nil {
+		t.Fatalf("masked bundle: %v", err)
+	}
+}
+
+// permutations returns every order of 0..n-1.
+func permutations(n int) [][]int {
+	if n == 0 {
+		return [][]int{{}}
+	}
+	var out [][]int
+	for _, p := range permutations(n - 1) {
+		for i := 0; i <= len(p); i++ {
+			q := append(append(append([]int{}, p[:i]...), n-1), p[i:]...)
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// bundleOptions pins the demo fixture's log and notary keys.
+func bundleOptions(t *testing.T, keys *reporttest.Fixture) verify.BundleOptions {
+	t.Helper()
+	var opts verify.BundleOptions
+	v, err := tlogfmt.NewVerifier(keys.LogVKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.LogKeys = []note.Verifier{v}
+	for _, n := range keys.Notaries {
+		v, err := tlogfmt.NewVerifier(n.VKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.NotaryKeys = append(opts.NotaryKeys, v)
+	}
+	return opts
 }

@@ -243,6 +243,7 @@ func Build(opts Options) (*Fixture, error) {
 			SignedFile:      "劳动合同.pdf",
 			Positions:       []report.Position{{Page: 2, X: 0.60, Y: 0.63 + 0.07*float64(i)}},
 			SignedLeafIndex: signLeaf,
+			Signed:          true,
 		})
 	}
 	for len(evs)+1 < opts.MinEvents {
@@ -253,7 +254,14 @@ func Build(opts Options) (*Fixture, error) {
 	c.Events = nil
 	for _, e := range evs {
 		c.Events = append(c.Events, report.Event{Kind: e.kind, At: e.t, Actor: e.actor, LeafIndex: e.leaf})
+		if e.kind != "identity.checked" { // a person's, not the contract's
+			c.EventCount++
+		}
 	}
+	c.SignerCount = len(signers)
+	c.Status, c.StatusAt = report.StatusCompleted, c.CompletedAt
+	c.Tenant = "伟伟集团"
+	c.Sender.CreditCode = "91330106MA2B2C3D4E"
 	c.Custody = []report.CustodyEntry{{ReportNumber: "CZ-20181115-000001", Kind: "certificate", Requester: "t_7f3a9c/legal-1", At: at("2018-11-15 09:30:00"), LeafIndex: uint64(len(leaves))}}
 	leaves = append(leaves, []byte(`{"kind":"report.issued","tenant":"t_7f3a9c","report":"CZ-20181115-000001","revealed":false}`))
 	if opts.Erase {

@@ -1,0 +1,144 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/jung-kurt/gofpdf"
+)
+
+// The visible signature block closes both documents: the issuer's round
+// e-seal (drawn from the issuer's name, or the operator's PNG), the
+// issuer, the signing time, and where the document can be verified.
+//
+// It is page content, not the signature widget's appearance: the PDFs
+// carry a certification signature (DocMDP, no changes permitted), and
+// digitorus/pdfsign draws visible widgets only for approval signatures.
+// A reader sees the same block either way; the cryptographic signature is
+// the one pdfsig and `cunzheng verify pdf` check.
+
+// sealHeight is the height of the signature block.
+const sealHeight = 34.0
+
+// checkSealPNG reports whether b is a PNG gofpdf can draw.
+func checkSealPNG(b []byte) error {
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("report: issuer seal: not a PNG: %w", err)
+	}
+	if cfg.Width < 32 || cfg.Height < 32 || cfg.Width > 4096 || cfg.Height > 4096 {
+		return fmt.Errorf("report: issuer seal: %dx%d pixels, want 32 to 4096 a side", cfg.Width, cfg.Height)
+	}
+	return nil
+}
+
+// signatureBlock draws the block at the end of the document's text: lead
+// (a closing paragraph, may be empty), then the issuer, the signing time
+// and where to verify, beside the seal. The whole block stays on one page.
+func (d *doc) signatureBlock(lead string, issuer string, at time.Time, verifyURL string, sealPNG []byte) error {
+	const side = 32.0
+	x := pageW - marginR - side - 2
+	w := x - marginL - 4
+	base := verifyURL
+	if i := strings.IndexByte(base, '?'); i >= 0 {
+		base = base[:i]
+	}
+	d.font(8.5)
+	var leadLines []string
+	if lead != "" {
+		leadLines = d.split(lead, w)
+	}
+	d.font(9)
+	stmt := d.split("本文件由 "+issuer+" 签发，可在 "+base+" 验证。 Issued by "+issuer+"; verify it at "+base+".", w)
+	h := float64(len(leadLines))*4.4 + 2 + 6 + 5.5 + float64(len(stmt))*4.8
+	d.keep(max(h, side) + 2)
+	d.space(1)
+	top := d.y()
+	if len(sealPNG) > 0 {
+		opt := gofpdf.ImageOptions{ImageType: "PNG", ReadDpi: false}
+		d.pdf.RegisterImageOptionsReader("issuer-seal", opt, bytes.NewReader(sealPNG))
+		if err := d.pdf.Error(); err != nil {
+			return fmt.Errorf("report: issuer seal: %w", err)
+		}
+		d.pdf.ImageOptions("issuer-seal", x, top+max(0, h-side)/2, side, side, false, opt, 0, "")
+	} else {
+		d.drawSeal(issuer, x+side/2, top+max(h, side)/2, side/2)
+	}
+	d.pdf.SetXY(marginL, top)
+	d.font(8.5)
+	d.color(colText)
+	for _, l := range leadLines {
+		d.pdf.SetX(marginL)
+		d.cell(w, 4.4, l, "L", true, false)
+	}
+	if len(leadLines) > 0 {
+		d.space(2)
+	}
+	d.font(10)
+	d.color(colNavy)
+	d.pdf.SetX(marginL)
+	d.cell(w, 6, "签发机构 Issuer："+issuer, "L", true, false)
+	d.font(9)
+	d.color(colText)
+	d.pdf.SetX(marginL)
+	d.cell(w, 5.5, "签署时间 Signed at："+fmtTime(at), "L", true, false)
+	for _, l := range stmt {
+		d.pdf.SetX(marginL)
+		d.cell(w, 4.8, l, "L", true, false)
+	}
+	d.pdf.SetXY(marginL, max(d.y(), top+side+1))
+	return nil
+}
+
+// drawSeal draws a round seal in seal red: a double ring, the issuer's
+// name along the upper arc, a five-pointed star and 报告专用章 under it.
+func (d *doc) drawSeal(name string, cx, cy, r float64) {
+	pdf := d.pdf
+	pdf.SetDrawColor(0xc8, 0x10, 0x2e)
+	pdf.SetFillColor(0xc8, 0x10, 0x2e)
+	pdf.SetTextColor(0xc8, 0x10, 0x2e)
+	pdf.SetLineWidth(1.1)
+	pdf.Circle(cx, cy, r-0.6, "D")
+	pdf.SetLineWidth(0.3)
+	pdf.Circle(cx, cy, r-2.2, "D")
+	// Star.
+	var pts []gofpdf.PointType
+	for i := range 10 {
+		rr := r * 0.26
+		if i%2 == 1 {
+			rr = r * 0.105
+		}
+		a := -math.Pi/2 + float64(i)*math.Pi/5
+		pts = append(pts, gofpdf.PointType{X: cx + rr*math.Cos(a), Y: cy + rr*math.Sin(a)})
+	}
+	pdf.Polygon(pts, "F")
+	// The name along the upper arc, each character upright to the rim.
+	rs := []rune(strings.ReplaceAll(strings.TrimSpace(name), " ", ""))
+	if len(rs) > 24 {
+		rs = rs[:24]
+	}
+	span := math.Min(240, 18*float64(len(rs))) * math.Pi / 180
+	size := math.Max(6, math.Min(11, 2*r*2.2/float64(len(rs)+2)/0.3528))
+	d.size = size
+	for i, c := range rs {
+		a := math.Pi/2 + span/2 - span*(float64(i)+0.5)/float64(len(rs))
+		px, py := cx+(r-5.2)*math.Cos(a), cy-(r-5.2)*math.Sin(a)
+		d.setRunFont(isLatin(c))
+		cw := pdf.GetStringWidth(string(c))
+		pdf.TransformBegin()
+		pdf.TransformRotate((a-math.Pi/2)*180/math.Pi, px, py)
+		pdf.Text(px-cw/2, py+size*0.3528*0.35, string(c))
+		pdf.TransformEnd()
+	}
+	// The seal's use under the star.
+	d.size = 7.5
+	d.setRunFont(false)
+	label := "报告专用章"
+	pdf.Text(cx-pdf.GetStringWidth(label)/2, cy+r*0.55, label)
+	pdf.SetLineWidth(0.2)
+	d.color(colText)
+}
