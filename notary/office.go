@@ -33,6 +33,9 @@ import (
 type LogKey struct {
 	Origin   string
 	Verifier note.Verifier
+	// VKey is the verifier key as configured, shown on the office's
+	// pages. Optional.
+	VKey string
 }
 
 // Config configures an Office.
@@ -85,6 +88,10 @@ type Office struct {
 	// would otherwise race on the tile rows and the pull state). Pushes
 	// do not take it: a long catch-up never delays a cosignature.
 	pullMu sync.Mutex
+
+	// pullURLs maps an origin to the URL it is pulled from, learnt on the
+	// first fetch of its checkpoint, for the office's pages.
+	pullURLs sync.Map
 
 	// closeMu is held shared by every public operation and exclusively by
 	// Close, so that nothing reaches the store after it is closed (Pebble

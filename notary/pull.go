@@ -142,6 +142,7 @@ func (o *Office) SyncOnce(ctx context.Context, cfg PullConfig) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("notary: pulled checkpoint: %w", err)
 	}
+	o.pullURLs.Store(v.log.Origin, cfg.URL)
 	ps, err := o.loadPull(v.log.id)
 	if err != nil {
 		return 0, err

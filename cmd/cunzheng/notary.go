@@ -112,7 +112,7 @@ func parseLogFlag(s string) (notary.LogKey, error) {
 	if origin == "" {
 		origin = v.Name()
 	}
-	return notary.LogKey{Origin: origin, Verifier: v}, nil
+	return notary.LogKey{Origin: origin, Verifier: v, VKey: vkey}, nil
 }
 
 // openOffice opens the office's store in DIR/notary with its key and TSA
