@@ -65,11 +65,15 @@ func MountNotary(r gin.IRouter, o *notary.Office, tsa *notary.TSA, logger *slog.
 }
 
 // NotaryHandler is the whole HTTP face of a standalone notary office
-// (cunzheng notary): its routes at the root, /healthz, and the access log
+// (cunzheng notary): its routes and its pages (MountOfficePages) at the root, /healthz, and the access log
 // and panic recovery of the main server.
 // A nil gatherer serves no /metrics.
 func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gatherer prometheus.Gatherer) http.Handler {
-	return New(Config{Logger: logger, Gatherer: gatherer, Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r, o, tsa, logger) }}})
+	mounts := []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r, o, tsa, logger) }}
+	if o != nil {
+		mounts = append(mounts, func(r gin.IRouter) { MountOfficePages(r, o, logger) })
+	}
+	return New(Config{Logger: logger, Gatherer: gatherer, Mounts: mounts})
 }
 
 // NotaryMounts returns the mounts cunzheng serve adds for notarization: the
@@ -160,12 +164,12 @@ func (h *notaryHandlers) fingerprint(c *gin.Context) {
 }
 
 func (h *notaryHandlers) alarms(c *gin.Context) {
-	a, err := h.office.Alarms(c.Request.Context())
+	a, err := h.office.AlarmEntries(c.Request.Context())
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"alarms": a})
+	c.JSON(http.StatusOK, gin.H{"alarms": a, "unacknowledged": notary.Unacknowledged(a)})
 }
 
 func (h *notaryHandlers) logs(c *gin.Context) {

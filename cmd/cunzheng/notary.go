@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,7 +43,10 @@ func runNotary(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "keys" {
 		return runNotaryKeys(args[1:])
 	}
-	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]")
+	if len(args) > 0 && args[0] == "alarms" {
+		return runNotaryAlarms(ctx, args[1:])
+	}
+	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]\n       cunzheng notary alarms ack ID --data DIR [--by NAME]")
 	var logs, pulls repeated
 	data := fs.String("data", "./notary-data", "data directory (store in DIR/notary, keys in DIR/keys, made on first start)")
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
@@ -164,6 +168,53 @@ func runNotaryKeys(args []string) error {
 		return err
 	}
 	fmt.Println(vkey)
+	return nil
+}
+
+// runNotaryAlarms runs `notary alarms ack ID --data DIR [--by NAME]`: it
+// records an operator's acknowledgement of an alarm in the office's store
+// (the office must be stopped: its store is locked while it runs). The
+// alarm and its evidence are kept; the office's pages show it as
+// acknowledged, no longer red.
+func runNotaryAlarms(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "ack" {
+		return errors.New("usage: cunzheng notary alarms ack ID --data DIR [--by NAME]")
+	}
+	args = args[1:]
+	fs := newFlagSet("notary alarms ack", "notary alarms ack ID --data DIR [--by NAME]")
+	data := fs.String("data", "./notary-data", "data directory of the office")
+	by := fs.String("by", "", "who acknowledges (kept with the acknowledgement)")
+	// The ID may come before the flags, as the usage line shows it.
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if id == "" && len(rest) > 0 {
+		id, rest = rest[0], rest[1:]
+	}
+	if id == "" || len(rest) != 0 {
+		return errors.New("usage: cunzheng notary alarms ack ID --data DIR [--by NAME]")
+	}
+	seq, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return fmt.Errorf("alarm ID %q: must be the decimal number shown on /alarms", id)
+	}
+	if _, err := os.Stat(notaryStoreDir(*data)); err != nil {
+		return fmt.Errorf("no office store in %s: %w", *data, err)
+	}
+	ack, already, err := notary.AcknowledgeInStore(ctx, notaryStoreDir(*data), seq, *by, nil)
+	if err != nil {
+		return err
+	}
+	if already {
+		fmt.Printf("alarm %d was already acknowledged at %s\n", seq, ack.Time.Format(time.RFC3339))
+		return nil
+	}
+	fmt.Printf("alarm %d acknowledged at %s (the alarm and its evidence are kept)\n", seq, ack.Time.Format(time.RFC3339))
 	return nil
 }
 
