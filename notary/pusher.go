@@ -207,6 +207,7 @@ type notaryState struct {
 	at      time.Time
 	lastErr string
 	alarms  int // alarms the office reports holding; -1 when unknown
+	unacked int // of which not acknowledged; -1 when unknown
 }
 
 type tsaState struct {
@@ -262,7 +263,7 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 			return nil, fmt.Errorf("notary: notary %d fetches but has no URL", i)
 		}
 		n.URL = strings.TrimRight(n.URL, "/")
-		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v, alarms: -1})
+		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v, alarms: -1, unacked: -1})
 	}
 	policy := cfg.Policy
 	if policy == "" && len(p.notaries) > 0 {
@@ -559,31 +560,41 @@ const DefaultAlarmInterval = 10 * time.Second
 
 // alarmLister is an in-process office that can list its alarms.
 type alarmLister interface {
-	Alarms(ctx context.Context) ([]Alarm, error)
+	AlarmEntries(ctx context.Context) ([]AlarmEntry, error)
 }
 
-// watchAlarms keeps the number of alarms an office holds in its status, so
-// that a split view seen by any office shows on the log's /notaries page.
+// watchAlarms keeps the number of alarms an office holds, and how many of
+// them no operator acknowledged, in its status, so that a split view seen
+// by any office shows on the log's /notaries page until it is handled.
 func (p *Pusher) watchAlarms(ctx context.Context, n *notaryState) {
 	for {
-		count := -1
+		count, unacked := -1, -1
 		if l, ok := n.Local.(alarmLister); ok {
-			if a, err := l.Alarms(ctx); err == nil {
-				count = len(a)
+			if a, err := l.AlarmEntries(ctx); err == nil {
+				count, unacked = len(a), Unacknowledged(a)
 			}
 		} else if n.URL != "" {
 			fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
 			body, err := fetch(fctx, p.client, n.URL+"/v1/alarms", maxLogsBytes)
 			cancel()
+			// An office without acknowledgements (another implementation,
+			// an older build) has every alarm unacknowledged.
 			var answer struct {
-				Alarms []json.RawMessage `json:"alarms"`
+				Alarms []struct {
+					Acked json.RawMessage `json:"acked"`
+				} `json:"alarms"`
 			}
 			if err == nil && json.Unmarshal(body, &answer) == nil {
-				count = len(answer.Alarms)
+				count, unacked = len(answer.Alarms), 0
+				for _, a := range answer.Alarms {
+					if len(a.Acked) == 0 || string(a.Acked) == "null" {
+						unacked++
+					}
+				}
 			}
 		}
 		p.mu.Lock()
-		n.alarms = count
+		n.alarms, n.unacked = count, unacked
 		p.mu.Unlock()
 		if !sleep(ctx, p.alarmInt) {
 			return
@@ -823,6 +834,9 @@ type NotaryStatus struct {
 	LastError string    `json:"last_error,omitempty"`
 	// Alarms is how many split-view alarms the office holds (-1: unknown).
 	Alarms int `json:"alarms"`
+	// Unacknowledged is how many of them no operator acknowledged yet
+	// (-1: unknown); the /notaries page shows them red.
+	Unacknowledged int `json:"unacknowledged_alarms"`
 }
 
 // TSAStatus is what the pusher knows of one TSA.
@@ -849,7 +863,7 @@ func (p *Pusher) Status() Status {
 	defer p.mu.Unlock()
 	s := Status{Notarized: p.notarized, NotarizedAt: p.notAt, Notaries: []NotaryStatus{}, TSAs: []TSAStatus{}}
 	for _, n := range p.notaries {
-		s.Notaries = append(s.Notaries, NotaryStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms})
+		s.Notaries = append(s.Notaries, NotaryStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms, Unacknowledged: n.unacked})
 	}
 	for _, t := range p.tsas {
 		u := t.URL

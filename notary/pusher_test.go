@@ -358,7 +358,17 @@ func TestPusherGivesUpOnFork(t *testing.T) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	waitFor(t, "the pusher to report the refusal", func() bool { return p.Status().Notaries[0].LastError != "" })
-	waitFor(t, "the office's alarm in the status", func() bool { return p.Status().Notaries[0].Alarms == 1 })
+	waitFor(t, "the office's alarm in the status", func() bool {
+		n := p.Status().Notaries[0]
+		return n.Alarms == 1 && n.Unacknowledged == 1
+	})
+	if _, _, err := o.Acknowledge(ctx, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the acknowledgement in the status", func() bool {
+		n := p.Status().Notaries[0]
+		return n.Alarms == 1 && n.Unacknowledged == 0
+	})
 	lg.mu.Lock()
 	if len(lg.cosigs[s4]) != 0 {
 		t.Error("the forked size got a cosignature")

@@ -230,7 +230,7 @@ type notariesView struct {
 	Cosigs      int
 	Tokens      int
 	Status      *notary.Status
-	Alarms      []notary.Alarm
+	Alarms      []notary.AlarmEntry
 	AlarmsKnown bool
 }
 
@@ -255,7 +255,7 @@ func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
 			v.Status = &st
 		}
 		if p.Office != nil {
-			a, err := p.Office.Alarms(ctx)
+			a, err := p.Office.AlarmEntries(ctx)
 			if err != nil {
 				abortWithError(c, logger, err)
 				return

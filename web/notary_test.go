@@ -275,6 +275,17 @@ func TestNotariesPage(t *testing.T) {
 	if strings.Contains(strings.ToLower(body), "<script") {
 		t.Error("page has a script")
 	}
+	if !strings.Contains(body, `<h3 class="bad">#0 fork`) {
+		t.Error("an unacknowledged alarm is not red")
+	}
+	// Acknowledged: still listed, no longer red.
+	if _, _, err := o.Acknowledge(context.Background(), 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	body = do(t, s, "GET", "/notaries", "", nil).Body.String()
+	if !strings.Contains(body, "<h3>#0 fork") || strings.Contains(body, `class="bad">#0`) || !strings.Contains(body, "已确认") {
+		t.Errorf("acknowledged alarm on /notaries:\n%s", body)
+	}
 	_ = io.Discard
 }
 
