@@ -241,15 +241,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		closing:  make(chan struct{}),
 		seqDone:  make(chan struct{}),
 	}
-	st, err := l.store.LoadState(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: restoring compact range at %d: %w", st.Size, err)
-	}
-	root, err := l.rootOf(rng)
+	st, rng, root, err := l.loadTree(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -753,15 +745,7 @@ func (l *Log) resume() (*compact.Range, error) {
 	if err := rec.Recover(ctx); err != nil {
 		return nil, err
 	}
-	st, err := l.store.LoadState(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: restoring compact range at %d: %w", st.Size, err)
-	}
-	root, err := l.rootOf(rng)
+	st, rng, root, err := l.loadTree(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -775,6 +759,24 @@ func (l *Log) resume() (*compact.Range, error) {
 	l.metrics.paused.Set(0)
 	l.logger.Info("ledger: storage takes writes again; appends resumed", "size", st.Size, "durable_after_failure", st.Size-before)
 	return rng, nil
+}
+
+// loadTree reads the stored tree state and rebuilds its compact range and
+// root: at open, and again when appends resume after a storage failure.
+func (l *Log) loadTree(ctx context.Context) (State, *compact.Range, tlog.Hash, error) {
+	st, err := l.store.LoadState(ctx)
+	if err != nil {
+		return State{}, nil, tlog.Hash{}, err
+	}
+	rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
+	if err != nil {
+		return State{}, nil, tlog.Hash{}, fmt.Errorf("ledger: restoring compact range at %d: %w", st.Size, err)
+	}
+	root, err := l.rootOf(rng)
+	if err != nil {
+		return State{}, nil, tlog.Hash{}, err
+	}
+	return st, rng, root, nil
 }
 
 func cloneHashes(hs [][]byte) [][]byte {
