@@ -38,6 +38,20 @@ func testRecordReport(t *testing.T, bk backend) {
 	if strings.Contains(string(leaf), id) {
 		t.Errorf("report.issued leaf names the contract: %s", leaf)
 	}
+	// The issued PDF is found by its SHA-256 and by its report number, as
+	// an event of this tenant.
+	for name, lookup := range map[string]func() ([]evidence.DocumentMatch, error){
+		"sha256": func() ([]evidence.DocumentMatch, error) { return e.svc.LookupDocument(ri.SHA256) },
+		"number": func() ([]evidence.DocumentMatch, error) { return e.svc.LookupReport(ri.Report) },
+	} {
+		ms, err := lookup()
+		if err != nil || len(ms) != 1 || ms[0].Index != 6 || ms[0].Kind != evidence.KindReportIssued || ms[0].Tenant != e.p.Tenant.ID || ms[0].ContractID != id {
+			t.Errorf("report by %s: %+v %v", name, ms, err)
+		}
+	}
+	if _, err := e.svc.LookupReport("CZ-20261124-ffffffff"); !errors.Is(err, evidence.ErrNotFound) {
+		t.Errorf("unknown report number: %v", err)
+	}
 	// Same report number: same receipt, no second leaf.
 	if r2, err := e.svc.RecordReport(ctx, e.p, id, ri); err != nil || r2 != r || e.log.Size() != 7 {
 		t.Errorf("repeat: %+v %v size %d", r2, err, e.log.Size())

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -186,7 +187,26 @@ func (e *Event) documentHashes() []string {
 			}
 		}
 	}
+	if e.Kind == KindReportIssued {
+		// A PDF this archive issued is found by the SHA-256 of its bytes
+		// and by its report number (what its QR code carries).
+		if h, ok := e.Data["sha256"].(string); ok {
+			out = append(out, h)
+		}
+		if n, ok := e.Data["report"].(string); ok {
+			out = append(out, reportNumberKey(n))
+		}
+	}
 	return out
+}
+
+// reportNumberKey is the document-index entry of a report number. Reports
+// are indexed by number in the document index, under this hash of it,
+// because the claim carries its index entries (Docs) through pending and
+// recovery already; no document's SHA-256 equals it.
+func reportNumberKey(number string) string {
+	h := sha256.Sum256([]byte("cunzheng report number v1\x00" + number))
+	return hex.EncodeToString(h[:])
 }
 
 // personalDataFields are data members (dot paths into data) that identify

@@ -480,6 +480,9 @@ type DocumentMatch struct {
 	Index      uint64    `json:"index"`
 	Kind       Kind      `json:"kind"`
 	Time       time.Time `json:"time"`
+	// Tenant is the id of the tenant the event belongs to: only its
+	// principals may be told ContractID.
+	Tenant string `json:"tenant"`
 }
 
 // LookupDocument returns every recorded event, of any tenant, that names
@@ -490,8 +493,22 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 	if !isHex64(sha256Hex) {
 		return nil, fmt.Errorf("%w: a document hash is 64 lower-case hex digits", ErrInvalidQuery)
 	}
+	return s.documentMatches(sha256Hex)
+}
+
+// LookupReport returns the report.issued event of the report with number
+// (what the QR code of an issued PDF carries), of any tenant. ErrNotFound
+// if none.
+func (s *Service) LookupReport(number string) ([]DocumentMatch, error) {
+	if number == "" || len(number) > 128 {
+		return nil, fmt.Errorf("%w: a report number is 1 to 128 bytes", ErrInvalidQuery)
+	}
+	return s.documentMatches(reportNumberKey(number))
+}
+
+func (s *Service) documentMatches(docKey string) ([]DocumentMatch, error) {
 	var out []DocumentMatch
-	prefix := docIndexPrefix(sha256Hex)
+	prefix := docIndexPrefix(docKey)
 	ids := map[string]string{} // tenant/ref -> contract number
 	err := s.scanPrefix(prefix, func(k, v []byte) (bool, error) {
 		var m docMatch
@@ -528,7 +545,9 @@ func (s *Service) LookupDocument(sha256Hex string) ([]DocumentMatch, error) {
 			}
 			m.ContractID = id
 		}
-		out = append(out, DocumentMatch(m))
+		// The key is h/<document>/<tenant>/<contract ref>/<index>.
+		tenant, _, _ := strings.Cut(string(k[len(prefix):]), "/")
+		out = append(out, DocumentMatch{ContractID: m.ContractID, Index: m.Index, Kind: m.Kind, Time: m.Time, Tenant: tenant})
 		return len(out) < 1000, nil
 	})
 	if err != nil {

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -99,7 +101,7 @@ func TestLedgerLookup(t *testing.T) {
 		l.add(t, []byte(fmt.Sprintf("other leaf %d", i)), nil)
 	}
 	file := sha256.Sum256(b)
-	l.add(t, []byte("completed document "+fmt.Sprintf("%x", file)), &file)
+	l.add(t, []byte(fmt.Sprintf(`{"kind":"contract.completed","time":"2026-01-02T03:04:05Z","data":{"files":[{"sha256":"%x"}]}}`, file)), &file)
 	for i := 0; i < 3; i++ {
 		l.add(t, []byte(fmt.Sprintf("later leaf %d", i)), nil)
 	}
@@ -114,6 +116,9 @@ func TestLedgerLookup(t *testing.T) {
 	if rep.Ledger == nil || !rep.Ledger.ProofOK || rep.Ledger.LeafIndex != 5 || rep.Ledger.TreeSize != 9 {
 		t.Fatalf("file ledger record = %+v, want a checked proof for leaf 5 of 9", rep.Ledger)
 	}
+	if rep.Ledger.Kind != "contract.completed" || !rep.Ledger.SignedAt.Equal(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("record kind %q at %v, want contract.completed at the leaf's time", rep.Ledger.Kind, rep.Ledger.SignedAt)
+	}
 	if len(rep.Ledger.SignedBy) != 1 || rep.Ledger.SignedBy[0] != "cunzheng.example/log" {
 		t.Errorf("signed by %v", rep.Ledger.SignedBy)
 	}
@@ -125,7 +130,7 @@ func TestLedgerLookup(t *testing.T) {
 	rev, _ := hex.DecodeString(rep.Signatures[0].RevisionSHA256)
 	var revSum [32]byte
 	copy(revSum[:], rev)
-	l.add(t, []byte("completed document revision "+rep.Signatures[0].RevisionSHA256), &revSum)
+	l.add(t, []byte(`{"kind":"contract.signed","time":"2026-01-02T03:04:05Z","data":{"document":{"sha256":"`+rep.Signatures[0].RevisionSHA256+`"}}}`), &revSum)
 	rep, err = verifyFile(t, filepath.Join(corpus, "update-annotation.pdf"), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -148,5 +153,67 @@ func TestLedgerLookup(t *testing.T) {
 	rep, _ = verifyFile(t, filepath.Join(corpus, "update-annotation.pdf"), opts)
 	if rep.Ledger == nil || rep.Ledger.ProofOK {
 		t.Fatalf("record checked without verifier keys: %+v", rep.Ledger)
+	}
+}
+
+// TestCheckLedgerRecordLeaves checks that what a record says comes from its
+// checked leaves: a leaf that does not name the document is refused, a
+// report.issued leaf gives its report number, and every further event is
+// checked on its own.
+func TestCheckLedgerRecordLeaves(t *testing.T) {
+	l := newMemLedger(t, "cunzheng.example/log")
+	doc := strings.Repeat("ab", 32)
+	leaves := []string{
+		`{"kind":"contract.sent","time":"2026-01-01T00:00:00Z","data":{"files":[{"sha256":"` + doc + `"}]}}`,
+		`{"kind":"contract.signed","time":"2026-01-02T00:00:00Z","data":{"document":{"sha256":"` + doc + `"}}}`,
+		`{"kind":"report.issued","time":"2026-01-03T00:00:00Z","logged":"2026-01-03T00:00:01Z","data":{"report":"CZ-1","document":"certificate","sha256":"` + doc + `"}}`,
+		`{"kind":"contract.signed","time":"2026-01-04T00:00:00Z","data":{"document":{"sha256":"` + strings.Repeat("cd", 32) + `"}}}`,
+	}
+	for _, lf := range leaves {
+		l.add(t, []byte(lf), nil)
+	}
+	rec := func(i uint64, events ...uint64) LedgerRecord {
+		r := LedgerRecord{LeafIndex: i, Leaf: l.leaves[i], Checkpoint: l.note, DocumentHex: doc}
+		r.Proof, _ = tlog.ProveRecord(int64(len(l.leaves)), int64(i), l.hashReader())
+		for _, e := range events {
+			p, _ := tlog.ProveRecord(int64(len(l.leaves)), int64(e), l.hashReader())
+			r.Events = append(r.Events, LedgerEvent{LeafIndex: e, Leaf: l.leaves[e], Proof: p})
+		}
+		return r
+	}
+	vs := note.VerifierList(l.verifier)
+	tests := []struct {
+		name        string
+		rec         LedgerRecord
+		wantOK      bool
+		wantKind    string
+		wantReport  string
+		wantProblem string
+		wantEvents  []string
+	}{
+		{"signing", rec(1, 0, 1, 2), true, "contract.signed", "", "", []string{"contract.sent ok", "contract.signed ok", "report.issued ok"}},
+		{"issued report", rec(2), true, "report.issued", "CZ-1", "", nil},
+		{"leaf of another document", rec(3), false, "", "", "does not name document", nil},
+		{"event of another document", rec(1, 3), true, "contract.signed", "", "", []string{" bad"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := tt.rec
+			CheckLedgerRecord(&r, "cunzheng.example/log", vs)
+			if r.ProofOK != tt.wantOK || r.Kind != tt.wantKind || r.Report != tt.wantReport || !strings.Contains(r.Problem, tt.wantProblem) {
+				t.Fatalf("got ok=%v kind=%q report=%q problem=%q, want %v %q %q %q", r.ProofOK, r.Kind, r.Report, r.Problem, tt.wantOK, tt.wantKind, tt.wantReport, tt.wantProblem)
+			}
+			var got []string
+			for _, e := range r.Events {
+				s := e.Kind + " ok"
+				if !e.ProofOK {
+					s = e.Kind + " bad"
+				}
+				got = append(got, s)
+			}
+			if strings.Join(got, ",") != strings.Join(tt.wantEvents, ",") {
+				t.Errorf("events %v, want %v", got, tt.wantEvents)
+			}
+		})
 	}
 }

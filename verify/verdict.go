@@ -177,9 +177,26 @@ func finish(rep *Report, size int64) {
 		rep.Verdict = Verdict{TotalFailed, worstSub, Text{
 			fmt.Sprintf("该PDF文件的签名无效：%d个签名中至少有一个验证失败。", n),
 			fmt.Sprintf("The PDF's signatures are not valid: at least one of %d failed.", n)}}
+	case changedNotAllowed(rep.Signatures):
+		// The indication stays INDETERMINATE (SIG_CONSTRAINTS_FAILURE, as
+		// EN 319 102-1 defines it); the sentence says what happened.
+		rep.Verdict = Verdict{Indeterminate, SigConstraintsFailure, Text{
+			"签名后文档被修改（不允许的修改）：签名之后的修订以签名者不允许的方式改动了文档。",
+			"The document was changed after signing in a way that is not allowed: a later revision changed it beyond what the signer allowed."}}
 	default:
 		rep.Verdict = Verdict{Indeterminate, worstSub, Text{
 			fmt.Sprintf("无法确认该PDF文件的%d个签名全部有效：至少一个签名无法确定。", n),
 			fmt.Sprintf("It cannot be confirmed that all %d signatures of the PDF are valid: at least one is undecided.", n)}}
 	}
+}
+
+// changedNotAllowed reports whether a signature saw a change after it that
+// is not allowed.
+func changedNotAllowed(sigs []*Signature) bool {
+	for _, s := range sigs {
+		if s.Verdict.SubIndication == SigConstraintsFailure {
+			return true
+		}
+	}
+	return false
 }

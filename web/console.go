@@ -94,16 +94,35 @@ type console struct {
 //	POST /console/contracts/:id/download   kind, reveal, confirm
 //	GET  /console/contracts/:id/documents/:sha256   an original document of the contract
 func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
-	h := newConsole(cfg)
-	return func(r gin.IRouter) {
-		r.GET("/console", h.index)
-		r.POST("/console/login", h.login)
-		r.POST("/console/logout", h.logout)
-		r.POST("/console/search", h.search)
-		r.GET("/console/contracts/:id", h.contract)
-		r.POST("/console/contracts/:id/download", h.download)
-		r.GET("/console/contracts/:id/documents/:sha256", h.document)
+	return NewConsole(cfg).Mount
+}
+
+// Console is the legal console: Mount serves it (see MountConsole) and
+// Principal tells other pages who is signed in.
+type Console struct{ h *console }
+
+// NewConsole returns the console of cfg.
+func NewConsole(cfg ConsoleConfig) *Console { return &Console{newConsole(cfg)} }
+
+// Mount adds the console's routes to r.
+func (con *Console) Mount(r gin.IRouter) {
+	h := con.h
+	r.GET("/console", h.index)
+	r.POST("/console/login", h.login)
+	r.POST("/console/logout", h.logout)
+	r.POST("/console/search", h.search)
+	r.GET("/console/contracts/:id", h.contract)
+	r.POST("/console/contracts/:id/download", h.download)
+	r.GET("/console/contracts/:id/documents/:sha256", h.document)
+}
+
+// Principal returns the principal of the request's live console session.
+func (con *Console) Principal(c *gin.Context) (evidence.Principal, bool) {
+	ss, ok := con.h.current(c)
+	if !ok {
+		return evidence.Principal{}, false
 	}
+	return ss.Principal, true
 }
 
 func newConsole(cfg ConsoleConfig) *console {
@@ -135,7 +154,7 @@ func newConsole(cfg ConsoleConfig) *console {
 		signIns:  signIns,
 		issued:   issued,
 		cfg:      cfg,
-		site:     defaultSite(),
+		site:     defaultSite().withLogger(cfg.Logger),
 		sessions: newSessionStore(cfg.SessionIdle, cfg.SessionMax, defaultMaxSessions, cfg.now),
 		byIP:     newRateLimiter(cfg.SignInPerMinute, cfg.now),
 		byPrefix: newRateLimiter(cfg.SignInPerMinute, cfg.now),
@@ -143,10 +162,16 @@ func newConsole(cfg ConsoleConfig) *console {
 	}
 }
 
-// setCookie sets an HttpOnly, SameSite=Strict cookie on the console's
-// path, Secure when served over TLS; maxAge < 0 deletes it.
+// setCookie sets an HttpOnly, SameSite=Strict cookie, Secure when served
+// over TLS; maxAge < 0 deletes it. The session cookie is the site's (path
+// /): the verification page shows a signed-in tenant the contract numbers
+// of its own records. The sign-in token stays on the console's path.
 func setCookie(c *gin.Context, name, value string, maxAge int) {
-	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
+	path := "/console"
+	if name == sessionCookie {
+		path = "/"
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: path, MaxAge: maxAge,
 		HttpOnly: true, Secure: c.Request.TLS != nil, SameSite: http.SameSiteStrictMode})
 }
 

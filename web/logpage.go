@@ -46,7 +46,7 @@ type logPages struct {
 }
 
 func mountLogPages(r gin.IRouter, l logReader, logger *slog.Logger) {
-	h := &logPages{log: l, site: defaultSite(), logger: logger}
+	h := &logPages{log: l, site: defaultSite().withLogger(logger), logger: logger}
 	r.GET("/", h.home)
 	r.GET("/log", h.explorer)
 }

@@ -262,6 +262,6 @@ func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
 			}
 			v.Alarms, v.AlarmsKnown = a, true
 		}
-		defaultSite().render(c, http.StatusOK, "notaries.html", "notaries", v)
+		defaultSite().withLogger(logger).render(c, http.StatusOK, "notaries.html", "notaries", v)
 	})
 }

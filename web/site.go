@@ -165,7 +165,13 @@ var siteFuncs = template.FuncMap{
 
 // kindLabel names an event kind in the user's words.
 func kindLabel(lang, kind string) template.HTML {
-	zh, en := kind, kind
+	zh, en := kindWords(kind)
+	return tr(lang, zh, en)
+}
+
+// kindWords names an event kind in Chinese and English.
+func kindWords(kind string) (zh, en string) {
+	zh, en = kind, kind
 	switch kind {
 	case "account.registered":
 		zh, en = "注册账号", "account registered"
@@ -190,7 +196,7 @@ func kindLabel(lang, kind string) template.HTML {
 	case "report.issued":
 		zh, en = "出具报告", "report issued"
 	}
-	return tr(lang, zh, en)
+	return zh, en
 }
 
 // methodLabel names an identity or intent verification method, in the
@@ -208,7 +214,7 @@ func newSite(logger *slog.Logger) *site {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).ParseFS(templatesFS, "templates/layout.html"))
+	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(verifyTextFuncs).ParseFS(templatesFS, "templates/layout.html", "templates/_*.html"))
 	names, err := fs.Glob(templatesFS, "templates/*.html")
 	if err != nil {
 		panic(err)
@@ -216,8 +222,8 @@ func newSite(logger *slog.Logger) *site {
 	s := &site{pages: map[string]*template.Template{}, logger: logger}
 	for _, n := range names {
 		name := path.Base(n)
-		if name == "layout.html" {
-			continue
+		if name == "layout.html" || strings.HasPrefix(name, "_") {
+			continue // the layout, and blocks every page may use
 		}
 		s.pages[name] = template.Must(template.Must(base.Clone()).ParseFS(templatesFS, n))
 	}
@@ -227,8 +233,17 @@ func newSite(logger *slog.Logger) *site {
 // defaultSite is shared by the mounts: the templates are embedded, so they
 // parse the same everywhere. They are parsed on first use, not at package
 // initialisation: every command of the binary (verify pdf among them)
-// would otherwise pay for them at start-up.
+// would otherwise pay for them at start-up. Each mount takes them with its
+// own logger (withLogger), so that a template error reaches the server's log.
 var defaultSite = sync.OnceValue(func() *site { return newSite(nil) })
+
+// withLogger returns the site sharing s's parsed pages, logging to logger.
+func (s *site) withLogger(logger *slog.Logger) *site {
+	if logger == nil {
+		return s
+	}
+	return &site{pages: s.pages, logger: logger}
+}
 
 // render writes page name with data in the layout; a template error is a
 // bug and answers a plain 500.
@@ -251,7 +266,9 @@ func (s *site) renderView(c *gin.Context, status int, name string, v view) {
 		err = t.ExecuteTemplate(&buf, "layout.html", v)
 	}
 	if err != nil {
-		s.logger.ErrorContext(c.Request.Context(), "rendering page", "page", name, "err", err)
+		// The cause names the template, the line and what failed; a page
+		// error is always a bug, so it is logged at error level.
+		s.logger.ErrorContext(c.Request.Context(), "rendering page", "page", name, "path", c.FullPath(), "err", err.Error())
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
 		return
 	}

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -63,10 +65,27 @@ type VerifyConfig struct {
 	SpoolDir string
 	// Logger receives errors; never file contents or names.
 	Logger *slog.Logger
+	// Viewer names the tenant the request speaks for (a console session or
+	// an API key), "" for a stranger; an error for a presented key that is
+	// not valid. A ledger record's contract number is shown only to its
+	// owning tenant. Nil: everyone is a stranger.
+	Viewer func(c *gin.Context) (tenant string, err error)
+	// Reports finds an issued report's ledger record by its number, for
+	// /verify?report=N (what the QR code of an issued PDF opens). Nil: the
+	// page says it cannot look reports up.
+	Reports ReportLookup
 	// now is the rate limiter's clock (tests).
 	now func() time.Time
 	// budget replaces the one made from UploadBudget (tests read it).
 	budget *uploadBudget
+}
+
+// ReportLookup finds the report.issued record of a report number.
+type ReportLookup interface {
+	// LookupReport must return verify.ErrNotRecorded (possibly wrapped)
+	// when no report has that number, and otherwise fill LeafIndex, Leaf,
+	// Proof and Checkpoint as verify.DocumentLookup does.
+	LookupReport(ctx context.Context, number string) (verify.LedgerRecord, error)
 }
 
 type verifyHandlers struct {
@@ -114,7 +133,7 @@ func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
 	cfg.Options.MaxSize = cfg.MaxUpload
 	h := &verifyHandlers{
 		cfg:    cfg,
-		site:   defaultSite(),
+		site:   defaultSite().withLogger(cfg.Logger),
 		limit:  newRateLimiter(cfg.RatePerMinute, cfg.now),
 		slots:  newVerifySlots(cfg.Concurrency, slotIdle),
 		budget: cfg.budget,
@@ -151,15 +170,54 @@ func (h *verifyHandlers) static(name, ctype string) gin.HandlerFunc {
 	}
 }
 
+// page serves the upload form, and with ?report=N (the QR code of an
+// issued PDF) that report's ledger record and inclusion proof.
 func (h *verifyHandlers) page(c *gin.Context) {
-	h.render(c, http.StatusOK, "verify.html", pageData{MaxMiB: h.cfg.MaxUpload >> 20})
+	d := pageData{MaxMiB: h.cfg.MaxUpload >> 20, Ledgered: h.cfg.Options.Lookup != nil}
+	if n := strings.TrimSpace(c.Query("report")); n != "" {
+		if len(n) > 128 {
+			n = n[:128]
+		}
+		d.ReportNumber = n
+		d.Issued, d.IssuedProblem = h.issuedReport(c, n)
+	}
+	h.render(c, http.StatusOK, "verify.html", d)
+}
+
+// issuedReport looks up report number n and checks its record against the
+// log's keys; the record shown is the report.issued leaf that names n.
+func (h *verifyHandlers) issuedReport(c *gin.Context, n string) (*verify.LedgerRecord, *verify.Text) {
+	if h.cfg.Reports == nil {
+		return nil, &verify.Text{ZH: "本服务器不能按报告编号查询。", EN: "This server cannot look reports up by number."}
+	}
+	rec, err := h.cfg.Reports.LookupReport(c.Request.Context(), n)
+	if errors.Is(err, verify.ErrNotRecorded) {
+		return nil, &verify.Text{ZH: "存证日志中没有该报告编号的出具记录。", EN: "The log holds no issued report with this number."}
+	}
+	if err != nil {
+		h.cfg.Logger.ErrorContext(c.Request.Context(), "report lookup", "err", err)
+		return nil, &verify.Text{ZH: "暂时无法查询存证日志，请稍后再试。", EN: "The log cannot be queried right now; try again later."}
+	}
+	verify.CheckLedgerRecord(&rec, h.cfg.Options.LedgerOrigin, h.cfg.Options.LedgerVerifiers)
+	if rec.ProofOK && (!rec.Issued() || rec.Report != n) {
+		rec.ProofOK, rec.Problem = false, fmt.Sprintf("the checked leaf is not the issuance of report %s", n)
+	}
+	h.redact(c, &rec)
+	return &rec, nil
 }
 
 type pageData struct {
 	MaxMiB int64
-	Error  string
+	Error  *verify.Text
 	Name   string
 	Report *verify.Report
+	// Ledgered is set when the server has a ledger to look documents up
+	// in, so that "not recorded" can be said.
+	Ledgered bool
+	// ReportNumber, Issued and IssuedProblem answer /verify?report=N.
+	ReportNumber  string
+	Issued        *verify.LedgerRecord
+	IssuedProblem *verify.Text
 }
 
 func (h *verifyHandlers) render(c *gin.Context, status int, name string, data pageData) {
@@ -183,15 +241,46 @@ func (h *verifyHandlers) pageResult(c *gin.Context) {
 	}
 	if err != nil {
 		status := errorStatus(err)
-		msg := err.Error()
 		if status >= 500 && status != http.StatusServiceUnavailable {
 			h.cfg.Logger.ErrorContext(c.Request.Context(), "verify page", "err", err)
-			msg = "internal error"
 		}
-		h.render(c, status, "verify.html", pageData{MaxMiB: h.cfg.MaxUpload >> 20, Error: msg})
+		msg := uploadError(err, status, h.cfg.MaxUpload)
+		h.render(c, status, "verify.html", pageData{MaxMiB: h.cfg.MaxUpload >> 20, Error: &msg, Ledgered: h.cfg.Options.Lookup != nil})
 		return
 	}
-	h.render(c, http.StatusOK, "verify_result.html", pageData{Name: name, Report: rep})
+	h.redactReport(c, rep)
+	h.render(c, http.StatusOK, "verify_result.html", pageData{Name: name, Report: rep, Ledgered: h.cfg.Options.Lookup != nil})
+}
+
+// viewer returns the tenant the request speaks for, "" for a stranger.
+func (h *verifyHandlers) viewer(c *gin.Context) (string, error) {
+	if h.cfg.Viewer == nil {
+		return "", nil
+	}
+	return h.cfg.Viewer(c)
+}
+
+// redact clears what only the owning tenant may see of rec: the contract
+// number. Everyone may see what the public leaf says.
+func (h *verifyHandlers) redact(c *gin.Context, rec *verify.LedgerRecord) {
+	if rec == nil {
+		return
+	}
+	t, err := h.viewer(c)
+	if err != nil || t == "" || rec.Owner == "" || t != rec.Owner {
+		rec.ContractNumber = ""
+	}
+}
+
+// redactReport redacts every ledger record of rep.
+func (h *verifyHandlers) redactReport(c *gin.Context, rep *verify.Report) {
+	if rep == nil {
+		return
+	}
+	h.redact(c, rep.Ledger)
+	for _, s := range rep.Signatures {
+		h.redact(c, s.Ledger)
+	}
 }
 
 func (h *verifyHandlers) one(c *gin.Context) {
@@ -214,6 +303,7 @@ func (h *verifyHandlers) one(c *gin.Context) {
 		abortWithError(c, h.cfg.Logger, err)
 		return
 	}
+	h.redactReport(c, rep)
 	c.JSON(http.StatusOK, rep)
 }
 
@@ -243,6 +333,7 @@ func (h *verifyHandlers) oneRaw(c *gin.Context) {
 		abortWithError(c, h.cfg.Logger, err)
 		return
 	}
+	h.redactReport(c, rep)
 	c.JSON(http.StatusOK, rep)
 }
 
@@ -261,6 +352,7 @@ func (h *verifyHandlers) batch(c *gin.Context) {
 			var rep *verify.Report
 			rep, err = h.verify(c.Request.Context(), data)
 			if err == nil {
+				h.redactReport(c, rep)
 				results = append(results, batchResult{Name: name, Report: rep, Status: http.StatusOK})
 				return nil
 			}
@@ -294,8 +386,16 @@ func cleanName(s string) string {
 }
 
 // lookup serves the ledger record for a document hash to clients that
-// check it themselves (cunzheng verify pdf --server).
+// check it themselves (cunzheng verify pdf --server). Anyone gets what the
+// public leaves say (checked here too: kind, time, leaf, proof); the
+// contract number only a session or API key of the owning tenant.
 func (h *verifyHandlers) lookup(c *gin.Context) {
+	if _, err := h.viewer(c); err != nil {
+		// A key was presented and is not valid: say so rather than answer
+		// as to a stranger.
+		abortWithError(c, h.cfg.Logger, err)
+		return
+	}
 	if h.cfg.Options.Lookup == nil {
 		abortWithError(c, h.cfg.Logger, notFound("this server has no ledger index"))
 		return
@@ -312,6 +412,9 @@ func (h *verifyHandlers) lookup(c *gin.Context) {
 		abortWithError(c, h.cfg.Logger, err)
 		return
 	}
+	rec.DocumentHex = hex.EncodeToString(sum[:])
+	verify.CheckLedgerRecord(&rec, h.cfg.Options.LedgerOrigin, h.cfg.Options.LedgerVerifiers)
+	h.redact(c, &rec)
 	c.JSON(http.StatusOK, rec)
 }
 

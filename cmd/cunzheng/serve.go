@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -419,6 +421,24 @@ type documentLookup struct {
 
 func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verify.LedgerRecord, error) {
 	matches, err := d.ev.LookupDocument(hex.EncodeToString(sum[:]))
+	return d.record(ctx, matches, err)
+}
+
+// LookupReport answers "which report is number N?" (the QR code of an
+// issued PDF) with its report.issued record.
+func (d documentLookup) LookupReport(ctx context.Context, number string) (verify.LedgerRecord, error) {
+	matches, err := d.ev.LookupReport(number)
+	if errors.Is(err, evidence.ErrInvalidQuery) {
+		return verify.LedgerRecord{}, verify.ErrNotRecorded
+	}
+	return d.record(ctx, matches, err)
+}
+
+// record builds the ledger record of matches: every event already covered
+// by the newest checkpoint (a newer one cannot be proven against it yet),
+// each with its inclusion proof, the record proper being the one the
+// document is best known by (recordRank).
+func (d documentLookup) record(ctx context.Context, matches []evidence.DocumentMatch, err error) (verify.LedgerRecord, error) {
 	if errors.Is(err, evidence.ErrNotFound) {
 		// Not in the ledger is a verdict ("not recorded"), not a failure.
 		return verify.LedgerRecord{}, verify.ErrNotRecorded
@@ -430,9 +450,9 @@ func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verif
 	if err != nil {
 		return verify.LedgerRecord{}, err
 	}
-	// The earliest record already covered by the newest checkpoint: the
-	// signing event comes before completion, and a record newer than the
-	// checkpoint cannot be proven against it yet.
+	var rec verify.LedgerRecord
+	best := -1
+	slices.SortFunc(matches, func(a, b evidence.DocumentMatch) int { return cmp.Compare(a.Index, b.Index) })
 	for _, m := range matches {
 		if m.Index >= cp.Size {
 			continue
@@ -445,12 +465,34 @@ func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verif
 		if err != nil {
 			return verify.LedgerRecord{}, err
 		}
-		return verify.LedgerRecord{
-			ContractNumber: m.ContractID, SignedAt: m.Time, LeafIndex: m.Index,
-			Leaf: leaf, Proof: proof, Checkpoint: cp.CosignedNote(),
-		}, nil
+		rec.Events = append(rec.Events, verify.LedgerEvent{LeafIndex: m.Index, Leaf: leaf, Proof: proof})
+		if r := recordRank(m.Kind); r >= best {
+			best = r
+			rec.ContractNumber, rec.Owner, rec.LeafIndex, rec.Leaf, rec.Proof = m.ContractID, m.Tenant, m.Index, leaf, proof
+		}
 	}
-	return verify.LedgerRecord{}, verify.ErrNotRecorded
+	if best < 0 {
+		return verify.LedgerRecord{}, verify.ErrNotRecorded
+	}
+	rec.Checkpoint = cp.CosignedNote()
+	return rec, nil
+}
+
+// recordRank orders the kinds of event a document hash can appear in by
+// how well they answer a court's question "was this signed through the
+// platform?": the (latest) signature that produced these bytes, then the
+// completion naming them as the final file, then a report this archive
+// issued, then anything else (the file as sent for signing).
+func recordRank(k evidence.Kind) int {
+	switch k {
+	case evidence.KindContractSigned:
+		return 3
+	case evidence.KindContractCompleted:
+		return 2
+	case evidence.KindReportIssued:
+		return 1
+	}
+	return 0
 }
 
 // openLedger opens the log in DIR/ledger with keys in DIR/keys, and
