@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -416,6 +417,34 @@ func (h *verifyHandlers) lookup(c *gin.Context) {
 	verify.CheckLedgerRecord(&rec, h.cfg.Options.LedgerOrigin, h.cfg.Options.LedgerVerifiers)
 	h.redact(c, &rec)
 	c.JSON(http.StatusOK, rec)
+}
+
+// TenantViewer returns the VerifyConfig.Viewer of a server: the tenant of
+// the request's API key (Authorization: Bearer, any role; an invalid key is
+// evidence.ErrUnauthorized) or else of its console session.
+func TenantViewer(ev *evidence.Service, con *Console) func(*gin.Context) (string, error) {
+	return func(c *gin.Context) (string, error) {
+		if h := c.GetHeader("Authorization"); h != "" {
+			tok, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok {
+				tok, ok = strings.CutPrefix(h, "bearer ")
+			}
+			if !ok || strings.TrimSpace(tok) == "" {
+				return "", evidence.ErrUnauthorized
+			}
+			p, err := ev.Authenticate(strings.TrimSpace(tok))
+			if err != nil {
+				return "", err
+			}
+			return p.Tenant.ID, nil
+		}
+		if con != nil {
+			if p, ok := con.Principal(c); ok {
+				return p.Tenant.ID, nil
+			}
+		}
+		return "", nil
+	}
 }
 
 // rateLimiter is a token bucket per client address: rate tokens a minute,

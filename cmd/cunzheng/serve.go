@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -11,11 +12,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +47,7 @@ type serveFlags struct {
 	tlsCert, tlsKey    string
 	metricsAddr        string
 	issuer, issuerSeal string
+	publicURL          string
 	notarize           *notarizeFlags
 	cluster            clusterFlags
 }
@@ -63,6 +67,7 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics on this address only (plain HTTP, e.g. 127.0.0.1:9090); by default /metrics is on --addr and answers loopback clients only")
 	fs.StringVar(&f.issuer, "issuer", report.DefaultIssuer, "the legal entity that issues the reports, printed on every page and in the round e-seal drawn from it")
 	fs.StringVar(&f.issuerSeal, "issuer-seal", "", "PNG of the issuer's e-seal to use instead of the one drawn from --issuer")
+	fs.StringVar(&f.publicURL, "public-url", "", "the URL the public reaches this server at (https://cunzheng.example.com): the QR codes and links of every issued PDF and the printed URLs use it (default: the listen address)")
 	f.notarize = addNotarizeFlags(fs)
 	addClusterFlags(fs, &f.cluster)
 	if err := fs.Parse(args); err != nil {
@@ -74,6 +79,9 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	tlsConfig, err := loadTLS(f.tlsCert, f.tlsKey)
 	if err != nil {
+		return err
+	}
+	if f.publicURL, err = checkPublicURL(f.publicURL); err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -101,6 +109,9 @@ func runServe(ctx context.Context, args []string) error {
 		defer stopMetrics()
 		gatherer = nil // not on the main listener at all
 	}
+	if f.publicURL != "" {
+		url = f.publicURL
+	}
 	a, err := openApp(ctx, f, url, logger, reg)
 	if err != nil {
 		ln.Close()
@@ -127,9 +138,9 @@ func runServe(ctx context.Context, args []string) error {
 		health = append(health, web.HealthCheck{Name: "notary", Check: o.Healthy})
 	}
 	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health})
-	return serveListener(ctx, ln, srv, logger, func(url string) {
+	return serveListener(ctx, ln, srv, logger, func(listenURL string) {
 		if f.demo {
-			if err := a.loadDemo(ctx, url); err != nil {
+			if err := a.loadDemo(ctx, cmp.Or(f.publicURL, listenURL)); err != nil {
 				logger.Error("loading the demo contract", "err", err)
 			}
 		}
@@ -156,6 +167,20 @@ func serveMetrics(addr string, g prometheus.Gatherer, logger *slog.Logger) (func
 	return func() { hs.Close() }, nil
 }
 
+// checkPublicURL checks --public-url: an absolute http or https URL with
+// a host and no query or fragment. It returns it without a trailing slash,
+// the base every page path is appended to.
+func checkPublicURL(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := neturl.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", fmt.Errorf("--public-url %q: want an absolute http:// or https:// URL with a host and no query, e.g. https://cunzheng.example.com", s)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
 // app is everything serve runs, opened in dependency order and closed in
 // reverse.
 type app struct {
@@ -165,6 +190,8 @@ type app struct {
 	mounts       []func(gin.IRouter)
 	// tsaServer serves the built-in TSA to the report signer on loopback.
 	tsaServer *http.Server
+	reports   *report.Service
+	data      string // the data directory
 }
 
 // minServerProcs is the fewest Ps (GOMAXPROCS) the server runs with.
@@ -250,6 +277,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	a.reports, a.data = reports, f.data
 	// Verification trusts the platform's document-signing CA and the TSAs'
 	// roots besides --trust-roots and the system roots, so the platform's
 	// own reports check out.
@@ -270,9 +298,10 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		web.MountReports(r, reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger)
 	})
 	a.mounts = append(a.mounts, func(r gin.IRouter) { web.MountEvents(r, a.evidence, logger) })
-	a.mounts = append(a.mounts, web.MountConsole(web.ConsoleConfig{
+	con := web.NewConsole(web.ConsoleConfig{
 		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"), Registerer: reg,
-	}))
+	})
+	a.mounts = append(a.mounts, con.Mount)
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
 	a.mounts = append(a.mounts, web.MountVerify(web.VerifyConfig{
@@ -286,6 +315,8 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		},
 		MaxUpload: f.maxUpload,
 		Logger:    logger.With("component", "verify"),
+		Viewer:    web.TenantViewer(a.evidence, con),
+		Reports:   documentLookup{a.evidence, a.log},
 	}))
 	return a, nil
 }
@@ -400,15 +431,50 @@ func derOf(certs []*x509.Certificate) [][]byte {
 
 // loadDemo creates the demo tenant and contract and prints how to use them.
 func (a *app) loadDemo(ctx context.Context, url string) error {
-	d, err := a.evidence.LoadDemo(ctx, nil)
+	pdfPath, pdf, err := a.demoContract(ctx)
 	if err != nil {
 		return err
 	}
+	d, err := a.evidence.LoadDemo(ctx, pdf)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(pdf)
 	fmt.Fprintf(os.Stderr, "\ncunzheng demo: tenant %q, contract %s (%d events in the ledger)\n", d.Tenant.Name, d.ContractID, len(d.Receipts))
+	fmt.Fprintf(os.Stderr, "  signed contract PDF: %s (SHA-256 %x); upload it at %s/verify\n", pdfPath, sum, url)
 	fmt.Fprintf(os.Stderr, "  curl -H 'Authorization: Bearer %s' %s/v1/contracts/%s\n", d.APIKey, url, d.ContractID)
 	fmt.Fprintf(os.Stderr, "  verify a PDF at %s/verify, the log at %s/checkpoint, notaries at %s/notaries\n", url, url, url)
 	fmt.Fprintf(os.Stderr, "demo API key:\n%s\n", d.APIKey)
 	return nil
+}
+
+// demoContractFile is where the demo's signed contract PDF is kept.
+const demoContractFile = "demo-contract.pdf"
+
+// demoContract returns the demo's signed contract PDF: rendered and
+// PAdES-signed with the platform's document signer on the first demo
+// start, then kept in the data directory, so that every restart records
+// the same document (its SHA-256 is in the demo's signing and completion
+// events, and the evidence store keeps it as PUT /v1/documents would).
+func (a *app) demoContract(ctx context.Context) (string, []byte, error) {
+	path := filepath.Join(a.data, demoContractFile)
+	if b, err := os.ReadFile(path); err == nil {
+		return path, b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", nil, fmt.Errorf("reading the demo contract: %w", err)
+	}
+	b, err := a.reports.DemoContract(ctx, evidence.DemoContractID, time.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return "", nil, fmt.Errorf("writing the demo contract: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", nil, fmt.Errorf("writing the demo contract: %w", err)
+	}
+	return path, b, nil
 }
 
 // documentLookup answers the verifier's question "does the ledger hold this

@@ -1,0 +1,54 @@
+package report
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// DemoContract renders the demo contract of `serve --demo` (the seed's
+// 劳动合同 between 伟伟集团 and 叶建华, contract number number) and signs it
+// with the service's document signer and TSA: a real PAdES-signed contract
+// PDF standing in for the one the signing platform would hand over, so that
+// the demo's ledger records name a file a court can upload. The people and
+// terms are made up.
+func (s *Service) DemoContract(ctx context.Context, number string, at time.Time) ([]byte, error) {
+	d := newDoc(nil, "劳动合同", "Employment contract (demo)", number, "伟伟集团 (demo)", at)
+	d.pdf.AddPage()
+	d.titleBlock("劳动合同", "Employment contract — demonstration document")
+	d.kv([][2]string{
+		{"合同编号 Number", number},
+		{"签约平台 Platform", s.cfg.Issuer},
+		{"!甲方（用人单位）Employer", "伟伟集团（演示）"},
+		{"!乙方（劳动者）Employee", "叶建华（演示）"},
+	})
+	clauses := [][3]string{
+		{"一、合同期限", "Term", "本合同为固定期限劳动合同，自 2018 年 12 月 1 日起至 2021 年 11 月 30 日止，其中试用期三个月。"},
+		{"二、工作内容和工作地点", "Work and place", "乙方同意根据甲方工作需要，担任软件工程师岗位，工作地点为浙江省杭州市。"},
+		{"三、工作时间和休息休假", "Hours and leave", "甲方实行标准工时制度，乙方每日工作不超过八小时，每周工作不超过四十小时，依法享受法定节假日、年休假等假期。"},
+		{"四、劳动报酬", "Pay", "甲方每月十五日前以货币形式足额支付乙方上月工资，试用期工资不低于转正工资的百分之八十。"},
+		{"五、社会保险和福利待遇", "Social insurance", "甲乙双方依法参加社会保险，按时足额缴纳社会保险费。"},
+		{"六、合同的解除和终止", "Termination", "本合同的解除和终止按照《中华人民共和国劳动合同法》的有关规定执行。"},
+		{"七、其他", "Other", "本合同一式两份，甲乙双方各执一份，经双方以电子签名方式签署后生效，与纸质合同具有同等法律效力。本文件为演示文档，当事人与条款均为虚构。"},
+	}
+	for _, c := range clauses {
+		d.heading(c[0], c[1])
+		d.para(c[2], 10.5)
+	}
+	d.heading("签署", "Signatures")
+	d.kv([][2]string{
+		{"甲方（盖章）Employer", "伟伟集团（演示）"},
+		{"乙方（签字）Employee", "叶建华（演示）"},
+		{"签署日期 Date", at.In(reportZone).Format("2006-01-02")},
+		{"签署方式 Method", "电子签名 Electronic signature"},
+	})
+	doc, err := d.finish()
+	if err != nil {
+		return nil, err
+	}
+	signed, err := s.sign(ctx, doc, "劳动合同 "+number+" 签署完成 Contract completed (demo)", at)
+	if err != nil {
+		return nil, fmt.Errorf("report: signing the demo contract: %w", err)
+	}
+	return signed, nil
+}
