@@ -214,7 +214,7 @@ func newSite(logger *slog.Logger) *site {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(verifyTextFuncs).ParseFS(templatesFS, "templates/layout.html", "templates/_*.html"))
+	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(verifyTextFuncs).Funcs(keysFuncs).ParseFS(templatesFS, "templates/layout.html", "templates/_*.html"))
 	names, err := fs.Glob(templatesFS, "templates/*.html")
 	if err != nil {
 		panic(err)

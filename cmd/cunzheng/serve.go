@@ -304,6 +304,12 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	a.mounts = append(a.mounts, con.Mount)
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
+	a.mounts = append(a.mounts, web.MountKeys(web.PublishedKeys{
+		Log:           keys.VerifierKeys(),
+		Notaries:      a.notarization.NotaryKeys,
+		TSA:           a.notarization.TSARoots,
+		ReportSigning: derOf(append([]*x509.Certificate{signer.Cert}, signer.Chain...)),
+	}, logger.With("component", "keys")))
 	a.mounts = append(a.mounts, web.MountVerify(web.VerifyConfig{
 		Options: verify.Options{
 			Roots:           roots,

@@ -1,0 +1,152 @@
+package web
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+// The keys page (/keys, GET /v1/keys): everything a court or a notary pins
+// to check what the archive's reports claim, each with a fingerprint to
+// compare against a copy obtained elsewhere. Public, static for the life
+// of the process.
+
+// PublishedKeys is what the keys page publishes.
+type PublishedKeys struct {
+	// Log are the log's verifier keys (C2SP signed-note verifier keys:
+	// Ed25519, then SM2/SM3).
+	Log []string
+	// Notaries are the notary offices' cosignature verifier keys.
+	Notaries []string
+	// TSA are the DER certificates RFC 3161 tokens chain to.
+	TSA [][]byte
+	// ReportSigning are the DER certificates of the document signer of
+	// issued PDFs: its own certificate, then its CA chain.
+	ReportSigning [][]byte
+}
+
+// publishedKey is one verifier key as the page shows it.
+type publishedKey struct {
+	Name string `json:"name"`
+	// Type is "Ed25519", "SM2/SM3", "cosignature/v1 (Ed25519)" or the
+	// key's type byte in hex.
+	Type string `json:"type"`
+	Key  string `json:"key"`
+	// SHA256 is the hex SHA-256 of Key, the text line exactly as shown.
+	SHA256 string `json:"sha256"`
+}
+
+// publishedCert is one certificate as the page shows it.
+type publishedCert struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	Serial    string    `json:"serial"`
+	NotBefore time.Time `json:"notBefore"`
+	NotAfter  time.Time `json:"notAfter"`
+	CA        bool      `json:"ca"`
+	// SHA256 is the hex SHA-256 of the DER bytes (what `openssl x509
+	// -fingerprint -sha256` prints, without the colons).
+	SHA256 string `json:"sha256"`
+	PEM    string `json:"pem"`
+}
+
+type keysView struct {
+	Log           []publishedKey  `json:"log"`
+	Notaries      []publishedKey  `json:"notaries"`
+	TSA           []publishedCert `json:"tsa"`
+	ReportSigning []publishedCert `json:"reportSigning"`
+}
+
+// MountKeys returns the mount for web.Config.Mounts that serves
+//
+//	GET /keys      the keys page
+//	GET /v1/keys   the same as JSON
+func MountKeys(k PublishedKeys, logger *slog.Logger) func(gin.IRouter) {
+	v := keysView{Log: []publishedKey{}, Notaries: []publishedKey{}, TSA: []publishedCert{}, ReportSigning: []publishedCert{}}
+	for _, s := range k.Log {
+		v.Log = append(v.Log, describeKey(s))
+	}
+	for _, s := range k.Notaries {
+		v.Notaries = append(v.Notaries, describeKey(s))
+	}
+	for _, der := range k.TSA {
+		v.TSA = append(v.TSA, describeCert(der))
+	}
+	for _, der := range k.ReportSigning {
+		v.ReportSigning = append(v.ReportSigning, describeCert(der))
+	}
+	s := defaultSite.withLogger(logger)
+	return func(r gin.IRouter) {
+		r.GET("/keys", func(c *gin.Context) { s.render(c, http.StatusOK, "keys.html", "keys", v) })
+		r.GET("/v1/keys", func(c *gin.Context) {
+			c.Header("Cache-Control", "public, max-age=300")
+			c.JSON(http.StatusOK, v)
+		})
+	}
+}
+
+type keyRowsData struct {
+	Lang string
+	Keys []publishedKey
+}
+
+type certRowsData struct {
+	Lang  string
+	Certs []publishedCert
+}
+
+var keysFuncs = map[string]any{
+	"keyRows":  func(lang string, k []publishedKey) keyRowsData { return keyRowsData{lang, k} },
+	"certRows": func(lang string, c []publishedCert) certRowsData { return certRowsData{lang, c} },
+}
+
+// describeKey names a signed-note verifier key "name+hash+base64(type ||
+// key)" by its type byte. It only labels the key for people; checkers
+// parse keys with the log's own parser.
+func describeKey(vkey string) publishedKey {
+	sum := sha256.Sum256([]byte(vkey))
+	pk := publishedKey{Key: vkey, SHA256: hex.EncodeToString(sum[:]), Type: "unknown"}
+	parts := strings.SplitN(vkey, "+", 3)
+	if len(parts) != 3 {
+		return pk
+	}
+	pk.Name = parts[0]
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) == 0 {
+		return pk
+	}
+	switch {
+	case raw[0] == 0x01:
+		pk.Type = "Ed25519"
+	case raw[0] == 0x04:
+		pk.Type = "cosignature/v1 (Ed25519)"
+	case raw[0] == 0xff && strings.Contains(string(raw[1:]), "sm2"):
+		pk.Type = "SM2/SM3"
+	default:
+		pk.Type = "0x" + hex.EncodeToString(raw[:1])
+	}
+	return pk
+}
+
+func describeCert(der []byte) publishedCert {
+	sum := sha256.Sum256(der)
+	pc := publishedCert{SHA256: hex.EncodeToString(sum[:]),
+		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+	// SM2 certificates parse with crypto/x509 too (the curve is unknown to
+	// it, the names and dates are not); a certificate that does not parse
+	// is still published by its bytes.
+	if c, err := x509.ParseCertificate(der); err == nil {
+		pc.Subject, pc.Issuer = c.Subject.String(), c.Issuer.String()
+		pc.Serial = strings.ToUpper(c.SerialNumber.Text(16))
+		pc.NotBefore, pc.NotAfter, pc.CA = c.NotBefore.UTC(), c.NotAfter.UTC(), c.IsCA
+	}
+	return pc
+}

@@ -1,0 +1,79 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+// TestKeysPage: /keys and /v1/keys publish every key and certificate with
+// a fingerprint anyone can recompute, and /verify links to it.
+func TestKeysPage(t *testing.T) {
+	certPEM, err := os.ReadFile(filepath.Join(pdfCorpus, "roots", "rsa-root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(certPEM)
+	if b == nil {
+		t.Fatal("rsa-root.pem is not PEM")
+	}
+	der := b.Bytes
+	k := PublishedKeys{
+		Log: []string{
+			"cunzheng.example/log+bdb186cd+AejnFHE6inNtR0jmfCQwGReEaM4mNM+OscHLpyf67n/U",
+			"cunzheng.example/log+ca180e53+/2N1bnpoZW5nL3NtMi1zbTMvdjEEOdwhDmpeR+vzWjCF5BVx+XACTWPvd/uC4G2j7ISKGnCUjBTZWP7gjeurxyCKRdmjQjiZ6nw3KyaMr0WubUI8Bw==",
+		},
+		Notaries:      []string{"notary.builtin.cunzheng.example/log+45a20f6e+BMDCQRqU+p6kKzreRCgcAycXp8c6ueRoY+XlAFB6oWwT"},
+		TSA:           [][]byte{der},
+		ReportSigning: [][]byte{der},
+	}
+	h := New(Config{Mounts: []func(gin.IRouter){MountKeys(k, nil), MountVerify(VerifyConfig{})}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/keys", nil))
+	var v keysView
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); rec.Code != 200 || err != nil {
+		t.Fatalf("/v1/keys: %d %v %s", rec.Code, err, rec.Body)
+	}
+	var types []string
+	for _, pk := range append(v.Log, v.Notaries...) {
+		sum := sha256.Sum256([]byte(pk.Key))
+		if pk.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: fingerprint %s is not the SHA-256 of the key line", pk.Key, pk.SHA256)
+		}
+		types = append(types, pk.Type)
+	}
+	if got := strings.Join(types, ","); got != "Ed25519,SM2/SM3,cosignature/v1 (Ed25519)" {
+		t.Errorf("key types %s", got)
+	}
+	sum := sha256.Sum256(der)
+	if len(v.TSA) != 1 || len(v.ReportSigning) != 1 || v.TSA[0].SHA256 != hex.EncodeToString(sum[:]) || v.TSA[0].Subject == "" || !strings.Contains(v.TSA[0].PEM, "BEGIN CERTIFICATE") {
+		t.Errorf("certificates: %+v", v)
+	}
+	for _, lang := range []string{"zh", "en"} {
+		rec = httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/keys?lang="+lang, nil)
+		h.ServeHTTP(rec, req)
+		page := rec.Body.String()
+		for _, want := range []string{k.Log[0], k.Log[1], k.Notaries[0], v.Log[0].SHA256, v.TSA[0].SHA256} {
+			// html/template writes "+" as "&#43;".
+			want = strings.NewReplacer("+", "&#43;").Replace(want)
+			if rec.Code != 200 || !strings.Contains(page, want) {
+				t.Errorf("/keys?lang=%s: %d, lacks %q", lang, rec.Code, want)
+			}
+		}
+	}
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/verify", nil))
+	if !strings.Contains(rec.Body.String(), `href="/keys"`) {
+		t.Error("/verify does not link to /keys")
+	}
+}
