@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -517,4 +519,182 @@ func (b *tab) tryDownload(sel string) []byte {
 			b.t.Fatalf("download with %s: %v", sel, errors.New("timed out"))
 		}
 	}
+}
+
+// TestBrowserCourt walks a court's journey on `serve --demo --public-url`:
+// the QR link of a downloaded certificate page opens its ledger record; the
+// demo contract's signed PDF is found as signed through the platform, with
+// its signing event; a copy with one byte flipped and one with a forged
+// incremental update each fail, said in Chinese; /keys publishes the keys.
+func TestBrowserCourt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: TestBrowser covers the browser basics")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	// The public name differs from the listen address (localhost, not
+	// 127.0.0.1), so the test sees which one the documents carry.
+	public := fmt.Sprintf("http://localhost:%d", port)
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServe(t, "--data", data, "--demo", "--checkpoint-interval", "200ms",
+		"--addr", fmt.Sprintf("127.0.0.1:%d", port), "--public-url", public)
+	key := waitDemo(t, s)
+	ctx := newBrowser(t)
+	b := &tab{t: t, ctx: ctx, base: s.url, artifacts: artifactsDir(t)}
+
+	t.Run("qr-link", func(t *testing.T) {
+		b.t = t
+		cert := fetchReady(t, s.url+"/v1/contracts/"+demoContract+"/certificate.pdf", key)
+		txt := pdfText(t, cert)
+		m := regexp.MustCompile(`(https?://\S+/verify)\?report=(CZ-\d{8}-[0-9a-f]{8})`).FindStringSubmatch(txt)
+		if m == nil {
+			t.Fatalf("no verification link on the certificate page:\n%s", txt)
+		}
+		if m[1] != public+"/verify" {
+			t.Errorf("the certificate page links to %s, want the public URL %s/verify", m[1], public)
+		}
+		b.do("open the QR link", chromedp.Navigate(m[1]+"?report="+m[2]), chromedp.WaitVisible(chromedp.CSS("#report-lookup")))
+		rec := b.text("#report-lookup")
+		for _, want := range []string{"由本存证平台于", "出具（签约存证页）", m[2], "已校验"} {
+			if !strings.Contains(rec, want) {
+				t.Errorf("the QR page lacks %q:\n%s", want, rec)
+			}
+		}
+		b.shot("court-qr-link")
+		if err := os.WriteFile(filepath.Join(b.artifacts, "certificate.pdf"), cert, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	signed, err := os.ReadFile(filepath.Join(data, "demo-contract.pdf"))
+	if err != nil {
+		t.Fatalf("the demo's signed contract PDF: %v", err)
+	}
+	flipped := bytes.Clone(signed)
+	i := bytes.Index(flipped, []byte("/Type /Page"))
+	if i < 0 {
+		t.Fatal("no page object in the demo contract")
+	}
+	flipped[i+7] ^= 0x20 // "/Type /page": inside the signed byte range
+	dir := t.TempDir()
+	files := map[string][]byte{"demo-contract.pdf": signed, "flipped.pdf": flipped, "forged-update.pdf": forgeUpdate(t, signed)}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		file     string
+		headline string
+		want     []string
+	}{
+		{"demo-contract.pdf", "PDF文件验签成功", []string{"通过本平台签署（签署合同）", "合同签署完成", "签名后文档未被修改"}},
+		{"flipped.pdf", "PDF文件验签失败", []string{"签名覆盖的内容在签名后被改动：文档已被篡改", "HASH_FAILURE"}},
+		{"forged-update.pdf", "签名后文档被修改（不允许的修改）", []string{"签名后文档被修改（不允许的修改）", "不允许", "SIG_CONSTRAINTS_FAILURE"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			b.t = t
+			b.do("upload "+tc.file, chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#file")),
+				chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{filepath.Join(dir, tc.file)}), chromedp.Click(chromedp.CSS("#verify-button")),
+				chromedp.WaitVisible(chromedp.CSS("#verify-headline")))
+			if h := b.text("#verify-headline"); !strings.Contains(h, tc.headline) {
+				t.Errorf("headline %q, want %q", h, tc.headline)
+			}
+			body := b.text("main")
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("the page lacks %q", w)
+				}
+			}
+			if tc.file != "demo-contract.pdf" && strings.Contains(body, "签名后文档未被修改") {
+				t.Errorf("a changed file is described as unchanged")
+			}
+			// The ledger record tells a stranger what the public leaf says,
+			// never the contract number (the PDF's own text may carry it).
+			if rec := b.eval(`(document.querySelector("#ledger-record") || {}).textContent || ""`).(string); strings.Contains(rec, demoContract) {
+				t.Errorf("a stranger sees the contract number in the ledger record")
+			}
+			// The cards are coloured by their verdict.
+			want := map[string]string{"demo-contract.pdf": "rgb(27, 127, 59)", "flipped.pdf": "rgb(179, 38, 30)", "forged-update.pdf": "rgb(179, 38, 30)"}[tc.file]
+			if c := b.eval(`getComputedStyle(document.querySelector("section.card")).borderLeftColor`); c != want {
+				t.Errorf("signature card border %v, want %s", c, want)
+			}
+			b.shot("court-" + strings.TrimSuffix(tc.file, ".pdf"))
+		})
+	}
+
+	t.Run("keys", func(t *testing.T) {
+		b.t = t
+		b.do("keys from /verify", chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#file")),
+			chromedp.Click(chromedp.CSS(`main a[href="/keys"]`)), chromedp.WaitVisible(chromedp.CSS("#report-signing")))
+		page := b.text("main")
+		for _, k := range strings.Fields(cunzheng(t, "keys", "--data", data)) {
+			if !strings.Contains(page, k) {
+				t.Errorf("/keys lacks the log key %s", k)
+			}
+		}
+		for _, w := range []string{"Ed25519", "SM2/SM3", "cosignature/v1", "cunzheng built-in TSA", "Document Signing"} {
+			if !strings.Contains(page, w) {
+				t.Errorf("/keys lacks %q", w)
+			}
+		}
+		b.shot("court-keys")
+	})
+	s.stop(t)
+}
+
+// fetchReady GETs u with the API key, waiting while it answers 503 (the
+// records not yet in a cosigned, time-stamped checkpoint).
+func fetchReady(t *testing.T, u, key string) []byte {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			return body
+		}
+		if resp.StatusCode != 503 || time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
+		}
+	}
+}
+
+// forgeUpdate appends to a signed PDF an incremental update that replaces
+// the first page's content stream: what a forger does to change a signed
+// contract's text while leaving the signed bytes intact.
+func forgeUpdate(t *testing.T, pdf []byte) []byte {
+	t.Helper()
+	contents := regexp.MustCompile(`/Contents (\d+) 0 R`).FindSubmatch(pdf)
+	trailer := bytes.LastIndex(pdf, []byte("trailer"))
+	sx := bytes.LastIndex(pdf, []byte("startxref"))
+	if contents == nil || trailer < 0 || sx < 0 {
+		t.Fatal("the signed PDF has no page contents or classic trailer")
+	}
+	size := regexp.MustCompile(`/Size (\d+)`).FindSubmatch(pdf[trailer:])
+	root := regexp.MustCompile(`/Root (\d+ \d+ R)`).FindSubmatch(pdf[trailer:])
+	prev := regexp.MustCompile(`startxref\s+(\d+)`).FindSubmatch(pdf[sx:])
+	if size == nil || root == nil || prev == nil {
+		t.Fatal("cannot read the signed PDF's trailer")
+	}
+	out := bytes.Clone(pdf)
+	if out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	off := len(out)
+	stream := "BT /F1 28 Tf 60 700 Td (FORGED: salary doubled) Tj ET"
+	out = fmt.Appendf(out, "%s 0 obj\n<< /Length %d >>\nstream\n%s\nendstream\nendobj\n", contents[1], len(stream), stream)
+	xref := len(out)
+	out = fmt.Appendf(out, "xref\n%s 1\n%010d 00000 n \ntrailer\n<< /Size %s /Root %s /Prev %s >>\nstartxref\n%d\n%%%%EOF\n",
+		contents[1], off, size[1], root[1], prev[1], xref)
+	return out
 }
