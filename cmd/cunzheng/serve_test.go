@@ -1,17 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/verify"
 	"github.com/cunzheng/cunzheng/web"
 )
 
@@ -78,5 +82,69 @@ func TestServerRuntime(t *testing.T) {
 	serverRuntime()
 	if p := debug.SetGCPercent(100); p != 100 {
 		t.Errorf("GOGC=50 in the environment, but the server set %d", p)
+	}
+}
+
+// The ledger record of a document names the event that signed it, not the
+// earliest event naming its hash (the sent file and the signed file may be
+// the same bytes), lists every event naming it, and carries its owner.
+func TestDocumentLookupNamesTheSigningEvent(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	f := serveFlags{data: t.TempDir(), checkpointInterval: 50 * time.Millisecond, notarize: &notarizeFlags{}, maxUpload: web.DefaultVerifyMaxUpload}
+	a, err := openApp(ctx, f, "http://127.0.0.1:0", logger, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close(logger)
+	d, err := a.evidence.LoadDemo(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.evidence.Authenticate(d.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Repeat("ab", 32)
+	actor := `"actor":{"account":"13800000000","name":"张三","phone":"13800000000"}`
+	body := `{"events":[` +
+		`{"id":"s1","kind":"contract.sent","time":"2026-03-01T09:00:00+08:00","contract":{"id":"HT-9"},` + actor + `,"data":{"signers":1,"files":[{"name":"合同","sha256":"` + doc + `"}]}},` +
+		`{"id":"s2","kind":"contract.signed","time":"2026-03-01T10:00:00+08:00","contract":{"id":"HT-9"},` + actor + `,"data":{"cert_serial":"01","positions":[{"page":1,"x":0.5,"y":0.5}],"document":{"sha256":"` + doc + `"}}},` +
+		`{"id":"s3","kind":"contract.completed","time":"2026-03-01T10:00:01+08:00","contract":{"id":"HT-9"},"data":{"files":[{"name":"合同","sha256":"` + doc + `"}]}}]}`
+	if _, err := a.evidence.Ingest(ctx, p, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := ledger.LoadOrCreateKeys(filepath.Join(f.data, "keys"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifiers, err := keys.Verifiers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum [32]byte
+	copy(sum[:], bytes.Repeat([]byte{0xab}, 32))
+	var rec verify.LedgerRecord
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		rec, err = documentLookup{a.evidence, a.log}.LookupDocument(ctx, sum)
+		if err == nil && len(rec.Events) == 3 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.DocumentHex = doc
+	verify.CheckLedgerRecord(&rec, a.log.Origin(), verifiers)
+	var kinds []string
+	for _, e := range rec.Events {
+		kinds = append(kinds, e.Kind)
+	}
+	if !rec.ProofOK || rec.Kind != "contract.signed" || !rec.SignedAt.Equal(time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)) ||
+		strings.Join(kinds, ",") != "contract.sent,contract.signed,contract.completed" {
+		t.Fatalf("record %s at %v (proof %v %s), events %v", rec.Kind, rec.SignedAt, rec.ProofOK, rec.Problem, kinds)
+	}
+	if rec.Owner != p.Tenant.ID || rec.ContractNumber != "HT-9" {
+		t.Errorf("owner %q contract %q", rec.Owner, rec.ContractNumber)
 	}
 }

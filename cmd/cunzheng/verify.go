@@ -247,13 +247,34 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 	}
 }
 
+// cst is the zone the Chinese lines print times in (UTC+8).
+var cst = time.FixedZone("CST", 8*3600)
+
 func writeLedger(w io.Writer, indent string, r *verify.LedgerRecord) {
 	if r.Problem != "" && !r.ProofOK {
 		fmt.Fprintf(w, "%s存证 Ledger: record found but not verified: %s\n", indent, r.Problem)
 		return
 	}
-	fmt.Fprintf(w, "%s存证 Ledger: 合同编号 %s, 于 %s 通过平台签署并记录在账本第 %d 条（树大小 %d，证明已校验，签名方 %s）\n",
-		indent, r.ContractNumber, r.SignedAt.Format("2006-01-02 15:04:05"), r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
-	fmt.Fprintf(w, "%s  contract %s was signed through the platform on %s and is recorded in the ledger at leaf %d (proof checked against a tree of %d)\n",
-		indent, r.ContractNumber, r.SignedAt.Format(time.RFC3339), r.LeafIndex, r.TreeSize)
+	switch {
+	case r.Issued():
+		fmt.Fprintf(w, "%s存证 Ledger: 本存证平台于 %s 出具，报告编号 %s（%s）\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Report, r.ReportDocument)
+		fmt.Fprintf(w, "%s  issued by this archive on %s, report number %s (%s)\n", indent, r.SignedAt.Format(time.RFC3339), r.Report, r.ReportDocument)
+	case r.Signing():
+		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 通过平台签署（%s）\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Kind)
+		fmt.Fprintf(w, "%s  signed through the platform on %s (%s)\n", indent, r.SignedAt.Format(time.RFC3339), r.Kind)
+	default:
+		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 记录（%s），此记录本身不表示已签署\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Kind)
+		fmt.Fprintf(w, "%s  recorded on %s (%s); that alone does not mean it was signed\n", indent, r.SignedAt.Format(time.RFC3339), r.Kind)
+	}
+	fmt.Fprintf(w, "%s  leaf %d, proof checked against a tree of %d signed by %s\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
+	if r.ContractNumber != "" {
+		fmt.Fprintf(w, "%s  合同编号 contract %s\n", indent, r.ContractNumber)
+	}
+	for _, e := range r.Events {
+		state := "proof checked"
+		if !e.ProofOK {
+			state = "NOT verified: " + e.Problem
+		}
+		fmt.Fprintf(w, "%s  event: leaf %d %s %s (%s)\n", indent, e.LeafIndex, e.Kind, e.Time.Format(time.RFC3339), state)
+	}
 }
