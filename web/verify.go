@@ -191,6 +191,13 @@ func (h *verifyHandlers) issuedReport(c *gin.Context, n string) (*verify.LedgerR
 	if h.cfg.Reports == nil {
 		return nil, &verify.Text{ZH: "本服务器不能按报告编号查询。", EN: "This server cannot look reports up by number."}
 	}
+	// A lookup costs a proof and a signature check: it takes a token of
+	// the address's verification budget, so numbers cannot be tried in
+	// bulk.
+	if !h.limit.allow(c.RemoteIP()) {
+		t := uploadError(errRateLimited, http.StatusTooManyRequests, h.cfg.MaxUpload)
+		return nil, &t
+	}
 	rec, err := h.cfg.Reports.LookupReport(c.Request.Context(), n)
 	if errors.Is(err, verify.ErrNotRecorded) {
 		return nil, &verify.Text{ZH: "存证日志中没有该报告编号的出具记录。", EN: "The log holds no issued report with this number."}
