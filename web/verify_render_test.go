@@ -414,6 +414,15 @@ func TestVerifyLedgerPrivacy(t *testing.T) {
 			if got := strings.Contains(rec.Body.String(), "HT-2026-0042"); rec.Code != 200 || got != tt.want {
 				t.Errorf("JSON report: %d, shows the contract number %v, want %v", rec.Code, got, tt.want)
 			}
+			mb, ctype = multipartBody(t, f, f)
+			req = httptest.NewRequest(http.MethodPost, "/v1/verify/batch", mb)
+			req.Header.Set("Content-Type", ctype)
+			req.Header.Set("X-Test-Tenant", tt.viewer)
+			rec = httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got := strings.Contains(rec.Body.String(), "HT-2026-0042"); rec.Code != 200 || got != tt.want {
+				t.Errorf("batch: %d, shows the contract number %v, want %v", rec.Code, got, tt.want)
+			}
 		})
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -626,6 +627,45 @@ func TestBrowserCourt(t *testing.T) {
 			b.shot("court-" + strings.TrimSuffix(tc.file, ".pdf"))
 		})
 	}
+
+	// The public lookup says what the public leaves say; the contract
+	// number only to the owning tenant's key or console session.
+	t.Run("owner-only", func(t *testing.T) {
+		b.t = t
+		sum := sha256.Sum256(signed)
+		u := fmt.Sprintf("%s/v1/verify/lookup/%x", s.url, sum)
+		otherKey := lastLine(cunzheng(t, "tenant", "create", "--data", data, "--name", "另一家律所", "--role", "legal"))
+		for _, tc := range []struct {
+			who, key string
+			want     bool
+		}{{"stranger", "", false}, {"other tenant", otherKey, false}, {"owner", key, true}} {
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
+			if tc.key != "" {
+				req.Header.Set("Authorization", "Bearer "+tc.key)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"kind":"contract.signed"`) {
+				t.Errorf("%s: lookup %d %s", tc.who, resp.StatusCode, body)
+			}
+			if got := strings.Contains(string(body), demoContract); got != tc.want {
+				t.Errorf("%s: lookup shows the contract number: %v, want %v", tc.who, got, tc.want)
+			}
+		}
+		b.do("sign in", chromedp.Navigate(s.url+"/console"), chromedp.WaitVisible(chromedp.CSS("#key")),
+			chromedp.SendKeys(chromedp.CSS("#key"), key), chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#search-button")))
+		b.do("upload signed in", chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#file")),
+			chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{filepath.Join(dir, "demo-contract.pdf")}), chromedp.Click(chromedp.CSS("#verify-button")),
+			chromedp.WaitVisible(chromedp.CSS("#ledger-record")))
+		if rec := b.text("#ledger-record"); !strings.Contains(rec, "合同编号 "+demoContract) {
+			t.Errorf("the owner's session does not see the contract number:\n%s", rec)
+		}
+		b.shot("court-owner")
+	})
 
 	t.Run("keys", func(t *testing.T) {
 		b.t = t
