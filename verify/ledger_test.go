@@ -217,3 +217,26 @@ func TestCheckLedgerRecordLeaves(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseLeaf: a public record from a server is hostile input; parsing
+// it never panics, and it never names an empty document.
+func FuzzParseLeaf(f *testing.F) {
+	f.Add([]byte(`{"kind":"report.issued","time":"2026-01-03T00:00:00Z","data":{"report":"CZ-1","document":"certificate","sha256":"ab"}}`))
+	f.Add([]byte(`{"kind":"contract.signed","data":{"document":{"sha256":"ab"},"files":[{"sha256":"cd"},{}]}}`))
+	f.Add([]byte(`{"kind":"x","data":null}`))
+	f.Add([]byte(`{"kind":"x","data":{"document":7,"files":"no"}}`))
+	f.Fuzz(func(t *testing.T, leaf []byte) {
+		lf, err := parseLeaf(leaf)
+		if err != nil {
+			return
+		}
+		if lf.Kind == "" {
+			t.Fatalf("parsed a leaf without a kind: %q", leaf)
+		}
+		for _, d := range lf.docs {
+			if d == "" {
+				t.Fatalf("names an empty document: %q", leaf)
+			}
+		}
+	})
+}
