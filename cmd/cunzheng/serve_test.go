@@ -148,3 +148,25 @@ func TestDocumentLookupNamesTheSigningEvent(t *testing.T) {
 		t.Errorf("owner %q contract %q", rec.Owner, rec.ContractNumber)
 	}
 }
+
+func TestCheckPublicURL(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"https://cunzheng.example.com", "https://cunzheng.example.com"},
+		{"https://cunzheng.example.com/", "https://cunzheng.example.com"},
+		{"http://127.0.0.1:8080/archive/", "http://127.0.0.1:8080/archive"},
+		{"cunzheng.example.com", "error"},
+		{"ftp://cunzheng.example.com", "error"},
+		{"https://cunzheng.example.com/?a=1", "error"},
+		{"https://user:pw@cunzheng.example.com", "error"},
+		{"https:///verify", "error"},
+	} {
+		got, err := checkPublicURL(tc.in)
+		if err != nil {
+			got = "error"
+		}
+		if got != tc.want {
+			t.Errorf("checkPublicURL(%q) = %q (%v), want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
