@@ -20,6 +20,11 @@ import (
 // completed document with the given hash.
 var ErrNotRecorded = errors.New("verify: document not recorded in the ledger")
 
+// ErrPending is what a DocumentLookup returns when the ledger holds the
+// document only in records newer than its newest published checkpoint:
+// recorded, but not provable until the next checkpoint (seconds).
+var ErrPending = errors.New("verify: recorded, awaiting the next checkpoint")
+
 // DocumentLookup finds a completed document in the ledger by the SHA-256
 // of its bytes. It is the only thing verify needs from the ledger side.
 //
@@ -284,6 +289,9 @@ func lookup(ctx context.Context, opts *Options, sum [32]byte) *LedgerRecord {
 	rec, err := opts.Lookup.LookupDocument(ctx, sum)
 	if errors.Is(err, ErrNotRecorded) {
 		return nil
+	}
+	if errors.Is(err, ErrPending) {
+		return &LedgerRecord{DocumentHex: hex.EncodeToString(sum[:]), Problem: ErrPending.Error()}
 	}
 	if err != nil {
 		return &LedgerRecord{DocumentHex: hex.EncodeToString(sum[:]), Problem: "ledger lookup failed: " + err.Error()}

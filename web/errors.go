@@ -46,6 +46,7 @@ var statusRules = []statusRule{
 	{verify.ErrNotPDF, http.StatusUnprocessableEntity},
 	{verify.ErrDeadline, http.StatusUnprocessableEntity},
 	{verify.ErrNotRecorded, http.StatusNotFound},
+	{verify.ErrPending, http.StatusServiceUnavailable},
 	{errNoFile, http.StatusBadRequest},
 	{errRateLimited, http.StatusTooManyRequests},
 	{errBusy, http.StatusServiceUnavailable},

@@ -202,6 +202,9 @@ func (h *verifyHandlers) issuedReport(c *gin.Context, n string) (*verify.LedgerR
 	if errors.Is(err, verify.ErrNotRecorded) {
 		return nil, &verify.Text{ZH: "存证日志中没有该报告编号的出具记录。", EN: "The log holds no issued report with this number."}
 	}
+	if errors.Is(err, verify.ErrPending) {
+		return nil, &verify.Text{ZH: "该报告的出具记录已写入存证日志，正在等待下一个检查点（通常几秒钟），请稍后刷新本页。", EN: "The report's issuance is recorded and awaits the next checkpoint (usually seconds); reload this page shortly."}
+	}
 	if err != nil {
 		h.cfg.Logger.ErrorContext(c.Request.Context(), "report lookup", "err", err)
 		return nil, &verify.Text{ZH: "暂时无法查询存证日志，请稍后再试。", EN: "The log cannot be queried right now; try again later."}

@@ -109,6 +109,8 @@ func (l *testLedger) LookupDocument(_ context.Context, sum [32]byte) (verify.Led
 		return verify.LedgerRecord{}, verify.ErrNotRecorded
 	case "down":
 		return verify.LedgerRecord{}, errors.New("connection refused")
+	case "pending":
+		return verify.LedgerRecord{}, fmt.Errorf("lookup: %w", verify.ErrPending)
 	case "issued":
 		idx = append(idx, l.add([]byte(`{"kind":"report.issued","time":"2026-02-01T10:00:00+08:00","data":{"document":"certificate","report":"CZ-20260201-0a1b2c3d","sha256":"`+doc+`"}}`)))
 	case "sent":
@@ -133,6 +135,9 @@ func (l *testLedger) LookupDocument(_ context.Context, sum [32]byte) (verify.Led
 }
 
 func (l *testLedger) LookupReport(ctx context.Context, number string) (verify.LedgerRecord, error) {
+	if number == "CZ-20260201-fresh000" {
+		return verify.LedgerRecord{}, verify.ErrPending
+	}
 	if number != "CZ-20260201-0a1b2c3d" {
 		return verify.LedgerRecord{}, verify.ErrNotRecorded
 	}
@@ -183,7 +188,7 @@ func TestVerifyResultPagesRenderEveryResult(t *testing.T) {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
 	}
 	han := regexp.MustCompile(`\p{Han}`)
-	for _, mode := range []string{"signed", "issued", "sent", "forged", "down", "none"} {
+	for _, mode := range []string{"signed", "issued", "sent", "forged", "down", "pending", "none"} {
 		l.setMode(mode)
 		for _, f := range files {
 			data, err := os.ReadFile(f)
@@ -244,6 +249,10 @@ func TestVerifyResultPagesRenderEveryResult(t *testing.T) {
 				case "forged":
 					if !strings.Contains(page, map[string]string{"zh": "未能校验", "en": "could not be verified"}[lang]) {
 						t.Errorf("%s: a forged proof is not reported", where)
+					}
+				case "pending":
+					if !strings.Contains(page, map[string]string{"zh": "正在等待下一个检查点", "en": "awaiting the next checkpoint"}[lang]) {
+						t.Errorf("%s: a record awaiting its checkpoint is not said so", where)
 					}
 				case "none":
 					if !strings.Contains(page, `id="ledger-none"`) {
@@ -439,6 +448,7 @@ func TestVerifyReportQuery(t *testing.T) {
 	}{
 		{"report=CZ-20260201-0a1b2c3d&size=9", []string{`id="report-lookup"`, "由本存证平台于", "CZ-20260201-0a1b2c3d", "已校验", "签约存证页"}},
 		{"report=CZ-20990101-ffffffff", []string{"存证日志中没有该报告编号的出具记录"}},
+		{"report=CZ-20260201-fresh000", []string{"正在等待下一个检查点"}},
 		{"", []string{"开始验签"}},
 	} {
 		rec := httptest.NewRecorder()

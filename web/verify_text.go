@@ -107,6 +107,7 @@ var problemTexts = []struct{ en, zh string }{
 	{"checkpoint origin", "检查点不属于本存证日志"},
 	{"inclusion proof", "包含证明无法验证"},
 	{"ledger lookup failed", "查询存证日志失败"},
+	{"verify: recorded, awaiting the next checkpoint", "已记录在存证日志中，正在等待下一个检查点（通常几秒钟），请稍后重新验签"},
 }
 
 // problemText is a problem line in Chinese with the English beside it.
@@ -167,6 +168,7 @@ type ledgerData struct {
 
 var verifyTextFuncs = template.FuncMap{
 	"headline":  resultHeadline,
+	"pending":   func(r *verify.LedgerRecord) bool { return !r.ProofOK && r.Problem == verify.ErrPending.Error() },
 	"cardClass": cardClass,
 	"problem": func(lang, en string) template.HTML {
 		t := problemText(en)

@@ -544,7 +544,8 @@ func (d documentLookup) record(ctx context.Context, matches []evidence.DocumentM
 		}
 	}
 	if best < 0 {
-		return verify.LedgerRecord{}, verify.ErrNotRecorded
+		// Every match is newer than the checkpoint.
+		return verify.LedgerRecord{}, verify.ErrPending
 	}
 	rec.Checkpoint = cp.CosignedNote()
 	return rec, nil
