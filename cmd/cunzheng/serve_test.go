@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emmansun/gmsm/smx509"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cunzheng/cunzheng/ledger"
@@ -168,5 +171,70 @@ func TestCheckPublicURL(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("checkPublicURL(%q) = %q (%v), want %q", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// serve --demo's contract PDF is really signed (PAdES, the platform CA,
+// valid), stored through the document store, named by the demo's signing
+// and completion events, and the same file on every restart.
+func TestDemoContractSignedAndStored(t *testing.T) {
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	f := serveFlags{data: t.TempDir(), checkpointInterval: 50 * time.Millisecond, notarize: &notarizeFlags{}, maxUpload: web.DefaultVerifyMaxUpload}
+	var first []byte
+	for run := range 2 {
+		a, err := openApp(ctx, f, "http://127.0.0.1:0", logger, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.loadDemo(ctx, "http://127.0.0.1:0"); err != nil {
+			a.close(logger)
+			t.Fatal(err)
+		}
+		pdf, err := os.ReadFile(filepath.Join(f.data, demoContractFile))
+		if err != nil {
+			a.close(logger)
+			t.Fatal(err)
+		}
+		if run == 0 {
+			first = pdf
+		} else if !bytes.Equal(pdf, first) {
+			t.Errorf("the demo contract changed on restart")
+		}
+		d, err := a.evidence.LoadDemo(ctx, pdf) // idempotent: what loadDemo did
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := a.evidence.Authenticate(d.APIKey)
+		sum := sha256.Sum256(pdf)
+		stored, err := a.evidence.Document(p, hex.EncodeToString(sum[:]))
+		if err != nil || !bytes.Equal(stored, pdf) {
+			t.Errorf("the demo contract is not in the document store: %v", err)
+		}
+		matches, err := a.evidence.LookupDocument(hex.EncodeToString(sum[:]))
+		var kinds []string
+		for _, m := range matches {
+			kinds = append(kinds, string(m.Kind))
+		}
+		if err != nil || strings.Join(kinds, ",") != "contract.signed,contract.completed" {
+			t.Errorf("events naming the demo contract: %v %v", kinds, err)
+		}
+		var extra []*smx509.Certificate
+		for _, der := range append(derOf(a.reports.Signer().Chain), a.notarization.TSARoots...) {
+			sc, err := smx509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			extra = append(extra, sc)
+		}
+		roots, err := verify.LoadRoots("", false, extra...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := verify.PDFBytes(ctx, pdf, verify.Options{Roots: roots})
+		if err != nil || rep.Verdict.Indication != verify.TotalPassed || len(rep.Signatures) != 1 || rep.Signatures[0].Timestamp == nil {
+			t.Errorf("the demo contract does not verify as a timestamped signed PDF: %v %+v", err, rep.Verdict)
+		}
+		a.close(logger)
 	}
 }
