@@ -6,12 +6,15 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
 // The keys page (/keys, GET /v1/keys): everything a court or a notary pins
@@ -108,30 +111,31 @@ var keysFuncs = map[string]any{
 	"certRows": func(lang string, c []publishedCert) certRowsData { return certRowsData{lang, c} },
 }
 
-// describeKey names a signed-note verifier key "name+hash+base64(type ||
-// key)" by its type byte. It only labels the key for people; checkers
-// parse keys with the log's own parser.
+// describeKey names a verifier key by its type, parsed with the program's
+// one key parser (tlogfmt); a key it refuses is published with the reason.
 func describeKey(vkey string) publishedKey {
 	sum := sha256.Sum256([]byte(vkey))
-	pk := publishedKey{Key: vkey, SHA256: hex.EncodeToString(sum[:]), Type: "unknown"}
-	parts := strings.SplitN(vkey, "+", 3)
-	if len(parts) != 3 {
+	pk := publishedKey{Key: vkey, SHA256: hex.EncodeToString(sum[:])}
+	v, err := tlogfmt.NewVerifier(vkey)
+	if err != nil {
+		pk.Type = "invalid: " + err.Error()
 		return pk
 	}
-	pk.Name = parts[0]
-	raw, err := base64.StdEncoding.DecodeString(parts[2])
-	if err != nil || len(raw) == 0 {
-		return pk
-	}
-	switch {
-	case raw[0] == 0x01:
-		pk.Type = "Ed25519"
-	case raw[0] == 0x04:
-		pk.Type = "cosignature/v1 (Ed25519)"
-	case raw[0] == 0xff && strings.Contains(string(raw[1:]), "sm2"):
+	pk.Name = v.Name()
+	if _, ok := v.(*tlogfmt.SM2Verifier); ok {
 		pk.Type = "SM2/SM3"
-	default:
-		pk.Type = "0x" + hex.EncodeToString(raw[:1])
+		return pk
+	}
+	// name+hash+base64(type || key): the type byte names the rest.
+	parts := strings.SplitN(vkey, "+", 3)
+	raw, _ := base64.StdEncoding.DecodeString(parts[len(parts)-1])
+	switch {
+	case len(raw) > 0 && raw[0] == tlogfmt.TypeEd25519:
+		pk.Type = "Ed25519"
+	case len(raw) > 0 && raw[0] == tlogfmt.TypeCosignature:
+		pk.Type = "cosignature/v1 (Ed25519)"
+	case len(raw) > 0:
+		pk.Type = fmt.Sprintf("0x%02x", raw[0])
 	}
 	return pk
 }
