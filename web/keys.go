@@ -86,7 +86,7 @@ func MountKeys(k PublishedKeys, logger *slog.Logger) func(gin.IRouter) {
 	for _, der := range k.ReportSigning {
 		v.ReportSigning = append(v.ReportSigning, describeCert(der))
 	}
-	s := defaultSite.withLogger(logger)
+	s := defaultSite().withLogger(logger)
 	return func(r gin.IRouter) {
 		r.GET("/keys", func(c *gin.Context) { s.render(c, http.StatusOK, "keys.html", "keys", v) })
 		r.GET("/v1/keys", func(c *gin.Context) {
