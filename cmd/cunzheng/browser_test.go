@@ -558,8 +558,16 @@ func TestBrowserCourt(t *testing.T) {
 		if m[1] != public+"/verify" {
 			t.Errorf("the certificate page links to %s, want the public URL %s/verify", m[1], public)
 		}
-		b.do("open the QR link", chromedp.Navigate(m[1]+"?report="+m[2]), chromedp.WaitVisible(chromedp.CSS("#report-lookup")))
-		rec := b.text("#report-lookup")
+		// The issuance is provable once the next checkpoint covers it
+		// (200 ms here); until then the page says it awaits one.
+		var rec string
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+			b.do("open the QR link", chromedp.Navigate(m[1]+"?report="+m[2]), chromedp.WaitVisible(chromedp.CSS("#report-lookup")))
+			rec = b.text("#report-lookup")
+			if !strings.Contains(rec, "正在等待下一个检查点") || time.Now().After(deadline) {
+				break
+			}
+		}
 		for _, want := range []string{"由本存证平台于", "出具（签约存证页）", m[2], "已校验"} {
 			if !strings.Contains(rec, want) {
 				t.Errorf("the QR page lacks %q:\n%s", want, rec)
