@@ -329,7 +329,7 @@ func (h *verifyHandlers) oneRaw(c *gin.Context) {
 		return
 	}
 	defer res.release()
-	if !h.limit.allow(c.RemoteIP()) {
+	if !h.limit.allow(clientIP(c)) {
 		abortWithError(c, h.cfg.Logger, errRateLimited)
 		return
 	}
