@@ -55,6 +55,9 @@ type Published struct {
 	Cosignatures [][]byte
 	// Timestamps is how many RFC 3161 tokens are already stored beside it.
 	Timestamps int
+	// Tokens are those tokens (DER), when the log gives them: a restarted
+	// pusher reads the TSA time of what an earlier run stamped from them.
+	Tokens [][]byte
 }
 
 // Submitter is an in-process notary office (an *Office satisfies it), for
@@ -764,7 +767,12 @@ func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 		}
 		size, msg := pub.Size, pub.Note
 		if pub.Timestamps >= len(p.tsas) {
-			// Stamped before (by an earlier run).
+			// Stamped before (by an earlier run): the status still names
+			// it, so that a restart does not show "last stamped size 0".
+			at := p.storedTokenTime(t, pub.Tokens)
+			p.mu.Lock()
+			t.size, t.at = size, at
+			p.mu.Unlock()
 			cursor = size
 			continue
 		}
@@ -793,6 +801,21 @@ func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 		}
 		cursor = size
 	}
+}
+
+// storedTokenTime is the genTime of the first stored token signed by t
+// (chaining to its roots; any token when t has no roots), or zero.
+func (p *Pusher) storedTokenTime(t *tsaState, tokens [][]byte) time.Time {
+	roots := t.Roots
+	if roots == nil && t.Local != nil {
+		roots = t.Local.Roots()
+	}
+	for _, der := range tokens {
+		if tm, err := TokenTime(der, roots); err == nil {
+			return tm
+		}
+	}
+	return time.Time{}
 }
 
 func (p *Pusher) timestamp(ctx context.Context, t *tsaState, msg []byte) (Token, error) {

@@ -350,3 +350,27 @@ func Timestamp(ctx context.Context, client *http.Client, url string, data []byte
 	}
 	return Token{DER: ts.RawToken, Time: ts.Time}, nil
 }
+
+// TokenTime parses a stored DER time-stamp token and returns its genTime;
+// with roots, the signer must chain to them with id-kp-timeStamping usage.
+func TokenTime(der []byte, roots *x509.CertPool) (time.Time, error) {
+	ts, err := timestamp.Parse(der)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("notary: time-stamp token: %w", err)
+	}
+	if roots != nil {
+		p7, err := pkcs7.Parse(der)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("notary: time-stamp token: %w", err)
+		}
+		inter := x509.NewCertPool()
+		for _, c := range p7.Certificates {
+			inter.AddCert(c)
+		}
+		if err := p7.VerifyWithOpts(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: ts.Time,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}}); err != nil {
+			return time.Time{}, fmt.Errorf("notary: time-stamp signer: %w", err)
+		}
+	}
+	return ts.Time, nil
+}

@@ -262,7 +262,7 @@ func (h *console) login(c *gin.Context) {
 	}
 	// Both buckets are charged for every attempt: a client cycling keys is
 	// held by its address, many addresses at one key by its prefix.
-	ipOK := h.byIP.allow(c.RemoteIP())
+	ipOK := h.byIP.allow(clientIP(c))
 	prefixOK := h.byPrefix.allow(prefix)
 	if !ipOK || !prefixOK {
 		h.signIns.WithLabelValues("rate_limited").Inc()

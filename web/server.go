@@ -39,6 +39,9 @@ type Config struct {
 	// Mounts add further routes (evidence, notary, reports, verification),
 	// each given the root router.
 	Mounts []func(r gin.IRouter)
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
+	// the client address the rate limits key on. The default trusts none.
+	TrustedProxies TrustedProxies
 }
 
 // Server is the HTTP handler of cunzheng serve.
@@ -69,7 +72,7 @@ func New(cfg Config) *Server {
 	// as "+8613800000000" are accounts), so unescapeParams does it instead.
 	e.UseRawPath = true
 	e.UnescapePathValues = false
-	e.Use(unescapeParams, s.recoverPanics, s.accessLog, securityHeaders)
+	e.Use(unescapeParams, clientAddrs(cfg.TrustedProxies), s.recoverPanics, s.accessLog, securityHeaders)
 	e.NoRoute(func(c *gin.Context) { abortWithError(c, s.logger, notFound("no such resource")) })
 	e.NoMethod(func(c *gin.Context) {
 		abortWithError(c, s.logger, &httpError{http.StatusMethodNotAllowed, "method not allowed"})

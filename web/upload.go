@@ -306,7 +306,7 @@ func (h *verifyHandlers) eachFile(c *gin.Context, max int, fn func(name string, 
 		name := cleanName(part.FileName())
 		// The rate limit is taken before the file is read, so a client over
 		// its limit costs no memory.
-		if !h.limit.allow(c.RemoteIP()) {
+		if !h.limit.allow(clientIP(c)) {
 			part.Close()
 			if err := fn(name, nil, errRateLimited); err != nil {
 				return err

@@ -194,7 +194,7 @@ func (h *verifyHandlers) issuedReport(c *gin.Context, n string) (*verify.LedgerR
 	// A lookup costs a proof and a signature check: it takes a token of
 	// the address's verification budget, so numbers cannot be tried in
 	// bulk.
-	if !h.limit.allow(c.RemoteIP()) {
+	if !h.limit.allow(clientIP(c)) {
 		t := uploadError(errRateLimited, http.StatusTooManyRequests, h.cfg.MaxUpload)
 		return nil, &t
 	}
@@ -329,7 +329,7 @@ func (h *verifyHandlers) oneRaw(c *gin.Context) {
 		return
 	}
 	defer res.release()
-	if !h.limit.allow(c.RemoteIP()) {
+	if !h.limit.allow(clientIP(c)) {
 		abortWithError(c, h.cfg.Logger, errRateLimited)
 		return
 	}

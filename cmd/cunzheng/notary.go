@@ -290,7 +290,7 @@ func (l ledgerNotes) NextCheckpoint(ctx context.Context, after uint64) (notary.P
 			if err != nil {
 				return notary.Published{}, err
 			}
-			return notary.Published{Size: c.Size, Note: c.Note, Cosignatures: c.Cosignatures, Timestamps: len(c.Timestamps)}, nil
+			return notary.Published{Size: c.Size, Note: c.Note, Cosignatures: c.Cosignatures, Timestamps: len(c.Timestamps), Tokens: c.Timestamps}, nil
 		}
 		if _, err := l.WaitCheckpoint(ctx, after); err != nil {
 			return notary.Published{}, err

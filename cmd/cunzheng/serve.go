@@ -70,6 +70,8 @@ func runServe(ctx context.Context, args []string) error {
 	fs.StringVar(&f.publicURL, "public-url", "", "the URL the public reaches this server at (https://cunzheng.example.com): the QR codes and links of every issued PDF and the printed URLs use it (default: the listen address)")
 	f.notarize = addNotarizeFlags(fs)
 	addClusterFlags(fs, &f.cluster)
+	var proxies web.TrustedProxies
+	fs.Var(&proxies, "trusted-proxies", "reverse proxies `CIDR,...` whose X-Forwarded-For gives the client address the rate limits key on (default: none, the connection's address)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -137,7 +139,7 @@ func runServe(ctx context.Context, args []string) error {
 	if o := a.notarization.Office; o != nil {
 		health = append(health, web.HealthCheck{Name: "notary", Check: o.Healthy})
 	}
-	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health})
+	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health, TrustedProxies: proxies})
 	return serveListener(ctx, ln, srv, logger, func(listenURL string) {
 		if f.demo {
 			if err := a.loadDemo(ctx, cmp.Or(f.publicURL, listenURL)); err != nil {
