@@ -301,27 +301,24 @@ func (d *DB) open(readOnly bool) (*handle, error) {
 		db, err := pebble.Open(d.cfg.Dir, opts)
 		done <- result{db, err}
 	}()
+	var r result
 	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, r.err
-		}
-		h.db = r.db
-		return h, nil
+	case r = <-done:
 	case <-faulted:
-	}
-	// A write failed during the opening: Pebble may now retry the replayed
-	// WAL's flush for ever. Give it openWait (guardFS throttles it).
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, r.err
+		// A write failed during the opening: Pebble may now retry the
+		// replayed WAL's flush for ever. Give it openWait (guardFS
+		// throttles it).
+		select {
+		case r = <-done:
+		case <-time.After(openWait):
+			return nil, fmt.Errorf("%s store: opening it kept failing to write (the WAL replay could not be flushed); free space on its disk and start again: %w", d.cfg.Name, d.fault.Load())
 		}
-		h.db = r.db
-		return h, nil
-	case <-time.After(openWait):
-		return nil, fmt.Errorf("%s store: opening it kept failing to write (the WAL replay could not be flushed); free space on its disk and start again: %w", d.cfg.Name, d.fault.Load())
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	h.db = r.db
+	return h, nil
 }
 
 // setFault records the first failed write of the current opening h.
