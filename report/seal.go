@@ -21,9 +21,6 @@ import (
 // A reader sees the same block either way; the cryptographic signature is
 // the one pdfsig and `cunzheng verify pdf` check.
 
-// sealHeight is the height of the signature block.
-const sealHeight = 34.0
-
 // checkSealPNG reports whether b is a PNG gofpdf can draw.
 func checkSealPNG(b []byte) error {
 	cfg, err := png.DecodeConfig(bytes.NewReader(b))

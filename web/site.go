@@ -304,11 +304,6 @@ type message struct {
 	LinkEN           string
 }
 
-// renderMessage renders an error or notice page.
-func (s *site) renderMessage(c *gin.Context, status int, nav string, m message) {
-	s.render(c, status, "message.html", nav, m)
-}
-
 // mountStatic serves the embedded style sheet and script under /static/.
 func mountStatic(r gin.IRouter) {
 	sub, err := fs.Sub(staticFS, "static")
