@@ -241,6 +241,7 @@ func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	site := defaultSite().withLogger(logger)
 	r.GET("/notaries", func(c *gin.Context) {
 		ctx := c.Request.Context()
 		cp, err := p.Log.Checkpoint(ctx)
@@ -262,6 +263,6 @@ func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
 			}
 			v.Alarms, v.AlarmsKnown = a, true
 		}
-		defaultSite().withLogger(logger).render(c, http.StatusOK, "notaries.html", "notaries", v)
+		site.render(c, http.StatusOK, "notaries.html", "notaries", v)
 	})
 }
