@@ -549,7 +549,7 @@ func TestBrowserCourt(t *testing.T) {
 
 	t.Run("qr-link", func(t *testing.T) {
 		b.t = t
-		cert := fetchReady(t, s.url+"/v1/contracts/"+demoContract+"/certificate.pdf", key)
+		cert := fetchReady(t, s.url+"/v1/contracts/"+demoContract+"/certificate.pdf", key, 30*time.Second)
 		txt := pdfText(t, cert)
 		m := regexp.MustCompile(`(https?://\S+/verify)\?report=(CZ-\d{8}-[0-9a-f]{8})`).FindStringSubmatch(txt)
 		if m == nil {
@@ -693,28 +693,6 @@ func TestBrowserCourt(t *testing.T) {
 		b.shot("court-keys")
 	})
 	s.stop(t)
-}
-
-// fetchReady GETs u with the API key, waiting while it answers 503 (the
-// records not yet in a cosigned, time-stamped checkpoint).
-func fetchReady(t *testing.T, u, key string) []byte {
-	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode == 200 {
-			return body
-		}
-		if resp.StatusCode != 503 || time.Now().After(deadline) {
-			t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
-		}
-	}
 }
 
 // forgeUpdate appends to a signed PDF an incremental update that replaces

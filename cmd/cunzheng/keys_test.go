@@ -186,8 +186,14 @@ func runWithTimeout(cmd *exec.Cmd, d time.Duration) (string, error) {
 // out the 503 answered until a cosigned, time-stamped checkpoint covers it.
 func demoDownload(t *testing.T, s *server, key, name string) []byte {
 	t.Helper()
-	u := s.url + "/v1/contracts/" + demoContract + "/" + name
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+	return fetchReady(t, s.url+"/v1/contracts/"+demoContract+"/"+name, key, 60*time.Second)
+}
+
+// fetchReady GETs u with the API key, waiting up to wait while it answers
+// 503 (the records not yet in a cosigned, time-stamped checkpoint).
+func fetchReady(t *testing.T, u, key string, wait time.Duration) []byte {
+	t.Helper()
+	for deadline := time.Now().Add(wait); ; time.Sleep(200 * time.Millisecond) {
 		req, _ := http.NewRequest(http.MethodGet, u, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
