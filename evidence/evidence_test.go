@@ -113,8 +113,22 @@ func demoBatch(t *testing.T) []byte {
 	return b
 }
 
-// event returns a realistic event with PII for index i.
+// event returns a realistic event with PII for index i: contract C(i/3)
+// is sent by event 3k and signed by events 3k+1 and 3k+2, so that posting
+// the events in order (in one batch or one request after another) follows
+// the real flow.
 func event(i int) map[string]any {
+	if i%3 == 0 {
+		ev := signed(i)
+		ev["kind"] = "contract.sent"
+		ev["data"] = map[string]any{"signers": 2, "platform": "伟伟签"}
+		return ev
+	}
+	return signed(i)
+}
+
+// signed returns a contract.signed with PII for index i, of contract C(i/3).
+func signed(i int) map[string]any {
 	return map[string]any{
 		"id": fmt.Sprintf("ev-%d", i), "kind": "contract.signed", "time": "2018-11-14T17:22:36+08:00",
 		"contract": map[string]any{"id": fmt.Sprintf("C%06d", i/3), "name": "劳动合同"},
@@ -150,7 +164,7 @@ func TestParseEventsErrors(t *testing.T) {
 		return out
 	}
 	four := func(f func(m map[string]any)) []byte {
-		evs := []map[string]any{event(0), event(1), event(2), event(3)}
+		evs := []map[string]any{event(0), event(1), event(2), signed(3)}
 		f(evs[3])
 		return batch(evs...)
 	}
@@ -659,7 +673,7 @@ func testErasure(t *testing.T, bk backend) {
 		}
 	}
 	// New events for the same account get a new key and open again.
-	ev := event(1)
+	ev := event(0)
 	ev["actor"].(map[string]any)["account"] = "18501775544"
 	b, _ := json.Marshal(ev)
 	r, err := e.svc.Ingest(ctx, e.p, b)
@@ -1306,7 +1320,7 @@ func testErasureBeforePendingCompletes(t *testing.T, bk backend) {
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
 		t.Fatal(err)
 	}
-	ev := event(7)
+	ev := event(6) // the sending of C000002
 	ev["actor"].(map[string]any)["account"] = "18501775544"
 	body, _ := json.Marshal(ev)
 	e.log.Fail = func([][]byte) error { return errors.New("log down") }
@@ -1345,7 +1359,7 @@ func TestErasureOvertakesIngest(t *testing.T) {
 	if _, err := e.svc.Ingest(ctx, e.p, demoBatch(t)); err != nil {
 		t.Fatal(err)
 	}
-	ev := event(7)
+	ev := event(6) // the sending of C000002
 	ev["actor"].(map[string]any)["account"] = "18501775544"
 	body, _ := json.Marshal(ev)
 	reached, resume := make(chan struct{}), make(chan struct{})
@@ -1449,7 +1463,7 @@ func TestReadsValuesWrittenBeforeBinaryForms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n < 2+2+1+2 { // entries, document entries, the contract, sealed records
+	if n < 2+1+1+2 { // entries, the signature's document entry, the contract, sealed records
 		t.Fatalf("rewrote %d values", n)
 	}
 	e.reopen(t) // no cached contract record or key

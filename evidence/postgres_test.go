@@ -50,6 +50,8 @@ func TestPostgres(t *testing.T) {
 		{"Documents", testDocuments},
 		{"Search", testSearch},
 		{"LoadDemo", testLoadDemo},
+		{"Consistency", testConsistency},
+		{"ConsistencyRace", testConsistencyRace},
 		{"Records", testRecords},
 		{"RecordReport", testRecordReport},
 		{"SearchByNamePrefix", testSearchByNamePrefix},
@@ -84,7 +86,7 @@ func testOutage(t *testing.T, pg *clustertest.PG, bk backend) {
 			pg.Start()
 		}
 	}()
-	body := batch(event(1), event(2))
+	body := batch(event(0), event(1))
 	if _, err := e.svc.Ingest(ctx, e.p, body); !errors.Is(err, evidence.ErrUnavailable) {
 		t.Errorf("ingest with the database down: %v", err)
 	}
@@ -138,8 +140,19 @@ func testTwoServices(t *testing.T, bk backend) {
 	// Every worker posts the same ids in its own order, so that each id is
 	// raced by all workers of both services; accounts repeat across
 	// contracts, so that new subject keys are raced too.
+	// The contracts are sent first, as the platform does before anyone
+	// signs (a signature of a contract never sent is refused).
+	for c := range contracts {
+		ev := event(0)
+		ev["id"] = fmt.Sprintf("sent-K%d", c)
+		ev["contract"] = map[string]any{"id": fmt.Sprintf("K%d", c), "name": "劳动合同"}
+		b, _ := json.Marshal(ev)
+		if _, err := svcs[c%2].Ingest(ctx, e.p, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	mk := func(i int) []byte {
-		ev := event(i)
+		ev := signed(i)
 		ev["contract"] = map[string]any{"id": fmt.Sprintf("K%d", i%contracts), "name": "劳动合同"}
 		ev["actor"].(map[string]any)["account"] = fmt.Sprintf("acct-%d", i%5)
 		b, _ := json.Marshal(ev)
@@ -170,8 +183,8 @@ func testTwoServices(t *testing.T, bk backend) {
 		t.Fatal(err)
 	}
 	// Exactly one leaf per id, and every worker got that leaf's receipt.
-	if got := e.log.Size(); got != perWorker {
-		t.Fatalf("log has %d leaves for %d ids", got, perWorker)
+	if got := e.log.Size(); got != contracts+perWorker {
+		t.Fatalf("log has %d leaves for %d ids and %d sendings", got, perWorker, contracts)
 	}
 	byID := map[string]evidence.Receipt{}
 	for _, rs := range receipts {
@@ -204,8 +217,8 @@ func testTwoServices(t *testing.T, bk backend) {
 			}
 		}
 	}
-	if total != perWorker {
-		t.Errorf("contracts list %d events, want %d", total, perWorker)
+	if total != contracts+perWorker {
+		t.Errorf("contracts list %d events, want %d", total, contracts+perWorker)
 	}
 	// Every sealed record opens on both: one data key per subject.
 	leaf := func(_ context.Context, i uint64) ([]byte, error) { return e.log.Leaves()[i], nil }
@@ -243,7 +256,7 @@ func testTwoServices(t *testing.T, bk backend) {
 	if erased == 0 {
 		t.Error("the other process shows no erased record")
 	}
-	ev := event(100)
+	ev := event(99) // the sending of C000033
 	ev["actor"].(map[string]any)["account"] = "acct-0"
 	b, _ := json.Marshal(ev)
 	rs, err := other.Ingest(ctx, e.p, b)

@@ -699,6 +699,9 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 		c2.Pos = i
 		work = append(work, &item{pos: i, id: ev.ID, c: c2, fresh: true, sealed: sealed})
 	}
+	if err := s.refuseInconsistent(ctx, ts, evs, ckeys, claims); err != nil {
+		return nil, err
+	}
 	if len(work) == 0 {
 		return receipts, nil
 	}

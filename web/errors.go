@@ -31,6 +31,7 @@ var statusRules = []statusRule{
 	{ledger.ErrTooLarge, http.StatusRequestEntityTooLarge},
 	{evidence.ErrInvalidEvent, http.StatusBadRequest},
 	{evidence.ErrIDConflict, http.StatusConflict},
+	{evidence.ErrInconsistent, http.StatusUnprocessableEntity},
 	{evidence.ErrNotFound, http.StatusNotFound},
 	{evidence.ErrUnauthorized, http.StatusUnauthorized},
 	{evidence.ErrForbidden, http.StatusForbidden},

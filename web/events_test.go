@@ -169,6 +169,27 @@ func TestEventsAPI(t *testing.T) {
 	legal := e.newKey(t, "other", evidence.RoleLegal)
 	deep := []byte(strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40))
 	bad := bytes.Replace(demo, []byte(`"page":2,"x":0.60`), []byte(`"page":0,"x":0.60`), 1)
+	// A signature of a contract never sent, and one citing an intent not
+	// recorded: refused with 422 (the demo's own events are recorded).
+	demoSigned := func(contract, intent string) []byte {
+		var d struct{ Events []map[string]any }
+		if err := json.Unmarshal(demo, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range d.Events {
+			if ev["kind"] == "contract.signed" {
+				ev["id"] = "late-signed"
+				ev["contract"].(map[string]any)["id"] = contract
+				ev["data"].(map[string]any)["intents"] = []any{intent}
+				b, _ := json.Marshal(ev)
+				return b
+			}
+		}
+		t.Fatal("no signature in the demo")
+		return nil
+	}
+	neverSent := demoSigned("2125270852621565999", "demo-intent")
+	unknownIntent := demoSigned("2125270852621565954", "nope")
 	tests := []struct {
 		name, method, path, key, ctype string
 		body                           []byte
@@ -184,6 +205,9 @@ func TestEventsAPI(t *testing.T) {
 		{"deep", "POST", "/v1/events", e.key, jsonType, deep, 400, "nested deeper"},
 		{"invalid utf8", "POST", "/v1/events", e.key, jsonType, []byte("{\"id\":\"\xc3\x28\"}"), 400, "not valid UTF-8"},
 		{"batch with one bad event", "POST", "/v1/events", e.key, jsonType, bad, 400, `"path":"$.events[4].data.positions[0].page"`},
+		{"signature never sent", "POST", "/v1/events", e.key, jsonType, neverSent, 422, `签署的合同未发送`},
+		{"signature never sent, English", "POST", "/v1/events", e.key, jsonType, neverSent, 422, `contract.signed of a contract never sent`},
+		{"signature citing an unknown intent", "POST", "/v1/events", e.key, jsonType, unknownIntent, 422, `$.data.intents[0]: 意愿认证 \"nope\" 不存在`},
 		{"contract", "GET", "/v1/contracts/2125270852621565954", legal, "", nil, 404, `{"error":"not found"}`},
 		{"absent contract", "GET", "/v1/contracts/nope", legal, "", nil, 404, `{"error":"not found"}`},
 		{"own contract", "GET", "/v1/contracts/2125270852621565954", e.key, "", nil, 200, `"status":"contract.completed"`},
@@ -299,8 +323,8 @@ func TestConcurrentPostsSameIDs(t *testing.T) {
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }
 
-// BenchmarkIngestHTTP posts single ~1 KB events with PII from 64 parallel
-// clients over loopback to the real server, ledger and evidence store on
+// BenchmarkIngestHTTP posts single events with PII (the signatures ~1 KB)
+// from 64 parallel clients over loopback to the real server, ledger and evidence store on
 // disk (every event durable on return). Reports events/s.
 func BenchmarkIngestHTTP(b *testing.B) {
 	dir := b.TempDir()
@@ -333,16 +357,36 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	var n atomic.Int64
 	b.SetParallelism(32)
 	start := time.Now()
+	var contracts atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
+		// Each client posts whole contracts in order, as the platform
+		// does: the sending, then the intent check and the signature of
+		// each of two new signers (a signature is refused before them).
+		var k, intent int64
+		step := 5
 		for pb.Next() {
+			if step == 5 {
+				k, step = contracts.Add(1), 0
+			}
 			i := n.Add(1)
-			body := fmt.Sprintf(`{"id":"b-%d","kind":"contract.signed","time":"2018-11-14T17:22:36.123+08:00",`+
-				`"contract":{"id":"2125270852%09d","name":"劳动合同（2026年度）"},`+
-				`"actor":{"account":"1850%07d","name":"叶建华","id_number":"330106198801012345","phone":"1850%07d",`+
-				`"email":"ye.jianhua@example.cn","ip":"112.17.116.54","company":"杭州伟伟集团有限公司","credit_code":"91330106MA2B3C4D5E"},`+
-				`"data":{"document":{"sha256":"%064x","sm3":"%064x"},"cert_serial":"548f6d36e1bf4c578fde8327c38f6fb1",`+
-				`"positions":[{"page":2,"x":0.6,"y":0.63},{"page":2,"x":0.73,"y":0.7}],"intents":["b-intent-%d"]}}`,
-				i, i/3, i%9999999, i%9999999, i, i, i)
+			signer := 2*k + int64(step-1)/2
+			actor := fmt.Sprintf(`"actor":{"account":"1850%07d","name":"叶建华","id_number":"330106198801012345","phone":"1850%07d",`+
+				`"email":"ye.jianhua@example.cn","ip":"112.17.116.54","company":"杭州伟伟集团有限公司","credit_code":"91330106MA2B3C4D5E"}`,
+				signer%9999999, signer%9999999)
+			head := fmt.Sprintf(`{"id":"b-%d","time":"2018-11-14T17:22:36.123+08:00","contract":{"id":"2125270852%09d","name":"劳动合同（2026年度）"},%s,`,
+				i, k, actor)
+			var body string
+			switch {
+			case step == 0:
+				body = head + `"kind":"contract.sent","data":{"signers":2}}`
+			case step%2 == 1:
+				body = head + `"kind":"intent.verified","data":{"method":"sms_code","result":"passed"}}`
+				intent = i
+			default:
+				body = head + fmt.Sprintf(`"kind":"contract.signed","data":{"document":{"sha256":"%064x","sm3":"%064x"},"cert_serial":"548f6d36e1bf4c578fde8327c38f6fb1",`+
+					`"positions":[{"page":2,"x":0.6,"y":0.63},{"page":2,"x":0.73,"y":0.7}],"intents":["b-%d"]}}`, i, i, intent)
+			}
+			step++
 			req, _ := http.NewRequest("POST", srv.URL+"/v1/events", strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+key)
 			req.Header.Set("Content-Type", "application/json")

@@ -56,9 +56,10 @@ func openOnDisk(data string) (*ledger.Log, *evidence.Service, error) {
 	return l, svc, nil
 }
 
-// crashChild ingests events with ids 0, 1, 2, ... from 8 goroutines (half
-// single events, half pairs) and prints "ack ID INDEX HASH" for each receipt
-// until it is killed.
+// crashChild ingests events with ids 0, 1, 2, ... (benchEvent) from 8
+// goroutines, each one contract's events in order (half as single events,
+// half in pairs), and prints "ack ID INDEX HASH" for each receipt until it
+// is killed.
 func crashChild(data string) {
 	_, svc, err := openOnDisk(data)
 	if err != nil {
@@ -77,23 +78,26 @@ func crashChild(data string) {
 	for g := range 8 {
 		go func() {
 			for {
+				// One contract's events in order, n to a request.
 				n := 1 + g%2
-				first := next.Add(int64(n)) - int64(n)
-				var evs []json.RawMessage
-				for i := range n {
-					evs = append(evs, benchEvent(first+int64(i)))
+				first := next.Add(flowSteps) - flowSteps
+				for at := first; at < first+flowSteps; at += int64(n) {
+					var evs []json.RawMessage
+					for i := at; i < min(at+int64(n), first+flowSteps); i++ {
+						evs = append(evs, benchEvent(i))
+					}
+					rs, err := svc.Ingest(context.Background(), p, batch(evs...))
+					if err != nil {
+						fmt.Fprintln(os.Stderr, err)
+						os.Exit(4)
+					}
+					mu.Lock()
+					for _, r := range rs {
+						fmt.Fprintf(out, "ack %s %d %s\n", r.ID, r.Index, r.LeafHash)
+					}
+					out.Flush()
+					mu.Unlock()
 				}
-				rs, err := svc.Ingest(context.Background(), p, batch(evs...))
-				if err != nil {
-					fmt.Fprintln(os.Stderr, err)
-					os.Exit(4)
-				}
-				mu.Lock()
-				for _, r := range rs {
-					fmt.Fprintf(out, "ack %s %d %s\n", r.ID, r.Index, r.LeafHash)
-				}
-				out.Flush()
-				mu.Unlock()
 			}
 		}()
 	}
