@@ -17,12 +17,12 @@ func TestAcknowledge(t *testing.T) {
 	dir := t.TempDir()
 	lg := newTestLog(t, "cunzheng.example/log")
 	o := newTestOffice(t, dir, lg.logKey())
-	lg.append(5)
-	s5 := lg.publish()
-	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.notes[s5])); err != nil {
+	lg.Append(5)
+	s5 := lg.Publish()
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.Notes[s5])); err != nil {
 		t.Fatal(err)
 	}
-	fork := lg.sign(s5, tlog.RecordHash([]byte("forged")))
+	fork := lg.Sign(s5, tlog.RecordHash([]byte("forged")))
 	if _, err := o.AddCheckpoint(ctx, req(s5, nil, fork)); !errors.Is(err, ErrConflict) {
 		t.Fatalf("fork: %v", err)
 	}
@@ -63,13 +63,13 @@ func TestAcknowledge(t *testing.T) {
 	o = newTestOffice(t, dir, lg.logKey())
 	defer o.Close()
 	e, err := o.AlarmEntries(ctx)
-	if err != nil || len(e) != 1 || e[0].Acked == nil || e[0].Acked.By != ack.By || string(e[0].Got) != string(fork) || string(e[0].Held) != string(lg.notes[s5]) {
+	if err != nil || len(e) != 1 || e[0].Acked == nil || e[0].Acked.By != ack.By || string(e[0].Got) != string(fork) || string(e[0].Held) != string(lg.Notes[s5]) {
 		t.Fatalf("entries after ack = %+v, %v", e, err)
 	}
-	if cp, err := o.CosignedNote(ctx, lg.origin, s5); err != nil || cp.Size != s5 {
+	if cp, err := o.CosignedNote(ctx, lg.Origin, s5); err != nil || cp.Size != s5 {
 		t.Errorf("CosignedNote = %+v, %v", cp, err)
 	}
-	if _, err := o.CosignedNote(ctx, lg.origin, s5+1); !errors.Is(err, ErrNotFound) {
+	if _, err := o.CosignedNote(ctx, lg.Origin, s5+1); !errors.Is(err, ErrNotFound) {
 		t.Errorf("CosignedNote of a size never cosigned: %v", err)
 	}
 }

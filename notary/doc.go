@@ -1,9 +1,8 @@
-// Package notary holds a transparency log to account from outside: partner
-// notary offices (公证处) that cosign its checkpoints only when each one
-// provably extends the last, keep evidence of any split view, keep their
-// own copy of every leaf hash (保存数字指纹), and time-stamp.
-//
-// The office side:
+// Package notary is the office side of notarization, which holds a
+// transparency log to account from outside: partner notary offices (公证处)
+// that cosign its checkpoints only when each one provably extends the last,
+// keep evidence of any split view, keep their own copy of every leaf hash
+// (保存数字指纹), and time-stamp.
 //
 //   - Office is a C2SP tlog-witness: AddCheckpoint verifies the log's
 //     signature (ignoring the SM2 line and other unknown keys, as note
@@ -17,13 +16,8 @@
 //   - TSA is an RFC 3161 time-stamping authority with its own CA, whose
 //     tokens `openssl ts -verify` accepts.
 //
-// The log side:
-//
-//   - Pusher sends every checkpoint of a Log to each configured office
-//     (retrying with backoff, resending from the size a 409 names), verifies
-//     and stores the cosignatures, decides with a tlog-policy quorum when a
-//     checkpoint counts as notarized, and stores RFC 3161 tokens from each
-//     TSA (Timestamp is the client).
+// The log's side of the protocol, the pusher that sends checkpoints to
+// offices and TSAs, is notary/client.
 //
 // Specs: https://c2sp.org/tlog-witness, https://c2sp.org/tlog-cosignature,
 // https://c2sp.org/tlog-checkpoint, https://c2sp.org/signed-note,

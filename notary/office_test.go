@@ -1,6 +1,8 @@
 package notary
 
 import (
+	"github.com/cunzheng/cunzheng/notary/notarytest"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -41,21 +43,7 @@ func verifyCosig(t *testing.T, o *Office, msg, line []byte) {
 }
 
 func checkCosig(o *Office, msg, line []byte) error {
-	v, err := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
-	if err != nil {
-		return err
-	}
-	n, err := note.Open(append(bytes.Clone(msg), line...), note.VerifierList(v))
-	if err != nil {
-		return fmt.Errorf("cosignature does not verify: %w\n%s%s", err, msg, line)
-	}
-	if len(n.Sigs) != 1 || n.Sigs[0].Name != o.Name() {
-		return fmt.Errorf("verified sigs = %+v", n.Sigs)
-	}
-	if _, err := fnote.CoSigV1Timestamp(n.Sigs[0]); err != nil {
-		return fmt.Errorf("cosignature has no timestamp: %w", err)
-	}
-	return nil
+	return notarytest.CheckCosignature(o.VerifierKey(), o.Name(), msg, line)
 }
 
 func req(old uint64, proof [][]byte, msg []byte) []byte {
@@ -71,14 +59,14 @@ func TestAddCheckpoint(t *testing.T) {
 	o := newTestOffice(t, dir, lg.logKey())
 	defer func() { o.Close() }()
 
-	lg.append(10)
-	s10 := lg.publish()
-	lg.append(7)
-	s17 := lg.publish()
-	lg.append(30)
-	s47 := lg.publish()
-	fork17 := lg.sign(s17, tlog.RecordHash([]byte("not the root")))
-	fork10 := lg.sign(s10, tlog.RecordHash([]byte("not the root either")))
+	lg.Append(10)
+	s10 := lg.Publish()
+	lg.Append(7)
+	s17 := lg.Publish()
+	lg.Append(30)
+	s47 := lg.Publish()
+	fork17 := lg.Sign(s17, tlog.RecordHash([]byte("not the root")))
+	fork10 := lg.Sign(s10, tlog.RecordHash([]byte("not the root either")))
 
 	type step struct {
 		name       string
@@ -88,20 +76,20 @@ func TestAddCheckpoint(t *testing.T) {
 		wantAlarms int
 	}
 	steps := []step{
-		{"malformed", []byte("old x\n\n" + string(lg.notes[s10])), ErrMalformed, 0, 0},
-		{"unknown origin", req(0, nil, other.sign(1, other.root(0))), ErrUnknownLog, 0, 0},
-		{"bad signature", req(0, nil, impostor.sign(s10, lg.root(s10))), ErrBadSignature, 0, 0},
-		{"tampered body", req(0, nil, bytes.Replace(lg.notes[s10], []byte("\n10\n"), []byte("\n11\n"), 1)), ErrBadSignature, 0, 0},
-		{"old larger than size", req(20, nil, lg.notes[s10]), ErrMalformed, 0, 0},
-		{"first", req(0, nil, lg.notes[s10]), nil, 0, 0},
-		{"same again", req(s10, nil, lg.notes[s10]), nil, 0, 0},
-		{"stale old", req(0, nil, lg.notes[s17]), ErrConflict, s10, 0},
-		{"bad proof", req(s10, lg.proof(s10, s47)[1:], lg.notes[s47]), ErrBadProof, 0, 1},
-		{"bad proof again is one alarm", req(s10, lg.proof(s10, s47)[1:], lg.notes[s47]), ErrBadProof, 0, 1},
-		{"extend", req(s10, lg.proof(s10, s17), lg.notes[s17]), nil, 0, 1},
+		{"malformed", []byte("old x\n\n" + string(lg.Notes[s10])), ErrMalformed, 0, 0},
+		{"unknown origin", req(0, nil, other.Sign(1, other.Root(0))), ErrUnknownLog, 0, 0},
+		{"bad signature", req(0, nil, impostor.Sign(s10, lg.Root(s10))), ErrBadSignature, 0, 0},
+		{"tampered body", req(0, nil, bytes.Replace(lg.Notes[s10], []byte("\n10\n"), []byte("\n11\n"), 1)), ErrBadSignature, 0, 0},
+		{"old larger than size", req(20, nil, lg.Notes[s10]), ErrMalformed, 0, 0},
+		{"first", req(0, nil, lg.Notes[s10]), nil, 0, 0},
+		{"same again", req(s10, nil, lg.Notes[s10]), nil, 0, 0},
+		{"stale old", req(0, nil, lg.Notes[s17]), ErrConflict, s10, 0},
+		{"bad proof", req(s10, lg.Proof(s10, s47)[1:], lg.Notes[s47]), ErrBadProof, 0, 1},
+		{"bad proof again is one alarm", req(s10, lg.Proof(s10, s47)[1:], lg.Notes[s47]), ErrBadProof, 0, 1},
+		{"extend", req(s10, lg.Proof(s10, s17), lg.Notes[s17]), nil, 0, 1},
 		{"fork same size", req(s17, nil, fork17), ErrConflict, s17, 2},
-		{"rollback", req(s10, lg.proof(s10, s17-2), lg.sign(s17-2, lg.root(s17-2))), ErrConflict, s17, 2},
-		{"extend again", req(s17, lg.proof(s17, s47), lg.notes[s47]), nil, 0, 2},
+		{"rollback", req(s10, lg.Proof(s10, s17-2), lg.Sign(s17-2, lg.Root(s17-2))), ErrConflict, s17, 2},
+		{"extend again", req(s17, lg.Proof(s17, s47), lg.Notes[s47]), nil, 0, 2},
 		{"fork of older size, old too large", req(s47, nil, fork10), ErrMalformed, 0, 3},
 		{"fork of older size", req(0, nil, fork10), ErrConflict, s47, 3},
 	}
@@ -130,10 +118,10 @@ func TestAddCheckpoint(t *testing.T) {
 	}
 
 	alarms, _ := o.Alarms(ctx)
-	if a := alarms[1]; a.Kind != AlarmFork || !bytes.Equal(a.Held, lg.notes[s17]) || !bytes.Equal(a.Got, fork17) {
+	if a := alarms[1]; a.Kind != AlarmFork || !bytes.Equal(a.Held, lg.Notes[s17]) || !bytes.Equal(a.Got, fork17) {
 		t.Errorf("fork alarm = %+v, want both signed notes", a)
 	}
-	if a := alarms[0]; a.Kind != AlarmInconsistent || !bytes.Equal(a.Held, lg.notes[s10]) || !bytes.Equal(a.Got, lg.notes[s47]) {
+	if a := alarms[0]; a.Kind != AlarmInconsistent || !bytes.Equal(a.Held, lg.Notes[s10]) || !bytes.Equal(a.Got, lg.Notes[s47]) {
 		t.Errorf("inconsistent alarm = %+v", a)
 	}
 
@@ -142,7 +130,7 @@ func TestAddCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	o = newTestOffice(t, dir, lg.logKey())
-	_, err := o.AddCheckpoint(ctx, req(0, nil, lg.notes[s47]))
+	_, err := o.AddCheckpoint(ctx, req(0, nil, lg.Notes[s47]))
 	var ce *ConflictError
 	if !errors.As(err, &ce) || ce.Size != s47 {
 		t.Fatalf("after restart: err = %v, want conflict at %d", err, s47)
@@ -193,10 +181,10 @@ func TestClosedOffice(t *testing.T) {
 	if err := o.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	lg.append(1)
-	s := lg.publish()
+	lg.Append(1)
+	s := lg.Publish()
 	ctx := context.Background()
-	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.notes[s])); !errors.Is(err, ErrClosed) {
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.Notes[s])); !errors.Is(err, ErrClosed) {
 		t.Errorf("AddCheckpoint: %v", err)
 	}
 	if _, err := o.Logs(ctx); !errors.Is(err, ErrClosed) {
@@ -208,7 +196,7 @@ func TestClosedOffice(t *testing.T) {
 	if _, err := o.Fingerprints(ctx, make([]byte, 32)); !errors.Is(err, ErrClosed) {
 		t.Errorf("Fingerprints: %v", err)
 	}
-	if err := o.Pull(ctx, PullConfig{URL: lg.server().URL}); !errors.Is(err, ErrClosed) {
+	if err := o.Pull(ctx, PullConfig{URL: lg.Server().URL}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Pull: %v", err)
 	}
 }
@@ -220,11 +208,11 @@ func TestBogusOwnLine(t *testing.T) {
 	lg := newTestLog(t, "cunzheng.example/log")
 	o := newTestOffice(t, t.TempDir(), lg.logKey())
 	defer o.Close()
-	lg.append(3)
-	s := lg.publish()
+	lg.Append(3)
+	s := lg.Publish()
 	v, _ := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
 	bogus := fmt.Sprintf("\u2014 %s %s\n", o.Name(), base64.StdEncoding.EncodeToString(append(binary.BigEndian.AppendUint32(nil, v.KeyHash()), make([]byte, 72)...)))
-	if _, err := o.AddCheckpoint(ctx, req(0, nil, append(bytes.Clone(lg.notes[s]), bogus...))); err != nil {
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, append(bytes.Clone(lg.Notes[s]), bogus...))); err != nil {
 		t.Fatal(err)
 	}
 	logs, err := o.Logs(ctx)

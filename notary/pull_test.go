@@ -16,7 +16,7 @@ func TestPull(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	lg := newTestLog(t, "cunzheng.example/log")
-	srv := lg.server()
+	srv := lg.Server()
 	cfg := PullConfig{URL: srv.URL + "/", Concurrency: 3}
 	o := newTestOffice(t, dir, lg.logKey())
 	defer func() { o.Close() }()
@@ -50,15 +50,15 @@ func TestPull(t *testing.T) {
 	}
 
 	t.Run("first sync", func(t *testing.T) {
-		lg.append(1000)
-		lg.publish()
+		lg.Append(1000)
+		lg.Publish()
 		sync(t, 1000)
 		wantSizes(t, 1000, 1000)
 		sync(t, 0)
 	})
 	t.Run("fingerprints", func(t *testing.T) {
 		for _, i := range []uint64{0, 255, 256, 999} {
-			fp, err := o.Fingerprints(ctx, lg.leaves[i][:])
+			fp, err := o.Fingerprints(ctx, lg.Leaves[i][:])
 			if err != nil || len(fp) != 1 || fp[0].Index != i || fp[0].Size != 1000 {
 				t.Errorf("Fingerprints(leaf %d) = %+v, %v", i, fp, err)
 			}
@@ -72,13 +72,13 @@ func TestPull(t *testing.T) {
 		}
 	})
 	t.Run("push then pull", func(t *testing.T) {
-		lg.append(300)
-		s1300 := lg.publish()
-		if _, err := o.AddCheckpoint(ctx, req(1000, lg.proof(1000, s1300), lg.notes[s1300])); err != nil {
+		lg.Append(300)
+		s1300 := lg.Publish()
+		if _, err := o.AddCheckpoint(ctx, req(1000, lg.Proof(1000, s1300), lg.Notes[s1300])); err != nil {
 			t.Fatal(err)
 		}
-		lg.append(77)
-		lg.publish()
+		lg.Append(77)
+		lg.Publish()
 		sync(t, 377)
 		wantSizes(t, 1377, 1377)
 	})
@@ -87,36 +87,36 @@ func TestPull(t *testing.T) {
 			t.Fatal(err)
 		}
 		o = newTestOffice(t, dir, lg.logKey())
-		lg.append(600)
-		lg.publish()
+		lg.Append(600)
+		lg.Publish()
 		sync(t, 600)
 		wantSizes(t, 1977, 1977)
 	})
 	t.Run("fork is refused and kept", func(t *testing.T) {
 		// The log serves leaves that do not hash to the root it signs.
-		lg.append(23)
-		lg.mu.Lock()
-		lg.leaves[1990] = tlog.RecordHash([]byte("rewritten history"))
-		lg.mu.Unlock()
-		lg.publish()
+		lg.Append(23)
+		lg.Mu.Lock()
+		lg.Leaves[1990] = tlog.RecordHash([]byte("rewritten history"))
+		lg.Mu.Unlock()
+		lg.Publish()
 		if _, err := o.SyncOnce(ctx, cfg); !errors.Is(err, ErrBadProof) {
 			t.Fatalf("err = %v, want ErrBadProof", err)
 		}
 		wantSizes(t, 1977, 1977)
 		alarms, _ := o.Alarms(ctx)
-		if len(alarms) != 1 || alarms[0].Kind != AlarmInconsistent || !bytes.Equal(alarms[0].Got, lg.notes[2000]) {
+		if len(alarms) != 1 || alarms[0].Kind != AlarmInconsistent || !bytes.Equal(alarms[0].Got, lg.Notes[2000]) {
 			t.Fatalf("alarms = %d", len(alarms))
 		}
 		// The hash at 1977.. copied but unverified is not claimed.
-		fp, err := o.Fingerprints(ctx, lg.leaves[1990][:])
+		fp, err := o.Fingerprints(ctx, lg.Leaves[1990][:])
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("unverified leaf claimed: %+v", fp)
 		}
 	})
 	t.Run("same size other root", func(t *testing.T) {
-		lg.mu.Lock()
-		lg.notes[2000] = lg.sign(1977, tlog.RecordHash([]byte("x")))
-		lg.mu.Unlock()
+		lg.Mu.Lock()
+		lg.Notes[2000] = lg.Sign(1977, tlog.RecordHash([]byte("x")))
+		lg.Mu.Unlock()
 		if _, err := o.SyncOnce(ctx, cfg); !errors.Is(err, ErrConflict) {
 			t.Fatalf("err = %v, want ErrConflict", err)
 		}
@@ -132,33 +132,33 @@ func TestPull(t *testing.T) {
 func TestPullEveryCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	lg := newTestLog(t, "cunzheng.example/log")
-	lg.listed = true
-	cfg := PullConfig{URL: lg.server().URL}
+	lg.Listed = true
+	cfg := PullConfig{URL: lg.Server().URL}
 	o := newTestOffice(t, t.TempDir(), lg.logKey())
 	defer o.Close()
 
 	var published []uint64
 	for _, n := range []int{300, 1, 255, 700, 2} {
-		lg.append(n)
-		published = append(published, lg.publish())
+		lg.Append(n)
+		published = append(published, lg.Publish())
 	}
 	if n, err := o.SyncOnce(ctx, cfg); err != nil || n != 1258 {
 		t.Fatalf("SyncOnce = %d, %v; want 1258 leaf hashes", n, err)
 	}
-	lg.append(40)
-	published = append(published, lg.publish())
+	lg.Append(40)
+	published = append(published, lg.Publish())
 	if _, err := o.SyncOnce(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 
-	lv, err := note.NewVerifier(lg.vkey)
+	lv, err := note.NewVerifier(lg.VKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cv, _ := fnote.NewVerifierForCosignatureV1(o.VerifierKey())
 	check := func(t *testing.T, after uint64, limit int, want []uint64) {
 		t.Helper()
-		got, err := o.Cosigned(ctx, lg.origin, after, limit)
+		got, err := o.Cosigned(ctx, lg.Origin, after, limit)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/client"
 )
 
 // notaryHandlers serve one notary office (公证处) and its TSA.
@@ -217,7 +218,7 @@ type NotariesPage struct {
 	Log CheckpointSource
 	// Pusher gives each notary's last cosigned size and time, the quorum
 	// and the TSA times. Optional.
-	Pusher *notary.Pusher
+	Pusher *client.Pusher
 	// Office is the built-in office, whose alarms the page lists. Optional.
 	Office *notary.Office
 }
@@ -229,7 +230,7 @@ type notariesView struct {
 	Note        string
 	Cosigs      int
 	Tokens      int
-	Status      *notary.Status
+	Status      *client.Status
 	Alarms      []notary.AlarmEntry
 	AlarmsKnown bool
 }

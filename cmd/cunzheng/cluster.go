@@ -19,7 +19,7 @@ import (
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
-	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/client"
 )
 
 // clusterFlags are serve's cluster-mode flags. With --cluster-db and
@@ -168,8 +168,8 @@ func ledgerAppendMounts(c clusterFlags, l *ledger.Log, logger *slog.Logger) ([]f
 // the pusher simply runs until ctx ends.
 func (n *notarization) runWhileLeading(ctx context.Context, l *ledger.Log) error {
 	return whileLeading(ctx, l, func(ctx context.Context) error {
-		if s := l.Size(); s > notary.DefaultBackfill {
-			n.floor.Store(s - notary.DefaultBackfill)
+		if s := l.Size(); s > client.DefaultBackfill {
+			n.floor.Store(s - client.DefaultBackfill)
 		}
 		return n.Pusher.Run(ctx)
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/client"
 	"github.com/cunzheng/cunzheng/web"
 )
 
@@ -225,7 +226,7 @@ type notarizeFlags struct {
 	tsas     repeated
 	tsaRoots string
 	policy   string
-	// maxBackoff overrides notary.DefaultMaxBackoff (tests).
+	// maxBackoff overrides client.DefaultMaxBackoff (tests).
 	maxBackoff time.Duration
 }
 
@@ -245,7 +246,7 @@ func addNotarizeFlags(fs *flag.FlagSet) *notarizeFlags {
 // notary or TSA is configured, the built-in office and TSA (own keys, own
 // store, in the same process).
 type notarization struct {
-	Pusher *notary.Pusher
+	Pusher *client.Pusher
 	Office *notary.Office // built-in office, or nil
 	TSA    *notary.TSA    // built-in TSA, or nil
 	// NotaryKeys are the verifier keys of every office, for reports.
@@ -266,7 +267,7 @@ func (n *notarization) Close() error {
 	return nil
 }
 
-// ledgerNotes adapts *ledger.Log to notary.Log. WaitCheckpoint returns the
+// ledgerNotes adapts *ledger.Log to client.Log. WaitCheckpoint returns the
 // newest checkpoint, which may skip some; NextCheckpoint lists the first one
 // after the cursor so that every published checkpoint is notarized.
 type ledgerNotes struct {
@@ -276,29 +277,29 @@ type ledgerNotes struct {
 	floor *atomic.Uint64
 }
 
-func (l ledgerNotes) NextCheckpoint(ctx context.Context, after uint64) (notary.Published, error) {
+func (l ledgerNotes) NextCheckpoint(ctx context.Context, after uint64) (client.Published, error) {
 	if l.floor != nil {
 		after = max(after, l.floor.Load())
 	}
 	for {
 		cps, err := l.Checkpoints(ctx, after, 1)
 		if err != nil {
-			return notary.Published{}, err
+			return client.Published{}, err
 		}
 		if len(cps) > 0 {
 			c, err := l.CheckpointAt(ctx, cps[0].Size)
 			if err != nil {
-				return notary.Published{}, err
+				return client.Published{}, err
 			}
-			return notary.Published{Size: c.Size, Note: c.Note, Cosignatures: c.Cosignatures, Timestamps: len(c.Timestamps), Tokens: c.Timestamps}, nil
+			return client.Published{Size: c.Size, Note: c.Note, Cosignatures: c.Cosignatures, Timestamps: len(c.Timestamps), Tokens: c.Timestamps}, nil
 		}
 		if _, err := l.WaitCheckpoint(ctx, after); err != nil {
-			return notary.Published{}, err
+			return client.Published{}, err
 		}
 	}
 }
 
-var _ notary.Log = ledgerNotes{}
+var _ client.Log = ledgerNotes{}
 
 // setupNotarization builds the pusher for serve from its flags. With no
 // --notary it opens the built-in office (DIR/notary, key DIR/keys/notary.key)
@@ -307,16 +308,16 @@ var _ notary.Log = ledgerNotes{}
 // Closes the result after it returns.
 func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *ledger.Keys, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
 	n := &notarization{}
-	cfg := notary.PusherConfig{Log: ledgerNotes{Log: l, floor: &n.floor}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
+	cfg := client.PusherConfig{Log: ledgerNotes{Log: l, floor: &n.floor}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
 	for _, s := range f.notaries {
-		nt, err := notary.ParseNotary(s)
+		nt, err := client.ParseNotary(s)
 		if err != nil {
 			return nil, err
 		}
 		cfg.Notaries = append(cfg.Notaries, nt)
 	}
 	for _, s := range f.fetch {
-		nt, err := notary.ParseNotary(s)
+		nt, err := client.ParseNotary(s)
 		if err != nil {
 			return nil, err
 		}
@@ -342,7 +343,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		}
 	}
 	for _, u := range f.tsas {
-		cfg.TSAs = append(cfg.TSAs, notary.TSAEndpoint{URL: u, Roots: roots})
+		cfg.TSAs = append(cfg.TSAs, client.TSAEndpoint{URL: u, Roots: roots})
 	}
 	if len(cfg.Notaries) == 0 {
 		lk, err := parseLogFlag(keys.VerifierKeys()[0])
@@ -358,7 +359,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		if err != nil {
 			return nil, err
 		}
-		cfg.Notaries = []notary.Notary{{Local: n.Office, VKey: n.Office.VerifierKey()}}
+		cfg.Notaries = []client.Notary{{Local: n.Office, VKey: n.Office.VerifierKey()}}
 	}
 	if len(cfg.TSAs) == 0 {
 		tsa, err := notary.LoadOrCreateTSA(notaryTSADir(data), "cunzheng built-in")
@@ -367,7 +368,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 			return nil, err
 		}
 		n.TSA = tsa
-		cfg.TSAs = []notary.TSAEndpoint{{Local: tsa}}
+		cfg.TSAs = []client.TSAEndpoint{{Local: tsa}}
 	}
 	for _, nt := range cfg.Notaries {
 		n.NotaryKeys = append(n.NotaryKeys, nt.VKey)
@@ -384,7 +385,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 	if n.TSA != nil {
 		n.TSARoots = append(n.TSARoots, pemCertificates(n.TSA.CACertPEM())...)
 	}
-	p, err := notary.NewPusher(cfg)
+	p, err := client.NewPusher(cfg)
 	if err != nil {
 		n.Close()
 		return nil, err

@@ -1,4 +1,4 @@
-package notary
+package client
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
+	"github.com/cunzheng/cunzheng/notary"
 )
 
 // Log is the log side of notarization, as the Pusher needs it. The ledger
@@ -66,7 +67,7 @@ type Submitter interface {
 	AddCheckpoint(ctx context.Context, body []byte) ([]byte, error)
 }
 
-var _ Submitter = (*Office)(nil)
+var _ Submitter = (*notary.Office)(nil)
 
 // Notary is a notary office the Pusher sends checkpoints to.
 type Notary struct {
@@ -115,7 +116,7 @@ type TSAEndpoint struct {
 	// when Local is set.
 	URL string
 	// Local, when set, answers queries in process.
-	Local *TSA
+	Local *notary.TSA
 	// Roots, when set, must anchor the token signer's chain.
 	Roots *x509.CertPool
 }
@@ -160,7 +161,7 @@ type PusherConfig struct {
 	// holds. The default is DefaultAlarmInterval.
 	AlarmInterval time.Duration
 	// FetchInterval is how often offices with Fetch set are polled. The
-	// default is DefaultPullInterval.
+	// default is notary.DefaultPullInterval.
 	FetchInterval time.Duration
 	// Logger receives operational messages. The default discards them.
 	Logger *slog.Logger
@@ -246,7 +247,7 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 	}
 	p.fetchInt = cfg.FetchInterval
 	if p.fetchInt <= 0 {
-		p.fetchInt = DefaultPullInterval
+		p.fetchInt = notary.DefaultPullInterval
 	}
 	if p.max < p.min {
 		p.max = max(DefaultMaxBackoff, p.min)
@@ -522,39 +523,66 @@ func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, c
 // after that office n cosigned: every one of them from its
 // GET /v1/logs/cosigned, or, from an office that does not serve that list,
 // the newest one from GET /v1/logs.
-func (p *Pusher) fetchCosigned(ctx context.Context, n *notaryState, origin string, after uint64) ([]CosignedCheckpoint, error) {
+func (p *Pusher) fetchCosigned(ctx context.Context, n *notaryState, origin string, after uint64) ([]notary.CosignedCheckpoint, error) {
 	fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
 	defer cancel()
 	u := fmt.Sprintf("%s/v1/logs/cosigned?origin=%s&after=%d", n.URL, url.QueryEscape(origin), after)
-	body, err := fetch(fctx, p.client, u, maxLogsBytes)
+	var list struct {
+		Checkpoints []notary.CosignedCheckpoint `json:"checkpoints"`
+	}
+	err := getJSON(fctx, p.client, u, &list)
 	if err == nil {
-		var answer struct {
-			Checkpoints []CosignedCheckpoint `json:"checkpoints"`
-		}
-		if err := json.Unmarshal(body, &answer); err != nil {
-			return nil, fmt.Errorf("notary: %s: %w", u, err)
-		}
-		return answer.Checkpoints, nil
+		return list.Checkpoints, nil
 	}
-	if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	body, err = fetch(fctx, p.client, n.URL+"/v1/logs", maxLogsBytes)
-	if err != nil {
+	if !errors.Is(err, errNotFound) {
 		return nil, err
 	}
 	var answer struct {
-		Logs []LogState `json:"logs"`
+		Logs []notary.LogState `json:"logs"`
 	}
-	if err := json.Unmarshal(body, &answer); err != nil {
-		return nil, fmt.Errorf("notary: %s/v1/logs: %w", n.URL, err)
+	if err := getJSON(fctx, p.client, n.URL+"/v1/logs", &answer); err != nil {
+		return nil, err
 	}
 	for _, ls := range answer.Logs {
 		if ls.Origin == origin {
-			return []CosignedCheckpoint{{Size: ls.Size, Checkpoint: ls.Checkpoint}}, nil
+			return []notary.CosignedCheckpoint{{Size: ls.Size, Checkpoint: ls.Checkpoint}}, nil
 		}
 	}
 	return nil, nil
+}
+
+// errNotFound is a 404 from an office.
+var errNotFound = errors.New("notary: not found")
+
+// getJSON GETs url from an office and decodes its JSON answer, of at most
+// maxLogsBytes, into v. A 404 wraps errNotFound.
+func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("notary: %w", err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("notary: fetching %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("notary: fetching %s: %w", url, errNotFound)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("notary: fetching %s: status %s", url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxLogsBytes+1))
+	if err != nil {
+		return fmt.Errorf("notary: reading %s: %w", url, err)
+	}
+	if len(body) > maxLogsBytes {
+		return fmt.Errorf("notary: %s is larger than %d bytes", url, maxLogsBytes)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("notary: %s: %w", url, err)
+	}
+	return nil
 }
 
 // DefaultAlarmInterval is how often the pusher asks each office how many
@@ -563,7 +591,7 @@ const DefaultAlarmInterval = 10 * time.Second
 
 // alarmLister is an in-process office that can list its alarms.
 type alarmLister interface {
-	AlarmEntries(ctx context.Context) ([]AlarmEntry, error)
+	AlarmEntries(ctx context.Context) ([]notary.AlarmEntry, error)
 }
 
 // watchAlarms keeps the number of alarms an office holds, and how many of
@@ -574,12 +602,10 @@ func (p *Pusher) watchAlarms(ctx context.Context, n *notaryState) {
 		count, unacked := -1, -1
 		if l, ok := n.Local.(alarmLister); ok {
 			if a, err := l.AlarmEntries(ctx); err == nil {
-				count, unacked = len(a), Unacknowledged(a)
+				count, unacked = len(a), notary.Unacknowledged(a)
 			}
 		} else if n.URL != "" {
 			fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
-			body, err := fetch(fctx, p.client, n.URL+"/v1/alarms", maxLogsBytes)
-			cancel()
 			// An office without acknowledgements (another implementation,
 			// an older build) has every alarm unacknowledged.
 			var answer struct {
@@ -587,7 +613,9 @@ func (p *Pusher) watchAlarms(ctx context.Context, n *notaryState) {
 					Acked json.RawMessage `json:"acked"`
 				} `json:"alarms"`
 			}
-			if err == nil && json.Unmarshal(body, &answer) == nil {
+			err := getJSON(fctx, p.client, n.URL+"/v1/alarms", &answer)
+			cancel()
+			if err == nil {
 				count, unacked = len(answer.Alarms), 0
 				for _, a := range answer.Alarms {
 					if len(a.Acked) == 0 || string(a.Acked) == "null" {
@@ -621,12 +649,12 @@ func (e *permanentError) Error() string {
 func (p *Pusher) submit(ctx context.Context, n *notaryState, body []byte) (cosig []byte, known *uint64, err error) {
 	if n.Local != nil {
 		cosig, err := n.Local.AddCheckpoint(ctx, body)
-		var ce *ConflictError
+		var ce *notary.ConflictError
 		if errors.As(err, &ce) {
 			return nil, &ce.Size, err
 		}
 		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) &&
-			(errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnknownLog) || errors.Is(err, ErrBadSignature) || errors.Is(err, ErrBadProof)) {
+			(errors.Is(err, notary.ErrMalformed) || errors.Is(err, notary.ErrUnknownLog) || errors.Is(err, notary.ErrBadSignature) || errors.Is(err, notary.ErrBadProof)) {
 			return nil, nil, &permanentError{status: 400, msg: err.Error()}
 		}
 		return cosig, nil, err
@@ -811,30 +839,30 @@ func (p *Pusher) storedTokenTime(t *tsaState, tokens [][]byte) time.Time {
 		roots = t.Local.Roots()
 	}
 	for _, der := range tokens {
-		if tm, err := TokenTime(der, roots); err == nil {
+		if tm, err := notary.TokenTime(der, roots); err == nil {
 			return tm
 		}
 	}
 	return time.Time{}
 }
 
-func (p *Pusher) timestamp(ctx context.Context, t *tsaState, msg []byte) (Token, error) {
+func (p *Pusher) timestamp(ctx context.Context, t *tsaState, msg []byte) (notary.Token, error) {
 	if t.Local == nil {
-		return Timestamp(ctx, p.client, t.URL, msg, t.Roots)
+		return notary.Timestamp(ctx, p.client, t.URL, msg, t.Roots)
 	}
 	roots := t.Roots
 	if roots == nil {
 		roots = t.Local.Roots()
 	}
-	return Timestamp(ctx, &http.Client{Transport: localTSATransport{t.Local}}, "http://local-tsa/timestamp", msg, roots)
+	return notary.Timestamp(ctx, &http.Client{Transport: localTSATransport{t.Local}}, "http://local-tsa/timestamp", msg, roots)
 }
 
 // localTSATransport answers time-stamp queries in process, so that tokens
 // from the built-in TSA go through exactly the checks remote ones do.
-type localTSATransport struct{ tsa *TSA }
+type localTSATransport struct{ tsa *notary.TSA }
 
 func (l localTSATransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	q, err := io.ReadAll(io.LimitReader(r.Body, MaxTimestampQueryBytes+1))
+	q, err := io.ReadAll(io.LimitReader(r.Body, notary.MaxTimestampQueryBytes+1))
 	r.Body.Close()
 	if err != nil {
 		return nil, err
@@ -845,7 +873,7 @@ func (l localTSATransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		status, resp = http.StatusBadRequest, []byte(err.Error())
 	}
 	return &http.Response{StatusCode: status, Status: http.StatusText(status), Body: io.NopCloser(bytes.NewReader(resp)),
-		Header: http.Header{"Content-Type": {TimestampReplyType}}, Request: r, ContentLength: int64(len(resp))}, nil
+		Header: http.Header{"Content-Type": {notary.TimestampReplyType}}, Request: r, ContentLength: int64(len(resp))}, nil
 }
 
 // NotaryStatus is what the pusher knows of one office.

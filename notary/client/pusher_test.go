@@ -1,4 +1,4 @@
-package notary
+package client
 
 import (
 	"bytes"
@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/notarytest"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -22,7 +25,7 @@ import (
 
 // officeHandler serves an office's add-checkpoint over net/http with the
 // tlog-witness statuses, for tests in this package (web has the real one).
-func officeHandler(o *Office) http.Handler {
+func officeHandler(o *notary.Office) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /add-checkpoint", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, tlogfmt.MaxAddCheckpointBytes))
@@ -31,7 +34,7 @@ func officeHandler(o *Office) http.Handler {
 			return
 		}
 		cosig, err := o.AddCheckpoint(r.Context(), body)
-		var ce *ConflictError
+		var ce *notary.ConflictError
 		switch {
 		case err == nil:
 			w.Write(cosig)
@@ -39,13 +42,13 @@ func officeHandler(o *Office) http.Handler {
 			w.Header().Set("Content-Type", "text/x.tlog.size")
 			w.WriteHeader(http.StatusConflict)
 			fmt.Fprintf(w, "%d\n", ce.Size)
-		case errors.Is(err, ErrMalformed):
+		case errors.Is(err, notary.ErrMalformed):
 			http.Error(w, err.Error(), http.StatusBadRequest)
-		case errors.Is(err, ErrUnknownLog):
+		case errors.Is(err, notary.ErrUnknownLog):
 			http.Error(w, err.Error(), http.StatusNotFound)
-		case errors.Is(err, ErrBadSignature):
+		case errors.Is(err, notary.ErrBadSignature):
 			http.Error(w, err.Error(), http.StatusForbidden)
-		case errors.Is(err, ErrBadProof):
+		case errors.Is(err, notary.ErrBadProof):
 			http.Error(w, err.Error(), http.StatusUnprocessableEntity)
 		default:
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -103,17 +106,17 @@ func TestPusher(t *testing.T) {
 	defer a.Close()
 	b := newTestOffice(t, dirB, lg.logKey()) // over HTTP, killed and restarted
 	srvB := startServer(t, "127.0.0.1:0", officeHandler(b))
-	tsa, err := LoadOrCreateTSA(filepath.Join(dirA, "tsa"), "tsa.test")
+	tsa, err := notary.LoadOrCreateTSA(filepath.Join(dirA, "tsa"), "tsa.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tsaSrv := startServer(t, "127.0.0.1:0", tsaHandler(tsa))
+	tsaSrv := startServer(t, "127.0.0.1:0", notarytest.TSAHandler(tsa.Respond))
 
 	// Office A already cosigned size 5 (pushed by someone else): the
 	// pusher starts from old 0, gets 409 and resends from 5.
-	lg.append(5)
-	s5 := lg.publish()
-	if _, err := a.AddCheckpoint(ctx, req(0, nil, lg.notes[s5])); err != nil {
+	lg.Append(5)
+	s5 := lg.Publish()
+	if _, err := a.AddCheckpoint(ctx, req(0, nil, lg.Notes[s5])); err != nil {
 		t.Fatal(err)
 	}
 
@@ -135,15 +138,15 @@ func TestPusher(t *testing.T) {
 
 	var sizes []uint64
 	for i := range 20 {
-		lg.append(1 + i*13)
-		sizes = append(sizes, lg.publish())
+		lg.Append(1 + i*13)
+		sizes = append(sizes, lg.Publish())
 	}
 	last := sizes[len(sizes)-1]
 	cosigned := func(size uint64, want int) func() bool {
 		return func() bool {
-			lg.mu.Lock()
-			defer lg.mu.Unlock()
-			return len(lg.cosigs[size]) >= want && len(lg.tokens[size]) >= 2
+			lg.Mu.Lock()
+			defer lg.Mu.Unlock()
+			return len(lg.Cosigs[size]) >= want && len(lg.Tokens[size]) >= 2
 		}
 	}
 	for _, s := range sizes {
@@ -154,24 +157,24 @@ func TestPusher(t *testing.T) {
 	// Every stored cosignature verifies with note, beside the log's key.
 	va, _ := fnote.NewVerifierForCosignatureV1(a.VerifierKey())
 	vb, _ := fnote.NewVerifierForCosignatureV1(b.VerifierKey())
-	lg.mu.Lock()
+	lg.Mu.Lock()
 	for _, s := range sizes {
-		full := bytes.Clone(lg.notes[s])
-		for _, l := range lg.cosigs[s] {
+		full := bytes.Clone(lg.Notes[s])
+		for _, l := range lg.Cosigs[s] {
 			full = append(full, l...)
 		}
 		n, err := note.Open(full, note.VerifierList(lg.logKey().Verifier, va, vb))
 		if err != nil || len(n.Sigs) != 3 {
 			t.Errorf("checkpoint %d: %v, %d verified signatures", s, err, len(n.Sigs))
 		}
-		for _, tok := range lg.tokens[s] {
+		for _, tok := range lg.Tokens[s] {
 			ts, err := timestamp.Parse(tok)
-			if err != nil || !bytes.Equal(ts.HashedMessage, sha(lg.notes[s])) {
+			if err != nil || !bytes.Equal(ts.HashedMessage, sha(lg.Notes[s])) {
 				t.Errorf("checkpoint %d: token: %v", s, err)
 			}
 		}
 	}
-	lg.mu.Unlock()
+	lg.Mu.Unlock()
 
 	// Kill office B; the log keeps publishing and the pusher never blocks it.
 	srvB.srv.Close()
@@ -180,8 +183,8 @@ func TestPusher(t *testing.T) {
 	}
 	var during []uint64
 	for range 5 {
-		lg.append(100)
-		during = append(during, lg.publish())
+		lg.Append(100)
+		during = append(during, lg.Publish())
 	}
 	for _, s := range during {
 		waitFor(t, "office A keeps cosigning", cosigned(s, 1))
@@ -194,8 +197,8 @@ func TestPusher(t *testing.T) {
 	b = newTestOffice(t, dirB, lg.logKey())
 	defer b.Close()
 	startServer(t, srvB.addr, officeHandler(b))
-	lg.append(7)
-	newest := lg.publish()
+	lg.Append(7)
+	newest := lg.Publish()
 	waitFor(t, "B cosigns the newest checkpoint", cosigned(newest, 2))
 	waitFor(t, "quorum after restart", func() bool { return p.Status().Notarized == newest })
 	logs, _ := b.Logs(ctx)
@@ -219,11 +222,11 @@ func TestPusher(t *testing.T) {
 	// A restarted pusher counts what is stored (the quorum comes back)
 	// and neither re-sends nor re-stamps old checkpoints.
 	counts := func() (c, k int) {
-		lg.mu.Lock()
-		defer lg.mu.Unlock()
-		for _, s := range lg.sizes {
-			c += len(lg.cosigs[s])
-			k += len(lg.tokens[s])
+		lg.Mu.Lock()
+		defer lg.Mu.Unlock()
+		for _, s := range lg.Sizes {
+			c += len(lg.Cosigs[s])
+			k += len(lg.Tokens[s])
 		}
 		return
 	}
@@ -242,8 +245,8 @@ func TestPusher(t *testing.T) {
 	if c, k := counts(); c != c0 || k != k0 {
 		t.Errorf("restart added %d cosignatures and %d tokens to old checkpoints", c-c0, k-k0)
 	}
-	lg.append(3)
-	after := lg.publish()
+	lg.Append(3)
+	after := lg.Publish()
 	waitFor(t, "the next checkpoint", cosigned(after, 2))
 	if c, k := counts(); c != c0+2 || k != k0+2 {
 		t.Errorf("after one more checkpoint: %d cosignatures and %d tokens added, want 2 and 2", c-c0, k-k0)
@@ -280,9 +283,9 @@ func TestPusherFetch(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"alarms": a})
 	})
 	srvC := startServer(t, "127.0.0.1:0", mux)
-	logSrv := lg.server()
+	logSrv := lg.Server()
 	pulling := make(chan error)
-	go func() { pulling <- c.Pull(ctx, PullConfig{URL: logSrv.URL, Interval: 20 * time.Millisecond}) }()
+	go func() { pulling <- c.Pull(ctx, notary.PullConfig{URL: logSrv.URL, Interval: 20 * time.Millisecond}) }()
 	defer func() {
 		cancel()
 		if err := <-pulling; err != nil {
@@ -297,16 +300,16 @@ func TestPusherFetch(t *testing.T) {
 	}
 	go p.Run(ctx)
 	for i := range 5 {
-		lg.append(100 + i)
-		s := lg.publish()
+		lg.Append(100 + i)
+		s := lg.Publish()
 		waitFor(t, fmt.Sprintf("C's cosignature on %d", s), func() bool {
-			lg.mu.Lock()
-			defer lg.mu.Unlock()
-			return len(lg.cosigs[s]) == 1
+			lg.Mu.Lock()
+			defer lg.Mu.Unlock()
+			return len(lg.Cosigs[s]) == 1
 		})
-		lg.mu.Lock()
-		err := checkCosig(c, lg.notes[s], lg.cosigs[s][0])
-		lg.mu.Unlock()
+		lg.Mu.Lock()
+		err := checkCosig(c, lg.Notes[s], lg.Cosigs[s][0])
+		lg.Mu.Unlock()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,10 +347,10 @@ func TestPusherGivesUpOnFork(t *testing.T) {
 	lg := newTestLog(t, "cunzheng.example/log")
 	o := newTestOffice(t, t.TempDir(), lg.logKey())
 	defer o.Close()
-	lg.append(4)
-	s4 := lg.publish()
+	lg.Append(4)
+	s4 := lg.Publish()
 	// The office was shown another checkpoint of size 4.
-	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.sign(s4, lg.leaves[0]))); err != nil {
+	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.Sign(s4, lg.Leaves[0]))); err != nil {
 		t.Fatal(err)
 	}
 	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}},
@@ -369,12 +372,12 @@ func TestPusherGivesUpOnFork(t *testing.T) {
 		n := p.Status().Notaries[0]
 		return n.Alarms == 1 && n.Unacknowledged == 0
 	})
-	lg.mu.Lock()
-	if len(lg.cosigs[s4]) != 0 {
+	lg.Mu.Lock()
+	if len(lg.Cosigs[s4]) != 0 {
 		t.Error("the forked size got a cosignature")
 	}
-	lg.mu.Unlock()
-	if alarms, _ := o.Alarms(ctx); len(alarms) != 1 || alarms[0].Kind != AlarmFork {
+	lg.Mu.Unlock()
+	if alarms, _ := o.Alarms(ctx); len(alarms) != 1 || alarms[0].Kind != notary.AlarmFork {
 		t.Errorf("alarms: %d", len(alarms))
 	}
 	cancel()
@@ -390,8 +393,8 @@ func TestPusherBackfill(t *testing.T) {
 	defer o.Close()
 	var sizes []uint64
 	for range 10 {
-		lg.append(10)
-		sizes = append(sizes, lg.publish())
+		lg.Append(10)
+		sizes = append(sizes, lg.Publish())
 	}
 	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}}, Backfill: 25})
 	if err != nil {
@@ -402,11 +405,63 @@ func TestPusherBackfill(t *testing.T) {
 	waitFor(t, "the newest checkpoint", func() bool { return p.Status().Notarized == 100 })
 	cancel()
 	<-done
-	lg.mu.Lock()
-	defer lg.mu.Unlock()
+	lg.Mu.Lock()
+	defer lg.Mu.Unlock()
 	for _, s := range sizes {
-		if want := s > 75; (len(lg.cosigs[s]) == 1) != want {
-			t.Errorf("checkpoint %d: %d cosignatures, want cosigned=%v", s, len(lg.cosigs[s]), want)
+		if want := s > 75; (len(lg.Cosigs[s]) == 1) != want {
+			t.Errorf("checkpoint %d: %d cosignatures, want cosigned=%v", s, len(lg.Cosigs[s]), want)
+		}
+	}
+}
+
+// TestPusherWithOpenSSLTSA: the log side gets a token for every checkpoint
+// from an independent TSA (`openssl ts -reply`), and openssl verifies each
+// stored token against that TSA's CA and the checkpoint note.
+func TestPusherWithOpenSSLTSA(t *testing.T) {
+	notarytest.NeedOpenSSL(t)
+	srv, roots := notarytest.OpenSSLTSA(t)
+	lg := newTestLog(t, "cunzheng.example/log")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := NewPusher(PusherConfig{Log: lg, TSAs: []TSAEndpoint{{URL: srv.URL, Roots: roots}}, MinBackoff: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	var sizes []uint64
+	for i := range 3 {
+		lg.Append(1 + i)
+		sizes = append(sizes, lg.Publish())
+	}
+	waitFor(t, "a token per checkpoint", func() bool {
+		lg.Mu.Lock()
+		defer lg.Mu.Unlock()
+		for _, s := range sizes {
+			if len(lg.Tokens[s]) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	cancel()
+	<-done
+	if st := p.Status(); st.TSAs[0].Size != sizes[2] || st.TSAs[0].Time.IsZero() {
+		t.Errorf("TSA status = %+v", st.TSAs[0])
+	}
+	dir := t.TempDir()
+	for _, s := range sizes {
+		lg.Mu.Lock()
+		tok, msg := lg.Tokens[s][0], lg.Notes[s]
+		lg.Mu.Unlock()
+		if err := os.WriteFile(filepath.Join(dir, "tok.der"), tok, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "note"), msg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-verify", "-token_in", "-in", "tok.der", "-data", "note", "-CAfile", notarytest.OpenSSLCAFile(t, srv)); err != nil {
+			t.Fatalf("checkpoint %d: openssl ts -verify: %v\n%s", s, err, out)
 		}
 	}
 }
