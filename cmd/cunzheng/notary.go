@@ -310,19 +310,19 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 	n := &notarization{}
 	cfg := client.PusherConfig{Log: ledgerNotes{Log: l, floor: &n.floor}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
 	for _, s := range f.notaries {
-		nt, err := client.ParseNotary(s)
+		nt, err := client.ParseOffice(s)
 		if err != nil {
 			return nil, err
 		}
-		cfg.Notaries = append(cfg.Notaries, nt)
+		cfg.Offices = append(cfg.Offices, nt)
 	}
 	for _, s := range f.fetch {
-		nt, err := client.ParseNotary(s)
+		nt, err := client.ParseOffice(s)
 		if err != nil {
 			return nil, err
 		}
 		nt.Fetch = true
-		cfg.Notaries = append(cfg.Notaries, nt)
+		cfg.Offices = append(cfg.Offices, nt)
 	}
 	if f.policy != "" {
 		b, err := os.ReadFile(f.policy)
@@ -343,9 +343,9 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		}
 	}
 	for _, u := range f.tsas {
-		cfg.TSAs = append(cfg.TSAs, client.TSAEndpoint{URL: u, Roots: roots})
+		cfg.TSAs = append(cfg.TSAs, client.TSA{URL: u, Roots: roots})
 	}
-	if len(cfg.Notaries) == 0 {
+	if len(cfg.Offices) == 0 {
 		lk, err := parseLogFlag(keys.VerifierKeys()[0])
 		if err != nil {
 			return nil, err
@@ -359,7 +359,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		if err != nil {
 			return nil, err
 		}
-		cfg.Notaries = []client.Notary{{Local: n.Office, VKey: n.Office.VerifierKey()}}
+		cfg.Offices = []client.Office{{Local: n.Office, VKey: n.Office.VerifierKey()}}
 	}
 	if len(cfg.TSAs) == 0 {
 		tsa, err := notary.LoadOrCreateTSA(notaryTSADir(data), "cunzheng built-in")
@@ -368,9 +368,9 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 			return nil, err
 		}
 		n.TSA = tsa
-		cfg.TSAs = []client.TSAEndpoint{{Local: tsa}}
+		cfg.TSAs = []client.TSA{{Local: tsa}}
 	}
-	for _, nt := range cfg.Notaries {
+	for _, nt := range cfg.Offices {
 		n.NotaryKeys = append(n.NotaryKeys, nt.VKey)
 	}
 	n.TSAURLs = f.tsas

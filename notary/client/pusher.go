@@ -69,8 +69,8 @@ type Submitter interface {
 
 var _ Submitter = (*notary.Office)(nil)
 
-// Notary is a notary office the Pusher sends checkpoints to.
-type Notary struct {
+// Office is a notary office the Pusher sends checkpoints to.
+type Office struct {
 	// URL is the office's tlog-witness submission prefix: requests go to
 	// URL + "/add-checkpoint". Ignored when Local is set.
 	URL string
@@ -87,11 +87,11 @@ type Notary struct {
 	Fetch bool
 }
 
-// ParseNotary parses a --notary flag value "URL=VKEY", the key as
+// ParseOffice parses a --notary flag value "URL=VKEY", the key as
 // tlogfmt.NewCosignatureVerifier reads it. Both halves may contain "=", so
 // the split is the last one that leaves a valid key; when none does, the
 // error says why the key of the leftmost split (the usual one) was refused.
-func ParseNotary(s string) (Notary, error) {
+func ParseOffice(s string) (Office, error) {
 	var keyErr error
 	for i := len(s) - 1; i >= 0; i-- {
 		if s[i] != '=' || !strings.Contains(s[:i], "://") {
@@ -100,18 +100,18 @@ func ParseNotary(s string) (Notary, error) {
 		u, vkey := s[:i], s[i+1:]
 		_, err := tlogfmt.NewCosignatureVerifier(vkey)
 		if err == nil {
-			return Notary{URL: strings.TrimRight(u, "/"), VKey: vkey}, nil
+			return Office{URL: strings.TrimRight(u, "/"), VKey: vkey}, nil
 		}
 		keyErr = err
 	}
 	if keyErr != nil {
-		return Notary{}, fmt.Errorf("notary: %q is not URL=VKEY: %w", s, keyErr)
+		return Office{}, fmt.Errorf("notary: %q is not URL=VKEY: %w", s, keyErr)
 	}
-	return Notary{}, fmt.Errorf("notary: %q is not URL=VKEY", s)
+	return Office{}, fmt.Errorf("notary: %q is not URL=VKEY", s)
 }
 
-// TSAEndpoint is an RFC 3161 time-stamping authority.
-type TSAEndpoint struct {
+// TSA is an RFC 3161 time-stamping authority.
+type TSA struct {
 	// URL receives POSTed application/timestamp-query requests. Ignored
 	// when Local is set.
 	URL string
@@ -139,15 +139,14 @@ const (
 type PusherConfig struct {
 	// Log is the log whose checkpoints are notarized. Required.
 	Log Log
-	// Notaries receive every checkpoint. Required unless Policy names them.
-	Notaries []Notary
+	// Offices receive every checkpoint.
+	Offices []Office
 	// Policy is a C2SP tlog-policy style quorum (the Sigsum policy format
-	// as parsed by transparency-dev/formats/witness). When Notaries is
-	// empty, its witnesses are the notaries. The default requires every
-	// notary.
+	// as parsed by transparency-dev/formats/witness) over the Offices' keys.
+	// The default requires every office.
 	Policy string
 	// TSAs time-stamp every checkpoint note.
-	TSAs []TSAEndpoint
+	TSAs []TSA
 	// Client makes the requests. The default has DefaultPushTimeout.
 	Client *http.Client
 	// MinBackoff and MaxBackoff default to DefaultMinBackoff and DefaultMaxBackoff.
@@ -178,7 +177,7 @@ type PusherConfig struct {
 // Spec: https://c2sp.org/tlog-witness
 type Pusher struct {
 	log      Log
-	notaries []*notaryState
+	offices  []*officeState
 	tsas     []*tsaState
 	policy   witness.Group
 	client   *http.Client
@@ -200,10 +199,10 @@ type pendingCosign struct {
 	lines [][]byte
 }
 
-// notaryState is owned by the notary's goroutine except for the status
+// officeState is owned by the notary's goroutine except for the status
 // fields, which are guarded by Pusher.mu.
-type notaryState struct {
-	Notary
+type officeState struct {
+	Office
 	verifier note.Verifier
 	old      uint64 // the size we believe the office cosigned last
 	// status, guarded by Pusher.mu
@@ -215,7 +214,7 @@ type notaryState struct {
 }
 
 type tsaState struct {
-	TSAEndpoint
+	TSA
 	size    uint64
 	at      time.Time
 	lastErr string
@@ -255,7 +254,7 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 	if p.logger == nil {
 		p.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	for i, n := range cfg.Notaries {
+	for i, n := range cfg.Offices {
 		v, err := tlogfmt.NewCosignatureVerifier(n.VKey)
 		if err != nil {
 			return nil, fmt.Errorf("notary: notary %d key: %w", i, err)
@@ -267,15 +266,15 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 			return nil, fmt.Errorf("notary: notary %d fetches but has no URL", i)
 		}
 		n.URL = strings.TrimRight(n.URL, "/")
-		p.notaries = append(p.notaries, &notaryState{Notary: n, verifier: v, alarms: -1, unacked: -1})
+		p.offices = append(p.offices, &officeState{Office: n, verifier: v, alarms: -1, unacked: -1})
 	}
 	policy := cfg.Policy
-	if policy == "" && len(p.notaries) > 0 {
+	if policy == "" && len(p.offices) > 0 {
 		// Default: every notary must cosign. The URLs in a policy only
 		// matter to clients that push from it; the quorum is decided by keys.
 		var b strings.Builder
 		var names []string
-		for i, n := range p.notaries {
+		for i, n := range p.offices {
 			fmt.Fprintf(&b, "witness n%d %s https://n%d.invalid\n", i, n.VKey, i)
 			names = append(names, fmt.Sprintf("n%d", i))
 		}
@@ -289,14 +288,14 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 		}
 		p.policy = g
 	}
-	if len(p.notaries) == 0 && len(cfg.TSAs) == 0 {
+	if len(p.offices) == 0 && len(cfg.TSAs) == 0 {
 		return nil, errors.New("notary: a pusher needs at least one notary or TSA")
 	}
 	for i, t := range cfg.TSAs {
 		if t.Local == nil && t.URL == "" {
 			return nil, fmt.Errorf("notary: TSA %d has neither URL nor Local", i)
 		}
-		p.tsas = append(p.tsas, &tsaState{TSAEndpoint: t})
+		p.tsas = append(p.tsas, &tsaState{TSA: t})
 	}
 	return p, nil
 }
@@ -304,11 +303,11 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 // Run pushes checkpoints until ctx ends, then returns nil.
 func (p *Pusher) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, n := range p.notaries {
+	for _, n := range p.offices {
 		if n.Fetch {
 			wg.Go(func() { p.runFetch(ctx, n) })
 		} else {
-			wg.Go(func() { p.runNotary(ctx, n) })
+			wg.Go(func() { p.runOffice(ctx, n) })
 		}
 		wg.Go(func() { p.watchAlarms(ctx, n) })
 	}
@@ -333,8 +332,8 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 func (p *Pusher) nextBackoff(d time.Duration) time.Duration { return min(2*d, p.max) }
 
-// runNotary sends every published checkpoint, in order, to one office.
-func (p *Pusher) runNotary(ctx context.Context, n *notaryState) {
+// runOffice sends every published checkpoint, in order, to one office.
+func (p *Pusher) runOffice(ctx context.Context, n *officeState) {
 	cursor := p.start
 	backoff := p.min
 	for ctx.Err() == nil {
@@ -365,14 +364,14 @@ const maxPermanentAttempts = 3
 
 // pushCheckpoint sends one checkpoint to one office until it is cosigned,
 // the office is known to be past it, or the office keeps refusing it.
-func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64, msg []byte) {
+func (p *Pusher) pushCheckpoint(ctx context.Context, n *officeState, size uint64, msg []byte) {
 	backoff := p.min
 	refusals, conflicts := 0, 0
 	for ctx.Err() == nil {
 		if n.old > size {
 			// The office already cosigned a larger checkpoint (pushed by
 			// someone else or pulled): it can no longer cosign this one.
-			p.setNotaryErr(n, fmt.Sprintf("office is at size %d, past checkpoint %d", n.old, size))
+			p.setOfficeErr(n, fmt.Sprintf("office is at size %d, past checkpoint %d", n.old, size))
 			p.metrics.pushes.WithLabelValues(n.verifier.Name(), "skipped").Inc()
 			return
 		}
@@ -446,7 +445,7 @@ func (p *Pusher) pushCheckpoint(ctx context.Context, n *notaryState, size uint64
 
 // runFetch polls an office that pulls the log itself and stores the
 // cosignatures it made of checkpoints this log published.
-func (p *Pusher) runFetch(ctx context.Context, n *notaryState) {
+func (p *Pusher) runFetch(ctx context.Context, n *officeState) {
 	first, err := p.log.NextCheckpoint(ctx, p.start)
 	if err != nil {
 		return // ctx ended
@@ -467,7 +466,7 @@ func (p *Pusher) runFetch(ctx context.Context, n *notaryState) {
 // (a page of 1,000 checkpoints with cosignatures is about 0.6 MiB).
 const maxLogsBytes = 4 << 20
 
-func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, cursor *uint64) error {
+func (p *Pusher) fetchOnce(ctx context.Context, n *officeState, origin string, cursor *uint64) error {
 	cosigned, err := p.fetchCosigned(ctx, n, origin, *cursor)
 	if err != nil {
 		return err
@@ -523,7 +522,7 @@ func (p *Pusher) fetchOnce(ctx context.Context, n *notaryState, origin string, c
 // after that office n cosigned: every one of them from its
 // GET /v1/logs/cosigned, or, from an office that does not serve that list,
 // the newest one from GET /v1/logs.
-func (p *Pusher) fetchCosigned(ctx context.Context, n *notaryState, origin string, after uint64) ([]notary.CosignedCheckpoint, error) {
+func (p *Pusher) fetchCosigned(ctx context.Context, n *officeState, origin string, after uint64) ([]notary.CosignedCheckpoint, error) {
 	fctx, cancel := context.WithTimeout(ctx, DefaultPushTimeout)
 	defer cancel()
 	u := fmt.Sprintf("%s/v1/logs/cosigned?origin=%s&after=%d", n.URL, url.QueryEscape(origin), after)
@@ -597,7 +596,7 @@ type alarmLister interface {
 // watchAlarms keeps the number of alarms an office holds, and how many of
 // them no operator acknowledged, in its status, so that a split view seen
 // by any office shows on the log's /notaries page until it is handled.
-func (p *Pusher) watchAlarms(ctx context.Context, n *notaryState) {
+func (p *Pusher) watchAlarms(ctx context.Context, n *officeState) {
 	for {
 		count, unacked := -1, -1
 		if l, ok := n.Local.(alarmLister); ok {
@@ -646,7 +645,7 @@ func (e *permanentError) Error() string {
 
 // submit sends an add-checkpoint request. On 409 it returns the size the
 // office reported.
-func (p *Pusher) submit(ctx context.Context, n *notaryState, body []byte) (cosig []byte, known *uint64, err error) {
+func (p *Pusher) submit(ctx context.Context, n *officeState, body []byte) (cosig []byte, known *uint64, err error) {
 	if n.Local != nil {
 		cosig, err := n.Local.AddCheckpoint(ctx, body)
 		var ce *notary.ConflictError
@@ -715,12 +714,12 @@ func verifyCosignature(v note.Verifier, msg, answer []byte) ([]byte, error) {
 	return tlogfmt.SignatureLine(sig), nil
 }
 
-func (p *Pusher) fail(ctx context.Context, n *notaryState, what string, err error) {
+func (p *Pusher) fail(ctx context.Context, n *officeState, what string, err error) {
 	p.logger.WarnContext(ctx, "notarization", "notary", n.verifier.Name(), "step", what, "err", err)
-	p.setNotaryErr(n, what+": "+err.Error())
+	p.setOfficeErr(n, what+": "+err.Error())
 }
 
-func (p *Pusher) setNotaryErr(n *notaryState, msg string) {
+func (p *Pusher) setOfficeErr(n *officeState, msg string) {
 	p.mu.Lock()
 	n.lastErr = msg
 	p.mu.Unlock()
@@ -738,7 +737,7 @@ func cosignatureBy(v note.Verifier, pub Published) []byte {
 }
 
 // cosigned records a stored cosignature and re-evaluates the quorum.
-func (p *Pusher) cosigned(n *notaryState, size uint64, msg, line []byte, fresh bool) {
+func (p *Pusher) cosigned(n *officeState, size uint64, msg, line []byte, fresh bool) {
 	if fresh {
 		p.metrics.pushes.WithLabelValues(n.verifier.Name(), "cosigned").Inc()
 	}
@@ -876,8 +875,8 @@ func (l localTSATransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Header: http.Header{"Content-Type": {notary.TimestampReplyType}}, Request: r, ContentLength: int64(len(resp))}, nil
 }
 
-// NotaryStatus is what the pusher knows of one office.
-type NotaryStatus struct {
+// OfficeStatus is what the pusher knows of one office.
+type OfficeStatus struct {
 	Name      string    `json:"name"`
 	URL       string    `json:"url,omitempty"`
 	Size      uint64    `json:"cosigned_size"`
@@ -900,7 +899,7 @@ type TSAStatus struct {
 
 // Status is a snapshot for pages and health checks.
 type Status struct {
-	Notaries []NotaryStatus `json:"notaries"`
+	Notaries []OfficeStatus `json:"notaries"`
 	TSAs     []TSAStatus    `json:"tsas"`
 	// Notarized is the largest checkpoint size whose cosignatures satisfy
 	// the quorum policy (0 when none yet since start).
@@ -912,9 +911,9 @@ type Status struct {
 func (p *Pusher) Status() Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Status{Notarized: p.notarized, NotarizedAt: p.notAt, Notaries: []NotaryStatus{}, TSAs: []TSAStatus{}}
-	for _, n := range p.notaries {
-		s.Notaries = append(s.Notaries, NotaryStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms, Unacknowledged: n.unacked})
+	s := Status{Notarized: p.notarized, NotarizedAt: p.notAt, Notaries: []OfficeStatus{}, TSAs: []TSAStatus{}}
+	for _, n := range p.offices {
+		s.Notaries = append(s.Notaries, OfficeStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms, Unacknowledged: n.unacked})
 	}
 	for _, t := range p.tsas {
 		u := t.URL

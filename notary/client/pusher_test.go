@@ -122,11 +122,11 @@ func TestPusher(t *testing.T) {
 
 	p, err := NewPusher(PusherConfig{
 		Log: lg,
-		Notaries: []Notary{
+		Offices: []Office{
 			{Local: a, VKey: a.VerifierKey()},
 			{URL: srvB.url(), VKey: b.VerifierKey()},
 		},
-		TSAs:       []TSAEndpoint{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
+		TSAs:       []TSA{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
 	})
@@ -234,8 +234,8 @@ func TestPusher(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	p2, err := NewPusher(PusherConfig{Log: lg,
-		Notaries:   []Notary{{Local: a, VKey: a.VerifierKey()}, {URL: srvB.url(), VKey: b.VerifierKey()}},
-		TSAs:       []TSAEndpoint{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
+		Offices:    []Office{{Local: a, VKey: a.VerifierKey()}, {URL: srvB.url(), VKey: b.VerifierKey()}},
+		TSAs:       []TSA{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +293,7 @@ func TestPusherFetch(t *testing.T) {
 		}
 	}()
 
-	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{URL: srvC.url(), VKey: c.VerifierKey(), Fetch: true}},
+	p, err := NewPusher(PusherConfig{Log: lg, Offices: []Office{{URL: srvC.url(), VKey: c.VerifierKey(), Fetch: true}},
 		FetchInterval: 20 * time.Millisecond, MinBackoff: 10 * time.Millisecond, AlarmInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +318,7 @@ func TestPusherFetch(t *testing.T) {
 	waitFor(t, "the remote office's alarm count", func() bool { return p.Status().Notaries[0].Alarms == 0 })
 }
 
-func TestParseNotary(t *testing.T) {
+func TestParseOffice(t *testing.T) {
 	o := newTestOffice(t, t.TempDir(), newTestLog(t, "x.example/log").logKey())
 	defer o.Close()
 	for _, tc := range []struct {
@@ -332,9 +332,9 @@ func TestParseNotary(t *testing.T) {
 		{o.VerifierKey(), "", false},
 		{"http://n.example=not+a+key", "", false},
 	} {
-		n, err := ParseNotary(tc.in)
+		n, err := ParseOffice(tc.in)
 		if (err == nil) != tc.ok || n.URL != tc.wantURL {
-			t.Errorf("ParseNotary(%q) = %+v, %v", tc.in, n, err)
+			t.Errorf("ParseOffice(%q) = %+v, %v", tc.in, n, err)
 		}
 	}
 }
@@ -353,7 +353,7 @@ func TestPusherGivesUpOnFork(t *testing.T) {
 	if _, err := o.AddCheckpoint(ctx, req(0, nil, lg.Sign(s4, lg.Leaves[0]))); err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}},
+	p, err := NewPusher(PusherConfig{Log: lg, Offices: []Office{{Local: o, VKey: o.VerifierKey()}},
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, AlarmInterval: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +396,7 @@ func TestPusherBackfill(t *testing.T) {
 		lg.Append(10)
 		sizes = append(sizes, lg.Publish())
 	}
-	p, err := NewPusher(PusherConfig{Log: lg, Notaries: []Notary{{Local: o, VKey: o.VerifierKey()}}, Backfill: 25})
+	p, err := NewPusher(PusherConfig{Log: lg, Offices: []Office{{Local: o, VKey: o.VerifierKey()}}, Backfill: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +423,7 @@ func TestPusherWithOpenSSLTSA(t *testing.T) {
 	lg := newTestLog(t, "cunzheng.example/log")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p, err := NewPusher(PusherConfig{Log: lg, TSAs: []TSAEndpoint{{URL: srv.URL, Roots: roots}}, MinBackoff: 10 * time.Millisecond})
+	p, err := NewPusher(PusherConfig{Log: lg, TSAs: []TSA{{URL: srv.URL, Roots: roots}}, MinBackoff: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
