@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +16,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -312,10 +310,11 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		TSA:           a.notarization.TSARoots,
 		ReportSigning: derOf(append([]*x509.Certificate{signer.Cert}, signer.Chain...)),
 	}, logger.With("component", "keys")))
+	lookup := assemble.Lookup{Evidence: a.evidence, Ledger: a.log}
 	a.mounts = append(a.mounts, web.MountVerify(web.VerifyConfig{
 		Options: verify.Options{
 			Roots:           roots,
-			Lookup:          documentLookup{a.evidence, a.log},
+			Lookup:          lookup,
 			LedgerVerifiers: verifiers,
 			LedgerOrigin:    a.log.Origin(),
 			Metrics:         verify.NewMetrics(reg),
@@ -324,7 +323,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		MaxUpload: f.maxUpload,
 		Logger:    logger.With("component", "verify"),
 		Viewer:    web.TenantViewer(a.evidence, con),
-		Reports:   documentLookup{a.evidence, a.log},
+		Reports:   lookup,
 	}))
 	return a, nil
 }
@@ -483,91 +482,6 @@ func (a *app) demoContract(ctx context.Context) (string, []byte, error) {
 		return "", nil, fmt.Errorf("writing the demo contract: %w", err)
 	}
 	return path, b, nil
-}
-
-// documentLookup answers the verifier's question "does the ledger hold this
-// document?" from the contract index of evidence, with an inclusion proof
-// in the newest checkpoint (cosignatures included) from the ledger.
-type documentLookup struct {
-	ev  *evidence.Service
-	log *ledger.Log
-}
-
-func (d documentLookup) LookupDocument(ctx context.Context, sum [32]byte) (verify.LedgerRecord, error) {
-	matches, err := d.ev.LookupDocument(hex.EncodeToString(sum[:]))
-	return d.record(ctx, matches, err)
-}
-
-// LookupReport answers "which report is number N?" (the QR code of an
-// issued PDF) with its report.issued record.
-func (d documentLookup) LookupReport(ctx context.Context, number string) (verify.LedgerRecord, error) {
-	matches, err := d.ev.LookupReport(number)
-	if errors.Is(err, evidence.ErrInvalidQuery) {
-		return verify.LedgerRecord{}, verify.ErrNotRecorded
-	}
-	return d.record(ctx, matches, err)
-}
-
-// record builds the ledger record of matches: every event already covered
-// by the newest checkpoint (a newer one cannot be proven against it yet),
-// each with its inclusion proof, the record proper being the one the
-// document is best known by (recordRank).
-func (d documentLookup) record(ctx context.Context, matches []evidence.DocumentMatch, err error) (verify.LedgerRecord, error) {
-	if errors.Is(err, evidence.ErrNotFound) {
-		// Not in the ledger is a verdict ("not recorded"), not a failure.
-		return verify.LedgerRecord{}, verify.ErrNotRecorded
-	}
-	if err != nil {
-		return verify.LedgerRecord{}, err
-	}
-	cp, err := d.log.Checkpoint(ctx)
-	if err != nil {
-		return verify.LedgerRecord{}, err
-	}
-	var rec verify.LedgerRecord
-	best := -1
-	slices.SortFunc(matches, func(a, b evidence.DocumentMatch) int { return cmp.Compare(a.Index, b.Index) })
-	for _, m := range matches {
-		if m.Index >= cp.Size {
-			continue
-		}
-		leaf, err := d.log.Leaf(ctx, m.Index)
-		if err != nil {
-			return verify.LedgerRecord{}, err
-		}
-		proof, err := d.log.InclusionProof(ctx, m.Index, cp.Size)
-		if err != nil {
-			return verify.LedgerRecord{}, err
-		}
-		rec.Events = append(rec.Events, verify.LedgerEvent{LeafIndex: m.Index, Leaf: leaf, Proof: proof})
-		if r := recordRank(m.Kind); r >= best {
-			best = r
-			rec.ContractNumber, rec.Owner, rec.LeafIndex, rec.Leaf, rec.Proof = m.ContractID, m.Tenant, m.Index, leaf, proof
-		}
-	}
-	if best < 0 {
-		// Every match is newer than the checkpoint.
-		return verify.LedgerRecord{}, verify.ErrPending
-	}
-	rec.Checkpoint = cp.CosignedNote()
-	return rec, nil
-}
-
-// recordRank orders the kinds of event a document hash can appear in by
-// how well they answer a court's question "was this signed through the
-// platform?": the (latest) signature that produced these bytes, then the
-// completion naming them as the final file, then a report this archive
-// issued, then anything else (the file as sent for signing).
-func recordRank(k evidence.Kind) int {
-	switch k {
-	case evidence.KindContractSigned:
-		return 3
-	case evidence.KindContractCompleted:
-		return 2
-	case evidence.KindReportIssued:
-		return 1
-	}
-	return 0
 }
 
 // openLedger opens the log in DIR/ledger with keys in DIR/keys, and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/cunzheng/cunzheng/report/assemble"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -129,7 +130,7 @@ func TestDocumentLookupNamesTheSigningEvent(t *testing.T) {
 	copy(sum[:], bytes.Repeat([]byte{0xab}, 32))
 	var rec verify.LedgerRecord
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		rec, err = documentLookup{a.evidence, a.log}.LookupDocument(ctx, sum)
+		rec, err = assemble.Lookup{Evidence: a.evidence, Ledger: a.log}.LookupDocument(ctx, sum)
 		if err == nil && len(rec.Events) == 3 || time.Now().After(deadline) {
 			break
 		}

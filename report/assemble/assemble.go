@@ -3,7 +3,8 @@
 // ledger (leaves, inclusion and consistency proofs, checkpoints with their
 // cosignatures and RFC 3161 tokens) and the published keys. It is the
 // report.Source the server wires in; report itself knows none of these
-// packages.
+// packages. Lookup answers the verifier's ledger questions from the same
+// records and proofs.
 package assemble
 
 import (
