@@ -8,6 +8,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -255,12 +257,57 @@ type notarization struct {
 	floor atomic.Uint64
 	// TSAURLs are the configured authorities; empty means the built-in one.
 	TSAURLs []string
+	// builtinTSAURL is where the built-in TSA answers on loopback, served
+	// by tsaServer, for the pusher and the report signer alike.
+	builtinTSAURL string
+	tsaServer     *http.Server
 	// TSARoots are the DER roots the tokens chain to.
 	TSARoots [][]byte
 }
 
-// Close closes the built-in office's store.
+// ReportTSAURL is the authority the report signer asks for signature
+// timestamps: the first configured one, or the built-in one on loopback.
+func (n *notarization) ReportTSAURL() string {
+	if len(n.TSAURLs) > 0 {
+		return n.TSAURLs[0]
+	}
+	return n.builtinTSAURL
+}
+
+// serveBuiltinTSA serves the in-process TSA on a loopback port of its own.
+// It is the one path to it: the pusher stamps checkpoints there with the
+// checks it applies to any TSA, and the report signer (pdfsign), which
+// posts its query with a default HTTP client to a URL, stamps signatures
+// there. The public listener would not do for the signer: it fails
+// whenever that is HTTPS with a certificate the machine does not trust (a
+// self-signed one, say) or is bound to an address that does not route
+// back to this host.
+func (n *notarization) serveBuiltinTSA(logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening for the built-in TSA: %w", err)
+	}
+	n.tsaServer = &http.Server{
+		Handler:           web.NotaryHandler(nil, n.TSA, logger.With("component", "tsa-loopback"), nil),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+	}
+	go func() {
+		if err := n.tsaServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("built-in TSA loopback server stopped", "err", err)
+		}
+	}()
+	n.builtinTSAURL = "http://" + ln.Addr().String() + "/timestamp"
+	return nil
+}
+
+// Close stops the built-in TSA's server and closes the built-in office's
+// store.
 func (n *notarization) Close() error {
+	if n.tsaServer != nil {
+		n.tsaServer.Close()
+	}
 	if n.Office != nil {
 		return n.Office.Close()
 	}
@@ -368,7 +415,11 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 			return nil, err
 		}
 		n.TSA = tsa
-		cfg.TSAs = []client.TSA{{Local: tsa}}
+		if err := n.serveBuiltinTSA(logger); err != nil {
+			n.Close()
+			return nil, err
+		}
+		cfg.TSAs = []client.TSA{{URL: n.builtinTSAURL, Name: "built-in", Roots: tsa.Roots()}}
 	}
 	for _, nt := range cfg.Offices {
 		n.NotaryKeys = append(n.NotaryKeys, nt.VKey)

@@ -188,10 +188,8 @@ type app struct {
 	evidence     *evidence.Service
 	notarization *notarization
 	mounts       []func(gin.IRouter)
-	// tsaServer serves the built-in TSA to the report signer on loopback.
-	tsaServer *http.Server
-	reports   *report.Service
-	data      string // the data directory
+	reports      *report.Service
+	data         string // the data directory
 }
 
 // minServerProcs is the fewest Ps (GOMAXPROCS) the server runs with.
@@ -329,9 +327,6 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 }
 
 func (a *app) close(logger *slog.Logger) {
-	if a.tsaServer != nil {
-		a.tsaServer.Close()
-	}
 	if a.notarization != nil {
 		if err := a.notarization.Close(); err != nil {
 			logger.Error("closing the notary office", "err", err)
@@ -352,18 +347,8 @@ func (a *app) close(logger *slog.Logger) {
 // openReports builds the report service: evidence from the contract index
 // and the ledger, PDFs signed with the platform certificate (a demo CA in
 // DIR/keys on first start) and timestamped by the first configured TSA or
-// the built-in one served here.
+// the built-in one on loopback.
 func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *slog.Logger, reg prometheus.Registerer) (*report.Service, error) {
-	var tsaURL string
-	if len(a.notarization.TSAURLs) > 0 {
-		tsaURL = a.notarization.TSAURLs[0]
-	} else if a.notarization.TSA != nil {
-		u, err := a.serveBuiltinTSA(logger)
-		if err != nil {
-			return nil, err
-		}
-		tsaURL = u
-	}
 	src := assemble.New(assemble.Config{Evidence: a.evidence, Ledger: a.log, Keys: report.Keys{
 		Log:     keys.VerifierKeys(),
 		Notary:  a.notarization.NotaryKeys,
@@ -383,7 +368,7 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 		Source:     src,
 		Custody:    assemble.Custody{Evidence: a.evidence},
 		KeyDir:     filepath.Join(f.data, "keys"),
-		TSAURL:     tsaURL,
+		TSAURL:     a.notarization.ReportTSAURL(),
 		VerifyURL:  url + "/verify",
 		Logger:     logger.With("component", "report"),
 		Registerer: reg,
@@ -401,31 +386,6 @@ func openReports(f serveFlags, url string, a *app, keys *ledger.Keys, logger *sl
 		rs.Signer().CRLs = append(rs.Signer().CRLs, crl)
 	}
 	return rs, nil
-}
-
-// serveBuiltinTSA serves the in-process TSA to the report signer on a
-// loopback port of its own and returns its URL. The signer (pdfsign) posts
-// its query with a default HTTP client, so going through the public listener
-// would fail whenever that is HTTPS with a certificate the machine does not
-// trust (a self-signed one, say) or is bound to an address that does not
-// route back to this host.
-func (a *app) serveBuiltinTSA(logger *slog.Logger) (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("listening for the built-in TSA: %w", err)
-	}
-	a.tsaServer = &http.Server{
-		Handler:           web.NotaryHandler(nil, a.notarization.TSA, logger.With("component", "tsa-loopback"), nil),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-	}
-	go func() {
-		if err := a.tsaServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("built-in TSA loopback server stopped", "err", err)
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/timestamp", nil
 }
 
 func derOf(certs []*x509.Certificate) [][]byte {

@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -110,13 +111,16 @@ func ParseOffice(s string) (Office, error) {
 	return Office{}, fmt.Errorf("notary: %q is not URL=VKEY", s)
 }
 
-// TSA is an RFC 3161 time-stamping authority.
+// TSA is an RFC 3161 time-stamping authority, always reached over HTTP:
+// the built-in one too (served on loopback), so that its tokens go
+// through exactly the path and checks remote ones do, and the report
+// signer, which can only post to a URL, reaches it the same way.
 type TSA struct {
-	// URL receives POSTed application/timestamp-query requests. Ignored
-	// when Local is set.
+	// URL receives POSTed application/timestamp-query requests. Required.
 	URL string
-	// Local, when set, answers queries in process.
-	Local *notary.TSA
+	// Name, when set, shows on the status page instead of URL (the
+	// built-in TSA's loopback URL means nothing to a reader).
+	Name string
 	// Roots, when set, must anchor the token signer's chain.
 	Roots *x509.CertPool
 }
@@ -292,8 +296,8 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 		return nil, errors.New("notary: a pusher needs at least one notary or TSA")
 	}
 	for i, t := range cfg.TSAs {
-		if t.Local == nil && t.URL == "" {
-			return nil, fmt.Errorf("notary: TSA %d has neither URL nor Local", i)
+		if t.URL == "" {
+			return nil, fmt.Errorf("notary: TSA %d has no URL", i)
 		}
 		p.tsas = append(p.tsas, &tsaState{TSA: t})
 	}
@@ -805,7 +809,7 @@ func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 		}
 		backoff := p.min
 		for ctx.Err() == nil {
-			tok, err := p.timestamp(ctx, t, msg)
+			tok, err := notary.Timestamp(ctx, p.client, t.URL, msg, t.Roots)
 			if err == nil {
 				err = p.log.AddTimestamp(ctx, size, tok.DER)
 			}
@@ -833,46 +837,12 @@ func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 // storedTokenTime is the genTime of the first stored token signed by t
 // (chaining to its roots; any token when t has no roots), or zero.
 func (p *Pusher) storedTokenTime(t *tsaState, tokens [][]byte) time.Time {
-	roots := t.Roots
-	if roots == nil && t.Local != nil {
-		roots = t.Local.Roots()
-	}
 	for _, der := range tokens {
-		if tm, err := notary.TokenTime(der, roots); err == nil {
+		if tm, err := notary.TokenTime(der, t.Roots); err == nil {
 			return tm
 		}
 	}
 	return time.Time{}
-}
-
-func (p *Pusher) timestamp(ctx context.Context, t *tsaState, msg []byte) (notary.Token, error) {
-	if t.Local == nil {
-		return notary.Timestamp(ctx, p.client, t.URL, msg, t.Roots)
-	}
-	roots := t.Roots
-	if roots == nil {
-		roots = t.Local.Roots()
-	}
-	return notary.Timestamp(ctx, &http.Client{Transport: localTSATransport{t.Local}}, "http://local-tsa/timestamp", msg, roots)
-}
-
-// localTSATransport answers time-stamp queries in process, so that tokens
-// from the built-in TSA go through exactly the checks remote ones do.
-type localTSATransport struct{ tsa *notary.TSA }
-
-func (l localTSATransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	q, err := io.ReadAll(io.LimitReader(r.Body, notary.MaxTimestampQueryBytes+1))
-	r.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp, err := l.tsa.Respond(q)
-	status := http.StatusOK
-	if err != nil {
-		status, resp = http.StatusBadRequest, []byte(err.Error())
-	}
-	return &http.Response{StatusCode: status, Status: http.StatusText(status), Body: io.NopCloser(bytes.NewReader(resp)),
-		Header: http.Header{"Content-Type": {notary.TimestampReplyType}}, Request: r, ContentLength: int64(len(resp))}, nil
 }
 
 // OfficeStatus is what the pusher knows of one office.
@@ -916,11 +886,7 @@ func (p *Pusher) Status() Status {
 		s.Notaries = append(s.Notaries, OfficeStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms, Unacknowledged: n.unacked})
 	}
 	for _, t := range p.tsas {
-		u := t.URL
-		if t.Local != nil {
-			u = "built-in"
-		}
-		s.TSAs = append(s.TSAs, TSAStatus{URL: u, Size: t.size, Time: t.at, LastError: t.lastErr})
+		s.TSAs = append(s.TSAs, TSAStatus{URL: cmp.Or(t.Name, t.URL), Size: t.size, Time: t.at, LastError: t.lastErr})
 	}
 	return s
 }

@@ -111,6 +111,9 @@ func TestPusher(t *testing.T) {
 		t.Fatal(err)
 	}
 	tsaSrv := startServer(t, "127.0.0.1:0", notarytest.TSAHandler(tsa.Respond))
+	// A second authority, named as serve names its built-in one.
+	builtinSrv := startServer(t, "127.0.0.1:0", notarytest.TSAHandler(tsa.Respond))
+	builtin := TSA{URL: builtinSrv.url(), Name: "built-in", Roots: tsa.Roots()}
 
 	// Office A already cosigned size 5 (pushed by someone else): the
 	// pusher starts from old 0, gets 409 and resends from 5.
@@ -126,7 +129,7 @@ func TestPusher(t *testing.T) {
 			{Local: a, VKey: a.VerifierKey()},
 			{URL: srvB.url(), VKey: b.VerifierKey()},
 		},
-		TSAs:       []TSA{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
+		TSAs:       []TSA{builtin, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
 	})
@@ -153,6 +156,9 @@ func TestPusher(t *testing.T) {
 		waitFor(t, fmt.Sprintf("cosignatures and tokens on %d", s), cosigned(s, 2))
 	}
 	waitFor(t, "quorum", func() bool { return p.Status().Notarized == last })
+	if st := p.Status(); st.TSAs[0].URL != "built-in" || st.TSAs[1].URL != tsaSrv.url() {
+		t.Errorf("TSA status = %+v, want the first named built-in", st.TSAs)
+	}
 
 	// Every stored cosignature verifies with note, beside the log's key.
 	va, _ := fnote.NewVerifierForCosignatureV1(a.VerifierKey())
@@ -235,7 +241,7 @@ func TestPusher(t *testing.T) {
 	defer cancel2()
 	p2, err := NewPusher(PusherConfig{Log: lg,
 		Offices:    []Office{{Local: a, VKey: a.VerifierKey()}, {URL: srvB.url(), VKey: b.VerifierKey()}},
-		TSAs:       []TSA{{Local: tsa}, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
+		TSAs:       []TSA{builtin, {URL: tsaSrv.url(), Roots: tsa.Roots()}},
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
