@@ -84,3 +84,34 @@ func writeFileExcl(path string, b []byte) error {
 	}
 	return nil
 }
+
+// ParseLogKey parses a log's key as an office is given it (cunzheng notary
+// --log): a verifier key of the log, of any kind `cunzheng keys` prints,
+// whose key name is then the log's origin, as C2SP tlog-checkpoint
+// recommends, or ORIGIN=VKEY when they differ.
+func ParseLogKey(s string) (LogKey, error) {
+	origin, vkey := "", s
+	if i := strings.IndexByte(s, '='); i >= 0 && !strings.Contains(s[:i], "+") {
+		origin, vkey = s[:i], s[i+1:]
+	}
+	v, err := tlogfmt.NewVerifier(vkey)
+	if err != nil {
+		return LogKey{}, err
+	}
+	if origin == "" {
+		origin = v.Name()
+	}
+	return LogKey{Origin: origin, Verifier: v, VKey: vkey}, nil
+}
+
+// BuiltinName is the key name of the office built into the server of the
+// log with this origin (cunzheng serve without --notary): the origin made
+// a valid note key name (no spaces or '+').
+func BuiltinName(origin string) string {
+	return "notary.builtin." + strings.Map(func(r rune) rune {
+		if r == '+' || r == ' ' || r < 0x21 {
+			return '-'
+		}
+		return r
+	}, origin)
+}

@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cunzheng/cunzheng/ledger"
-	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/notary/client"
 	"github.com/cunzheng/cunzheng/web"
@@ -67,9 +66,9 @@ func runNotary(ctx context.Context, args []string) error {
 	}
 	var keys []notary.LogKey
 	for _, s := range logs {
-		k, err := parseLogFlag(s)
+		k, err := notary.ParseLogKey(s)
 		if err != nil {
-			return err
+			return fmt.Errorf("--log: %w", err)
 		}
 		keys = append(keys, k)
 	}
@@ -102,24 +101,6 @@ func runNotary(ctx context.Context, args []string) error {
 	cancel()
 	wg.Wait()
 	return err
-}
-
-// parseLogFlag parses a --log value: a verifier key of the log (any kind
-// `cunzheng keys` prints), whose key name is then the log's origin, as C2SP
-// tlog-checkpoint recommends, or ORIGIN=VKEY when they differ.
-func parseLogFlag(s string) (notary.LogKey, error) {
-	origin, vkey := "", s
-	if i := strings.IndexByte(s, '='); i >= 0 && !strings.Contains(s[:i], "+") {
-		origin, vkey = s[:i], s[i+1:]
-	}
-	v, err := tlogfmt.NewVerifier(vkey)
-	if err != nil {
-		return notary.LogKey{}, fmt.Errorf("--log: %w", err)
-	}
-	if origin == "" {
-		origin = v.Name()
-	}
-	return notary.LogKey{Origin: origin, Verifier: v, VKey: vkey}, nil
 }
 
 // openOffice opens the office's store in DIR/notary with its key and TSA
@@ -253,7 +234,7 @@ type notarization struct {
 	TSA    *notary.TSA    // built-in TSA, or nil
 	// NotaryKeys are the verifier keys of every office, for reports.
 	NotaryKeys []string
-	// floor is ledgerNotes.floor.
+	// floor is client.Ledger.Floor: see runWhileLeading.
 	floor atomic.Uint64
 	// TSAURLs are the configured authorities; empty means the built-in one.
 	TSAURLs []string
@@ -314,40 +295,6 @@ func (n *notarization) Close() error {
 	return nil
 }
 
-// ledgerNotes adapts *ledger.Log to client.Log. WaitCheckpoint returns the
-// newest checkpoint, which may skip some; NextCheckpoint lists the first one
-// after the cursor so that every published checkpoint is notarized.
-type ledgerNotes struct {
-	*ledger.Log
-	// floor, if set, is a size below which nothing need be sent: see
-	// notarization.runWhileLeading.
-	floor *atomic.Uint64
-}
-
-func (l ledgerNotes) NextCheckpoint(ctx context.Context, after uint64) (client.Published, error) {
-	if l.floor != nil {
-		after = max(after, l.floor.Load())
-	}
-	for {
-		cps, err := l.Checkpoints(ctx, after, 1)
-		if err != nil {
-			return client.Published{}, err
-		}
-		if len(cps) > 0 {
-			c, err := l.CheckpointAt(ctx, cps[0].Size)
-			if err != nil {
-				return client.Published{}, err
-			}
-			return client.Published{Size: c.Size, Note: c.Note, Cosignatures: c.Cosignatures, Timestamps: len(c.Timestamps), Tokens: c.Timestamps}, nil
-		}
-		if _, err := l.WaitCheckpoint(ctx, after); err != nil {
-			return client.Published{}, err
-		}
-	}
-}
-
-var _ client.Log = ledgerNotes{}
-
 // setupNotarization builds the pusher for serve from its flags. With no
 // --notary it opens the built-in office (DIR/notary, key DIR/keys/notary.key)
 // trusting the log's own Ed25519 key; with no --tsa it uses the built-in TSA
@@ -355,7 +302,7 @@ var _ client.Log = ledgerNotes{}
 // Closes the result after it returns.
 func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *ledger.Keys, f *notarizeFlags, logger *slog.Logger, reg prometheus.Registerer) (*notarization, error) {
 	n := &notarization{}
-	cfg := client.PusherConfig{Log: ledgerNotes{Log: l, floor: &n.floor}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
+	cfg := client.PusherConfig{Log: client.Ledger{Log: l, Floor: &n.floor}, Logger: logger.With("component", "notarize"), Registry: reg, MaxBackoff: f.maxBackoff}
 	for _, s := range f.notaries {
 		nt, err := client.ParseOffice(s)
 		if err != nil {
@@ -388,16 +335,17 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		if !roots.AppendCertsFromPEM(b) {
 			return nil, fmt.Errorf("%s holds no PEM certificate", f.tsaRoots)
 		}
+		n.TSARoots = pemCertificates(b)
 	}
 	for _, u := range f.tsas {
 		cfg.TSAs = append(cfg.TSAs, client.TSA{URL: u, Roots: roots})
 	}
 	if len(cfg.Offices) == 0 {
-		lk, err := parseLogFlag(keys.VerifierKeys()[0])
+		lk, err := notary.ParseLogKey(keys.VerifierKeys()[0])
 		if err != nil {
 			return nil, err
 		}
-		skey, err := notary.LoadOrCreateKey(notaryKeyFile(data), "notary.builtin."+sanitizeName(l.Origin()))
+		skey, err := notary.LoadOrCreateKey(notaryKeyFile(data), notary.BuiltinName(l.Origin()))
 		if err != nil {
 			return nil, err
 		}
@@ -425,14 +373,6 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		n.NotaryKeys = append(n.NotaryKeys, nt.VKey)
 	}
 	n.TSAURLs = f.tsas
-	if f.tsaRoots != "" {
-		b, err := os.ReadFile(f.tsaRoots)
-		if err != nil {
-			n.Close()
-			return nil, err
-		}
-		n.TSARoots = pemCertificates(b)
-	}
 	if n.TSA != nil {
 		n.TSARoots = append(n.TSARoots, pemCertificates(n.TSA.CACertPEM())...)
 	}
@@ -443,16 +383,6 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 	}
 	n.Pusher = p
 	return n, nil
-}
-
-// sanitizeName keeps a note key name valid (no spaces or '+').
-func sanitizeName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '+' || r == ' ' || r < 0x21 {
-			return '-'
-		}
-		return r
-	}, s)
 }
 
 // pemCertificates returns the DER bytes of every CERTIFICATE block.

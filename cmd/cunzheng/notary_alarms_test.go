@@ -29,7 +29,7 @@ func TestNotaryAlarmsAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	signer, _ := note.NewSigner(skey)
-	lk, err := parseLogFlag(vkey)
+	lk, err := notary.ParseLogKey(vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
