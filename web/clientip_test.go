@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -85,7 +83,7 @@ func TestForgedForwardedForKeepsRateLimit(t *testing.T) {
 	if err := proxies.Set("10.0.0.0/8"); err != nil {
 		t.Fatal(err)
 	}
-	h := New(Config{TrustedProxies: proxies, Mounts: []func(gin.IRouter){MountVerify(cfg)}})
+	h := New(Config{TrustedProxies: proxies, Mounts: []Mount{MountVerify(cfg)}})
 	pdf := corpusFile(t, "base.pdf").data
 	send := func(peer, xff string) int {
 		r := httptest.NewRequest(http.MethodPost, "/v1/verify", bytes.NewReader(pdf))

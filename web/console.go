@@ -84,7 +84,7 @@ type console struct {
 	issued   *prometheus.CounterVec
 }
 
-// MountConsole returns the mount for web.Config.Mounts that serves
+// MountConsole returns the mount of the console, which serves
 //
 //	GET  /console                          sign-in form, or the search form
 //	POST /console/login                    sign in (form: key, csrf)
@@ -93,28 +93,27 @@ type console struct {
 //	GET  /console/contracts/:id            a contract's timeline and downloads
 //	POST /console/contracts/:id/download   kind, reveal, confirm
 //	GET  /console/contracts/:id/documents/:sha256   an original document of the contract
-func MountConsole(cfg ConsoleConfig) func(gin.IRouter) {
-	return NewConsole(cfg).Mount
+//
+// con is also what TenantViewer asks who is signed in.
+func MountConsole(con *Console) Mount {
+	h := con.h
+	return func(r gin.IRouter) {
+		r.GET("/console", h.index)
+		r.POST("/console/login", h.login)
+		r.POST("/console/logout", h.logout)
+		r.POST("/console/search", h.search)
+		r.GET("/console/contracts/:id", h.contract)
+		r.POST("/console/contracts/:id/download", h.download)
+		r.GET("/console/contracts/:id/documents/:sha256", h.document)
+	}
 }
 
-// Console is the legal console: Mount serves it (see MountConsole) and
-// Principal tells other pages who is signed in.
+// Console is the legal console: MountConsole serves it and Principal tells
+// other pages who is signed in.
 type Console struct{ h *console }
 
 // NewConsole returns the console of cfg.
 func NewConsole(cfg ConsoleConfig) *Console { return &Console{newConsole(cfg)} }
-
-// Mount adds the console's routes to r.
-func (con *Console) Mount(r gin.IRouter) {
-	h := con.h
-	r.GET("/console", h.index)
-	r.POST("/console/login", h.login)
-	r.POST("/console/logout", h.logout)
-	r.POST("/console/search", h.search)
-	r.GET("/console/contracts/:id", h.contract)
-	r.POST("/console/contracts/:id/download", h.download)
-	r.GET("/console/contracts/:id/documents/:sha256", h.document)
-}
 
 // Principal returns the principal of the request's live console session.
 func (con *Console) Principal(c *gin.Context) (evidence.Principal, bool) {

@@ -111,7 +111,7 @@ func TestConsoleUnmaskedDownloads(t *testing.T) {
 	e := &consoleEnv{backend: newBackend(t)}
 	reg := prometheus.NewRegistry()
 	cfg := Config{Log: e.log, Logger: e.logger, Gatherer: reg}
-	cfg.Mounts = append(cfg.Mounts, MountConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Reports: rs, Logger: e.logger, Registerer: reg}))
+	cfg.Mounts = append(cfg.Mounts, MountConsole(NewConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Reports: rs, Logger: e.logger, Registerer: reg})))
 	e.h = New(cfg)
 	e.ingest(t, e.key, [3]string{f.Contract.ID, "劳动合同", "18501775544"})
 	waitCovered(t, e.log)

@@ -46,7 +46,7 @@ func newConsoleEnv(t testing.TB) *consoleEnv {
 	logger := e.logger
 	reg := prometheus.NewRegistry()
 	cfg := Config{Log: e.log, Logger: logger, Gatherer: reg}
-	cfg.Mounts = append(cfg.Mounts, MountConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Logger: logger, Registerer: reg, now: e.clock}))
+	cfg.Mounts = append(cfg.Mounts, MountConsole(NewConsole(ConsoleConfig{Evidence: e.svc, Log: e.log, Logger: logger, Registerer: reg, now: e.clock})))
 	e.h = New(cfg)
 	return e
 }

@@ -71,7 +71,7 @@ type eventHandlers struct {
 	logger *slog.Logger
 }
 
-// MountEvents adds the evidence API to r:
+// MountEvents returns the mount of the evidence API:
 //
 //	POST   /v1/events              ingest one event or {"events":[...]} (role ingest)
 //	GET    /v1/schema/events       the JSON Schema of the body (public)
@@ -81,29 +81,23 @@ type eventHandlers struct {
 //	DELETE /v1/subjects/:account   crypto-shred a data subject (role ingest)
 //	PUT    /v1/documents/:sha256   store a document encrypted (role ingest)
 //	GET    /v1/documents/:sha256   fetch a stored document (ingest or legal)
-func MountEvents(r gin.IRouter, svc *evidence.Service, logger *slog.Logger) {
+func MountEvents(svc *evidence.Service, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &eventHandlers{svc: svc, logger: logger}
 	ingest := RequireTenant(svc, logger, evidence.RoleIngest)
 	read := RequireTenant(svc, logger, evidence.RoleIngest, evidence.RoleLegal)
-	r.GET("/v1/schema/events", h.schema)
-	r.GET("/docs/events", h.schemaPage)
-	r.POST("/v1/events", ingest, h.ingest)
-	r.GET("/v1/contracts", read, h.search)
-	r.GET("/v1/contracts/:id", read, h.contract)
-	r.DELETE("/v1/subjects/:account", ingest, h.erase)
-	r.PUT("/v1/documents/:sha256", ingest, h.putDocument)
-	r.GET("/v1/documents/:sha256", read, h.getDocument)
-}
-
-// EventsMount returns MountEvents as a web.Config.Mounts entry, so that
-// cmd/cunzheng can wire the evidence API without importing gin:
-//
-//	cfg.Mounts = append(cfg.Mounts, web.EventsMount(svc, logger))
-func EventsMount(svc *evidence.Service, logger *slog.Logger) func(gin.IRouter) {
-	return func(r gin.IRouter) { MountEvents(r, svc, logger) }
+	return func(r gin.IRouter) {
+		r.GET("/v1/schema/events", h.schema)
+		r.GET("/docs/events", h.schemaPage)
+		r.POST("/v1/events", ingest, h.ingest)
+		r.GET("/v1/contracts", read, h.search)
+		r.GET("/v1/contracts/:id", read, h.contract)
+		r.DELETE("/v1/subjects/:account", ingest, h.erase)
+		r.PUT("/v1/documents/:sha256", ingest, h.putDocument)
+		r.GET("/v1/documents/:sha256", read, h.getDocument)
+	}
 }
 
 func (h *eventHandlers) fail(c *gin.Context, err error) {

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/gin-gonic/gin"
 
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
@@ -111,7 +110,7 @@ func newEventsEnv(t *testing.T) *eventsEnv {
 	e := &eventsEnv{backend: newBackend(t)}
 	logger := e.logger
 	cfg := Config{Log: e.log, Logger: logger}
-	cfg.Mounts = append(cfg.Mounts, EventsMount(e.svc, logger))
+	cfg.Mounts = append(cfg.Mounts, MountEvents(e.svc, logger))
 	srv := New(cfg)
 	e.srv = httptest.NewServer(srv)
 	t.Cleanup(e.srv.Close)
@@ -351,7 +350,7 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer svc.Close()
-	srv := httptest.NewServer(New(Config{Log: l, Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountEvents(r, svc, nil) }}}))
+	srv := httptest.NewServer(New(Config{Log: l, Mounts: []Mount{MountEvents(svc, nil)}}))
 	defer srv.Close()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	var n atomic.Int64

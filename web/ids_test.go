@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 )
@@ -109,7 +107,7 @@ func TestOddIDsInReports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountReports(r, svc, fakeAuth, nil) }}})
+	s := New(Config{Mounts: []Mount{MountReports(svc, fakeAuth, nil)}})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	for _, doc := range []string{"certificate.pdf", "evidence-report.pdf", "evidence-bundle.zip"} {

@@ -72,7 +72,7 @@ type keysView struct {
 //
 //	GET /keys      the keys page
 //	GET /v1/keys   the same as JSON
-func MountKeys(k PublishedKeys, logger *slog.Logger) func(gin.IRouter) {
+func MountKeys(k PublishedKeys, logger *slog.Logger) Mount {
 	v := keysView{Log: []publishedKey{}, Notaries: []publishedKey{}, TSA: []publishedCert{}, ReportSigning: []publishedCert{}}
 	for _, s := range k.Log {
 		v.Log = append(v.Log, describeKey(s))

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/gin-gonic/gin"
 )
 
 // TestKeysPage: /keys and /v1/keys publish every key and certificate with
@@ -36,7 +34,7 @@ func TestKeysPage(t *testing.T) {
 		TSA:           [][]byte{der},
 		ReportSigning: [][]byte{der},
 	}
-	h := New(Config{Mounts: []func(gin.IRouter){MountKeys(k, nil), MountVerify(VerifyConfig{})}})
+	h := New(Config{Mounts: []Mount{MountKeys(k, nil), MountVerify(VerifyConfig{})}})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/keys", nil))
 	var v keysView

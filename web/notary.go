@@ -29,7 +29,7 @@ type notaryHandlers struct {
 	logger *slog.Logger
 }
 
-// MountNotary mounts a notary office's routes on r:
+// MountNotary returns the mount of a notary office's routes:
 //
 //	POST /add-checkpoint             C2SP tlog-witness
 //	POST /timestamp                  RFC 3161 (when tsa is not nil)
@@ -46,33 +46,35 @@ type notaryHandlers struct {
 // be nil, leaving its routes out.
 //
 // Spec: https://c2sp.org/tlog-witness, https://www.rfc-editor.org/rfc/rfc3161
-func MountNotary(r gin.IRouter, o *notary.Office, tsa *notary.TSA, logger *slog.Logger) {
+func MountNotary(o *notary.Office, tsa *notary.TSA, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &notaryHandlers{office: o, tsa: tsa, logger: logger}
-	if o != nil {
-		r.POST("/add-checkpoint", h.addCheckpoint)
-		r.GET("/v1/fingerprints/:leaf_hash", h.fingerprint)
-		r.GET("/v1/alarms", h.alarms)
-		r.GET("/v1/logs", h.logs)
-		r.GET("/v1/logs/cosigned", h.cosigned)
-		r.GET("/v1/key", h.key)
-	}
-	if tsa != nil {
-		r.POST("/timestamp", h.timestamp)
-		r.GET("/v1/tsa/ca.pem", h.tsaCA)
+	return func(r gin.IRouter) {
+		if o != nil {
+			r.POST("/add-checkpoint", h.addCheckpoint)
+			r.GET("/v1/fingerprints/:leaf_hash", h.fingerprint)
+			r.GET("/v1/alarms", h.alarms)
+			r.GET("/v1/logs", h.logs)
+			r.GET("/v1/logs/cosigned", h.cosigned)
+			r.GET("/v1/key", h.key)
+		}
+		if tsa != nil {
+			r.POST("/timestamp", h.timestamp)
+			r.GET("/v1/tsa/ca.pem", h.tsaCA)
+		}
 	}
 }
 
 // NotaryHandler is the whole HTTP face of a standalone notary office
-// (cunzheng notary): its routes and its pages (MountOfficePages) at the root, /healthz, and the access log
-// and panic recovery of the main server.
-// A nil gatherer serves no /metrics.
+// (cunzheng notary): its routes and its pages (MountOfficePages) at the
+// root, /healthz, and the access log and panic recovery of the main
+// server. A nil gatherer serves no /metrics.
 func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gatherer prometheus.Gatherer) http.Handler {
-	mounts := []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r, o, tsa, logger) }}
+	mounts := []Mount{MountNotary(o, tsa, logger)}
 	if o != nil {
-		mounts = append(mounts, func(r gin.IRouter) { MountOfficePages(r, o, logger) })
+		mounts = append(mounts, MountOfficePages(o, logger))
 	}
 	return New(Config{Logger: logger, Gatherer: gatherer, Mounts: mounts})
 }
@@ -81,13 +83,14 @@ func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gathe
 // built-in office and TSA (each when not nil) under /notary — so the TSA's
 // root certificate is at /notary/v1/tsa/ca.pem for verifiers of its
 // tokens — and the /notaries page.
-func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, logger *slog.Logger) []func(gin.IRouter) {
-	var m []func(gin.IRouter)
+func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, logger *slog.Logger) []Mount {
+	var m []Mount
 	if office != nil || tsa != nil {
-		m = append(m, func(r gin.IRouter) { MountNotary(r.Group("/notary"), office, tsa, logger) })
+		mount := MountNotary(office, tsa, logger)
+		m = append(m, func(r gin.IRouter) { mount(r.Group("/notary")) })
 	}
 	if page.Log != nil {
-		m = append(m, func(r gin.IRouter) { MountNotariesPage(r, page, logger) })
+		m = append(m, MountNotariesPage(page, logger))
 	}
 	return m
 }
@@ -235,35 +238,37 @@ type notariesView struct {
 	AlarmsKnown bool
 }
 
-// MountNotariesPage mounts GET /notaries, the page that shows the latest
-// cosigned checkpoint, each notary office's last cosigned size and time,
-// the TSA time and the alarms of the built-in office.
-func MountNotariesPage(r gin.IRouter, p NotariesPage, logger *slog.Logger) {
+// MountNotariesPage returns the mount of GET /notaries, the page that shows
+// the latest cosigned checkpoint, each notary office's last cosigned size
+// and time, the TSA time and the alarms of the built-in office.
+func MountNotariesPage(p NotariesPage, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	site := defaultSite().withLogger(logger)
-	r.GET("/notaries", func(c *gin.Context) {
-		ctx := c.Request.Context()
-		cp, err := p.Log.Checkpoint(ctx)
-		if err != nil {
-			abortWithError(c, logger, err)
-			return
-		}
-		v := notariesView{Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Time: cp.Time,
-			Note: strings.TrimSpace(string(cp.CosignedNote())), Cosigs: len(cp.Cosignatures), Tokens: len(cp.Timestamps)}
-		if p.Pusher != nil {
-			st := p.Pusher.Status()
-			v.Status = &st
-		}
-		if p.Office != nil {
-			a, err := p.Office.AlarmEntries(ctx)
+	return func(r gin.IRouter) {
+		r.GET("/notaries", func(c *gin.Context) {
+			ctx := c.Request.Context()
+			cp, err := p.Log.Checkpoint(ctx)
 			if err != nil {
 				abortWithError(c, logger, err)
 				return
 			}
-			v.Alarms, v.AlarmsKnown = a, true
-		}
-		site.render(c, http.StatusOK, "notaries.html", "notaries", v)
-	})
+			v := notariesView{Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]), Time: cp.Time,
+				Note: strings.TrimSpace(string(cp.CosignedNote())), Cosigs: len(cp.Cosignatures), Tokens: len(cp.Timestamps)}
+			if p.Pusher != nil {
+				st := p.Pusher.Status()
+				v.Status = &st
+			}
+			if p.Office != nil {
+				a, err := p.Office.AlarmEntries(ctx)
+				if err != nil {
+					abortWithError(c, logger, err)
+					return
+				}
+				v.Alarms, v.AlarmsKnown = a, true
+			}
+			site.render(c, http.StatusOK, "notaries.html", "notaries", v)
+		})
+	}
 }

@@ -138,7 +138,7 @@ func TestNotaryHandlers(t *testing.T) {
 		handler http.Handler
 	}{
 		{"standalone at the root", "", NotaryHandler(o, tsa, nil, nil)},
-		{"built-in under /notary", "/notary", New(Config{Mounts: []func(gin.IRouter){func(r gin.IRouter) { MountNotary(r.Group("/notary"), o, tsa, nil) }}})},
+		{"built-in under /notary", "/notary", New(Config{Mounts: []Mount{func(r gin.IRouter) { MountNotary(o, tsa, nil)(r.Group("/notary")) }}})},
 	} {
 		t.Run(mount.name, func(t *testing.T) {
 			h, p := mount.handler, mount.prefix
@@ -259,9 +259,7 @@ func TestNotariesPage(t *testing.T) {
 	// A fork, so that the page has an alarm to show.
 	do(t, NotaryHandler(o, nil, nil, nil), "POST", "/add-checkpoint", "", lg.body(3, 3, lg.note(3, &tlog.Hash{7})))
 	cp := ledger.Checkpoint{Size: 3, Time: time.Now(), Note: msg, Cosignatures: [][]byte{resp.Body.Bytes()}}
-	s := New(Config{Mounts: []func(gin.IRouter){func(r gin.IRouter) {
-		MountNotariesPage(r, NotariesPage{Log: fixedCheckpoint{cp}, Office: o}, nil)
-	}}})
+	s := New(Config{Mounts: []Mount{MountNotariesPage(NotariesPage{Log: fixedCheckpoint{cp}, Office: o}, nil)}})
 	w := do(t, s, "GET", "/notaries", "", nil)
 	body := w.Body.String()
 	if w.Code != 200 {

@@ -51,7 +51,8 @@ type officeHandlers struct {
 	logger *slog.Logger
 }
 
-// MountOfficePages mounts the standalone office's pages and their JSON:
+// MountOfficePages returns the mount of the standalone office's pages and
+// their JSON:
 //
 //	GET /                        overview: logs followed, key, health
 //	GET /alarms                  every alarm with both signed notes
@@ -65,18 +66,20 @@ type officeHandlers struct {
 //	                             cosigned checkpoints as JSON, with next_after
 //
 // /v1/alarms is mounted by MountNotary.
-func MountOfficePages(r gin.IRouter, o *notary.Office, logger *slog.Logger) {
+func MountOfficePages(o *notary.Office, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &officeHandlers{office: o, logger: logger}
-	r.GET("/", h.home)
-	r.GET("/alarms", h.alarmsPage)
-	r.GET("/alarms/:seq/:file", h.alarmFile)
-	r.GET("/cosigned", h.cosignedPage)
-	r.GET("/cosigned/note", h.cosignedNote)
-	r.GET("/v1/office", h.overviewJSON)
-	r.GET("/v1/cosigned", h.cosignedJSON)
+	return func(r gin.IRouter) {
+		r.GET("/", h.home)
+		r.GET("/alarms", h.alarmsPage)
+		r.GET("/alarms/:seq/:file", h.alarmFile)
+		r.GET("/cosigned", h.cosignedPage)
+		r.GET("/cosigned/note", h.cosignedNote)
+		r.GET("/v1/office", h.overviewJSON)
+		r.GET("/v1/cosigned", h.cosignedJSON)
+	}
 }
 
 func (h *officeHandlers) fail(c *gin.Context, err error) { abortWithError(c, h.logger, err) }

@@ -17,8 +17,9 @@ type reportHandlers struct {
 	logger *slog.Logger
 }
 
-// MountReports adds the report downloads to r, each behind auth (the server
-// passes RequireTenant(evidenceService, logger, evidence.RoleLegal)):
+// MountReports returns the mount of the report downloads, each behind auth
+// (the server passes RequireTenant(evidenceService, logger,
+// evidence.RoleLegal)):
 //
 //	GET /v1/contracts/:id/certificate.pdf       signing certificate page
 //	GET /v1/contracts/:id/evidence-report.pdf   evidence report
@@ -27,14 +28,16 @@ type reportHandlers struct {
 // Personal data is masked unless ?reveal=true on a legal key. Another
 // tenant's contract is 404, the same as an absent one. Every document
 // served has first been recorded as report.issued (report.Service.Issue).
-func MountReports(r gin.IRouter, svc *report.Service, auth gin.HandlerFunc, logger *slog.Logger) {
+func MountReports(svc *report.Service, auth gin.HandlerFunc, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &reportHandlers{svc: svc, logger: logger}
-	r.GET("/v1/contracts/:id/certificate.pdf", auth, h.serve(report.KindCertificate, "application/pdf", "certificate.pdf"))
-	r.GET("/v1/contracts/:id/evidence-report.pdf", auth, h.serve(report.KindEvidence, "application/pdf", "evidence-report.pdf"))
-	r.GET("/v1/contracts/:id/evidence-bundle.zip", auth, h.serve(report.KindBundle, "application/zip", "evidence-bundle.zip"))
+	return func(r gin.IRouter) {
+		r.GET("/v1/contracts/:id/certificate.pdf", auth, h.serve(report.KindCertificate, "application/pdf", "certificate.pdf"))
+		r.GET("/v1/contracts/:id/evidence-report.pdf", auth, h.serve(report.KindEvidence, "application/pdf", "evidence-report.pdf"))
+		r.GET("/v1/contracts/:id/evidence-bundle.zip", auth, h.serve(report.KindBundle, "application/zip", "evidence-bundle.zip"))
+	}
 }
 
 func (h *reportHandlers) serve(kind, contentType, filename string) gin.HandlerFunc {

@@ -66,7 +66,7 @@ func TestReportRoutes(t *testing.T) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	MountReports(r, svc, fakeAuth, nil)
+	MountReports(svc, fakeAuth, nil)(r)
 	id := f.Contract.ID
 	get := func(path, key string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, path, nil)

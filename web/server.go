@@ -38,11 +38,16 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Mounts add further routes (evidence, notary, reports, verification),
 	// each given the root router.
-	Mounts []func(r gin.IRouter)
+	Mounts []Mount
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
 	// the client address the rate limits key on. The default trusts none.
 	TrustedProxies TrustedProxies
 }
+
+// Mount adds one part's routes to a router. Every part of the site is
+// served by a MountX function taking what the part needs and returning its
+// Mount, so that cmd/cunzheng wires the pages without importing gin.
+type Mount func(r gin.IRouter)
 
 // Server is the HTTP handler of cunzheng serve.
 type Server struct {

@@ -106,7 +106,7 @@ type verifyHandlers struct {
 //	POST /v1/verify/batch             JSON reports, up to 50 "file" fields
 //	GET  /v1/verify/lookup/{sha256}   the ledger record of a document hash
 //	GET  /verify/static/verify.css
-func MountVerify(cfg VerifyConfig) func(gin.IRouter) {
+func MountVerify(cfg VerifyConfig) Mount {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultVerifyMaxUpload
 	}

@@ -169,7 +169,7 @@ func ledgerVerifyServer(t *testing.T, l *testLedger, logger *slog.Logger) http.H
 		Reports: l, RatePerMinute: 10000, Logger: logger,
 		Viewer: func(c *gin.Context) (string, error) { return c.GetHeader("X-Test-Tenant"), nil },
 	}
-	return New(Config{Mounts: []func(gin.IRouter){MountVerify(cfg)}})
+	return New(Config{Mounts: []Mount{MountVerify(cfg)}})
 }
 
 // TestVerifyResultPagesRenderEveryResult renders the result page for every

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -28,7 +26,7 @@ func verifyServer(t *testing.T, cfg VerifyConfig) http.Handler {
 		t.Fatal(err)
 	}
 	cfg.Options.Roots = roots
-	return New(Config{Mounts: []func(gin.IRouter){MountVerify(cfg)}})
+	return New(Config{Mounts: []Mount{MountVerify(cfg)}})
 }
 
 type upload struct {

@@ -2,24 +2,21 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
 	"github.com/cunzheng/cunzheng/notary/client"
+	"github.com/cunzheng/cunzheng/web"
 )
 
 // clusterFlags are serve's cluster-mode flags. With --cluster-db and
@@ -107,11 +104,9 @@ func redactObjects(u string) string {
 	return u
 }
 
-// ledgerAppendMounts mounts POST /v1/log/leaves when --append-token-file is
-// given: the body is one leaf, the answer its receipt. Business events go
-// through /v1/events; this endpoint exists for load tests (bench, the
-// failover tests) and operators' tools, behind its own bearer token.
-func ledgerAppendMounts(c clusterFlags, l *ledger.Log, logger *slog.Logger) ([]func(gin.IRouter), error) {
+// ledgerAppendMounts mounts POST /v1/log/leaves (web.MountLogAppend) when
+// --append-token-file is given.
+func ledgerAppendMounts(c clusterFlags, l *ledger.Log, logger *slog.Logger) ([]web.Mount, error) {
 	if c.appendTokenFile == "" {
 		return nil, nil
 	}
@@ -123,38 +118,7 @@ func ledgerAppendMounts(c clusterFlags, l *ledger.Log, logger *slog.Logger) ([]f
 	if len(token) < 16 {
 		return nil, errors.New("the append token must be at least 16 characters")
 	}
-	h := func(ctx *gin.Context) {
-		got, ok := strings.CutPrefix(ctx.GetHeader("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			ctx.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "缺少或错误的令牌 / missing or wrong bearer token"})
-			return
-		}
-		leaf, err := io.ReadAll(io.LimitReader(ctx.Request.Body, ledger.MaxLeafSize+1))
-		if err != nil {
-			ctx.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "读取请求失败 / reading the body: " + err.Error()})
-			return
-		}
-		r, err := l.Append(ctx.Request.Context(), leaf)
-		if err != nil {
-			status := http.StatusInternalServerError
-			switch {
-			case errors.Is(err, ledger.ErrTooLarge):
-				status = http.StatusRequestEntityTooLarge
-			case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed), errors.Is(err, ledger.ErrStorage):
-				status = http.StatusServiceUnavailable
-				ctx.Header("Retry-After", "1")
-			case ctx.Request.Context().Err() != nil:
-				status = http.StatusServiceUnavailable
-			}
-			if status == http.StatusInternalServerError {
-				logger.Error("append failed", "err", err)
-			}
-			ctx.AbortWithStatusJSON(status, gin.H{"error": "暂时无法追加 / append failed: " + err.Error()})
-			return
-		}
-		ctx.JSON(http.StatusOK, gin.H{"index": r.Index, "tree_size": r.TreeSize, "duplicate": r.Duplicate, "leaf_hash": r.Hash.String()})
-	}
-	return []func(gin.IRouter){func(r gin.IRouter) { r.POST("/v1/log/leaves", h) }}, nil
+	return []web.Mount{web.MountLogAppend(l, token, logger)}, nil
 }
 
 // runWhileLeading runs the pusher while this process leads the log

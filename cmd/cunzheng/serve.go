@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/smx509"
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -187,7 +186,7 @@ type app struct {
 	log          *ledger.Log
 	evidence     *evidence.Service
 	notarization *notarization
-	mounts       []func(gin.IRouter)
+	mounts       []web.Mount
 	reports      *report.Service
 	data         string // the data directory
 }
@@ -292,14 +291,12 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	a.mounts = append(a.mounts, func(r gin.IRouter) {
-		web.MountReports(r, reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger)
-	})
-	a.mounts = append(a.mounts, func(r gin.IRouter) { web.MountEvents(r, a.evidence, logger) })
+	a.mounts = append(a.mounts, web.MountReports(reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger))
+	a.mounts = append(a.mounts, web.MountEvents(a.evidence, logger))
 	con := web.NewConsole(web.ConsoleConfig{
 		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"), Registerer: reg,
 	})
-	a.mounts = append(a.mounts, con.Mount)
+	a.mounts = append(a.mounts, web.MountConsole(con))
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
 	a.mounts = append(a.mounts, web.MountKeys(web.PublishedKeys{
