@@ -4,11 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
+	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/client"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +214,89 @@ func fetchReady(t *testing.T, u, key string, wait time.Duration) []byte {
 		if resp.StatusCode != 503 || time.Now().After(deadline) {
 			t.Fatalf("GET %s: %d %s", u, resp.StatusCode, body)
 		}
+	}
+}
+
+// TestKeyFlagsTakePrintedKeys is TestKeysEverywhere's table in process
+// (and in -short): the parser behind every flag that takes keys, given
+// every key line `cunzheng keys` and `cunzheng notary keys` print (made by
+// the same calls those commands make), takes each key of its kind, and
+// refuses the log's SM2 key as a notary's by kind, not as malformed.
+func TestKeyFlagsTakePrintedKeys(t *testing.T) {
+	dir := t.TempDir()
+	lk, err := ledger.LoadOrCreateKeys(filepath.Join(dir, "log", "keys"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logKeys := lk.VerifierKeys() // as cunzheng keys prints them
+	if len(logKeys) != 2 {
+		t.Fatalf("log keys %q", logKeys)
+	}
+	ed, sm := logKeys[0], logKeys[1]
+	origin := ed[:strings.IndexByte(ed, '+')]
+	skey, err := notary.LoadOrCreateKey(notaryKeyFile(filepath.Join(dir, "office")), notary.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nk, err := notary.VerifierKey(skey) // as cunzheng notary keys prints it
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]string{"log ed25519": ed, "log sm2": sm, "notary": nk}
+
+	keyFile := func(k string) string {
+		f := filepath.Join(t.TempDir(), "keys.txt")
+		if err := os.WriteFile(f, []byte("# pinned\n"+k+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	parsers := []struct {
+		flag  string
+		parse func(key string) error
+		// takes lists the printed keys the flag takes; the others must be
+		// refused as ErrKeyRole (the wrong kind of key for the flag).
+		takes []string
+	}{
+		{"notary --log VKEY", func(k string) error { _, err := notary.ParseLogKey(k); return err },
+			[]string{"log ed25519", "log sm2", "notary"}},
+		{"notary --log ORIGIN=VKEY", func(k string) error {
+			l, err := notary.ParseLogKey(origin + "=" + k)
+			if err == nil && l.Origin != origin {
+				return fmt.Errorf("origin %q", l.Origin)
+			}
+			return err
+		}, []string{"log ed25519", "log sm2", "notary"}},
+		{"serve --notary URL=VKEY", func(k string) error { _, err := client.ParseOffice("http://127.0.0.1:9/=" + k); return err },
+			[]string{"log ed25519", "notary"}},
+		{"serve --notary-fetch URL=VKEY", func(k string) error { _, err := client.ParseOffice("https://n.example/w?a=b=" + k); return err },
+			[]string{"log ed25519", "notary"}},
+		{"verify pdf --ledger-keys FILE", func(k string) error { _, err := readVerifierKeys(keyFile(k)); return err },
+			[]string{"log ed25519", "log sm2", "notary"}},
+		{"verify bundle --log-key", func(k string) error { _, _, err := parseBundleKeys([]string{k}, nil); return err },
+			[]string{"log ed25519", "log sm2", "notary"}},
+		{"verify bundle --notary-key", func(k string) error { _, _, err := parseBundleKeys(nil, []string{k}); return err },
+			[]string{"log ed25519", "notary"}},
+	}
+	for _, p := range parsers {
+		for kind, key := range printed {
+			t.Run(p.flag+"/"+kind, func(t *testing.T) {
+				err := p.parse(key)
+				if slices.Contains(p.takes, kind) {
+					if err != nil {
+						t.Fatalf("refused %s: %v", key, err)
+					}
+					return
+				}
+				if !errors.Is(err, tlogfmt.ErrKeyRole) {
+					t.Fatalf("%s: err = %v, want the wrong kind of key (%v)", key, err, tlogfmt.ErrKeyRole)
+				}
+			})
+		}
+		t.Run(p.flag+"/malformed", func(t *testing.T) {
+			if err := p.parse("x+1+AA"); !errors.Is(err, tlogfmt.ErrMalformedKey) {
+				t.Fatalf("err = %v, want %v", err, tlogfmt.ErrMalformedKey)
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"golang.org/x/mod/sumdb/note"
 	"io"
 	"os"
 	"strings"
@@ -67,19 +68,9 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 	opts := verify.BundleOptions{
 		Step: func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
 	}
-	for _, k := range logKeys {
-		v, err := tlogfmt.NewVerifier(k)
-		if err != nil {
-			return fmt.Errorf("--log-key: %w", err)
-		}
-		opts.LogKeys = append(opts.LogKeys, v)
-	}
-	for _, k := range notaryKeys {
-		v, err := tlogfmt.NewCosignatureVerifier(k)
-		if err != nil {
-			return fmt.Errorf("--notary-key: %w", err)
-		}
-		opts.NotaryKeys = append(opts.NotaryKeys, v)
+	var err error
+	if opts.LogKeys, opts.NotaryKeys, err = parseBundleKeys(logKeys, notaryKeys); err != nil {
+		return err
 	}
 	if *tsaRoots != "" {
 		pem, err := os.ReadFile(*tsaRoots)
@@ -118,4 +109,25 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "PASS  evidence bundle %s is self-consistent; keys were NOT pinned (use --log-key and --notary-key)\n", res.Manifest.ReportNumber)
 	}
 	return nil
+}
+
+// parseBundleKeys parses verify bundle's --log-key values (the log's keys
+// as cunzheng keys prints them) and --notary-key values (cosignature keys
+// as cunzheng notary keys prints them).
+func parseBundleKeys(logKeys, notaryKeys []string) (logs, notaries []note.Verifier, err error) {
+	for _, k := range logKeys {
+		v, err := tlogfmt.NewVerifier(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--log-key: %w", err)
+		}
+		logs = append(logs, v)
+	}
+	for _, k := range notaryKeys {
+		v, err := tlogfmt.NewCosignatureVerifier(k)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--notary-key: %w", err)
+		}
+		notaries = append(notaries, v)
+	}
+	return logs, notaries, nil
 }
