@@ -4,27 +4,19 @@ import (
 	"crypto/sha256"
 	"testing"
 
-	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary/notarytest"
 )
 
 // testLog is notarytest's in-memory log, with the office's key of it.
-type testLog struct {
-	*notarytest.Log
-	t testing.TB
-}
+type testLog struct{ *notarytest.Log }
 
 func newTestLog(t testing.TB, origin string) *testLog {
-	return &testLog{notarytest.NewLog(t, origin), t}
+	return &testLog{notarytest.NewLog(t, origin)}
 }
 
 // logKey is the key an office trusts the log by.
 func (l *testLog) logKey() LogKey {
-	v, err := tlogfmt.NewVerifier(l.VKey)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return LogKey{Origin: v.Name(), Verifier: v}
+	return LogKey{Origin: l.Origin, Verifier: l.Verifier()}
 }
 
 func sha(b []byte) []byte { h := sha256.Sum256(b); return h[:] }

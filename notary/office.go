@@ -461,17 +461,24 @@ type cosignedState struct {
 
 func (o *Office) loadState(id [8]byte) (cosignedState, error) {
 	var st cosignedState
-	b, err := o.get(stateKey(id))
+	err := o.getJSON(stateKey(id), "state", &st)
+	return st, err
+}
+
+// getJSON decodes the JSON value at key, what it holds, into v; an absent
+// key leaves v as it is.
+func (o *Office) getJSON(key []byte, what string, v any) error {
+	b, err := o.get(key)
 	if errors.Is(err, ErrNotFound) {
-		return st, nil
+		return nil
 	}
 	if err != nil {
-		return st, err
+		return err
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("notary: decoding state: %w", err)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("notary: decoding %s: %w", what, err)
 	}
-	return st, nil
+	return nil
 }
 
 // get returns a copy of the value at key, or ErrNotFound.

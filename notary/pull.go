@@ -83,17 +83,8 @@ type pullState struct {
 
 func (o *Office) loadPull(id [8]byte) (pullState, error) {
 	var ps pullState
-	b, err := o.get(pullKey(id))
-	if errors.Is(err, ErrNotFound) {
-		return ps, nil
-	}
-	if err != nil {
-		return ps, err
-	}
-	if err := json.Unmarshal(b, &ps); err != nil {
-		return ps, fmt.Errorf("notary: decoding pull state: %w", err)
-	}
-	return ps, nil
+	err := o.getJSON(pullKey(id), "pull state", &ps)
+	return ps, err
 }
 
 // Pull polls a log's checkpoint and tiles until ctx ends, keeping a copy of

@@ -12,13 +12,10 @@ import (
 )
 
 // testLog is notarytest's in-memory log as the pusher sees it.
-type testLog struct {
-	*notarytest.Log
-	t testing.TB
-}
+type testLog struct{ *notarytest.Log }
 
 func newTestLog(t testing.TB, origin string) *testLog {
-	return &testLog{notarytest.NewLog(t, origin), t}
+	return &testLog{notarytest.NewLog(t, origin)}
 }
 
 var _ Log = (*testLog)(nil)
@@ -30,11 +27,7 @@ func (l *testLog) NextCheckpoint(ctx context.Context, after uint64) (Published, 
 
 // logKey is the key an office trusts the log by.
 func (l *testLog) logKey() notary.LogKey {
-	v, err := tlogfmt.NewVerifier(l.VKey)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	return notary.LogKey{Origin: v.Name(), Verifier: v}
+	return notary.LogKey{Origin: l.Origin, Verifier: l.Verifier()}
 }
 
 // newTestOffice opens an office in dir trusting logs, with a new key.

@@ -56,6 +56,15 @@ type Log struct {
 	Listed bool
 }
 
+// Verifier is the verifier of the log's Ed25519 key.
+func (l *Log) Verifier() note.Verifier {
+	v, err := note.NewVerifier(l.VKey)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return v
+}
+
 // NewLog returns an empty log whose checkpoints carry origin; t fails
 // the test on any error.
 func NewLog(t testing.TB, origin string) *Log {
