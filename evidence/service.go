@@ -24,7 +24,7 @@ import (
 )
 
 // Log is the append-only ledger as evidence needs it. *ledger.Log satisfies
-// it through LedgerLog; tests use evidencetest.Log.
+// it through evidence/ledgerlog.New; tests use evidencetest.Log.
 type Log interface {
 	// AppendAll appends leaves atomically (all or none) and returns one
 	// receipt per leaf, in order, once they are durable and integrated.
