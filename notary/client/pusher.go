@@ -62,7 +62,7 @@ type Published struct {
 	Tokens [][]byte
 }
 
-// Submitter is an in-process notary office (an *Office satisfies it), for
+// Submitter is an in-process notary office (a *notary.Office satisfies it), for
 // the built-in office of an embedded deployment.
 type Submitter interface {
 	AddCheckpoint(ctx context.Context, body []byte) ([]byte, error)
@@ -70,7 +70,8 @@ type Submitter interface {
 
 var _ Submitter = (*notary.Office)(nil)
 
-// Office is a notary office the Pusher sends checkpoints to.
+// Office is a notary office as the log sees it: where the Pusher sends
+// checkpoints (or fetches cosignatures from) and the key it checks them by.
 type Office struct {
 	// URL is the office's tlog-witness submission prefix: requests go to
 	// URL + "/add-checkpoint". Ignored when Local is set.
