@@ -4,7 +4,6 @@ import (
 	"github.com/cunzheng/cunzheng/notary/notarytest"
 
 	"bytes"
-	"context"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -12,9 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 )
 
 func TestTSAWithOpenSSL(t *testing.T) {
@@ -47,22 +44,6 @@ func TestTSAWithOpenSSL(t *testing.T) {
 	must(os.WriteFile(filepath.Join(dir, "other"), []byte("something else"), 0o644))
 	must(os.WriteFile(filepath.Join(dir, "ca.pem"), tsa.CACertPEM(), 0o644))
 
-	t.Run("client token verifies with openssl", func(t *testing.T) {
-		tok, err := Timestamp(context.Background(), nil, srv.URL, data, tsa.Roots())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(tok.Time); d < -2*time.Second || d > time.Minute {
-			t.Errorf("token time %v", tok.Time)
-		}
-		must(os.WriteFile(filepath.Join(dir, "tok.der"), tok.DER, 0o644))
-		if out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-verify", "-token_in", "-in", "tok.der", "-data", "data", "-CAfile", "ca.pem"); err != nil {
-			t.Fatalf("openssl ts -verify: %v\n%s", err, out)
-		}
-		if out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-verify", "-token_in", "-in", "tok.der", "-data", "other", "-CAfile", "ca.pem"); err == nil {
-			t.Fatalf("openssl accepted the token for other data:\n%s", out)
-		}
-	})
 	t.Run("openssl query, openssl verify", func(t *testing.T) {
 		out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-query", "-data", "data", "-sha256", "-cert", "-out", "q.tsq")
 		if err != nil {
@@ -111,29 +92,4 @@ func TestTSAWithOpenSSL(t *testing.T) {
 			}
 		}
 	})
-	t.Run("client refuses a foreign root", func(t *testing.T) {
-		other, err := LoadOrCreateTSA(filepath.Join(dir, "other-keys"), "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Timestamp(context.Background(), nil, srv.URL, data, other.Roots())
-		if err == nil || !strings.Contains(err.Error(), "signer") {
-			t.Fatalf("token under a foreign root: err = %v, want a signer chain error", err)
-		}
-	})
-}
-
-// TestTimestampClientAgainstOpenSSLTSA runs the client against an
-// independent TSA: `openssl ts -reply` with its own CA made by openssl.
-func TestTimestampClientAgainstOpenSSLTSA(t *testing.T) {
-	notarytest.NeedOpenSSL(t)
-	srv, roots := notarytest.OpenSSLTSA(t)
-	data := []byte("a checkpoint note\n")
-	tok, err := Timestamp(context.Background(), nil, srv.URL, data, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tok.DER) == 0 || tok.Time.IsZero() {
-		t.Fatalf("token = %+v", tok)
-	}
 }

@@ -6,7 +6,8 @@
 //     (retrying with backoff, resending from the size a 409 names), verifies
 //     and stores the cosignatures, decides with a tlog-policy quorum when a
 //     checkpoint counts as notarized, and stores RFC 3161 tokens from each
-//     TSA (notary.Timestamp is the request).
+//     TSA (Timestamp is the RFC 3161 request, TokenTime reads a stored
+//     token).
 //   - An office that pulls the log itself (cunzheng notary --pull) is not
 //     pushed to: the pusher fetches the cosignatures it made.
 //

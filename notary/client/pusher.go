@@ -810,7 +810,7 @@ func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 		}
 		backoff := p.min
 		for ctx.Err() == nil {
-			tok, err := notary.Timestamp(ctx, p.client, t.URL, msg, t.Roots)
+			tok, err := Timestamp(ctx, p.client, t.URL, msg, t.Roots)
 			if err == nil {
 				err = p.log.AddTimestamp(ctx, size, tok.DER)
 			}
@@ -839,7 +839,7 @@ func (p *Pusher) runTSA(ctx context.Context, t *tsaState) {
 // (chaining to its roots; any token when t has no roots), or zero.
 func (p *Pusher) storedTokenTime(t *tsaState, tokens [][]byte) time.Time {
 	for _, der := range tokens {
-		if tm, err := notary.TokenTime(der, t.Roots); err == nil {
+		if tm, err := TokenTime(der, t.Roots); err == nil {
 			return tm
 		}
 	}
