@@ -134,6 +134,10 @@ const (
 	// retries to an office or TSA that failed.
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 10 * time.Second
+	// DefaultFetchInterval is how often an office that pulls the log is
+	// asked for its cosignatures: as often as such an office polls the
+	// log by default (notary.DefaultPullInterval).
+	DefaultFetchInterval = time.Second
 	// DefaultBackfill is PusherConfig.Backfill's default.
 	DefaultBackfill = 1 << 20
 	// pendingLimit bounds the checkpoints kept in memory for the quorum.
@@ -165,7 +169,7 @@ type PusherConfig struct {
 	// holds. The default is DefaultAlarmInterval.
 	AlarmInterval time.Duration
 	// FetchInterval is how often offices with Fetch set are polled. The
-	// default is notary.DefaultPullInterval.
+	// default is DefaultFetchInterval.
 	FetchInterval time.Duration
 	// Logger receives operational messages. The default discards them.
 	Logger *slog.Logger
@@ -251,7 +255,7 @@ func NewPusher(cfg PusherConfig) (*Pusher, error) {
 	}
 	p.fetchInt = cfg.FetchInterval
 	if p.fetchInt <= 0 {
-		p.fetchInt = notary.DefaultPullInterval
+		p.fetchInt = DefaultFetchInterval
 	}
 	if p.max < p.min {
 		p.max = max(DefaultMaxBackoff, p.min)
