@@ -352,6 +352,14 @@ func TestBuiltinNotarization(t *testing.T) {
 	if n.Office == nil || n.TSA == nil {
 		t.Fatal("no built-in office or TSA")
 	}
+	// One path to the built-in TSA: the report signer and the pusher both
+	// post to its loopback server.
+	if u := n.ReportTSAURL(); !strings.HasPrefix(u, "http://127.0.0.1:") || u != n.builtinTSAURL {
+		t.Errorf("report signer's TSA %q, built-in TSA served at %q", u, n.builtinTSAURL)
+	}
+	if st := n.Pusher.Status(); len(st.TSAs) != 1 || st.TSAs[0].URL != "built-in" {
+		t.Errorf("pusher's TSAs %+v, want the built-in one", st.TSAs)
+	}
 	for _, f := range []string{notaryKeyFile(data), filepath.Join(notaryTSADir(data), "tsa.key")} {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v %v", f, fi.Mode(), err)
