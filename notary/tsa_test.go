@@ -34,15 +34,7 @@ func TestTSAWithOpenSSL(t *testing.T) {
 	defer srv.Close()
 
 	data := []byte("cunzheng.example/log\n42\nAAAA\n\n— cunzheng.example/log abc\n")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.WriteFile(filepath.Join(dir, "data"), data, 0o644))
-	must(os.WriteFile(filepath.Join(dir, "other"), []byte("something else"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "ca.pem"), tsa.CACertPEM(), 0o644))
+	notarytest.WriteFiles(t, dir, map[string][]byte{"data": data, "ca.pem": tsa.CACertPEM()})
 
 	t.Run("openssl query, openssl verify", func(t *testing.T) {
 		out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-query", "-data", "data", "-sha256", "-cert", "-out", "q.tsq")
@@ -59,7 +51,7 @@ func TestTSAWithOpenSSL(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); ct != TimestampReplyType {
 			t.Errorf("content type %q", ct)
 		}
-		must(os.WriteFile(filepath.Join(dir, "tok.tsr"), body, 0o644))
+		notarytest.WriteFiles(t, dir, map[string][]byte{"tok.tsr": body})
 		if out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-verify", "-in", "tok.tsr", "-data", "data", "-CAfile", "ca.pem"); err != nil {
 			t.Fatalf("openssl ts -verify: %v\n%s", err, out)
 		}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,15 +26,7 @@ func TestTimestampFromBuiltinTSA(t *testing.T) {
 	defer srv.Close()
 
 	data := []byte("cunzheng.example/log\n42\nAAAA\n\n— cunzheng.example/log abc\n")
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.WriteFile(filepath.Join(dir, "data"), data, 0o644))
-	must(os.WriteFile(filepath.Join(dir, "other"), []byte("something else"), 0o644))
-	must(os.WriteFile(filepath.Join(dir, "ca.pem"), tsa.CACertPEM(), 0o644))
+	notarytest.WriteFiles(t, dir, map[string][]byte{"data": data, "other": []byte("something else"), "ca.pem": tsa.CACertPEM()})
 
 	t.Run("client token verifies with openssl", func(t *testing.T) {
 		tok, err := Timestamp(context.Background(), nil, srv.URL, data, tsa.Roots())
@@ -45,7 +36,7 @@ func TestTimestampFromBuiltinTSA(t *testing.T) {
 		if d := time.Since(tok.Time); d < -2*time.Second || d > time.Minute {
 			t.Errorf("token time %v", tok.Time)
 		}
-		must(os.WriteFile(filepath.Join(dir, "tok.der"), tok.DER, 0o644))
+		notarytest.WriteFiles(t, dir, map[string][]byte{"tok.der": tok.DER})
 		if out, err := notarytest.RunCmd(t, dir, "openssl", "ts", "-verify", "-token_in", "-in", "tok.der", "-data", "data", "-CAfile", "ca.pem"); err != nil {
 			t.Fatalf("openssl ts -verify: %v\n%s", err, out)
 		}

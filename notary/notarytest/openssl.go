@@ -146,3 +146,14 @@ func OpenSSLCAFile(t *testing.T, srv *httptest.Server) string {
 	}
 	return f.(string)
 }
+
+// WriteFiles writes each named file into dir, for the openssl commands
+// of a test.
+func WriteFiles(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
