@@ -1,6 +1,7 @@
 package notary
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -104,14 +105,25 @@ func ParseLogKey(s string) (LogKey, error) {
 	return LogKey{Origin: origin, Verifier: v, VKey: vkey}, nil
 }
 
-// BuiltinName is the key name of the office built into the server of the
-// log with this origin (cunzheng serve without --notary): the origin made
-// a valid note key name (no spaces or '+').
-func BuiltinName(origin string) string {
-	return "notary.builtin." + strings.Map(func(r rune) rune {
+// OpenBuiltin opens the office built into a log's server (cunzheng serve
+// without --notary): its store in cfg.Dir, its key at keyFile (made on
+// first use, named "notary.builtin." and the log's origin made a valid key
+// name), trusting the log's key logVKey, a line of cunzheng keys. cfg.Key
+// and cfg.Logs are set here.
+func OpenBuiltin(ctx context.Context, cfg Config, keyFile, origin, logVKey string) (*Office, error) {
+	lk, err := ParseLogKey(logVKey)
+	if err != nil {
+		return nil, fmt.Errorf("notary: the log's key: %w", err)
+	}
+	name := "notary.builtin." + strings.Map(func(r rune) rune {
 		if r == '+' || r == ' ' || r < 0x21 {
 			return '-'
 		}
 		return r
 	}, origin)
+	if cfg.Key, err = LoadOrCreateKey(keyFile, name); err != nil {
+		return nil, err
+	}
+	cfg.Logs = []LogKey{lk}
+	return Open(ctx, cfg)
 }

@@ -341,16 +341,9 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		cfg.TSAs = append(cfg.TSAs, client.TSA{URL: u, Roots: roots})
 	}
 	if len(cfg.Offices) == 0 {
-		lk, err := notary.ParseLogKey(keys.VerifierKeys()[0])
-		if err != nil {
-			return nil, err
-		}
-		skey, err := notary.LoadOrCreateKey(notaryKeyFile(data), notary.BuiltinName(l.Origin()))
-		if err != nil {
-			return nil, err
-		}
-		n.Office, err = notary.Open(ctx, notary.Config{Dir: notaryStoreDir(data), Key: skey, Logs: []notary.LogKey{lk},
-			Logger: logger.With("component", "notary"), Registry: reg})
+		var err error
+		n.Office, err = notary.OpenBuiltin(ctx, notary.Config{Dir: notaryStoreDir(data), Logger: logger.With("component", "notary"), Registry: reg},
+			notaryKeyFile(data), l.Origin(), keys.VerifierKeys()[0])
 		if err != nil {
 			return nil, err
 		}
