@@ -58,7 +58,7 @@ func (s *Service) PutDocument(p Principal, sha256Hex string, body []byte) (bool,
 	if err != nil {
 		return false, err
 	}
-	k := key("d", ts.ID, sha256Hex)
+	k := documentKey(ts.ID, sha256Hex)
 	if _, found, err := s.store.get(context.Background(), k); err != nil {
 		return false, fmt.Errorf("evidence: reading store: %w", err)
 	} else if found {
@@ -111,7 +111,7 @@ func (s *Service) Document(p Principal, sha256Hex string) ([]byte, error) {
 		return nil, err
 	}
 	var d storedDocument
-	found, err := s.get(key("d", ts.ID, sha256Hex), &d)
+	found, err := s.get(documentKey(ts.ID, sha256Hex), &d)
 	if err != nil {
 		return nil, err
 	}

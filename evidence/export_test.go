@@ -26,7 +26,7 @@ func (s *Service) WrappedSubjectKey(tenantID, account string) []byte {
 	if err != nil {
 		return nil
 	}
-	b, found, err := s.store.get(context.Background(), key("k", ts.ID, ts.ref("subject", account)))
+	b, found, err := s.store.get(context.Background(), subjectKeyKey(ts.ID, ts.ref("subject", account)))
 	if err != nil || !found {
 		return nil
 	}
@@ -69,8 +69,8 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 	// document entries with the contract number, as before they were
 	// sealed; and the store not yet migrated.
 	ids := map[string]string{}
-	err = s.scanPrefix(key("c", ts.ID, ""), func(k, val []byte) (bool, error) {
-		ref := string(k[len(key("c", ts.ID, "")):])
+	err = s.scanPrefix(contractsPrefix(ts.ID), func(k, val []byte) (bool, error) {
+		ref := string(k[len(contractsPrefix(ts.ID)):])
 		var cr contractRecord
 		if err := openContractRecord(ts, ref, val, &cr); err != nil {
 			return false, err
@@ -82,7 +82,7 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 		}
 		b.set(bytes.Clone(k), j)
 		if cr.Name != "" {
-			nk := append(key("n", ts.ID, strings.ToLower(cr.Name)), append([]byte{0}, ref...)...)
+			nk := legacyNameKey(ts.ID, strings.ToLower(cr.Name), ref)
 			b.set(nk, []byte(timeHex(cr.First)))
 		}
 		rewritten++
@@ -91,9 +91,9 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 	if err != nil {
 		return 0, err
 	}
-	b.deleteRange(key("N", ts.ID, ""), prefixEnd(key("N", ts.ID, "")))
+	b.deleteRange(nameIndexPrefix(ts.ID), prefixEnd(nameIndexPrefix(ts.ID)))
 	b.delete(migrationKey)
-	err = s.scanPrefix([]byte("h/"), func(k, val []byte) (bool, error) {
+	err = s.scanPrefix(docIndex[0], func(k, val []byte) (bool, error) {
 		parts := strings.Split(string(k), "/")
 		if len(parts) != 5 || parts[2] != ts.ID {
 			return true, nil
@@ -117,7 +117,7 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 	}
 	// Sealed records move back from S/<index>/<leaf hash> to the key they
 	// had then, s/<leaf hash>.
-	err = s.scanPrefix([]byte("S/"), func(k, val []byte) (bool, error) {
+	err = s.scanPrefix(sealedKeys[0], func(k, val []byte) (bool, error) {
 		var sr sealedRecord
 		if err := sr.UnmarshalBinary(val); err != nil || sr.Tenant != ts.ID {
 			return err == nil, err
@@ -131,7 +131,7 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 			return false, err
 		}
 		b.delete(bytes.Clone(k))
-		k = key("s", parts[2])
+		k = legacySealedKey(parts[2])
 		v1 := func(blob, key []byte, alg byte, part string) ([]byte, error) {
 			pt, err := open(alg, key, blob, sealAD(ts.ID, lh, part))
 			if err != nil {

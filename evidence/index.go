@@ -90,7 +90,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		refs := map[string]bool{}
 		for _, it := range work {
 			if shared {
-				lockKeys = append(lockKeys, key("i", tenant, it.id))
+				lockKeys = append(lockKeys, claimKey(tenant, it.id))
 			}
 			if it.c.Subject != "" && !unerased(it) {
 				// To see an erasure committed since the claim was written
@@ -112,7 +112,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			c := it.c
 			if shared {
 				var stored claim
-				if v, ok := locked[string(key("i", tenant, it.id))]; ok {
+				if v, ok := locked[string(claimKey(tenant, it.id))]; ok {
 					if err := decodeValue([]byte("i"), v, &stored); err != nil {
 						return err
 					}
@@ -132,22 +132,22 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			// stored claim: a retried id needs the receipt and the digest.
 			done := *c
 			done.Docs, done.ContractID, done.Name, done.Pos, done.Sealed = nil, "", "", 0, nil
-			if err := setValue(b, key("i", tenant, it.id), &done); err != nil {
+			if err := setValue(b, claimKey(tenant, it.id), &done); err != nil {
 				return err
 			}
-			b.delete(key("p", tenant, it.id))
+			b.delete(pendingKey(tenant, it.id))
 			entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
 			if c.Contract == "" {
 				// Identity checks and registrations belong to a person, not a
 				// contract; reports find them through the contract's subjects.
 				if c.Subject != "" && c.Kind != KindDataErased {
-					if err := setValue(b, key("u", tenant, c.Subject, indexHex(c.Index)), (*storedEntry)(&entry)); err != nil {
+					if err := setValue(b, subjectEventKey(tenant, c.Subject, c.Index), (*storedEntry)(&entry)); err != nil {
 						return err
 					}
 				}
 				continue
 			}
-			if err := setValue(b, key("e", tenant, c.Contract, indexHex(c.Index)), (*storedEntry)(&entry)); err != nil {
+			if err := setValue(b, contractEventKey(tenant, c.Contract, c.Index), (*storedEntry)(&entry)); err != nil {
 				return err
 			}
 			cr, ok := contracts[c.Contract]
@@ -169,7 +169,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 				} else {
 					created[c.Contract] = true
 					cr = &contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
-					b.set(key("t", tenant, timeHex(c.Time), c.Contract), []byte{})
+					b.set(dateIndexKey(tenant, c.Time, c.Contract), []byte{})
 				}
 				contracts[c.Contract] = cr
 			}
@@ -177,8 +177,8 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			// of its lifecycle: status and activity times stay the platform's.
 			lifecycle := c.Kind != KindReportIssued
 			if lifecycle && c.Time.Before(cr.First) {
-				b.delete(key("t", tenant, timeHex(cr.First), c.Contract))
-				b.set(key("t", tenant, timeHex(c.Time), c.Contract), []byte{})
+				b.delete(dateIndexKey(tenant, cr.First, c.Contract))
+				b.set(dateIndexKey(tenant, c.Time, c.Contract), []byte{})
 				cr.First = c.Time
 			}
 			if lifecycle && !c.Time.Before(cr.Last) {
@@ -193,10 +193,10 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if c.Subject != "" && (unerased(it) || !erasedSince(locked, tenant, c)) {
 				// Always: an erasure deletes the account's a/ keys, and the
 				// same account may act again.
-				b.set(key("a", tenant, c.Subject, c.Contract), []byte{})
+				b.set(accountContractKey(tenant, c.Subject, c.Contract), []byte{})
 			}
 			if c.Subject != "" && !slices.Contains(cr.Subjects, c.Subject) {
-				b.set(key("v", tenant, c.Contract, c.Subject), []byte{})
+				b.set(contractSubjectKey(tenant, c.Contract, c.Subject), []byte{})
 				if len(cr.Subjects) < maxRecordSubjects {
 					cr.Subjects = append(cr.Subjects, c.Subject)
 				}
@@ -441,7 +441,7 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 		return nil, ErrNotFound
 	}
 	v := &ContractView{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status}
-	err = s.scanPrefix(key("e", ts.ID, ref, ""), func(_, val []byte) (bool, error) {
+	err = s.scanPrefix(contractEventsPrefix(ts.ID, ref), func(_, val []byte) (bool, error) {
 		var e EventEntry
 		if err := (*storedEntry)(&e).UnmarshalBinary(val); err != nil {
 			return false, fmt.Errorf("evidence: event entry: %w", err)
@@ -637,7 +637,7 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 	var refOf func(k []byte) string
 	switch {
 	case q.Account != "":
-		lower = key("a", ts.ID, ts.ref("subject", q.Account), "")
+		lower = accountContractsPrefix(ts.ID, ts.ref("subject", q.Account))
 		upper = prefixEnd(lower)
 		refOf = func(k []byte) string { return string(k[len(lower):]) }
 	case q.Name != "" && hasBucket(ts, q.Name):
@@ -650,17 +650,17 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 		if !q.To.IsZero() {
 			upper = append(slices.Clone(base), timeHex(q.To)...)
 		}
-		refOf = func(k []byte) string { return string(k[len(base)+17:]) }
+		refOf = func(k []byte) string { return string(k[len(base)+timeHexLen+1:]) }
 	default:
-		base := key("t", ts.ID, "")
+		base := dateIndexPrefix(ts.ID)
 		lower, upper = base, prefixEnd(base)
 		if !q.From.IsZero() {
-			lower = key("t", ts.ID, timeHex(q.From))
+			lower = dateIndexFrom(ts.ID, q.From)
 		}
 		if !q.To.IsZero() {
-			upper = key("t", ts.ID, timeHex(q.To))
+			upper = dateIndexFrom(ts.ID, q.To)
 		}
-		refOf = func(k []byte) string { return string(k[len(base)+17:]) }
+		refOf = func(k []byte) string { return string(k[len(base)+timeHexLen+1:]) }
 	}
 	if q.Cursor != "" {
 		c, err := hex.DecodeString(q.Cursor)

@@ -83,7 +83,7 @@ func (s *Service) migrateSealContracts(ctx context.Context) (bool, error) {
 		}
 		return ts, err
 	}
-	err := eachChunk([]byte("c/"), []byte("c0"), func(k, v []byte) error {
+	err := eachChunk(contractRecords[0], contractRecords[1], func(k, v []byte) error {
 		if len(v) > 0 && v[0] == contractV2 {
 			return nil
 		}
@@ -124,7 +124,7 @@ func (s *Service) migrateSealContracts(ctx context.Context) (bool, error) {
 			return changed, fmt.Errorf("evidence: dropping the name index: %w", err)
 		}
 	}
-	err = eachChunk([]byte("h/"), []byte("h0"), func(k, v []byte) error {
+	err = eachChunk(docIndex[0], docIndex[1], func(k, v []byte) error {
 		var m docMatch
 		if err := m.UnmarshalBinary(v); err != nil {
 			return fmt.Errorf("evidence: document entry %q: %w", k, err)

@@ -392,15 +392,6 @@ func (o *Opened) Check(leaf []byte) error {
 	return nil
 }
 
-// sealedKey is where the sealed record of the leaf at index is stored, as
-// DESIGN.md says: keyed by index, records arrive in key order, in files of
-// their own (sealedSpanPolicy) with their values in blob files written once.
-// Records written before are keyed by the leaf hash (s/). The leaf hash
-// follows the index so that no lookup returns another leaf's record.
-func sealedKey(index uint64, leafHash []byte) []byte {
-	return key("S", indexHex(index), hex.EncodeToString(leafHash))
-}
-
 // OpenSealed opens the sealed record of the leaf at index with hash
 // leafHash for tenantID. ErrNotFound if there is none or it is another
 // tenant's.
@@ -412,7 +403,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 	var sr sealedRecord
 	found, err := s.get(sealedKey(index, leafHash[:]), &sr)
 	if err == nil && !found {
-		found, err = s.get(key("s", hex.EncodeToString(leafHash[:])), &sr)
+		found, err = s.get(legacySealedKey(hex.EncodeToString(leafHash[:])), &sr)
 	}
 	if err != nil {
 		return nil, err
@@ -451,7 +442,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 		}
 		if sk == nil || sk.id != sr.SubjectKey {
 			var er erasure
-			found, err := s.get(key("z", ts.ID, sr.Subject, sr.SubjectKey), &er)
+			found, err := s.get(erasureKey(ts.ID, sr.Subject, sr.SubjectKey), &er)
 			if err != nil {
 				return nil, err
 			}
@@ -459,7 +450,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 				return nil, fmt.Errorf("evidence: subject key of a sealed record is missing without an erasure record")
 			}
 			var c claim
-			found, err = s.get(key("i", ts.ID, er.ClaimID), &c)
+			found, err = s.get(claimKey(ts.ID, er.ClaimID), &c)
 			if err != nil {
 				return nil, err
 			}
@@ -577,17 +568,17 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	if s.shredder != nil {
 		b.set(shredKey(ts.ID, subject), nil)
 	}
-	if err := setValue(b, key("z", ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
+	if err := setValue(b, erasureKey(ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
 		return Receipt{}, false, err
 	}
 	cv, err := encodeValue(c)
 	if err != nil {
 		return Receipt{}, false, err
 	}
-	b.insert(key("i", ts.ID, claimID), cv)
-	b.set(key("p", ts.ID, claimID), []byte{})
+	b.insert(claimKey(ts.ID, claimID), cv)
+	b.set(pendingKey(ts.ID, claimID), []byte{})
 	// The account index must not keep pointing at the erased person.
-	pfx := key("a", ts.ID, subject, "")
+	pfx := accountContractsPrefix(ts.ID, subject)
 	b.deleteRange(pfx, prefixEnd(pfx))
 	if !s.store.shared() {
 		// Serialised with finalize, which trusts keys unerased while
@@ -631,7 +622,7 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject string) (Receipt, error) {
 	var last erasure
 	found := false
-	err := s.scanPrefix(key("z", ts.ID, subject, ""), func(_, v []byte) (bool, error) {
+	err := s.scanPrefix(erasuresPrefix(ts.ID, subject), func(_, v []byte) (bool, error) {
 		var er erasure
 		if err := json.Unmarshal(v, &er); err != nil {
 			return false, fmt.Errorf("evidence: erasure record: %w", err)
@@ -654,7 +645,7 @@ func (s *Service) lastErasure(ctx context.Context, ts *tenantState, subject stri
 	}
 	defer release()
 	var c claim
-	ok, err := s.get(key("i", ts.ID, last.ClaimID), &c)
+	ok, err := s.get(claimKey(ts.ID, last.ClaimID), &c)
 	if err != nil {
 		return Receipt{}, err
 	}

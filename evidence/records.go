@@ -37,12 +37,12 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 	}
 	entries := slices.Clone(v.Events)
 	ref := ts.ref("contract", id)
-	subjects, err := s.scanKeys(key("v", ts.ID, ref, ""))
+	subjects, err := s.scanKeys(contractSubjectsPrefix(ts.ID, ref))
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, subj := range subjects {
-		err := s.scanPrefix(key("u", ts.ID, subj, ""), func(_, v []byte) (bool, error) {
+		err := s.scanPrefix(subjectEventsPrefix(ts.ID, subj), func(_, v []byte) (bool, error) {
 			var e EventEntry
 			if err := (*storedEntry)(&e).UnmarshalBinary(v); err != nil {
 				return false, fmt.Errorf("evidence: subject entry: %w", err)

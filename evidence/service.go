@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -382,63 +381,6 @@ type Receipt struct {
 	Checkpoint uint64 `json:"checkpoint"`
 }
 
-// Storage keys. Every key starts with a one-letter table name and '/'.
-// Tenant ids and references are hex, so '/' only separates.
-//
-//	i/<tenant>/<id>                 claim (pending or done) with the receipt
-//	p/<tenant>/<id>                 marker of a pending claim (recovery scan)
-//	S/<index>/<leaf hash hex>       sealed record (sealedKey)
-//	s/<leaf hash hex>               sealed record written before the index keyed it
-//	k/<tenant>/<subject>            subject data key, wrapped by the tenant key
-//	z/<tenant>/<subject>/<key id>   erasure of one subject key
-//	c/<tenant>/<contract>           contract record, sealed (sealContractRecord)
-//	e/<tenant>/<contract>/<index>   one event of a contract (index: 16 hex)
-//	h/<sha256>/<tenant>/<contract>/<index>  document hash -> contract event (docIndexKey)
-//	a/<tenant>/<subject>/<contract> contracts by account
-//	v/<tenant>/<contract>/<subject> accounts of a contract
-//	u/<tenant>/<subject>/<index>    a subject's events outside contracts (identity checks)
-//	N/<tenant>/<bucket>/<time>/<contract>  contracts by name prefix (nameIndexKey)
-//	n/<tenant>/<name>\x00<contract> contracts by name, written before names were sealed (migrated)
-//	m/sealed-contracts              the store's contract numbers and names are sealed (migrationKey)
-//	t/<tenant>/<time>/<contract>    contracts by first event time (16 hex, offset binary)
-//	d/<tenant>/<sha256>             stored document
-//	x/<tenant>/<subject>            erased subject key not yet shredded (shredKey)
-//	w/rotate                        scratch write that makes an erasure's flushes rotate the WAL
-func key(parts ...string) []byte {
-	n := len(parts)
-	for _, p := range parts {
-		n += len(p)
-	}
-	b := make([]byte, 0, n)
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, '/')
-		}
-		b = append(b, p...)
-	}
-	return b
-}
-
-func indexHex(i uint64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], i)
-	return hex.EncodeToString(b[:])
-}
-
-func timeHex(t time.Time) string { return indexHex(uint64(t.UnixNano()) ^ 1<<63) }
-
-// prefixEnd returns the first key after every key starting with p.
-func prefixEnd(p []byte) []byte {
-	end := append([]byte(nil), p...)
-	for i := len(end) - 1; i >= 0; i-- {
-		end[i]++
-		if end[i] != 0 {
-			return end[:i+1]
-		}
-	}
-	return nil
-}
-
 func (s *Service) get(k []byte, v any) (bool, error) {
 	b, found, err := s.store.get(context.Background(), k)
 	if err != nil {
@@ -640,7 +582,7 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	// nothing; retries are rare.)
 	ckeys := make([][]byte, len(evs))
 	for i := range evs {
-		ckeys[i] = key("i", ts.ID, evs[i].ID)
+		ckeys[i] = claimKey(ts.ID, evs[i].ID)
 	}
 	var subjects []string
 	for i := range evs {
@@ -762,8 +704,8 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 		if err != nil {
 			return err
 		}
-		b.insert(key("i", ts.ID, it.id), v)
-		b.set(key("p", ts.ID, it.id), []byte{})
+		b.insert(claimKey(ts.ID, it.id), v)
+		b.set(pendingKey(ts.ID, it.id), []byte{})
 	}
 	if n == 0 && len(newKeys) == 0 {
 		return nil
@@ -886,15 +828,8 @@ func leafHash(leaf []byte) [32]byte {
 func (s *Service) recover(ctx context.Context) error {
 	type pend struct{ tenant, id string }
 	var pending []pend
-	err := s.store.scan(ctx, []byte("p/"), []byte("p0"), func(k, _ []byte) (bool, error) {
-		var t, id string
-		rest := string(k[2:])
-		for i := 0; i < len(rest); i++ {
-			if rest[i] == '/' {
-				t, id = rest[:i], rest[i+1:]
-				break
-			}
-		}
+	err := s.store.scan(ctx, pendingKeys[0], pendingKeys[1], func(k, _ []byte) (bool, error) {
+		t, id := parsePendingKey(k)
 		pending = append(pending, pend{t, id})
 		return true, nil
 	})
@@ -904,7 +839,7 @@ func (s *Service) recover(ctx context.Context) error {
 	byTenant := map[string][]*item{}
 	for _, p := range pending {
 		var c claim
-		found, err := s.get(key("i", p.tenant, p.id), &c)
+		found, err := s.get(claimKey(p.tenant, p.id), &c)
 		if err != nil {
 			return err
 		}
@@ -951,7 +886,7 @@ func (s *Service) finishPending(ctx context.Context, tenant string, work []*item
 	still := work[:0:0]
 	for _, it := range work {
 		var c claim
-		found, err := s.get(key("i", tenant, it.id), &c)
+		found, err := s.get(claimKey(tenant, it.id), &c)
 		if err != nil {
 			return err
 		}

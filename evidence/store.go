@@ -227,7 +227,7 @@ func (p *pebbleStore) recoverWrites() error { return p.db.Recover() }
 // sealedSpanPolicy separates the values of the sealed table (S/) and keeps
 // every other table's values inline.
 func sealedSpanPolicy(start []byte) (pebble.SpanPolicy, []byte, error) {
-	lo, hi := []byte("S/"), []byte("S0")
+	lo, hi := sealedKeys[0], sealedKeys[1]
 	inline := pebble.SpanPolicy{ValueStoragePolicy: pebble.ValueStorageLowReadLatency}
 	switch {
 	case bytes.Compare(start, lo) < 0:
@@ -447,7 +447,7 @@ func (p *pebbleStore) compactRanges(ctx context.Context, ranges [][2][]byte) err
 	err := p.db.Write(func(db *pebble.DB) error {
 		for i := range memTableStopWritesThreshold + 2 {
 			// Flushing an empty memtable may not rotate the WAL; write something.
-			if err := db.Set([]byte("w/rotate"), []byte{byte(i)}, pebble.NoSync); err != nil {
+			if err := db.Set(rotateKey, []byte{byte(i)}, pebble.NoSync); err != nil {
 				return err
 			}
 			if err := db.Flush(); err != nil {

@@ -441,11 +441,9 @@ func (d dirTenants) modify(_ context.Context, fn func([]tenantFile) ([]tenantFil
 // a tenant file.
 type storeTenants struct{ st Store }
 
-var tenantPrefix = []byte("r/")
-
 func (s storeTenants) read(ctx context.Context, skip func(string, error)) ([]tenantFile, error) {
 	var out []tenantFile
-	err := s.st.scan(ctx, tenantPrefix, prefixEnd(tenantPrefix), func(k, v []byte) (bool, error) {
+	err := s.st.scan(ctx, tenantRecords[0], tenantRecords[1], func(k, v []byte) (bool, error) {
 		tf, err := decodeTenant(k, v)
 		if err != nil {
 			if skip == nil {
@@ -468,7 +466,7 @@ func decodeTenant(k, v []byte) (tenantFile, error) {
 	if err := json.Unmarshal(v, &tf); err != nil {
 		return tf, fmt.Errorf("evidence: parsing tenant %s: %w", k, err)
 	}
-	if tf.Version != 1 || "r/"+tf.ID != string(k) {
+	if tf.Version != 1 || string(tenantRecordKey(tf.ID)) != string(k) {
 		return tf, fmt.Errorf("evidence: tenant record %s is not a version 1 tenant", k)
 	}
 	return tf, nil
@@ -480,7 +478,7 @@ func (s storeTenants) modify(ctx context.Context, fn func([]tenantFile) ([]tenan
 			return fmt.Errorf("evidence: locking tenants: %w", err)
 		}
 		var all []tenantFile
-		err := tx.scan(tenantPrefix, prefixEnd(tenantPrefix), func(k, v []byte) (bool, error) {
+		err := tx.scan(tenantRecords[0], tenantRecords[1], func(k, v []byte) (bool, error) {
 			tf, err := decodeTenant(k, v)
 			if err != nil {
 				return false, err
@@ -496,7 +494,7 @@ func (s storeTenants) modify(ctx context.Context, fn func([]tenantFile) ([]tenan
 			return err
 		}
 		for _, tf := range out {
-			if err := setValue(tx.batch(), key("r", tf.ID), tf); err != nil {
+			if err := setValue(tx.batch(), tenantRecordKey(tf.ID), tf); err != nil {
 				return err
 			}
 		}
