@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // The values written for every event (claims, sealed records and the
@@ -183,7 +185,7 @@ func (c *claim) UnmarshalBinary(b []byte) error {
 	d := decoder{b: b[1:]}
 	c.State = d.str()
 	c.Digest = d.bytes()
-	c.Kind = Kind(d.str())
+	c.Kind = event.Kind(d.str())
 	c.Time = d.time()
 	c.Leaf = d.bytes()
 	c.LeafHash = d.bytes()
@@ -276,7 +278,7 @@ func (s *storedEntry) UnmarshalBinary(b []byte) error {
 	s.Index = d.u64()
 	s.LeafHash = hex.EncodeToString(d.bytes())
 	s.Checkpoint = d.u64()
-	s.Kind = Kind(d.str())
+	s.Kind = event.Kind(d.str())
 	s.Time = d.zonedTime()
 	return d.done()
 }
@@ -308,7 +310,7 @@ func (m *docMatch) UnmarshalBinary(b []byte) error {
 		m.ContractID = d.str()
 	}
 	m.Index = d.u64()
-	m.Kind = Kind(d.str())
+	m.Kind = event.Kind(d.str())
 	m.Time = d.zonedTime()
 	return d.done()
 }
@@ -344,7 +346,7 @@ func (c *contractRecord) UnmarshalBinary(b []byte) error {
 	c.Name = d.str()
 	c.First = d.zonedTime()
 	c.Last = d.zonedTime()
-	c.Status = Kind(d.str())
+	c.Status = event.Kind(d.str())
 	c.Events = int(d.u64())
 	n := d.u64()
 	if n > uint64(len(d.b)) {

@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 func TestCodecRoundTrip(t *testing.T) {
-	done := &claim{State: "done", Digest: []byte{1, 2}, Kind: KindContractSigned,
+	done := &claim{State: "done", Digest: []byte{1, 2}, Kind: event.KindContractSigned,
 		Time: time.Date(2018, 11, 14, 9, 22, 36, 5, time.UTC), LeafHash: []byte{3}, Index: 1 << 40, TreeSize: 7,
 		Contract: "ref", ContractID: "2125270852621565954", Name: "劳动合同", Subject: "s", SubjectKey: "k",
 		Docs: []string{"a", "b"}, Pos: 3}
@@ -100,14 +102,14 @@ func FuzzCodec(f *testing.F) {
 // contract record has it); entries written before, with it, still read.
 func TestDocMatchWithoutContractNumber(t *testing.T) {
 	at := time.Date(2026, 11, 24, 10, 22, 36, 0, time.UTC)
-	b, _ := (&docMatch{ContractID: "2125270852621565954", Index: 42, Kind: KindContractCompleted, Time: at}).MarshalBinary()
+	b, _ := (&docMatch{ContractID: "2125270852621565954", Index: 42, Kind: event.KindContractCompleted, Time: at}).MarshalBinary()
 	if bytes.Contains(b, []byte("2125270852621565954")) {
 		t.Error("document entry stores the contract number")
 	}
 	e := encoder{b: []byte{docMatchV1}}
 	e.str("2125270852621565954")
 	e.u64(42)
-	e.str(string(KindContractCompleted))
+	e.str(string(event.KindContractCompleted))
 	e.zonedTime(at)
 	var m docMatch
 	if err := m.UnmarshalBinary(e.b); err != nil || m.ContractID != "2125270852621565954" || m.Index != 42 || !m.Time.Equal(at) {
@@ -121,10 +123,10 @@ func TestIndexCodecs(t *testing.T) {
 	cst := time.FixedZone("", 8*3600)
 	at := time.Date(2026, 11, 24, 10, 22, 36, 123000000, cst)
 	entry := &storedEntry{Receipt: Receipt{ID: "e-1", Index: 42, LeafHash: "00ff", Checkpoint: 43},
-		Kind: KindContractSigned, Time: at}
-	m := &docMatch{Index: 42, Kind: KindContractCompleted, Time: at.UTC()}
+		Kind: event.KindContractSigned, Time: at}
+	m := &docMatch{Index: 42, Kind: event.KindContractCompleted, Time: at.UTC()}
 	cr := &contractRecord{ID: "2125270852621565954", Name: "劳动合同", First: at, Last: at.Add(time.Hour),
-		Status: KindContractCompleted, Events: 6, Subjects: []string{"a", "b"}}
+		Status: event.KindContractCompleted, Events: 6, Subjects: []string{"a", "b"}}
 	for _, tc := range []struct {
 		in, out interface {
 			MarshalBinary() ([]byte, error)
@@ -170,77 +172,4 @@ func jsonOf(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// FuzzSealedPart: a part opens to the fields and salts it was built with;
-// damaged plaintext is an error, never a panic.
-func FuzzSealedPart(f *testing.F) {
-	for _, s := range []string{"叶建华", `"quoted\"\\`, "\x00\x1f\u2028", ""} {
-		f.Add(bytes.Repeat([]byte{7}, 32), "actor.name", s, []byte{2})
-	}
-	f.Fuzz(func(t *testing.T, seed []byte, path, value string, junk []byte) {
-		_, _ = openPart(junk, "")
-		_, _ = openPart(junk, "actor.id_number")
-		if len(seed) != 32 || path == "actor.phone" {
-			return
-		}
-		p := newSealedPart(seed)
-		salt := p.add(path, value)
-		phoneSalt := p.add("actor.phone", "13858888888")
-		got, err := openPart(p.marshal(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := map[string]Field{path: {Value: value, Salt: salt}, "actor.phone": {Value: "13858888888", Salt: phoneSalt}}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("(-built +opened):\n%s", diff)
-		}
-		if bytes.Equal(salt, phoneSalt) || len(salt) != 32 {
-			t.Errorf("salts %x and %x", salt, phoneSalt)
-		}
-		b := p.marshal()
-		for i := range b {
-			if _, err := openPart(b[:i], ""); err == nil {
-				t.Errorf("part truncated to %d bytes opened", i)
-			}
-		}
-	})
-}
-
-// Each field's salt is its own: another seed or another path gives another
-// salt. Parts written before seeds (JSON, a salt per field) still open.
-func TestSealedPartSaltsAndVersion1(t *testing.T) {
-	a, b := newSealedPart(bytes.Repeat([]byte{1}, 32)), newSealedPart(bytes.Repeat([]byte{2}, 32))
-	if sa, sb := a.add("actor.name", "x"), b.add("actor.name", "x"); bytes.Equal(sa, sb) {
-		t.Error("two seeds gave one salt")
-	}
-	if s1, s2 := a.add("actor.phone", "x"), a.add("actor.email", "x"); bytes.Equal(s1, s2) {
-		t.Error("two paths gave one salt")
-	}
-	if _, err := openPart(append(a.marshal(), 0), ""); err == nil {
-		t.Error("trailing byte accepted")
-	}
-	dup := newSealedPart(bytes.Repeat([]byte{3}, 32))
-	dup.add("actor.name", "x")
-	dup.add("actor.name", "y")
-	if _, err := openPart(dup.marshal(), ""); err == nil {
-		t.Error("a field twice accepted")
-	}
-	v1 := `{"actor.name":{"v":"叶建华","s":"AQI="},"actor.phone":{"v":"13858888888","s":"AwQ="}}`
-	got, err := openPart([]byte(v1), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]Field{"actor.name": {Value: "叶建华", Salt: []byte{1, 2}}, "actor.phone": {Value: "13858888888", Salt: []byte{3, 4}}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("version 1 map (-want +got):\n%s", diff)
-	}
-	got, err = openPart([]byte(`{"v":"330106198801011234","s":"BQY="}`), "actor.id_number")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want = map[string]Field{"actor.id_number": {Value: "330106198801011234", Salt: []byte{5, 6}}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("version 1 single field (-want +got):\n%s", diff)
-	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // ErrInconsistent: an event contradicts what the tenant recorded before
@@ -31,9 +33,9 @@ func (e *InconsistentError) Unwrap() error { return ErrInconsistent }
 
 // recordedEvent is what the consistency check needs of an event recorded
 // before the batch, or of one earlier in it: its kind and the references
-// (ts.ref) of its contract and of its actor.
+// (ts.Ref) of its contract and of its actor.
 type recordedEvent struct {
-	Kind     Kind
+	Kind     event.Kind
 	Contract string // contract reference, "" outside a contract
 	Subject  string // subject reference, "" without an actor
 }
@@ -51,15 +53,15 @@ type recordedFacts struct {
 // data.imported = true: the platform marks a signature recorded elsewhere
 // before (a migration), whose sending and intent checks this archive never
 // saw, so that they are not asked for.
-func importedSignature(ev *Event) bool {
+func importedSignature(ev *event.Event) bool {
 	b, _ := ev.Data["imported"].(bool)
 	return b
 }
 
 // needsCheck reports whether ev is a fresh event the consistency rules
 // apply to.
-func needsCheck(ev *Event) bool {
-	return ev.Kind == KindContractSigned && ev.Contract != nil && !importedSignature(ev)
+func needsCheck(ev *event.Event) bool {
+	return ev.Kind == event.KindContractSigned && ev.Contract != nil && !importedSignature(ev)
 }
 
 // checkConsistency applies the consistency rules to the events of one
@@ -73,7 +75,7 @@ func needsCheck(ev *Event) bool {
 // signs in one request passes; a signature racing its contract.sent or its
 // intent in another request is refused until those are recorded (the
 // recorded facts only ever grow, so nothing accepted becomes inconsistent).
-func checkConsistency(evs []Event, fresh []bool, ref func(kind, v string) string, rec recordedFacts) error {
+func checkConsistency(evs []event.Event, fresh []bool, ref func(kind, v string) string, rec recordedFacts) error {
 	var batch map[string]recordedEvent // earlier events of the batch, by id
 	var batchSent map[string]bool
 	for i := range evs {
@@ -89,7 +91,7 @@ func checkConsistency(evs []Event, fresh []bool, ref func(kind, v string) string
 		r := recordedEvent{Kind: ev.Kind}
 		if ev.Contract != nil {
 			r.Contract = ref("contract", ev.Contract.ID)
-			if ev.Kind == KindContractSent {
+			if ev.Kind == event.KindContractSent {
 				batchSent[r.Contract] = true
 			}
 		}
@@ -101,10 +103,10 @@ func checkConsistency(evs []Event, fresh []bool, ref func(kind, v string) string
 	return nil
 }
 
-func checkSigned(ev *Event, ref func(kind, v string) string, rec recordedFacts, batch map[string]recordedEvent, batchSent map[string]bool) error {
+func checkSigned(ev *event.Event, ref func(kind, v string) string, rec recordedFacts, batch map[string]recordedEvent, batchSent map[string]bool) error {
 	contract := ref("contract", ev.Contract.ID)
 	if !rec.sent[contract] && !batchSent[contract] {
-		return &InconsistentError{Path: ev.path,
+		return &InconsistentError{Path: ev.Path(),
 			ZH: "签署的合同未发送：请先提交该合同的 contract.sent 事件；迁移导入的历史签署请在 data 中标记 \"imported\": true",
 			EN: "contract.signed of a contract never sent: post its contract.sent first, or mark a signature imported from another system with \"imported\": true in data"}
 	}
@@ -115,7 +117,7 @@ func checkSigned(ev *Event, ref func(kind, v string) string, rec recordedFacts, 
 	ids, _ := ev.Data["intents"].([]any)
 	for j, v := range ids {
 		id, _ := v.(string)
-		path := fmt.Sprintf("%s.data.intents[%d]", ev.path, j)
+		path := fmt.Sprintf("%s.data.intents[%d]", ev.Path(), j)
 		r, ok := batch[id]
 		if !ok {
 			r, ok = rec.events[id]
@@ -125,7 +127,7 @@ func checkSigned(ev *Event, ref func(kind, v string) string, rec recordedFacts, 
 			return &InconsistentError{Path: path,
 				ZH: fmt.Sprintf("意愿认证 %q 不存在：请先提交该意愿认证事件", id),
 				EN: fmt.Sprintf("intent %q is not recorded: post its intent.verified first", id)}
-		case r.Kind != KindIntentVerified:
+		case r.Kind != event.KindIntentVerified:
 			return &InconsistentError{Path: path,
 				ZH: fmt.Sprintf("%q 是 %s 事件，不是意愿认证 (intent.verified)", id, r.Kind),
 				EN: fmt.Sprintf("%q is of kind %s, not intent.verified", id, r.Kind)}
@@ -149,7 +151,7 @@ func checkSigned(ev *Event, ref func(kind, v string) string, rec recordedFacts, 
 // holds a signature to check: the claims of the cited intents not in the
 // batch (one getMany), and the index of each contract not sent in the
 // batch until its contract.sent.
-func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs []Event, ckeys [][]byte, claims map[string][]byte) error {
+func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs []event.Event, ckeys [][]byte, claims map[string][]byte) error {
 	fresh := make([]bool, len(evs))
 	inBatch := make(map[string]bool, len(evs))
 	sentInBatch := map[string]bool{}
@@ -159,8 +161,8 @@ func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs [
 		fresh[i] = !found
 		check = check || (fresh[i] && needsCheck(&evs[i]))
 		inBatch[evs[i].ID] = true
-		if evs[i].Kind == KindContractSent && evs[i].Contract != nil {
-			sentInBatch[ts.ref("contract", evs[i].Contract.ID)] = true
+		if evs[i].Kind == event.KindContractSent && evs[i].Contract != nil {
+			sentInBatch[ts.Ref("contract", evs[i].Contract.ID)] = true
 		}
 	}
 	if !check {
@@ -182,10 +184,10 @@ func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs [
 				continue
 			}
 			seen[id] = true
-			ikeys = append(ikeys, key("i", ts.ID, id))
+			ikeys = append(ikeys, claimKey(ts.ID, id))
 			iids = append(iids, id)
 		}
-		contract := ts.ref("contract", ev.Contract.ID)
+		contract := ts.Ref("contract", ev.Contract.ID)
 		if _, done := rec.sent[contract]; done || sentInBatch[contract] {
 			continue
 		}
@@ -218,7 +220,7 @@ func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs [
 			rec.events[iids[i]] = recordedEvent{Kind: c.Kind, Contract: c.Contract, Subject: c.Subject}
 		}
 	}
-	if err := checkConsistency(evs, fresh, ts.ref, rec); err != nil {
+	if err := checkConsistency(evs, fresh, ts.Ref, rec); err != nil {
 		s.metrics.rejected.Inc()
 		return err
 	}
@@ -230,13 +232,13 @@ func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs [
 // scan usually stops at the first entry.
 func (s *Service) contractSent(ctx context.Context, ts *tenantState, contract string) (bool, error) {
 	sent := false
-	prefix := key("e", ts.ID, contract, "")
+	prefix := contractEventsPrefix(ts.ID, contract)
 	err := s.store.scan(ctx, prefix, prefixEnd(prefix), func(_, v []byte) (bool, error) {
 		var e storedEntry
 		if err := e.UnmarshalBinary(v); err != nil {
 			return false, fmt.Errorf("evidence: event entry: %w", err)
 		}
-		sent = e.Kind == KindContractSent
+		sent = e.Kind == event.KindContractSent
 		return !sent, nil
 	})
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // TestCheckConsistency pins the rules of checkConsistency on batches and
@@ -31,11 +33,11 @@ func TestCheckConsistency(t *testing.T) {
 	}
 	recorded := recordedFacts{
 		events: map[string]recordedEvent{
-			"i-a":  {Kind: KindIntentVerified, Contract: "contract:C1", Subject: "subject:A"},
-			"i-b":  {Kind: KindIntentVerified, Contract: "contract:C1", Subject: "subject:B"},
-			"i-c2": {Kind: KindIntentVerified, Contract: "contract:C2", Subject: "subject:A"},
-			"id-a": {Kind: KindIdentityChecked, Subject: "subject:A"},
-			"i-a2": {Kind: KindIntentVerified, Contract: "contract:C1", Subject: "subject:A"},
+			"i-a":  {Kind: event.KindIntentVerified, Contract: "contract:C1", Subject: "subject:A"},
+			"i-b":  {Kind: event.KindIntentVerified, Contract: "contract:C1", Subject: "subject:B"},
+			"i-c2": {Kind: event.KindIntentVerified, Contract: "contract:C2", Subject: "subject:A"},
+			"id-a": {Kind: event.KindIdentityChecked, Subject: "subject:A"},
+			"i-a2": {Kind: event.KindIntentVerified, Contract: "contract:C1", Subject: "subject:A"},
 		},
 		sent: map[string]bool{"contract:C1": true},
 	}
@@ -65,7 +67,7 @@ func TestCheckConsistency(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			evs, err := ParseEvents([]byte(`{"events":[` + strings.Join(tc.evs, ",") + `]}`))
+			evs, err := event.ParseEvents([]byte(`{"events":[` + strings.Join(tc.evs, ",") + `]}`))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,10 +2,11 @@ package evidence
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // ReportIssued is one report issued for a contract: an entry of the chain
@@ -29,7 +30,7 @@ func (r ReportIssued) data() map[string]any {
 
 func (r ReportIssued) check() error {
 	bad := func(field, msg string) error {
-		return fmt.Errorf("%w: report.issued %s %s", ErrInvalidEvent, field, msg)
+		return fmt.Errorf("%w: report.issued %s %s", event.ErrInvalidEvent, field, msg)
 	}
 	printable := func(s string, n int) bool {
 		if s == "" || len(s) > n || !utf8.ValidString(s) {
@@ -81,23 +82,13 @@ func (s *Service) RecordReport(ctx context.Context, p Principal, id string, r Re
 	if err != nil {
 		return Receipt{}, err
 	}
-	ev := Event{
-		// A NUL never occurs in client ids (the schema refuses control
-		// characters), so server ids cannot collide with them.
-		ID:       "\x00report/" + r.Report,
-		Kind:     KindReportIssued,
-		Time:     r.Time,
-		Contract: &Contract{ID: id},
-		Data:     r.data(),
-		path:     "$",
-	}
-	canon, err := canonicalJSON(nil, map[string]any{"kind": string(ev.Kind), "contract": id,
-		"time": r.Time.UTC().Format(time.RFC3339Nano), "data": ev.Data})
+	// A NUL never occurs in client ids (the schema refuses control
+	// characters), so server ids cannot collide with them.
+	ev, err := event.ServerEvent("\x00report/"+r.Report, event.KindReportIssued, r.Time, id, r.data())
 	if err != nil {
 		return Receipt{}, fmt.Errorf("evidence: report.issued: %w", err)
 	}
-	ev.digest = sha256.Sum256(canon)
-	rs, err := s.ingest(ctx, ts, []Event{ev})
+	rs, err := s.ingest(ctx, ts, []event.Event{ev})
 	if err != nil {
 		return Receipt{}, err
 	}

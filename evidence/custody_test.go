@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	evt "github.com/cunzheng/cunzheng/evidence/event"
 )
 
 func TestRecordReport(t *testing.T) { testRecordReport(t, embedded) }
@@ -45,7 +46,7 @@ func testRecordReport(t *testing.T, bk backend) {
 		"number": func() ([]evidence.DocumentMatch, error) { return e.svc.LookupReport(ri.Report) },
 	} {
 		ms, err := lookup()
-		if err != nil || len(ms) != 1 || ms[0].Index != 6 || ms[0].Kind != evidence.KindReportIssued || ms[0].Tenant != e.p.Tenant.ID || ms[0].ContractID != id {
+		if err != nil || len(ms) != 1 || ms[0].Index != 6 || ms[0].Kind != evt.KindReportIssued || ms[0].Tenant != e.p.Tenant.ID || ms[0].ContractID != id {
 			t.Errorf("report by %s: %+v %v", name, ms, err)
 		}
 	}
@@ -69,7 +70,7 @@ func testRecordReport(t *testing.T, bk backend) {
 		t.Fatal(err)
 	}
 	last := recs[len(recs)-1]
-	if last.Kind != evidence.KindReportIssued || last.Index != r.Index || last.LeafHash != r.LeafHash {
+	if last.Kind != evt.KindReportIssued || last.Index != r.Index || last.LeafHash != r.LeafHash {
 		t.Fatalf("last record %+v, want the report.issued of %+v", last.EventEntry, r)
 	}
 	d := last.Public.Data
@@ -113,7 +114,7 @@ func testRecordReport(t *testing.T, bk backend) {
 			b := ri
 			b.Report = "CZ-other"
 			tc.mut(&b)
-			if _, err := e.svc.RecordReport(ctx, e.p, id, b); !errors.Is(err, evidence.ErrInvalidEvent) {
+			if _, err := e.svc.RecordReport(ctx, e.p, id, b); !errors.Is(err, evt.ErrInvalidEvent) {
 				t.Errorf("err = %v, want ErrInvalidEvent", err)
 			}
 			if e.log.Size() != 7 {
@@ -143,7 +144,7 @@ func testRecordReport(t *testing.T, bk backend) {
 	ev := event(1)
 	ev["kind"] = "report.issued"
 	body, _ := json.Marshal(ev)
-	if _, err := e.svc.Ingest(ctx, e.p, body); !errors.Is(err, evidence.ErrInvalidEvent) {
+	if _, err := e.svc.Ingest(ctx, e.p, body); !errors.Is(err, evt.ErrInvalidEvent) {
 		t.Errorf("posted report.issued: %v", err)
 	}
 	if e.log.Size() != 7 {

@@ -7,7 +7,7 @@
 // # Public and sealed
 //
 // The leaf appended to the ledger is the RFC 8785 canonical JSON of the
-// public record (see PublicRecord and testdata/demo_leaves.golden): a
+// public record (see event.PublicRecord and testdata/demo_leaves.golden): a
 // commitment to the tenant id under a salt of the leaf's own (leaves of
 // one tenant cannot be linked without its key), the kind, the event time
 // and the time logged,

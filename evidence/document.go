@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // MaxDocumentBytes is the largest document PUT /v1/documents accepts.
@@ -64,16 +66,16 @@ func (s *Service) PutDocument(p Principal, sha256Hex string, body []byte) (bool,
 	} else if found {
 		return false, nil
 	}
-	dk, err := newKey()
+	dk, err := event.NewKey()
 	if err != nil {
 		return false, err
 	}
 	ad := documentAD(ts.ID, sha256Hex)
-	wrapped, err := seal(algAES256GCM, ts.kek, dk, ad)
+	wrapped, err := event.SealWith(ts.KEKAEAD, event.AlgAES256GCM, dk, ad)
 	if err != nil {
 		return false, err
 	}
-	ct, err := seal(algAES256GCM, dk, body, ad)
+	ct, err := event.Seal(event.AlgAES256GCM, dk, body, ad)
 	if err != nil {
 		return false, err
 	}
@@ -119,7 +121,7 @@ func (s *Service) Document(p Principal, sha256Hex string) ([]byte, error) {
 		return nil, ErrNotFound
 	}
 	ad := documentAD(ts.ID, sha256Hex)
-	dk, err := open(algAES256GCM, ts.kek, d.WrappedKey, ad)
+	dk, err := event.OpenWith(ts.KEKAEAD, event.AlgAES256GCM, d.WrappedKey, ad)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: document key: %w", err)
 	}
@@ -132,7 +134,7 @@ func (s *Service) Document(p Principal, sha256Hex string) ([]byte, error) {
 			return nil, fmt.Errorf("%w: reading document: %v", ErrUnavailable, err)
 		}
 	}
-	body, err := open(algAES256GCM, dk, ct, ad)
+	body, err := event.Open(event.AlgAES256GCM, dk, ct, ad)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: document: %w", err)
 	}

@@ -1,15 +1,10 @@
 package evidence
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
 
-// Sentinel errors; web maps each to one HTTP status in its statusRules.
+// Sentinel errors; web maps each to one HTTP status in its statusRules
+// (event.ErrInvalidEvent, the 400 of a bad event, is event's).
 var (
-	// ErrInvalidEvent: the body is not a valid event or batch (400). The
-	// error is a *ValidationError carrying the JSON path of the first problem.
-	ErrInvalidEvent = errors.New("invalid event")
 	// ErrIDConflict: an id was already used by this tenant for a different
 	// event (409). Retrying the same event returns the first receipt.
 	ErrIDConflict = errors.New("event id already used for a different event")
@@ -39,19 +34,3 @@ var (
 	// ErrInvalidTenant: bad tenant name or role (CLI).
 	ErrInvalidTenant = errors.New("invalid tenant")
 )
-
-// ValidationError says where in the request body the first problem is, as a
-// JSON path like $.events[3].data.positions[0].page.
-type ValidationError struct {
-	Path string
-	Msg  string
-}
-
-func (e *ValidationError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Msg) }
-
-// Unwrap makes errors.Is(err, ErrInvalidEvent) hold.
-func (e *ValidationError) Unwrap() error { return ErrInvalidEvent }
-
-func invalid(path, format string, args ...any) *ValidationError {
-	return &ValidationError{Path: path, Msg: fmt.Sprintf(format, args...)}
-}

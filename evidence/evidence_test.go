@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	evt "github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/evidence/evidencetest"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -206,9 +207,9 @@ func TestParseEventsErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := evidence.ParseEvents(tc.body)
-			var ve *evidence.ValidationError
-			if !errors.As(err, &ve) || !errors.Is(err, evidence.ErrInvalidEvent) {
+			_, err := evt.ParseEvents(tc.body)
+			var ve *evt.ValidationError
+			if !errors.As(err, &ve) || !errors.Is(err, evt.ErrInvalidEvent) {
 				t.Fatalf("ParseEvents = %v, want a ValidationError", err)
 			}
 			if !strings.HasPrefix(err.Error(), tc.want) {
@@ -216,14 +217,14 @@ func TestParseEventsErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := evidence.ParseEvents(demoBatch(t)); err != nil {
+	if _, err := evt.ParseEvents(demoBatch(t)); err != nil {
 		t.Errorf("demo batch: %v", err)
 	}
-	big := make([]map[string]any, evidence.MaxBatch+1)
+	big := make([]map[string]any, evt.MaxBatch+1)
 	for i := range big {
 		big[i] = event(i)
 	}
-	if _, err := evidence.ParseEvents(batch(big...)); err == nil || !strings.HasPrefix(err.Error(), "$.events: more than 1000 items") {
+	if _, err := evt.ParseEvents(batch(big...)); err == nil || !strings.HasPrefix(err.Error(), "$.events: more than 1000 items") {
 		t.Errorf("1001 events: %v", err)
 	}
 }
@@ -238,11 +239,11 @@ func TestCanonicalJSON(t *testing.T) {
 		{`{"a":-0,"b":1e21,"c":1e-7,"d":0.6,"e":<>&}`, ""},
 	}
 	for _, tc := range tests[:2] {
-		v, err := evidence.DecodeStrict([]byte(tc.in))
+		v, err := evt.DecodeStrict([]byte(tc.in))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := evidence.CanonicalJSON(v)
+		got, err := evt.CanonicalJSON(v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,8 +251,8 @@ func TestCanonicalJSON(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", got, tc.want)
 		}
 	}
-	v, _ := evidence.DecodeStrict([]byte(`{"a":-0,"b":1e21,"c":1e-7,"d":0.6,"e":"<>&\u2028"}`))
-	got, _ := evidence.CanonicalJSON(v)
+	v, _ := evt.DecodeStrict([]byte(`{"a":-0,"b":1e21,"c":1e-7,"d":0.6,"e":"<>&\u2028"}`))
+	got, _ := evt.CanonicalJSON(v)
 	if want := "{\"a\":0,\"b\":1e+21,\"c\":1e-7,\"d\":0.6,\"e\":\"<>&\u2028\"}"; string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
@@ -259,7 +260,7 @@ func TestCanonicalJSON(t *testing.T) {
 
 func TestSchemaIsServedAndEnforced(t *testing.T) {
 	var doc map[string]any
-	if err := json.Unmarshal(evidence.SchemaJSON, &doc); err != nil {
+	if err := json.Unmarshal(evt.SchemaJSON, &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
@@ -272,7 +273,7 @@ func TestSchemaIsServedAndEnforced(t *testing.T) {
 	}
 	for _, k := range kinds {
 		body := fmt.Sprintf(`{"id":"x","kind":%q,"time":"2018-11-14T17:22:36+08:00"}`, k)
-		_, err := evidence.ParseEvents([]byte(body))
+		_, err := evt.ParseEvents([]byte(body))
 		if err == nil || strings.Contains(err.Error(), "$.kind") {
 			t.Errorf("kind %v with no fields: %v (want a missing-field error)", k, err)
 		}
@@ -300,7 +301,7 @@ func testIngestReceiptsAndContract(t *testing.T, bk backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Name != "劳动合同" || len(v.Events) != 5 || v.Status != evidence.KindContractCompleted {
+	if v.Name != "劳动合同" || len(v.Events) != 5 || v.Status != evt.KindContractCompleted {
 		t.Errorf("contract view = %+v", v)
 	}
 	// Retried batch: same receipts, no new leaves.
@@ -320,7 +321,7 @@ func testIngestReceiptsAndContract(t *testing.T, bk backend) {
 	}
 	// Document lookup across tenants.
 	ms, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d")
-	if err != nil || len(ms) != 2 || ms[0].ContractID != "2125270852621565954" || ms[1].Kind != evidence.KindContractCompleted {
+	if err != nil || len(ms) != 2 || ms[0].ContractID != "2125270852621565954" || ms[1].Kind != evt.KindContractCompleted {
 		t.Errorf("LookupDocument = %+v, %v", ms, err)
 	}
 	// Sealed fields open and match their commitments.
@@ -420,11 +421,11 @@ func testNoPIIInPublicBytes(t *testing.T, bk backend) {
 		}
 	}
 	for _, leaf := range e.log.Leaves() {
-		pr, err := evidence.ParseLeaf(leaf)
+		pr, err := evt.ParseLeaf(leaf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pr.Version != 2 || pr.Tenant != "" || pr.Commitments[evidence.TenantCommitment] == "" {
+		if pr.Version != 2 || pr.Tenant != "" || pr.Commitments[evt.TenantCommitment] == "" {
 			t.Errorf("leaf names its tenant or lacks the tenant commitment: %s", leaf)
 		}
 	}
@@ -459,11 +460,11 @@ func testLeavesDoNotLinkTenant(t *testing.T, bk backend) {
 		if bytes.Contains(leaf, []byte(e.p.Tenant.ID)) {
 			t.Errorf("leaf holds the tenant id: %s", leaf)
 		}
-		pr, err := evidence.ParseLeaf(leaf)
+		pr, err := evt.ParseLeaf(leaf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen[pr.Commitments[evidence.TenantCommitment]]++
+		seen[pr.Commitments[evt.TenantCommitment]]++
 	}
 	for c, n := range seen {
 		if n > 1 {
@@ -476,14 +477,14 @@ func testLeavesDoNotLinkTenant(t *testing.T, bk backend) {
 		t.Fatal(err)
 	}
 	for _, r := range recs {
-		f, ok := r.Opened.Fields[evidence.TenantCommitment]
-		cm := evidence.Commitment(f.Salt, f.Value)
-		if !ok || f.Value != e.p.Tenant.ID || hex.EncodeToString(cm[:]) != r.Public.Commitments[evidence.TenantCommitment] {
+		f, ok := r.Opened.Fields[evt.TenantCommitment]
+		cm := evt.Commitment(f.Salt, f.Value)
+		if !ok || f.Value != e.p.Tenant.ID || hex.EncodeToString(cm[:]) != r.Public.Commitments[evt.TenantCommitment] {
 			t.Errorf("leaf %d: tenant opening %+v", r.Index, f)
 		}
 	}
 	old := []byte(`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","tenant":"t00","time":"2026-11-24T01:00:00Z","v":1}`)
-	if pr, err := evidence.ParseLeaf(old); err != nil || pr.Tenant != "t00" {
+	if pr, err := evt.ParseLeaf(old); err != nil || pr.Tenant != "t00" {
 		t.Errorf("version 1 leaf: %+v, %v", pr, err)
 	}
 	for _, bad := range []string{
@@ -491,7 +492,7 @@ func testLeavesDoNotLinkTenant(t *testing.T, bk backend) {
 		`{"commitments":{},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","time":"2026-11-24T01:00:00Z","v":1}`,
 		`{"commitments":{"tenant":"00"},"data":{},"kind":"data.erased","logged":"2026-11-24T01:00:00Z","ref":"00","tenant":"t00","time":"2026-11-24T01:00:00Z","v":2}`,
 	} {
-		if _, err := evidence.ParseLeaf([]byte(bad)); err == nil {
+		if _, err := evt.ParseLeaf([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
 	}
@@ -620,8 +621,8 @@ func testErasure(t *testing.T, bk backend) {
 	if er.Index != 6 {
 		t.Errorf("data.erased at %d, want 6", er.Index)
 	}
-	pr, _ := evidence.ParseLeaf(e.log.Leaves()[6])
-	if pr.Kind != evidence.KindDataErased {
+	pr, _ := evt.ParseLeaf(e.log.Leaves()[6])
+	if pr.Kind != evt.KindDataErased {
 		t.Errorf("leaf 6 kind %q", pr.Kind)
 	}
 	// Idempotent.
@@ -1066,14 +1067,14 @@ func FuzzParseEvents(f *testing.F) {
 	f.Add([]byte("{\"id\":\"\xff\"}"))
 	f.Add([]byte(strings.Repeat("[", 50)))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		evs, err := evidence.ParseEvents(body)
+		evs, err := evt.ParseEvents(body)
 		if err != nil {
-			if !errors.Is(err, evidence.ErrInvalidEvent) {
+			if !errors.Is(err, evt.ErrInvalidEvent) {
 				t.Fatalf("error %v does not wrap ErrInvalidEvent", err)
 			}
 			return
 		}
-		if len(evs) == 0 || len(evs) > evidence.MaxBatch {
+		if len(evs) == 0 || len(evs) > evt.MaxBatch {
 			t.Fatalf("%d events accepted", len(evs))
 		}
 	})

@@ -9,15 +9,11 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // Test hooks.
-
-// DecodeStrict exposes the strict decoder to the fuzz test.
-func DecodeStrict(b []byte) (any, error) { return decodeStrict(b, MaxDepth) }
-
-// CanonicalJSON exposes the JCS encoder.
-func CanonicalJSON(v any) ([]byte, error) { return canonicalJSON(nil, v) }
 
 // WrappedSubjectKey returns the stored (wrapped) data key of account, as
 // stored, or nil.
@@ -26,7 +22,7 @@ func (s *Service) WrappedSubjectKey(tenantID, account string) []byte {
 	if err != nil {
 		return nil
 	}
-	b, found, err := s.store.get(context.Background(), subjectKeyKey(ts.ID, ts.ref("subject", account)))
+	b, found, err := s.store.get(context.Background(), subjectKeyKey(ts.ID, ts.Ref("subject", account)))
 	if err != nil || !found {
 		return nil
 	}
@@ -133,13 +129,18 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 		b.delete(bytes.Clone(k))
 		k = legacySealedKey(parts[2])
 		v1 := func(blob, key []byte, alg byte, part string) ([]byte, error) {
-			pt, err := open(alg, key, blob, sealAD(ts.ID, lh, part))
+			pt, err := event.Open(alg, key, blob, event.SealAD(ts.ID, lh, part))
 			if err != nil {
 				return nil, err
 			}
-			fields, err := openPart(pt, "")
+			fields, err := event.OpenPart(pt, "")
 			if err != nil {
 				return nil, err
+			}
+			// A version 1 part: JSON with a salt per field.
+			type sealedField struct {
+				V string `json:"v"`
+				S []byte `json:"s"`
 			}
 			var j []byte
 			if part == "id_number" {
@@ -155,10 +156,10 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 			if err != nil {
 				return nil, err
 			}
-			return seal(alg, key, j, sealAD(ts.ID, lh, part))
+			return event.Seal(alg, key, j, event.SealAD(ts.ID, lh, part))
 		}
 		if sr.Contract != nil {
-			if sr.Contract, err = v1(sr.Contract, ts.contractKey, algAES256GCM, "contract"); err != nil {
+			if sr.Contract, err = v1(sr.Contract, ts.ContractKey, event.AlgAES256GCM, "contract"); err != nil {
 				return false, err
 			}
 		}
@@ -167,11 +168,11 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 			if err != nil || sk == nil {
 				return false, fmt.Errorf("subject key: %v", err)
 			}
-			if sr.Personal, err = v1(sr.Personal, sk.aesKey(), algAES256GCM, "personal"); err != nil {
+			if sr.Personal, err = v1(sr.Personal, sk.AES, event.AlgAES256GCM, "personal"); err != nil {
 				return false, err
 			}
 			if sr.IDNumber != nil {
-				if sr.IDNumber, err = v1(sr.IDNumber, sk.sm4Key(), algSM4GCM, "id_number"); err != nil {
+				if sr.IDNumber, err = v1(sr.IDNumber, sk.SM4, event.AlgSM4GCM, "id_number"); err != nil {
 					return false, err
 				}
 			}
@@ -186,56 +187,6 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 		return 0, err
 	}
 	return rewritten, s.store.commit(context.Background(), b)
-}
-
-// SchemaPatterns returns every pattern of the event schema.
-func SchemaPatterns() []string {
-	cs, err := loadSchema()
-	if err != nil {
-		panic(err)
-	}
-	seen := map[*schemaNode]bool{}
-	var out []string
-	var walk func(n *schemaNode)
-	walk = func(n *schemaNode) {
-		if n == nil || seen[n] {
-			return
-		}
-		seen[n] = true
-		if n.pattern != nil {
-			out = append(out, n.pattern.String())
-		}
-		for _, name := range n.propOrder {
-			walk(n.properties[name])
-		}
-		walk(n.items)
-		for _, group := range [][]*schemaNode{n.allOf, n.anyOf, {n.ifS, n.thenS, n.elseS}} {
-			for _, m := range group {
-				walk(m)
-			}
-		}
-	}
-	walk(cs.root)
-	for _, d := range cs.defs {
-		walk(d)
-	}
-	return out
-}
-
-// IsClassRun reports whether pattern is matched without the regexp
-// package.
-func IsClassRun(pattern string) bool {
-	_, ok := classRunOf(pattern)
-	return ok
-}
-
-// MatchPattern matches s against pattern as the schema does.
-func MatchPattern(pattern, s string) (bool, error) {
-	m, err := compilePattern(pattern)
-	if err != nil {
-		return false, err
-	}
-	return m.MatchString(s), nil
 }
 
 // WaitShredded waits until every erasure so far is pushed out of the

@@ -10,16 +10,18 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // contractRecord is the private index entry of one contract.
 type contractRecord struct {
-	ID     string    `json:"id"`
-	Name   string    `json:"name,omitempty"`
-	First  time.Time `json:"first"`
-	Last   time.Time `json:"last"`
-	Status Kind      `json:"status"`
-	Events int       `json:"events"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name,omitempty"`
+	First  time.Time  `json:"first"`
+	Last   time.Time  `json:"last"`
+	Status event.Kind `json:"status"`
+	Events int        `json:"events"`
 	// Subjects are the first maxRecordSubjects people who acted in the
 	// contract, so that finalize writes their v/ keys only once.
 	Subjects []string `json:"subjects,omitempty"`
@@ -30,16 +32,16 @@ const maxRecordSubjects = 32
 // EventEntry is one event of a contract as GET /v1/contracts/{id} lists it.
 type EventEntry struct {
 	Receipt
-	Kind Kind      `json:"kind"`
-	Time time.Time `json:"time"`
+	Kind event.Kind `json:"kind"`
+	Time time.Time  `json:"time"`
 }
 
 // docMatch is the value of a document-hash index entry.
 type docMatch struct {
-	ContractID string    `json:"contract_id"`
-	Index      uint64    `json:"index"`
-	Kind       Kind      `json:"kind"`
-	Time       time.Time `json:"time"`
+	ContractID string     `json:"contract_id"`
+	Index      uint64     `json:"index"`
+	Kind       event.Kind `json:"kind"`
+	Time       time.Time  `json:"time"`
 }
 
 // finalize marks the items' claims done with their receipts and updates the
@@ -140,7 +142,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			if c.Contract == "" {
 				// Identity checks and registrations belong to a person, not a
 				// contract; reports find them through the contract's subjects.
-				if c.Subject != "" && c.Kind != KindDataErased {
+				if c.Subject != "" && c.Kind != event.KindDataErased {
 					if err := setValue(b, subjectEventKey(tenant, c.Subject, c.Index), (*storedEntry)(&entry)); err != nil {
 						return err
 					}
@@ -175,7 +177,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 			}
 			// A report issued about the contract is part of its timeline, not
 			// of its lifecycle: status and activity times stay the platform's.
-			lifecycle := c.Kind != KindReportIssued
+			lifecycle := c.Kind != event.KindReportIssued
 			if lifecycle && c.Time.Before(cr.First) {
 				b.delete(dateIndexKey(tenant, cr.First, c.Contract))
 				b.set(dateIndexKey(tenant, c.Time, c.Contract), []byte{})
@@ -284,7 +286,7 @@ const maxCachedContracts = 20_000
 var nameBuckets = [...]int{2, 4, 8}
 
 // nameBucket is the keyed hash naming the bucket of a lower-case prefix.
-func nameBucket(ts *tenantState, prefix string) string { return ts.ref("name", prefix) }
+func nameBucket(ts *tenantState, prefix string) string { return ts.Ref("name", prefix) }
 
 // nameIndexKeys are the name index entries of contract ref named name.
 func nameIndexKeys(ts *tenantState, name string, first time.Time, ref string) [][]byte {
@@ -344,7 +346,7 @@ func sealContractRecord(ts *tenantState, ref string, cr *contractRecord) ([]byte
 	if err != nil {
 		return nil, err
 	}
-	blob, err := sealWith(ts.contractAEAD, algAES256GCM, pt, contractAD(ts.ID, ref))
+	blob, err := event.SealWith(ts.ContractAEAD, event.AlgAES256GCM, pt, contractAD(ts.ID, ref))
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +357,7 @@ func sealContractRecord(ts *tenantState, ref string, cr *contractRecord) ([]byte
 // the plain forms written before (binary or JSON) that Open migrates.
 func openContractRecord(ts *tenantState, ref string, v []byte, cr *contractRecord) error {
 	if len(v) > 0 && v[0] == contractV2 {
-		pt, err := openWith(ts.contractAEAD, algAES256GCM, v[1:], contractAD(ts.ID, ref))
+		pt, err := event.OpenWith(ts.ContractAEAD, event.AlgAES256GCM, v[1:], contractAD(ts.ID, ref))
 		if err != nil {
 			return fmt.Errorf("evidence: opening contract record: %w", err)
 		}
@@ -381,11 +383,11 @@ func claimContract(ts *tenantState, c *claim) error {
 	if err := sr.UnmarshalBinary(c.Sealed); err != nil {
 		return fmt.Errorf("evidence: pending claim's sealed record: %w", err)
 	}
-	pt, err := openWith(ts.contractAEAD, algAES256GCM, sr.Contract, sealAD(ts.ID, c.LeafHash, "contract"))
+	pt, err := event.OpenWith(ts.ContractAEAD, event.AlgAES256GCM, sr.Contract, event.SealAD(ts.ID, c.LeafHash, "contract"))
 	if err != nil {
 		return fmt.Errorf("evidence: opening a pending claim's contract: %w", err)
 	}
-	fields, err := openPart(pt, "")
+	fields, err := event.OpenPart(pt, "")
 	if err != nil {
 		return fmt.Errorf("evidence: pending claim's contract: %w", err)
 	}
@@ -402,7 +404,9 @@ func claimContract(ts *tenantState, c *claim) error {
 // (report.issued) is counted apart, as reports issued; the identity checks
 // and registrations of its parties belong to the people and are listed
 // beside the contract's events, not counted among them.
-func CountsAsEvent(k Kind) bool { return k != KindReportIssued && k != KindDataErased }
+func CountsAsEvent(k event.Kind) bool {
+	return k != event.KindReportIssued && k != event.KindDataErased
+}
 
 // ContractView is a contract with its events, for GET /v1/contracts/{id}.
 // Events lists every event naming the contract, report.issued included;
@@ -412,7 +416,7 @@ type ContractView struct {
 	Name       string       `json:"name,omitempty"`
 	First      time.Time    `json:"first"`
 	Last       time.Time    `json:"last"`
-	Status     Kind         `json:"status"`
+	Status     event.Kind   `json:"status"`
 	EventCount int          `json:"event_count"`
 	Events     []EventEntry `json:"events"`
 }
@@ -432,7 +436,7 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 	if err != nil {
 		return nil, err
 	}
-	ref := ts.ref("contract", id)
+	ref := ts.Ref("contract", id)
 	cr, err := s.contractRecord(ts, ref)
 	if err != nil {
 		return nil, err
@@ -476,10 +480,10 @@ func (s *Service) contractRecord(ts *tenantState, ref string) (*contractRecord, 
 
 // DocumentMatch is a contract event that names a document hash.
 type DocumentMatch struct {
-	ContractID string    `json:"contract_id"`
-	Index      uint64    `json:"index"`
-	Kind       Kind      `json:"kind"`
-	Time       time.Time `json:"time"`
+	ContractID string     `json:"contract_id"`
+	Index      uint64     `json:"index"`
+	Kind       event.Kind `json:"kind"`
+	Time       time.Time  `json:"time"`
 	// Tenant is the id of the tenant the event belongs to: only its
 	// principals may be told ContractID.
 	Tenant string `json:"tenant"`
@@ -503,7 +507,7 @@ func (s *Service) LookupReport(number string) ([]DocumentMatch, error) {
 	if number == "" || len(number) > 128 {
 		return nil, fmt.Errorf("%w: a report number is 1 to 128 bytes", ErrInvalidQuery)
 	}
-	return s.documentMatches(reportNumberKey(number))
+	return s.documentMatches(event.ReportNumberKey(number))
 }
 
 func (s *Service) documentMatches(docKey string) ([]DocumentMatch, error) {
@@ -601,12 +605,12 @@ const (
 // ContractSummary is one search result. Events is the event count
 // (CountsAsEvent).
 type ContractSummary struct {
-	ID     string    `json:"id"`
-	Name   string    `json:"name,omitempty"`
-	First  time.Time `json:"first"`
-	Last   time.Time `json:"last"`
-	Status Kind      `json:"status"`
-	Events int       `json:"events"`
+	ID     string     `json:"id"`
+	Name   string     `json:"name,omitempty"`
+	First  time.Time  `json:"first"`
+	Last   time.Time  `json:"last"`
+	Status event.Kind `json:"status"`
+	Events int        `json:"events"`
 }
 
 // Page is a page of search results; Next, when not empty, fetches the next.
@@ -637,7 +641,7 @@ func (s *Service) Search(p Principal, q Query) (*Page, error) {
 	var refOf func(k []byte) string
 	switch {
 	case q.Account != "":
-		lower = accountContractsPrefix(ts.ID, ts.ref("subject", q.Account))
+		lower = accountContractsPrefix(ts.ID, ts.Ref("subject", q.Account))
 		upper = prefixEnd(lower)
 		refOf = func(k []byte) string { return string(k[len(lower):]) }
 	case q.Name != "" && hasBucket(ts, q.Name):

@@ -65,7 +65,7 @@ func indexHex(i uint64) string {
 }
 
 // timeHex is t's nanoseconds since 1970 in offset binary, 16 hex digits
-// that sort as the times do (ParseEvents keeps times in 1970 to 2199).
+// that sort as the times do (event.ParseEvents keeps times in 1970 to 2199).
 func timeHex(t time.Time) string { return indexHex(uint64(t.UnixNano()) ^ 1<<63) }
 
 // timeHexLen is the length of timeHex's result.
@@ -219,7 +219,7 @@ func legacyNameKey(tenant, lowerName, ref string) []byte {
 var legacyNameIndex = tableRange('n')
 
 // docIndexKey files the event at index of contract ref under a document
-// hash (or reportNumberKey), for LookupDocument and LookupReport.
+// hash (or event.ReportNumberKey), for LookupDocument and LookupReport.
 func docIndexKey(sha256Hex, tenant, ref string, index uint64) []byte {
 	return key("h", sha256Hex, tenant, ref, indexHex(index))
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // MasterKeyEnv is the environment variable that, when set, holds the master
@@ -27,16 +29,16 @@ type MasterKey struct {
 
 // NewMasterKey returns a master key from 32 raw bytes.
 func NewMasterKey(raw []byte) (MasterKey, error) {
-	if len(raw) != KeySize {
-		return MasterKey{}, fmt.Errorf("evidence: master key is %d bytes, want %d", len(raw), KeySize)
+	if len(raw) != event.KeySize {
+		return MasterKey{}, fmt.Errorf("evidence: master key is %d bytes, want %d", len(raw), event.KeySize)
 	}
 	k := append([]byte(nil), raw...)
-	return MasterKey{key: k, id: keyID(k)}, nil
+	return MasterKey{key: k, id: event.KeyID(k)}, nil
 }
 
 // GenerateMasterKey returns a fresh random master key.
 func GenerateMasterKey() (MasterKey, error) {
-	k, err := newKey()
+	k, err := event.NewKey()
 	if err != nil {
 		return MasterKey{}, err
 	}
@@ -60,7 +62,7 @@ func (m MasterKey) ID() string { return m.id }
 // MasterKeyEnv.
 func (m MasterKey) Hex() string { return hex.EncodeToString(m.key) }
 
-func (m MasterKey) valid() bool { return len(m.key) == KeySize }
+func (m MasterKey) valid() bool { return len(m.key) == event.KeySize }
 
 // LoadMasterKey returns the master key from MasterKeyEnv (looked up with
 // getenv; nil means os.Getenv) or else from keysDir/MasterKeyFile, creating

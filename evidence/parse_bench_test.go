@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	evt "github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/evidence/evidencetest"
 	"github.com/cunzheng/cunzheng/ledger/cluster/clustertest"
 )
@@ -17,7 +18,7 @@ func BenchmarkParseEvents(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := evidence.ParseEvents(body); err != nil {
+		if _, err := evt.ParseEvents(body); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -113,9 +114,9 @@ func BenchmarkSearch100k(b *testing.B) {
 	defer svc.Close()
 	p, _ := svc.Authenticate(key)
 	const contracts = 100_000
-	for start := 0; start < contracts; start += evidence.MaxBatch {
-		evs := make([]map[string]any, 0, evidence.MaxBatch)
-		for i := start; i < start+evidence.MaxBatch; i++ {
+	for start := 0; start < contracts; start += evt.MaxBatch {
+		evs := make([]map[string]any, 0, evt.MaxBatch)
+		for i := start; i < start+evt.MaxBatch; i++ {
 			ev := event(i * 3) // contract C(i)
 			ev["time"] = t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
 			if i%10 == 0 {
@@ -151,7 +152,7 @@ func BenchmarkIngestBatch1000(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for b.Loop() {
-				evs := make([]map[string]any, evidence.MaxBatch)
+				evs := make([]map[string]any, evt.MaxBatch)
 				for i := range evs {
 					evs[i] = event(n)
 					n++

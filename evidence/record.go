@@ -3,7 +3,6 @@ package evidence
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,36 +10,22 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
-// subjectKey is a data subject's unwrapped data key. One 32-byte key per
-// subject; the AES-256 and SM4 keys are derived from it with HKDF, so that
-// destroying the one wrapped key destroys both.
+// subjectKey is a data subject's unwrapped data key (event.SubjectKey) as
+// the service holds it: with its wrapped form, which the first batch using
+// it stores.
 type subjectKey struct {
-	subject   string // reference
-	id        string // key id, to tell a destroyed key from a later one
-	dek       []byte
-	aes, sm4  []byte // derived from dek
+	event.SubjectKey
 	wrapped   []byte
-	persisted atomic.Bool // the wrapped key is durably in Pebble
+	persisted atomic.Bool // the wrapped key is durably in the store
 }
-
-func (k *subjectKey) aesKey() []byte { return k.aes }
-func (k *subjectKey) sm4Key() []byte { return k.sm4 }
 
 // newSubjectKey derives the subject's cipher keys from its data key.
 func newSubjectKey(subject, id string, dek, wrapped []byte) *subjectKey {
-	return &subjectKey{
-		subject: subject, id: id, dek: dek, wrapped: wrapped,
-		aes: derive(dek, "subject-aes", 32), sm4: derive(dek, "subject-sm4", 16),
-	}
-}
-
-// destroy zeroes the key material held in memory.
-func (k *subjectKey) destroy() {
-	clear(k.dek)
-	clear(k.aes)
-	clear(k.sm4)
+	return &subjectKey{SubjectKey: event.NewSubjectKey(subject, id, dek), wrapped: wrapped}
 }
 
 type storedSubjectKey struct {
@@ -97,11 +82,11 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 	}
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
-	if cur, ok := s.subjects[ck]; ok && (!shared || !cur.persisted.Load() || found && cur.id == st.KeyID) {
+	if cur, ok := s.subjects[ck]; ok && (!shared || !cur.persisted.Load() || found && cur.ID == st.KeyID) {
 		return cur, nil
 	}
 	if found {
-		dek, err := openWith(ts.kekAEAD, algAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
+		dek, err := event.OpenWith(ts.KEKAEAD, event.AlgAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
 		if err != nil {
 			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
 		}
@@ -126,11 +111,11 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 // createSubjectKey makes a new data key for subject, wrapped by the
 // tenant key. It is stored by the first batch that uses it.
 func createSubjectKey(ts *tenantState, subject string) (*subjectKey, error) {
-	dek, err := newKey()
+	dek, err := event.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	wrapped, err := sealWith(ts.kekAEAD, algAES256GCM, dek, subjectAD(ts.ID, subject))
+	wrapped, err := event.SealWith(ts.KEKAEAD, event.AlgAES256GCM, dek, subjectAD(ts.ID, subject))
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +169,7 @@ func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[strin
 		if err := decodeValue(k, v, &st); err != nil {
 			return nil, err
 		}
-		dek, err := openWith(ts.kekAEAD, algAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
+		dek, err := event.OpenWith(ts.KEKAEAD, event.AlgAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
 		if err != nil {
 			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
 		}
@@ -202,7 +187,7 @@ func (s *Service) forgetSubjects(ts *tenantState, keys []*subjectKey) {
 	s.subjMu.Lock()
 	defer s.subjMu.Unlock()
 	for _, sk := range keys {
-		ck := ts.ID + "/" + sk.subject
+		ck := ts.ID + "/" + sk.Subject
 		if cur := s.subjects[ck]; cur == sk {
 			delete(s.subjects, ck)
 		}
@@ -240,113 +225,31 @@ type sealedRecord struct {
 	Contract   []byte `json:"contract,omitempty"`
 }
 
-// canonicalLeaf returns the leaf bytes of the public record pr and their
-// RFC 6962 leaf hash. The JSON is written after the 0x00 of the hash input,
-// to hash it without a copy.
-func canonicalLeaf(pr map[string]any) (leaf []byte, hash [32]byte, err error) {
-	hashed, err := canonicalJSON(append(make([]byte, 0, 2048), 0), pr)
-	if err != nil {
-		return nil, hash, err
+// buildRecord makes the pending claim and the sealed record of ev
+// (event.BuildRecord), sealed under the actor's subject key sk.
+func buildRecord(ts *tenantState, ev *event.Event, sk *subjectKey, now time.Time) (*claim, *sealedRecord, error) {
+	var key *event.SubjectKey
+	if sk != nil {
+		key = &sk.SubjectKey
 	}
-	return hashed[1:], sha256.Sum256(hashed), nil
-}
-
-func sealAD(tenant string, leafHash []byte, part string) []byte {
-	return []byte("cunzheng sealed v1\x00" + tenant + "\x00" + hex.EncodeToString(leafHash) + "\x00" + part)
-}
-
-// buildRecord makes the leaf (public record) and sealed record of ev.
-func buildRecord(ts *tenantState, ev *Event, sk *subjectKey, now time.Time) (*claim, *sealedRecord, error) {
-	eventRef := func(id string) string { return ts.ref("event", id) }
-	pubData, personalData, contractData, err := splitData(ev.Data, eventRef)
+	r, err := event.BuildRecord(ts.TenantKeys, ev, key, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	var personal, contract [][2]string
-	if ev.Actor != nil {
-		personal = append(personal, ev.Actor.fields()...)
-		personal = append(personal, personalData...)
-	} else {
-		contract = append(contract, personalData...)
-	}
-	c := &claim{State: "pending", Digest: ev.digest[:], Kind: ev.Kind, Time: ev.Time}
-	ref := eventRef(ev.ID)
-	pr := map[string]any{
-		"v":      leafVersion,
-		"kind":   string(ev.Kind),
-		"ref":    ref,
-		"time":   ev.Time.UTC().Format(time.RFC3339Nano),
-		"logged": now.UTC().Format(time.RFC3339Nano),
-		"data":   pubData,
+	d := ev.Digest()
+	c := &claim{
+		State: "pending", Digest: d[:], Kind: ev.Kind, Time: ev.Time,
+		Leaf: r.Leaf, LeafHash: r.LeafHash[:], Contract: r.Contract, Docs: r.Docs,
+		Subject: r.Sealed.Subject, SubjectKey: r.Sealed.SubjectKey,
 	}
 	if ev.Contract != nil {
-		c.Contract = ts.ref("contract", ev.Contract.ID)
 		c.ContractID, c.Name = ev.Contract.ID, ev.Contract.Name
-		pr["contract"] = c.Contract
-		contract = append(contract, [2]string{"contract.id", ev.Contract.ID})
-		if ev.Contract.Name != "" {
-			contract = append(contract, [2]string{"contract.name", ev.Contract.Name})
-		}
 	}
-	contract = append(contract, contractData...)
-	// One read from the random source for the seeds of the three parts.
-	seeds := make([]byte, 3*32)
-	if _, err := rand.Read(seeds); err != nil {
-		return nil, nil, fmt.Errorf("evidence: salt seeds: %w", err)
-	}
-	personalPart, contractPart, idPart := newSealedPart(seeds[:32]), newSealedPart(seeds[32:64]), newSealedPart(seeds[64:])
-	commitments := make(map[string]any, len(personal)+len(contract)+1)
-	commitments[TenantCommitment] = ts.tenantCommitment(ref)
-	commit := func(p *sealedPart, path, value string) {
-		cm := Commitment(p.add(path, value), value)
-		commitments[path] = hex.EncodeToString(cm[:])
-	}
-	for _, f := range personal {
-		if sm4Fields[f[0]] {
-			commit(idPart, f[0], f[1])
-		} else {
-			commit(personalPart, f[0], f[1])
-		}
-	}
-	for _, f := range contract {
-		commit(contractPart, f[0], f[1])
-	}
-	pr["commitments"] = commitments
-	leaf, lh, err := canonicalLeaf(pr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("evidence: canonical leaf: %w", err)
-	}
-	c.Leaf, c.LeafHash = leaf, lh[:]
-	c.Docs = ev.documentHashes()
-
-	sr := &sealedRecord{V: 1, Tenant: ts.ID}
-	if len(contractPart.fields) > 0 {
-		pt := contractPart.marshal()
-		if sr.Contract, err = sealWith(ts.contractAEAD, algAES256GCM, pt, sealAD(ts.ID, lh[:], "contract")); err != nil {
-			return nil, nil, err
-		}
-	}
-	if sk != nil {
-		c.Subject, c.SubjectKey = sk.subject, sk.id
-		sr.Subject, sr.SubjectKey = sk.subject, sk.id
-		pt := personalPart.marshal()
-		if sr.Personal, err = seal(algAES256GCM, sk.aesKey(), pt, sealAD(ts.ID, lh[:], "personal")); err != nil {
-			return nil, nil, err
-		}
-		if len(idPart.fields) > 0 {
-			pt := idPart.marshal()
-			if sr.IDNumber, err = seal(algSM4GCM, sk.sm4Key(), pt, sealAD(ts.ID, lh[:], "id_number")); err != nil {
-				return nil, nil, err
-			}
-		}
+	sr := &sealedRecord{
+		V: 1, Tenant: ts.ID, Subject: r.Sealed.Subject, SubjectKey: r.Sealed.SubjectKey,
+		Personal: r.Sealed.Personal, IDNumber: r.Sealed.IDNumber, Contract: r.Sealed.Contract,
 	}
 	return c, sr, nil
-}
-
-// Field is one opened sealed field.
-type Field struct {
-	Value string
-	Salt  []byte
 }
 
 // Opened is a sealed record opened for its tenant: every sealed field by
@@ -355,7 +258,7 @@ type Field struct {
 // Erased is set, ErasedAt says when and ErasureIndex and ErasureLeafHash
 // name the data.erased event in the log, so that a report can point at it.
 type Opened struct {
-	Fields   map[string]Field
+	Fields   map[string]event.Field
 	Erased   bool
 	ErasedAt time.Time
 	// ErasureIndex is the leaf index of the data.erased event. It is only
@@ -379,12 +282,12 @@ func (o *Opened) Paths() []string {
 
 // Check verifies every opened field against the commitments in the leaf.
 func (o *Opened) Check(leaf []byte) error {
-	pr, err := ParseLeaf(leaf)
+	pr, err := event.ParseLeaf(leaf)
 	if err != nil {
 		return err
 	}
 	for p, f := range o.Fields {
-		cm := Commitment(f.Salt, f.Value)
+		cm := event.Commitment(f.Salt, f.Value)
 		if pr.Commitments[p] != hex.EncodeToString(cm[:]) {
 			return fmt.Errorf("evidence: sealed field %s does not match its commitment", p)
 		}
@@ -411,9 +314,9 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 	if !found || sr.Tenant != ts.ID {
 		return nil, ErrNotFound
 	}
-	o := &Opened{Fields: map[string]Field{}}
+	o := &Opened{Fields: map[string]event.Field{}}
 	add := func(blob, k []byte, alg byte, part string, single bool) error {
-		pt, err := open(alg, k, blob, sealAD(ts.ID, leafHash[:], part))
+		pt, err := event.Open(alg, k, blob, event.SealAD(ts.ID, leafHash[:], part))
 		if err != nil {
 			return fmt.Errorf("evidence: opening sealed %s: %w", part, err)
 		}
@@ -421,7 +324,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 		if single {
 			v1Single = "actor.id_number"
 		}
-		fields, err := openPart(pt, v1Single)
+		fields, err := event.OpenPart(pt, v1Single)
 		if err != nil {
 			return fmt.Errorf("evidence: sealed %s: %w", part, err)
 		}
@@ -431,7 +334,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 		return nil
 	}
 	if sr.Contract != nil {
-		if err := add(sr.Contract, ts.contractKey, algAES256GCM, "contract", false); err != nil {
+		if err := add(sr.Contract, ts.ContractKey, event.AlgAES256GCM, "contract", false); err != nil {
 			return nil, err
 		}
 	}
@@ -440,7 +343,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 		if err != nil {
 			return nil, err
 		}
-		if sk == nil || sk.id != sr.SubjectKey {
+		if sk == nil || sk.ID != sr.SubjectKey {
 			var er erasure
 			found, err := s.get(erasureKey(ts.ID, sr.Subject, sr.SubjectKey), &er)
 			if err != nil {
@@ -461,11 +364,11 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 			o.ErasureIndex, o.ErasureLeafHash, o.ErasurePending = c.Index, hex.EncodeToString(c.LeafHash), c.State != "done"
 			return o, nil
 		}
-		if err := add(sr.Personal, sk.aesKey(), algAES256GCM, "personal", false); err != nil {
+		if err := add(sr.Personal, sk.AES, event.AlgAES256GCM, "personal", false); err != nil {
 			return nil, err
 		}
 		if sr.IDNumber != nil {
-			if err := add(sr.IDNumber, sk.sm4Key(), algSM4GCM, "id_number", true); err != nil {
+			if err := add(sr.IDNumber, sk.SM4, event.AlgSM4GCM, "id_number", true); err != nil {
 				return nil, err
 			}
 		}
@@ -496,7 +399,7 @@ func (s *Service) Erase(ctx context.Context, p Principal, account string) (Recei
 	if err != nil {
 		return Receipt{}, err
 	}
-	subject := ts.ref("subject", account)
+	subject := ts.Ref("subject", account)
 	var (
 		r     Receipt
 		shred bool
@@ -543,21 +446,15 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 		return r, false, err
 	}
 	now := s.now().UTC()
-	claimID := "\x00erase/" + subject + "/" + sk.id
-	ref := ts.ref("erasure", subject+"/"+sk.id)
-	pr := map[string]any{
-		"v": leafVersion, "kind": string(KindDataErased), "ref": ref,
-		"time": now.Format(time.RFC3339Nano), "logged": now.Format(time.RFC3339Nano),
-		"data": map[string]any{}, "commitments": map[string]any{TenantCommitment: ts.tenantCommitment(ref)},
-	}
-	leaf, lh, err := canonicalLeaf(pr)
+	claimID := "\x00erase/" + subject + "/" + sk.ID
+	leaf, lh, err := event.ErasureLeaf(ts.TenantKeys, subject, sk.ID, now)
 	if err != nil {
 		return Receipt{}, false, err
 	}
-	c := &claim{State: "pending", Kind: KindDataErased, Time: now, Leaf: leaf, LeafHash: lh[:],
-		Subject: subject, SubjectKey: sk.id}
+	c := &claim{State: "pending", Kind: event.KindDataErased, Time: now, Leaf: leaf, LeafHash: lh[:],
+		Subject: subject, SubjectKey: sk.ID}
 	b := &batch{sync: true}
-	stored, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
+	stored, err := encodeValue(storedSubjectKey{KeyID: sk.ID, Wrapped: sk.wrapped})
 	if err != nil {
 		return Receipt{}, false, err
 	}
@@ -568,7 +465,7 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	if s.shredder != nil {
 		b.set(shredKey(ts.ID, subject), nil)
 	}
-	if err := setValue(b, erasureKey(ts.ID, subject, sk.id), erasure{Time: now, ClaimID: claimID}); err != nil {
+	if err := setValue(b, erasureKey(ts.ID, subject, sk.ID), erasure{Time: now, ClaimID: claimID}); err != nil {
 		return Receipt{}, false, err
 	}
 	cv, err := encodeValue(c)
@@ -601,7 +498,7 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	s.subjMu.Lock()
 	delete(s.subjects, ts.ID+"/"+subject)
 	s.subjMu.Unlock()
-	sk.destroy()
+	sk.Destroy()
 	// The key is gone from here on: whatever happens next, shred it. New
 	// events of the account get a new key; ingest may go on.
 	release, err := s.acquire(ctx, []string{ts.ID + "\x00" + claimID})

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // LeafReader returns the leaf at index; (*ledger.Log).Leaf is one.
@@ -16,7 +18,7 @@ type LeafReader func(ctx context.Context, index uint64) ([]byte, error)
 type Record struct {
 	EventEntry
 	Leaf   []byte
-	Public *PublicRecord
+	Public *event.PublicRecord
 	Opened *Opened
 }
 
@@ -36,7 +38,7 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		return nil, nil, err
 	}
 	entries := slices.Clone(v.Events)
-	ref := ts.ref("contract", id)
+	ref := ts.Ref("contract", id)
 	subjects, err := s.scanKeys(contractSubjectsPrefix(ts.ID, ref))
 	if err != nil {
 		return nil, nil, err
@@ -74,10 +76,10 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		if _, err := hex.Decode(lh[:], []byte(e.LeafHash)); err != nil {
 			return nil, nil, fmt.Errorf("evidence: receipt hash: %w", err)
 		}
-		if got := leafHash(lb); got != lh {
+		if got := event.LeafHash(lb); got != lh {
 			return nil, nil, fmt.Errorf("evidence: leaf %d does not match its receipt", e.Index)
 		}
-		pr, err := ParseLeaf(lb)
+		pr, err := event.ParseLeaf(lb)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -88,7 +90,7 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		if pr.Tenant == "" {
 			// A version 2 leaf commits to the tenant: open it too, checked
 			// with the rest below, so that a bundle can show whose it is.
-			o.Fields[TenantCommitment] = Field{Value: ts.ID, Salt: ts.tenantSalt(pr.Ref)}
+			o.Fields[event.TenantCommitment] = event.Field{Value: ts.ID, Salt: ts.TenantSalt(pr.Ref)}
 		} else if pr.Tenant != ts.ID {
 			return nil, nil, fmt.Errorf("evidence: leaf %d names another tenant", e.Index)
 		}

@@ -2,105 +2,34 @@ package evidence
 
 import (
 	"context"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"hash"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // tenantState is a tenant with its unwrapped keys, as the server holds it.
 type tenantState struct {
 	Tenant
-	kek         []byte // tenant key-encryption key: wraps subject and document keys
-	refKey      []byte // HMAC key for contract, subject and event references
-	contractKey []byte // AES-256-GCM key for the sealed contract part
-	// kekAEAD and contractAEAD are kek's and contractKey's ciphers, made
-	// once: making them per event was a third of the sealing allocations.
-	kekAEAD, contractAEAD cipher.AEAD
-	// refMACs holds keyed HMACs for ref to reset and reuse: a new one per
-	// reference (five per event) was 7% of ingest allocations.
-	refMACs sync.Pool
-	// tenantKey is the HMAC key of the salts of the leaves' tenant
-	// commitments (tenantSalt); tenantMACs pools its HMACs like refMACs.
-	tenantKey  []byte
-	tenantMACs sync.Pool
+	*event.TenantKeys
 }
 
 func newTenantState(tf tenantFile, master MasterKey) (*tenantState, error) {
 	if tf.Master != master.ID() {
 		return nil, fmt.Errorf("evidence: tenant %s is wrapped by master key %s, not %s", tf.ID, tf.Master, master.ID())
 	}
-	kek, err := open(algAES256GCM, master.key, tf.KEK, kekAD(tf.ID))
+	kek, err := event.Open(event.AlgAES256GCM, master.key, tf.KEK, kekAD(tf.ID))
 	if err != nil {
 		return nil, fmt.Errorf("evidence: unwrapping tenant %s: %w", tf.ID, err)
 	}
-	ts := &tenantState{
-		Tenant:      Tenant{ID: tf.ID, Name: tf.Name, Created: tf.Created},
-		kek:         kek,
-		refKey:      derive(kek, "ref", 32),
-		contractKey: derive(kek, "contract-seal", 32),
-		tenantKey:   derive(kek, "tenant-commitment", 32),
-	}
-	if ts.kekAEAD, err = newAEAD(algAES256GCM, kek); err != nil {
+	keys, err := event.NewTenantKeys(tf.ID, kek)
+	if err != nil {
 		return nil, err
 	}
-	if ts.contractAEAD, err = newAEAD(algAES256GCM, ts.contractKey); err != nil {
-		return nil, err
-	}
-	return ts, nil
-}
-
-// ref returns a pseudonymous reference to value in the given domain:
-// 32 hex digits of HMAC-SHA256(refKey, domain || 0 || value). Without the
-// tenant key nobody can tell which contract or account it stands for.
-func (t *tenantState) ref(domain, value string) string {
-	m, ok := t.refMACs.Get().(hash.Hash)
-	if ok {
-		m.Reset()
-	} else {
-		m = hmac.New(sha256.New, t.refKey)
-	}
-	msg := make([]byte, 0, len(domain)+1+len(value))
-	msg = append(append(append(msg, domain...), 0), value...)
-	m.Write(msg)
-	var sum [sha256.Size]byte
-	m.Sum(sum[:0])
-	t.refMACs.Put(m)
-	var out [32]byte
-	hex.Encode(out[:], sum[:16])
-	return string(out[:])
-}
-
-// tenantSalt is the salt of the tenant commitment in the leaf whose
-// reference is ref: HMAC-SHA256(tenantKey, "cunzheng/evidence/tenant-salt"
-// || 0 || ref). A leaf's ref is unique and an HMAC under the tenant's own
-// key, so each leaf commits to the tenant id under a salt of its own that
-// only the tenant can recompute: strangers cannot link two leaves of one
-// tenant, and the tenant opens any of its leaves without storing a salt.
-func (t *tenantState) tenantSalt(ref string) []byte {
-	m, ok := t.tenantMACs.Get().(hash.Hash)
-	if ok {
-		m.Reset()
-	} else {
-		m = hmac.New(sha256.New, t.tenantKey)
-	}
-	m.Write([]byte("cunzheng/evidence/tenant-salt\x00"))
-	m.Write([]byte(ref))
-	out := m.Sum(nil)
-	t.tenantMACs.Put(m)
-	return out
-}
-
-// tenantCommitment is the hex commitment to the tenant id in the leaf
-// whose reference is ref (the "tenant" member of its commitments).
-func (t *tenantState) tenantCommitment(ref string) string {
-	cm := Commitment(t.tenantSalt(ref), t.ID)
-	return hex.EncodeToString(cm[:])
+	return &tenantState{Tenant: Tenant{ID: tf.ID, Name: tf.Name, Created: tf.Created}, TenantKeys: keys}, nil
 }
 
 // registry holds the tenants and API keys read from the tenant files (or,

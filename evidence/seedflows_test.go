@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/cunzheng/cunzheng/evidence"
+	evt "github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // TestSeedFlowsSealed records one contract using every 实名认证 and 意愿认证
@@ -68,7 +68,7 @@ func TestSeedFlowsSealed(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, r := range recs {
-		if r.Kind != evidence.KindIdentityChecked {
+		if r.Kind != evt.KindIdentityChecked {
 			continue // the intent's face digits and video share the paths
 		}
 		for p, f := range r.Opened.Fields {

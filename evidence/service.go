@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding"
 	"encoding/hex"
 	"encoding/json"
@@ -19,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger/pebbledb"
 )
 
@@ -442,21 +442,21 @@ func (s *Service) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) 
 
 // claim is the stored state of one (tenant, id).
 type claim struct {
-	State      string    `json:"state"` // "pending" or "done"
-	Digest     []byte    `json:"digest"`
-	Kind       Kind      `json:"kind"`
-	Time       time.Time `json:"time"`
-	Leaf       []byte    `json:"leaf,omitempty"` // kept while pending
-	LeafHash   []byte    `json:"leaf_hash"`
-	Index      uint64    `json:"index"`
-	TreeSize   uint64    `json:"tree_size"`
-	Contract   string    `json:"contract,omitempty"`    // reference
-	ContractID string    `json:"contract_id,omitempty"` // kept while pending, as are Name, Docs and Pos
-	Name       string    `json:"contract_name,omitempty"`
-	Subject    string    `json:"subject,omitempty"` // reference
-	SubjectKey string    `json:"subject_key,omitempty"`
-	Docs       []string  `json:"docs,omitempty"`
-	Pos        int       `json:"pos"` // position in its batch, to recover in order
+	State      string     `json:"state"` // "pending" or "done"
+	Digest     []byte     `json:"digest"`
+	Kind       event.Kind `json:"kind"`
+	Time       time.Time  `json:"time"`
+	Leaf       []byte     `json:"leaf,omitempty"` // kept while pending
+	LeafHash   []byte     `json:"leaf_hash"`
+	Index      uint64     `json:"index"`
+	TreeSize   uint64     `json:"tree_size"`
+	Contract   string     `json:"contract,omitempty"`    // reference
+	ContractID string     `json:"contract_id,omitempty"` // kept while pending, as are Name, Docs and Pos
+	Name       string     `json:"contract_name,omitempty"`
+	Subject    string     `json:"subject,omitempty"` // reference
+	SubjectKey string     `json:"subject_key,omitempty"`
+	Docs       []string   `json:"docs,omitempty"`
+	Pos        int        `json:"pos"` // position in its batch, to recover in order
 	// Sealed is the encoded sealed record while pending: finalize stores it
 	// under the index the log assigned (sealedKey), which the pending
 	// write cannot know.
@@ -513,7 +513,7 @@ func (s *Service) Ingest(ctx context.Context, p Principal, body []byte) ([]Recei
 		return nil, ErrForbidden
 	}
 	start := s.now()
-	evs, err := ParseEvents(body)
+	evs, err := event.ParseEvents(body)
 	if err != nil {
 		s.metrics.rejected.Inc()
 		return nil, err
@@ -543,7 +543,7 @@ type item struct {
 // after losing a race on a claim or subject key to another process.
 const maxConflictRetries = 8
 
-func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]Receipt, error) {
+func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []event.Event) ([]Receipt, error) {
 	for attempt := 0; ; attempt++ {
 		rs, err := s.ingestOnce(ctx, ts, evs)
 		if !errors.Is(err, errConflict) {
@@ -558,7 +558,7 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []Event) ([]R
 	}
 }
 
-func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) ([]Receipt, error) {
+func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []event.Event) ([]Receipt, error) {
 	keys := make([]string, len(evs))
 	for i, ev := range evs {
 		keys[i] = ts.ID + "\x00" + ev.ID
@@ -587,7 +587,7 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 	var subjects []string
 	for i := range evs {
 		if evs[i].Actor != nil {
-			subjects = append(subjects, ts.ref("subject", evs[i].Actor.Account))
+			subjects = append(subjects, ts.Ref("subject", evs[i].Actor.Account))
 		}
 	}
 	skeys := s.uncachedSubjects(ts, subjects)
@@ -609,9 +609,9 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 			}
 		}
 		if found {
-			if string(c.Digest) != string(ev.digest[:]) {
+			if d := ev.Digest(); string(c.Digest) != string(d[:]) {
 				s.metrics.rejected.Inc()
-				return nil, fmt.Errorf("%w: %s.id %q", ErrIDConflict, ev.path, ev.ID)
+				return nil, fmt.Errorf("%w: %s.id %q", ErrIDConflict, ev.Path(), ev.ID)
 			}
 			if c.State == "done" {
 				receipts[i] = c.receipt(ev.ID)
@@ -623,7 +623,7 @@ func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []Event) 
 		}
 		var sk *subjectKey
 		if ev.Actor != nil {
-			subject := ts.ref("subject", ev.Actor.Account)
+			subject := ts.Ref("subject", ev.Actor.Account)
 			sk, err = s.subjectKeyFor(ts, subject, true, unstored[subject])
 			if err != nil {
 				return nil, err
@@ -682,11 +682,11 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 	b := &batch{sync: true, prechecked: true}
 	n := 0
 	for _, sk := range newKeys {
-		v, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
+		v, err := encodeValue(storedSubjectKey{KeyID: sk.ID, Wrapped: sk.wrapped})
 		if err != nil {
 			return err
 		}
-		b.insert(subjectKeyKey(ts.ID, sk.subject), v)
+		b.insert(subjectKeyKey(ts.ID, sk.Subject), v)
 	}
 	for _, it := range work {
 		if !it.fresh {
@@ -717,11 +717,11 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 				continue
 			}
 			seen[sk] = true
-			v, err := encodeValue(storedSubjectKey{KeyID: sk.id, Wrapped: sk.wrapped})
+			v, err := encodeValue(storedSubjectKey{KeyID: sk.ID, Wrapped: sk.wrapped})
 			if err != nil {
 				return err
 			}
-			b.expect(subjectKeyKey(ts.ID, sk.subject), v)
+			b.expect(subjectKeyKey(ts.ID, sk.Subject), v)
 		}
 	}
 	if err := s.store.commit(ctx, b); err != nil {
@@ -751,7 +751,7 @@ func (s *Service) appendAndFinalize(ctx context.Context, tenant string, work []*
 		return fmt.Errorf("evidence: log returned %d receipts for %d leaves", len(lrs), len(leaves))
 	}
 	for i, it := range work {
-		if want := leafHash(it.c.Leaf); lrs[i].Hash != want {
+		if want := event.LeafHash(it.c.Leaf); lrs[i].Hash != want {
 			return fmt.Errorf("evidence: log receipt %d has leaf hash %x, want %x", i, lrs[i].Hash, want)
 		}
 		it.c.Index, it.c.TreeSize = lrs[i].Index, lrs[i].TreeSize
@@ -811,16 +811,6 @@ func (s *Service) finalizeGrouped(ctx context.Context, tenant string, work []*it
 	return g.err
 }
 
-// leafHash is the RFC 6962 leaf hash SHA-256(0x00 || leaf).
-func leafHash(leaf []byte) [32]byte {
-	h := sha256.New()
-	h.Write([]byte{0})
-	h.Write(leaf)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
 // recover completes pending claims left by a crash or a failed append. On
 // a shared store those may be claims another process is completing right
 // now: appending identical bytes returns the same receipt and finalize
@@ -855,8 +845,8 @@ func (s *Service) recover(ctx context.Context) error {
 			}
 			return a.c.Pos - b.c.Pos
 		})
-		for start := 0; start < len(work); start += MaxBatch {
-			end := min(start+MaxBatch, len(work))
+		for start := 0; start < len(work); start += event.MaxBatch {
+			end := min(start+event.MaxBatch, len(work))
 			if err := s.finishPending(ctx, t, work[start:end]); err != nil {
 				return fmt.Errorf("evidence: recovering pending claims: %w", err)
 			}

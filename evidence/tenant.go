@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
+
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // Role is what an API key may do.
@@ -274,11 +276,11 @@ func newTenantFile(master MasterKey, name string, now time.Time) (tenantFile, er
 		return tenantFile{}, fmt.Errorf("evidence: tenant id: %w", err)
 	}
 	id := "t" + hex.EncodeToString(idb)
-	kek, err := newKey()
+	kek, err := event.NewKey()
 	if err != nil {
 		return tenantFile{}, err
 	}
-	wrapped, err := seal(algAES256GCM, master.key, kek, kekAD(id))
+	wrapped, err := event.Seal(event.AlgAES256GCM, master.key, kek, kekAD(id))
 	if err != nil {
 		return tenantFile{}, err
 	}
@@ -372,11 +374,11 @@ func (ts Tenants) RotateMasterKey(ctx context.Context, oldKey, newKey MasterKey)
 			default:
 				return nil, fmt.Errorf("evidence: tenant %s is wrapped by master key %s, neither old nor new", tf.ID, tf.Master)
 			}
-			kek, err := open(algAES256GCM, oldKey.key, tf.KEK, kekAD(tf.ID))
+			kek, err := event.Open(event.AlgAES256GCM, oldKey.key, tf.KEK, kekAD(tf.ID))
 			if err != nil {
 				return nil, fmt.Errorf("evidence: unwrapping tenant %s: %w", tf.ID, err)
 			}
-			tf.KEK, err = seal(algAES256GCM, newKey.key, kek, kekAD(tf.ID))
+			tf.KEK, err = event.Seal(event.AlgAES256GCM, newKey.key, kek, kekAD(tf.ID))
 			if err != nil {
 				return nil, err
 			}

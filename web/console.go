@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
@@ -556,7 +557,7 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 		if err != nil {
 			return contractData{}, err
 		}
-		recs = append(recs, evidence.Record{EventEntry: evidence.EventEntry{Kind: evidence.KindDataErased, Time: e.at,
+		recs = append(recs, evidence.Record{EventEntry: evidence.EventEntry{Kind: event.KindDataErased, Time: e.at,
 			Receipt: evidence.Receipt{Index: e.index}}, Leaf: leaf})
 	}
 	slices.SortFunc(recs, func(a, b evidence.Record) int { return cmp.Compare(a.Index, b.Index) })
@@ -565,7 +566,7 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 		lh := rfc6962.DefaultHasher.HashLeaf(r.Leaf)
 		e := timelineEntry{Index: r.Index, Kind: string(r.Kind), Time: r.Time, LeafHash: hex.EncodeToString(lh), Proof: "pending"}
 		switch {
-		case r.Kind == evidence.KindReportIssued:
+		case r.Kind == event.KindReportIssued:
 			d.Reports++
 		case r.Public == nil || r.Public.Contract == "" || !evidence.CountsAsEvent(r.Kind):
 			d.Related++
@@ -590,7 +591,7 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 			e.Result, _ = r.Public.Data["result"].(string)
 			e.Source, _ = r.Public.Data["source"].(string)
 			e.CA, _ = r.Public.Data["ca"].(string)
-			if r.Kind == evidence.KindReportIssued {
+			if r.Kind == event.KindReportIssued {
 				rep := &reportEntry{}
 				rep.Number, _ = r.Public.Data["report"].(string)
 				rep.Document, _ = r.Public.Data["document"].(string)

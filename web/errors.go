@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/report"
@@ -29,7 +30,7 @@ var statusRules = []statusRule{
 	{ledger.ErrClosed, http.StatusServiceUnavailable},
 	{ledger.ErrStorage, http.StatusServiceUnavailable},
 	{ledger.ErrTooLarge, http.StatusRequestEntityTooLarge},
-	{evidence.ErrInvalidEvent, http.StatusBadRequest},
+	{event.ErrInvalidEvent, http.StatusBadRequest},
 	{evidence.ErrIDConflict, http.StatusConflict},
 	{evidence.ErrInconsistent, http.StatusUnprocessableEntity},
 	{evidence.ErrNotFound, http.StatusNotFound},

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // principalKey is where RequireTenant leaves the authenticated principal.
@@ -101,7 +102,7 @@ func MountEvents(svc *evidence.Service, logger *slog.Logger) Mount {
 }
 
 func (h *eventHandlers) fail(c *gin.Context, err error) {
-	var ve *evidence.ValidationError
+	var ve *event.ValidationError
 	if errors.As(err, &ve) {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": ve.Error(), "path": ve.Path})
 		return
@@ -151,7 +152,7 @@ func (h *eventHandlers) ingest(c *gin.Context) {
 		h.fail(c, &httpError{http.StatusUnsupportedMediaType, "Content-Type must be application/json (UTF-8)"})
 		return
 	}
-	body, err := readBody(c, evidence.MaxBodyBytes)
+	body, err := readBody(c, event.MaxBodyBytes)
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -167,7 +168,7 @@ func (h *eventHandlers) ingest(c *gin.Context) {
 
 func (h *eventHandlers) schema(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=300")
-	c.Data(http.StatusOK, "application/schema+json", evidence.SchemaJSON)
+	c.Data(http.StatusOK, "application/schema+json", event.SchemaJSON)
 }
 
 func (h *eventHandlers) contract(c *gin.Context) {
@@ -279,7 +280,7 @@ type fieldDoc struct {
 // page cannot disagree with what is enforced.
 func describeSchema() (schemaDoc, error) {
 	var root map[string]any
-	if err := json.Unmarshal(evidence.SchemaJSON, &root); err != nil {
+	if err := json.Unmarshal(event.SchemaJSON, &root); err != nil {
 		return schemaDoc{}, err
 	}
 	defs, _ := root["$defs"].(map[string]any)

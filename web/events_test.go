@@ -21,6 +21,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
 )
@@ -200,7 +201,7 @@ func TestEventsAPI(t *testing.T) {
 		{"legal cannot ingest", "POST", "/v1/events", legal, jsonType, demo, 403, "lacks the role"},
 		{"wrong content type", "POST", "/v1/events", e.key, "text/plain", demo, 415, "application/json"},
 		{"no content type", "POST", "/v1/events", e.key, "", demo, 415, "application/json"},
-		{"too large", "POST", "/v1/events", e.key, jsonType, bytes.Repeat([]byte(" "), evidence.MaxBodyBytes+1), 413, "larger than"},
+		{"too large", "POST", "/v1/events", e.key, jsonType, bytes.Repeat([]byte(" "), event.MaxBodyBytes+1), 413, "larger than"},
 		{"deep", "POST", "/v1/events", e.key, jsonType, deep, 400, "nested deeper"},
 		{"invalid utf8", "POST", "/v1/events", e.key, jsonType, []byte("{\"id\":\"\xc3\x28\"}"), 400, "not valid UTF-8"},
 		{"batch with one bad event", "POST", "/v1/events", e.key, jsonType, bad, 400, `"path":"$.events[4].data.positions[0].page"`},

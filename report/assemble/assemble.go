@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/report"
 )
@@ -167,7 +168,7 @@ func (s *Source) Contract(ctx context.Context, tenant, id string, reveal bool) (
 func (s *Source) originals(p evidence.Principal, c *report.Contract, recs []evidence.Record) error {
 	seen := map[string]bool{}
 	for _, r := range slices.Backward(recs) {
-		if r.Kind != evidence.KindContractCompleted && r.Kind != evidence.KindContractSigned && r.Kind != evidence.KindContractSent {
+		if r.Kind != event.KindContractCompleted && r.Kind != event.KindContractSigned && r.Kind != event.KindContractSent {
 			continue
 		}
 		d := data(r)
@@ -374,11 +375,11 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 	}
 	c.Status, c.StatusAt = report.StatusInProgress, view.Last
 	switch view.Status {
-	case evidence.KindContractCompleted:
+	case event.KindContractCompleted:
 		c.Status = report.StatusCompleted
-	case evidence.KindContractRejected:
+	case event.KindContractRejected:
 		c.Status = report.StatusRejected
-	case evidence.KindContractRevoked:
+	case event.KindContractRevoked:
 		c.Status = report.StatusRevoked
 	}
 	// A signed document named only by its hash takes the file's name.
@@ -460,9 +461,9 @@ func files(r evidence.Record, d map[string]any) []report.File {
 }
 
 // field returns an opened sealed field ("actor.name").
-func field(r evidence.Record, path string) evidence.Field {
+func field(r evidence.Record, path string) event.Field {
 	if r.Opened == nil {
-		return evidence.Field{}
+		return event.Field{}
 	}
 	return r.Opened.Fields[path]
 }

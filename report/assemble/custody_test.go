@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
@@ -42,7 +43,7 @@ func TestCustody(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := recs[len(recs)-1]
-	if last.Kind != evidence.KindReportIssued || last.Index != uint64(before) {
+	if last.Kind != event.KindReportIssued || last.Index != uint64(before) {
 		t.Fatalf("last record: %s at %d, want report.issued at %d", last.Kind, last.Index, before)
 	}
 	for k, want := range assemble.CustodyData(is) {

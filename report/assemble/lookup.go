@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/verify"
 )
 
@@ -98,13 +99,13 @@ func (d Lookup) record(ctx context.Context, matches []evidence.DocumentMatch, er
 // platform?": the (latest) signature that produced these bytes, then the
 // completion naming them as the final file, then a report this archive
 // issued, then anything else (the file as sent for signing).
-func recordRank(k evidence.Kind) int {
+func recordRank(k event.Kind) int {
 	switch k {
-	case evidence.KindContractSigned:
+	case event.KindContractSigned:
 		return 3
-	case evidence.KindContractCompleted:
+	case event.KindContractCompleted:
 		return 2
-	case evidence.KindReportIssued:
+	case event.KindReportIssued:
 		return 1
 	}
 	return 0

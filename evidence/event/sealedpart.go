@@ -1,10 +1,11 @@
-package evidence
+package event
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 )
@@ -52,15 +53,62 @@ func (p *sealedPart) marshal() []byte {
 	for _, f := range p.fields {
 		n += 2*binary.MaxVarintLen64 + len(f[0]) + len(f[1])
 	}
-	e := encoder{b: make([]byte, 0, n)}
-	e.b = append(e.b, sealedPartV2)
-	e.b = append(e.b, p.seed...)
-	e.u64(uint64(len(p.fields)))
+	b := make([]byte, 0, n)
+	b = append(b, sealedPartV2)
+	b = append(b, p.seed...)
+	b = binary.AppendUvarint(b, uint64(len(p.fields)))
 	for _, f := range p.fields {
-		e.str(f[0])
-		e.str(f[1])
+		b = appendString(b, f[0])
+		b = appendString(b, f[1])
 	}
-	return e.b
+	return b
+}
+
+// appendString appends s with its uvarint length.
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// errPart is a sealed part's plaintext that does not decode.
+var errPart = errors.New("evidence: malformed stored value")
+
+// partReader reads what marshal wrote; the first error sticks.
+type partReader struct {
+	b   []byte
+	err error
+}
+
+func (r *partReader) u64() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errPart
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *partReader) str() string {
+	n := r.u64()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errPart
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+// Field is one opened sealed field: its value and its commitment salt.
+type Field struct {
+	Value string
+	Salt  []byte
 }
 
 // sealedField is one field of a version 1 part, with its salt.
@@ -69,12 +117,12 @@ type sealedField struct {
 	S []byte `json:"s"`
 }
 
-// openPart decodes a part's plaintext into its fields with their salts.
+// OpenPart decodes a part's plaintext into its fields with their salts.
 // v1Single names the one field of a version 1 part that held a single
 // field object rather than a map by path (the ID number part).
-func openPart(pt []byte, v1Single string) (map[string]Field, error) {
+func OpenPart(pt []byte, v1Single string) (map[string]Field, error) {
 	out := map[string]Field{}
-	if isJSONObject(pt) {
+	if len(pt) > 0 && pt[0] == '{' { // version 1
 		if v1Single != "" {
 			var f sealedField
 			if err := json.Unmarshal(pt, &f); err != nil {
@@ -93,13 +141,13 @@ func openPart(pt []byte, v1Single string) (map[string]Field, error) {
 		return out, nil
 	}
 	if len(pt) < 1+32 || pt[0] != sealedPartV2 {
-		return nil, errCodec
+		return nil, errPart
 	}
 	mac := hmac.New(sha256.New, pt[1:33])
-	d := decoder{b: pt[33:]}
+	d := partReader{b: pt[33:]}
 	n := d.u64()
 	if n > uint64(len(d.b)) {
-		return nil, errCodec
+		return nil, errPart
 	}
 	for range n {
 		path, value := d.str(), d.str()
@@ -107,12 +155,15 @@ func openPart(pt []byte, v1Single string) (map[string]Field, error) {
 			return nil, d.err
 		}
 		if _, dup := out[path]; dup {
-			return nil, fmt.Errorf("%w: field %q twice", errCodec, path)
+			return nil, fmt.Errorf("%w: field %q twice", errPart, path)
 		}
 		out[path] = Field{Value: value, Salt: partSalt(mac, path)}
 	}
-	if err := d.done(); err != nil {
-		return nil, err
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, errPart
 	}
 	return out, nil
 }

@@ -1,11 +1,11 @@
-package evidence_test
+package event_test
 
 import (
 	"encoding/hex"
 	"errors"
 	"fmt"
 
-	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // A bad field is reported with the JSON path of the first problem.
@@ -14,8 +14,8 @@ func ExampleParseEvents() {
 	  "contract":{"id":"2125270852621565954"},"actor":{"account":"18501775544"},
 	  "data":{"document":{"sha256":"` + fmt.Sprintf("%064x", 1) + `"},"cert_serial":"548f",
 	          "positions":[{"page":0,"x":0.6,"y":0.63}]}}]}`)
-	_, err := evidence.ParseEvents(body)
-	var ve *evidence.ValidationError
+	_, err := event.ParseEvents(body)
+	var ve *event.ValidationError
 	if errors.As(err, &ve) {
 		fmt.Println(ve.Path)
 		fmt.Println(ve.Msg)
@@ -29,7 +29,7 @@ func ExampleParseEvents() {
 // commitment in the public leaf.
 func ExampleCommitment() {
 	salt := make([]byte, 32) // in the log, 32 fresh random bytes
-	c := evidence.Commitment(salt, "18501775544")
+	c := event.Commitment(salt, "18501775544")
 	fmt.Println(hex.EncodeToString(c[:]))
 	// Output:
 	// 937095097726181ef9e5336e28c9bbb1b6ca5b9180b91879a703a19551a45925

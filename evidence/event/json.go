@@ -1,4 +1,4 @@
-package evidence
+package event
 
 import (
 	"bytes"
@@ -24,6 +24,15 @@ const (
 	// MaxBatch is the most events in one batch.
 	MaxBatch = 1000
 )
+
+// DecodeStrict decodes b as ParseEvents and ParseLeaf do: strict JSON
+// (see decodeStrict) nested at most MaxDepth deep, numbers as json.Number.
+func DecodeStrict(b []byte) (any, error) { return decodeStrict(b, MaxDepth) }
+
+// CanonicalJSON returns the RFC 8785 canonical JSON of v, a tree as
+// DecodeStrict returns it or built of maps, slices, strings, json.Number,
+// integers and bools.
+func CanonicalJSON(v any) ([]byte, error) { return canonicalJSON(nil, v) }
 
 // decodeStrict parses one JSON value (RFC 8259) from b into a tree of
 // map[string]any, []any, string, json.Number, bool and nil. Unlike

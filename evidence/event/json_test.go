@@ -1,4 +1,4 @@
-package evidence_test
+package event_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // FuzzDecodeStrict checks the strict decoder against encoding/json: what it
@@ -29,7 +29,7 @@ func FuzzDecodeStrict(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		got, err := evidence.DecodeStrict(b)
+		got, err := event.DecodeStrict(b)
 		d := json.NewDecoder(bytes.NewReader(b))
 		d.UseNumber()
 		var want any
@@ -40,7 +40,7 @@ func FuzzDecodeStrict(f *testing.F) {
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, evidence.ErrInvalidEvent) {
+			if !errors.Is(err, event.ErrInvalidEvent) {
 				t.Fatalf("error %v does not wrap ErrInvalidEvent", err)
 			}
 			if stdErr == nil {
@@ -75,7 +75,7 @@ func FuzzCanonicalFastPaths(f *testing.F) {
 	f.Add(9.999999999999999e20, "x\u0080", "x1")
 	f.Fuzz(func(t *testing.T, n float64, k1, k2 string) {
 		if a := math.Abs(n); a >= 1e-6 && a < 1e21 {
-			got, err := evidence.CanonicalJSON(n)
+			got, err := event.CanonicalJSON(n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func FuzzCanonicalFastPaths(f *testing.F) {
 		if k1 == k2 || !utf8.ValidString(k1) || !utf8.ValidString(k2) {
 			return
 		}
-		got, err := evidence.CanonicalJSON(map[string]any{k1: 1, k2: 2})
+		got, err := event.CanonicalJSON(map[string]any{k1: 1, k2: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func FuzzCanonicalFastPaths(f *testing.F) {
 		if slices.Compare(utf16.Encode([]rune(k2)), utf16.Encode([]rune(k1))) < 0 {
 			first, second = k2, k1
 		}
-		want, _ := evidence.CanonicalJSON([]any{first, second})
+		want, _ := event.CanonicalJSON([]any{first, second})
 		if !strings.HasPrefix(string(got), "{"+string(want[1:bytes.IndexByte(want, ',')])) {
 			t.Errorf("keys %q, %q: got %s, want %q first", k1, k2, got, first)
 		}

@@ -1,4 +1,4 @@
-package evidence_test
+package event_test
 
 import (
 	"regexp"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // extraPatterns are class runs the schema does not use today, to cover
@@ -14,7 +14,7 @@ import (
 var extraPatterns = []string{`^[a-c]*$`, `^[^a-z]{2,}$`, `^[α-ω0-9]{1,3}$`, `^\d{4}$`, `^[\p{Han}]+$`}
 
 func TestSchemaPatternsAreClassRuns(t *testing.T) {
-	patterns := evidence.SchemaPatterns()
+	patterns := event.SchemaPatterns()
 	if len(patterns) == 0 {
 		t.Fatal("the schema has no patterns")
 	}
@@ -24,13 +24,13 @@ func TestSchemaPatternsAreClassRuns(t *testing.T) {
 		if !slices.Contains(patterns, want) {
 			t.Errorf("the schema no longer has pattern %s", want)
 		}
-		if !evidence.IsClassRun(want) {
+		if !event.IsClassRun(want) {
 			t.Errorf("%s is not matched as a class run", want)
 		}
 	}
 	// Not class runs: more than one class, or anchors missing.
 	for _, p := range []string{`^[^@\s]+@[^@\s]+$`, `^\+?[0-9][0-9 -]{4,19}$`, `[0-9]+`, `^[0-9]+`, `^(?i)[a-f]+$`, `^a+$`} {
-		if evidence.IsClassRun(p) {
+		if event.IsClassRun(p) {
 			t.Errorf("%s taken for a class run", p)
 		}
 	}
@@ -42,10 +42,10 @@ func TestPatternMatchersAgree(t *testing.T) {
 		strings.Repeat("0", 18), "91350100M000100Y43", "id-1 2", "x\x00y", "\x1f", "tab\there",
 		"叶建华", "αβγ", "αβγδ", "\xff", "a\xffb", "~!", "\u007f", "劳动合同2",
 	}
-	for _, p := range append(evidence.SchemaPatterns(), extraPatterns...) {
+	for _, p := range append(event.SchemaPatterns(), extraPatterns...) {
 		re := regexp.MustCompile(p)
 		for _, s := range inputs {
-			got, err := evidence.MatchPattern(p, s)
+			got, err := event.MatchPattern(p, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,13 +59,13 @@ func TestPatternMatchersAgree(t *testing.T) {
 // FuzzPatternMatchers checks the schema's matchers against the regexp
 // package on arbitrary strings.
 func FuzzPatternMatchers(f *testing.F) {
-	patterns := append(evidence.SchemaPatterns(), extraPatterns...)
+	patterns := append(event.SchemaPatterns(), extraPatterns...)
 	for i, s := range []string{"", "abc", strings.Repeat("a", 64), "叶", "\xff", "x\x00"} {
 		f.Add(uint8(i), s)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, s string) {
 		p := patterns[int(which)%len(patterns)]
-		got, err := evidence.MatchPattern(p, s)
+		got, err := event.MatchPattern(p, s)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package evidence
+package event
 
 import (
 	"crypto/sha256"
@@ -45,6 +45,13 @@ type Event struct {
 	// path is where the event was in the body ($ or $.events[i]).
 	path string
 }
+
+// Digest is SHA-256 of the canonical JSON of the event as posted. A
+// retried id must carry the same digest.
+func (e *Event) Digest() [32]byte { return e.digest }
+
+// Path is where the event was in the posted body: $ or $.events[i].
+func (e *Event) Path() string { return e.path }
 
 // Contract names the contract an event is about.
 type Contract struct {
@@ -133,6 +140,20 @@ func ParseEvents(body []byte) ([]Event, error) {
 	return out, nil
 }
 
+// ServerEvent is an event the server itself records (report.issued) about
+// contract contractID: not parsed from a body, so its digest covers its
+// kind, contract, time and data.
+func ServerEvent(id string, kind Kind, t time.Time, contractID string, data map[string]any) (Event, error) {
+	ev := Event{ID: id, Kind: kind, Time: t, Contract: &Contract{ID: contractID}, Data: data, path: "$"}
+	canon, err := CanonicalJSON(map[string]any{"kind": string(kind), "contract": contractID,
+		"time": t.UTC().Format(time.RFC3339Nano), "data": data})
+	if err != nil {
+		return Event{}, err
+	}
+	ev.digest = sha256.Sum256(canon)
+	return ev, nil
+}
+
 // eventFromTree converts a schema-valid tree into an Event.
 func eventFromTree(m map[string]any, path string) (Event, error) {
 	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
@@ -194,17 +215,17 @@ func (e *Event) documentHashes() []string {
 			out = append(out, h)
 		}
 		if n, ok := e.Data["report"].(string); ok {
-			out = append(out, reportNumberKey(n))
+			out = append(out, ReportNumberKey(n))
 		}
 	}
 	return out
 }
 
-// reportNumberKey is the document-index entry of a report number. Reports
+// ReportNumberKey is the document-index entry of a report number. Reports
 // are indexed by number in the document index, under this hash of it,
 // because the claim carries its index entries (Docs) through pending and
 // recovery already; no document's SHA-256 equals it.
-func reportNumberKey(number string) string {
+func ReportNumberKey(number string) string {
 	h := sha256.Sum256([]byte("cunzheng report number v1\x00" + number))
 	return hex.EncodeToString(h[:])
 }
