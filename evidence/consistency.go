@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -142,107 +141,4 @@ func checkSigned(ev *event.Event, ref func(kind, v string) string, rec recordedF
 		}
 	}
 	return nil
-}
-
-// refuseInconsistent reads what checkConsistency needs of the store for the
-// fresh events of a batch and applies it. claims are the stored claims of
-// the batch's own ids (keyed as ingestOnce reads them, ckeys[i] for
-// evs[i]): an id with a claim is not fresh. It reads only when the batch
-// holds a signature to check: the claims of the cited intents not in the
-// batch (one getMany), and the index of each contract not sent in the
-// batch until its contract.sent.
-func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs []event.Event, ckeys [][]byte, claims map[string][]byte) error {
-	fresh := make([]bool, len(evs))
-	inBatch := make(map[string]bool, len(evs))
-	sentInBatch := map[string]bool{}
-	check := false
-	for i := range evs {
-		_, found := claims[string(ckeys[i])]
-		fresh[i] = !found
-		check = check || (fresh[i] && needsCheck(&evs[i]))
-		inBatch[evs[i].ID] = true
-		if evs[i].Kind == event.KindContractSent && evs[i].Contract != nil {
-			sentInBatch[ts.Ref("contract", evs[i].Contract.ID)] = true
-		}
-	}
-	if !check {
-		return nil
-	}
-	rec := recordedFacts{events: map[string]recordedEvent{}, sent: map[string]bool{}}
-	var ikeys [][]byte
-	var iids []string
-	seen := map[string]bool{}
-	for i := range evs {
-		ev := &evs[i]
-		if !fresh[i] || !needsCheck(ev) {
-			continue
-		}
-		ids, _ := ev.Data["intents"].([]any)
-		for _, v := range ids {
-			id, _ := v.(string)
-			if inBatch[id] || seen[id] {
-				continue
-			}
-			seen[id] = true
-			ikeys = append(ikeys, claimKey(ts.ID, id))
-			iids = append(iids, id)
-		}
-		contract := ts.Ref("contract", ev.Contract.ID)
-		if _, done := rec.sent[contract]; done || sentInBatch[contract] {
-			continue
-		}
-		sent, err := s.contractSent(ctx, ts, contract)
-		if err != nil {
-			return err
-		}
-		rec.sent[contract] = sent
-	}
-	if len(ikeys) > 0 {
-		vals, err := s.store.getMany(ctx, ikeys)
-		if err != nil {
-			return fmt.Errorf("evidence: reading the cited intents: %w", err)
-		}
-		for i, k := range ikeys {
-			v, ok := vals[string(k)]
-			if !ok {
-				continue
-			}
-			var c claim
-			if err := decodeValue(k, v, &c); err != nil {
-				return err
-			}
-			if c.State != "done" {
-				// Not acknowledged yet (its request is appending it, or a
-				// crash left it for recovery): the signature would reach
-				// the log before the intent it relies on.
-				continue
-			}
-			rec.events[iids[i]] = recordedEvent{Kind: c.Kind, Contract: c.Contract, Subject: c.Subject}
-		}
-	}
-	if err := checkConsistency(evs, fresh, ts.Ref, rec); err != nil {
-		s.metrics.rejected.Inc()
-		return err
-	}
-	return nil
-}
-
-// contractSent reports whether the index of contract (a reference) holds a
-// contract.sent. The sending is normally the contract's first event, so the
-// scan usually stops at the first entry.
-func (s *Service) contractSent(ctx context.Context, ts *tenantState, contract string) (bool, error) {
-	sent := false
-	prefix := contractEventsPrefix(ts.ID, contract)
-	err := s.store.scan(ctx, prefix, prefixEnd(prefix), func(_, v []byte) (bool, error) {
-		var e storedEntry
-		if err := e.UnmarshalBinary(v); err != nil {
-			return false, fmt.Errorf("evidence: event entry: %w", err)
-		}
-		sent = e.Kind == event.KindContractSent
-		return !sent, nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("evidence: reading the contract index: %w", err)
-	}
-	return sent, nil
 }
