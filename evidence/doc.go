@@ -1,8 +1,14 @@
-// Package evidence is how the signing platform's facts become evidence: the
-// event model and its JSON Schema, strict validation, the split of every
-// event into a public leaf and a sealed record, the key hierarchy that
-// seals it, crypto-shredding, tenants and their API keys, and the contract
-// index that reports, the console and public verification read.
+// Package evidence is how the signing platform's facts become evidence:
+// the service that takes events, appends their leaves to the log and keeps
+// their sealed records, the key hierarchy that seals them, crypto-shredding,
+// tenants and their API keys, and the contract index that reports, the
+// console and public verification read. What one event is, and how it
+// becomes a leaf and a sealed record, is the pure package evidence/event;
+// this package holds the state around it.
+//
+// Reading order: ingest.go (the ingest path, top-down), finalize.go (lock
+// → read → apply → commit) with apply.go (the index rule), keys.go (the
+// storage key scheme), store.go and postgres.go (the two stores).
 //
 // # Public and sealed
 //
@@ -15,7 +21,7 @@
 // hashes, non-identifying facts (methods, results, signature positions),
 // and for every personal field a commitment SHA-256(salt || value) with a
 // fresh 32-byte salt of its own (derived from a random seed per sealed
-// part, see sealedPart). Names, ID numbers, phones, e-mails, IPs, accounts,
+// part, see event.OpenPart). Names, ID numbers, phones, e-mails, IPs, accounts,
 // certificate serials, contract numbers and names never appear in it. The
 // values and salt seeds form the sealed record, stored off-log in this
 // package's store keyed by the leaf's index (and its hash, so that a
