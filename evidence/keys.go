@@ -34,7 +34,7 @@ import (
 //	m      m/sealed-contracts                       contract numbers and names are sealed (migrationKey)
 //	w      w/rotate                                 scratch write that makes an erasure's flushes rotate the WAL (rotateKey)
 //
-// Contract and subject are references (tenantState.ref), never the
+// Contract and subject are references (event.TenantKeys.Ref), never the
 // contract number or the account: neither the keys nor Pebble's MANIFEST,
 // which records keys, hold personal data or contract numbers.
 
