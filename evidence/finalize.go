@@ -18,13 +18,13 @@ import (
 //     locks them (and, on a shared store, the claims) first, in key order:
 //     in one process that is update's mutex, in a cluster PostgreSQL's row
 //     locks, so that two processes finishing events of one contract at
-//     once both count (finalizeLocks);
-//   - read: each contract's entry from the cache or the locked values, or
-//     a new one (indexTxn.entry);
-//   - apply: the index rule, applyEvent, one event at a time;
-//   - commit: the done claims, sealed records and index keys the change
-//     of each entry calls for, then the entries (indexTxn.record,
-//     indexTxn.commit).
+//     once both count (lockIndex, indexTxn.lockKeys);
+//   - read and apply, one event at a time (indexTxn.apply): its claim
+//     marked done, its sealed record stored, its contract's entry read
+//     from the cache or the locked values (indexTxn.entry) and changed by
+//     the index rule, applyEvent, and the index keys the change calls for
+//     (indexTxn.indexKeys);
+//   - commit: the changed entries and their name index (indexTxn.commit).
 //
 // On a shared store a claim another process already finalized (it
 // completed the same pending claim) is skipped, so no event is indexed
@@ -53,7 +53,7 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		}
 		ix.locked = locked
 		for _, it := range work {
-			if err := ix.record(it); err != nil {
+			if err := ix.apply(it); err != nil {
 				return err
 			}
 		}
@@ -180,8 +180,8 @@ func (ix *indexTxn) lockKeys(work []*item) [][]byte {
 	return keys
 }
 
-// record marks the claim of it done and indexes its event.
-func (ix *indexTxn) record(it *item) error {
+// apply marks the claim of it done and indexes its event.
+func (ix *indexTxn) apply(it *item) error {
 	c := it.c
 	if ix.shared {
 		var stored claim
