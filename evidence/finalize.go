@@ -41,7 +41,8 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 		}
 	}
 	shared := s.store.shared()
-	defer s.lockIndex(shared)()
+	s.lockIndex(shared)
+	defer s.unlockIndex(shared)
 	var ix *indexTxn
 	err = s.store.update(ctx, func(tx txn) error {
 		// A transaction may run again (a conflict in a cluster): every
@@ -66,17 +67,21 @@ func (s *Service) finalize(ctx context.Context, tenant string, work []*item) err
 	return nil
 }
 
-// lockIndex takes what serialises finalize and returns its release. On the
-// embedded store that is indexMu, which guards the contract cache from
+// lockIndex takes what serialises finalize (unlockIndex releases it). On
+// the embedded store that is indexMu, which guards the contract cache from
 // the reads in the transaction to the writes after its commit, and which
 // an erasure's commit takes too (see unerased). A shared store's
 // transactions serialise finalize themselves and no cache is kept.
-func (s *Service) lockIndex(shared bool) (unlock func()) {
-	if shared {
-		return func() {}
+func (s *Service) lockIndex(shared bool) {
+	if !shared {
+		s.indexMu.Lock()
 	}
-	s.indexMu.Lock()
-	return s.indexMu.Unlock
+}
+
+func (s *Service) unlockIndex(shared bool) {
+	if !shared {
+		s.indexMu.Unlock()
+	}
 }
 
 // cachedContract returns the committed entry of contract ref of tenant

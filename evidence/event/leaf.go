@@ -12,6 +12,8 @@ import (
 // anyone may read, and the sealed parts the leaf commits to, which only
 // the tenant opens.
 type Record struct {
+	// Digest is the event's (Event.Digest), which a retried id must match.
+	Digest [32]byte
 	// Leaf is the canonical JSON of the public record (see PublicRecord);
 	// LeafHash its RFC 6962 leaf hash.
 	Leaf     []byte
@@ -95,7 +97,7 @@ func BuildRecord(keys *TenantKeys, ev *Event, sk *SubjectKey, now time.Time) (*R
 	} else {
 		contract = append(contract, personalData...)
 	}
-	r := &Record{}
+	r := &Record{Digest: ev.digest}
 	ref := eventRef(ev.ID)
 	pr := map[string]any{
 		"v":      leafVersion,
