@@ -149,7 +149,7 @@ func claimContract(ts *tenantState, c *claim) error {
 	if err := sr.UnmarshalBinary(c.Sealed); err != nil {
 		return fmt.Errorf("evidence: pending claim's sealed record: %w", err)
 	}
-	pt, err := event.OpenWith(ts.ContractAEAD, event.AlgAES256GCM, sr.Contract, event.SealAD(ts.ID, c.LeafHash, "contract"))
+	pt, err := event.OpenWith(ts.ContractAEAD, event.AlgAES256GCM, sr.Contract, event.SealAD(ts.ID, c.LeafHash, event.PartContract))
 	if err != nil {
 		return fmt.Errorf("evidence: opening a pending claim's contract: %w", err)
 	}

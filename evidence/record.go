@@ -109,7 +109,7 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 		return nil
 	}
 	if sr.Contract != nil {
-		if err := add(sr.Contract, ts.ContractKey, event.AlgAES256GCM, "contract", false); err != nil {
+		if err := add(sr.Contract, ts.ContractKey, event.AlgAES256GCM, event.PartContract, false); err != nil {
 			return nil, err
 		}
 	}
@@ -139,11 +139,11 @@ func (s *Service) OpenSealed(tenantID string, index uint64, leafHash [32]byte) (
 			o.ErasureIndex, o.ErasureLeafHash, o.ErasurePending = c.Index, hex.EncodeToString(c.LeafHash), c.State != "done"
 			return o, nil
 		}
-		if err := add(sr.Personal, sk.AES, event.AlgAES256GCM, "personal", false); err != nil {
+		if err := add(sr.Personal, sk.AES, event.AlgAES256GCM, event.PartPersonal, false); err != nil {
 			return nil, err
 		}
 		if sr.IDNumber != nil {
-			if err := add(sr.IDNumber, sk.SM4, event.AlgSM4GCM, "id_number", true); err != nil {
+			if err := add(sr.IDNumber, sk.SM4, event.AlgSM4GCM, event.PartIDNumber, true); err != nil {
 				return nil, err
 			}
 		}
