@@ -59,6 +59,8 @@ type item struct {
 // after losing a race on a claim or subject key to another process.
 const maxConflictRetries = 8
 
+// ingest records evs for ts, trying again (at most maxConflictRetries
+// times) when another process won a race on one of its claims or keys.
 func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []event.Event) ([]Receipt, error) {
 	for attempt := 0; ; attempt++ {
 		rs, err := s.ingestOnce(ctx, ts, evs)
@@ -74,6 +76,12 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []event.Event
 	}
 }
 
+// ingestOnce records evs once: holding their ids (acquire) and, until
+// their pending claims are durable, eraseMu shared, it reads their claims
+// (readClaims), answers retries of recorded events from their claims,
+// builds the new ones (buildRecord), makes them durable (commitPending),
+// then appends every pending one to the log and records the receipts
+// (appendAndFinalize).
 func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []event.Event) ([]Receipt, error) {
 	ids := make([]string, len(evs))
 	for i, ev := range evs {
