@@ -1,5 +1,9 @@
 package evidence
 
+// The consistency rule of ingest, beside the index rule (apply.go): pure
+// functions of a batch and of what the store knows of it (recordedFacts).
+// ingest.go's refuseInconsistent reads those facts and applies the rule.
+
 import (
 	"errors"
 	"fmt"

@@ -2,8 +2,9 @@ package evidence
 
 // The ingest path, top-down: web hands a POST /v1/events body to Ingest;
 // ingestOnce claims the ids, reads their claims and subject keys, builds
-// each new event's leaf and sealed record (buildRecord, event.BuildRecord)
-// and makes them durable as pending claims (commitPending);
+// each new event's leaf and sealed record (buildRecord, event.BuildRecord),
+// checks the batch against what is recorded (refuseInconsistent) and makes
+// them durable as pending claims (commitPending);
 // appendAndFinalize appends the leaves to the log and finalize
 // (finalize.go) records the receipts and the contract index.
 
@@ -79,7 +80,8 @@ func (s *Service) ingest(ctx context.Context, ts *tenantState, evs []event.Event
 // ingestOnce records evs once: holding their ids (acquire) and, until
 // their pending claims are durable, eraseMu shared, it reads their claims
 // (readClaims), answers retries of recorded events from their claims,
-// builds the new ones (buildRecord), makes them durable (commitPending),
+// builds the new ones (buildRecord), refuses the batch if one contradicts
+// what is recorded (refuseInconsistent), makes them durable (commitPending),
 // then appends every pending one to the log and records the receipts
 // (appendAndFinalize).
 func (s *Service) ingestOnce(ctx context.Context, ts *tenantState, evs []event.Event) ([]Receipt, error) {
