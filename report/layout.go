@@ -9,8 +9,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/boombuler/barcode/qr"
 	"github.com/jung-kurt/gofpdf"
-	qr "github.com/piglig/go-qr"
 )
 
 // cjkFont is Debian fonts-droid-fallback's DroidSansFallbackFull.ttf
@@ -539,13 +539,20 @@ func (d *doc) split(text string, w float64) []string {
 
 // qrCode draws a QR code for text with its top-left corner at (x, y) and
 // the given side length, as vector squares (sharp at any zoom or print
-// resolution).
+// resolution). The encoder is boombuler/barcode (gofpdf's own barcode
+// companion): go-qr, used before, fills a 512 KiB Kanji table in its
+// package initialiser, 2 ms of every start of the binary (verify pdf too).
+// qr_test.go still decodes the page with go-qr, an independent decoder.
 func (d *doc) qrCode(text string, x, y, side float64) error {
-	q, err := qr.EncodeText(text, qr.Medium)
+	q, err := qr.Encode(text, qr.M, qr.Auto)
 	if err != nil {
 		return fmt.Errorf("report: qr code: %w", err)
 	}
-	n := q.Size()
+	n := q.Bounds().Dx()
+	dark := func(c, r int) bool {
+		l, _, _, _ := q.At(c, r).RGBA()
+		return l < 0x8000
+	}
 	const quiet = 2 // modules of white border inside side
 	m := side / float64(n+2*quiet)
 	d.pdf.SetFillColor(255, 255, 255)
@@ -553,12 +560,12 @@ func (d *doc) qrCode(text string, x, y, side float64) error {
 	d.pdf.SetFillColor(0, 0, 0)
 	for r := range n {
 		for c := 0; c < n; {
-			if !q.Module(c, r) {
+			if !dark(c, r) {
 				c++
 				continue
 			}
 			start := c
-			for c < n && q.Module(c, r) {
+			for c < n && dark(c, r) {
 				c++
 			}
 			d.pdf.Rect(x+float64(quiet+start)*m, y+float64(quiet+r)*m, float64(c-start)*m+0.01, m+0.01, "F")

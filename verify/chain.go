@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/x509"
@@ -8,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,65 +247,111 @@ var systemBundles = []string{
 	"/etc/ssl/cert.pem",
 }
 
-// systemIndex maps the raw subject of every system root to its DER, read
-// once per process. Only the subjects are read (with cryptobyte), not
-// whole certificates: parsing the ~150 roots costs tens of milliseconds,
-// which is most of a one-file verification.
-var systemIndex = sync.OnceValue(func() map[string][][]byte {
+// rootIndex says where in the system bundle each root's PEM block is, by
+// the root's raw subject.
+type rootIndex struct {
+	file  string
+	spans map[string][]pemSpan
+}
+
+// pemSpan is a PEM block's byte range in the bundle, BEGIN line to END line.
+type pemSpan struct{ off, end int64 }
+
+// systemIndex indexes the system roots by subject, once per process.
+// Neither whole certificates nor the bundle are kept: parsing the ~150
+// roots costs tens of milliseconds, and holding the bundle and their DER
+// (some 400 KiB of fresh heap, a page fault per 4 KiB) was about 3 ms of a
+// one-file verification. A chain that needs a root reads its block again.
+var systemIndex = sync.OnceValue(func() *rootIndex {
 	files := systemBundles
 	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
 		files = []string{f}
 	}
-	idx := map[string][][]byte{}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, der := range pemCertificates(data) {
-			if subj, ok := rawSubject(der); ok {
-				idx[string(subj)] = append(idx[string(subj)], der)
-			}
-		}
-		if len(idx) > 0 {
-			break
+		if ix, err := indexBundle(f); err == nil && len(ix.spans) > 0 {
+			return ix
 		}
 	}
-	return idx
+	return &rootIndex{}
 })
 
-// pemCertificates returns the DER of every CERTIFICATE block of a PEM
-// bundle. A bundle of CA certificates has no PEM headers, so the body is
-// plain base64 with line breaks, which encoding/base64 skips; this is a
-// few times faster than encoding/pem, which copies every line, and the
-// bundle is read on the path of every one-file verification.
-func pemCertificates(data []byte) [][]byte {
-	begin, end := []byte("-----BEGIN CERTIFICATE-----"), []byte("-----END CERTIFICATE-----")
-	var out [][]byte
-	for {
-		i := bytes.Index(data, begin)
-		if i < 0 {
-			return out
-		}
-		data = data[i+len(begin):]
-		j := bytes.Index(data, end)
-		if j < 0 {
-			return out
-		}
-		body := data[:j]
-		data = data[j+len(end):]
-		der := make([]byte, base64.StdEncoding.DecodedLen(len(body)))
-		n, err := base64.StdEncoding.Decode(der, body)
-		if err != nil {
-			// Headers or other oddities: let encoding/pem judge the block.
-			block, _ := pem.Decode(append(append(append([]byte{}, begin...), body...), end...))
-			if block == nil || block.Type != "CERTIFICATE" {
-				continue
-			}
-			der, n = block.Bytes, len(block.Bytes)
-		}
-		out = append(out, der[:n])
+// indexBundle reads a PEM bundle line by line, decoding one certificate
+// at a time into a reused buffer, and keeps each one's subject and span.
+// A bundle of CA certificates has no PEM headers, so a block's body is
+// plain base64; header lines (with a colon) are skipped here, and the
+// lookup decodes the block with encoding/pem, which judges it.
+func indexBundle(file string) (*rootIndex, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
 	}
+	defer f.Close()
+	begin, end := []byte("-----BEGIN CERTIFICATE-----"), []byte("-----END CERTIFICATE-----")
+	ix := &rootIndex{file: file, spans: map[string][]pemSpan{}}
+	r := bufio.NewReaderSize(f, 16<<10)
+	var body, der []byte
+	var off, start int64
+	in, long := false, false
+	for {
+		line, err := r.ReadSlice('\n')
+		lineStart := off
+		off += int64(len(line))
+		if err == bufio.ErrBufferFull {
+			// Not a line of a PEM block: skip the rest of it.
+			long, in = true, false
+			continue
+		}
+		if long {
+			long = false
+			continue
+		}
+		t := bytes.TrimSpace(line)
+		switch {
+		case bytes.Equal(t, begin):
+			in, start, body = true, lineStart, body[:0]
+		case in && bytes.Equal(t, end):
+			in = false
+			if n := base64.StdEncoding.DecodedLen(len(body)); cap(der) < n {
+				der = make([]byte, n)
+			}
+			n, derr := base64.StdEncoding.Decode(der[:cap(der)], body)
+			if derr != nil {
+				break
+			}
+			if subj, ok := rawSubject(der[:n]); ok {
+				ix.spans[string(subj)] = append(ix.spans[string(subj)], pemSpan{start, off})
+			}
+		case in && bytes.IndexByte(t, ':') < 0:
+			body = append(body, t...)
+		}
+		if err == io.EOF {
+			return ix, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// roots returns the system roots whose subject is name, read again from
+// the bundle (f, opened by the caller); a block that no longer holds such
+// a certificate (the bundle changed meanwhile) is skipped.
+func (ix *rootIndex) roots(f *os.File, name []byte) []*smx509.Certificate {
+	var out []*smx509.Certificate
+	for _, sp := range ix.spans[string(name)] {
+		buf := make([]byte, sp.end-sp.off)
+		if _, err := f.ReadAt(buf, sp.off); err != nil {
+			continue
+		}
+		block, _ := pem.Decode(buf)
+		if block == nil || block.Type != "CERTIFICATE" {
+			continue
+		}
+		if rc, err := smx509.ParseCertificate(block.Bytes); err == nil && bytes.Equal(rc.RawSubject, name) {
+			out = append(out, rc)
+		}
+	}
+	return out
 }
 
 // rawSubject returns the DER of a certificate's subject Name (RFC 5280
@@ -331,18 +379,23 @@ func rawSubject(der []byte) ([]byte, bool) {
 func withSystemRoots(roots *smx509.CertPool, certs []*smx509.Certificate) *smx509.CertPool {
 	idx := systemIndex()
 	var add []*smx509.Certificate
+	var bundle *os.File
 	seen := map[string]bool{}
 	for _, c := range certs {
 		for _, name := range [][]byte{c.RawIssuer, c.RawSubject} {
-			if seen[string(name)] {
+			if seen[string(name)] || len(idx.spans[string(name)]) == 0 {
 				continue
 			}
 			seen[string(name)] = true
-			for _, der := range idx[string(name)] {
-				if rc, err := smx509.ParseCertificate(der); err == nil {
-					add = append(add, rc)
+			if bundle == nil {
+				f, err := os.Open(idx.file)
+				if err != nil {
+					return roots
 				}
+				defer f.Close()
+				bundle = f
 			}
+			add = append(add, idx.roots(bundle, name)...)
 		}
 	}
 	if len(add) == 0 {

@@ -178,14 +178,15 @@ func TestSystemRootsOnDemand(t *testing.T) {
 	if s := rep.Signatures[0]; !s.ChainTrusted {
 		t.Fatalf("chain to the system root not trusted: %s %v", verdictString(s.Verdict), s.Problems)
 	}
-	if len(systemIndex()) != 1 {
-		t.Fatalf("system index has %d subjects, want the 1 of SSL_CERT_FILE", len(systemIndex()))
+	if n := len(systemIndex().spans); n != 1 {
+		t.Fatalf("system index has %d subjects, want the 1 of SSL_CERT_FILE", n)
 	}
 }
 
-// TestPEMCertificates: the fast bundle reader finds what encoding/pem
-// finds in the system bundle and in our roots.
-func TestPEMCertificates(t *testing.T) {
+// TestIndexBundle: the bundle index finds every certificate encoding/pem
+// finds in the system bundle and in our roots, under its subject, and
+// reads each back as the same certificate.
+func TestIndexBundle(t *testing.T) {
 	for _, f := range []string{"/etc/ssl/certs/ca-certificates.crt", filepath.Join(corpus, "roots", "rsa-root.pem")} {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -203,14 +204,92 @@ func TestPEMCertificates(t *testing.T) {
 				want = append(want, b.Bytes)
 			}
 		}
-		got := pemCertificates(data)
-		if len(got) != len(want) || len(want) == 0 {
-			t.Fatalf("%s: %d certificates, encoding/pem finds %d", f, len(got), len(want))
+		ix, err := indexBundle(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for i := range want {
-			if !bytes.Equal(got[i], want[i]) {
-				t.Fatalf("%s: certificate %d differs", f, i)
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		spans := 0
+		for _, s := range ix.spans {
+			spans += len(s)
+		}
+		if spans != len(want) || len(want) == 0 {
+			t.Fatalf("%s: %d certificates indexed, encoding/pem finds %d", f, spans, len(want))
+		}
+		for i, der := range want {
+			subj, ok := rawSubject(der)
+			if !ok {
+				t.Fatalf("%s: certificate %d: no subject", f, i)
+			}
+			found := false
+			for _, rc := range ix.roots(fh, subj) {
+				found = found || bytes.Equal(rc.Raw, der)
+			}
+			if !found {
+				t.Fatalf("%s: certificate %d not read back under its subject", f, i)
 			}
 		}
+	}
+}
+
+// TestIndexBundleOddities: blocks that are not certificates, headers, CRLF
+// line ends, a missing final newline and an over-long line are handled as
+// encoding/pem would; a block the bundle no longer holds is skipped.
+func TestIndexBundleOddities(t *testing.T) {
+	root, err := os.ReadFile(filepath.Join(corpus, "roots", "rsa-root.pem"))
+	if err != nil {
+		t.Skip(err)
+	}
+	block, _ := pem.Decode(root)
+	der := block.Bytes
+	subj, _ := rawSubject(der)
+	crlf := bytes.ReplaceAll(root, []byte("\n"), []byte("\r\n"))
+	for _, tc := range []struct {
+		name   string
+		bundle []byte
+		want   int
+	}{
+		{"plain", root, 1},
+		{"crlf", crlf, 1},
+		{"no final newline", bytes.TrimRight(root, "\n"), 1},
+		{"comments and a key", append(append([]byte("# a root\n-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), root...), root...), 2},
+		{"long line first", append(append(bytes.Repeat([]byte("x"), 40<<10), '\n'), root...), 1},
+		{"truncated", root[:len(root)/2], 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "bundle.pem")
+			if err := os.WriteFile(f, tc.bundle, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ix, err := indexBundle(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fh, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fh.Close()
+			got := ix.roots(fh, subj)
+			if len(got) != tc.want {
+				t.Fatalf("%d roots under the subject, want %d", len(got), tc.want)
+			}
+			for _, rc := range got {
+				if !bytes.Equal(rc.Raw, der) {
+					t.Fatal("read back another certificate")
+				}
+			}
+			// The bundle replaced by another file: nothing is read back.
+			if err := os.WriteFile(f, bytes.Repeat([]byte("-"), len(tc.bundle)), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got := ix.roots(fh, subj); len(got) != 0 {
+				t.Fatalf("%d roots read from a changed bundle", len(got))
+			}
+		})
 	}
 }

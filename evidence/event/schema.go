@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -472,7 +471,7 @@ func (p *jpath) writeSelf(b *strings.Builder) {
 		b.WriteByte('[')
 		b.WriteString(strconv.Itoa(p.index))
 		b.WriteByte(']')
-	case identRE.MatchString(p.key):
+	case isIdent(p.key):
 		b.WriteByte('.')
 		b.WriteString(p.key)
 	default:
@@ -482,7 +481,17 @@ func (p *jpath) writeSelf(b *strings.Builder) {
 	}
 }
 
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// isIdent reports whether key is an identifier ([A-Za-z_][A-Za-z0-9_]*),
+// which a path prints as .key rather than ["key"]. A loop, not a regexp
+// compiled at package initialisation in every run of the binary.
+func isIdent(key string) bool {
+	for i, c := range key {
+		if c != '_' && (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return key != ""
+}
 
 func hasType(v any, t string) bool {
 	switch t {

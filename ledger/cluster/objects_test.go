@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func TestParseObjectsURL(t *testing.T) {
@@ -49,4 +52,38 @@ func FuzzParseObjectsURL(f *testing.F) {
 			t.Fatalf("%q parsed to %+v", raw, o)
 		}
 	})
+}
+
+func TestEnvCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want aws.Credentials
+		err  string
+	}{
+		{"static", map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret"}, aws.Credentials{AccessKeyID: "id", SecretAccessKey: "secret"}, ""},
+		{"session", map[string]string{"AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "tok"}, aws.Credentials{AccessKeyID: "id", SecretAccessKey: "secret", SessionToken: "tok"}, ""},
+		{"no secret", map[string]string{"AWS_ACCESS_KEY_ID": "id"}, aws.Credentials{}, "AWS_SECRET_ACCESS_KEY"},
+		{"none", map[string]string{}, aws.Credentials{}, "AWS_ACCESS_KEY_ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := envCredentials(func(k string) string { return tc.env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Retrieve(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.AccessKeyID != tc.want.AccessKeyID || got.SecretAccessKey != tc.want.SecretAccessKey || got.SessionToken != tc.want.SessionToken {
+				t.Errorf("credentials = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
 }
