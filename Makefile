@@ -8,26 +8,44 @@ DATA         ?= ./data
 ADDR         ?= 127.0.0.1:8080
 # Tools the tests run: pdfsig/pdftotext/pdftoppm (poppler-utils), openssl,
 # PostgreSQL server binaries for the cluster-mode tests (postgresql).
-APT_PACKAGES := poppler-utils openssl chromium fonts-wqy-microhei postgresql
+APT_PACKAGES := poppler-utils openssl chromium fonts-wqy-microhei postgresql brotli
 # The S3 server the cluster-mode tests run (ledger/cluster/clustertest finds it here).
 VERSITYGW    := bin/tools/versitygw
 VERSITYGW_VERSION := v1.8.0
 
-.PHONY: all build run test test-race bench lint deps tools clean
+# The /verify page's local check: package verify for the browser
+# (cmd/verifywasm), embedded by package web from web/wasm (see its README).
+WASM_DIR     := web/wasm
+WASM         := $(WASM_DIR)/verify.wasm
+WASM_SRC     := $(shell find cmd/verifywasm verify ledger/tlogfmt web/verifyview web/templates -name '*.go' -o -name '*.html') go.mod go.sum
+
+.PHONY: all build run test test-race bench lint deps tools clean wasm
 
 all: build
 
-build:
+build: wasm
 	$(GO) build -o $(BIN) ./cmd/cunzheng
+
+## wasm: the local check's module, its compressed copies and Go's loader.
+wasm: $(WASM)
+
+$(WASM): $(WASM_SRC)
+	rm -f $(WASM) $(WASM).gz $(WASM).br $(WASM).sum
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $(WASM).tmp ./cmd/verifywasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $(WASM_DIR)/wasm_exec.js
+	gzip -9 -n -c $(WASM).tmp > $(WASM).gz
+	if command -v brotli >/dev/null; then brotli -q 9 -c $(WASM).tmp > $(WASM).br; fi
+	sha256sum $(WASM).tmp | cut -d' ' -f1 > $(WASM).sum
+	mv $(WASM).tmp $(WASM)
 
 ## run: build and start the whole service on its embedded defaults.
 run: build
 	./$(BIN) serve --data $(DATA) --addr $(ADDR) --demo
 
 ## test: vet, the whole suite, then the race detector on the fast tests.
-test: deps tools
+test: deps tools wasm
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+	CUNZHENG_REQUIRE_WASM=1 $(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -race -short -timeout 15m ./...
 
 ## bench: Go benchmarks of the hot paths, then the ledger benchmark.

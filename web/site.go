@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cunzheng/cunzheng/report"
+	"github.com/cunzheng/cunzheng/web/verifyview"
 )
 
 // The site: every HTML page is a content template rendered inside one
@@ -91,12 +92,7 @@ func (v view) En() bool { return v.Lang == langEN }
 
 // tr renders a user-facing text: Chinese with its English beside it, or
 // English alone after the switch.
-func tr(lang, zh, en string) template.HTML {
-	if lang == langEN {
-		return template.HTML(template.HTMLEscapeString(en))
-	}
-	return template.HTML(template.HTMLEscapeString(zh) + ` <span class="en" lang="en">` + template.HTMLEscapeString(en) + `</span>`)
-}
+func tr(lang, zh, en string) template.HTML { return verifyview.Tr(lang, zh, en) }
 
 // pick is tr for attributes (placeholders, titles): one plain string.
 func pick(lang, zh, en string) string {
@@ -170,34 +166,7 @@ func kindLabel(lang, kind string) template.HTML {
 }
 
 // kindWords names an event kind in Chinese and English.
-func kindWords(kind string) (zh, en string) {
-	zh, en = kind, kind
-	switch kind {
-	case "account.registered":
-		zh, en = "注册账号", "account registered"
-	case "identity.checked":
-		zh, en = "实名认证", "identity checked"
-	case "intent.verified":
-		zh, en = "意愿认证", "intent verified"
-	case "contract.signed":
-		zh, en = "签署合同", "contract signed"
-	case "contract.sent":
-		zh, en = "发送合同", "contract sent"
-	case "contract.received":
-		zh, en = "接收合同", "contract received"
-	case "contract.completed":
-		zh, en = "合同签署完成", "contract completed"
-	case "contract.rejected":
-		zh, en = "拒签", "contract rejected"
-	case "contract.revoked":
-		zh, en = "撤销合同", "contract revoked"
-	case "data.erased":
-		zh, en = "个人数据删除", "personal data erased"
-	case "report.issued":
-		zh, en = "出具报告", "report issued"
-	}
-	return zh, en
-}
+func kindWords(kind string) (zh, en string) { return verifyview.KindWords(kind) }
 
 // methodLabel names an identity or intent verification method, in the
 // words of the reports (one table, report.MethodLabel).

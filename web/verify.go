@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,9 +14,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/verify"
+	"github.com/cunzheng/cunzheng/web/verifyview"
 )
 
 // Verification endpoints (在线验签): the public upload page and its
@@ -75,6 +76,12 @@ type VerifyConfig struct {
 	// /verify?report=N (what the QR code of an issued PDF opens). Nil: the
 	// page says it cannot look reports up.
 	Reports ReportLookup
+	// Trust is what the browser's local check trusts (GET /v1/verify/roots),
+	// signed with TrustSigner (the log's Ed25519 key) whose verifier key is
+	// TrustKey. Any of them unset: the page offers only the server check.
+	Trust       *verify.TrustBundle
+	TrustSigner note.Signer
+	TrustKey    string
 	// now is the rate limiter's clock (tests).
 	now func() time.Time
 	// budget replaces the one made from UploadBudget (tests read it).
@@ -95,6 +102,8 @@ type verifyHandlers struct {
 	limit  *rateLimiter
 	slots  *verifySlots
 	budget *uploadBudget
+	module *localModule // nil: built without `make wasm`
+	trust  *localTrust  // nil: no trust bundle configured
 }
 
 // MountVerify returns the mount for web.Config.Mounts that serves
@@ -105,7 +114,11 @@ type verifyHandlers struct {
 //	                                  or the PDF as an application/pdf body)
 //	POST /v1/verify/batch             JSON reports, up to 50 "file" fields
 //	GET  /v1/verify/lookup/{sha256}   the ledger record of a document hash
-//	GET  /verify/static/verify.css
+//	GET  /v1/verify/lookup?sha256=…   the same (the page's local check)
+//	GET  /v1/verify/roots             the signed trust bundle of the local check
+//	GET  /verify/verify.wasm          the local check's module (revalidated)
+//	GET  /verify/wasm/{name}          the module and wasm_exec.js by content hash
+//	GET  /verify/static/verify.css, verify-local.js
 func MountVerify(cfg VerifyConfig) Mount {
 	if cfg.MaxUpload <= 0 {
 		cfg.MaxUpload = DefaultVerifyMaxUpload
@@ -142,6 +155,12 @@ func MountVerify(cfg VerifyConfig) Mount {
 	if h.budget == nil {
 		h.budget = newUploadBudget(cfg.UploadBudget)
 	}
+	h.module = loadLocalModule(wasmFS)
+	trust, err := newLocalTrust(cfg.Trust, cfg.TrustSigner, cfg.TrustKey)
+	if err != nil {
+		panic(err) // the server's own keys and roots: a configuration bug
+	}
+	h.trust = trust
 	return func(r gin.IRouter) {
 		r.GET("/verify", h.page)
 		r.POST("/verify", h.pageResult)
@@ -149,6 +168,11 @@ func MountVerify(cfg VerifyConfig) Mount {
 		r.POST("/v1/verify/batch", h.batch)
 		r.GET("/v1/verify/lookup/:sha256", h.lookup)
 		r.GET("/verify/static/verify.css", h.static("static/verify.css", "text/css; charset=utf-8"))
+		r.GET("/v1/verify/lookup", h.lookupQuery)
+		r.GET("/v1/verify/roots", h.roots)
+		r.GET("/verify/verify.wasm", h.latestModule)
+		r.GET("/verify/wasm/:name", h.wasmAsset)
+		r.GET("/verify/static/verify-local.js", h.static("static/verify-local.js", "text/javascript; charset=utf-8"))
 	}
 }
 
@@ -174,7 +198,7 @@ func (h *verifyHandlers) static(name, ctype string) gin.HandlerFunc {
 // page serves the upload form, and with ?report=N (the QR code of an
 // issued PDF) that report's ledger record and inclusion proof.
 func (h *verifyHandlers) page(c *gin.Context) {
-	d := pageData{MaxMiB: h.cfg.MaxUpload >> 20, Ledgered: h.cfg.Options.Lookup != nil}
+	d := pageData{MaxMiB: h.cfg.MaxUpload >> 20, Ledgered: h.cfg.Options.Lookup != nil, Local: h.localPageData()}
 	if n := strings.TrimSpace(c.Query("report")); n != "" {
 		if len(n) > 128 {
 			n = n[:128]
@@ -225,6 +249,8 @@ type pageData struct {
 	// Ledgered is set when the server has a ledger to look documents up
 	// in, so that "not recorded" can be said.
 	Ledgered bool
+	// Local offers the browser's local check; nil: the server check only.
+	Local *localPage
 	// ReportNumber, Issued and IssuedProblem answer /verify?report=N.
 	ReportNumber  string
 	Issued        *verify.LedgerRecord
@@ -232,6 +258,9 @@ type pageData struct {
 }
 
 func (h *verifyHandlers) render(c *gin.Context, status int, name string, data pageData) {
+	if data.Local != nil {
+		c.Header("Content-Security-Policy", localCSP)
+	}
 	h.site.render(c, status, name, "verify", data)
 }
 
@@ -256,7 +285,7 @@ func (h *verifyHandlers) pageResult(c *gin.Context) {
 			h.cfg.Logger.ErrorContext(c.Request.Context(), "verify page", "err", err)
 		}
 		msg := uploadError(err, status, h.cfg.MaxUpload)
-		h.render(c, status, "verify.html", pageData{MaxMiB: h.cfg.MaxUpload >> 20, Error: &msg, Ledgered: h.cfg.Options.Lookup != nil})
+		h.render(c, status, "verify.html", pageData{MaxMiB: h.cfg.MaxUpload >> 20, Error: &msg, Ledgered: h.cfg.Options.Lookup != nil, Local: h.localPageData()})
 		return
 	}
 	h.redactReport(c, rep)
@@ -506,43 +535,6 @@ func (l *rateLimiter) allow(key string) bool {
 	return true
 }
 
-var beijing = time.FixedZone("UTC+8", 8*3600)
-
-var verifyFuncs = template.FuncMap{
-	"when": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			if v.IsZero() {
-				return ""
-			}
-			return v.In(beijing).Format("2006-01-02 15:04:05") + " (UTC+8)"
-		case *time.Time:
-			if v == nil {
-				return ""
-			}
-			return v.In(beijing).Format("2006-01-02 15:04:05") + " (UTC+8)"
-		}
-		return ""
-	},
-	"day":    func(t time.Time) string { return t.In(beijing).Format("2006-01-02") },
-	"passed": func(i verify.Indication) bool { return i == verify.TotalPassed },
-	"failed": func(i verify.Indication) bool { return i == verify.TotalFailed },
-	"kindZH": func(k string) string {
-		switch k {
-		case verify.ChangeSignature:
-			return "新增签名"
-		case verify.ChangeTimestamp:
-			return "新增时间戳"
-		case verify.ChangeDSS:
-			return "补充验证数据"
-		case verify.ChangeFormFill:
-			return "填写表单"
-		case verify.ChangeAnnotation:
-			return "添加注释"
-		case verify.ChangeMetadata:
-			return "文档信息"
-		}
-		return "其他修改"
-	},
-	"join": strings.Join,
-}
+// verifyFuncs are the result templates' functions, shared with the
+// browser's local check.
+var verifyFuncs = verifyview.Funcs()

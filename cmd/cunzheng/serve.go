@@ -291,6 +291,12 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	// The same roots (but the system's) for the /verify page's local
+	// check, signed with the log's Ed25519 key.
+	trust, err := trustBundle(f.trustRoots, extra, a.log.Origin(), keys.VerifierKeys(), a.notarization)
+	if err != nil {
+		return nil, err
+	}
 	a.mounts = append(a.mounts, web.MountReports(reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger))
 	a.mounts = append(a.mounts, web.MountEvents(a.evidence, logger))
 	con := web.NewConsole(web.ConsoleConfig{
@@ -315,10 +321,13 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 			Metrics:         verify.NewMetrics(reg),
 			Logger:          logger.With("component", "verify"),
 		},
-		MaxUpload: f.maxUpload,
-		Logger:    logger.With("component", "verify"),
-		Viewer:    web.TenantViewer(a.evidence, con),
-		Reports:   lookup,
+		MaxUpload:   f.maxUpload,
+		Logger:      logger.With("component", "verify"),
+		Viewer:      web.TenantViewer(a.evidence, con),
+		Reports:     lookup,
+		Trust:       trust,
+		TrustSigner: keys.Ed25519,
+		TrustKey:    keys.VerifierKeys()[0],
 	}))
 	return a, nil
 }
@@ -540,4 +549,22 @@ func loadTLS(certFile, keyFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("loading the TLS certificate: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// trustBundle is what the /verify page's local check trusts: the roots of
+// --trust-roots and the platform's own (extra), the log's origin and keys,
+// the notaries' keys and the TSA roots.
+func trustBundle(dir string, extra []*smx509.Certificate, origin string, logKeys []string, n *notarization) (*verify.TrustBundle, error) {
+	roots, err := verify.RootCertificates(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range extra {
+		roots = append(roots, c.Raw)
+	}
+	tb := &verify.TrustBundle{Origin: origin, LogKeys: logKeys, Roots: roots}
+	if n != nil {
+		tb.NotaryKeys, tb.TSARoots = n.NotaryKeys, n.TSARoots
+	}
+	return tb, nil
 }
