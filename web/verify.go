@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -82,6 +83,8 @@ type VerifyConfig struct {
 	Trust       *verify.TrustBundle
 	TrustSigner note.Signer
 	TrustKey    string
+	// wasm replaces the embedded web/wasm directory (tests).
+	wasm fs.FS
 	// now is the rate limiter's clock (tests).
 	now func() time.Time
 	// budget replaces the one made from UploadBudget (tests read it).
@@ -155,7 +158,10 @@ func MountVerify(cfg VerifyConfig) Mount {
 	if h.budget == nil {
 		h.budget = newUploadBudget(cfg.UploadBudget)
 	}
-	h.module = loadLocalModule(wasmFS)
+	if cfg.wasm == nil {
+		cfg.wasm = wasmFS
+	}
+	h.module = loadLocalModule(cfg.wasm)
 	trust, err := newLocalTrust(cfg.Trust, cfg.TrustSigner, cfg.TrustKey)
 	if err != nil {
 		panic(err) // the server's own keys and roots: a configuration bug

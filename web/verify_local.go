@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"embed"
+	"io/fs"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -54,12 +55,12 @@ type localModule struct {
 
 // loadLocalModule reads the module from fs; nil when it was not built.
 // Compressed copies are used only when made from this very module.
-func loadLocalModule(fs embed.FS) *localModule {
-	raw, err := fs.ReadFile("wasm/verify.wasm")
+func loadLocalModule(fsys fs.FS) *localModule {
+	raw, err := fs.ReadFile(fsys, "wasm/verify.wasm")
 	if err != nil || len(raw) == 0 {
 		return nil
 	}
-	exec, err := fs.ReadFile("wasm/wasm_exec.js")
+	exec, err := fs.ReadFile(fsys, "wasm/wasm_exec.js")
 	if err != nil {
 		return nil
 	}
@@ -67,9 +68,9 @@ func loadLocalModule(fs embed.FS) *localModule {
 	m := &localModule{wasm: raw, exec: exec, hash: hex.EncodeToString(sum[:8])}
 	es := sha256.Sum256(exec)
 	m.execHash = hex.EncodeToString(es[:8])
-	if s, err := fs.ReadFile("wasm/verify.wasm.sum"); err == nil && strings.TrimSpace(string(s)) == hex.EncodeToString(sum[:]) {
-		m.gz, _ = fs.ReadFile("wasm/verify.wasm.gz")
-		m.br, _ = fs.ReadFile("wasm/verify.wasm.br")
+	if s, err := fs.ReadFile(fsys, "wasm/verify.wasm.sum"); err == nil && strings.TrimSpace(string(s)) == hex.EncodeToString(sum[:]) {
+		m.gz, _ = fs.ReadFile(fsys, "wasm/verify.wasm.gz")
+		m.br, _ = fs.ReadFile(fsys, "wasm/verify.wasm.br")
 	}
 	return m
 }
