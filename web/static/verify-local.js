@@ -65,6 +65,11 @@
     status.textContent = "";
   }
 
+  // Fetch and compile the module while the user picks a file, so that
+  // the click finds it ready; a failure here is retried, and said, on
+  // the click.
+  load().catch(() => {});
+
   form.addEventListener("submit", async (ev) => {
     const local = document.getElementById("mode-local");
     if (!local || !local.checked) return; // the server check: post the form
