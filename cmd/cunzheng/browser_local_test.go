@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -106,7 +107,8 @@ func TestBrowserLocalVerify(t *testing.T) {
 	}
 	tampered[i+7] ^= 0x20 // inside the signed byte range
 	dir := t.TempDir()
-	files := map[string][]byte{"good.pdf": signed, "tampered.pdf": tampered, "forged.pdf": forgeUpdate(t, signed), "bundle.zip": bundle}
+	files := map[string][]byte{"good.pdf": signed, "tampered.pdf": tampered, "forged.pdf": forgeUpdate(t, signed),
+		"bundle.zip": bundle, "bundle-edited.zip": editBundle(t, bundle)}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
@@ -123,6 +125,7 @@ func TestBrowserLocalVerify(t *testing.T) {
 		{"tampered.pdf", "PDF文件验签失败"},
 		{"forged.pdf", "签名后文档被修改（不允许的修改）"},
 		{"bundle.zip", "离线校验包验证通过"},
+		{"bundle-edited.zip", "离线校验包验证失败"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			b.t = t
@@ -160,8 +163,11 @@ func TestBrowserLocalVerify(t *testing.T) {
 				}
 			}
 			reqs := nl.take()
-			if len(reqs) == 0 {
-				t.Fatal("no request recorded: the network log is not working")
+			// A PDF is looked up in the ledger, so its check is seen in the
+			// log; a bundle's needs no request at all (the module and the
+			// trust bundle were fetched when the page opened).
+			if len(reqs) == 0 && strings.HasSuffix(tc.file, ".pdf") {
+				t.Fatal("no lookup recorded: the network log is not working")
 			}
 			probe := content[len(content)/2 : len(content)/2+64]
 			for _, r := range reqs {
@@ -176,6 +182,12 @@ func TestBrowserLocalVerify(t *testing.T) {
 						t.Errorf("the local check looked up %q, which is neither the file's nor a revision's hash", h)
 					}
 				}
+			}
+			if tc.file == "bundle-edited.zip" {
+				if res.Bundle != nil {
+					t.Errorf("an edited bundle passed: %s", resJSON)
+				}
+				return
 			}
 			if tc.file == "bundle.zip" {
 				if res.Bundle == nil || !res.Bundle.Pinned {
@@ -207,6 +219,38 @@ func TestBrowserLocalVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editBundle rewrites the bundle with one byte of its first event leaf
+// changed (a valid zip whose content no longer checks).
+func editBundle(t *testing.T, bundle []byte) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(bundle), int64(len(bundle)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	edited := false
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if !edited && strings.Contains(f.Name, "leaf") && len(b) > 10 {
+			b[len(b)/2] ^= 0x01
+			edited = true
+		}
+		w, _ := zw.Create(f.Name)
+		w.Write(b)
+	}
+	zw.Close()
+	if !edited {
+		t.Fatal("no leaf file in the bundle to edit")
+	}
+	return out.Bytes()
 }
 
 // sentBody reports whether one of reqs posted a body to /verify.
