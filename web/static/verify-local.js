@@ -29,8 +29,8 @@
     let pinned = null;
     try { pinned = localStorage.getItem(pinKey); } catch (e) { /* storage off: no pin */ }
     if (pinned && pinned !== logKey) {
-      throw new Error(say("日志公钥与本浏览器上次记住的不同（" + pinned.split("+")[0] + "），已停止本机验签；请核对 /keys 与公证处公布的公钥",
-        "the log key differs from the one this browser remembered (" + pinned.split("+")[0] + "); the local check stopped: compare /keys with the key the notaries publish"));
+      throw new Error(say("日志公钥与本浏览器上次记住的不同（" + pinned + "），已停止本机验签；请核对 /keys 与公证处公布的公钥",
+        "the log key differs from the one this browser remembered (" + pinned + "); the local check stopped: compare /keys with the key the notaries publish"));
     }
     try { if (!pinned) localStorage.setItem(pinKey, logKey); } catch (e) { /* ignore */ }
   }
@@ -96,7 +96,7 @@
       const isZip = bytes.length > 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
       const out = JSON.parse(isZip
         ? await window.cunzhengVerifyBundle(bytes, request)
-        : await window.cunzhengVerifyPDF(bytes, request, lookup));
+        : await window.cunzhengVerifyPDF(bytes, request, box.dataset.ledgered === "true" ? lookup : undefined));
       if (out.error) { fail(zh ? out.error.zh + " / " + out.error.en : out.error.en); return; }
       window.cunzhengLocalResult = { report: out.report || null, bundle: out.bundle || null, ms: performance.now() - t0 };
       const main = document.querySelector("main");
