@@ -219,6 +219,21 @@ func TestBrowserLocalVerify(t *testing.T) {
 			}
 		})
 	}
+
+	// A page naming another log key than the one this browser pinned on
+	// first use gets no local check: the user is told, and nothing is sent.
+	t.Run("pinned-key", func(t *testing.T) {
+		b.t = t
+		b.do("open /verify", chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#local-check")))
+		b.eval(`localStorage.setItem("cunzheng.verify.logKey", "other.example/log+01234567+AAAA"), true`)
+		b.do("check locally", chromedp.Navigate(s.url+"/verify"), chromedp.WaitVisible(chromedp.CSS("#local-check")),
+			chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{filepath.Join(dir, "good.pdf")}),
+			chromedp.Click(chromedp.CSS("#verify-button")), chromedp.WaitVisible(chromedp.CSS("#local-error")))
+		if msg := b.text("#local-error"); !strings.Contains(msg, "日志公钥与本浏览器上次记住的不同") {
+			t.Errorf("error %q", msg)
+		}
+		b.shot("local-pinned-key")
+	})
 }
 
 // editBundle rewrites the bundle with one byte of its first event leaf
