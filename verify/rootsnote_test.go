@@ -10,7 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-func trustKeys(t *testing.T) (note.Signer, string) {
+func trustKeys(t testing.TB) (note.Signer, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "cunzheng.test/log")
 	if err != nil {
@@ -72,4 +72,34 @@ func TestTrustBundle(t *testing.T) {
 	if _, err := SignTrustBundle(TrustBundle{Origin: "a b", LogKeys: []string{vkey}}, signer); err == nil || !strings.Contains(err.Error(), "space") {
 		t.Errorf("an origin with a space: %v", err)
 	}
+}
+
+// FuzzOpenTrustBundle signs any body with the key and opens it: no panic,
+// and a bundle that opens signs again to the same body.
+func FuzzOpenTrustBundle(f *testing.F) {
+	signer, vkey := trustKeys(f)
+	roots, _ := RootCertificates(filepath.Join("..", "testdata", "pdf", "roots"))
+	good, _ := SignTrustBundle(TrustBundle{Origin: "o", LogKeys: []string{vkey}, Roots: roots[:1]}, signer)
+	body, _, _ := strings.Cut(string(good), "\n\n")
+	f.Add(body + "\n")
+	f.Add(trustBundleHeader + "\norigin o\nlog-key " + vkey + "\n")
+	f.Add(trustBundleHeader + "\norigin o\nroot AAAA\n")
+	f.Add(trustBundleHeader + "\nunknown x\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		msg, err := note.Sign(&note.Note{Text: body}, signer)
+		if err != nil {
+			return // not a note body (no final newline, control characters)
+		}
+		tb, err := OpenTrustBundle(msg, vkey)
+		if err != nil {
+			return
+		}
+		again, err := SignTrustBundle(*tb, signer)
+		if err != nil {
+			t.Fatalf("an opened bundle does not sign again: %v", err)
+		}
+		if _, err := OpenTrustBundle(again, vkey); err != nil {
+			t.Fatalf("a re-signed bundle does not open: %v", err)
+		}
+	})
 }
