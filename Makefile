@@ -7,8 +7,9 @@ BIN          := bin/cunzheng
 DATA         ?= ./data
 ADDR         ?= 127.0.0.1:8080
 # Tools the tests run: pdfsig/pdftotext/pdftoppm (poppler-utils), openssl,
-# PostgreSQL server binaries for the cluster-mode tests (postgresql).
-APT_PACKAGES := poppler-utils openssl chromium fonts-wqy-microhei postgresql brotli
+# PostgreSQL server binaries for the cluster-mode tests (postgresql), brotli to
+# precompress the /verify module, Node to run it over the PDF corpus (nodejs).
+APT_PACKAGES := poppler-utils openssl chromium fonts-wqy-microhei postgresql brotli nodejs
 # The S3 server the cluster-mode tests run (ledger/cluster/clustertest finds it here).
 VERSITYGW    := bin/tools/versitygw
 VERSITYGW_VERSION := v1.8.0
