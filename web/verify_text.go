@@ -10,18 +10,11 @@ import (
 	"github.com/cunzheng/cunzheng/web/verifyview"
 )
 
-// The words of the verification pages that are not in the templates: the
-// headline of a result, the problem lines and upload errors in Chinese
-// (verify and the upload code speak English), and the view of a ledger
-// record. A judge reads these; each says plainly what happened.
-
-// The headline, card colours, problem lines and the ledger view live in
-// package verifyview, shared with the browser's local check; these names
-// keep the server side's callers short.
-
-func problemText(en string) verify.Text { return verifyview.ProblemText(en) }
-
-func documentWords(d string) (zh, en string) { return verifyview.DocumentWords(d) }
+// The words of the verification pages that are not in the templates and
+// not shared with the browser's local check: upload errors in Chinese
+// (the upload code speaks English). The result's words (headline, problem
+// lines, the ledger view) live in package verifyview, which the local
+// check renders with too.
 
 // uploadError is the message of a failed upload on the page.
 func uploadError(err error, status int, maxUpload int64) verify.Text {
