@@ -166,7 +166,7 @@ func execute(name string, v View) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// headline is the title and colour of a verification result. The ETSI
+// HeadlineText is the title and colour of a verification result. The ETSI
 // indication is shown beside it unchanged: the headline only says in
 // words what the signatures' findings mean for the document.
 type HeadlineText struct {
@@ -199,7 +199,7 @@ func Headline(rep *verify.Report) HeadlineText {
 	return HeadlineText{"PDF文件验签结果无法确定", "Verification indeterminate", "indeterminate"}
 }
 
-// cardClass is the colour of one signature's card.
+// CardClass is the colour of one signature's card.
 func CardClass(s *verify.Signature) string {
 	switch {
 	case s.Verdict.Indication == verify.TotalPassed:
@@ -261,7 +261,7 @@ var problemTexts = []struct{ en, zh string }{
 	{"verify: recorded, awaiting the next checkpoint", "已记录在存证日志中，正在等待下一个检查点（通常几秒钟），请稍后重新验签"},
 }
 
-// problemText is a problem line in Chinese with the English beside it.
+// ProblemText is a problem line in Chinese with the English beside it.
 func ProblemText(en string) verify.Text {
 	for _, p := range problemTexts {
 		if en == p.en {
@@ -344,7 +344,7 @@ var textFuncs = template.FuncMap{
 	},
 }
 
-// documentWords names a kind of issued document.
+// DocumentWords names a kind of issued document.
 func DocumentWords(d string) (zh, en string) {
 	switch d {
 	case "certificate":
