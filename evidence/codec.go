@@ -28,6 +28,11 @@ const (
 	docMatchV1 = 1 // with the contract number in the clear, before it was sealed
 	docMatchV2 = 2
 	contractV1 = 1
+	// claimFailed, or'ed into a claim's version byte, marks the claim of a
+	// failed intent.verified (claim.Failed), which no signature may cite.
+	// Only those claims carry it: every other claim is written as before,
+	// and claims written before it read as not failed.
+	claimFailed = 0x80
 )
 
 // isJSONObject reports whether a stored value predates its binary form.
@@ -149,7 +154,11 @@ func (c *claim) MarshalBinary() ([]byte, error) {
 	if len(c.Sealed) > 0 {
 		version = claimV2
 	}
-	e.b = append(e.b, version)
+	flags := byte(0)
+	if c.Failed {
+		flags = claimFailed
+	}
+	e.b = append(e.b, version|flags)
 	e.str(c.State)
 	e.bytes(c.Digest)
 	e.str(string(c.Kind))
@@ -179,9 +188,14 @@ func (c *claim) MarshalBinary() ([]byte, error) {
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler.
 func (c *claim) UnmarshalBinary(b []byte) error {
-	if len(b) == 0 || (b[0] != claimV1 && b[0] != claimV2) {
+	if len(b) == 0 {
 		return errCodec
 	}
+	version := b[0] &^ claimFailed
+	if version != claimV1 && version != claimV2 {
+		return errCodec
+	}
+	c.Failed = b[0]&claimFailed != 0
 	d := decoder{b: b[1:]}
 	c.State = d.str()
 	c.Digest = d.bytes()
@@ -206,7 +220,7 @@ func (c *claim) UnmarshalBinary(b []byte) error {
 	}
 	c.Pos = int(d.u64())
 	c.Sealed = nil
-	if b[0] == claimV2 {
+	if version == claimV2 {
 		if c.Sealed = d.bytes(); d.err == nil && len(c.Sealed) == 0 {
 			return errCodec
 		}

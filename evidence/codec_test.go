@@ -18,10 +18,13 @@ func TestCodecRoundTrip(t *testing.T) {
 		Docs: []string{"a", "b"}, Pos: 3}
 	pending := *done
 	pending.State, pending.Leaf, pending.Sealed = "pending", []byte("{}"), []byte{9, 8, 7}
+	failedDone, failedPending := *done, pending
+	failedDone.Kind, failedDone.Failed = event.KindIntentVerified, true
+	failedPending.Kind, failedPending.Failed = event.KindIntentVerified, true
 	for _, tc := range []struct {
 		c       *claim
 		version byte
-	}{{done, claimV1}, {&pending, claimV2}} {
+	}{{done, claimV1}, {&pending, claimV2}, {&failedDone, claimV1 | claimFailed}, {&failedPending, claimV2 | claimFailed}} {
 		b, _ := tc.c.MarshalBinary()
 		if b[0] != tc.version {
 			t.Errorf("%s claim written as version %d, want %d", tc.c.State, b[0], tc.version)

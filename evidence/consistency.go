@@ -14,7 +14,8 @@ import (
 // ErrInconsistent: an event contradicts what the tenant recorded before
 // (422): a contract.signed citing an intent check that is not that signer's
 // intent.verified of that contract, or signing a contract never sent. The
-// error is an *InconsistentError. Nothing of the batch was written.
+// error is an *InconsistentError. Nothing of the batch was written. A
+// signature citing a failed intent check is refused alike.
 var ErrInconsistent = errors.New("event inconsistent with the recorded contract")
 
 // InconsistentError says which event of the body contradicts the record
@@ -41,6 +42,14 @@ type recordedEvent struct {
 	Kind     event.Kind
 	Contract string // contract reference, "" outside a contract
 	Subject  string // subject reference, "" without an actor
+	// Failed: an intent.verified whose data.result is "failed". The signer's
+	// intent was not verified, so no signature may rely on it.
+	Failed bool
+}
+
+// failedIntent reports whether ev is an intent.verified that failed.
+func failedIntent(ev *event.Event) bool {
+	return ev.Kind == event.KindIntentVerified && ev.Data["result"] == "failed"
 }
 
 // recordedFacts is what the store knows, for checkConsistency: the events
@@ -72,8 +81,8 @@ func needsCheck(ev *event.Event) bool {
 // retry, answered with its first receipt and not checked again). ref is
 // tenantState.ref. A contract.signed not marked imported must be of a
 // contract whose contract.sent is recorded or earlier in the batch, and
-// every id in its data.intents must name an intent.verified of the same
-// contract by the same account, recorded or earlier in the batch. It is a
+// every id in its data.intents must name a passed intent.verified of the
+// same contract by the same account, recorded or earlier in the batch. It is a
 // pure function of its arguments: a batch that sends, checks intent and
 // signs in one request passes; a signature racing its contract.sent or its
 // intent in another request is refused until those are recorded (the
@@ -91,7 +100,7 @@ func checkConsistency(evs []event.Event, fresh []bool, ref func(kind, v string) 
 		if batch == nil {
 			batch, batchSent = map[string]recordedEvent{}, map[string]bool{}
 		}
-		r := recordedEvent{Kind: ev.Kind}
+		r := recordedEvent{Kind: ev.Kind, Failed: failedIntent(ev)}
 		if ev.Contract != nil {
 			r.Contract = ref("contract", ev.Contract.ID)
 			if ev.Kind == event.KindContractSent {
@@ -142,6 +151,10 @@ func checkSigned(ev *event.Event, ref func(kind, v string) string, rec recordedF
 			return &InconsistentError{Path: path,
 				ZH: fmt.Sprintf("意愿认证 %q 属于另一位签署人", id),
 				EN: fmt.Sprintf("intent %q was verified by another signer", id)}
+		case r.Failed:
+			return &InconsistentError{Path: path,
+				ZH: fmt.Sprintf("意愿认证 %q 未通过（result 为 failed），签署不能依据它", id),
+				EN: fmt.Sprintf("intent %q failed (result failed): a signature cannot rely on it", id)}
 		}
 	}
 	return nil

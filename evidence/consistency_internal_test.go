@@ -38,6 +38,7 @@ func TestCheckConsistency(t *testing.T) {
 			"i-c2": {Kind: event.KindIntentVerified, Contract: "contract:C2", Subject: "subject:A"},
 			"id-a": {Kind: event.KindIdentityChecked, Subject: "subject:A"},
 			"i-a2": {Kind: event.KindIntentVerified, Contract: "contract:C1", Subject: "subject:A"},
+			"i-af": {Kind: event.KindIntentVerified, Contract: "contract:C1", Subject: "subject:A", Failed: true},
 		},
 		sent: map[string]bool{"contract:C1": true},
 	}
@@ -55,6 +56,8 @@ func TestCheckConsistency(t *testing.T) {
 		{"another signer's intent", []string{signed("s", "C1", "A", `,"intents":["i-b"]`)}, nil, `$.events[0].data.intents[0]: intent "i-b" was verified by another signer`},
 		{"another contract's intent", []string{sent("x", "C2"), signed("s", "C2", "A", `,"intents":["i-a"]`)}, nil, `$.events[1].data.intents[0]: intent "i-a" was verified for another contract`},
 		{"not an intent", []string{signed("s", "C1", "A", `,"intents":["id-a"]`)}, nil, `$.events[0].data.intents[0]: "id-a" is of kind identity.checked, not intent.verified`},
+		{"a failed intent", []string{signed("s", "C1", "A", `,"intents":["i-a","i-af"]`)}, nil, `$.events[0].data.intents[1]: intent "i-af" failed`},
+		{"a failed intent of the batch", []string{sent("x", "C3"), ev("i", "intent.verified", "C3", "A", `{"method":"face","result":"failed"}`), signed("s", "C3", "A", `,"intents":["i"]`)}, nil, `$.events[2].data.intents[0]: intent "i" failed`},
 		{"imported", []string{signed("s", "C9", "A", `,"intents":["made-up"],"imported":true`)}, nil, ""},
 		{"imported false is checked", []string{signed("s", "C9", "A", `,"imported":false`)}, nil, "$.events[0]: contract.signed of a contract never sent"},
 		{"send, check and sign in one batch", []string{sent("x", "C3"), intent("i", "C3", "A"), signed("s", "C3", "A", `,"intents":["i"]`)}, nil, ""},

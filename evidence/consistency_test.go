@@ -13,7 +13,8 @@ import (
 )
 
 // TestConsistencyRefused: a signature of a contract never sent, or citing
-// an intent check that is not its signer's for that contract, is refused
+// an intent check that is not its signer's for that contract or that
+// failed, is refused
 // with ErrInconsistent and changes nothing (no leaf, no claim: the same
 // id is accepted once the flow is right); a batch that sends, checks and
 // signs passes; an imported signature passes without either.
@@ -72,6 +73,14 @@ func testConsistency(t *testing.T, bk backend) {
 	refused("another signer's intent", withIntents(signed(1), "int-other"))
 	refused("another contract's intent", withIntents(signed(1), "int-c1"))
 	refused("an event that is no intent", withIntents(signed(1), "ev-0"))
+	// A failed intent check, recorded in an earlier request: the signer's
+	// intent was not verified, so no signature may rely on it.
+	failed := intent("int-failed", 1, signer)
+	failed["data"].(map[string]any)["result"] = "failed"
+	if _, err := post(failed); err != nil {
+		t.Fatal(err)
+	}
+	refused("a failed intent", withIntents(signed(1), "int-failed"))
 	// The same id, refused before, is accepted now that the flow is right.
 	rs, err := post(withIntents(signed(1), "int-1"))
 	if err != nil {

@@ -277,7 +277,7 @@ func (s *Service) refuseInconsistent(ctx context.Context, ts *tenantState, evs [
 				// the log before the intent it relies on.
 				continue
 			}
-			rec.events[iids[i]] = recordedEvent{Kind: c.Kind, Contract: c.Contract, Subject: c.Subject}
+			rec.events[iids[i]] = recordedEvent{Kind: c.Kind, Contract: c.Contract, Subject: c.Subject, Failed: c.Failed}
 		}
 	}
 	if err := checkConsistency(evs, fresh, ts.Ref, rec); err != nil {
@@ -322,7 +322,7 @@ func buildRecord(ts *tenantState, ev *event.Event, sk *subjectKey, now time.Time
 	c := &claim{
 		State: "pending", Digest: r.Digest[:], Kind: ev.Kind, Time: ev.Time,
 		Leaf: r.Leaf, LeafHash: r.LeafHash[:], Contract: r.Contract, Docs: r.Docs,
-		Subject: r.Sealed.Subject, SubjectKey: r.Sealed.SubjectKey,
+		Subject: r.Sealed.Subject, SubjectKey: r.Sealed.SubjectKey, Failed: failedIntent(ev),
 	}
 	if ev.Contract != nil {
 		c.ContractID, c.Name = ev.Contract.ID, ev.Contract.Name
@@ -490,9 +490,13 @@ type claim struct {
 	ContractID string     `json:"contract_id,omitempty"` // kept while pending, as are Name, Docs and Pos
 	Name       string     `json:"contract_name,omitempty"`
 	Subject    string     `json:"subject,omitempty"` // reference
-	SubjectKey string     `json:"subject_key,omitempty"`
-	Docs       []string   `json:"docs,omitempty"`
-	Pos        int        `json:"pos"` // position in its batch, to recover in order
+	// Failed marks a failed intent.verified, for the consistency check of
+	// the signatures citing it (claims written before it was kept read as
+	// passed).
+	Failed     bool     `json:"failed,omitempty"`
+	SubjectKey string   `json:"subject_key,omitempty"`
+	Docs       []string `json:"docs,omitempty"`
+	Pos        int      `json:"pos"` // position in its batch, to recover in order
 	// Sealed is the encoded sealed record while pending: finalize stores it
 	// under the index the log assigned (sealedKey), which the pending
 	// write cannot know.
