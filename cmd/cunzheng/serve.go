@@ -136,7 +136,8 @@ func runServe(ctx context.Context, args []string) error {
 	if o := a.notarization.Office; o != nil {
 		health = append(health, web.HealthCheck{Name: "notary", Check: o.Healthy})
 	}
-	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health, TrustedProxies: proxies})
+	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health, TrustedProxies: proxies,
+		NotaryAlarms: web.NotariesPage{Pusher: a.notarization.Pusher, Office: a.notarization.Office}.NotaryAlarms})
 	return serveListener(ctx, ln, srv, logger, func(listenURL string) {
 		if f.demo {
 			if err := a.loadDemo(ctx, cmp.Or(f.publicURL, listenURL)); err != nil {
