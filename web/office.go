@@ -34,7 +34,7 @@ var officeSite = sync.OnceValue(func() map[string]*template.Template {
 	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(funcs).
 		ParseFS(officeTemplatesFS, "templates/office/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, n := range []string{"home.html", "alarms.html", "cosigned.html", "fingerprints.html"} {
+	for _, n := range []string{"home.html", "alarms.html", "cosigned.html", "fingerprints.html", "requests.html"} {
 		pages[n] = template.Must(template.Must(base.Clone()).ParseFS(officeTemplatesFS, "templates/office/"+n))
 	}
 	return pages
@@ -65,6 +65,7 @@ type officeHandlers struct {
 //	GET /fingerprints?hash=H     look a leaf hash up in the office's own copy
 //	GET /v1/fingerprints?hash=H  the same as JSON, with the inclusion proofs
 //	GET /v1/office               the overview as JSON
+//	... and the notarisation requests (mountOfficeRequests)
 //	GET /v1/cosigned?origin=O&after=S&limit=N
 //	                             cosigned checkpoints as JSON, with next_after
 //
@@ -84,6 +85,7 @@ func MountOfficePages(o *notary.Office, logger *slog.Logger) Mount {
 		r.GET("/v1/fingerprints", h.fingerprintsJSON)
 		r.GET("/v1/office", h.overviewJSON)
 		r.GET("/v1/cosigned", h.cosignedJSON)
+		mountOfficeRequests(r, h)
 	}
 }
 
