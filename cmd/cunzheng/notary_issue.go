@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/client"
+	"github.com/cunzheng/cunzheng/notary/notarize"
 	"github.com/cunzheng/cunzheng/report"
 )
 
@@ -102,4 +105,19 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at /requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, id)
 	return nil
+}
+
+// notarizeService is the log's side of notarisation requests: every office
+// of --notary and --notary-fetch may be asked, by its key name, at its URL.
+func notarizeService(f *notarizeFlags, a *app, keys *ledger.Keys, reports *report.Service) (*notarize.Service, error) {
+	var offices []notarize.Office
+	for _, s := range append(append([]string(nil), f.notaries...), f.fetch...) {
+		n, err := client.ParseOffice(s)
+		if err != nil {
+			return nil, err
+		}
+		offices = append(offices, notarize.Office{Name: n.VKey[:strings.IndexByte(n.VKey, '+')], URL: n.URL})
+	}
+	return notarize.New(notarize.Config{Evidence: a.evidence, Reports: reports, Signers: keys.Signers(),
+		Origin: a.log.Origin(), Offices: offices})
 }

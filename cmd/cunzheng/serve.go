@@ -300,8 +300,12 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	}
 	a.mounts = append(a.mounts, web.MountReports(reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger))
 	a.mounts = append(a.mounts, web.MountEvents(a.evidence, logger))
+	notarizer, err := notarizeService(f.notarize, a, keys, reports)
+	if err != nil {
+		return nil, err
+	}
 	con := web.NewConsole(web.ConsoleConfig{
-		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"), Registerer: reg,
+		Evidence: a.evidence, Log: a.log, Reports: reports, Notarize: notarizer, Logger: logger.With("component", "console"), Registerer: reg,
 	})
 	a.mounts = append(a.mounts, web.MountConsole(con))
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/report"
@@ -122,7 +123,7 @@ func (s *Service) Request(ctx context.Context, p evidence.Principal, contractID,
 	// Recorded before it is sent: a request the office holds is always in
 	// the ledger.
 	if _, err := s.cfg.Evidence.RecordNotarization(ctx, p, contractID, evidence.Notarization{
-		Kind: evidence.KindNotarizationRequested, Request: r.ID, Office: office.Name, Requester: requester,
+		Kind: event.KindNotarizationRequested, Request: r.ID, Office: office.Name, Requester: requester,
 		BundleSHA256: r.BundleSHA256, Time: now}); err != nil {
 		return notary.RequestRecord{}, fmt.Errorf("notarize: recording the request: %w", err)
 	}
@@ -156,9 +157,9 @@ func (s *Service) record(ctx context.Context, p evidence.Principal, contractID s
 	n := evidence.Notarization{Request: rec.ID, Office: rec.Office, BundleSHA256: rec.BundleSHA256}
 	switch rec.Status {
 	case notary.RequestIssued:
-		n.Kind, n.CertificateSHA256, n.Time = evidence.KindNotarizationIssued, rec.CertificateSHA256, rec.IssuedAt
+		n.Kind, n.CertificateSHA256, n.Time = event.KindNotarizationIssued, rec.CertificateSHA256, rec.IssuedAt
 	case notary.RequestRefused:
-		n.Kind, n.Reason, n.Time = evidence.KindNotarizationRefused, truncate(rec.Reason, 2000), rec.ReceivedAt
+		n.Kind, n.Reason, n.Time = event.KindNotarizationRefused, truncate(rec.Reason, 2000), rec.ReceivedAt
 	default:
 		return nil
 	}
