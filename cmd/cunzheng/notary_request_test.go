@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 )
@@ -98,9 +100,41 @@ func TestNotarisationRequest(t *testing.T) {
 		return msg
 	}
 
-	recA, err := notary.SendRequest(ctx, nil, a.url(), request("NR-A-1", "a.office.test", bundle), bundle)
-	if err != nil || recA.Status != notary.RequestVerified || recA.Events != len(m.Events) {
-		t.Fatalf("A: %+v %v", recA, err)
+	// A: from the legal console, in a browser.
+	bt := &tab{t: t, ctx: newBrowser(t), artifacts: artifactsDir(t)}
+	contractPage := s.url + "/console/contracts/" + demoContract
+	bt.do("sign in", chromedp.Navigate(s.url+"/console"), chromedp.WaitVisible(chromedp.CSS("#key")),
+		chromedp.SendKeys(chromedp.CSS("#key"), key), chromedp.Click(chromedp.CSS("#signin")), chromedp.WaitVisible(chromedp.CSS("#search-button")))
+	bt.do("the contract", chromedp.Navigate(contractPage), chromedp.WaitVisible(chromedp.CSS("#notarize-request")))
+	bt.shot("console-notarize")
+	// The bundle needs the contract's newest record (the download above)
+	// cosigned by both offices: the console says to try again until then.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		bt.do("申请公证 at A", chromedp.Navigate(contractPage), chromedp.WaitVisible(chromedp.CSS("#notarize-request")),
+			chromedp.SetValue(chromedp.CSS("#notarize-office"), "a.office.test"),
+			chromedp.Click(chromedp.CSS("#notarize-request")), chromedp.WaitNotPresent(chromedp.CSS("#timeline")))
+		msg := bt.text("main")
+		if strings.Contains(msg, "已申请公证") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 申请公证:\n%s", msg)
+		}
+		time.Sleep(time.Second)
+	}
+	var listed struct{ Requests []notary.RequestRecord }
+	getJSON(t, a.url()+"/v1/requests", &listed)
+	if len(listed.Requests) != 1 {
+		t.Fatalf("A holds %d requests, want 1", len(listed.Requests))
+	}
+	recA := listed.Requests[0]
+	idA := recA.ID
+	if recA.Status != notary.RequestVerified || recA.Contract != leaf.Contract || recA.Origin != m.Origin {
+		t.Fatalf("A's record of the console's request: %+v", recA)
+	}
+	bt.do("the contract again", chromedp.Navigate(contractPage), chromedp.WaitVisible(chromedp.CSS("#notarizations")))
+	if row := bt.text("#nr-" + idA); !strings.Contains(row, "已申请，待出具") {
+		t.Errorf("the console's row of %s: %q", idA, row)
 	}
 	recB, err := notary.SendRequest(ctx, nil, b.url(), request("NR-B-1", "b.office.test", bundle), bundle)
 	if err != nil || recB.Status != notary.RequestVerified || !strings.Contains(strings.Join(recB.Checks, "\n"), "own copy") {
@@ -119,7 +153,7 @@ func TestNotarisationRequest(t *testing.T) {
 		t.Errorf("a bundle swapped in transit: %v", err)
 	}
 	page := string(httpGet(t, a.url()+"/requests"))
-	for _, want := range []string{"NR-A-1", "核验通过，待出具", "NR-A-2", "已拒绝", "拒绝理由"} {
+	for _, want := range []string{idA, "核验通过，待出具", "NR-A-2", "已拒绝", "拒绝理由"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("A's /requests lacks %q", want)
 		}
@@ -134,11 +168,11 @@ func TestNotarisationRequest(t *testing.T) {
 	if o, err := exec.Command(bin, "notary", "issue", "NR-A-2", "--data", dirA, "--notary-name", "张公证员").CombinedOutput(); err == nil || !strings.Contains(string(o), "refused") {
 		t.Errorf("issuing the refused request: %v\n%s", err, o)
 	}
-	if o, err := exec.Command(bin, "notary", "issue", "NR-A-1", "--data", dirA, "--notary-name", "张公证员", "--out", out).CombinedOutput(); err != nil {
+	if o, err := exec.Command(bin, "notary", "issue", idA, "--data", dirA, "--notary-name", "张公证员", "--out", out).CombinedOutput(); err != nil {
 		t.Fatalf("notary issue: %v\n%s", err, o)
 	}
 	a.start()
-	rec, err = notary.FetchRequest(ctx, nil, a.url(), "NR-A-1")
+	rec, err = notary.FetchRequest(ctx, nil, a.url(), idA)
 	if err != nil || rec.Status != notary.RequestIssued || rec.IssuedBy != "张公证员" {
 		t.Fatalf("the log reads back: %+v %v", rec, err)
 	}
@@ -149,8 +183,39 @@ func TestNotarisationRequest(t *testing.T) {
 	if written, _ := os.ReadFile(out); !bytes.Equal(written, pdf) {
 		t.Error("the served certificate differs from the one notary issue wrote")
 	}
+	// The console reads the answer back, records it, and downloads it.
+	bt.do("查询结果", chromedp.Navigate(contractPage), chromedp.WaitVisible(chromedp.CSS("#nr-"+idA+" .nr-result")),
+		chromedp.Click(chromedp.CSS("#nr-"+idA+" .nr-result")), chromedp.WaitNotPresent(chromedp.CSS("#timeline")))
+	if msg := bt.text("main"); !strings.Contains(msg, "已出具公证书") || !strings.Contains(msg, rec.CertificateSHA256) {
+		t.Errorf("after 查询结果:\n%s", msg)
+	}
+	bt.do("the contract with the certificate", chromedp.Navigate(contractPage), chromedp.WaitVisible(chromedp.CSS("#nr-"+idA+" .nr-download")))
+	bt.shot("console-notarized")
+	if got := bt.download("#nr-" + idA + " .nr-download"); !bytes.Equal(got, pdf) {
+		t.Error("the console's download differs from the office's certificate")
+	}
+	// The ledger holds the request and the issue, public, naming the
+	// contract by reference only.
+	var issuedLeaf, requestedLeaf string
+	for i := uint64(0); ; i++ {
+		var e struct{ Leaf []byte }
+		if getJSON(t, fmt.Sprintf("%s/v1/log/entries/%d", s.url, i), &e) != 200 {
+			break
+		}
+		switch l := string(e.Leaf); {
+		case strings.Contains(l, `"kind":"notarization.requested"`) && strings.Contains(l, idA):
+			requestedLeaf = l
+		case strings.Contains(l, `"kind":"notarization.issued"`) && strings.Contains(l, idA):
+			issuedLeaf = l
+		}
+	}
+	if !strings.Contains(requestedLeaf, recA.BundleSHA256) || !strings.Contains(issuedLeaf, rec.CertificateSHA256) ||
+		strings.Contains(requestedLeaf+issuedLeaf, demoContract) {
+		t.Errorf("ledger records:\nrequested %s\nissued %s", requestedLeaf, issuedLeaf)
+	}
+
 	text := pdfText(t, pdf)
-	for _, want := range []string{"公证书", "NR-A-1", "张公证员", "a.office.test", recA.BundleSHA256[:16]} {
+	for _, want := range []string{"公证书", idA, "张公证员", "a.office.test", recA.BundleSHA256[:16]} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the 公证书 lacks %q", want)
 		}
