@@ -578,6 +578,9 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 		switch {
 		case r.Kind == event.KindReportIssued:
 			d.Reports++
+		case notarizationOf(r) != nil:
+			// Notarisations are listed in their own section, not counted
+			// with the parties' records.
 		case r.Public == nil || r.Public.Contract == "" || !evidence.CountsAsEvent(r.Kind):
 			d.Related++
 		}
