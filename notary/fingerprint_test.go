@@ -2,6 +2,7 @@ package notary
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -17,28 +18,38 @@ func TestLookup(t *testing.T) {
 	ctx := context.Background()
 	pulled := newTestLog(t, "cunzheng.example/pulled")
 	pushed := newTestLog(t, "cunzheng.example/pushed")
-	srv := pulled.server()
+	srv := pulled.Server()
 	o := newTestOffice(t, t.TempDir(), pulled.logKey(), pushed.logKey())
 	defer o.Close()
 	cfg := PullConfig{URL: srv.URL}
 
-	pulled.append(300)
-	pulled.publish()
+	pulled.Append(300)
+	pulled.Publish()
 	if _, err := o.SyncOnce(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	pulled.append(1000 - 300)
-	pulled.publish()
+	pulled.Append(1000 - 300)
+	pulled.Publish()
 	if _, err := o.SyncOnce(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	root := pulled.root(1000)
+	root := pulled.Root(1000)
+	// The log's own tree, built apart from the office, to compare proofs.
+	var stored storedHashes
+	pulled.Mu.Lock()
+	leaves := append([]tlog.Hash(nil), pulled.Leaves[:1000]...)
+	pulled.Mu.Unlock()
+	for _, h := range leaves {
+		if err := stored.add(h); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	for _, tc := range []struct {
 		index     uint64
 		wantSince uint64
 	}{{0, 300}, {255, 300}, {256, 300}, {299, 300}, {300, 1000}, {511, 1000}, {512, 1000}, {999, 1000}} {
-		lu, err := o.Lookup(ctx, pulled.leaves[tc.index][:])
+		lu, err := o.Lookup(ctx, pulled.Leaves[tc.index][:])
 		if err != nil {
 			t.Fatalf("Lookup(leaf %d): %v", tc.index, err)
 		}
@@ -53,12 +64,10 @@ func TestLookup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tlog.CheckRecord(p, 1000, root, int64(tc.index), pulled.leaves[tc.index]); err != nil {
+		if err := tlog.CheckRecord(p, 1000, root, int64(tc.index), pulled.Leaves[tc.index]); err != nil {
 			t.Errorf("leaf %d: proof does not check against the log's root: %v", tc.index, err)
 		}
-		pulled.mu.Lock()
-		want, err := tlog.ProveRecord(1000, int64(tc.index), tlog.HashReaderFunc(pulled.readHashesLocked))
-		pulled.mu.Unlock()
+		want, err := tlog.ProveRecord(1000, int64(tc.index), tlog.HashReaderFunc(stored.read))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,8 +102,34 @@ func TestLookup(t *testing.T) {
 		if err := o.db.Set(tileKey(o.logs["cunzheng.example/pulled"].id, 3), row, nil); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := o.Lookup(ctx, pulled.leaves[999][:]); err == nil {
+		if _, err := o.Lookup(ctx, pulled.Leaves[999][:]); err == nil {
 			t.Fatal("Lookup on a damaged copy succeeded")
 		}
 	})
+}
+
+// storedHashes is a tree in tlog's stored-hash numbering.
+type storedHashes struct {
+	hashes []tlog.Hash
+	n      int64
+}
+
+func (s *storedHashes) read(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		if x < 0 || x >= int64(len(s.hashes)) {
+			return nil, fmt.Errorf("hash %d not stored", x)
+		}
+		out[i] = s.hashes[x]
+	}
+	return out, nil
+}
+
+func (s *storedHashes) add(h tlog.Hash) error {
+	hs, err := tlog.StoredHashesForRecordHash(s.n, h, tlog.HashReaderFunc(s.read))
+	if err != nil {
+		return err
+	}
+	s.hashes, s.n = append(s.hashes, hs...), s.n+1
+	return nil
 }

@@ -188,10 +188,10 @@ func TestPullEveryCheckpoint(t *testing.T) {
 func TestPullEmptyLog(t *testing.T) {
 	ctx := context.Background()
 	lg := newTestLog(t, "cunzheng.example/log")
-	srv := lg.server()
+	srv := lg.Server()
 	o := newTestOffice(t, t.TempDir(), lg.logKey())
 	defer o.Close()
-	lg.publish()
+	lg.Publish()
 	for range 2 {
 		if _, err := o.SyncOnce(ctx, PullConfig{URL: srv.URL}); err != nil {
 			t.Fatalf("SyncOnce on an empty log: %v", err)
@@ -200,15 +200,15 @@ func TestPullEmptyLog(t *testing.T) {
 	if a, _ := o.Alarms(ctx); len(a) != 0 {
 		t.Fatalf("alarms after pulling an empty log: %+v", a)
 	}
-	lg.append(10)
-	lg.publish()
+	lg.Append(10)
+	lg.Publish()
 	if n, err := o.SyncOnce(ctx, PullConfig{URL: srv.URL}); err != nil || n != 10 {
 		t.Fatalf("SyncOnce after the first entries: %d %v", n, err)
 	}
 	// A size-0 checkpoint whose root is not the empty tree's is refused.
-	lg.mu.Lock()
-	lg.notes[lg.sizes[len(lg.sizes)-1]] = lg.sign(0, tlog.RecordHash([]byte("x")))
-	lg.mu.Unlock()
+	lg.Mu.Lock()
+	lg.Notes[lg.Sizes[len(lg.Sizes)-1]] = lg.Sign(0, tlog.RecordHash([]byte("x")))
+	lg.Mu.Unlock()
 	o2 := newTestOffice(t, t.TempDir(), lg.logKey())
 	defer o2.Close()
 	if _, err := o2.SyncOnce(ctx, PullConfig{URL: srv.URL}); err == nil {

@@ -69,7 +69,7 @@ func TestReceive(t *testing.T) {
 		}
 		return msg
 	}
-	good := sign(testRequest(o.Name(), bundle), lg.signer)
+	good := sign(testRequest(o.Name(), bundle), lg.Signer)
 	other := newTestLog(t, "cunzheng.example/log")
 	stranger := testRequest(o.Name(), bundle)
 	stranger.Origin = "elsewhere.example/log"
@@ -79,9 +79,9 @@ func TestReceive(t *testing.T) {
 		msg, bundle []byte
 		want        error
 	}{
-		"another key":        {sign(testRequest(o.Name(), bundle), other.signer), bundle, ErrBadSignature},
-		"unknown log":        {sign(stranger, strangerLog.signer), bundle, ErrUnknownLog},
-		"another office":     {sign(testRequest("other.office", bundle), lg.signer), bundle, ErrMalformed},
+		"another key":        {sign(testRequest(o.Name(), bundle), other.Signer), bundle, ErrBadSignature},
+		"unknown log":        {sign(stranger, strangerLog.Signer), bundle, ErrUnknownLog},
+		"another office":     {sign(testRequest("other.office", bundle), lg.Signer), bundle, ErrMalformed},
 		"bundle swapped":     {good, []byte("another bundle"), ErrMalformed},
 		"unsigned":           {[]byte(testRequest(o.Name(), bundle).Text()), bundle, ErrMalformed},
 		"oversized note":     {append(good, make([]byte, MaxRequestNoteBytes)...), bundle, ErrMalformed},
@@ -106,7 +106,7 @@ func TestReceive(t *testing.T) {
 		t.Errorf("the same request again: %+v %v", again, err)
 	}
 	r2 := testRequest(o.Name(), []byte("x"))
-	if _, err := o.Receive(ctx, sign(r2, lg.signer), []byte("x")); !errors.Is(err, ErrMalformed) {
+	if _, err := o.Receive(ctx, sign(r2, lg.Signer), []byte("x")); !errors.Is(err, ErrMalformed) {
 		t.Errorf("another request under a used id: %v", err)
 	}
 	if _, err := o.Issue(ctx, "NR-1", "张公证员", func(RequestRecord) ([]byte, error) { return []byte("%PDF"), nil }); !errors.Is(err, ErrNotIssuable) || !strings.Contains(err.Error(), "verification failed") {
