@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/cunzheng/cunzheng/evidence"
-	"github.com/cunzheng/cunzheng/evidence/event"
+	evt "github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // TestRecordNotarization: a notarisation request and the office's answer
@@ -27,7 +27,7 @@ func TestRecordNotarization(t *testing.T) {
 		t.Fatal(err)
 	}
 	bundle, pdf := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
-	req := evidence.Notarization{Kind: event.KindNotarizationRequested, Request: "NR-1", Office: "a.office.test",
+	req := evidence.Notarization{Kind: evt.KindNotarizationRequested, Request: "NR-1", Office: "a.office.test",
 		Requester: "legal-1", BundleSHA256: bundle, Time: t0.Add(time.Hour)}
 	size := e.log.Size()
 	r, err := e.svc.RecordNotarization(ctx, e.p, id, req)
@@ -44,7 +44,7 @@ func TestRecordNotarization(t *testing.T) {
 	if again, err := e.svc.RecordNotarization(ctx, e.p, id, req); err != nil || again != r || e.log.Size() != size+1 {
 		t.Errorf("repeat: %+v %v", again, err)
 	}
-	issued := evidence.Notarization{Kind: event.KindNotarizationIssued, Request: "NR-1", Office: "a.office.test",
+	issued := evidence.Notarization{Kind: evt.KindNotarizationIssued, Request: "NR-1", Office: "a.office.test",
 		BundleSHA256: bundle, CertificateSHA256: pdf, Time: t0.Add(2 * time.Hour)}
 	if _, err := e.svc.RecordNotarization(ctx, e.p, id, issued); err != nil {
 		t.Fatal(err)
@@ -57,20 +57,20 @@ func TestRecordNotarization(t *testing.T) {
 
 	size = e.log.Size()
 	for name, n := range map[string]evidence.Notarization{
-		"unknown kind":          {Kind: event.Kind("notarization.maybe"), Request: "NR-2", Office: "o", BundleSHA256: bundle, Time: t0},
-		"no request":            {Kind: event.KindNotarizationRequested, Office: "o", BundleSHA256: bundle, Time: t0},
-		"bad bundle":            {Kind: event.KindNotarizationRequested, Request: "NR-2", Office: "o", BundleSHA256: "AB", Time: t0},
-		"issue without pdf":     {Kind: event.KindNotarizationIssued, Request: "NR-2", Office: "o", BundleSHA256: bundle, Time: t0},
-		"refusal without cause": {Kind: event.KindNotarizationRefused, Request: "NR-2", Office: "o", BundleSHA256: bundle, Time: t0},
-		"reason on a request":   {Kind: event.KindNotarizationRequested, Request: "NR-2", Office: "o", BundleSHA256: bundle, Reason: "x", Time: t0},
-		"requester on issue":    {Kind: event.KindNotarizationIssued, Request: "NR-2", Office: "o", BundleSHA256: bundle, CertificateSHA256: pdf, Requester: "k", Time: t0},
-		"control character":     {Kind: event.KindNotarizationRequested, Request: "NR\n2", Office: "o", BundleSHA256: bundle, Time: t0},
+		"unknown kind":          {Kind: evt.Kind("notarization.maybe"), Request: "NR-2", Office: "o", BundleSHA256: bundle, Time: t0},
+		"no request":            {Kind: evt.KindNotarizationRequested, Office: "o", BundleSHA256: bundle, Time: t0},
+		"bad bundle":            {Kind: evt.KindNotarizationRequested, Request: "NR-2", Office: "o", BundleSHA256: "AB", Time: t0},
+		"issue without pdf":     {Kind: evt.KindNotarizationIssued, Request: "NR-2", Office: "o", BundleSHA256: bundle, Time: t0},
+		"refusal without cause": {Kind: evt.KindNotarizationRefused, Request: "NR-2", Office: "o", BundleSHA256: bundle, Time: t0},
+		"reason on a request":   {Kind: evt.KindNotarizationRequested, Request: "NR-2", Office: "o", BundleSHA256: bundle, Reason: "x", Time: t0},
+		"requester on issue":    {Kind: evt.KindNotarizationIssued, Request: "NR-2", Office: "o", BundleSHA256: bundle, CertificateSHA256: pdf, Requester: "k", Time: t0},
+		"control character":     {Kind: evt.KindNotarizationRequested, Request: "NR\n2", Office: "o", BundleSHA256: bundle, Time: t0},
 	} {
-		if _, err := e.svc.RecordNotarization(ctx, e.p, id, n); !errors.Is(err, event.ErrInvalidEvent) {
+		if _, err := e.svc.RecordNotarization(ctx, e.p, id, n); !errors.Is(err, evt.ErrInvalidEvent) {
 			t.Errorf("%s: %v, want ErrInvalidEvent", name, err)
 		}
 	}
-	refused := evidence.Notarization{Kind: event.KindNotarizationRefused, Request: "NR-3", Office: "b.office.test",
+	refused := evidence.Notarization{Kind: evt.KindNotarizationRefused, Request: "NR-3", Office: "b.office.test",
 		BundleSHA256: bundle, Reason: "校验失败 / verification failed", Time: t0.Add(3 * time.Hour)}
 	if _, err := e.svc.RecordNotarization(ctx, e.p, "no-such-contract", refused); !errors.Is(err, evidence.ErrNotFound) {
 		t.Errorf("absent contract: %v", err)
@@ -94,11 +94,11 @@ func TestRecordNotarization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kinds []event.Kind
+	var kinds []evt.Kind
 	for _, rc := range recs[len(recs)-3:] {
 		kinds = append(kinds, rc.Kind)
 	}
-	if kinds[0] != event.KindNotarizationRequested || kinds[1] != event.KindNotarizationIssued || kinds[2] != event.KindNotarizationRefused {
+	if kinds[0] != evt.KindNotarizationRequested || kinds[1] != evt.KindNotarizationIssued || kinds[2] != evt.KindNotarizationRefused {
 		t.Errorf("last records %v", kinds)
 	}
 	if d := recs[len(recs)-2].Public.Data; d["certificate_sha256"] != pdf || d["request"] != "NR-1" {
