@@ -2,8 +2,6 @@ package evidence
 
 import (
 	"slices"
-
-	"github.com/cunzheng/cunzheng/evidence/event"
 )
 
 // applyEvent is the index rule: the entry of a contract after one more of
@@ -24,7 +22,7 @@ func applyEvent(cr contractRecord, c *claim) contractRecord {
 	if cr.First.IsZero() { // every indexed contract has a first event
 		cr = contractRecord{ID: c.ContractID, First: c.Time, Last: c.Time}
 	}
-	lifecycle := c.Kind != event.KindReportIssued
+	lifecycle := !isCustody(c.Kind)
 	if lifecycle && c.Time.Before(cr.First) {
 		cr.First = c.Time
 	}

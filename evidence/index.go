@@ -171,7 +171,7 @@ func claimContract(ts *tenantState, c *claim) error {
 // and registrations of its parties belong to the people and are listed
 // beside the contract's events, not counted among them.
 func CountsAsEvent(k event.Kind) bool {
-	return k != event.KindReportIssued && k != event.KindDataErased
+	return !isCustody(k) && k != event.KindDataErased
 }
 
 // ContractView is a contract with its events, for GET /v1/contracts/{id}.

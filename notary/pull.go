@@ -432,6 +432,14 @@ func (o *Office) checkPulledOld(ctx context.Context, v *verified, ps pullState) 
 	} else if err != nil {
 		return err
 	}
+	if len(ps.Note) == 0 {
+		// Nothing pulled yet, so no root held to compare with: a log's
+		// checkpoint of size 0 must carry the empty tree's hash.
+		if v.cp.Size == 0 && !bytes.Equal(v.cp.Root[:], rfc6962.DefaultHasher.EmptyRoot()) {
+			return fmt.Errorf("%w: checkpoint of size 0 whose root is not the empty tree's", ErrBadProof)
+		}
+		return nil
+	}
 	if v.cp.Size == ps.Size && !bytes.Equal(v.cp.Root[:], ps.Root) {
 		if err := o.recordAlarm(ctx, Alarm{Origin: v.log.Origin, Kind: AlarmFork, Size: v.cp.Size, Held: ps.Note, Got: v.note,
 			Detail: fmt.Sprintf("two checkpoints of size %d with different roots, both signed by the log", v.cp.Size)}); err != nil {

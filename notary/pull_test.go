@@ -181,3 +181,37 @@ func TestPullEveryCheckpoint(t *testing.T) {
 		t.Errorf("unknown origin: err = %v, want ErrUnknownLog", err)
 	}
 }
+
+// TestPullEmptyLog: an office that starts pulling a log before its first
+// entry sees the signed checkpoint of size 0; that is no fork (it once
+// raised a false alarm, its empty pull state having no root to compare).
+func TestPullEmptyLog(t *testing.T) {
+	ctx := context.Background()
+	lg := newTestLog(t, "cunzheng.example/log")
+	srv := lg.Server()
+	o := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer o.Close()
+	lg.Publish()
+	for range 2 {
+		if _, err := o.SyncOnce(ctx, PullConfig{URL: srv.URL}); err != nil {
+			t.Fatalf("SyncOnce on an empty log: %v", err)
+		}
+	}
+	if a, _ := o.Alarms(ctx); len(a) != 0 {
+		t.Fatalf("alarms after pulling an empty log: %+v", a)
+	}
+	lg.Append(10)
+	lg.Publish()
+	if n, err := o.SyncOnce(ctx, PullConfig{URL: srv.URL}); err != nil || n != 10 {
+		t.Fatalf("SyncOnce after the first entries: %d %v", n, err)
+	}
+	// A size-0 checkpoint whose root is not the empty tree's is refused.
+	lg.Mu.Lock()
+	lg.Notes[lg.Sizes[len(lg.Sizes)-1]] = lg.Sign(0, tlog.RecordHash([]byte("x")))
+	lg.Mu.Unlock()
+	o2 := newTestOffice(t, t.TempDir(), lg.logKey())
+	defer o2.Close()
+	if _, err := o2.SyncOnce(ctx, PullConfig{URL: srv.URL}); err == nil {
+		t.Fatal("a size-0 checkpoint with a non-empty root was accepted")
+	}
+}

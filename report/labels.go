@@ -15,6 +15,10 @@ var kindLabels = map[string]string{
 	"contract.revoked":   "撤销 Contract revoked",
 	"data.erased":        "数据销毁 Data erased",
 	"report.issued":      "出具报告 Report issued",
+	// Notarisation (公证) records, as the server writes them.
+	"notarization.requested": "申请公证 Notarisation requested",
+	"notarization.issued":    "出具公证书 Notarial certificate issued",
+	"notarization.refused":   "公证处拒绝 Notarisation refused",
 }
 
 // methodNames are the verification methods of the seed's flows, in

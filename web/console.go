@@ -23,6 +23,7 @@ import (
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/notary/notarize"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
 )
@@ -62,6 +63,9 @@ type ConsoleConfig struct {
 	Log ConsoleLog
 	// Reports issues the downloads; without it the console has none.
 	Reports *report.Service
+	// Notarize sends notarisation requests (申请公证); without it the
+	// contract page offers none.
+	Notarize *notarize.Service
 	// SessionIdle and SessionMax bound a session's idle and total life.
 	SessionIdle, SessionMax time.Duration
 	// SignInPerMinute bounds sign-in attempts per client IP and, separately,
@@ -106,6 +110,7 @@ func MountConsole(con *Console) Mount {
 		r.GET("/console/contracts/:id", h.contract)
 		r.POST("/console/contracts/:id/download", h.download)
 		r.GET("/console/contracts/:id/documents/:sha256", h.document)
+		mountConsoleNotary(r, h)
 	}
 }
 
@@ -424,6 +429,8 @@ type timelineEntry struct {
 	Problem string
 	// Report is set for report.issued: the chain of custody entry.
 	Report *reportEntry
+	// Notarization is set for the notarization.* events.
+	Notarization *notarizationEntry
 }
 
 // documentEntry is a document a leaf of the contract records.
@@ -490,6 +497,8 @@ type contractData struct {
 	Documents []documentEntry
 	Downloads bool
 	Error     string
+	// Notary is the 申请公证 section (nil without notarisation).
+	Notary *notaryPanel
 }
 
 func (h *console) contract(c *gin.Context) {
@@ -503,6 +512,7 @@ func (h *console) contract(c *gin.Context) {
 		return
 	}
 	d.CSRF = ss.CSRF
+	d.Notary = h.notaryPanel(d.Timeline)
 	h.page(c, http.StatusOK, "console_contract.html", ss, d)
 }
 
@@ -568,6 +578,9 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 		switch {
 		case r.Kind == event.KindReportIssued:
 			d.Reports++
+		case notarizationOf(r) != nil:
+			// Notarisations are listed in their own section, not counted
+			// with the parties' records.
 		case r.Public == nil || r.Public.Contract == "" || !evidence.CountsAsEvent(r.Kind):
 			d.Related++
 		}
@@ -599,6 +612,7 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 				e.Report = rep
 			}
 		}
+		e.Notarization = notarizationOf(r)
 		if r.Index < cp.Size {
 			hashes, err := h.cfg.Log.InclusionProof(ctx, r.Index, cp.Size)
 			if err != nil {

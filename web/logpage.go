@@ -41,12 +41,13 @@ type logReader interface {
 
 type logPages struct {
 	log    logReader
+	alarms func(context.Context) ([]OfficeRow, error) // may be nil
 	site   *site
 	logger *slog.Logger
 }
 
-func mountLogPages(r gin.IRouter, l logReader, logger *slog.Logger) {
-	h := &logPages{log: l, site: defaultSite().withLogger(logger), logger: logger}
+func mountLogPages(r gin.IRouter, l logReader, alarms func(context.Context) ([]OfficeRow, error), logger *slog.Logger) {
+	h := &logPages{log: l, alarms: alarms, site: defaultSite().withLogger(logger), logger: logger}
 	r.GET("/", h.home)
 	r.GET("/log", h.explorer)
 }
@@ -100,6 +101,9 @@ func parseCosig(line string) cosigView {
 type homeData struct {
 	Size       uint64
 	Checkpoint checkpointView
+	// Alarmed are the offices holding a fork alarm no operator
+	// acknowledged: shown in red, with where to see both notes.
+	Alarmed []OfficeRow
 }
 
 func (h *logPages) home(c *gin.Context) {
@@ -108,7 +112,16 @@ func (h *logPages) home(c *gin.Context) {
 		abortWithError(c, h.logger, err)
 		return
 	}
-	h.site.render(c, http.StatusOK, "home.html", "home", homeData{Size: h.log.Size(), Checkpoint: toCheckpointView(cp)})
+	d := homeData{Size: h.log.Size(), Checkpoint: toCheckpointView(cp)}
+	if h.alarms != nil {
+		rows, err := h.alarms(c.Request.Context())
+		if err != nil {
+			abortWithError(c, h.logger, err)
+			return
+		}
+		d.Alarmed = UnackedOffices(rows)
+	}
+	h.site.render(c, http.StatusOK, "home.html", "home", d)
 }
 
 // explorerData is the data of log.html.

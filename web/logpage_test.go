@@ -106,7 +106,7 @@ func TestLogExplorer(t *testing.T) {
 	// With proofs that do not check, the page says so.
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	mountLogPages(r, corruptLog{l}, slog.New(slog.DiscardHandler))
+	mountLogPages(r, corruptLog{l}, nil, slog.New(slog.DiscardHandler))
 	for _, q := range []string{"?leaf=5", fmt.Sprintf("?old=%d&new=%d", sizes[0], sizes[len(sizes)-1])} {
 		req := httptest.NewRequest("GET", "/log"+q, nil)
 		req.Header.Set("Cookie", "lang=en")

@@ -234,6 +234,7 @@ type notariesView struct {
 	Cosigs      int
 	Tokens      int
 	Status      *client.Status
+	Offices     []OfficeRow
 	Alarms      []notary.AlarmEntry
 	AlarmsKnown bool
 }
@@ -259,6 +260,10 @@ func MountNotariesPage(p NotariesPage, logger *slog.Logger) Mount {
 			if p.Pusher != nil {
 				st := p.Pusher.Status()
 				v.Status = &st
+			}
+			if v.Offices, err = p.NotaryAlarms(ctx); err != nil {
+				abortWithError(c, logger, err)
+				return
 			}
 			if p.Office != nil {
 				a, err := p.Office.AlarmEntries(ctx)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"log/slog"
@@ -29,11 +30,11 @@ var officeTemplatesFS embed.FS
 const officePageSize = 50
 
 var officeSite = sync.OnceValue(func() map[string]*template.Template {
-	funcs := template.FuncMap{"b64": base64.StdEncoding.EncodeToString}
+	funcs := template.FuncMap{"b64": base64.StdEncoding.EncodeToString, "hex": hex.EncodeToString}
 	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(funcs).
 		ParseFS(officeTemplatesFS, "templates/office/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, n := range []string{"home.html", "alarms.html", "cosigned.html"} {
+	for _, n := range []string{"home.html", "alarms.html", "cosigned.html", "fingerprints.html", "requests.html"} {
 		pages[n] = template.Must(template.Must(base.Clone()).ParseFS(officeTemplatesFS, "templates/office/"+n))
 	}
 	return pages
@@ -61,7 +62,10 @@ type officeHandlers struct {
 //	                             cosigned checkpoints, paged
 //	GET /cosigned/note?origin=O&size=N
 //	                             one cosigned checkpoint, as a download
+//	GET /fingerprints?hash=H     look a leaf hash up in the office's own copy
+//	GET /v1/fingerprints?hash=H  the same as JSON, with the inclusion proofs
 //	GET /v1/office               the overview as JSON
+//	... and the notarisation requests (mountOfficeRequests)
 //	GET /v1/cosigned?origin=O&after=S&limit=N
 //	                             cosigned checkpoints as JSON, with next_after
 //
@@ -77,8 +81,11 @@ func MountOfficePages(o *notary.Office, logger *slog.Logger) Mount {
 		r.GET("/alarms/:seq/:file", h.alarmFile)
 		r.GET("/cosigned", h.cosignedPage)
 		r.GET("/cosigned/note", h.cosignedNote)
+		r.GET("/fingerprints", h.fingerprintsPage)
+		r.GET("/v1/fingerprints", h.fingerprintsJSON)
 		r.GET("/v1/office", h.overviewJSON)
 		r.GET("/v1/cosigned", h.cosignedJSON)
+		mountOfficeRequests(r, h)
 	}
 }
 

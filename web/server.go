@@ -4,6 +4,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -39,6 +40,10 @@ type Config struct {
 	// Mounts add further routes (evidence, notary, reports, verification),
 	// each given the root router.
 	Mounts []Mount
+	// NotaryAlarms, when set, lists the notary offices with their alarms
+	// (NotariesPage.NotaryAlarms): the home page shows an unacknowledged
+	// fork alarm in red. The default shows none.
+	NotaryAlarms func(context.Context) ([]OfficeRow, error)
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
 	// the client address the rate limits key on. The default trusts none.
 	TrustedProxies TrustedProxies
@@ -98,7 +103,7 @@ func New(cfg Config) *Server {
 	mountStatic(e)
 	if cfg.Log != nil {
 		s.bundles = mountLog(e, cfg.Log, s.logger).bundles
-		mountLogPages(e, cfg.Log, s.logger)
+		mountLogPages(e, cfg.Log, cfg.NotaryAlarms, s.logger)
 	}
 	for _, m := range cfg.Mounts {
 		m(e)

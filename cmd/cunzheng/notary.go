@@ -48,7 +48,10 @@ func runNotary(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "alarms" {
 		return runNotaryAlarms(ctx, args[1:])
 	}
-	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]\n       cunzheng notary alarms ack ID --data DIR [--by NAME]")
+	if len(args) > 0 && args[0] == "issue" {
+		return runNotaryIssue(ctx, args[1:])
+	}
+	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]\n       cunzheng notary alarms ack ID --data DIR [--by NAME]\n       cunzheng notary issue REQUEST --data DIR --notary-name NAME")
 	var logs, pulls repeated
 	data := fs.String("data", "./notary-data", "data directory (store in DIR/notary, keys in DIR/keys, made on first start)")
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
@@ -128,10 +131,13 @@ func openOffice(ctx context.Context, data, name string, keys []notary.LogKey, lo
 // runNotaryKeys prints the office's cosignature verifier key (or, with
 // --tsa-ca, its TSA root certificate), making the keys if they do not exist.
 func runNotaryKeys(args []string) error {
-	fs := newFlagSet("notary keys", "notary keys --data DIR [--tsa-ca]")
+	fs := newFlagSet("notary keys", "notary keys --data DIR [--tsa-ca | --signing-ca] [--cert FILE --key FILE]")
 	data := fs.String("data", "./notary-data", "data directory of the office")
 	name := fs.String("name", notary.DefaultName, "key name of a new office")
 	ca := fs.Bool("tsa-ca", false, "print the TSA root certificate (PEM) instead of the verifier key")
+	signingCA := fs.Bool("signing-ca", false, "print the root certificate (PEM) of the office's document-signing certificate, which signs its 公证书, instead of the verifier key")
+	certFile := fs.String("cert", "", "the office's CA-issued document-signing certificate (PEM chain); without --cert/--key a self-signed one is made in DIR/keys")
+	keyFile := fs.String("key", "", "PEM private key of --cert")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -150,6 +156,17 @@ func runNotaryKeys(args []string) error {
 	vkey, err := notary.VerifierKey(skey)
 	if err != nil {
 		return err
+	}
+	signer, err := officeSigner(*data, vkey[:strings.IndexByte(vkey, '+')], *certFile, *keyFile)
+	if err != nil {
+		return fmt.Errorf("the office's signing certificate: %w", err)
+	}
+	if *signingCA {
+		root := signer.Cert
+		if len(signer.Chain) > 0 {
+			root = signer.Chain[len(signer.Chain)-1]
+		}
+		return pem.Encode(os.Stdout, &pem.Block{Type: "CERTIFICATE", Bytes: root.Raw})
 	}
 	fmt.Println(vkey)
 	return nil

@@ -136,7 +136,8 @@ func runServe(ctx context.Context, args []string) error {
 	if o := a.notarization.Office; o != nil {
 		health = append(health, web.HealthCheck{Name: "notary", Check: o.Healthy})
 	}
-	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health, TrustedProxies: proxies})
+	srv := web.New(web.Config{Log: a.log, Logger: logger, Gatherer: gatherer, Registerer: reg, Mounts: a.mounts, Health: health, TrustedProxies: proxies,
+		NotaryAlarms: web.NotariesPage{Pusher: a.notarization.Pusher, Office: a.notarization.Office}.NotaryAlarms})
 	return serveListener(ctx, ln, srv, logger, func(listenURL string) {
 		if f.demo {
 			if err := a.loadDemo(ctx, cmp.Or(f.publicURL, listenURL)); err != nil {
@@ -299,8 +300,12 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	}
 	a.mounts = append(a.mounts, web.MountReports(reports, web.RequireTenant(a.evidence, logger, evidence.RoleLegal), logger))
 	a.mounts = append(a.mounts, web.MountEvents(a.evidence, logger))
+	notarizer, err := notarizeService(f.notarize, a, keys, reports)
+	if err != nil {
+		return nil, err
+	}
 	con := web.NewConsole(web.ConsoleConfig{
-		Evidence: a.evidence, Log: a.log, Reports: reports, Logger: logger.With("component", "console"), Registerer: reg,
+		Evidence: a.evidence, Log: a.log, Reports: reports, Notarize: notarizer, Logger: logger.With("component", "console"), Registerer: reg,
 	})
 	a.mounts = append(a.mounts, web.MountConsole(con))
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,

@@ -27,6 +27,10 @@ const (
 	KindContractRevoked   Kind = "contract.revoked"
 	KindDataErased        Kind = "data.erased"
 	KindReportIssued      Kind = "report.issued"
+	// Notarisation (公证) records the server writes under a contract.
+	KindNotarizationRequested Kind = "notarization.requested"
+	KindNotarizationIssued    Kind = "notarization.issued"
+	KindNotarizationRefused   Kind = "notarization.refused"
 )
 
 // Event is one validated event as the platform posted it. Data is the

@@ -862,6 +862,10 @@ type OfficeStatus struct {
 	// Unacknowledged is how many of them no operator acknowledged yet
 	// (-1: unknown); the /notaries page shows them red.
 	Unacknowledged int `json:"unacknowledged_alarms"`
+	// Key is the office's verifier key as configured, and Fingerprint
+	// its KeyFingerprint, for reading out over the phone.
+	Key         string `json:"key"`
+	Fingerprint string `json:"key_fingerprint"`
 }
 
 // TSAStatus is what the pusher knows of one TSA.
@@ -888,7 +892,8 @@ func (p *Pusher) Status() Status {
 	defer p.mu.Unlock()
 	s := Status{Notarized: p.notarized, NotarizedAt: p.notAt, Notaries: []OfficeStatus{}, TSAs: []TSAStatus{}}
 	for _, n := range p.offices {
-		s.Notaries = append(s.Notaries, OfficeStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms, Unacknowledged: n.unacked})
+		s.Notaries = append(s.Notaries, OfficeStatus{Name: n.verifier.Name(), URL: n.URL, Size: n.size, Time: n.at, LastError: n.lastErr, Alarms: n.alarms, Unacknowledged: n.unacked,
+			Key: n.VKey, Fingerprint: notary.KeyFingerprint(n.VKey)})
 	}
 	for _, t := range p.tsas {
 		s.TSAs = append(s.TSAs, TSAStatus{URL: cmp.Or(t.Name, t.URL), Size: t.size, Time: t.at, LastError: t.lastErr})

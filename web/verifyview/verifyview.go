@@ -64,6 +64,12 @@ func KindWords(kind string) (zh, en string) {
 		zh, en = "个人数据删除", "personal data erased"
 	case "report.issued":
 		zh, en = "出具报告", "report issued"
+	case "notarization.requested":
+		zh, en = "申请公证", "notarisation requested"
+	case "notarization.issued":
+		zh, en = "出具公证书", "notarial certificate issued"
+	case "notarization.refused":
+		zh, en = "公证处拒绝", "notarisation refused"
 	}
 	return zh, en
 }

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/notary/client"
+	"github.com/cunzheng/cunzheng/notary/notarize"
+	"github.com/cunzheng/cunzheng/report"
+)
+
+// officeSigner returns the office's document signer: the certificate and
+// key given, or its own demo CA and certificate in DIR/keys, made on first
+// use (report.DemoSigner). Offices outside a demo configure a CA-issued
+// certificate with --cert and --key.
+func officeSigner(data, name, certFile, keyFile string) (*report.DocSigner, error) {
+	switch {
+	case certFile != "" && keyFile != "":
+		return report.LoadSigner(certFile, keyFile)
+	case certFile != "" || keyFile != "":
+		return nil, errors.New("give both --cert and --key, or neither")
+	}
+	return report.DemoSigner(notaryTSADir(data), name, time.Now())
+}
+
+// runNotaryIssue runs `notary issue REQUEST --data DIR --notary-name NAME`:
+// it renders the 公证书 of a verified request, signs it with the office's
+// certificate and keeps it in the office's store (the office must be
+// stopped: its store is locked while it runs), where the office's pages
+// serve it. A request the office refused is not issued: the command says
+// why and exits non-zero.
+func runNotaryIssue(ctx context.Context, args []string) error {
+	const usage = "usage: cunzheng notary issue REQUEST --data DIR --notary-name NAME [--cert FILE --key FILE] [--out FILE]"
+	fs := newFlagSet("notary issue", "notary issue REQUEST --data DIR --notary-name NAME [--cert FILE --key FILE] [--out FILE]")
+	data := fs.String("data", "./notary-data", "data directory of the office")
+	notaryName := fs.String("notary-name", "", "the notary who issues, printed on the certificate (required)")
+	certFile := fs.String("cert", "", "PEM certificate chain of the office (signing certificate first); default: the office's own, made by notary keys")
+	keyFile := fs.String("key", "", "PEM private key of --cert")
+	out := fs.String("out", "", "also write the signed PDF to this file")
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if id == "" && len(rest) > 0 {
+		id, rest = rest[0], rest[1:]
+	}
+	if id == "" || len(rest) != 0 {
+		return errors.New(usage)
+	}
+	if strings.TrimSpace(*notaryName) == "" {
+		return errors.New("--notary-name is required: the notary who issues the certificate")
+	}
+	skey, err := os.ReadFile(notaryKeyFile(*data))
+	if err != nil {
+		return fmt.Errorf("no office key in %s: %w", *data, err)
+	}
+	vkey, err := notary.VerifierKey(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return err
+	}
+	officeName := vkey[:strings.IndexByte(vkey, '+')]
+	signer, err := officeSigner(*data, officeName, *certFile, *keyFile)
+	if err != nil {
+		return fmt.Errorf("the office's signing certificate: %w", err)
+	}
+	o, err := notary.OpenStore(notaryStoreDir(*data), nil)
+	if err != nil {
+		return err
+	}
+	rec, err := o.Issue(ctx, id, *notaryName, func(rec notary.RequestRecord) ([]byte, error) {
+		doc, err := report.RenderNotarial(report.Notarial{
+			Number: rec.ID, Office: officeName, Notary: rec.IssuedBy, Origin: rec.Origin, Contract: rec.Contract,
+			RequestedAt: rec.Time, IssuedAt: rec.IssuedAt, BundleSHA256: rec.BundleSHA256,
+			CheckpointSize: rec.CheckpointSize, Events: rec.Events, Checks: rec.Checks,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return signer.Sign(doc, "公证书 "+rec.ID+" Notarial certificate", rec.IssuedAt)
+	})
+	var pdf []byte
+	if err == nil && *out != "" {
+		pdf, err = o.Certificate(ctx, id)
+	}
+	if cerr := o.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, pdf, 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", *out, err)
+		}
+	}
+	fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at /requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, id)
+	return nil
+}
+
+// notarizeService is the log's side of notarisation requests: every office
+// of --notary and --notary-fetch may be asked, by its key name, at its URL.
+func notarizeService(f *notarizeFlags, a *app, keys *ledger.Keys, reports *report.Service) (*notarize.Service, error) {
+	var offices []notarize.Office
+	for _, s := range append(append([]string(nil), f.notaries...), f.fetch...) {
+		n, err := client.ParseOffice(s)
+		if err != nil {
+			return nil, err
+		}
+		offices = append(offices, notarize.Office{Name: n.VKey[:strings.IndexByte(n.VKey, '+')], URL: n.URL})
+	}
+	return notarize.New(notarize.Config{Evidence: a.evidence, Reports: reports, Signers: keys.Signers(),
+		Origin: a.log.Origin(), Offices: offices})
+}
