@@ -205,39 +205,52 @@ func (h *verifyHandlers) static(name, ctype string) gin.HandlerFunc {
 // issued PDF) that report's ledger record and inclusion proof.
 func (h *verifyHandlers) page(c *gin.Context) {
 	d := pageData{MaxMiB: h.cfg.MaxUpload >> 20, Ledgered: h.cfg.Options.Lookup != nil, Local: h.localPageData()}
+	status := http.StatusOK
 	if n := strings.TrimSpace(c.Query("report")); n != "" {
 		if len(n) > 128 {
 			n = n[:128]
 		}
 		d.ReportNumber = n
-		d.Issued, d.IssuedProblem = h.issuedReport(c, n)
+		var problem *issuedProblem
+		d.Issued, problem = h.issuedReport(c, n)
+		if problem != nil {
+			d.IssuedProblem, status = &problem.Text, problem.status
+		}
 	}
-	h.render(c, http.StatusOK, "verify.html", d)
+	h.render(c, status, "verify.html", d)
+}
+
+// issuedProblem is why /verify?report=N shows no record, with the status
+// the page is answered with (a number the log never issued is a 404, so
+// that a link checker or a court's clerk's script sees it too).
+type issuedProblem struct {
+	verify.Text
+	status int
 }
 
 // issuedReport looks up report number n and checks its record against the
 // log's keys; the record shown is the report.issued leaf that names n.
-func (h *verifyHandlers) issuedReport(c *gin.Context, n string) (*verify.LedgerRecord, *verify.Text) {
+func (h *verifyHandlers) issuedReport(c *gin.Context, n string) (*verify.LedgerRecord, *issuedProblem) {
 	if h.cfg.Reports == nil {
-		return nil, &verify.Text{ZH: "本服务器不能按报告编号查询。", EN: "This server cannot look reports up by number."}
+		return nil, &issuedProblem{verify.Text{ZH: "本服务器不能按报告编号查询。", EN: "This server cannot look reports up by number."}, http.StatusNotFound}
 	}
 	// A lookup costs a proof and a signature check: it takes a token of
 	// the address's verification budget, so numbers cannot be tried in
 	// bulk.
 	if !h.limit.allow(clientIP(c)) {
 		t := uploadError(errRateLimited, http.StatusTooManyRequests, h.cfg.MaxUpload)
-		return nil, &t
+		return nil, &issuedProblem{t, http.StatusTooManyRequests}
 	}
 	rec, err := h.cfg.Reports.LookupReport(c.Request.Context(), n)
 	if errors.Is(err, verify.ErrNotRecorded) {
-		return nil, &verify.Text{ZH: "存证日志中没有该报告编号的出具记录。", EN: "The log holds no issued report with this number."}
+		return nil, &issuedProblem{verify.Text{ZH: "存证日志中没有该报告编号的出具记录。", EN: "The log holds no issued report with this number."}, http.StatusNotFound}
 	}
 	if errors.Is(err, verify.ErrPending) {
-		return nil, &verify.Text{ZH: "该报告的出具记录已写入存证日志，正在等待下一个检查点（通常几秒钟），请稍后刷新本页。", EN: "The report's issuance is recorded and awaits the next checkpoint (usually seconds); reload this page shortly."}
+		return nil, &issuedProblem{verify.Text{ZH: "该报告的出具记录已写入存证日志，正在等待下一个检查点（通常几秒钟），请稍后刷新本页。", EN: "The report's issuance is recorded and awaits the next checkpoint (usually seconds); reload this page shortly."}, http.StatusOK}
 	}
 	if err != nil {
 		h.cfg.Logger.ErrorContext(c.Request.Context(), "report lookup", "err", err)
-		return nil, &verify.Text{ZH: "暂时无法查询存证日志，请稍后再试。", EN: "The log cannot be queried right now; try again later."}
+		return nil, &issuedProblem{verify.Text{ZH: "暂时无法查询存证日志，请稍后再试。", EN: "The log cannot be queried right now; try again later."}, http.StatusServiceUnavailable}
 	}
 	verify.CheckLedgerRecord(&rec, h.cfg.Options.LedgerOrigin, h.cfg.Options.LedgerVerifiers)
 	if rec.ProofOK && (!rec.Issued() || rec.Report != n) {

@@ -447,18 +447,20 @@ func TestVerifyReportQuery(t *testing.T) {
 	l := newTestLedger(t)
 	h := ledgerVerifyServer(t, l, nil)
 	for _, tt := range []struct {
-		query string
-		want  []string
+		query  string
+		status int
+		want   []string
 	}{
-		{"report=CZ-20260201-0a1b2c3d&size=9", []string{`id="report-lookup"`, "由本存证平台于", "CZ-20260201-0a1b2c3d", "已校验", "签约存证页"}},
-		{"report=CZ-20990101-ffffffff", []string{"存证日志中没有该报告编号的出具记录"}},
-		{"report=CZ-20260201-fresh000", []string{"正在等待下一个检查点"}},
-		{"", []string{"开始验签"}},
+		{"report=CZ-20260201-0a1b2c3d&size=9", 200, []string{`id="report-lookup"`, "由本存证平台于", "CZ-20260201-0a1b2c3d", "已校验", "签约存证页"}},
+		// A number the log never issued is a 404 page, not a 200.
+		{"report=CZ-20990101-ffffffff", 404, []string{"存证日志中没有该报告编号的出具记录"}},
+		{"report=CZ-20260201-fresh000", 200, []string{"正在等待下一个检查点"}},
+		{"", 200, []string{"开始验签"}},
 	} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/verify?"+tt.query, nil))
-		if rec.Code != 200 {
-			t.Fatalf("%s: %d", tt.query, rec.Code)
+		if rec.Code != tt.status {
+			t.Fatalf("%s: %d, want %d", tt.query, rec.Code, tt.status)
 		}
 		for _, w := range tt.want {
 			if !strings.Contains(rec.Body.String(), w) {
