@@ -169,3 +169,42 @@ INSERT INTO ledger_leaves SELECT i, sha256(('leaf ' || i)::bytea), ('leaf ' || i
 		t.Errorf("ledger_leaves still there (%v, %v)", old, err)
 	}
 }
+
+// TestIdleReadSequencedWritesNothing: the integrator polls ReadSequenced;
+// a read that finds nothing new must not commit a transaction id (whose
+// commit record would be written and flushed on every poll of an idle
+// cluster). Only a read that returns leaves makes them durable.
+func TestIdleReadSequencedWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	leaf := []byte("leaf")
+	if _, _, err := st.Sequence(ctx, [][]byte{leaf}, []tlog.Hash{sha256.Sum256(leaf)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := st.ReadSequenced(ctx, 0, 10); err != nil || len(got) != 1 {
+		t.Fatalf("ReadSequenced(0) = %d leaves, %v", len(got), err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var before, after string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if got, _, err := st.ReadSequenced(ctx, 1, 10); err != nil || len(got) != 0 {
+			t.Fatalf("ReadSequenced(1) = %d leaves, %v", len(got), err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		t.Errorf("20 idle reads moved the WAL from %s to %s", before, after)
+	}
+}
