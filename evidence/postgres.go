@@ -231,10 +231,15 @@ const (
 	sqlDelRng = `DELETE FROM evidence_kv WHERE k >= $1 AND k < $2`
 )
 
-// queueBatch queues b's preconditions, then its writes in order, a run of
-// sets, inserts or deletes as one statement. A run is cut where a key
-// repeats: one INSERT ... ON CONFLICT may not touch a row twice, and the
-// later write must win.
+// queueBatch queues b's preconditions, then its writes, as few statements
+// as the writes allow: one per kind of operation (set, insert, delete) and
+// layer. Writes to different keys commute, so they need not keep the
+// batch's order: an operation goes to the first layer after the last one
+// that touched its key (one INSERT ... ON CONFLICT may not touch a row
+// twice, and the later write must win), and a range deletion is a layer of
+// its own, after everything before it and before everything after it. A
+// batch of a hundred events, which writes each event's claim (insert) and
+// its pending mark (set) in turn, is then two statements, not two hundred.
 func queueBatch(pb *pgx.Batch, b *batch) {
 	if len(b.expects) > 0 {
 		seen := map[string]bool{}
@@ -248,44 +253,54 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 		}
 		pb.Queue(sqlExpect, ks, vs, len(ks))
 	}
-	var (
-		kind opKind
-		ks   [][]byte
-		vs   [][]byte
-		keys = map[string]bool{}
-	)
-	flush := func() {
-		if len(ks) == 0 {
-			return
-		}
-		switch kind {
-		case opSet:
-			pb.Queue(sqlSet, ks, vs)
-		case opInsert:
-			pb.Queue(sqlInsert, ks, vs, len(ks))
-		case opDelete:
-			pb.Queue(sqlDelete, ks)
-		}
-		ks, vs = nil, nil
-		clear(keys)
+	type run struct{ ks, vs [][]byte }
+	type layer struct {
+		runs       [opDelete + 1]run
+		rangeStart []byte // a range deletion's layer: [rangeStart, rangeEnd)
+		rangeEnd   []byte
+		isRange    bool
 	}
+	var layers []*layer
+	last := map[string]int{} // key -> layer of its last write
+	floor := 0               // first layer after the last range deletion
 	for _, o := range b.ops {
 		if o.kind == opDeleteRange {
-			flush()
-			pb.Queue(sqlDelRng, o.k, o.v)
+			layers = append(layers, &layer{isRange: true, rangeStart: o.k, rangeEnd: o.v})
+			floor = len(layers)
 			continue
 		}
-		if o.kind != kind || keys[string(o.k)] {
-			flush()
-			kind = o.kind
+		l := floor
+		if prev, ok := last[string(o.k)]; ok && prev+1 > l {
+			l = prev + 1
 		}
-		keys[string(o.k)] = true
-		ks = append(ks, o.k)
+		for len(layers) <= l {
+			layers = append(layers, &layer{})
+		}
+		if layers[l].isRange { // cannot happen: floor is past every range layer
+			panic("evidence: write placed in a range deletion's layer")
+		}
+		last[string(o.k)] = l
+		r := &layers[l].runs[o.kind]
+		r.ks = append(r.ks, o.k)
 		if o.kind != opDelete {
-			vs = append(vs, o.v)
+			r.vs = append(r.vs, o.v)
 		}
 	}
-	flush()
+	for _, ly := range layers {
+		if ly.isRange {
+			pb.Queue(sqlDelRng, ly.rangeStart, ly.rangeEnd)
+			continue
+		}
+		if r := ly.runs[opSet]; len(r.ks) > 0 {
+			pb.Queue(sqlSet, r.ks, r.vs)
+		}
+		if r := ly.runs[opInsert]; len(r.ks) > 0 {
+			pb.Queue(sqlInsert, r.ks, r.vs, len(r.ks))
+		}
+		if r := ly.runs[opDelete]; len(r.ks) > 0 {
+			pb.Queue(sqlDelete, r.ks)
+		}
+	}
 }
 
 // pgErr maps a failed statement: a precondition or a lost race to

@@ -68,6 +68,9 @@ type ConsoleConfig struct {
 	Notarize *notarize.Service
 	// SessionIdle and SessionMax bound a session's idle and total life.
 	SessionIdle, SessionMax time.Duration
+	// Sessions keeps the sessions outside the process (cluster mode: in
+	// the cluster's database, web/sessionpg); nil keeps them in memory.
+	Sessions SessionBackend
 	// SignInPerMinute bounds sign-in attempts per client IP and, separately,
 	// per key prefix.
 	SignInPerMinute int
@@ -155,12 +158,14 @@ func newConsole(cfg ConsoleConfig) *console {
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(signIns, issued)
 	}
+	sessions := newSessionStore(cfg.SessionIdle, cfg.SessionMax, defaultMaxSessions, cfg.now)
+	sessions.backend = cfg.Sessions
 	return &console{
 		signIns:  signIns,
 		issued:   issued,
 		cfg:      cfg,
 		site:     defaultSite().withLogger(cfg.Logger),
-		sessions: newSessionStore(cfg.SessionIdle, cfg.SessionMax, defaultMaxSessions, cfg.now),
+		sessions: sessions,
 		byIP:     newRateLimiter(cfg.SignInPerMinute, cfg.now),
 		byPrefix: newRateLimiter(cfg.SignInPerMinute, cfg.now),
 		logger:   cfg.Logger,
@@ -186,7 +191,13 @@ func (h *console) current(c *gin.Context) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return h.sessions.get(id)
+	ss, ok, err := h.sessions.get(id)
+	if err != nil {
+		// As if signed out: signing in again answers 503 while the
+		// session store is down.
+		h.logger.WarnContext(c.Request.Context(), "reading the console session", "err", err)
+	}
+	return ss, ok
 }
 
 func (h *console) page(c *gin.Context, status int, name string, ss *session, data any) {
@@ -300,7 +311,13 @@ func (h *console) login(c *gin.Context) {
 		return
 	}
 	h.signIns.WithLabelValues("ok").Inc()
-	id, _ := h.sessions.create(p)
+	id, _, err := h.sessions.create(p)
+	if err != nil {
+		h.logger.ErrorContext(c.Request.Context(), "storing the console session", "err", err)
+		h.loginPage(c, http.StatusServiceUnavailable, message{TitleZH: "暂时无法登录", TitleEN: "Sign-in unavailable",
+			TextZH: "会话存储暂不可用，请稍后重试。", TextEN: "The session store is unavailable; try again shortly."})
+		return
+	}
 	setCookie(c, sessionCookie, id, 0)
 	setCookie(c, loginCookie, "", -1)
 	h.logger.InfoContext(c.Request.Context(), "console sign-in", "tenant", p.Tenant.ID)
@@ -315,7 +332,10 @@ func (h *console) logout(c *gin.Context) {
 	}
 	_ = ss
 	if id, err := c.Cookie(sessionCookie); err == nil {
-		h.sessions.delete(id)
+		if err := h.sessions.delete(id); err != nil {
+			// The cookie goes anyway; the row expires with its idle time.
+			h.logger.WarnContext(c.Request.Context(), "removing the console session", "err", err)
+		}
 	}
 	setCookie(c, sessionCookie, "", -1)
 	c.Redirect(http.StatusSeeOther, "/console")

@@ -526,27 +526,27 @@ func TestSessionStoreBounded(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := newSessionStore(time.Hour, 8*time.Hour, 2, func() time.Time { return now })
 	p := evidence.Principal{Tenant: evidence.Tenant{ID: "t"}}
-	a, _ := s.create(p)
+	a, _, _ := s.create(p)
 	now = now.Add(time.Minute)
-	b, _ := s.create(p)
+	b, _, _ := s.create(p)
 	now = now.Add(time.Minute)
-	if _, ok := s.get(a); !ok { // a is now the most recently seen
+	if _, ok, _ := s.get(a); !ok { // a is now the most recently seen
 		t.Fatal("session a missing")
 	}
 	now = now.Add(time.Minute)
-	c, _ := s.create(p) // full: the one idle longest (b) goes
-	if _, ok := s.get(b); ok {
+	c, _, _ := s.create(p) // full: the one idle longest (b) goes
+	if _, ok, _ := s.get(b); ok {
 		t.Error("the longest-idle session survived")
 	}
 	for _, id := range []string{a, c} {
-		if _, ok := s.get(id); !ok {
+		if _, ok, _ := s.get(id); !ok {
 			t.Errorf("live session dropped")
 		}
 	}
 	if s.len() != 2 {
 		t.Errorf("%d sessions, want 2", s.len())
 	}
-	if _, ok := s.get(""); ok {
+	if _, ok, _ := s.get(""); ok {
 		t.Error("empty id matched")
 	}
 	if tokenEqual("", "") || tokenEqual("x", "") || !tokenEqual("abc", "abc") {

@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -14,7 +17,35 @@ import (
 // Console sessions live in memory: a restart signs everyone out, which for
 // a handful of legal users is cheaper than a second store of secrets. The
 // map is keyed by the SHA-256 of the cookie value, so the values never sit
-// in memory in a form that could be replayed from a heap dump.
+// in memory in a form that could be replayed from a heap dump. In cluster
+// mode they live in the cluster's database instead (SessionBackend), keyed
+// the same way, so that every process sees them and a restart keeps them.
+
+// SessionBackend keeps console sessions outside the process, keyed by the
+// SHA-256 of the cookie value; rec is the console's record of the session
+// (who, its CSRF token), opaque to the backend. web/sessionpg is one, on
+// PostgreSQL.
+type SessionBackend interface {
+	// Create stores a new session seen at now, then drops expired ones
+	// (seen before idleBefore, or created before createdBefore) and,
+	// beyond max, those idle longest.
+	Create(ctx context.Context, key [32]byte, rec []byte, now, idleBefore, createdBefore time.Time, max int) error
+	// Touch returns the record of session key if it is live (seen at or
+	// after idleBefore, created at or after createdBefore) and marks it
+	// seen at now.
+	Touch(ctx context.Context, key [32]byte, now, idleBefore, createdBefore time.Time) (rec []byte, created time.Time, ok bool, err error)
+	// Delete removes session key.
+	Delete(ctx context.Context, key [32]byte) error
+}
+
+// sessionRec is what a SessionBackend stores of a session.
+type sessionRec struct {
+	Principal evidence.Principal `json:"principal"`
+	CSRF      string             `json:"csrf"`
+}
+
+// backendTimeout bounds a SessionBackend call.
+const backendTimeout = 5 * time.Second
 
 // session is one signed-in legal user.
 type session struct {
@@ -33,6 +64,7 @@ type sessionStore struct {
 	max      int
 	now      func() time.Time
 	sweep    time.Time
+	backend  SessionBackend // nil: byHash
 }
 
 func newSessionStore(idle, absolute time.Duration, max int, now func() time.Time) *sessionStore {
@@ -49,7 +81,22 @@ func randomToken() string {
 }
 
 // create starts a session for p and returns the cookie value.
-func (s *sessionStore) create(p evidence.Principal) (string, *session) {
+func (s *sessionStore) create(p evidence.Principal) (string, *session, error) {
+	if s.backend != nil {
+		now := s.now()
+		id := randomToken()
+		ss := &session{Principal: p, CSRF: randomToken(), Created: now, Seen: now}
+		rec, err := json.Marshal(sessionRec{Principal: p, CSRF: ss.CSRF})
+		if err != nil {
+			return "", nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		defer cancel()
+		if err := s.backend.Create(ctx, sha256.Sum256([]byte(id)), rec, now, now.Add(-s.idle), now.Add(-s.absolute), s.max); err != nil {
+			return "", nil, err
+		}
+		return id, ss, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -69,13 +116,28 @@ func (s *sessionStore) create(p evidence.Principal) (string, *session) {
 	id := randomToken()
 	ss := &session{Principal: p, CSRF: randomToken(), Created: now, Seen: now}
 	s.byHash[sha256.Sum256([]byte(id))] = ss
-	return id, ss
+	return id, ss, nil
 }
 
-// get returns the live session of cookie value id and marks it seen.
-func (s *sessionStore) get(id string) (*session, bool) {
+// get returns the live session of cookie value id and marks it seen. An
+// error is the backend's: the caller cannot tell whether one exists.
+func (s *sessionStore) get(id string) (*session, bool, error) {
 	if id == "" {
-		return nil, false
+		return nil, false, nil
+	}
+	if s.backend != nil {
+		now := s.now()
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		defer cancel()
+		raw, created, ok, err := s.backend.Touch(ctx, sha256.Sum256([]byte(id)), now, now.Add(-s.idle), now.Add(-s.absolute))
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		var rec sessionRec
+		if err := json.Unmarshal(raw, &rec); err != nil {
+			return nil, false, fmt.Errorf("web: a stored console session: %w", err)
+		}
+		return &session{Principal: rec.Principal, CSRF: rec.CSRF, Created: created, Seen: now}, true, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -84,21 +146,27 @@ func (s *sessionStore) get(id string) (*session, bool) {
 	k := sha256.Sum256([]byte(id))
 	ss, ok := s.byHash[k]
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
 	if s.expired(ss, now) {
 		delete(s.byHash, k)
-		return nil, false
+		return nil, false, nil
 	}
 	ss.Seen = now
 	cp := *ss
-	return &cp, true
+	return &cp, true, nil
 }
 
-func (s *sessionStore) delete(id string) {
+func (s *sessionStore) delete(id string) error {
+	if s.backend != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		defer cancel()
+		return s.backend.Delete(ctx, sha256.Sum256([]byte(id)))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.byHash, sha256.Sum256([]byte(id)))
+	return nil
 }
 
 func (s *sessionStore) expired(ss *session, now time.Time) bool {

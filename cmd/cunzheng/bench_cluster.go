@@ -30,6 +30,8 @@ type clusterBenchResult struct {
 	CommitTx        int64   `json:"integration_commits"`
 	CommitMillis    float64 `json:"integration_tx_mean_ms"`
 	LeavesPerCommit float64 `json:"leaves_per_integration"`
+	Flushes         int64   `json:"sequence_flushes"`
+	FlushMillis     float64 `json:"sequence_flush_mean_ms"`
 	UploadRounds    int64   `json:"upload_rounds"`
 	UploadMillis    float64 `json:"upload_round_mean_ms"`
 	Uploads         int64   `json:"objects_uploaded"`
@@ -109,6 +111,8 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 		sum.UploadRounds += s.UploadRounds
 		sum.UploadTime += s.UploadTime
 		sum.UploadBytes += s.UploadBytes
+		sum.Flushes += s.Flushes
+		sum.FlushTime += s.FlushTime
 	}
 	ms := func(d time.Duration, n int64) float64 {
 		if n == 0 {
@@ -124,6 +128,7 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 	if sum.CommitTx > 0 {
 		res.LeavesPerCommit = float64(entries) / float64(sum.CommitTx)
 	}
+	res.Flushes, res.FlushMillis = sum.Flushes, ms(sum.FlushTime, sum.Flushes)
 	res.UploadRounds, res.UploadMillis = sum.UploadRounds, ms(sum.UploadTime, sum.UploadRounds)
 	res.Uploads, res.UploadMiB = sum.Uploads, float64(sum.UploadBytes)/(1<<20)
 	// Each log's tree covers the appends it answered; the others may be a
@@ -145,5 +150,6 @@ func printClusterBench(w io.Writer, r *clusterBenchResult) {
 	fmt.Fprintf(w, "  append p50 / p99     %7.2f ms / %.2f ms (max %.2f ms)\n", r.P50Millis, r.P99Millis, r.MaxMillis)
 	fmt.Fprintf(w, "  sequence tx          %10d   mean %.2f ms, %.1f leaves each\n", r.SequenceTx, r.SequenceMillis, r.LeavesPerSeqTx)
 	fmt.Fprintf(w, "  integration          %10d   commits, mean tx %.2f ms, %.1f leaves each\n", r.CommitTx, r.CommitMillis, r.LeavesPerCommit)
+	fmt.Fprintf(w, "  sequence flushes     %10d   mean %.2f ms (durable reads of sequenced leaves, one per integration round)\n", r.Flushes, r.FlushMillis)
 	fmt.Fprintf(w, "  uploads              %10d   rounds, mean %.2f ms (%d objects, %.1f MiB; overlapping the previous commit)\n", r.UploadRounds, r.UploadMillis, r.Uploads, r.UploadMiB)
 }

@@ -38,13 +38,16 @@ type ingestBenchResult struct {
 	CPUMicrosPerEvent float64 `json:"cpu_us_per_event"`
 	PeakRSSMiB        float64 `json:"peak_rss_mib"`
 	TreeSize          uint64  `json:"final_tree_size"`
+	// Cluster is the same run against serve processes in cluster mode
+	// (--cluster-db, --objects).
+	Cluster *ingestClusterResult `json:"cluster,omitempty"`
 }
 
 // runBenchIngest drives the real HTTP server over loopback: serve's whole
 // stack (ledger, evidence, built-in notary and TSA) in this process, and C
 // HTTP clients posting realistic events with personal data in every one.
 func runBenchIngest(ctx context.Context, args []string) error {
-	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--mix flow|signed] [--json]\n\nPosts N events (personal data in every one) to POST /v1/events of a freshly\nstarted server on loopback from C clients, K events per request, and reports\nevents/s, request latency and the process's CPU time per event (server and\nclients). Every event is durable when its response arrives.\n\nMix flow (the default) is whole contracts as the platform sends them: the\ncontract.sent, then for each of three signers identity.checked,\nintent.verified and contract.signed (about 490, 470 and 730 bytes), each\nclient posting a contract's events in order. Mix signed posts only\ncontract.signed events, each of a new signer: the heavier case (their\ncontracts' sendings and intent checks are recorded first, untimed).\n\nThe defaults are the peak the service is sized for, 4,000 signatures a\nsecond at three events each, posted batched as a platform at that rate\nwould: the target is 12,000 events/s or more with request p99 under 100 ms\non 2 cores.")
+	fs := newFlagSet("bench ingest", "bench ingest [--events N] [--clients C] [--per-request K] [--mix flow|signed] [--json]\n             [--cluster-db DSN --objects s3://... [--processes P]]\n\nPosts N events (personal data in every one) to POST /v1/events of a freshly\nstarted server on loopback from C clients, K events per request, and reports\nevents/s, request latency and the process's CPU time per event (server and\nclients). Every event is durable when its response arrives.\n\nMix flow (the default) is whole contracts as the platform sends them: the\ncontract.sent, then for each of three signers identity.checked,\nintent.verified and contract.signed (about 490, 470 and 730 bytes), each\nclient posting a contract's events in order. Mix signed posts only\ncontract.signed events, each of a new signer: the heavier case (their\ncontracts' sendings and intent checks are recorded first, untimed).\n\nThe defaults are the peak the service is sized for, 4,000 signatures a\nsecond at three events each, posted batched as a platform at that rate\nwould: the target is 12,000 events/s or more with request p99 under 100 ms\non 2 cores.\n\nWith --cluster-db and --objects, the same events are then posted to P real serve\nprocesses (this binary) in cluster mode on that database and bucket, which must\nbe fresh: a tenant is created there, the clients are spread over the\nprocesses, and the figures are printed beside the embedded run's with their\nratio to it.")
 	// One event per request would measure the HTTP round trip more than
 	// ingest; the README lists that figure too.
 	events := fs.Int("events", 200000, "events to post")
@@ -53,8 +56,17 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	mix := fs.String("mix", "flow", "events: flow (identity, intent, signature of each signer) or signed (signatures of new signers)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	clusterDB := fs.String("cluster-db", "", "then run the same events against serve processes in cluster mode on this fresh PostgreSQL database (DSN)")
+	objects := fs.String("objects", "", "the cluster's fresh bucket: s3://BUCKET?endpoint=URL&region=R (credentials from AWS_* in the environment)")
+	processes := fs.Int("processes", 1, "cluster mode: serve processes to start, the clients spread over them")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if (*clusterDB == "") != (*objects == "") {
+		return errors.New("the cluster run needs both --cluster-db and --objects")
+	}
+	if *processes < 1 {
+		return errors.New("--processes must be at least 1")
 	}
 	serverRuntime()
 	if *events <= 0 || *clients <= 0 || *per < 1 || *per > 1000 {
@@ -81,7 +93,12 @@ func runBenchIngest(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
-	defer a.close(logger)
+	closed := false
+	defer func() {
+		if !closed {
+			a.close(logger)
+		}
+	}()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go a.notarization.Pusher.Run(runCtx)
@@ -94,22 +111,89 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	defer hs.Close()
 	url := "http://" + ln.Addr().String() + "/v1/events"
 
-	client := &http.Client{
-		Timeout:   30 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: *clients, MaxConnsPerHost: *clients},
-	}
 	sampleBytes := 0
 	for i := range m.unit {
 		sampleBytes += len(m.event(i))
 	}
 	sampleBytes /= m.unit
 	requests := (*events + *per - 1) / *per
-	post := func(body []byte) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	var pf *os.File
+	if *cpuProfile != "" {
+		if pf, err = os.Create(*cpuProfile); err != nil {
+			return err
+		}
+		defer pf.Close()
+	}
+	var cpuBefore time.Duration
+	hist, elapsed, err := postMix(ctx, []string{url}, demo.APIKey, m, requests, *clients, *per, sampleBytes, func() {
+		if pf != nil {
+			pprof.StartCPUProfile(pf)
+		}
+		cpuBefore = processCPU()
+	})
+	if pf != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return err
+	}
+	cpu := processCPU() - cpuBefore
+	res := ingestBenchResult{
+		Events: requests * *per, Clients: *clients, PerRequest: *per, Mix: *mix, EventBytes: sampleBytes,
+		Seconds: elapsed.Seconds(), EventsPerSec: float64(requests**per) / elapsed.Seconds(),
+		P50Millis: hist.quantile(0.5), P90Millis: hist.quantile(0.9), P99Millis: hist.quantile(0.99), MaxMillis: hist.max(),
+		CPUMicrosPerEvent: float64(cpu.Microseconds()) / float64(requests**per),
+		PeakRSSMiB:        peakRSSMiB(), TreeSize: a.log.Size(),
+	}
+	if *clusterDB != "" {
+		// The embedded server stops first: the cluster run gets the
+		// machine to itself, as the embedded one had.
+		stop()
+		hs.Close()
+		a.close(logger)
+		closed = true
+		cr, err := benchIngestCluster(ctx, *clusterDB, *objects, *processes, m, requests, *clients, *per, sampleBytes)
+		if err != nil {
+			return fmt.Errorf("cluster run: %w", err)
+		}
+		cr.RatioToEmbed = cr.EventsPerSec / res.EventsPerSec
+		res.Cluster = cr
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Printf("ingest: %d events (mix %s, ~%d bytes), %d per request, from %d HTTP clients in %.2fs\n", res.Events, res.Mix, res.EventBytes, res.PerRequest, res.Clients, res.Seconds)
+	fmt.Printf("  events/s             %10.0f\n", res.EventsPerSec)
+	fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", res.P50Millis, res.P90Millis, res.P99Millis, res.MaxMillis)
+	fmt.Printf("  CPU per event        %7.0f µs (server and clients, %.0f%% of one core)\n", res.CPUMicrosPerEvent, 100*cpu.Seconds()/elapsed.Seconds())
+	fmt.Printf("  peak RSS             %7.1f MiB, tree size %d\n", res.PeakRSSMiB, res.TreeSize)
+	if c := res.Cluster; c != nil {
+		fmt.Printf("cluster (PostgreSQL + S3), %d serve process(es), same events and clients: %.2fs\n", c.Processes, c.Seconds)
+		fmt.Printf("  events/s             %10.0f   (cluster / embedded %.3f)\n", c.EventsPerSec, c.RatioToEmbed)
+		fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", c.P50Millis, c.P90Millis, c.P99Millis, c.MaxMillis)
+		fmt.Printf("  tree size            %10d\n", c.TreeSize)
+	}
+	return nil
+}
+
+// postMix posts the mix to the servers at urls (their /v1/events), request
+// r to urls[r%len(urls)]: first what the mix relies on, untimed, then
+// requests requests of per events from clients concurrent clients, timed;
+// start runs just before the timed part.
+func postMix(ctx context.Context, urls []string, apiKey string, m ingestMix, requests, clients, per, sampleBytes int, start func()) (*latencyHist, time.Duration, error) {
+	client := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients},
+	}
+	defer client.CloseIdleConnections()
+	post := func(r int, body []byte) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, urls[r%len(urls)], bytes.NewReader(body))
 		if err != nil {
 			return err
 		}
-		req.Header.Set("Authorization", "Bearer "+demo.APIKey)
+		req.Header.Set("Authorization", "Bearer "+apiKey)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -141,14 +225,14 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	if m.preload != nil {
 		// What the timed events rely on, recorded first and untimed, in
 		// batches of 1000 that depend on nothing.
-		pre := m.preload(requests * *per)
+		pre := m.preload(requests * per)
 		const perPre = 1000
-		if _, _, err := drive((len(pre)+perPre-1)/perPre, *clients, 0, func(r int, _ []byte) error {
+		if _, _, err := drive((len(pre)+perPre-1)/perPre, clients, 0, func(r int, _ []byte) error {
 			evs := pre[r*perPre : min((r+1)*perPre, len(pre))]
 			i := 0
-			return post(batchBody(len(evs), func() []byte { i++; return evs[i-1] }))
+			return post(r, batchBody(len(evs), func() []byte { i++; return evs[i-1] }))
 		}); err != nil {
-			return fmt.Errorf("recording what the mix relies on: %w", err)
+			return nil, 0, fmt.Errorf("recording what the mix relies on: %w", err)
 		}
 	}
 	// Each client posts whole units of the mix (a contract's events, in
@@ -157,48 +241,17 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	// its intent check were acknowledged or earlier in the same request,
 	// as a platform does. At most clients requests run at once, so the
 	// pool never blocks.
-	cursors := make(chan *mixCursor, *clients)
+	cursors := make(chan *mixCursor, clients)
 	var units atomic.Int64
-	for range *clients {
+	for range clients {
 		cursors <- &mixCursor{mix: m, units: &units, step: m.unit}
 	}
-	if *cpuProfile != "" {
-		pf, err := os.Create(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		pprof.StartCPUProfile(pf)
-		defer pprof.StopCPUProfile()
-	}
-	cpuBefore := processCPU()
-	hist, elapsed, err := drive(requests, *clients, 0, func(r int, _ []byte) error {
+	start()
+	return drive(requests, clients, 0, func(r int, _ []byte) error {
 		c := <-cursors
 		defer func() { cursors <- c }()
-		return post(batchBody(*per, c.next))
+		return post(r, batchBody(per, c.next))
 	})
-	if err != nil {
-		return err
-	}
-	cpu := processCPU() - cpuBefore
-	res := ingestBenchResult{
-		Events: requests * *per, Clients: *clients, PerRequest: *per, Mix: *mix, EventBytes: sampleBytes,
-		Seconds: elapsed.Seconds(), EventsPerSec: float64(requests**per) / elapsed.Seconds(),
-		P50Millis: hist.quantile(0.5), P90Millis: hist.quantile(0.9), P99Millis: hist.quantile(0.99), MaxMillis: hist.max(),
-		CPUMicrosPerEvent: float64(cpu.Microseconds()) / float64(requests**per),
-		PeakRSSMiB:        peakRSSMiB(), TreeSize: a.log.Size(),
-	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
-	}
-	fmt.Printf("ingest: %d events (mix %s, ~%d bytes), %d per request, from %d HTTP clients in %.2fs\n", res.Events, res.Mix, res.EventBytes, res.PerRequest, res.Clients, res.Seconds)
-	fmt.Printf("  events/s             %10.0f\n", res.EventsPerSec)
-	fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", res.P50Millis, res.P90Millis, res.P99Millis, res.MaxMillis)
-	fmt.Printf("  CPU per event        %7.0f µs (server and clients, %.0f%% of one core)\n", res.CPUMicrosPerEvent, 100*cpu.Seconds()/elapsed.Seconds())
-	fmt.Printf("  peak RSS             %7.1f MiB, tree size %d\n", res.PeakRSSMiB, res.TreeSize)
-	return nil
 }
 
 // ingestMix is what bench ingest posts. Events are formatted rather than

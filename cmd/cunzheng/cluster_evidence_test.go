@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -167,5 +169,103 @@ func TestClusterEvidence(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("process 0:\n%s\nprocess 1:\n%s", servers[0].logs(), servers[1].logs())
+	}
+}
+
+// TestClusterConsoleSessions: in cluster mode a console session lives in
+// the cluster's database: signed in on one process, it works on another,
+// survives a restart of the first, and signing out on one ends it on all.
+func TestClusterConsoleSessions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PostgreSQL, an S3 server and two serve processes")
+	}
+	c := newTestCluster(t)
+	master, err := evidence.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(evidence.MasterKeyEnv, master.Hex())
+	out := cunzheng(t, "tenant", "create", "--data", c.dataDir(t, 9), "--cluster-db", c.dsn, "--name", "伟伟集团")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	key := lines[len(lines)-1]
+	p0, p1 := c.serve(t, 0), c.serve(t, 1)
+
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	csrfRE := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	do := func(method, url string, form url.Values, cookies ...*http.Cookie) (*http.Response, string) {
+		t.Helper()
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, _ := http.NewRequest(method, url, body)
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		for _, ck := range cookies {
+			req.AddCookie(ck)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+	cookie := func(resp *http.Response, name string) *http.Cookie {
+		t.Helper()
+		for _, ck := range resp.Cookies() {
+			if ck.Name == name && ck.Value != "" {
+				return ck
+			}
+		}
+		t.Fatalf("no %s cookie in %v", name, resp.Header["Set-Cookie"])
+		return nil
+	}
+	signedIn := func(s *server, session *http.Cookie) (bool, string) {
+		t.Helper()
+		resp, body := do("GET", s.url+"/console", nil, session)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /console: %d %s", resp.StatusCode, body)
+		}
+		m := csrfRE.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no csrf field on /console")
+		}
+		return strings.Contains(body, `action="/console/logout"`), m[1]
+	}
+
+	// Sign in on process 0.
+	resp, body := do("GET", p0.url+"/console", nil)
+	login := cookie(resp, "cz_login")
+	if m := csrfRE.FindStringSubmatch(body); m == nil || m[1] != login.Value {
+		t.Fatalf("login form's csrf does not match its cookie")
+	}
+	resp, body = do("POST", p0.url+"/console/login", url.Values{"csrf": {login.Value}, "key": {key}}, login)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
+	}
+	session := cookie(resp, "cz_session")
+
+	if ok, _ := signedIn(p1, session); !ok {
+		t.Fatal("a session made on process 0 is unknown to process 1")
+	}
+	p0.stop(t)
+	p0 = c.serve(t, 0)
+	if ok, _ := signedIn(p0, session); !ok {
+		t.Fatal("the session did not survive a restart of the process that made it")
+	}
+	if ok, _ := signedIn(p1, &http.Cookie{Name: "cz_session", Value: "not-a-session"}); ok {
+		t.Fatal("a made-up session cookie signs in")
+	}
+	// Sign out on process 1: gone on process 0 too.
+	_, csrf := signedIn(p1, session)
+	resp, body = do("POST", p1.url+"/console/logout", url.Values{"csrf": {csrf}}, session)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d %s", resp.StatusCode, body)
+	}
+	if ok, _ := signedIn(p0, session); ok {
+		t.Fatal("signed out on process 1, still signed in on process 0")
 	}
 }

@@ -820,6 +820,28 @@ func TestBenchLedgerCluster(t *testing.T) {
 	}
 }
 
+// TestBenchIngestCluster runs the ingest benchmark's cluster run small: two
+// real serve processes on one database and bucket take every event, each
+// answered once integrated, and a second run on the same cluster is refused.
+func TestBenchIngestCluster(t *testing.T) {
+	c := newTestCluster(t)
+	out := cunzheng(t, "bench", "ingest", "--events", "600", "--clients", "4", "--per-request", "50", "--json",
+		"--cluster-db", c.dsn, "--objects", c.objects, "--processes", "2")
+	var res ingestBenchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("bench output %q: %v", out, err)
+	}
+	cr := res.Cluster
+	if cr == nil || cr.Processes != 2 || cr.TreeSize != 600 || cr.EventsPerSec <= 0 || cr.P99Millis <= 0 || cr.RatioToEmbed <= 0 {
+		t.Fatalf("cluster result %+v", cr)
+	}
+	bin, _ := cunzhengBinary()
+	if out, err := exec.Command(bin, "bench", "ingest", "--events", "10", "--clients", "1", "--per-request", "10",
+		"--cluster-db", c.dsn, "--objects", c.objects).CombinedOutput(); err == nil || !strings.Contains(string(out), "fresh database") {
+		t.Fatalf("bench on a used cluster: %v %s", err, out)
+	}
+}
+
 // tail returns at most the last n bytes of s.
 func tail(s string, n int) string {
 	if len(s) > n {

@@ -31,6 +31,7 @@ import (
 	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/verify"
 	"github.com/cunzheng/cunzheng/web"
+	"github.com/cunzheng/cunzheng/web/sessionpg"
 )
 
 type serveFlags struct {
@@ -190,6 +191,8 @@ type app struct {
 	mounts       []web.Mount
 	reports      *report.Service
 	data         string // the data directory
+	// sessions holds the console's sessions in cluster mode.
+	sessions *sessionpg.Store
 }
 
 // minServerProcs is the fewest Ps (GOMAXPROCS) the server runs with.
@@ -304,9 +307,18 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	con := web.NewConsole(web.ConsoleConfig{
+	cc := web.ConsoleConfig{
 		Evidence: a.evidence, Log: a.log, Reports: reports, Notarize: notarizer, Logger: logger.With("component", "console"), Registerer: reg,
-	})
+	}
+	if f.cluster.db != "" {
+		// Behind a load balancer any process may get a session's next
+		// request, and a restart must not sign everyone out.
+		if a.sessions, err = sessionpg.Open(ctx, f.cluster.db); err != nil {
+			return nil, err
+		}
+		cc.Sessions = a.sessions
+	}
+	con := web.NewConsole(cc)
 	a.mounts = append(a.mounts, web.MountConsole(con))
 	a.mounts = append(a.mounts, web.NotaryMounts(a.notarization.Office, a.notarization.TSA,
 		web.NotariesPage{Log: a.log, Pusher: a.notarization.Pusher, Office: a.notarization.Office}, logger)...)
@@ -338,6 +350,9 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 }
 
 func (a *app) close(logger *slog.Logger) {
+	if a.sessions != nil {
+		a.sessions.Close()
+	}
 	if a.notarization != nil {
 		if err := a.notarization.Close(); err != nil {
 			logger.Error("closing the notary office", "err", err)

@@ -7,21 +7,25 @@
 //
 // Ordering, which is what makes a crash at any point harmless:
 //
-//  1. Sequence: one transaction locks the counter row, deduplicates by leaf
-//     hash and inserts the new leaves at the next indexes. The append is
-//     durable once it commits.
-//  2. Commit (lease holder only): tiles and entry bundles covering the new
+//  1. Sequence: one transaction claims the batch's leaf hashes (exact
+//     dedup), then locks the counter row and inserts the new leaves as one
+//     batch row at the next indexes. It commits without waiting for its
+//     WAL flush.
+//  2. ReadSequenced (lease holder only) reads the new leaves and flushes
+//     the WAL in one round trip: only leaves whose sequencing is durable
+//     are integrated, hence answered.
+//  3. Commit (lease holder only): tiles and entry bundles covering the new
 //     leaves are uploaded first, then one transaction checks the fencing
 //     token, moves the tree state forward and inserts the node hashes. A
 //     crash between the two leaves objects nobody points to yet; their
 //     bytes are a function of the sequence alone, so the next holder
 //     uploads the very same bytes again.
-//  3. PutCheckpoint (lease holder only): fenced insert, primary key on the
+//  4. PutCheckpoint (lease holder only): fenced insert, primary key on the
 //     size, so two different checkpoints for one size cannot both exist;
 //     then the bucket's checkpoint object is overwritten.
 //
 // The node hashes are kept in PostgreSQL as well as in the bucket's tiles
-// (those of level 0 are the leaf hashes in ledger_leaves; the others are in
+// (those of level 0 are the leaf hashes in ledger_batches; the others are in
 // ledger_nodes): an inclusion proof is then one indexed query instead of
 // several object GETs, and the bucket stays a pure publication copy.
 package cluster
@@ -67,6 +71,7 @@ type Store struct {
 		uploads, uploadNs      atomic.Int64
 		uploadRounds           atomic.Int64
 		uploadBytes            atomic.Int64
+		flushes, flushNs       atomic.Int64
 	}
 }
 
@@ -80,6 +85,8 @@ type Stats struct {
 	UploadRounds int64         // upload rounds (one per batch, objects in parallel)
 	UploadTime   time.Duration // their total wall time
 	UploadBytes  int64
+	Flushes      int64         // durable reads of sequenced leaves (ReadSequenced: one per integration round)
+	FlushTime    time.Duration // their total wall time
 }
 
 // Stats returns the counters since Open.
@@ -89,6 +96,7 @@ func (s *Store) Stats() Stats {
 		CommitTx: s.stats.commitTx.Load(), CommitTime: time.Duration(s.stats.commitNs.Load()),
 		Uploads: s.stats.uploads.Load(), UploadRounds: s.stats.uploadRounds.Load(), UploadTime: time.Duration(s.stats.uploadNs.Load()),
 		UploadBytes: s.stats.uploadBytes.Load(),
+		Flushes:     s.stats.flushes.Load(), FlushTime: time.Duration(s.stats.flushNs.Load()),
 	}
 }
 
@@ -109,10 +117,33 @@ type Options struct {
 var _ ledger.SharedStore = (*Store)(nil)
 
 const schema = `
-CREATE TABLE IF NOT EXISTS ledger_leaves (
-	idx       bigint PRIMARY KEY,
-	leaf_hash bytea NOT NULL UNIQUE,
-	leaf      bytea NOT NULL
+-- The sequence, one row per sequencing batch (as Tessera's MySQL and
+-- Spanner backends keep it): its first index and its leaves' hashes and
+-- bytes, in index order. id names the batch before it has a start (see
+-- ledger_sequence). Stored out of line, uncompressed: leaf bytes are
+-- mostly hashes and signatures, and compressing them costs CPU inside the
+-- counter row's lock.
+CREATE SEQUENCE IF NOT EXISTS ledger_batch_ids;
+DO $mk$
+BEGIN
+	-- Only when creating it: ALTER TABLE would wait for (and deadlock
+	-- with) the running processes' transactions.
+	IF to_regclass('ledger_batches') IS NULL THEN
+		CREATE TABLE ledger_batches (
+			start  bigint PRIMARY KEY,
+			id     bigint NOT NULL UNIQUE,
+			hashes bytea[] NOT NULL,
+			leaves bytea[] NOT NULL
+		);
+		ALTER TABLE ledger_batches ALTER COLUMN hashes SET STORAGE EXTERNAL, ALTER COLUMN leaves SET STORAGE EXTERNAL;
+	END IF;
+END
+$mk$;
+-- Exact dedup: every leaf hash ever sequenced, with the batch that holds
+-- it (its index is that batch's start plus its position there).
+CREATE TABLE IF NOT EXISTS ledger_dedup (
+	leaf_hash bytea PRIMARY KEY,
+	batch     bigint NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ledger_counter (
 	id   int PRIMARY KEY CHECK (id = 1),
@@ -160,33 +191,87 @@ CREATE TABLE IF NOT EXISTS ledger_timestamps (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_timestamps_once ON ledger_timestamps (size, md5(token));
 
--- ledger_sequence is Sequence in one round trip: lock the counter, look the
--- hashes up (an existing one keeps its index), insert the new leaves at the
--- next indexes, move the counter. The caller runs it as a statement of its
--- own, so the counter row is held from the lock to the commit and no
--- longer: no client round trip happens while it is held. hs holds no
--- duplicates (the caller folds them). New leaves get indexes >= first_new,
--- known ones < first_new.
-CREATE OR REPLACE FUNCTION ledger_sequence(hs bytea[], ls bytea[], OUT first_new bigint, OUT indexes bigint[])
+-- A database written by an earlier cunzheng kept one row per leaf in
+-- ledger_leaves: its leaves move into batches of 4,096 (same indexes, same
+-- hashes), once, under the schema lock.
+DO $mig$
+BEGIN
+	IF to_regclass('ledger_leaves') IS NOT NULL THEN
+		INSERT INTO ledger_batches (start, id, hashes, leaves)
+		SELECT g.start, nextval('ledger_batch_ids'), g.hashes, g.leaves FROM (
+			SELECT min(idx) AS start, array_agg(leaf_hash ORDER BY idx) AS hashes, array_agg(leaf ORDER BY idx) AS leaves
+			FROM ledger_leaves GROUP BY idx / 4096) g
+		ORDER BY g.start;
+		INSERT INTO ledger_dedup (leaf_hash, batch)
+		SELECT x.leaf_hash, b.id FROM ledger_leaves x
+		JOIN ledger_batches b ON b.start = x.idx / 4096 * 4096;
+		DROP TABLE ledger_leaves;
+	END IF;
+	-- Its ledger_sequence returned other columns; CREATE OR REPLACE
+	-- cannot change them.
+	IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'ledger_sequence' AND 'indexes' = ANY(proargnames)) THEN
+		DROP FUNCTION ledger_sequence(bytea[], bytea[]);
+	END IF;
+END
+$mig$;
+
+-- ledger_sequence is Sequence in one round trip, one row per batch.
+--
+--  1. Claim the hashes: insert them into ledger_dedup under a fresh batch
+--     id, in hash order (two batches sharing hashes then wait for each
+--     other in one order, never in a cycle), ON CONFLICT DO NOTHING. A
+--     hash claimed by a batch still in flight makes this wait for that
+--     batch's end: then it is known (committed) or free (rolled back).
+--  2. Look up the indexes of the hashes already known.
+--  3. Only now take the counter row, move it past the new leaves and
+--     insert the batch as one row at the old value.
+--
+-- Only step 3 and the commit hold the counter row: its lock covers an
+-- UPDATE and a one-row INSERT, whatever the batch size, so batches of all
+-- processes pass it one after another, and their dedup work runs side by
+-- side. Indexes stay gap-free: a batch that rolls back leaves the counter
+-- unchanged. hs holds no duplicates (the caller folds them).
+--
+-- first_new is the batch's start (the counter when nothing is new); olds
+-- holds the index of each known hash, -1 for a new one: the i-th new leaf
+-- (in the order of hs) gets first_new + i.
+CREATE OR REPLACE FUNCTION ledger_sequence(hs bytea[], ls bytea[], OUT first_new bigint, OUT olds bigint[])
 LANGUAGE plpgsql AS $fn$
 DECLARE
-	added bigint;
+	bid bigint := nextval('ledger_batch_ids');
+	fresh bool[];
+	newh bytea[];
+	newl bytea[];
+	n int;
 BEGIN
-	SELECT c.next INTO first_new FROM ledger_counter c WHERE c.id = 1 FOR UPDATE;
-	WITH q AS (
-		SELECT u.ord, u.h, u.l, x.idx AS old
-		FROM unnest(hs, ls) WITH ORDINALITY AS u(h, l, ord)
-		LEFT JOIN ledger_leaves x ON x.leaf_hash = u.h
-	), a AS (
-		SELECT q.ord, q.h, q.l, q.old,
-			CASE WHEN q.old IS NULL THEN first_new - 1 + count(*) FILTER (WHERE q.old IS NULL) OVER (ORDER BY q.ord) END AS new
-		FROM q
-	), ins AS (
-		INSERT INTO ledger_leaves (idx, leaf_hash, leaf) SELECT a.new, a.h, a.l FROM a WHERE a.new IS NOT NULL
+	-- No waiting for the WAL flush here: the integrator flushes once for
+	-- all batches before it integrates them (Store.flushSequence), and no
+	-- append is answered before it is integrated.
+	PERFORM set_config('synchronous_commit', 'off', true);
+	WITH ins AS (
+		INSERT INTO ledger_dedup (leaf_hash, batch)
+		SELECT u.h, bid FROM unnest(hs) AS u(h) ORDER BY u.h
+		ON CONFLICT DO NOTHING
+		RETURNING leaf_hash
 	)
-	SELECT array_agg(coalesce(a.old, a.new) ORDER BY a.ord), count(a.new) INTO indexes, added FROM a;
-	IF added > 0 THEN
-		UPDATE ledger_counter SET next = first_new + added WHERE id = 1;
+	SELECT array_agg(i.leaf_hash IS NOT NULL ORDER BY u.ord) INTO fresh
+	FROM unnest(hs) WITH ORDINALITY AS u(h, ord) LEFT JOIN ins i ON i.leaf_hash = u.h;
+	SELECT array_agg(u.h ORDER BY u.ord), array_agg(u.l ORDER BY u.ord), count(*) INTO newh, newl, n
+	FROM unnest(hs, ls, fresh) WITH ORDINALITY AS u(h, l, f, ord) WHERE u.f;
+	IF n < cardinality(hs) THEN
+		SELECT array_agg(CASE WHEN u.f THEN -1 ELSE (
+			SELECT b.start + array_position(b.hashes, u.h) - 1
+			FROM ledger_dedup d JOIN ledger_batches b ON b.id = d.batch WHERE d.leaf_hash = u.h) END ORDER BY u.ord)
+		INTO olds FROM unnest(hs, fresh) WITH ORDINALITY AS u(h, f, ord);
+		IF array_position(olds, NULL) IS NOT NULL THEN
+			RAISE EXCEPTION 'ledger_dedup names a batch that does not hold the hash';
+		END IF;
+	END IF;
+	IF n > 0 THEN
+		UPDATE ledger_counter SET next = next + n WHERE id = 1 RETURNING next - n INTO first_new;
+		INSERT INTO ledger_batches (start, id, hashes, leaves) VALUES (first_new, bid, newh, newl);
+	ELSE
+		SELECT c.next INTO first_new FROM ledger_counter c WHERE c.id = 1;
 	END IF;
 END
 $fn$;
@@ -327,15 +412,25 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 	}
 	t0 := time.Now()
 	var firstNew int64
-	var got []int64
-	err := s.pool.QueryRow(ctx, "SELECT first_new, indexes FROM ledger_sequence($1, $2)", uh, ul).Scan(&firstNew, &got)
+	var olds []int64
+	err := s.pool.QueryRow(ctx, "SELECT first_new, olds FROM ledger_sequence($1, $2)", uh, ul).Scan(&firstNew, &olds)
 	s.stats.sequenceTx.Add(1)
 	s.stats.sequenceNs.Add(int64(time.Since(t0)))
-	if err == nil && len(got) != len(uh) {
-		err = fmt.Errorf("%d indexes for %d leaves", len(got), len(uh))
+	if err == nil && olds != nil && len(olds) != len(uh) {
+		err = fmt.Errorf("%d indexes for %d leaves", len(olds), len(uh))
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: sequencing: %w", err)
+	}
+	got := make([]int64, len(uh))
+	next := firstNew
+	for i := range got {
+		if olds != nil && olds[i] >= 0 {
+			got[i] = olds[i]
+			continue
+		}
+		got[i] = next
+		next++
 	}
 	for i := range hashes {
 		j := got[pos[i]]
@@ -345,30 +440,98 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 	return idx, dup, nil
 }
 
-// ReadSequenced implements ledger.SharedStore.
+// ReadSequenced implements ledger.SharedStore. Sequencing commits without
+// waiting for its WAL flush (ledger_sequence), so that the counter row is
+// held for the assignment alone; the integrator reads what it integrates
+// here, and the read makes it durable: the read runs in a transaction that
+// is given an id and commits synchronously, which flushes the WAL up to its
+// own commit record, so every commit written before it (on a synchronous
+// standby too), whichever process made it. The read and the flush are one
+// round trip; one flush per integration round instead of one per
+// sequencing batch of every process.
 func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]byte, []tlog.Hash, error) {
-	rows, err := s.pool.Query(ctx, "SELECT idx, leaf_hash, leaf FROM ledger_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx", int64(start), int64(start)+int64(max))
+	t0 := time.Now()
+	raw, leaves, err := s.readRange(ctx, start, max, true)
+	if len(raw) > 0 {
+		s.stats.flushes.Add(1)
+		s.stats.flushNs.Add(int64(time.Since(t0)))
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: reading sequenced leaves: %w", err)
 	}
-	var leaves [][]byte
-	var hashes []tlog.Hash
-	var i int64
-	var h, leaf []byte
-	_, err = pgx.ForEachRow(rows, []any{&i, &h, &leaf}, func() error {
+	hashes := make([]tlog.Hash, len(raw))
+	for i, h := range raw {
+		copy(hashes[i][:], h)
+	}
+	return leaves, hashes, nil
+}
+
+// readRange returns the leaf hashes (and leaves, if withLeaves) sequenced
+// at [start, start+n), or fewer: those up to the end of the sequence. The
+// batches overlapping the range are cut to it by the server.
+//
+// With withLeaves (ReadSequenced) the read is durable (see ReadSequenced).
+func (s *Store) readRange(ctx context.Context, start uint64, n int, withLeaves bool) (hashes, leaves [][]byte, err error) {
+	if n <= 0 {
+		return nil, nil, nil
+	}
+	cols := "b.hashes[lo:hi], NULL::bytea[]"
+	if withLeaves {
+		cols = "b.hashes[lo:hi], b.leaves[lo:hi]"
+	}
+	var pb pgx.Batch
+	pb.Queue(`
+SELECT greatest(b.start, $1), `+cols+`
+FROM ledger_batches b,
+	LATERAL (SELECT greatest($1 - b.start, 0)::int + 1 AS lo, least($2 - b.start, cardinality(b.hashes))::int AS hi) AS c
+WHERE b.start >= coalesce((SELECT max(start) FROM ledger_batches WHERE start <= $1), 0) AND b.start < $2
+ORDER BY b.start`, int64(start), int64(start)+int64(n))
+	if withLeaves {
+		// Statements of one pipelined batch up to its Sync are one
+		// implicit transaction: this gives it an id, so its commit is
+		// written and flushed before Close returns, and with it every
+		// commit the read above saw. Only when there was something to
+		// read (this statement's snapshot is no older than the read's,
+		// and a batch row commits with the counter that covers it): an
+		// idle integrator polls, and must not write a commit record
+		// each time.
+		pb.Queue("SELECT CASE WHEN EXISTS (SELECT 1 FROM ledger_counter WHERE id = 1 AND next > $1) THEN pg_current_xact_id()::text END", int64(start))
+	}
+	br := s.pool.SendBatch(ctx, &pb)
+	defer br.Close()
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, err
+	}
+	var from int64
+	var hs, ls [][]byte
+	_, err = pgx.ForEachRow(rows, []any{&from, &hs, &ls}, func() error {
 		// Gap-free by construction (Sequence); stop at a gap anyway rather
-		// than integrate leaves at the wrong index.
-		if uint64(i) != start+uint64(len(leaves)) {
-			return fmt.Errorf("gap in the sequence at %d", start+uint64(len(leaves)))
+		// than return leaves at the wrong index.
+		if uint64(from) != start+uint64(len(hashes)) {
+			return fmt.Errorf("gap in the sequence at %d", start+uint64(len(hashes)))
 		}
-		leaves = append(leaves, leaf)
-		hashes = append(hashes, tlog.Hash(h))
+		if withLeaves && len(ls) != len(hs) {
+			return fmt.Errorf("batch at %d: %d leaves for %d hashes", from, len(ls), len(hs))
+		}
+		hashes = append(hashes, hs...)
+		leaves = append(leaves, ls...)
+		hs, ls = nil, nil // the next row scans into fresh slices
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("database: reading sequenced leaves: %w", err)
+		return nil, nil, err
 	}
-	return leaves, hashes, nil
+	if withLeaves {
+		if _, err := br.Exec(); err != nil {
+			return nil, nil, err
+		}
+	}
+	// The commit: only once it succeeded is what was read durable.
+	if err := br.Close(); err != nil {
+		return nil, nil, err
+	}
+	return hashes, leaves, nil
 }
 
 // Lease implements ledger.SharedStore. The token changes when the lease
@@ -523,7 +686,7 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)
 	}
-	// Level 0 is the leaf hashes, in ledger_leaves already.
+	// Level 0 is the leaf hashes, in ledger_batches already.
 	levels := make([]int16, 0, max(0, len(b.Nodes)-len(b.Leaves)))
 	idxs := make([]int64, 0, cap(levels))
 	hs := make([][]byte, 0, cap(levels))
@@ -586,11 +749,21 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 		if uint64(next) != b.Start {
 			return fmt.Errorf("cluster: %d leaves are sequenced, the batch starts at %d", next, b.Start)
 		}
-		rows := make([][]any, len(b.Leaves))
-		for i := range b.Leaves {
-			rows[i] = []any{int64(b.Start) + int64(i), b.Hashes[i][:], b.Leaves[i]}
+		// One batch row, as Sequence writes; its hashes must be new.
+		hs := make([][]byte, len(b.Hashes))
+		for i := range b.Hashes {
+			hs[i] = b.Hashes[i][:]
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "leaf_hash", "leaf"}, pgx.CopyFromRows(rows)); err != nil {
+		var bid int64
+		if err := tx.QueryRow(ctx, "INSERT INTO ledger_batches (start, id, hashes, leaves) VALUES ($1, nextval('ledger_batch_ids'), $2, $3) RETURNING id",
+			int64(b.Start), hs, b.Leaves).Scan(&bid); err != nil {
+			return err
+		}
+		rows := make([][]any, len(hs))
+		for i := range hs {
+			rows[i] = []any{hs[i], bid}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_dedup"}, []string{"leaf_hash", "batch"}, pgx.CopyFromRows(rows)); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "UPDATE ledger_counter SET next = $1 WHERE id = 1", int64(b.State.Size)); err != nil {
@@ -605,7 +778,7 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 		}
 		rows = rows[:0]
 		for _, n := range b.Nodes {
-			if n.Level > 0 { // level 0: the leaf hashes, in ledger_leaves
+			if n.Level > 0 { // level 0: the leaf hashes, in ledger_batches
 				rows = append(rows, []any{int16(n.Level), int64(n.Index), n.Hash[:]})
 			}
 		}
@@ -635,7 +808,10 @@ func (s *Store) LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlog.Hash
 	for i := range hs {
 		raw[i] = hs[i][:]
 	}
-	rows, err := s.pool.Query(ctx, "SELECT leaf_hash, idx FROM ledger_leaves WHERE leaf_hash = ANY($1)", raw)
+	rows, err := s.pool.Query(ctx, `
+SELECT d.leaf_hash, b.start + array_position(b.hashes, d.leaf_hash) - 1
+FROM ledger_dedup d JOIN ledger_batches b ON b.id = d.batch
+WHERE d.leaf_hash = ANY($1)`, raw)
 	if err != nil {
 		return nil, fmt.Errorf("database: looking up leaves: %w", err)
 	}
@@ -653,11 +829,7 @@ func (s *Store) LookupLeaves(ctx context.Context, hs []tlog.Hash) (map[tlog.Hash
 
 // ReadLeaves implements ledger.TreeReader.
 func (s *Store) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, error) {
-	rows, err := s.pool.Query(ctx, "SELECT leaf FROM ledger_leaves WHERE idx >= $1 AND idx < $2 ORDER BY idx", int64(start), int64(start)+int64(n))
-	if err != nil {
-		return nil, fmt.Errorf("database: reading leaves: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	_, out, err := s.readRange(ctx, start, n, true)
 	if err != nil {
 		return nil, fmt.Errorf("database: reading leaves: %w", err)
 	}
@@ -669,15 +841,17 @@ func (s *Store) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, 
 
 // ReadLevel implements ledger.TreeReader.
 func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int) ([]tlog.Hash, error) {
-	q := "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx"
+	var raw [][]byte
+	var err error
 	if level == 0 {
-		q = "SELECT leaf_hash FROM ledger_leaves WHERE $1::smallint = 0 AND idx >= $2 AND idx < $3 ORDER BY idx"
+		raw, _, err = s.readRange(ctx, start, n, false)
+	} else {
+		var rows pgx.Rows
+		rows, err = s.pool.Query(ctx, "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx", int16(level), int64(start), int64(start)+int64(n))
+		if err == nil {
+			raw, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		}
 	}
-	rows, err := s.pool.Query(ctx, q, int16(level), int64(start), int64(start)+int64(n))
-	if err != nil {
-		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
-	}
-	raw, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
 	if err != nil {
 		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
 	}
@@ -707,7 +881,10 @@ func (s *Store) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([]tlog.Hash
 	rows, err := s.pool.Query(ctx, `
 SELECT n.level, n.idx, n.hash FROM ledger_nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON n.level = q.level AND n.idx = q.idx WHERE q.level > 0
 UNION ALL
-SELECT 0::smallint, x.idx, x.leaf_hash FROM ledger_leaves x JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON x.idx = q.idx WHERE q.level = 0`, levels, idxs)
+SELECT 0::smallint, q.idx, b.hashes[(q.idx - b.start + 1)::int]
+FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx),
+	LATERAL (SELECT start, hashes FROM ledger_batches WHERE start <= q.idx ORDER BY start DESC LIMIT 1) AS b
+WHERE q.level = 0 AND q.idx < b.start + cardinality(b.hashes)`, levels, idxs)
 	if err != nil {
 		return nil, fmt.Errorf("database: reading nodes: %w", err)
 	}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
@@ -112,5 +114,97 @@ func TestLeaseTakeoverPastStuckHolder(t *testing.T) {
 	// The lapsed holder's fenced writes are refused.
 	if err := a.CheckLease(ctx); !errors.Is(err, ledger.ErrFenced) {
 		t.Errorf("old holder's fence: %v, want ErrFenced", err)
+	}
+}
+
+// TestOpenConvertsLeafRows: a database written by a cunzheng that kept one
+// row per leaf (ledger_leaves) is converted to batch rows at Open, with
+// the same indexes, hashes and bytes, and sequencing continues after it
+// with exact dedup against the converted leaves.
+func TestOpenConvertsLeafRows(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const n = 5000 // more than one converted batch of 4,096
+	if _, err := conn.Exec(ctx, `
+CREATE TABLE ledger_leaves (idx bigint PRIMARY KEY, leaf_hash bytea NOT NULL UNIQUE, leaf bytea NOT NULL);
+CREATE TABLE ledger_counter (id int PRIMARY KEY CHECK (id = 1), next bigint NOT NULL);
+INSERT INTO ledger_counter VALUES (1, 5000);
+CREATE FUNCTION ledger_sequence(hs bytea[], ls bytea[], OUT first_new bigint, OUT indexes bigint[]) LANGUAGE sql AS $$ SELECT 0::bigint, NULL::bigint[] $$;
+INSERT INTO ledger_leaves SELECT i, sha256(('leaf ' || i)::bytea), ('leaf ' || i)::bytea FROM generate_series(0, 4999) AS i;`); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	leaves, hashes, err := st.ReadSequenced(ctx, 4090, 20)
+	if err != nil || len(leaves) != 20 {
+		t.Fatalf("ReadSequenced(4090, 20) = %d leaves, %v", len(leaves), err)
+	}
+	for i := range leaves {
+		want := fmt.Sprintf("leaf %d", 4090+i)
+		if string(leaves[i]) != want || hashes[i] != sha256.Sum256([]byte(want)) {
+			t.Fatalf("leaf %d = %q, want %q", 4090+i, leaves[i], want)
+		}
+	}
+	if got, _, _ := st.ReadSequenced(ctx, n-3, 10); len(got) != 3 {
+		t.Errorf("ReadSequenced at the end = %d leaves, want 3", len(got))
+	}
+	lvl, err := st.ReadLevel(ctx, 0, 4095, 2)
+	if err != nil || lvl[1] != sha256.Sum256([]byte("leaf 4096")) {
+		t.Errorf("ReadLevel(0, 4095, 2) = %x, %v", lvl, err)
+	}
+	// A known leaf is a duplicate at its old index; a new one follows.
+	known := []byte("leaf 4321")
+	idx, dup, err := st.Sequence(ctx, [][]byte{[]byte("new leaf"), known}, []tlog.Hash{sha256.Sum256([]byte("new leaf")), sha256.Sum256(known)})
+	if err != nil || idx[0] != n || dup[0] || idx[1] != 4321 || !dup[1] {
+		t.Fatalf("Sequence after conversion = %v %v %v, want [5000 4321] [false true]", idx, dup, err)
+	}
+	var old *string
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('ledger_leaves')::text").Scan(&old); err != nil || old != nil {
+		t.Errorf("ledger_leaves still there (%v, %v)", old, err)
+	}
+}
+
+// TestIdleReadSequencedWritesNothing: the integrator polls ReadSequenced;
+// a read that finds nothing new must not commit a transaction id (whose
+// commit record would be written and flushed on every poll of an idle
+// cluster). Only a read that returns leaves makes them durable.
+func TestIdleReadSequencedWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	leaf := []byte("leaf")
+	if _, _, err := st.Sequence(ctx, [][]byte{leaf}, []tlog.Hash{sha256.Sum256(leaf)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := st.ReadSequenced(ctx, 0, 10); err != nil || len(got) != 1 {
+		t.Fatalf("ReadSequenced(0) = %d leaves, %v", len(got), err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var before, after string
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if got, _, err := st.ReadSequenced(ctx, 1, 10); err != nil || len(got) != 0 {
+			t.Fatalf("ReadSequenced(1) = %d leaves, %v", len(got), err)
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if before != after {
+		t.Errorf("20 idle reads moved the WAL from %s to %s", before, after)
 	}
 }
