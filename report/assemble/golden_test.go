@@ -136,6 +136,25 @@ func TestGoldenDocuments(t *testing.T) {
 		text = columnGap.ReplaceAllString(text, "  ")
 		checkGolden(t, d.golden, text)
 	}
+
+	// A signature imported from another system (a migration): no
+	// sending or intent recorded here, and both documents say so.
+	imported := `{"id":"im-sign","kind":"contract.signed","time":"2025-06-01T10:00:00+08:00","contract":{"id":"IM-1","name":"旧系统合同"},
+ "actor":{"account":"13900000001","name":"钱七"},"data":{"document":{"sha256":"` + strings.Repeat("3", 64) + `"},"cert_serial":"0102",
+ "positions":[{"page":1,"x":0.5,"y":0.5}],"intents":["legacy-1"],"imported":true}}`
+	if _, err := ev.Ingest(ctx, p, []byte(imported)); err != nil {
+		t.Fatal(err)
+	}
+	led.publish(t)
+	for _, kind := range []string{report.KindCertificate, report.KindEvidence} {
+		pdf, _, err := svc.Issue(ctx, kind, demo.Tenant.ID, demo.Tenant.ID+"/legal", "IM-1", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := layoutText(t, pdf); !strings.Contains(text, "历史导入 Imported") {
+			t.Errorf("%s of an imported signature does not say it was imported", kind)
+		}
+	}
 }
 
 // checkGolden compares got with testdata/name, or writes it with -update.
@@ -171,4 +190,3 @@ func checkGolden(t *testing.T, name, got string) {
 	}
 	t.Errorf("%s differs", name)
 }
-
