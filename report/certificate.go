@@ -91,7 +91,7 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		}
 		var ids []string
 		for _, ic := range c.IdentityChecks {
-			if ic.Account.Value != "" && ic.Account.Value == s.Account.Value {
+			if ic.Account.Same(s.Account) {
 				ids = append(ids, joinNonEmpty("  ", label(methodLabels, ic.Method), label(resultLabels, ic.Result),
 					ic.Source, strings.TrimSpace(ic.CA+" "+ic.CertSerial), fmtTime(ic.At)))
 			}
@@ -106,6 +106,9 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 			signedAt, leaf = "未签署，已拒签 Rejected", "—"
 		case !s.Signed:
 			signedAt, leaf = "未签署 Not signed", "—"
+		}
+		if s.Imported {
+			signedAt += "\n历史导入 Imported"
 		}
 		pairs := [][2]string{
 			{"签约主体 Signer", show(s.Name)},

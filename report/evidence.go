@@ -125,6 +125,9 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		case !s.Signed:
 			signed = "未签署 Not signed"
 		}
+		if s.Imported {
+			signed += "\n历史导入 Imported"
+		}
 		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(joinNonEmpty("\n", s.Company, s.CreditCode)), val(signed), val(show(s.SignIP))})
 	}
 	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
@@ -160,7 +163,11 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		}
 		vr = append(vr, []cell{val(show(iv.Subject)), val(method), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
 	}
-	d.table([]float64{26, 44, 20, 28, 46, contentW - 164}, []string{"主体 Subject", "方式 Method", "结果 Result", "IP", "时间 Time", "叶子 Leaf"}, vr)
+	if len(vr) == 0 {
+		d.para("无意愿认证记录。 No intent verification was recorded for this contract.", textSize)
+	} else {
+		d.table([]float64{26, 44, 20, 28, 46, contentW - 164}, []string{"主体 Subject", "方式 Method", "结果 Result", "IP", "时间 Time", "叶子 Leaf"}, vr)
+	}
 
 	d.heading("四、签约时间线", "Timeline")
 	var tr [][]cell
@@ -194,9 +201,6 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		d.space(1.5)
 	}
 
-	d.heading("六、检查点、公证联署与一致性证明", "Checkpoint, cosignatures and consistency")
-	d.subheading("检查点签名便笺 Signed checkpoint note (C2SP signed-note)")
-	d.code(strings.Split(strings.TrimSuffix(string(c.Checkpoint.CosignedNote()), "\n"), "\n"))
 	var cr [][]cell
 	for _, s := range ni.Sigs {
 		cr = append(cr, []cell{val("日志 Log"), val(s.Name), val(fmt.Sprintf("%08x", s.KeyHash)), val("—")})
@@ -204,7 +208,21 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	for _, s := range ni.Cosigs {
 		cr = append(cr, []cell{val("公证处 Notary"), val(s.Name), val(fmt.Sprintf("%08x", s.KeyHash)), val(fmtTime(s.Time))})
 	}
-	d.table([]float64{28, 66, 26, contentW - 120}, []string{"签署方 Role", "名称 Name", "密钥哈希 Key hash", "联署时间 Cosigned at"}, cr)
+	crWidths := []float64{28, 66, 26, contentW - 120}
+	crHead := []string{"签署方 Role", "名称 Name", "密钥哈希 Key hash", "联署时间 Cosigned at"}
+	noteLines := strings.Split(strings.TrimSuffix(string(c.Checkpoint.CosignedNote()), "\n"), "\n")
+	// The note and the table of its signatures are one block with their
+	// heading: the table alone atop the next page would read as the
+	// continuation of the proofs.
+	block := 11.5 + subheadingHeight + 2 + 3.6*float64(len(noteLines)) + d.rowHeight(crWidths, []cell{{text: crHead[2], head: true}})
+	for _, r := range cr {
+		block += d.rowHeight(crWidths, r)
+	}
+	d.keep(block)
+	d.heading("六、检查点、公证联署与一致性证明", "Checkpoint, cosignatures and consistency")
+	d.subheading("检查点签名便笺 Signed checkpoint note (C2SP signed-note)")
+	d.code(noteLines)
+	d.table(crWidths, crHead, cr)
 	if c.Latest.Size > ni.Size {
 		rows := [][]cell{{lbl("最新根 Newest root"), val(hashB64(latest.Root))}}
 		for j, h := range c.Consistency {

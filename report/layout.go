@@ -436,7 +436,19 @@ func (d *doc) tableSized(widths []float64, header []string, rows [][]cell, size 
 	for i, h := range header {
 		hc[i] = cell{text: h, head: true, size: size}
 	}
-	// Keep the header with at least its first row.
+	// A short table (up to a third of a page) never splits; a longer one
+	// keeps its header with its first two rows, and repeats the header
+	// on every page it continues on.
+	h := d.rowHeight(widths, hc) // the space after it may fall below the page
+	for i, r := range rows {
+		h += d.rowHeight(widths, r)
+		if i == 1 {
+			d.ensure(h)
+		}
+	}
+	if h <= (pageH-marginT-marginB)/3 {
+		d.keep(h)
+	}
 	d.ensure(16)
 	d.row(widths, hc, nil)
 	for _, r := range rows {

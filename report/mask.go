@@ -39,6 +39,27 @@ type Personal struct {
 	ErasureLeaf uint64
 }
 
+// Same reports whether p and q name the same party: equal values, or both
+// destroyed by the same erasure (one data.erased leaf is one subject), so
+// that an erased signer's checks stay listed with the signer.
+func (p Personal) Same(q Personal) bool {
+	if p.Erased || q.Erased {
+		return p.Erased && q.Erased && p.ErasureLeaf != 0 && p.ErasureLeaf == q.ErasureLeaf
+	}
+	return p.Value != "" && p.Value == q.Value
+}
+
+// Key is a map key for the party p names (see Same); "" when none.
+func (p Personal) Key() string {
+	switch {
+	case p.Erased && p.ErasureLeaf != 0:
+		return fmt.Sprintf("\x00erased#%d", p.ErasureLeaf)
+	case p.Erased:
+		return ""
+	}
+	return p.Value
+}
+
 // Show returns the text a report prints: the value masked, the value itself
 // when reveal is set, or an erasure notice naming the data.erased leaf.
 func (p Personal) Show(reveal bool) string {

@@ -142,6 +142,10 @@ type Signer struct {
 	// Signed is set once the signer's contract.signed is recorded;
 	// Rejected when the signer rejected the contract instead.
 	Signed, Rejected bool
+	// Imported is set when the platform marked the signature imported
+	// from another system (data.imported): its sending and intent checks
+	// were not recorded here.
+	Imported bool
 }
 
 // Method is one verification performed before signing.

@@ -258,16 +258,29 @@ func TestNoPIIServed(t *testing.T) {
 	if status, body := e.do(t, "POST", "/v1/events", e.key, jsonType, demoBody(t)); status != 200 {
 		t.Fatalf("ingest: %d %s", status, body)
 	}
+	// A contract using every 实名认证 and 意愿认证 method of the schema.
+	flows, err := os.ReadFile("../report/assemble/testdata/golden_flows.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := e.do(t, "POST", "/v1/events", e.key, jsonType, flows); status != 200 {
+		t.Fatalf("ingest every method: %d %s", status, body)
+	}
 	if status, body := e.do(t, "DELETE", "/v1/subjects/18501775544", e.key, "", nil); status != 200 {
 		t.Fatalf("erase: %d %s", status, body)
 	}
+	const size = 6 + 20 + 1
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := e.log.WaitCheckpoint(ctx, 6); err != nil {
+	if _, err := e.log.WaitCheckpoint(ctx, size-1); err != nil {
 		t.Fatal(err)
 	}
 	var public []byte
-	for _, p := range []string{"/checkpoint", "/tile/entries/000.p/7", "/tile/0/000.p/7", "/v1/log/entries/4"} {
+	paths := []string{"/checkpoint", fmt.Sprintf("/tile/entries/000.p/%d", size), fmt.Sprintf("/tile/0/000.p/%d", size)}
+	for i := range size {
+		paths = append(paths, fmt.Sprintf("/v1/log/entries/%d", i))
+	}
+	for _, p := range paths {
 		status, body := e.do(t, "GET", p, "", "", nil)
 		if status != 200 {
 			t.Fatalf("GET %s: %d %s", p, status, body)
@@ -277,10 +290,18 @@ func TestNoPIIServed(t *testing.T) {
 	public = append(public, e.logBuf.Bytes()...)
 	for _, s := range []string{"叶建华", "戴文潘", "伟伟集团", "330106198801012345", "18501775544",
 		"weimei_pan@bestsign.cn", "60.12.241.194", "112.17.116.54", "2125270852621565954", "劳动合同",
-		"548f6d36e1bf4c578fde8327c38f6fb1", "demo-signed"} {
+		"548f6d36e1bf4c578fde8327c38f6fb1", "demo-signed",
+		// every method's personal values
+		"周子涵", "王武", "奥巴马", "330102199203034567", "330103197805051236", "13755556666", "13911110000", "13755550000",
+		"6222020200112233445", "1102020509000012345", "杭州供应链有限公司", "91330100MA27XYZ12Q", "legal@supplier.example",
+		"姓名周子涵", "法定代表人王武", strings.Repeat("a1", 32), strings.Repeat("c3", 32), strings.Repeat("d4", 32),
+		strings.Repeat("07", 32), "7a7b7c7d7e7f", `"0839"`, `"5172"`, "SF-2026-0001", "供货框架合同"} {
 		if bytes.Contains(public, []byte(s)) {
 			t.Errorf("public bytes contain %q", s)
 		}
+	}
+	if !bytes.Contains(public, []byte(`"method":"remittance"`)) || !bytes.Contains(public, []byte(`"method":"otp_token"`)) {
+		t.Error("the entries lack the methods' public facts (test is not looking at them)")
 	}
 	if !bytes.Contains(public, []byte(`"kind":"contract.signed"`)) {
 		t.Error("the entry bundle does not hold the leaves (test is not looking at them)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -304,7 +305,8 @@ func TestBrowser(t *testing.T) {
 		if testing.Short() {
 			return // -short: sign-in, search, timeline and one download
 		}
-		masked := pdfText(t, b.download("#dl-report"))
+		maskedPDF := b.download("#dl-report")
+		masked := pdfText(t, maskedPDF)
 		if !strings.Contains(masked, demoContract) || strings.Contains(masked, "330106198801012345") {
 			t.Errorf("masked evidence report: number missing or ID number shown")
 		}
@@ -315,7 +317,8 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the confirmation box is not required")
 		}
 		b.do("confirm", chromedp.Click(chromedp.CSS("#confirm-reveal")))
-		revealed := pdfText(t, b.download("#dl-revealed"))
+		revealedPDF := b.download("#dl-revealed")
+		revealed := pdfText(t, revealedPDF)
 		if !strings.Contains(revealed, demoContract) || !strings.Contains(revealed, "330106198801012345") {
 			t.Errorf("revealed evidence report lacks the number or the full ID number")
 		}
@@ -334,6 +337,23 @@ func TestBrowser(t *testing.T) {
 		if txt := pdfText(t, certRevealed); !strings.Contains(txt, "叶建华") || !strings.Contains(txt, "18501775544") {
 			t.Errorf("unmasked certificate page lacks the signer's name or account")
 		}
+		// The original signed contract the platform stored.
+		original := b.download("#originals a.original")
+		sum := sha256.Sum256(original)
+		// Every PDF passes pdfsig and cunzheng verify pdf; the certificate
+		// page shows every field of the seed's sample page with the
+		// demo's values; the bundle passes every command its README and
+		// the report print.
+		roots := pdfTrustRoots(t, data)
+		for _, f := range []struct {
+			name string
+			pdf  []byte
+		}{{"certificate", cert}, {"certificate-revealed", certRevealed}, {"report", maskedPDF}, {"report-revealed", revealedPDF}, {"original", original}} {
+			checkSignedPDF(t, f.name, f.pdf, roots)
+		}
+		checkSeedPage(t, pdfText(t, certRevealed), hex.EncodeToString(sum[:]), true)
+		checkSeedPage(t, pdfText(t, cert), hex.EncodeToString(sum[:]), false)
+		runPrintedCommands(t, bundle, maskedPDF)
 		b.do("confirm bundle", chromedp.Click(chromedp.CSS("#confirm-bundle-reveal")))
 		out = verifyDemoBundle(t, data, b.download("#dl-bundle-revealed"))
 		if !strings.Contains(out, "PASS") || !strings.Contains(out, "opening leaf") {
@@ -723,4 +743,78 @@ func forgeUpdate(t *testing.T, pdf []byte) []byte {
 	out = fmt.Appendf(out, "xref\n%s 1\n%010d 00000 n \ntrailer\n<< /Size %s /Root %s /Prev %s >>\nstartxref\n%d\n%%%%EOF\n",
 		contents[1], off, size[1], root[1], prev[1], xref)
 	return out
+}
+
+// pdfTrustRoots is a directory holding the CA certificates serve made in
+// data/keys (the report-signing and the platform's demo CA), for
+// cunzheng verify pdf --trust-roots.
+func pdfTrustRoots(t *testing.T, data string) string {
+	t.Helper()
+	dir := t.TempDir()
+	pems, _ := filepath.Glob(filepath.Join(data, "keys", "*.pem"))
+	n := 0
+	for _, p := range pems {
+		b, err := os.ReadFile(p)
+		if err != nil || bytes.Contains(b, []byte("PRIVATE KEY")) || !bytes.Contains(b, []byte("CERTIFICATE")) {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(p)), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatalf("no CA certificate under %s/keys", data)
+	}
+	return dir
+}
+
+// checkSignedPDF runs poppler's pdfsig and cunzheng verify pdf on pdf:
+// every signature valid for both, TOTAL-PASSED for ours.
+func checkSignedPDF(t *testing.T, name string, pdf []byte, roots string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), name+".pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdfsig", f).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Signature is Valid") || strings.Contains(string(out), "Signature is Invalid") {
+		t.Errorf("pdfsig %s: %v\n%s", name, err, out)
+	}
+	bin, err := cunzhengBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = exec.Command(bin, "verify", "pdf", f, "--trust-roots", roots, "--system-roots=false").CombinedOutput()
+	if err != nil {
+		t.Errorf("cunzheng verify pdf %s: %v\n%s", name, err, out)
+	}
+}
+
+// checkSeedPage checks that a certificate page shows every field of the
+// seed's sample 签约存证页 (../shared/seeds/003_*.txt) with the demo's
+// values: unmasked as recorded, masked as masked.
+func checkSeedPage(t *testing.T, text, docSHA256 string, revealed bool) {
+	t.Helper()
+	flat := strings.Join(strings.Fields(text), " ")
+	fields := []string{
+		"合同名称", "劳动合同", "合同编号", demoContract, "签署人数 Signers 2", "发送时间", "2018-11-14 17:16:43",
+		"签约完成时间", "2018-11-14 17:22:36", "发件人账号", "所属企业", "伟伟集团", "发起平台", "上上签", "发起IP",
+		"文件清单", "文件1", "完成文件哈希", "签署记录", "签约主体", "签署人账号", "接收合同时间", "接收合同账号", "手机", "邮箱",
+		"签署合同时间", "签署IP", "签署校验方式", "短信验证码校验", "2018-11-14 17:22:35", "证书序列号",
+		"548f6d36e1bf4c578fde8327c38f6fb1", "签署文件", "第2页", "0.60", "0.63", "0.73", "0.70",
+	}
+	if revealed {
+		fields = append(fields, "戴文潘 weimei_pan@bestsign.cn", "60.12.241.194", "叶建华", "18501775544", "112.17.116.54")
+	} else {
+		fields = append(fields, "戴*潘", "60.12.*.*", "叶*华", "185****5544", "112.17.*.*")
+	}
+	for _, f := range fields {
+		if !strings.Contains(flat, f) {
+			t.Errorf("certificate page (revealed %v) lacks %q", revealed, f)
+		}
+	}
+	if !strings.Contains(strings.Join(strings.Fields(text), ""), docSHA256) {
+		t.Errorf("certificate page (revealed %v) lacks the signed file's SHA-256 %s", revealed, docSHA256)
+	}
 }

@@ -250,7 +250,9 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		}
 	}
 	signer := func(r evidence.Record) *report.Signer {
-		acct := field(r, "actor.account").Value
+		// By account, or by erasure when the account was erased: two
+		// erased signers are two signers.
+		acct := personal(r, "actor.account", report.KindAccount).Key()
 		if i, ok := signers[acct]; ok {
 			return &c.Signers[i]
 		}
@@ -325,6 +327,7 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		case "contract.signed":
 			sg := signer(r)
 			sg.SignedAt, sg.SignedLeafIndex, sg.Signed = r.Time, r.Index, true
+			sg.Imported, _ = d["imported"].(bool)
 			sg.SignIP = personal(r, "actor.ip", report.KindIP)
 			sg.CertSerial = sealedOr(r, d, "cert_serial")
 			sg.CertIssuer = dstr(d, "ca")

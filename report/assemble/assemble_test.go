@@ -37,6 +37,8 @@ type testLedger struct {
 	cps  map[uint64]ledger.Checkpoint
 	// cosign controls whether new checkpoints get cosignatures and tokens.
 	cosign bool
+	// now is the checkpoints' and tokens' clock; nil is time.Now.
+	now func() time.Time
 }
 
 func (l *testLedger) tree() *testonly.Tree {
@@ -85,7 +87,11 @@ func (l *testLedger) publish(t *testing.T) ledger.Checkpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := ledger.Checkpoint{Size: size, Root: root, Time: time.Now(), Note: signed}
+	now := time.Now
+	if l.now != nil {
+		now = l.now
+	}
+	cp := ledger.Checkpoint{Size: size, Root: root, Time: now(), Note: signed}
 	if l.cosign {
 		for _, n := range l.keys.Notaries {
 			line, err := reporttest.Cosign(signed, n.Signer)
@@ -94,7 +100,7 @@ func (l *testLedger) publish(t *testing.T) ledger.Checkpoint {
 			}
 			cp.Cosignatures = append(cp.Cosignatures, line)
 		}
-		tok, err := l.keys.TSA.Token(signed, time.Now())
+		tok, err := l.keys.TSA.Token(signed, now())
 		if err != nil {
 			t.Fatal(err)
 		}
