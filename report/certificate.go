@@ -63,6 +63,7 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		{"所属企业 Company", joinNonEmpty(" ", c.Company, creditCode(c.Sender.CreditCode))},
 		{"发起平台 Platform", c.Platform},
 		{"发起IP Sender IP", show(c.SenderIP)},
+		{"个人信息 Personal data", personalData(req.Reveal)},
 	})
 
 	if c.FilesAsSent {

@@ -14,6 +14,7 @@ import (
 // terms are made up.
 func (s *Service) DemoContract(ctx context.Context, number string, at time.Time) ([]byte, error) {
 	d := newDoc(nil, "劳动合同", "Employment contract (demo)", number, "伟伟集团 (demo)", at)
+	d.numberLabel = "合同编号 Contract No. "
 	d.pdf.AddPage()
 	d.titleBlock("劳动合同", "Employment contract — demonstration document")
 	d.kv([][2]string{

@@ -45,10 +45,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	d.space(28)
 	d.titleBlock("电子签约数据证据报告", "Electronic Signing Evidence Report")
 	d.space(10)
-	masking := "个人信息已按规定脱敏 Personal data masked"
-	if req.Reveal {
-		masking = "个人信息完整显示（经授权） Personal data shown in full (authorised request)"
-	}
+	masking := personalData(req.Reveal)
 	d.kv([][2]string{
 		{"!报告编号 Report number", req.ReportNumber},
 		{"!出具机构 Issuer", r.Issuer},
@@ -363,4 +360,14 @@ func requester(c *Contract, label string) string {
 		return c.Tenant + "（" + role + "）"
 	}
 	return c.Tenant
+}
+
+// personalData says on both documents whether their personal values are
+// masked or, at an authorised request, shown in full: a reader of a printed
+// page must be able to tell the two apart.
+func personalData(reveal bool) string {
+	if reveal {
+		return "个人信息完整显示（经授权） Personal data shown in full (authorised request)"
+	}
+	return "个人信息已按规定脱敏 Personal data masked"
 }

@@ -72,7 +72,11 @@ type doc struct {
 	fonts  *fontBytes // owned until finish
 	title  string     // printed in the header
 	number string     // report number, printed in the header
-	issuer string
+	// numberLabel names what number is ("报告编号 Report No. " unless the
+	// document is not a report: a 公证书 prints its request, the demo
+	// contract its contract number).
+	numberLabel string
+	issuer      string
 }
 
 func newDoc(pool *docPool, title, titleEN, number, issuer string, issued time.Time) *doc {
@@ -90,7 +94,7 @@ func newDoc(pool *docPool, title, titleEN, number, issuer string, issued time.Ti
 	pdf.SetCreationDate(issued)
 	pdf.SetModificationDate(issued)
 	pdf.SetCatalogSort(true)
-	d := &doc{pdf: pdf, title: title + "  " + titleEN, number: number, issuer: issuer, pool: pool, fonts: pr.fonts}
+	d := &doc{pdf: pdf, title: title + "  " + titleEN, number: number, numberLabel: "报告编号 Report No. ", issuer: issuer, pool: pool, fonts: pr.fonts}
 	pdf.SetHeaderFunc(d.header)
 	return d
 }
@@ -191,7 +195,7 @@ func (d *doc) header() {
 	d.color(colMuted)
 	d.pdf.SetXY(marginL, 9)
 	d.cell(contentW/2, 5, d.issuer+" · "+d.title, "L", false, false)
-	d.cell(contentW/2, 5, "报告编号 Report No. "+d.number, "R", false, false)
+	d.cell(contentW/2, 5, d.numberLabel+d.number, "R", false, false)
 	d.draw(colNavy)
 	d.pdf.SetLineWidth(0.4)
 	d.pdf.Line(marginL, 15, pageW-marginR, 15)

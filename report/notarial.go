@@ -34,6 +34,7 @@ func RenderNotarial(n Notarial) ([]byte, error) {
 		return nil, fmt.Errorf("report: a notarial certificate needs the request, office, notary and bundle digest")
 	}
 	d := newDoc(nil, "公证书", "Notarial Certificate", n.Number, n.Office, n.IssuedAt)
+	d.numberLabel = "申请编号 Request No. "
 	d.pdf.AddPage()
 	d.titleBlock("公证书", "Notarial Certificate — preservation of electronic evidence")
 	d.heading("一、申请", "Request")
