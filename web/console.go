@@ -442,7 +442,11 @@ type timelineEntry struct {
 	// Result is a check's result ("passed", "failed"; empty for events
 	// that are not checks), with its source and CA.
 	Result, Source, CA string
-	LeafHash           string
+	// Imported marks a signature the platform recorded as imported from
+	// another system (data.imported): no sending or intent check of it is
+	// in this log, and the reader must see that.
+	Imported bool
+	LeafHash string
 	// Proof: "ok" (inclusion proof checked against the newest checkpoint),
 	// "pending" (not yet covered by a checkpoint) or "failed".
 	Proof   string
@@ -624,6 +628,7 @@ func (h *console) timeline(ctx context.Context, p evidence.Principal, id string)
 			e.Result, _ = r.Public.Data["result"].(string)
 			e.Source, _ = r.Public.Data["source"].(string)
 			e.CA, _ = r.Public.Data["ca"].(string)
+			e.Imported, _ = r.Public.Data["imported"].(bool)
 			if r.Kind == event.KindReportIssued {
 				rep := &reportEntry{}
 				rep.Number, _ = r.Public.Data["report"].(string)

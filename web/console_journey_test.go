@@ -86,6 +86,31 @@ func TestConsoleTimelineNamesEveryCheck(t *testing.T) {
 	}
 }
 
+// TestConsoleTimelineShowsImported: a signature the platform marked
+// imported (accepted without a recorded sending) says so in the timeline.
+func TestConsoleTimelineShowsImported(t *testing.T) {
+	e := newConsoleEnv(t)
+	p, err := e.svc.Authenticate(e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported := `{"events":[{"id":"imp-1","kind":"contract.signed","time":"2019-03-01T10:00:00+08:00","contract":{"id":"IMP-1"},
+ "actor":{"account":"18501775544","name":"叶建华"},"data":{"document":{"sha256":"` + strings.Repeat("ab", 32) + `"},"cert_serial":"548f6d36e1bf4c578fde8327c38f6fb1","positions":[{"page":1,"x":0.5,"y":0.5}],"imported":true}}]}`
+	if _, err := e.svc.Ingest(context.Background(), p, []byte(imported)); err != nil {
+		t.Fatal(err)
+	}
+	waitCovered(t, e.log)
+	b := e.browser("192.0.2.8:1")
+	b.signIn(t, e.key)
+	w := b.do(t, "GET", "/console/contracts/IMP-1", nil)
+	if w.Code != 200 {
+		t.Fatalf("timeline: %d %s", w.Code, w.Body)
+	}
+	if !strings.Contains(w.Body.String(), "历史导入") {
+		t.Errorf("timeline of an imported signature does not say it is imported")
+	}
+}
+
 // anyTenantSource serves the report fixture for any tenant.
 type anyTenantSource struct{ c *report.Contract }
 
