@@ -75,6 +75,16 @@ func (s *Service) RecordReport(ctx context.Context, p Principal, id string, r Re
 	if err := r.check(); err != nil {
 		return Receipt{}, err
 	}
+	return s.recordServerEvent(ctx, p, id, "report/"+r.Report, event.KindReportIssued, r.Time, r.data())
+}
+
+// recordServerEvent appends one event the service itself writes about the
+// contract with id of the principal's tenant (a report issued, a
+// notarisation requested or answered) under the server id "\x00"+name:
+// a NUL never occurs in client ids (the schema refuses control
+// characters), so server ids cannot collide with them, and recording the
+// same name twice returns the first receipt.
+func (s *Service) recordServerEvent(ctx context.Context, p Principal, id, name string, kind event.Kind, at time.Time, data map[string]any) (Receipt, error) {
 	if _, err := s.Contract(p, id); err != nil {
 		return Receipt{}, err
 	}
@@ -82,11 +92,9 @@ func (s *Service) RecordReport(ctx context.Context, p Principal, id string, r Re
 	if err != nil {
 		return Receipt{}, err
 	}
-	// A NUL never occurs in client ids (the schema refuses control
-	// characters), so server ids cannot collide with them.
-	ev, err := event.ServerEvent("\x00report/"+r.Report, event.KindReportIssued, r.Time, id, r.data())
+	ev, err := event.ServerEvent("\x00"+name, kind, at, id, data)
 	if err != nil {
-		return Receipt{}, fmt.Errorf("evidence: report.issued: %w", err)
+		return Receipt{}, fmt.Errorf("evidence: %s: %w", kind, err)
 	}
 	rs, err := s.ingest(ctx, ts, []event.Event{ev})
 	if err != nil {

@@ -102,22 +102,5 @@ func (s *Service) RecordNotarization(ctx context.Context, p Principal, id string
 	if err := n.check(); err != nil {
 		return Receipt{}, err
 	}
-	if _, err := s.Contract(p, id); err != nil {
-		return Receipt{}, err
-	}
-	ts, err := s.reg.tenant(p.Tenant.ID)
-	if err != nil {
-		return Receipt{}, err
-	}
-	// NUL never occurs in client ids, so server ids cannot collide.
-	ev, err := event.ServerEvent("\x00notarization/"+string(n.Kind)+"/"+n.Request, n.Kind, n.Time, id, n.data())
-	if err != nil {
-		return Receipt{}, fmt.Errorf("evidence: %s: %w", n.Kind, err)
-	}
-	rs, err := s.ingest(ctx, ts, []event.Event{ev})
-	if err != nil {
-		return Receipt{}, err
-	}
-	rs[0].ID = ""
-	return rs[0], nil
+	return s.recordServerEvent(ctx, p, id, "notarization/"+string(n.Kind)+"/"+n.Request, n.Kind, n.Time, n.data())
 }
