@@ -185,20 +185,9 @@ func runNotaryAlarms(ctx context.Context, args []string) error {
 	fs := newFlagSet("notary alarms ack", "notary alarms ack ID --data DIR [--by NAME]")
 	data := fs.String("data", "./notary-data", "data directory of the office")
 	by := fs.String("by", "", "who acknowledges (kept with the acknowledgement)")
-	// The ID may come before the flags, as the usage line shows it.
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	id, err := parseWithID(fs, args, "usage: cunzheng notary alarms ack ID --data DIR [--by NAME]")
+	if err != nil {
 		return err
-	}
-	rest := fs.Args()
-	if id == "" && len(rest) > 0 {
-		id, rest = rest[0], rest[1:]
-	}
-	if id == "" || len(rest) != 0 {
-		return errors.New("usage: cunzheng notary alarms ack ID --data DIR [--by NAME]")
 	}
 	seq, err := strconv.ParseUint(id, 10, 64)
 	if err != nil {
@@ -408,4 +397,24 @@ func pemCertificates(b []byte) [][]byte {
 			out = append(out, blk.Bytes)
 		}
 	}
+}
+
+// parseWithID parses args with fs around exactly one positional ID, which
+// may come before the flags (as the usage lines show it) or after them.
+func parseWithID(fs *flag.FlagSet, args []string, usage string) (string, error) {
+	var id string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		id, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	rest := fs.Args()
+	if id == "" && len(rest) > 0 {
+		id, rest = rest[0], rest[1:]
+	}
+	if id == "" || len(rest) != 0 {
+		return "", errors.New(usage)
+	}
+	return id, nil
 }

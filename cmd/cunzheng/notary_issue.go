@@ -43,19 +43,9 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 	certFile := fs.String("cert", "", "PEM certificate chain of the office (signing certificate first); default: the office's own, made by notary keys")
 	keyFile := fs.String("key", "", "PEM private key of --cert")
 	out := fs.String("out", "", "also write the signed PDF to this file")
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	id, err := parseWithID(fs, args, usage)
+	if err != nil {
 		return err
-	}
-	rest := fs.Args()
-	if id == "" && len(rest) > 0 {
-		id, rest = rest[0], rest[1:]
-	}
-	if id == "" || len(rest) != 0 {
-		return errors.New(usage)
 	}
 	if strings.TrimSpace(*notaryName) == "" {
 		return errors.New("--notary-name is required: the notary who issues the certificate")
