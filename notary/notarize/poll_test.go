@@ -203,6 +203,41 @@ func TestPoll(t *testing.T) {
 	}
 }
 
+// TestPollRuns: Poll asks on its own, every interval, until ctx ends.
+func TestPollRuns(t *testing.T) {
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "cunzheng.example/log")
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	office := &testOffice{verifier: verifier, recs: map[string]notary.RequestRecord{}}
+	srv := httptest.NewServer(office)
+	defer srv.Close()
+	lg := &ledgerRecorder{}
+	s, err := New(Config{Evidence: lg, Reports: bundleIssuer{t}, Signers: []note.Signer{signer}, Origin: "cunzheng.example/log",
+		Offices: []Office{{Name: "office-a", URL: srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := evidence.Principal{Tenant: evidence.Tenant{ID: "t1"}, Roles: []evidence.Role{evidence.RoleLegal}}
+	rec, err := s.Request(context.Background(), p, "c1", "office-a", "t1/legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	office.issue(rec.ID)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Poll(ctx, 10*time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	for deadline := time.Now().Add(10 * time.Second); s.Open() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Poll did not record the office's answer")
+		}
+	}
+	cancel()
+	<-done
+	if got := lg.kinds(); len(got) != 2 || got[1] != "notarization.issued" {
+		t.Fatalf("recorded %q", got)
+	}
+}
+
 // netListen listens again on the host:port of an httptest URL.
 func netListen(u string) (net.Listener, error) {
 	return net.Listen("tcp", strings.TrimPrefix(u, "http://"))
