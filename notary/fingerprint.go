@@ -20,6 +20,10 @@ import (
 type Holding struct {
 	Origin string `json:"origin"`
 	Index  uint64 `json:"index"`
+	// LeafHash is the leaf held; Match says how the query found it: as
+	// the leaf hash itself, or as a document SHA-256 the leaf names.
+	LeafHash []byte `json:"leaf_hash"`
+	Match    string `json:"match"`
 	// SinceSize is the size of the first checkpoint the office cosigned
 	// that contains the leaf; 0 when it cosigned none yet (the copy is
 	// verified, the cosignature follows on the next round).
@@ -35,6 +39,12 @@ type Holding struct {
 	Proof [][]byte `json:"inclusion_proof"`
 }
 
+// How a Holding matched the query.
+const (
+	MatchLeaf     = "leaf_hash"
+	MatchDocument = "document_sha256"
+)
+
 // Lookup is the answer to a fingerprint lookup.
 type Lookup struct {
 	LeafHash []byte    `json:"leaf_hash"`
@@ -46,7 +56,7 @@ type Lookup struct {
 }
 
 // Lookup looks leafHash up in the office's own copies of the logs it
-// pulls, and proves each holding from the copy: the inclusion proof is
+// pulls, as a leaf hash and as a document SHA-256 a leaf names, and proves each holding from the copy: the inclusion proof is
 // computed from the stored leaf hashes and checked against the signed root
 // the copy reaches, without asking the log. A leaf the office does not hold
 // is a Lookup with no Holdings, not an error.
@@ -86,8 +96,16 @@ func (o *Office) Lookup(ctx context.Context, leafHash []byte) (Lookup, error) {
 		if err != nil {
 			return out, err
 		}
+		hd.LeafHash, hd.Match = bytes.Clone(leafHash), MatchLeaf
 		out.Holdings = append(out.Holdings, hd)
 	}
+	// The same 32 bytes may be a document's SHA-256 that pulled leaves
+	// name (indexed from the entry bundles at pull time).
+	docs, err := o.documentHoldings(ctx, leafHash)
+	if err != nil {
+		return out, err
+	}
+	out.Holdings = append(out.Holdings, docs...)
 	return out, nil
 }
 

@@ -573,6 +573,7 @@ const (
 	tagPull        = 'p' // p id -> pullState JSON
 	tagFingerprint = 'f' // f leafhash[:16] id -> uvarint index
 	tagLeaf        = 't' // t id tile(8) -> the leaf hashes of a level-0 tile
+	tagDocument    = 'd' // d sha256(32) id index(8) -> leaf hash of a pulled leaf naming that document
 )
 
 func stateKey(id [8]byte) []byte { return append([]byte{tagState}, id[:]...) }

@@ -270,6 +270,8 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 		return ch
 	}
 	next := prefetch(ps.Size)
+	docsServed := true
+	var entryErr error // an entry bundle refused
 	for start := ps.Size; start < v.cp.Size; {
 		end := chunkEnd(start)
 		c := <-next
@@ -323,6 +325,23 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 			}
 			_ = batch.Set(tileKey(v.log.id, t), row, nil)
 		}
+		// The document hashes the chunk's leaves name, from the log's
+		// entry bundles checked against the leaf hashes above.
+		if docsServed {
+			err := indexEntries(ctx, cfg, batch, v.log.id, start, end, v.cp.Size, hashes)
+			if errors.Is(err, ErrNotFound) {
+				docsServed = false
+				o.logger.WarnContext(ctx, "log serves no entry bundles; its leaves are held by leaf hash only", "origin", v.log.Origin)
+			} else if errors.Is(err, ErrBadProof) || errors.Is(err, ErrMalformed) {
+				// Reported once the leaf hashes are checked against
+				// the root: a tile that lies is the log's fork, an
+				// alarm, before it is an entry that does not match.
+				docsServed, entryErr = false, err
+			} else if err != nil {
+				batch.Close()
+				return 0, fmt.Errorf("notary: indexing documents of %s: %w", v.log.Origin, err)
+			}
+		}
 		// Not synced: these rows count only once the pull state that
 		// covers them is committed with Sync below (lookups check the
 		// index against the pull state and the tile row).
@@ -352,6 +371,11 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 		return 0, &ConflictError{Origin: v.log.Origin, Size: st.Size, Fork: true}
 	} else if err != nil {
 		return 0, err
+	}
+	if entryErr != nil {
+		// The leaf hashes are the log's, but the entries it serves are
+		// not: nothing of them is indexed and the copy does not advance.
+		return 0, fmt.Errorf("notary: entry bundles of %s: %w", v.log.Origin, entryErr)
 	}
 	// Re-read the cosigned state: a push may have advanced it meanwhile.
 	firstSize := st.Size

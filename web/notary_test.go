@@ -35,6 +35,8 @@ type witnessLog struct {
 	vkey   string
 	stored []tlog.Hash
 	n      int64
+	// entries are leaves other than "leaf N", by index (growEntries).
+	entries map[int64][]byte
 }
 
 func newWitnessLog(t *testing.T) *witnessLog {

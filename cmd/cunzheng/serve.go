@@ -27,6 +27,7 @@ import (
 	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/evidence/ledgerlog"
 	"github.com/cunzheng/cunzheng/ledger"
+	"github.com/cunzheng/cunzheng/notary/notarize"
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/verify"
@@ -131,6 +132,17 @@ func runServe(ctx context.Context, args []string) error {
 			logger.Error("notarization stopped", "err", err)
 		}
 	}()
+	// Each process asks the offices about the notarisation requests it
+	// sent itself (they are held in its memory, not in the shared store),
+	// so that their answers are recorded without a click in the console;
+	// recording an answer twice records it once.
+	if a.notarizer != nil {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			a.notarizer.Poll(runCtx, 0, logger.With("component", "notarize"))
+		}()
+	}
 	defer func() { stopRun(); bg.Wait() }()
 
 	health := []web.HealthCheck{{Name: "evidence", Check: a.evidence.Healthy}}
@@ -190,7 +202,8 @@ type app struct {
 	notarization *notarization
 	mounts       []web.Mount
 	reports      *report.Service
-	data         string // the data directory
+	notarizer    *notarize.Service // nil without offices to ask for notarisation
+	data         string            // the data directory
 	// sessions holds the console's sessions in cluster mode.
 	sessions *sessionpg.Store
 }
@@ -307,6 +320,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
+	a.notarizer = notarizer
 	cc := web.ConsoleConfig{
 		Evidence: a.evidence, Log: a.log, Reports: reports, Notarize: notarizer, Logger: logger.With("component", "console"), Registerer: reg,
 	}

@@ -196,14 +196,22 @@ func eventFromTree(m map[string]any, path string) (Event, error) {
 
 // documentHashes returns the SHA-256 document hashes an event names, with
 // the kind of reference, for the document index.
-func (e *Event) documentHashes() []string {
+func (e *Event) documentHashes() []string { return documentHashes(e.Kind, e.Data) }
+
+// DocumentHashes returns the document hashes a public record names, as the
+// log's document index holds them: the data members that stay public in
+// the leaf (document and file SHA-256s, a report's SHA-256 and number
+// key). A notary office indexes its pulled copy by them.
+func (pr *PublicRecord) DocumentHashes() []string { return documentHashes(pr.Kind, pr.Data) }
+
+func documentHashes(kind Kind, data map[string]any) []string {
 	var out []string
-	if d, ok := e.Data["document"].(map[string]any); ok {
+	if d, ok := data["document"].(map[string]any); ok {
 		if h, ok := d["sha256"].(string); ok {
 			out = append(out, h)
 		}
 	}
-	if fs, ok := e.Data["files"].([]any); ok {
+	if fs, ok := data["files"].([]any); ok {
 		for _, f := range fs {
 			if fm, ok := f.(map[string]any); ok {
 				if h, ok := fm["sha256"].(string); ok {
@@ -212,13 +220,13 @@ func (e *Event) documentHashes() []string {
 			}
 		}
 	}
-	if e.Kind == KindReportIssued {
+	if kind == KindReportIssued {
 		// A PDF this archive issued is found by the SHA-256 of its bytes
 		// and by its report number (what its QR code carries).
-		if h, ok := e.Data["sha256"].(string); ok {
+		if h, ok := data["sha256"].(string); ok {
 			out = append(out, h)
 		}
-		if n, ok := e.Data["report"].(string); ok {
+		if n, ok := data["report"].(string); ok {
 			out = append(out, ReportNumberKey(n))
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -67,14 +68,19 @@ type Config struct {
 }
 
 // Service sends notarisation requests and records their outcome.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg Config
+
+	mu   sync.Mutex
+	open map[string]openRequest // office NUL request id -> a request not answered yet (Poll)
+}
 
 // New checks cfg.
 func New(cfg Config) (*Service, error) {
 	if cfg.Evidence == nil || cfg.Reports == nil || len(cfg.Signers) == 0 || cfg.Origin == "" {
 		return nil, errors.New("notarize: Evidence, Reports, Signers and Origin are required")
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, open: map[string]openRequest{}}, nil
 }
 
 // Offices returns the offices a request may go to.
@@ -134,6 +140,11 @@ func (s *Service) Request(ctx context.Context, p evidence.Principal, contractID,
 	return rec, s.record(ctx, p, contractID, rec)
 }
 
+// answered reports whether rec carries the office's answer.
+func answered(rec notary.RequestRecord) bool {
+	return rec.Status == notary.RequestIssued || rec.Status == notary.RequestRefused
+}
+
 // Result reads the office's record of a request and records its outcome
 // in the ledger once (issued or refused); a request still pending at the
 // office records nothing.
@@ -152,7 +163,8 @@ func (s *Service) Result(ctx context.Context, p evidence.Principal, contractID, 
 	return rec, s.record(ctx, p, contractID, rec)
 }
 
-// record records an issued or refused request (idempotently).
+// record records an issued or refused request (idempotently); a request
+// still pending is left for Poll to ask about.
 func (s *Service) record(ctx context.Context, p evidence.Principal, contractID string, rec notary.RequestRecord) error {
 	n := evidence.Notarization{Request: rec.ID, Office: rec.Office, BundleSHA256: rec.BundleSHA256}
 	switch rec.Status {
@@ -161,11 +173,14 @@ func (s *Service) record(ctx context.Context, p evidence.Principal, contractID s
 	case notary.RequestRefused:
 		n.Kind, n.Reason, n.Time = event.KindNotarizationRefused, truncate(rec.Reason, 2000), rec.ReceivedAt
 	default:
+		s.watch(p, contractID, rec)
 		return nil
 	}
 	if _, err := s.cfg.Evidence.RecordNotarization(ctx, p, contractID, n); err != nil {
+		s.watch(p, contractID, rec) // asked again on the next poll
 		return fmt.Errorf("notarize: recording the office's answer: %w", err)
 	}
+	s.settle(rec)
 	return nil
 }
 

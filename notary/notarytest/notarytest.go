@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,6 +44,7 @@ type Log struct {
 
 	Mu       sync.Mutex
 	Leaves   []tlog.Hash // leaf hashes
+	Entries  [][]byte    // the entries (leaves) themselves, served as entry bundles
 	stored   []tlog.Hash // tlog stored hashes
 	Notes    map[uint64][]byte
 	Sizes    []uint64 // published checkpoint sizes, in order
@@ -54,6 +56,9 @@ type Log struct {
 	// as cunzheng's ledger does; without it that path is a 404, as on a
 	// log that only speaks tlog-tiles.
 	Listed bool
+	// NoEntries makes the log serve no entry bundles (404), as a log
+	// that publishes leaf hashes only.
+	NoEntries bool
 }
 
 // Verifier is the verifier of the log's Ed25519 key.
@@ -103,8 +108,21 @@ func (l *Log) Append(n int) uint64 {
 	l.Mu.Lock()
 	defer l.Mu.Unlock()
 	for range n {
-		leaf := fmt.Sprintf("leaf %d", len(l.Leaves))
-		l.appendHashLocked(tlog.RecordHash([]byte(leaf)))
+		leaf := []byte(fmt.Sprintf("leaf %d", len(l.Leaves)))
+		l.appendHashLocked(tlog.RecordHash(leaf))
+		l.Entries = append(l.Entries, leaf)
+	}
+	return uint64(len(l.Leaves))
+}
+
+// AppendEntries adds the given entries as leaves and returns the new size
+// (not yet published).
+func (l *Log) AppendEntries(entries ...[]byte) uint64 {
+	l.Mu.Lock()
+	defer l.Mu.Unlock()
+	for _, e := range entries {
+		l.appendHashLocked(tlog.RecordHash(e))
+		l.Entries = append(l.Entries, slices.Clone(e))
 	}
 	return uint64(len(l.Leaves))
 }
@@ -283,9 +301,19 @@ func (l *Log) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, ok := strings.CutPrefix(r.URL.Path, "/tile/")
-	if !ok || strings.HasPrefix(p, "entries/") {
+	if !ok {
 		http.NotFound(w, r)
 		return
+	}
+	// An entry bundle's path is a level-0 tile's with "entries" for the
+	// level: parsed as one.
+	rest, entries := strings.CutPrefix(p, "entries/")
+	if entries {
+		if l.NoEntries {
+			http.NotFound(w, r)
+			return
+		}
+		p = "0/" + rest
 	}
 	t, err := tlog.ParseTilePath("tile/8/" + p)
 	if err != nil || t.L != 0 {
@@ -300,6 +328,15 @@ func (l *Log) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	end := start + uint64(t.W)
 	if end > published {
 		http.NotFound(w, r)
+		return
+	}
+	if entries {
+		var buf []byte
+		for i := start; i < end; i++ {
+			buf = binary.BigEndian.AppendUint16(buf, uint16(len(l.Entries[i])))
+			buf = append(buf, l.Entries[i]...)
+		}
+		w.Write(buf)
 		return
 	}
 	l.TileHits++

@@ -1,0 +1,244 @@
+package notarize
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
+	"github.com/cunzheng/cunzheng/notary"
+	"github.com/cunzheng/cunzheng/report"
+)
+
+// ledgerRecorder keeps the notarisation events recorded, as the ledger
+// would, once per kind and request.
+type ledgerRecorder struct {
+	mu     sync.Mutex
+	events []evidence.Notarization
+}
+
+func (l *ledgerRecorder) RecordNotarization(_ context.Context, _ evidence.Principal, _ string, n evidence.Notarization) (evidence.Receipt, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, e := range l.events {
+		if e.Kind == n.Kind && e.Request == n.Request {
+			return evidence.Receipt{}, nil
+		}
+	}
+	l.events = append(l.events, n)
+	return evidence.Receipt{}, nil
+}
+
+func (l *ledgerRecorder) kinds() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, e := range l.events {
+		out = append(out, string(e.Kind))
+	}
+	return out
+}
+
+// bundleIssuer issues a minimal evidence bundle naming contract ref "C-ref".
+type bundleIssuer struct{ t *testing.T }
+
+func (b bundleIssuer) Issue(context.Context, string, string, string, string, bool) ([]byte, report.Issuance, error) {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	m, _ := json.Marshal(tlogfmt.Manifest{Format: tlogfmt.BundleFormat, Checkpoints: []tlogfmt.ManifestCheckpoint{{}},
+		Events: []tlogfmt.ManifestEvent{{Leaf: "leaves/0.json"}}})
+	for name, data := range map[string][]byte{"manifest.json": m, "leaves/0.json": []byte(`{"contract":"C-ref"}`)} {
+		w, err := zw.Create(name)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	if err := zw.Close(); err != nil {
+		b.t.Fatal(err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return buf.Bytes(), report.Issuance{SHA256: hex.EncodeToString(sum[:])}, nil
+}
+
+// testOffice is a notary office over HTTP that checks the log's signature
+// on each request, keeps it pending until issue is called, and answers
+// GET /v1/requests/ID with its record.
+type testOffice struct {
+	mu       sync.Mutex
+	verifier note.Verifier
+	recs     map[string]notary.RequestRecord
+	asked    int
+}
+
+func (o *testOffice) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/requests":
+		f, _, err := r.FormFile("request")
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		msg, _ := io.ReadAll(f)
+		n, err := note.Open(msg, note.VerifierList(o.verifier))
+		if err != nil {
+			http.Error(w, "request not signed by the log: "+err.Error(), 403)
+			return
+		}
+		req, err := notary.ParseRequestText(n.Text)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		rec := notary.RequestRecord{Request: req, Note: string(msg), ReceivedAt: time.Now().UTC(), Status: notary.RequestVerified}
+		o.recs[req.ID] = rec
+		json.NewEncoder(w).Encode(rec)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/"):
+		o.asked++
+		rec, ok := o.recs[strings.TrimPrefix(r.URL.Path, "/v1/requests/")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		json.NewEncoder(w).Encode(rec)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (o *testOffice) issue(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rec := o.recs[id]
+	rec.Status, rec.CertificateSHA256, rec.IssuedAt = notary.RequestIssued, strings.Repeat("ab", 32), time.Now().UTC()
+	o.recs[id] = rec
+}
+
+// TestPoll: a request the office still holds open is asked about on each
+// poll and its answer recorded once, without anyone asking in the console;
+// an answered request is no longer asked about, and an office that is
+// down is asked again on the next poll.
+func TestPoll(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "cunzheng.example/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	office := &testOffice{verifier: verifier, recs: map[string]notary.RequestRecord{}}
+	srv := httptest.NewServer(office)
+	defer srv.Close()
+	lg := &ledgerRecorder{}
+	s, err := New(Config{Evidence: lg, Reports: bundleIssuer{t}, Signers: []note.Signer{signer}, Origin: "cunzheng.example/log",
+		Offices: []Office{{Name: "office-a", URL: srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	p := evidence.Principal{Tenant: evidence.Tenant{ID: "t1"}, Roles: []evidence.Role{evidence.RoleLegal}}
+
+	rec, err := s.Request(ctx, p, "c1", "office-a", "t1/legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lg.kinds(); len(got) != 1 || got[0] != "notarization.requested" {
+		t.Fatalf("recorded %q, want the request only", got)
+	}
+	if s.Open() != 1 {
+		t.Fatalf("%d open requests, want 1", s.Open())
+	}
+	if n := s.PollOnce(ctx, logger); n != 0 || len(lg.kinds()) != 1 {
+		t.Fatalf("poll of a pending request recorded %d: %q", n, lg.kinds())
+	}
+
+	office.issue(rec.ID)
+	srv.Close() // the office is down for a while
+	if n := s.PollOnce(ctx, logger); n != 0 || s.Open() != 1 {
+		t.Fatalf("poll with the office down: %d recorded, %d open", n, s.Open())
+	}
+	srv = httptest.NewUnstartedServer(office)
+	srv.Listener.Close()
+	srv.Listener, err = netListen(s.cfg.Offices[0].URL)
+	if err != nil {
+		t.Skipf("the office's port was taken meanwhile: %v", err)
+	}
+	srv.Start()
+	defer srv.Close()
+
+	if n := s.PollOnce(ctx, logger); n != 1 {
+		t.Fatalf("poll after the issue recorded %d, want 1", n)
+	}
+	if got := lg.kinds(); len(got) != 2 || got[1] != "notarization.issued" || lg.events[1].CertificateSHA256 != strings.Repeat("ab", 32) {
+		t.Fatalf("recorded %q", got)
+	}
+	office.mu.Lock()
+	asked := office.asked
+	office.mu.Unlock()
+	if n := s.PollOnce(ctx, logger); n != 0 || s.Open() != 0 {
+		t.Fatalf("an answered request polled again: %d recorded, %d open", n, s.Open())
+	}
+	office.mu.Lock()
+	defer office.mu.Unlock()
+	if office.asked != asked {
+		t.Errorf("the office was asked %d more times about an answered request", office.asked-asked)
+	}
+}
+
+// TestPollRuns: Poll asks on its own, every interval, until ctx ends.
+func TestPollRuns(t *testing.T) {
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "cunzheng.example/log")
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	office := &testOffice{verifier: verifier, recs: map[string]notary.RequestRecord{}}
+	srv := httptest.NewServer(office)
+	defer srv.Close()
+	lg := &ledgerRecorder{}
+	s, err := New(Config{Evidence: lg, Reports: bundleIssuer{t}, Signers: []note.Signer{signer}, Origin: "cunzheng.example/log",
+		Offices: []Office{{Name: "office-a", URL: srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := evidence.Principal{Tenant: evidence.Tenant{ID: "t1"}, Roles: []evidence.Role{evidence.RoleLegal}}
+	rec, err := s.Request(context.Background(), p, "c1", "office-a", "t1/legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	office.issue(rec.ID)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Poll(ctx, 10*time.Millisecond, slog.New(slog.DiscardHandler)); close(done) }()
+	for deadline := time.Now().Add(10 * time.Second); s.Open() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Poll did not record the office's answer")
+		}
+	}
+	cancel()
+	<-done
+	if got := lg.kinds(); len(got) != 2 || got[1] != "notarization.issued" {
+		t.Fatalf("recorded %q", got)
+	}
+}
+
+// netListen listens again on the host:port of an httptest URL.
+func netListen(u string) (net.Listener, error) {
+	return net.Listen("tcp", strings.TrimPrefix(u, "http://"))
+}
