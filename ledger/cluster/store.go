@@ -150,6 +150,15 @@ CREATE TABLE IF NOT EXISTS ledger_counter (
 	next bigint NOT NULL
 );
 INSERT INTO ledger_counter VALUES (1, 0) ON CONFLICT DO NOTHING;
+-- The integrator's durable read (ReadSequenced) bumps this row: a
+-- transaction that writes no WAL commits asynchronously even with an id
+-- and synchronous_commit on, so the bump is what makes its commit wait for
+-- the flush of every sequencing commit the read saw.
+CREATE TABLE IF NOT EXISTS ledger_flush (
+	id int PRIMARY KEY CHECK (id = 1),
+	n  bigint NOT NULL
+);
+INSERT INTO ledger_flush VALUES (1, 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS ledger_tree (
 	id     int PRIMARY KEY CHECK (id = 1),
 	size   bigint NOT NULL,
@@ -444,9 +453,12 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 // waiting for its WAL flush (ledger_sequence), so that the counter row is
 // held for the assignment alone; the integrator reads what it integrates
 // here, and the read makes it durable: the read runs in a transaction that
-// is given an id and commits synchronously, which flushes the WAL up to its
-// own commit record, so every commit written before it (on a synchronous
-// standby too), whichever process made it. The read and the flush are one
+// writes (one row of ledger_flush) and commits synchronously, which flushes
+// the WAL up to its own commit record, so every commit written before it
+// (on a synchronous standby too), whichever process made it. (A
+// transaction that is only given an id writes no WAL before its commit
+// record, and PostgreSQL commits such a transaction asynchronously: that
+// lost acknowledged appends when the database crashed.) The read and the flush are one
 // round trip; one flush per integration round instead of one per
 // sequencing batch of every process.
 func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]byte, []tlog.Hash, error) {
@@ -488,14 +500,14 @@ WHERE b.start >= coalesce((SELECT max(start) FROM ledger_batches WHERE start <= 
 ORDER BY b.start`, int64(start), int64(start)+int64(n))
 	if withLeaves {
 		// Statements of one pipelined batch up to its Sync are one
-		// implicit transaction: this gives it an id, so its commit is
-		// written and flushed before Close returns, and with it every
-		// commit the read above saw. Only when there was something to
-		// read (this statement's snapshot is no older than the read's,
-		// and a batch row commits with the counter that covers it): an
-		// idle integrator polls, and must not write a commit record
-		// each time.
-		pb.Queue("SELECT CASE WHEN EXISTS (SELECT 1 FROM ledger_counter WHERE id = 1 AND next > $1) THEN pg_current_xact_id()::text END", int64(start))
+		// implicit transaction: this write makes its commit synchronous,
+		// so it is flushed before Close returns, and with it every commit
+		// the read above saw. Only when there was something to read (this
+		// statement's snapshot is no older than the read's, and a batch row
+		// commits with the counter that covers it): an idle integrator
+		// polls, and must not write each time. Only the lease holder reads
+		// here, so the row is not contended.
+		pb.Queue("UPDATE ledger_flush SET n = n + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM ledger_counter WHERE id = 1 AND next > $1)", int64(start))
 	}
 	br := s.pool.SendBatch(ctx, &pb)
 	defer br.Close()

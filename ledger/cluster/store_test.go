@@ -170,6 +170,45 @@ INSERT INTO ledger_leaves SELECT i, sha256(('leaf ' || i)::bytea), ('leaf ' || i
 	}
 }
 
+// TestReadSequencedFlushes: what ReadSequenced returns is flushed to the
+// WAL when it returns, although its sequencing committed without waiting
+// for the flush. The check reads the flush position right after the read;
+// the WAL writer flushes asynchronous commits on its own within a few
+// hundred milliseconds, so a wrong read passes this only by chance (it
+// failed 20 of 20 rounds before the read wrote its flush row).
+func TestReadSequencedFlushes(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for i := range 20 {
+		leaf := []byte(fmt.Sprintf("leaf %d", i))
+		if _, _, err := st.Sequence(ctx, [][]byte{leaf}, []tlog.Hash{sha256.Sum256(leaf)}); err != nil {
+			t.Fatal(err)
+		}
+		var inserted string
+		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_insert_lsn()::text").Scan(&inserted); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := st.ReadSequenced(ctx, uint64(i), 10); err != nil || len(got) != 1 {
+			t.Fatalf("ReadSequenced(%d) = %d leaves, %v", i, len(got), err)
+		}
+		var flushedOK bool
+		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn", inserted).Scan(&flushedOK); err != nil {
+			t.Fatal(err)
+		}
+		if !flushedOK {
+			t.Fatalf("round %d: the WAL is not flushed past the sequencing commit (%s) when ReadSequenced returns", i, inserted)
+		}
+	}
+}
+
 // TestIdleReadSequencedWritesNothing: the integrator polls ReadSequenced;
 // a read that finds nothing new must not commit a transaction id (whose
 // commit record would be written and flushed on every poll of an idle
