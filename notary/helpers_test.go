@@ -1,7 +1,6 @@
 package notary
 
 import (
-	"crypto/sha256"
 	"testing"
 
 	"github.com/cunzheng/cunzheng/notary/notarytest"
@@ -18,5 +17,3 @@ func newTestLog(t testing.TB, origin string) *testLog {
 func (l *testLog) logKey() LogKey {
 	return LogKey{Origin: l.Origin, Verifier: l.Verifier()}
 }
-
-func sha(b []byte) []byte { h := sha256.Sum256(b); return h[:] }

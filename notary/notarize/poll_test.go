@@ -100,7 +100,7 @@ func (o *testOffice) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		msg, _ := io.ReadAll(f)
 		n, err := note.Open(msg, note.VerifierList(o.verifier))
 		if err != nil {
-			http.Error(w, "request not signed by the log: "+err.Error(), 403)
+			http.Error(w, "request not signed by the log: "+err.Error(), http.StatusForbidden)
 			return
 		}
 		req, err := notary.ParseRequestText(n.Text)
