@@ -144,30 +144,12 @@ func (o *Office) documentHoldings(ctx context.Context, doc []byte) ([]Holding, e
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var l *logEntry
-		for _, e := range o.logs {
-			if e.id == h.id {
-				l = &e
-				break
-			}
-		}
-		if l == nil {
-			continue
-		}
-		ps, err := o.loadPull(h.id)
+		l, ps, ok, err := o.verifiedLeaf(h.id, h.idx, h.leaf)
 		if err != nil {
 			return nil, err
 		}
-		if h.idx >= ps.Size {
-			continue // indexed but not yet verified
-		}
-		row, err := o.get(tileKey(h.id, h.idx/tileWidth))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		off := (h.idx % tileWidth) * 32
-		if uint64(len(row)) < off+32 || !bytes.Equal(row[off:off+32], h.leaf) {
-			continue // a stale row from a copy that failed verification
+		if !ok {
+			continue
 		}
 		hd, err := o.prove(*l, ps, h.idx, h.leaf)
 		if err != nil {

@@ -628,30 +628,12 @@ func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerpri
 	}
 	var out []Fingerprint
 	for _, h := range hits {
-		var l *logEntry
-		for _, e := range o.logs {
-			if e.id == h.id {
-				l = &e
-				break
-			}
-		}
-		if l == nil {
-			continue
-		}
-		ps, err := o.loadPull(h.id)
+		l, ps, ok, err := o.verifiedLeaf(h.id, h.idx, leafHash)
 		if err != nil {
 			return nil, err
 		}
-		if h.idx >= ps.Size {
-			continue // copied but not yet verified
-		}
-		row, err := o.get(tileKey(h.id, h.idx/tileWidth))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		off := (h.idx % tileWidth) * sha256.Size
-		if uint64(len(row)) < off+sha256.Size || !bytes.Equal(row[off:off+sha256.Size], leafHash) {
-			continue // another hash with the same prefix, or a stale row from a copy that failed verification
+		if !ok {
+			continue
 		}
 		out = append(out, Fingerprint{Origin: l.Origin, Index: h.idx, Size: ps.Size})
 	}
@@ -659,4 +641,38 @@ func (o *Office) Fingerprints(ctx context.Context, leafHash []byte) ([]Fingerpri
 		return nil, ErrNotFound
 	}
 	return out, nil
+}
+
+// verifiedLeaf reports whether the office's copy of log id holds leafHash
+// at idx, verified: the log is still followed, idx is below the size the
+// copy verified, and the stored tile row has leafHash there (not another
+// hash sharing an index prefix, nor a stale row of a copy that failed
+// verification).
+func (o *Office) verifiedLeaf(id [8]byte, idx uint64, leafHash []byte) (*logEntry, pullState, bool, error) {
+	var l *logEntry
+	for _, e := range o.logs {
+		if e.id == id {
+			l = &e
+			break
+		}
+	}
+	if l == nil {
+		return nil, pullState{}, false, nil
+	}
+	ps, err := o.loadPull(id)
+	if err != nil {
+		return nil, pullState{}, false, err
+	}
+	if idx >= ps.Size {
+		return nil, pullState{}, false, nil // copied but not yet verified
+	}
+	row, err := o.get(tileKey(id, idx/tileWidth))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, pullState{}, false, err
+	}
+	off := (idx % tileWidth) * sha256.Size
+	if uint64(len(row)) < off+sha256.Size || !bytes.Equal(row[off:off+sha256.Size], leafHash) {
+		return nil, pullState{}, false, nil
+	}
+	return l, ps, true, nil
 }
