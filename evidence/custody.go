@@ -28,20 +28,24 @@ func (r ReportIssued) data() map[string]any {
 		"revealed": r.Revealed, "sha256": r.SHA256}
 }
 
+// printable reports whether s is 1 to max bytes of UTF-8 without control
+// characters: what the service accepts in the fields of the events it
+// writes itself (report numbers, request ids, office names, requesters).
+func printable(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 func (r ReportIssued) check() error {
 	bad := func(field, msg string) error {
 		return fmt.Errorf("%w: report.issued %s %s", event.ErrInvalidEvent, field, msg)
-	}
-	printable := func(s string, n int) bool {
-		if s == "" || len(s) > n || !utf8.ValidString(s) {
-			return false
-		}
-		for _, c := range s {
-			if c < 0x20 || c == 0x7f {
-				return false
-			}
-		}
-		return true
 	}
 	switch {
 	case !printable(r.Report, 128):

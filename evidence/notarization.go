@@ -55,17 +55,6 @@ func (n Notarization) check() error {
 	bad := func(field, msg string) error {
 		return fmt.Errorf("%w: %s %s %s", event.ErrInvalidEvent, n.Kind, field, msg)
 	}
-	printable := func(s string, max int) bool {
-		if s == "" || len(s) > max || !utf8.ValidString(s) {
-			return false
-		}
-		for _, c := range s {
-			if c < 0x20 || c == 0x7f {
-				return false
-			}
-		}
-		return true
-	}
 	switch {
 	case n.Kind != event.KindNotarizationRequested && n.Kind != event.KindNotarizationIssued && n.Kind != event.KindNotarizationRefused:
 		return fmt.Errorf("%w: %q is not a notarisation kind", event.ErrInvalidEvent, n.Kind)
