@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 )
@@ -31,30 +32,8 @@ func TestBrowserOffices(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary and Chromium")
 	}
-	bin, err := cunzhengBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	logData, dirA, dirB := filepath.Join(data, "log"), filepath.Join(data, "a"), filepath.Join(data, "b")
-	keys := mustKeys(t, logData)
-	logVKey := keys.VerifierKeys()[0]
-	vkeyOf := func(dir string) string {
-		out, err := exec.Command(bin, "notary", "keys", "--data", dir, "--name", filepath.Base(dir)+".office.test").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	vkA, vkB := vkeyOf(dirA), vkeyOf(dirB)
-	logAddr := freeAddr(t)
-	a := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirA, "--log", logVKey}}
-	b := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirB, "--log", logVKey, "--pull", "http://" + logAddr}}
-	a.start()
-	s := startServe(t, "--addr", logAddr, "--data", logData, "--demo",
-		"--notary", a.url()+"="+vkA, "--notary-fetch", b.url()+"="+vkB)
-	b.start()
-	waitDemo(t, s)
+	offices := startTwoOffices(t)
+	bin, dirA, keys, vkA, vkB, logAddr, s, a, b := offices.bin, offices.dirA, offices.keys, offices.vkA, offices.vkB, offices.logAddr, offices.s, offices.a, offices.b
 
 	// Both offices cosign the newest checkpoint; B holds every leaf.
 	logSize := func() uint64 {
@@ -188,4 +167,46 @@ func TestBrowserOffices(t *testing.T) {
 	}
 	body = page(s.url + "/notaries")
 	wantAll("the log's /notaries after the ack", body, "1 条，已确认")
+}
+
+// twoOffices is a log serving the demo with two partner offices (their
+// own processes): A is pushed to, B pulls the log.
+type twoOffices struct {
+	bin, data, dirA string
+	keys            *ledger.Keys
+	vkA, vkB        string
+	logAddr         string
+	s               *server
+	a, b            *notaryProc
+	demoKey         string
+}
+
+// startTwoOffices starts the offices and the log and waits for the demo.
+func startTwoOffices(t *testing.T) *twoOffices {
+	t.Helper()
+	bin, err := cunzhengBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	logData, dirA, dirB := filepath.Join(data, "log"), filepath.Join(data, "a"), filepath.Join(data, "b")
+	keys := mustKeys(t, logData)
+	logVKey := keys.VerifierKeys()[0]
+	vkeyOf := func(dir string) string {
+		out, err := exec.Command(bin, "notary", "keys", "--data", dir, "--name", filepath.Base(dir)+".office.test").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	vkA, vkB := vkeyOf(dirA), vkeyOf(dirB)
+	logAddr := freeAddr(t)
+	a := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirA, "--log", logVKey}}
+	b := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirB, "--log", logVKey, "--pull", "http://" + logAddr}}
+	a.start()
+	s := startServe(t, "--addr", logAddr, "--data", logData, "--demo",
+		"--notary", a.url()+"="+vkA, "--notary-fetch", b.url()+"="+vkB)
+	b.start()
+	return &twoOffices{bin: bin, data: data, dirA: dirA, keys: keys, vkA: vkA, vkB: vkB, logAddr: logAddr,
+		s: s, a: a, b: b, demoKey: waitDemo(t, s)}
 }

@@ -35,30 +35,8 @@ func TestNotarisationRequest(t *testing.T) {
 		t.Skip("runs the binary")
 	}
 	ctx := context.Background()
-	bin, err := cunzhengBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	logData, dirA, dirB := filepath.Join(data, "log"), filepath.Join(data, "a"), filepath.Join(data, "b")
-	keys := mustKeys(t, logData)
-	logVKey := keys.VerifierKeys()[0]
-	vkeyOf := func(dir string) string {
-		out, err := exec.Command(bin, "notary", "keys", "--data", dir, "--name", filepath.Base(dir)+".office.test").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	vkA, vkB := vkeyOf(dirA), vkeyOf(dirB)
-	logAddr := freeAddr(t)
-	a := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirA, "--log", logVKey}}
-	b := &notaryProc{t: t, bin: bin, addr: freeAddr(t), args: []string{"--data", dirB, "--log", logVKey, "--pull", "http://" + logAddr}}
-	a.start()
-	s := startServe(t, "--addr", logAddr, "--data", logData, "--demo",
-		"--notary", a.url()+"="+vkA, "--notary-fetch", b.url()+"="+vkB)
-	b.start()
-	key := waitDemo(t, s)
+	offices := startTwoOffices(t)
+	bin, data, dirA, keys, s, a, b, key := offices.bin, offices.data, offices.dirA, offices.keys, offices.s, offices.a, offices.b, offices.demoKey
 
 	// The bundle is taken once the newest checkpoint carries both offices'
 	// cosignatures (each office accepts only checkpoints it cosigned).
