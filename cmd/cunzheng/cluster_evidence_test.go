@@ -30,15 +30,7 @@ func TestClusterEvidence(t *testing.T) {
 		t.Skip("runs PostgreSQL, an S3 server and two serve processes")
 	}
 	c := newTestCluster(t)
-	master, err := evidence.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Every process of a cluster holds the same master key.
-	t.Setenv(evidence.MasterKeyEnv, master.Hex())
-	out := cunzheng(t, "tenant", "create", "--data", c.dataDir(t, 9), "--cluster-db", c.dsn, "--name", "伟伟集团")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	key := lines[len(lines)-1]
+	key := c.createTenant(t)
 	servers := []*server{c.serve(t, 0), c.serve(t, 1)}
 
 	do := func(s *server, method, path string, body []byte) (int, []byte) {
@@ -180,14 +172,7 @@ func TestClusterConsoleSessions(t *testing.T) {
 		t.Skip("runs PostgreSQL, an S3 server and two serve processes")
 	}
 	c := newTestCluster(t)
-	master, err := evidence.GenerateMasterKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(evidence.MasterKeyEnv, master.Hex())
-	out := cunzheng(t, "tenant", "create", "--data", c.dataDir(t, 9), "--cluster-db", c.dsn, "--name", "伟伟集团")
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	key := lines[len(lines)-1]
+	key := c.createTenant(t)
 	p0, p1 := c.serve(t, 0), c.serve(t, 1)
 
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -268,4 +253,20 @@ func TestClusterConsoleSessions(t *testing.T) {
 	if ok, _ := signedIn(p0, session); ok {
 		t.Fatal("signed out on process 1, still signed in on process 0")
 	}
+}
+
+// createTenant gives the test one master key, as every process of a
+// cluster holds the same (in the environment the serve children inherit),
+// creates the tenant 伟伟集团 in the cluster's database with the CLI, and
+// returns its API key.
+func (c *testCluster) createTenant(t *testing.T) string {
+	t.Helper()
+	master, err := evidence.GenerateMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(evidence.MasterKeyEnv, master.Hex())
+	out := cunzheng(t, "tenant", "create", "--data", c.dataDir(t, 9), "--cluster-db", c.dsn, "--name", "伟伟集团")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return lines[len(lines)-1]
 }
