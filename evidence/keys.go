@@ -14,6 +14,7 @@ import (
 //
 //	table  key                                      value (builder)
 //	i      i/<tenant>/<id>                          claim, pending or done, with the receipt (claimKey)
+//	       i/<tenant>/\x00<name>                    claim of an event the service wrote itself (serverClaimsPrefix)
 //	p      p/<tenant>/<id>                          marker of a pending claim, for recovery (pendingKey)
 //	S      S/<index>/<leaf hash>                    sealed record of a leaf (sealedKey)
 //	s      s/<leaf hash>                            sealed record written before the index keyed it (legacySealedKey)
@@ -85,6 +86,11 @@ func prefixEnd(p []byte) []byte {
 
 // claimKey is where the claim of event id is stored.
 func claimKey(tenant, id string) []byte { return key("i", tenant, id) }
+
+// serverClaimsPrefix is the prefix of the claims of tenant's events the
+// service wrote itself whose names start with name (recordServerEvent): a
+// NUL sorts before every client id, so they come first.
+func serverClaimsPrefix(tenant, name string) []byte { return claimKey(tenant, "\x00"+name) }
 
 // pendingKey marks the claim of id pending until finalize records its
 // receipt; recovery scans pendingKeys.

@@ -91,5 +91,15 @@ func (s *Service) RecordNotarization(ctx context.Context, p Principal, id string
 	if err := n.check(); err != nil {
 		return Receipt{}, err
 	}
-	return s.recordServerEvent(ctx, p, id, "notarization/"+string(n.Kind)+"/"+n.Request, n.Kind, n.Time, n.data())
+	return s.recordServerEvent(ctx, p, id, notarizationName(n.Kind, n.Request), n.Kind, n.Time, n.data())
+}
+
+// notarizationNames is what the server ids of every notarisation event
+// start with (recordServerEvent prepends a NUL): OpenNotarizations finds
+// them by this prefix.
+const notarizationNames = "notarization/"
+
+// notarizationName is the server id of the kind's event for request.
+func notarizationName(kind event.Kind, request string) string {
+	return notarizationNames + string(kind) + "/" + request
 }

@@ -105,3 +105,87 @@ func TestRecordNotarization(t *testing.T) {
 		t.Errorf("notarization.issued data %v", d)
 	}
 }
+
+func TestOpenNotarizations(t *testing.T) { testOpenNotarizations(t, embedded) }
+
+// testOpenNotarizations: the requests without a recorded answer, across
+// tenants, with their contract number and office, the same after the
+// service is opened again; answered ones (issued or refused) are not
+// listed; a leaf that is not the request's is an error, not a wrong office.
+func testOpenNotarizations(t *testing.T, bk backend) {
+	e := newEnvOn(t, bk)
+	ctx := context.Background()
+	const id = "2125270852621565954"
+	_, k2, err := e.tenants.Create(ctx, e.master, "other", nil, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := e.svc.Authenticate(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []evidence.Principal{e.p, p2} {
+		if _, err := e.svc.Ingest(ctx, p, demoBatch(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leaves := func(_ context.Context, i uint64) ([]byte, error) { return e.log.Leaves()[i], nil }
+	if open, err := e.svc.OpenNotarizations(ctx, leaves); err != nil || len(open) != 0 {
+		t.Fatalf("before any request: %+v %v", open, err)
+	}
+	bundle, pdf := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	record := func(p evidence.Principal, kind evt.Kind, request, office string, at time.Duration) {
+		t.Helper()
+		n := evidence.Notarization{Kind: kind, Request: request, Office: office, BundleSHA256: bundle, Time: t0.Add(at)}
+		switch kind {
+		case evt.KindNotarizationRequested:
+			n.Requester = p.Tenant.ID + "/legal"
+		case evt.KindNotarizationIssued:
+			n.CertificateSHA256 = pdf
+		case evt.KindNotarizationRefused:
+			n.Reason = "校验失败 / verification failed"
+		}
+		if _, err := e.svc.RecordNotarization(ctx, p, id, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(e.p, evt.KindNotarizationRequested, "NR-1", "a.office.test", 1*time.Hour)
+	record(e.p, evt.KindNotarizationRequested, "NR-2", "b.office.test", 3*time.Hour)
+	record(p2, evt.KindNotarizationRequested, "NR-3/x", "a.office.test", 2*time.Hour)
+	record(p2, evt.KindNotarizationRequested, "NR-4", "a.office.test", 4*time.Hour)
+	record(e.p, evt.KindNotarizationIssued, "NR-1", "a.office.test", 5*time.Hour)
+	record(p2, evt.KindNotarizationRefused, "NR-4", "a.office.test", 6*time.Hour)
+	// An issued report's claim sits beside them and is not a notarisation.
+	if _, err := e.svc.RecordReport(ctx, e.p, id, evidence.ReportIssued{Report: "CZ-1", Document: "certificate",
+		Requester: "k", SHA256: bundle, Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	want := []evidence.OpenNotarization{
+		{Tenant: p2.Tenant, Contract: id, Request: "NR-3/x", Office: "a.office.test", Requested: t0.Add(2 * time.Hour)},
+		{Tenant: e.p.Tenant, Contract: id, Request: "NR-2", Office: "b.office.test", Requested: t0.Add(3 * time.Hour)},
+	}
+	check := func(when string) {
+		t.Helper()
+		open, err := e.svc.OpenNotarizations(ctx, leaves)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if len(open) != len(want) {
+			t.Fatalf("%s: %+v, want %+v", when, open, want)
+		}
+		for i := range want {
+			if g, w := open[i], want[i]; g.Tenant.ID != w.Tenant.ID || g.Contract != w.Contract || g.Request != w.Request ||
+				g.Office != w.Office || !g.Requested.Equal(w.Requested) {
+				t.Errorf("%s: open[%d] = %+v, want %+v", when, i, g, w)
+			}
+		}
+	}
+	check("running")
+	e.reopen(t)
+	check("reopened")
+
+	wrong := func(_ context.Context, i uint64) ([]byte, error) { return e.log.Leaves()[0], nil }
+	if open, err := e.svc.OpenNotarizations(ctx, wrong); err == nil {
+		t.Errorf("leaves that are not the requests': %+v", open)
+	}
+}

@@ -54,6 +54,7 @@ func TestPostgres(t *testing.T) {
 		{"ConsistencyRace", testConsistencyRace},
 		{"Records", testRecords},
 		{"RecordReport", testRecordReport},
+		{"OpenNotarizations", testOpenNotarizations},
 		{"SearchByNamePrefix", testSearchByNamePrefix},
 		{"LeavesDoNotLinkTenant", testLeavesDoNotLinkTenant},
 		{"MigratesClearContracts", testMigratesClearContracts},
