@@ -24,6 +24,7 @@ import (
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/notary/client"
+	"github.com/cunzheng/cunzheng/notary/notarize"
 	"github.com/cunzheng/cunzheng/web"
 )
 
@@ -215,12 +216,15 @@ type notarizeFlags struct {
 	tsas     repeated
 	tsaRoots string
 	policy   string
+	// poll is how often the offices are asked about open notarisation
+	// requests (notarize.Service.Poll).
+	poll time.Duration
 	// maxBackoff overrides client.DefaultMaxBackoff (tests).
 	maxBackoff time.Duration
 }
 
-// addNotarizeFlags registers --notary, --notary-fetch, --tsa, --tsa-roots
-// and --notary-policy on serve's flag set.
+// addNotarizeFlags registers --notary, --notary-fetch, --tsa, --tsa-roots,
+// --notary-policy and --notary-poll on serve's flag set.
 func addNotarizeFlags(fs *flag.FlagSet) *notarizeFlags {
 	f := &notarizeFlags{}
 	fs.Var(&f.notaries, "notary", "notary office `URL=VKEY` to push checkpoints to (repeatable; none: a built-in office in DIR/notary)")
@@ -228,6 +232,7 @@ func addNotarizeFlags(fs *flag.FlagSet) *notarizeFlags {
 	fs.Var(&f.tsas, "tsa", "RFC 3161 time-stamping authority `URL` (repeatable; none: the built-in TSA)")
 	fs.StringVar(&f.tsaRoots, "tsa-roots", "", "PEM `file` of root certificates the --tsa tokens must chain to")
 	fs.StringVar(&f.policy, "notary-policy", "", "C2SP tlog-policy quorum `file` (default: every notary must cosign)")
+	fs.DurationVar(&f.poll, "notary-poll", notarize.DefaultPollInterval, "how often to ask the notary offices about notarisation requests without an answer")
 	return f
 }
 

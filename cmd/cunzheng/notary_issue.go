@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/notary/client"
@@ -109,5 +110,8 @@ func notarizeService(f *notarizeFlags, a *app, keys *ledger.Keys, reports *repor
 		offices = append(offices, notarize.Office{Name: n.VKey[:strings.IndexByte(n.VKey, '+')], URL: n.URL})
 	}
 	return notarize.New(notarize.Config{Evidence: a.evidence, Reports: reports, Signers: keys.Signers(),
-		Origin: a.log.Origin(), Offices: offices})
+		Origin: a.log.Origin(), Offices: offices,
+		Pending: func(ctx context.Context) ([]evidence.OpenNotarization, error) {
+			return a.evidence.OpenNotarizations(ctx, a.log.Leaf)
+		}})
 }

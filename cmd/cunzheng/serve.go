@@ -132,15 +132,16 @@ func runServe(ctx context.Context, args []string) error {
 			logger.Error("notarization stopped", "err", err)
 		}
 	}()
-	// Each process asks the offices about the notarisation requests it
-	// sent itself (they are held in its memory, not in the shared store),
-	// so that their answers are recorded without a click in the console;
-	// recording an answer twice records it once.
+	// The offices are asked about every notarisation request the ledger
+	// holds open (at start, then every minute), so that their answers are
+	// recorded without a click in the console, also after a restart; in a
+	// cluster every process asks, and recording an answer twice records
+	// it once.
 	if a.notarizer != nil {
 		bg.Add(1)
 		go func() {
 			defer bg.Done()
-			a.notarizer.Poll(runCtx, 0, logger.With("component", "notarize"))
+			a.notarizer.Poll(runCtx, f.notarize.poll, logger.With("component", "notarize"))
 		}()
 	}
 	defer func() { stopRun(); bg.Wait() }()

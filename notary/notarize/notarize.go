@@ -65,6 +65,13 @@ type Config struct {
 	Offices []Office
 	// Client makes the requests. The default has notary.DefaultRequestTimeout.
 	Client *http.Client
+	// Pending lists the requests the ledger holds without a recorded
+	// answer, in every tenant: (*evidence.Service).OpenNotarizations over
+	// the log's leaves. PollOnce asks the offices about these as well as
+	// about the requests this process sent, so that neither a restart nor
+	// the end of the process that sent a request leaves it unasked.
+	// Optional: without it only this process's requests are polled.
+	Pending func(ctx context.Context) ([]evidence.OpenNotarization, error)
 }
 
 // Service sends notarisation requests and records their outcome.
@@ -73,6 +80,9 @@ type Service struct {
 
 	mu   sync.Mutex
 	open map[string]openRequest // office NUL request id -> a request not answered yet (Poll)
+	// unknown are the open requests of the ledger addressed to an office
+	// no longer configured, already reported once (PollOnce).
+	unknown map[string]bool
 }
 
 // New checks cfg.
@@ -80,7 +90,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Evidence == nil || cfg.Reports == nil || len(cfg.Signers) == 0 || cfg.Origin == "" {
 		return nil, errors.New("notarize: Evidence, Reports, Signers and Origin are required")
 	}
-	return &Service{cfg: cfg, open: map[string]openRequest{}}, nil
+	return &Service{cfg: cfg, open: map[string]openRequest{}, unknown: map[string]bool{}}, nil
 }
 
 // Offices returns the offices a request may go to.

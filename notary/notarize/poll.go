@@ -41,20 +41,17 @@ func (s *Service) Open() int {
 	return len(s.open)
 }
 
-// PollOnce asks each office about every request it holds that this
-// process sent (or read back still pending) and that has no answer yet,
-// recording each answer once through Result. An office that cannot be
-// reached is asked again next time. It returns how many answers were
+// PollOnce asks each office about every request that has no answer yet:
+// the ones this process sent (or read back still pending) and, with
+// Config.Pending, every one the ledger holds open, in any tenant, sent by
+// this process before a restart or by another process. Each answer is
+// recorded once through Result. An office that cannot be reached is asked
+// again next time; a request to an office no longer configured is reported
+// once and left open in the ledger. It returns how many answers were
 // recorded.
 func (s *Service) PollOnce(ctx context.Context, logger *slog.Logger) int {
-	s.mu.Lock()
-	todo := make([]openRequest, 0, len(s.open))
-	for _, o := range s.open {
-		todo = append(todo, o)
-	}
-	s.mu.Unlock()
 	recorded := 0
-	for _, o := range todo {
+	for _, o := range s.toPoll(ctx, logger) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -71,9 +68,46 @@ func (s *Service) PollOnce(ctx context.Context, logger *slog.Logger) int {
 	return recorded
 }
 
-// Poll runs PollOnce every interval (DefaultPollInterval when 0) until ctx
-// ends, so that an office's answer is recorded in the ledger without
-// anyone asking for it in the console.
+// toPoll is what PollOnce asks about: this process's open requests and
+// the ledger's, each once.
+func (s *Service) toPoll(ctx context.Context, logger *slog.Logger) []openRequest {
+	var pending []evidence.OpenNotarization
+	if s.cfg.Pending != nil {
+		var err error
+		if pending, err = s.cfg.Pending(ctx); err != nil {
+			logger.WarnContext(ctx, "listing the open notarisation requests of the ledger", "err", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	todo := make([]openRequest, 0, len(s.open)+len(pending))
+	for _, o := range s.open {
+		todo = append(todo, o)
+	}
+	for _, n := range pending {
+		k := n.Office + "\x00" + n.Request
+		if _, mine := s.open[k]; mine {
+			continue
+		}
+		if _, err := s.office(n.Office); err != nil {
+			if !s.unknown[k] {
+				s.unknown[k] = true
+				logger.WarnContext(ctx, "an open notarisation request names an office not configured; not asked", "office", n.Office, "request", n.Request)
+			}
+			continue
+		}
+		// The answer is recorded as the tenant's legal team would record
+		// it from the console (the requester, a key of that role, asked).
+		p := evidence.Principal{Tenant: n.Tenant, Roles: []evidence.Role{evidence.RoleLegal}}
+		todo = append(todo, openRequest{p, n.Contract, n.Office, n.Request})
+	}
+	return todo
+}
+
+// Poll runs PollOnce at once and then every interval (DefaultPollInterval
+// when 0) until ctx ends, so that an office's answer is recorded in the
+// ledger without anyone asking for it in the console, also for the
+// requests open when the process started.
 func (s *Service) Poll(ctx context.Context, interval time.Duration, logger *slog.Logger) {
 	if interval <= 0 {
 		interval = DefaultPollInterval
@@ -81,11 +115,11 @@ func (s *Service) Poll(ctx context.Context, interval time.Duration, logger *slog
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
+		s.PollOnce(ctx, logger)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.PollOnce(ctx, logger)
 		}
 	}
 }

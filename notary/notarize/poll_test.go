@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -31,18 +32,52 @@ import (
 type ledgerRecorder struct {
 	mu     sync.Mutex
 	events []evidence.Notarization
+	under  []evidence.OpenNotarization // tenant and contract of each event
 }
 
-func (l *ledgerRecorder) RecordNotarization(_ context.Context, _ evidence.Principal, _ string, n evidence.Notarization) (evidence.Receipt, error) {
+func (l *ledgerRecorder) RecordNotarization(_ context.Context, p evidence.Principal, id string, n evidence.Notarization) (evidence.Receipt, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !p.Has(evidence.RoleLegal) {
+		return evidence.Receipt{}, evidence.ErrForbidden
+	}
 	for _, e := range l.events {
 		if e.Kind == n.Kind && e.Request == n.Request {
 			return evidence.Receipt{}, nil
 		}
 	}
 	l.events = append(l.events, n)
+	l.under = append(l.under, evidence.OpenNotarization{Tenant: p.Tenant, Contract: id})
 	return evidence.Receipt{}, nil
+}
+
+// openNotarizations lists the requests without an answer, as
+// (*evidence.Service).OpenNotarizations does from the store.
+func (l *ledgerRecorder) openNotarizations(context.Context) ([]evidence.OpenNotarization, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []evidence.OpenNotarization
+	for i, e := range l.events {
+		if e.Kind != "notarization.requested" || slices.ContainsFunc(l.events, func(a evidence.Notarization) bool {
+			return a.Request == e.Request && a.Kind != e.Kind
+		}) {
+			continue
+		}
+		out = append(out, evidence.OpenNotarization{Tenant: l.under[i].Tenant, Contract: l.under[i].Contract,
+			Request: e.Request, Office: e.Office, Requested: e.Time})
+	}
+	return out, nil
+}
+
+func (l *ledgerRecorder) tenantOf(kind, request string) (string, string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, e := range l.events {
+		if string(e.Kind) == kind && e.Request == request {
+			return l.under[i].Tenant.ID, l.under[i].Contract
+		}
+	}
+	return "", ""
 }
 
 func (l *ledgerRecorder) kinds() []string {
@@ -200,6 +235,78 @@ func TestPoll(t *testing.T) {
 	defer office.mu.Unlock()
 	if office.asked != asked {
 		t.Errorf("the office was asked %d more times about an answered request", office.asked-asked)
+	}
+}
+
+// TestPollResumes: requests the ledger holds open, sent before a restart
+// (a new Service knows nothing of them), are asked about on the first poll
+// and their answers recorded under their own tenant and contract; one to an
+// office no longer configured is left open, and not asked about.
+func TestPollResumes(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "cunzheng.example/log")
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	office := &testOffice{verifier: verifier, recs: map[string]notary.RequestRecord{}}
+	srv := httptest.NewServer(office)
+	defer srv.Close()
+	gone := &testOffice{verifier: verifier, recs: map[string]notary.RequestRecord{}}
+	srvGone := httptest.NewServer(gone)
+	defer srvGone.Close()
+	lg := &ledgerRecorder{}
+	cfg := Config{Evidence: lg, Reports: bundleIssuer{t}, Signers: []note.Signer{signer}, Origin: "cunzheng.example/log",
+		Offices: []Office{{Name: "office-a", URL: srv.URL}, {Name: "office-gone", URL: srvGone.URL}}}
+	before, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legal := func(tenant string) evidence.Principal {
+		return evidence.Principal{Tenant: evidence.Tenant{ID: tenant}, Roles: []evidence.Role{evidence.RoleLegal}}
+	}
+	r1, err := before.Request(ctx, legal("t1"), "c1", "office-a", "t1/legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := before.Request(ctx, legal("t2"), "c2", "office-a", "t2/legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3, err := before.Request(ctx, legal("t1"), "c3", "office-gone", "t1/legal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	office.issue(r1.ID)
+	office.issue(r2.ID)
+	gone.issue(r3.ID)
+
+	// The restart: office-gone is no longer configured.
+	cfg.Offices = cfg.Offices[:1]
+	cfg.Pending = lg.openNotarizations
+	after, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	if n := after.PollOnce(ctx, logger); n != 2 {
+		t.Fatalf("the first poll after the restart recorded %d answers, want 2; log:\n%s", n, logs.String())
+	}
+	for _, want := range []struct{ id, tenant, contract string }{{r1.ID, "t1", "c1"}, {r2.ID, "t2", "c2"}} {
+		if tenant, contract := lg.tenantOf("notarization.issued", want.id); tenant != want.tenant || contract != want.contract {
+			t.Errorf("the issue of %s recorded under %q %q, want %q %q", want.id, tenant, contract, want.tenant, want.contract)
+		}
+	}
+	if open, _ := lg.openNotarizations(ctx); len(open) != 1 || open[0].Request != r3.ID {
+		t.Errorf("left open: %+v, want only %s", open, r3.ID)
+	}
+	after.PollOnce(ctx, logger)
+	if n := strings.Count(logs.String(), "not configured"); n != 1 {
+		t.Errorf("the request to the office no longer configured was reported %d times, want once:\n%s", n, logs.String())
+	}
+	gone.mu.Lock()
+	defer gone.mu.Unlock()
+	if gone.asked != 0 {
+		t.Errorf("the office no longer configured was asked %d times", gone.asked)
 	}
 }
 
