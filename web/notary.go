@@ -82,12 +82,22 @@ func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gathe
 // NotaryMounts returns the mounts cunzheng serve adds for notarization: the
 // built-in office and TSA (each when not nil) under /notary — so the TSA's
 // root certificate is at /notary/v1/tsa/ca.pem for verifiers of its
-// tokens — and the /notaries page.
+// tokens, and the office's own pages (its notarisation requests among
+// them) are at /notary/ for its staff, as a standalone office serves them
+// at its root — and the /notaries page.
 func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, logger *slog.Logger) []Mount {
 	var m []Mount
 	if office != nil || tsa != nil {
-		mount := MountNotary(office, tsa, logger)
-		m = append(m, func(r gin.IRouter) { mount(r.Group("/notary")) })
+		mounts := []Mount{MountNotary(office, tsa, logger)}
+		if office != nil {
+			mounts = append(mounts, mountOfficePagesAt(office, "/notary", logger))
+		}
+		m = append(m, func(r gin.IRouter) {
+			g := r.Group("/notary")
+			for _, mount := range mounts {
+				mount(g)
+			}
+		})
 	}
 	if page.Log != nil {
 		m = append(m, MountNotariesPage(page, logger))

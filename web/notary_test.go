@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +298,40 @@ func TestNotaryMountsTSAOnly(t *testing.T) {
 	}
 	if w := do(t, s, "POST", "/notary/add-checkpoint", "", []byte("old 0\n\n")); w.Code != 404 {
 		t.Errorf("add-checkpoint without an office: %d", w.Code)
+	}
+}
+
+// TestNotaryMountsOfficePages: the built-in office's pages and its
+// notarisation endpoints are served under /notary as a standalone office
+// serves them at its root, every link of the pages under /notary too.
+func TestNotaryMountsOfficePages(t *testing.T) {
+	o, tsa := newTestNotary(t, newWitnessLog(t))
+	s := New(Config{Mounts: NotaryMounts(o, tsa, NotariesPage{}, nil)})
+	hrefRE := regexp.MustCompile(`(?:href|action)="(/[^"]*)"`)
+	for _, path := range []string{"/notary/", "/notary/requests", "/notary/alarms", "/notary/cosigned", "/notary/fingerprints"} {
+		w := do(t, s, "GET", path, "", nil)
+		if w.Code != 200 {
+			t.Errorf("GET %s: %d", path, w.Code)
+			continue
+		}
+		links := hrefRE.FindAllStringSubmatch(w.Body.String(), -1)
+		if len(links) < 10 {
+			t.Errorf("GET %s: %d links", path, len(links))
+		}
+		for _, l := range links {
+			if !strings.HasPrefix(l[1], "/notary/") && l[1] != "/static/site.css" {
+				t.Errorf("GET %s links to %s, outside /notary/", path, l[1])
+			}
+		}
+	}
+	if w := do(t, s, "GET", "/notary/v1/requests", "", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"requests"`) {
+		t.Errorf("GET /notary/v1/requests: %d %s", w.Code, w.Body)
+	}
+	if w := do(t, s, "POST", "/notary/v1/requests", "", nil); w.Code != 400 {
+		t.Errorf("POST /notary/v1/requests without a request: %d %s", w.Code, w.Body)
+	}
+	// The standalone office's links stay at the root.
+	if w := do(t, NotaryHandler(o, tsa, nil, nil), "GET", "/requests", "", nil); !strings.Contains(w.Body.String(), `href="/alarms"`) {
+		t.Errorf("standalone /requests:\n%s", w.Body)
 	}
 }

@@ -29,16 +29,26 @@ var officeTemplatesFS embed.FS
 // officePageSize is how many cosigned checkpoints one page shows.
 const officePageSize = 50
 
-var officeSite = sync.OnceValue(func() map[string]*template.Template {
-	funcs := template.FuncMap{"b64": base64.StdEncoding.EncodeToString, "hex": hex.EncodeToString}
-	base := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(funcs).
+// officeSites are the office's templates by the path they are mounted
+// under ("" for a standalone office, "/notary" for the one built into
+// cunzheng serve), which every link starts with ({{base}}).
+var officeSites sync.Map // base -> map[string]*template.Template
+
+func officeSite(base string) map[string]*template.Template {
+	if pages, ok := officeSites.Load(base); ok {
+		return pages.(map[string]*template.Template)
+	}
+	funcs := template.FuncMap{"b64": base64.StdEncoding.EncodeToString, "hex": hex.EncodeToString,
+		"base": func() string { return base }}
+	layout := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(funcs).
 		ParseFS(officeTemplatesFS, "templates/office/layout.html"))
 	pages := map[string]*template.Template{}
 	for _, n := range []string{"home.html", "alarms.html", "cosigned.html", "fingerprints.html", "requests.html"} {
-		pages[n] = template.Must(template.Must(base.Clone()).ParseFS(officeTemplatesFS, "templates/office/"+n))
+		pages[n] = template.Must(template.Must(layout.Clone()).ParseFS(officeTemplatesFS, "templates/office/"+n))
 	}
-	return pages
-})
+	got, _ := officeSites.LoadOrStore(base, pages)
+	return got.(map[string]*template.Template)
+}
 
 // officePage is what the office layout renders: the red banner needs the
 // number of unacknowledged alarms on every page.
@@ -50,6 +60,7 @@ type officePage struct {
 type officeHandlers struct {
 	office *notary.Office
 	logger *slog.Logger
+	base   string // the path the pages are mounted under; "" at the root
 }
 
 // MountOfficePages returns the mount of the standalone office's pages and
@@ -71,10 +82,16 @@ type officeHandlers struct {
 //
 // /v1/alarms is mounted by MountNotary.
 func MountOfficePages(o *notary.Office, logger *slog.Logger) Mount {
+	return mountOfficePagesAt(o, "", logger)
+}
+
+// mountOfficePagesAt is MountOfficePages for pages mounted under base
+// (which the caller's router group adds): their links start with it.
+func mountOfficePagesAt(o *notary.Office, base string, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &officeHandlers{office: o, logger: logger}
+	h := &officeHandlers{office: o, logger: logger, base: base}
 	return func(r gin.IRouter) {
 		r.GET("/", h.home)
 		r.GET("/alarms", h.alarmsPage)
@@ -100,7 +117,7 @@ func (h *officeHandlers) render(c *gin.Context, name, nav string, page any) {
 	}
 	v := view{Lang: langOf(c), Nav: nav, Path: c.Request.URL.EscapedPath(), Data: officePage{Unacked: notary.Unacknowledged(alarms), Page: page}}
 	var buf bytes.Buffer
-	if err := officeSite()[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+	if err := officeSite(h.base)[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		h.logger.ErrorContext(c.Request.Context(), "rendering office page", "page", name, "err", err)
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
 		return

@@ -249,10 +249,12 @@ type notarization struct {
 	floor atomic.Uint64
 	// TSAURLs are the configured authorities; empty means the built-in one.
 	TSAURLs []string
-	// builtinTSAURL is where the built-in TSA answers on loopback, served
-	// by tsaServer, for the pusher and the report signer alike.
+	// builtinURL is where the built-in office and TSA answer on loopback,
+	// served by builtinServer (serveBuiltin); builtinTSAURL is the TSA's
+	// URL there, for the pusher and the report signer alike.
+	builtinURL    string
 	builtinTSAURL string
-	tsaServer     *http.Server
+	builtinServer *http.Server
 	// TSARoots are the DER roots the tokens chain to.
 	TSARoots [][]byte
 }
@@ -266,39 +268,54 @@ func (n *notarization) ReportTSAURL() string {
 	return n.builtinTSAURL
 }
 
-// serveBuiltinTSA serves the in-process TSA on a loopback port of its own.
-// It is the one path to it: the pusher stamps checkpoints there with the
-// checks it applies to any TSA, and the report signer (pdfsign), which
-// posts its query with a default HTTP client to a URL, stamps signatures
-// there. The public listener would not do for the signer: it fails
-// whenever that is HTTPS with a certificate the machine does not trust (a
-// self-signed one, say) or is bound to an address that does not route
-// back to this host.
-func (n *notarization) serveBuiltinTSA(logger *slog.Logger) error {
+// BuiltinOfficeURL is where the log sends notarisation requests to the
+// built-in office, on loopback; "" without one.
+func (n *notarization) BuiltinOfficeURL() string {
+	if n.Office == nil {
+		return ""
+	}
+	return n.builtinURL
+}
+
+// serveBuiltin serves the in-process office and TSA (those not nil) on a
+// loopback port of their own, as a standalone office serves them (the
+// tlog-witness and RFC 3161 endpoints, the office's pages and its
+// notarisation requests). It is the one path to them over HTTP: the
+// pusher stamps checkpoints there with the checks it applies to any TSA;
+// the report signer (pdfsign), which posts its query with a default HTTP
+// client to a URL, stamps signatures there; and the log sends its
+// notarisation requests there and reads the 公证书 back, as from a partner
+// office. The public listener would not do: it fails whenever that is
+// HTTPS with a certificate the machine does not trust (a self-signed one,
+// say) or is bound to an address that does not route back to this host.
+func (n *notarization) serveBuiltin(logger *slog.Logger) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("listening for the built-in TSA: %w", err)
+		return fmt.Errorf("listening for the built-in office and TSA: %w", err)
 	}
-	n.tsaServer = &http.Server{
-		Handler:           web.NotaryHandler(nil, n.TSA, logger.With("component", "tsa-loopback"), nil),
+	n.builtinServer = &http.Server{
+		Handler:           web.NotaryHandler(n.Office, n.TSA, logger.With("component", "builtin-loopback"), nil),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 	}
 	go func() {
-		if err := n.tsaServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("built-in TSA loopback server stopped", "err", err)
+		if err := n.builtinServer.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("built-in office and TSA loopback server stopped", "err", err)
 		}
 	}()
-	n.builtinTSAURL = "http://" + ln.Addr().String() + "/timestamp"
+	n.builtinURL = "http://" + ln.Addr().String()
+	if n.TSA != nil {
+		n.builtinTSAURL = n.builtinURL + "/timestamp"
+	}
 	return nil
 }
 
-// Close stops the built-in TSA's server and closes the built-in office's
-// store.
+// Close stops the built-in office's and TSA's server and closes the
+// built-in office's store.
 func (n *notarization) Close() error {
-	if n.tsaServer != nil {
-		n.tsaServer.Close()
+	if n.builtinServer != nil {
+		n.builtinServer.Close()
 	}
 	if n.Office != nil {
 		return n.Office.Close()
@@ -367,11 +384,15 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 			return nil, err
 		}
 		n.TSA = tsa
-		if err := n.serveBuiltinTSA(logger); err != nil {
+	}
+	if n.Office != nil || n.TSA != nil {
+		if err := n.serveBuiltin(logger); err != nil {
 			n.Close()
 			return nil, err
 		}
-		cfg.TSAs = []client.TSA{{URL: n.builtinTSAURL, Name: "built-in", Roots: tsa.Roots()}}
+	}
+	if n.TSA != nil {
+		cfg.TSAs = []client.TSA{{URL: n.builtinTSAURL, Name: "built-in", Roots: n.TSA.Roots()}}
 	}
 	for _, nt := range cfg.Offices {
 		n.NotaryKeys = append(n.NotaryKeys, nt.VKey)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,9 +18,9 @@ import (
 )
 
 // officeSigner returns the office's document signer: the certificate and
-// key given, or its own demo CA and certificate in DIR/keys, made on first
-// use (report.DemoSigner). Offices outside a demo configure a CA-issued
-// certificate with --cert and --key.
+// key given, or its own demo CA and certificate in officeSigningDir, made
+// on first use (report.DemoSigner). Offices outside a demo configure a
+// CA-issued certificate with --cert and --key.
 func officeSigner(data, name, certFile, keyFile string) (*report.DocSigner, error) {
 	switch {
 	case certFile != "" && keyFile != "":
@@ -27,7 +28,21 @@ func officeSigner(data, name, certFile, keyFile string) (*report.DocSigner, erro
 	case certFile != "" || keyFile != "":
 		return nil, errors.New("give both --cert and --key, or neither")
 	}
-	return report.DemoSigner(notaryTSADir(data), name, time.Now())
+	return report.DemoSigner(officeSigningDir(data), name, time.Now())
+}
+
+// officeSigningDir is where an office keeps its demo document-signing CA
+// and certificate: DIR/keys for a standalone office; DIR/keys/office for
+// the office built into cunzheng serve (DIR is then the log's data
+// directory, with DIR/ledger), whose DIR/keys holds the platform's own
+// report-signing certificate under the same file names. The platform's
+// certificate must not sign the office's 公证书: the office is another
+// party, and a legal team trusts its CA for its certificates alone.
+func officeSigningDir(data string) string {
+	if _, err := os.Stat(filepath.Join(data, "ledger")); err == nil {
+		return filepath.Join(notaryTSADir(data), "office")
+	}
+	return notaryTSADir(data)
 }
 
 // runNotaryIssue runs `notary issue REQUEST --data DIR --notary-name NAME`:
@@ -99,9 +114,13 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 }
 
 // notarizeService is the log's side of notarisation requests: every office
-// of --notary and --notary-fetch may be asked, by its key name, at its URL.
+// of --notary and --notary-fetch may be asked, by its key name, at its URL,
+// and the built-in office (serve without --notary) at its loopback URL.
 func notarizeService(f *notarizeFlags, a *app, keys *ledger.Keys, reports *report.Service) (*notarize.Service, error) {
 	var offices []notarize.Office
+	if o := a.notarization.Office; o != nil {
+		offices = append(offices, notarize.Office{Name: o.Name(), URL: a.notarization.BuiltinOfficeURL()})
+	}
 	for _, s := range append(append([]string(nil), f.notaries...), f.fetch...) {
 		n, err := client.ParseOffice(s)
 		if err != nil {
