@@ -147,8 +147,8 @@ func notarizationMessage(m message, rec notary.RequestRecord) message {
 		m.TextEN = fmt.Sprintf("The office %s issued the notarial certificate of request %s (SHA-256 %s); recorded in the log.", rec.Office, rec.ID, rec.CertificateSHA256)
 	default:
 		m.TitleZH, m.TitleEN = "已申请公证", "Notarisation requested"
-		m.TextZH = fmt.Sprintf("申请 %s 已记入存证日志并发送至公证处 %s；公证处已自行核验证据包，待公证员出具公证书。", rec.ID, rec.Office)
-		m.TextEN = fmt.Sprintf("Request %s is recorded in the log and was sent to the office %s, which checked the bundle itself; a notary will issue the certificate.", rec.ID, rec.Office)
+		m.TextZH = fmt.Sprintf("申请 %s 已记入存证日志并发送至公证处 %s；公证处已自行核验证据包，待公证员出具公证书。公证处出具或拒绝后，存证服务会自动查询并记入日志，也可在合同页点“查询结果”。", rec.ID, rec.Office)
+		m.TextEN = fmt.Sprintf("Request %s is recorded in the log and was sent to the office %s, which checked the bundle itself; a notary will issue the certificate. Once the office issues or refuses, the service asks for the answer by itself and records it; “Check the office's answer” on the contract's page asks at once.", rec.ID, rec.Office)
 	}
 	return m
 }

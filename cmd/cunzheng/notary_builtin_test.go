@@ -75,7 +75,7 @@ func TestBuiltinNotarisationJourney(t *testing.T) {
 
 	// While the log runs, the office's store is the log's: the command says
 	// to stop it, and changes nothing.
-	if o, err := exec.Command(bin, "notary", "issue", id, "--data", data, "--notary-name", "张公证员").CombinedOutput(); err == nil || !strings.Contains(string(o), "stop the office first") {
+	if o, err := exec.Command(bin, "notary", "issue", id, "--data", data, "--notary-name", "张公证员").CombinedOutput(); err == nil || !strings.Contains(string(o), "stop the server") {
 		t.Errorf("notary issue beside the running log: %v\n%s", err, o)
 	}
 	s.stop(t)

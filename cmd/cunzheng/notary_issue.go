@@ -31,6 +31,22 @@ func officeSigner(data, name, certFile, keyFile string) (*report.DocSigner, erro
 	return report.DemoSigner(officeSigningDir(data), name, time.Now())
 }
 
+// isLogData reports whether data is a log's data directory (cunzheng
+// serve's, with DIR/ledger), whose office is the built-in one.
+func isLogData(data string) bool {
+	_, err := os.Stat(filepath.Join(data, "ledger"))
+	return err == nil
+}
+
+// officePagesPath is where the office of data serves its pages: the root
+// for a standalone office, /notary for the built-in one.
+func officePagesPath(data string) string {
+	if isLogData(data) {
+		return "/notary"
+	}
+	return ""
+}
+
 // officeSigningDir is where an office keeps its demo document-signing CA
 // and certificate: DIR/keys for a standalone office; DIR/keys/office for
 // the office built into cunzheng serve (DIR is then the log's data
@@ -39,7 +55,7 @@ func officeSigner(data, name, certFile, keyFile string) (*report.DocSigner, erro
 // certificate must not sign the office's 公证书: the office is another
 // party, and a legal team trusts its CA for its certificates alone.
 func officeSigningDir(data string) string {
-	if _, err := os.Stat(filepath.Join(data, "ledger")); err == nil {
+	if isLogData(data) {
 		return filepath.Join(notaryTSADir(data), "office")
 	}
 	return notaryTSADir(data)
@@ -80,7 +96,9 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 		return fmt.Errorf("the office's signing certificate: %w", err)
 	}
 	o, err := notary.OpenStore(notaryStoreDir(*data), nil)
-	if err != nil {
+	if err != nil && isLogData(*data) {
+		return fmt.Errorf("%w; this is the office built into cunzheng serve, which holds its store: stop the server, issue, then start it again", err)
+	} else if err != nil {
 		return err
 	}
 	rec, err := o.Issue(ctx, id, *notaryName, func(rec notary.RequestRecord) ([]byte, error) {
@@ -109,7 +127,7 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 			return fmt.Errorf("writing %s: %w", *out, err)
 		}
 	}
-	fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at /requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, id)
+	fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at %s/requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, officePagesPath(*data), id)
 	return nil
 }
 
