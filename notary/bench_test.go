@@ -3,13 +3,14 @@ package notary
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 )
 
@@ -31,6 +33,8 @@ import (
 type virtualTree struct {
 	mu   sync.Mutex
 	memo map[compact.NodeID][]byte
+	// leaf is leaf i's bytes when not the 8-byte big-endian i.
+	leaf func(i uint64) []byte
 }
 
 func newVirtualTree() *virtualTree { return &virtualTree{memo: map[compact.NodeID][]byte{}} }
@@ -39,9 +43,46 @@ func virtualLeafHash(i uint64) []byte {
 	return rfc6962.DefaultHasher.HashLeaf(binary.BigEndian.AppendUint64(nil, i))
 }
 
+// leafHash is the RFC 6962 hash of leaf i.
+func (v *virtualTree) leafHash(i uint64) []byte {
+	if v.leaf != nil {
+		return rfc6962.DefaultHasher.HashLeaf(v.leaf(i))
+	}
+	return virtualLeafHash(i)
+}
+
+// benchEntry is a cunzheng public leaf (canonical JSON, about 560 bytes,
+// as a contract.signed with a few commitments is) naming one document
+// hash, different for each i.
+func benchEntry(i uint64) []byte {
+	h := func(what string) string {
+		s := sha256.Sum256(fmt.Appendf(nil, "%s %d", what, i))
+		return hex.EncodeToString(s[:])
+	}
+	ref := h("ref")[:32]
+	return fmt.Appendf(nil, `{"commitments":{"actor.account":"%s","actor.name":"%s","contract.id":"%s","tenant":"%s"},"contract":"%s","data":{"files":[{"sha256":"%s"}]},"kind":"contract.signed","logged":"2026-12-05T12:00:00Z","ref":"%s","time":"2026-12-05T12:00:00Z","v":2}`,
+		h("account"), h("name"), h("contract"), h("tenant"), ref, h("document"), h("event")[:32])
+}
+
+// benchFlowEntry is leaf i of a log of whole contracts: as in the demo
+// contract's six events, two leaves in six (the signature and the
+// completion) name a document; the others (sending, receipt, identity and
+// intent checks) are leaves of the same size naming none.
+func benchFlowEntry(i uint64) []byte {
+	if i%3 == 0 {
+		return benchEntry(i)
+	}
+	h := func(what string) string {
+		s := sha256.Sum256(fmt.Appendf(nil, "%s %d", what, i))
+		return hex.EncodeToString(s[:])
+	}
+	return fmt.Appendf(nil, `{"commitments":{"actor.account":"%s","actor.name":"%s","contract.id":"%s","tenant":"%s"},"contract":"%s","data":{"method":"sms","passed":true,"provider":"%s"},"kind":"intent.verified","logged":"2026-12-05T12:00:00Z","ref":"%s","time":"2026-12-05T12:00:00Z","v":2}`,
+		h("account"), h("name"), h("contract"), h("tenant"), h("ref")[:32], h("provider")[:40], h("event")[:32])
+}
+
 func (v *virtualTree) node(level uint, index uint64) []byte {
 	if level == 0 {
-		return virtualLeafHash(index)
+		return v.leafHash(index)
 	}
 	id := compact.NewNodeID(level, index)
 	if level >= 8 {
@@ -196,39 +237,87 @@ func BenchmarkAddCheckpoint(b *testing.B) {
 }
 
 // tileServer is a minimal C2SP tlog-tiles server over the virtual tree's
-// first size leaves: /checkpoint and level-0 tiles.
-func tileServer(tb testing.TB, lg *benchLog, v *virtualTree, size uint64) *httptest.Server {
+// first size leaves: /checkpoint, level-0 tiles and, for a tree with
+// v.leaf, entry bundles. Each answer waits rtt first, as over a network.
+func tileServer(tb testing.TB, lg *benchLog, v *virtualTree, size uint64, rtt time.Duration) *httptest.Server {
 	hashes := make([]byte, 0, size*32)
 	for i := uint64(0); i < size; i++ {
-		hashes = append(hashes, virtualLeafHash(i)...)
+		hashes = append(hashes, v.leafHash(i)...)
+	}
+	// Entry bundles are made here, not per request: the server's work
+	// should not count as the office's.
+	var bundles [][]byte
+	for n := uint64(0); v.leaf != nil && n*256 < size; n++ {
+		var b []byte
+		for i := n * 256; i < min(size, (n+1)*256); i++ {
+			e := v.leaf(i)
+			b = append(binary.BigEndian.AppendUint16(b, uint16(len(e))), e...)
+		}
+		bundles = append(bundles, b)
 	}
 	cp := lg.sign(size, v.root(size))
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(rtt)
 		if r.URL.Path == "/checkpoint" {
 			w.Write(cp)
 			return
 		}
-		p, ok := strings.CutPrefix(r.URL.Path, "/tile/")
-		t, err := tlog.ParseTilePath("tile/8/" + p)
-		if !ok || err != nil || t.L != 0 || uint64(t.N)*256+uint64(t.W) > size {
+		t, err := tlogfmt.ParseTilePath(r.URL.Path)
+		width := uint64(t.Width)
+		if width == 0 {
+			width = 256
+		}
+		if err != nil || t.Level != 0 || t.Index*256+width > size || (t.Entries && v.leaf == nil) {
 			http.NotFound(w, r)
 			return
 		}
-		start := uint64(t.N) * 256 * 32
-		w.Write(hashes[start : start+uint64(t.W)*32])
+		if t.Entries {
+			if width != 256 {
+				http.NotFound(w, r) // the benchmark's sizes are whole tiles
+				return
+			}
+			w.Write(bundles[t.Index])
+			return
+		}
+		start := t.Index * 256 * 32
+		w.Write(hashes[start : start+width*32])
 	}))
 	tb.Cleanup(s.Close)
 	return s
 }
 
+// BenchmarkPullSyncEntries is BenchmarkPullSync against a log that serves
+// entry bundles of cunzheng public leaves: the office also fetches every
+// bundle, checks each entry against its verified leaf hash, parses it and
+// indexes the document it names.
+func BenchmarkPullSyncEntries(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		entry func(uint64) []byte
+		rtt   time.Duration
+	}{{"all-documents", benchEntry, 0}, {"flow-mix", benchFlowEntry, 0}, {"flow-mix-rtt5ms", benchFlowEntry, 5 * time.Millisecond}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for _, i := range []uint64{0, 1, 2} {
+				if _, err := event.ParseLeaf(bc.entry(i)); err != nil {
+					b.Fatalf("the benchmark's entry %d is not a public leaf: %v", i, err)
+				}
+			}
+			v := newVirtualTree()
+			v.leaf = bc.entry
+			benchmarkPullSync(b, v, 1<<17, bc.rtt)
+		})
+	}
+}
+
 // BenchmarkPullSync measures pull-mode sync in leaf hashes per second over
 // loopback: fetch level-0 tiles, hash them into the compact range, store
 // every leaf hash by hash and by index, verify the signed root, commit.
-func BenchmarkPullSync(b *testing.B) {
-	const size = 1 << 20
-	v := newVirtualTree()
+// The log serves no entry bundles.
+func BenchmarkPullSync(b *testing.B) { benchmarkPullSync(b, newVirtualTree(), 1<<20, 0) }
+
+func benchmarkPullSync(b *testing.B, v *virtualTree, size uint64, rtt time.Duration) {
 	lg := newBenchLog(b)
-	srv := tileServer(b, lg, v, size)
+	srv := tileServer(b, lg, v, size, rtt)
 	ctx := context.Background()
 	var cpu time.Duration
 	b.ResetTimer()
@@ -250,10 +339,10 @@ func BenchmarkPullSync(b *testing.B) {
 		o.Close()
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "leaves/s")
+	b.ReportMetric(float64(size)*float64(b.N)/b.Elapsed().Seconds(), "leaves/s")
 	// On a shared machine wall time depends on the neighbours; CPU time
 	// spent (by the sync and the in-process tile server together) does not.
-	b.ReportMetric(float64(size*b.N)/cpu.Seconds(), "leaves/cpu-s")
+	b.ReportMetric(float64(size)*float64(b.N)/cpu.Seconds(), "leaves/cpu-s")
 }
 
 // processCPU is the user+system CPU time this process has used.

@@ -256,21 +256,32 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 	type chunk struct {
 		hashes [][]byte
 		err    error
+		// docs are the document rows of the chunk's entries, when asked
+		// for; docErr is why there are none (see entryDocRows).
+		docs   []docRow
+		docErr error
 	}
 	// A fetch still running when SyncOnce returns early is cancelled.
 	fctx, cancelFetch := context.WithCancel(ctx)
 	defer cancelFetch()
 	chunkEnd := func(start uint64) uint64 { return min(v.cp.Size, (start/tileWidth+pullChunkTiles)*tileWidth) }
-	prefetch := func(start uint64) <-chan chunk {
+	// The entry bundles are fetched, checked and parsed in the same step,
+	// off the loop that hashes and writes.
+	prefetch := func(start uint64, docs bool) <-chan chunk {
 		ch := make(chan chunk, 1)
 		go func() {
-			h, err := fetchLeafHashes(fctx, cfg, start, chunkEnd(start), v.cp.Size)
-			ch <- chunk{h, err}
+			end := chunkEnd(start)
+			h, err := fetchLeafHashes(fctx, cfg, start, end, v.cp.Size)
+			c := chunk{hashes: h, err: err}
+			if err == nil && docs {
+				c.docs, c.docErr = entryDocRows(fctx, cfg, v.log.id, start, end, v.cp.Size, h)
+			}
+			ch <- c
 		}()
 		return ch
 	}
-	next := prefetch(ps.Size)
 	docsServed := true
+	next := prefetch(ps.Size, docsServed)
 	var entryErr error // an entry bundle refused
 	for start := ps.Size; start < v.cp.Size; {
 		end := chunkEnd(start)
@@ -279,8 +290,23 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 			return 0, c.err
 		}
 		hashes := c.hashes
+		// The document hashes the chunk's leaves name, from the log's
+		// entry bundles checked against the leaf hashes above.
+		if docsServed {
+			if errors.Is(c.docErr, ErrNotFound) {
+				docsServed = false
+				o.logger.WarnContext(ctx, "log serves no entry bundles; its leaves are held by leaf hash only", "origin", v.log.Origin)
+			} else if errors.Is(c.docErr, ErrBadProof) || errors.Is(c.docErr, ErrMalformed) {
+				// Reported once the leaf hashes are checked against
+				// the root: a tile that lies is the log's fork, an
+				// alarm, before it is an entry that does not match.
+				docsServed, entryErr = false, c.docErr
+			} else if c.docErr != nil {
+				return 0, fmt.Errorf("notary: indexing documents of %s: %w", v.log.Origin, c.docErr)
+			}
+		}
 		if end < v.cp.Size {
-			next = prefetch(end)
+			next = prefetch(end, docsServed)
 		}
 		// About 80 bytes a leaf: a fingerprint row and 32 bytes of tile row.
 		batch := o.db.NewBatchWithSize(len(hashes) * 80)
@@ -325,21 +351,9 @@ func (o *Office) syncTo(ctx context.Context, cfg PullConfig, v *verified) (uint6
 			}
 			_ = batch.Set(tileKey(v.log.id, t), row, nil)
 		}
-		// The document hashes the chunk's leaves name, from the log's
-		// entry bundles checked against the leaf hashes above.
 		if docsServed {
-			err := indexEntries(ctx, cfg, batch, v.log.id, start, end, v.cp.Size, hashes)
-			if errors.Is(err, ErrNotFound) {
-				docsServed = false
-				o.logger.WarnContext(ctx, "log serves no entry bundles; its leaves are held by leaf hash only", "origin", v.log.Origin)
-			} else if errors.Is(err, ErrBadProof) || errors.Is(err, ErrMalformed) {
-				// Reported once the leaf hashes are checked against
-				// the root: a tile that lies is the log's fork, an
-				// alarm, before it is an entry that does not match.
-				docsServed, entryErr = false, err
-			} else if err != nil {
-				batch.Close()
-				return 0, fmt.Errorf("notary: indexing documents of %s: %w", v.log.Origin, err)
+			for _, r := range c.docs {
+				_ = batch.Set(r.key, r.val, nil)
 			}
 		}
 		// Not synced: these rows count only once the pull state that
