@@ -82,15 +82,19 @@ func NotaryHandler(o *notary.Office, tsa *notary.TSA, logger *slog.Logger, gathe
 // NotaryMounts returns the mounts cunzheng serve adds for notarization: the
 // built-in office and TSA (each when not nil) under /notary — so the TSA's
 // root certificate is at /notary/v1/tsa/ca.pem for verifiers of its
-// tokens, and the office's own pages (its notarisation requests among
-// them) are at /notary/ for its staff, as a standalone office serves them
-// at its root — and the /notaries page.
+// tokens, and the office's own pages are at /notary/ as a standalone
+// office serves them at its root — and the /notaries page.
+//
+// The built-in office's notarisation requests are left out: their checks
+// and 公证书 name the contract by its number, which the log's public pages
+// never show. The log reaches them on the office's loopback listener
+// (NotaryHandler), its legal teams through the console.
 func NotaryMounts(office *notary.Office, tsa *notary.TSA, page NotariesPage, logger *slog.Logger) []Mount {
 	var m []Mount
 	if office != nil || tsa != nil {
 		mounts := []Mount{MountNotary(office, tsa, logger)}
 		if office != nil {
-			mounts = append(mounts, mountOfficePagesAt(office, "/notary", logger))
+			mounts = append(mounts, mountOfficePagesAt(office, officeMount{base: "/notary"}, logger))
 		}
 		m = append(m, func(r gin.IRouter) {
 			g := r.Group("/notary")

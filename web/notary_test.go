@@ -301,14 +301,15 @@ func TestNotaryMountsTSAOnly(t *testing.T) {
 	}
 }
 
-// TestNotaryMountsOfficePages: the built-in office's pages and its
-// notarisation endpoints are served under /notary as a standalone office
-// serves them at its root, every link of the pages under /notary too.
+// TestNotaryMountsOfficePages: the built-in office's pages are served
+// under /notary as a standalone office serves them at its root, every link
+// under /notary too, but not its notarisation requests (their checks and
+// certificates name contract numbers), which a standalone office serves.
 func TestNotaryMountsOfficePages(t *testing.T) {
 	o, tsa := newTestNotary(t, newWitnessLog(t))
 	s := New(Config{Mounts: NotaryMounts(o, tsa, NotariesPage{}, nil)})
 	hrefRE := regexp.MustCompile(`(?:href|action)="(/[^"]*)"`)
-	for _, path := range []string{"/notary/", "/notary/requests", "/notary/alarms", "/notary/cosigned", "/notary/fingerprints"} {
+	for _, path := range []string{"/notary/", "/notary/alarms", "/notary/cosigned", "/notary/fingerprints"} {
 		w := do(t, s, "GET", path, "", nil)
 		if w.Code != 200 {
 			t.Errorf("GET %s: %d", path, w.Code)
@@ -319,19 +320,24 @@ func TestNotaryMountsOfficePages(t *testing.T) {
 			t.Errorf("GET %s: %d links", path, len(links))
 		}
 		for _, l := range links {
-			if !strings.HasPrefix(l[1], "/notary/") && l[1] != "/static/site.css" {
-				t.Errorf("GET %s links to %s, outside /notary/", path, l[1])
+			if !strings.HasPrefix(l[1], "/notary/") && l[1] != "/static/site.css" || strings.HasPrefix(l[1], "/notary/requests") {
+				t.Errorf("GET %s links to %s", path, l[1])
 			}
 		}
 	}
-	if w := do(t, s, "GET", "/notary/v1/requests", "", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `"requests"`) {
-		t.Errorf("GET /notary/v1/requests: %d %s", w.Code, w.Body)
+	for _, r := range []struct{ method, path string }{{"GET", "/notary/requests"}, {"GET", "/notary/v1/requests"}, {"GET", "/notary/v1/requests/NR-1"},
+		{"POST", "/notary/v1/requests"}, {"GET", "/notary/requests/NR-1/certificate.pdf"}} {
+		if w := do(t, s, r.method, r.path, "", nil); w.Code != 404 {
+			t.Errorf("%s %s on the log's server: %d, want 404", r.method, r.path, w.Code)
+		}
 	}
-	if w := do(t, s, "POST", "/notary/v1/requests", "", nil); w.Code != 400 {
-		t.Errorf("POST /notary/v1/requests without a request: %d %s", w.Code, w.Body)
+	// The standalone office (and the built-in one on its loopback
+	// listener) serves them, its links at the root.
+	h := NotaryHandler(o, tsa, nil, nil)
+	if w := do(t, h, "GET", "/requests", "", nil); w.Code != 200 || !strings.Contains(w.Body.String(), `href="/requests"`) || !strings.Contains(w.Body.String(), `href="/alarms"`) {
+		t.Errorf("standalone /requests: %d\n%s", w.Code, w.Body)
 	}
-	// The standalone office's links stay at the root.
-	if w := do(t, NotaryHandler(o, tsa, nil, nil), "GET", "/requests", "", nil); !strings.Contains(w.Body.String(), `href="/alarms"`) {
-		t.Errorf("standalone /requests:\n%s", w.Body)
+	if w := do(t, h, "GET", "/v1/requests", "", nil); w.Code != 200 {
+		t.Errorf("standalone /v1/requests: %d", w.Code)
 	}
 }

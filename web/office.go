@@ -29,24 +29,32 @@ var officeTemplatesFS embed.FS
 // officePageSize is how many cosigned checkpoints one page shows.
 const officePageSize = 50
 
-// officeSites are the office's templates by the path they are mounted
-// under ("" for a standalone office, "/notary" for the one built into
-// cunzheng serve), which every link starts with ({{base}}).
-var officeSites sync.Map // base -> map[string]*template.Template
+// officeSites are the office's templates by where they are served: the
+// path they are mounted under ("" for a standalone office, "/notary" for
+// the one built into cunzheng serve), which every link starts with
+// ({{base}}), and whether the notarisation requests are served there
+// ({{requests}}).
+var officeSites sync.Map // officeMount -> map[string]*template.Template
 
-func officeSite(base string) map[string]*template.Template {
-	if pages, ok := officeSites.Load(base); ok {
+// officeMount is where an office's pages are served.
+type officeMount struct {
+	base     string
+	requests bool
+}
+
+func officeSite(at officeMount) map[string]*template.Template {
+	if pages, ok := officeSites.Load(at); ok {
 		return pages.(map[string]*template.Template)
 	}
 	funcs := template.FuncMap{"b64": base64.StdEncoding.EncodeToString, "hex": hex.EncodeToString,
-		"base": func() string { return base }}
+		"base": func() string { return at.base }, "requests": func() bool { return at.requests }}
 	layout := template.Must(template.New("layout.html").Funcs(siteFuncs).Funcs(verifyFuncs).Funcs(funcs).
 		ParseFS(officeTemplatesFS, "templates/office/layout.html"))
 	pages := map[string]*template.Template{}
 	for _, n := range []string{"home.html", "alarms.html", "cosigned.html", "fingerprints.html", "requests.html"} {
 		pages[n] = template.Must(template.Must(layout.Clone()).ParseFS(officeTemplatesFS, "templates/office/"+n))
 	}
-	got, _ := officeSites.LoadOrStore(base, pages)
+	got, _ := officeSites.LoadOrStore(at, pages)
 	return got.(map[string]*template.Template)
 }
 
@@ -60,7 +68,7 @@ type officePage struct {
 type officeHandlers struct {
 	office *notary.Office
 	logger *slog.Logger
-	base   string // the path the pages are mounted under; "" at the root
+	at     officeMount
 }
 
 // MountOfficePages returns the mount of the standalone office's pages and
@@ -82,16 +90,17 @@ type officeHandlers struct {
 //
 // /v1/alarms is mounted by MountNotary.
 func MountOfficePages(o *notary.Office, logger *slog.Logger) Mount {
-	return mountOfficePagesAt(o, "", logger)
+	return mountOfficePagesAt(o, officeMount{requests: true}, logger)
 }
 
-// mountOfficePagesAt is MountOfficePages for pages mounted under base
-// (which the caller's router group adds): their links start with it.
-func mountOfficePagesAt(o *notary.Office, base string, logger *slog.Logger) Mount {
+// mountOfficePagesAt is MountOfficePages for pages mounted under at.base
+// (which the caller's router group adds), their links starting with it,
+// and without the notarisation requests unless at.requests.
+func mountOfficePagesAt(o *notary.Office, at officeMount, logger *slog.Logger) Mount {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &officeHandlers{office: o, logger: logger, base: base}
+	h := &officeHandlers{office: o, logger: logger, at: at}
 	return func(r gin.IRouter) {
 		r.GET("/", h.home)
 		r.GET("/alarms", h.alarmsPage)
@@ -102,7 +111,9 @@ func mountOfficePagesAt(o *notary.Office, base string, logger *slog.Logger) Moun
 		r.GET("/v1/fingerprints", h.fingerprintsJSON)
 		r.GET("/v1/office", h.overviewJSON)
 		r.GET("/v1/cosigned", h.cosignedJSON)
-		mountOfficeRequests(r, h)
+		if at.requests {
+			mountOfficeRequests(r, h)
+		}
 	}
 }
 
@@ -117,7 +128,7 @@ func (h *officeHandlers) render(c *gin.Context, name, nav string, page any) {
 	}
 	v := view{Lang: langOf(c), Nav: nav, Path: c.Request.URL.EscapedPath(), Data: officePage{Unacked: notary.Unacknowledged(alarms), Page: page}}
 	var buf bytes.Buffer
-	if err := officeSite(h.base)[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
+	if err := officeSite(h.at)[name].ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		h.logger.ErrorContext(c.Request.Context(), "rendering office page", "page", name, "err", err)
 		c.Data(http.StatusInternalServerError, "text/plain; charset=utf-8", []byte("internal error\n"))
 		return
