@@ -38,15 +38,6 @@ func isLogData(data string) bool {
 	return err == nil
 }
 
-// officePagesPath is where the office of data serves its pages: the root
-// for a standalone office, /notary for the built-in one.
-func officePagesPath(data string) string {
-	if isLogData(data) {
-		return "/notary"
-	}
-	return ""
-}
-
 // officeSigningDir is where an office keeps its demo document-signing CA
 // and certificate: DIR/keys for a standalone office; DIR/keys/office for
 // the office built into cunzheng serve (DIR is then the log's data
@@ -127,7 +118,11 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 			return fmt.Errorf("writing %s: %w", *out, err)
 		}
 	}
-	fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at %s/requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, officePagesPath(*data), id)
+	if isLogData(*data) {
+		fmt.Printf("公证书 issued for request %s: SHA-256 %s (start cunzheng serve again: it records the issue in the log, and the console serves the certificate)\n", id, rec.CertificateSHA256)
+	} else {
+		fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at /requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, id)
+	}
 	return nil
 }
 
