@@ -122,7 +122,11 @@ func TestNoPersonalDataServedPublicly(t *testing.T) {
 		get(fmt.Sprintf("/v1/log/entries/%d", i), 200)
 		get(fmt.Sprintf("/log?leaf=%d", i), 200)
 	}
+	// The built-in office's pages, but not its requests (their checks name
+	// contract numbers).
+	get("/notary/v1/requests", 404)
 	for _, p := range []string{"/", "/log", "/verify", "/keys", "/v1/keys", "/notaries", "/docs/events",
+		"/notary/", "/notary/cosigned", "/notary/alarms", "/notary/v1/office",
 		"/v1/verify/lookup/" + strings.Repeat("22", 32), "/v1/verify/lookup/" + strings.Repeat("11", 32)} {
 		get(p, 200)
 	}
