@@ -38,7 +38,9 @@ type OpenNotarization struct {
 // leaf, read with leaf and checked against its claim's leaf hash; the
 // contract number from the (sealed) contract record. A request whose claim
 // is still pending is left out: recovery finishes it when the service
-// opens, and in a cluster the process appending it watches it itself.
+// opens, and in a cluster the process appending it watches it itself. A
+// request whose leaf or contract cannot be read is logged and left out; an
+// error is returned only when the store cannot be read.
 func (s *Service) OpenNotarizations(ctx context.Context, leaf LeafReader) ([]OpenNotarization, error) {
 	if err := s.reg.reload(); err != nil {
 		return nil, err
@@ -92,7 +94,11 @@ func (s *Service) openNotarizations(ctx context.Context, ts *tenantState, leaf L
 		}
 		n, err := s.openNotarization(ctx, ts, request, c, leaf)
 		if err != nil {
-			return nil, err
+			// One request that cannot be read (its leaf unreadable or not
+			// the request's) must not keep the others from being asked
+			// about. The request id and tenant id are no personal data.
+			s.logger.ErrorContext(ctx, "evidence: an open notarisation left out", "tenant", ts.ID, "request", request, "err", err)
+			continue
 		}
 		out = append(out, n)
 	}
