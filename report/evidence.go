@@ -81,10 +81,12 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		"本报告中的每一事件均附叶子序号、叶子哈希及相对于检查点（树大小 %d）的包含证明；该检查点由日志签名，"+
 		"经 %d 家公证处联署（%s），并取得 %d 个 RFC 3161 可信时间戳（%s）。",
 		c.Name, c.ID, c.EventCount, ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, "、"), len(tokens), strings.Join(tsaTimes, "、")), 9.5)
-	d.para(fmt.Sprintf("Contract %q (number %s) has %d recorded contract events, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
+	d.para(fmt.Sprintf("Contract %q (number %s) has %s, all appended to the evidence ledger (RFC 6962 Merkle log %s). "+
 		"Each event below carries its leaf index, leaf hash and an inclusion proof against the checkpoint of size %d, "+
-		"which the log signed, %d notary offices cosigned (%s) and %d RFC 3161 tokens time-stamp.",
-		c.Name, c.ID, c.EventCount, ni.Origin, ni.Size, len(ni.Cosigs), strings.Join(cosigners, ", "), len(tokens)), 9)
+		"which the log signed, %s cosigned (%s), time-stamped by %s.",
+		c.Name, c.ID, plural(c.EventCount, "recorded contract event", "recorded contract events"), ni.Origin, ni.Size,
+		plural(len(ni.Cosigs), "notary office", "notary offices"), strings.Join(cosigners, ", "),
+		plural(len(tokens), "RFC 3161 token", "RFC 3161 tokens")), 9)
 	summary := [][2]string{
 		{"合同名称 Contract", c.Name},
 		{"合同编号 Number", c.ID},

@@ -1,5 +1,7 @@
 package report
 
+import "fmt"
+
 // Bilingual labels for the vocabulary of the evidence model (issue 3) and
 // the seed's certificate page. Unknown codes print as themselves.
 
@@ -156,4 +158,13 @@ func detailPairs(ds []Detail, show func(Personal) string) [][2]string {
 		out = append(out, [2]string{l, v})
 	}
 	return out
+}
+
+// plural writes a count with its English noun: "1 page", "2 pages".
+// Chinese needs no plural.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -235,7 +235,7 @@ func (d *doc) finish() ([]byte, error) {
 	d.color(colMuted)
 	n := d.pdf.PageNo()
 	d.pdf.SetX(marginL)
-	d.cell(contentW, 5, fmt.Sprintf("—— 本文件共 %d 页，以下无正文  End of document (%d pages) ——", n, n), "C", true, false)
+	d.cell(contentW, 5, fmt.Sprintf("—— 本文件共 %d 页，以下无正文  End of document (%s) ——", n, plural(n, "page", "pages")), "C", true, false)
 	for p := 1; p <= n; p++ {
 		d.footer(p, n)
 	}

@@ -642,3 +642,52 @@ func TestChecksSM2LogLine(t *testing.T) {
 		t.Errorf("broken SM2 line: err = %v, want ErrEvidence for an invalid signature", err)
 	}
 }
+
+// TestCertificateReceiverCells: the seed's certificate page has a cell
+// each for the receiving account, phone and e-mail; they were one cell
+// joining all three ("185****5544 · 185****5544"), and an absent one left
+// nothing to see.
+func TestCertificateReceiverCells(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	pdf, err := s.Certificate(f.Contract, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf)
+	for _, want := range []string{"接收合同账号", "接收合同手机号", "接收合同邮箱"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("certificate page lacks the cell %q", want)
+		}
+	}
+	if strings.Contains(text, "/手机/邮箱") || strings.Contains(text, "5544 · ") {
+		t.Errorf("the receiver's account, phone and e-mail are still one cell:\n%s", text)
+	}
+}
+
+// TestEnglishCounts: a count of one takes the singular in the English
+// text ("1 RFC 3161 token", "End of document (1 page)").
+func TestEnglishCounts(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	ev, err := s.EvidenceReport(f.Contract, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	contract, err := s.DemoContract(context.Background(), "2125270852621565954", issued)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pdftotext -layout breaks lines; the words are compared unbroken.
+	text := strings.Join(strings.Fields(pdfText(t, ev)+pdfText(t, contract)), " ")
+	for _, bad := range []string{"1 RFC 3161 tokens", "1 notary offices", "(1 pages)", "1 recorded contract events"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("English text says %q", bad)
+		}
+	}
+	for _, want := range []string{"time-stamped by 1 RFC 3161 token.", "End of document (1 page)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("English text lacks %q", want)
+		}
+	}
+}

@@ -32,6 +32,15 @@ func Tr(lang, zh, en string) template.HTML {
 	return template.HTML(template.HTMLEscapeString(zh) + ` <span class="en" lang="en">` + template.HTMLEscapeString(en) + `</span>`)
 }
 
+// Plural writes a count with its English noun: "1 signature", "2
+// signatures". Chinese needs no plural; its sentences keep their own %d.
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
 // KindLabel names an event kind in the user's words.
 func KindLabel(lang, kind string) template.HTML {
 	zh, en := KindWords(kind)
@@ -116,7 +125,8 @@ func Funcs() template.FuncMap {
 			}
 			return "其他修改"
 		},
-		"join": strings.Join,
+		"join":   strings.Join,
+		"plural": Plural,
 	}
 	for k, v := range textFuncs {
 		m[k] = v
