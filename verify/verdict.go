@@ -173,6 +173,9 @@ func finish(rep *Report, size int64) {
 			rep.Verdict.Message.ZH += "最后一次签名之后文档有允许的修改。"
 			rep.Verdict.Message.EN += " The document was changed after the last signature, in allowed ways."
 		}
+	case worst == TotalFailed && n == 1:
+		rep.Verdict = Verdict{TotalFailed, worstSub, Text{
+			"该PDF文件的签名无效：签名验证失败。", "The PDF's signature is not valid: it failed verification."}}
 	case worst == TotalFailed:
 		rep.Verdict = Verdict{TotalFailed, worstSub, Text{
 			fmt.Sprintf("该PDF文件的签名无效：%d个签名中至少有一个验证失败。", n),
@@ -183,6 +186,9 @@ func finish(rep *Report, size int64) {
 		rep.Verdict = Verdict{Indeterminate, SigConstraintsFailure, Text{
 			"签名后文档被修改（不允许的修改）：签名之后的修订以签名者不允许的方式改动了文档。",
 			"The document was changed after signing in a way that is not allowed: a later revision changed it beyond what the signer allowed."}}
+	case n == 1:
+		rep.Verdict = Verdict{Indeterminate, worstSub, Text{
+			"无法确认该PDF文件的签名有效：签名无法确定。", "It cannot be confirmed that the PDF's signature is valid: it is undecided."}}
 	default:
 		rep.Verdict = Verdict{Indeterminate, worstSub, Text{
 			fmt.Sprintf("无法确认该PDF文件的%d个签名全部有效：至少一个签名无法确定。", n),

@@ -573,3 +573,32 @@ func FuzzConsoleSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestConsoleCountsInEnglish: the timeline's summary says "1 contract
+// event", "1 record", "0 reports" (it said "1 identity checks").
+func TestConsoleCountsInEnglish(t *testing.T) {
+	e := newConsoleEnv(t)
+	p, err := e.svc.Authenticate(e.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"events":[{"id":"one-sent","kind":"contract.sent","time":"2026-02-01T10:00:00+08:00",` +
+		`"contract":{"id":"ONE-1","name":"采购合同"},"actor":{"account":"13800138000","name":"张三"},"data":{"signers":1}},` +
+		`{"id":"one-id","kind":"identity.checked","time":"2026-02-01T10:01:00+08:00",` +
+		`"actor":{"account":"13800138000","name":"张三","phone":"13800138000"},"data":{"method":"phone3","source":"运营商","result":"passed"}}]}`
+	if _, err := e.svc.Ingest(context.Background(), p, []byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	waitCovered(t, e.log)
+	b := e.browser("192.0.2.1:1")
+	b.signIn(t, e.key)
+	w := b.do(t, "GET", "/console/contracts/ONE-1?lang=en", nil)
+	if w.Code != 200 {
+		t.Fatalf("timeline: %d %s", w.Code, w.Body)
+	}
+	page := w.Body.String()
+	want := "1 contract event; also listed: 1 record of its parties (identity checks, registrations, erasures) and 0 reports issued."
+	if !strings.Contains(page, want) {
+		t.Errorf("timeline summary is not %q:\n%s", want, page)
+	}
+}

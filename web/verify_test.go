@@ -234,3 +234,31 @@ func TestVerifyLookupRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyPageEnglishCounts: one signature, one CRL, the result page in
+// English says so in the singular; it said "1 electronic signature(s)"
+// and "at least one of 1 failed".
+func TestVerifyPageEnglishCounts(t *testing.T) {
+	h := verifyServer(t, VerifyConfig{})
+	for _, tc := range []struct {
+		file      string
+		want, bad []string
+	}{
+		{"update-annotation.pdf", []string{"The PDF holds 1 electronic signature."}, []string{"signature(s)", "revision(s)", "CRL(s)", "response(s)"}},
+		{"byte-flip.pdf", []string{"The PDF&#39;s signature is not valid: it failed verification."}, []string{"at least one of 1", "signature(s)"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			body := post(t, h, "/verify?lang=en", corpusFile(t, tc.file)).Body.String()
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("result page lacks %q", w)
+				}
+			}
+			for _, b := range tc.bad {
+				if strings.Contains(body, b) {
+					t.Errorf("result page says %q", b)
+				}
+			}
+		})
+	}
+}
