@@ -8,6 +8,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -38,14 +39,21 @@ type Demo struct {
 	Receipts   []Receipt
 }
 
+// demoSignedAt is when demoBatch's contract is signed and completed; its
+// other events are minutes before.
+var demoSignedAt = time.Date(2018, 11, 14, 17, 22, 36, 0, time.FixedZone("UTC+8", 8*3600))
+
 // LoadDemo creates the demo tenant (if absent) and records the demo
 // contract's events, for `make run`. It is idempotent across restarts: the
 // demo API key is derived from the master key (HMAC), so the same key is
 // printed every time while only its hash is stored, and the events carry
 // fixed ids. When completedPDF is not nil its SHA-256 becomes the signed and
 // completed file hash (so the verification page finds it in the ledger) and
-// the PDF is stored encrypted.
-func (s *Service) LoadDemo(ctx context.Context, completedPDF []byte) (*Demo, error) {
+// the PDF is stored encrypted. When signedAt is not zero (the PDF's own
+// signing time) the contract is signed and completed then, its other
+// events minutes before, so that the ledger and the PDF tell one story;
+// with a zero signedAt the events keep the seed's dates of 2018.
+func (s *Service) LoadDemo(ctx context.Context, completedPDF []byte, signedAt time.Time) (*Demo, error) {
 	mac := hmac.New(sha256.New, s.reg.master.key)
 	mac.Write([]byte("cunzheng demo api key v1"))
 	key := apiKeyPrefix + "demo_" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
@@ -73,7 +81,16 @@ func (s *Service) LoadDemo(ctx context.Context, completedPDF []byte) (*Demo, err
 			return nil, err
 		}
 	}
-	rs, err := s.Ingest(ctx, p, body)
+	dated, err := datedDemo(body, signedAt)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.Ingest(ctx, p, dated)
+	if errors.Is(err, ErrIDConflict) && !signedAt.IsZero() {
+		// A data directory whose demo an earlier version recorded with
+		// the seed's dates: those events stand (the log is append-only).
+		rs, err = s.Ingest(ctx, p, body)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("evidence: loading demo events: %w", err)
 	}
@@ -109,4 +126,36 @@ func ensureTenantKey(ctx context.Context, ts Tenants, master MasterKey, name, ke
 		return []tenantFile{tf}, nil
 	})
 	return t, err
+}
+
+// datedDemo moves every event time of the demo batch body by the same
+// amount, so that the contract is signed at signedAt (to the second, in
+// Beijing time); a zero signedAt leaves body as it is. (A scan, not a
+// regexp: package variables compiled at start-up cost every command.)
+func datedDemo(body []byte, signedAt time.Time) ([]byte, error) {
+	if signedAt.IsZero() {
+		return body, nil
+	}
+	shift := signedAt.Truncate(time.Second).Sub(demoSignedAt)
+	const key = `"time":"`
+	var out []byte
+	rest := body
+	for {
+		i := bytes.Index(rest, []byte(key))
+		if i < 0 {
+			return append(out, rest...), nil
+		}
+		out = append(out, rest[:i+len(key)]...)
+		rest = rest[i+len(key):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return nil, fmt.Errorf("evidence: demo batch: unterminated time")
+		}
+		t, err := time.Parse(time.RFC3339, string(rest[:j]))
+		if err != nil {
+			return nil, fmt.Errorf("evidence: demo batch: %w", err)
+		}
+		out = append(out, t.Add(shift).In(demoSignedAt.Location()).Format(time.RFC3339)...)
+		rest = rest[j:]
+	}
 }

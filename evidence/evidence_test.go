@@ -1086,12 +1086,13 @@ func testLoadDemo(t *testing.T, bk backend) {
 	e := newEnvOn(t, bk)
 	ctx := context.Background()
 	pdf := []byte("%PDF-1.7 demo")
-	d1, err := e.svc.LoadDemo(ctx, pdf)
+	signedAt := time.Date(2026, 12, 5, 13, 38, 34, 500, time.UTC)
+	d1, err := e.svc.LoadDemo(ctx, pdf, signedAt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.reopen(t)
-	d2, err := e.svc.LoadDemo(ctx, pdf)
+	d2, err := e.svc.LoadDemo(ctx, pdf, signedAt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1109,6 +1110,17 @@ func testLoadDemo(t *testing.T, bk backend) {
 	if err != nil || len(v.Events) != 5 {
 		t.Fatalf("demo contract: %+v %v", v, err)
 	}
+	// Dated by the PDF's signature: signed and completed then, sent
+	// minutes before; the seed's 2018 dates were years before the PDF.
+	signed := signedAt.Truncate(time.Second)
+	for _, ev := range v.Events {
+		if ev.Time.After(signed) || signed.Sub(ev.Time) > 10*time.Minute {
+			t.Errorf("%s at %v, the PDF signed at %v", ev.Kind, ev.Time, signed)
+		}
+		if (ev.Kind == evt.KindContractSigned || ev.Kind == evt.KindContractCompleted) && !ev.Time.Equal(signed) {
+			t.Errorf("%s at %v, want the PDF's signing time %v", ev.Kind, ev.Time, signed)
+		}
+	}
 	sum := sha256Sum(pdf)
 	ms, err := e.svc.LookupDocument(hex.EncodeToString(sum[:]))
 	if err != nil || len(ms) != 2 || ms[1].ContractID != evidence.DemoContractID {
@@ -1116,6 +1128,25 @@ func testLoadDemo(t *testing.T, bk backend) {
 	}
 	if got, err := e.svc.Document(p, hex.EncodeToString(sum[:])); err != nil || !bytes.Equal(got, pdf) {
 		t.Errorf("demo document: %v", err)
+	}
+}
+
+// TestLoadDemoKeepsEarlierDates: a data directory whose demo an earlier
+// version recorded with the seed's dates starts as before.
+func TestLoadDemoKeepsEarlierDates(t *testing.T) {
+	e := newEnvOn(t, embedded)
+	ctx := context.Background()
+	pdf := []byte("%PDF-1.7 demo")
+	d1, err := e.svc.LoadDemo(ctx, pdf, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := e.svc.LoadDemo(ctx, pdf, time.Date(2026, 12, 5, 13, 38, 34, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(d1.Receipts) != fmt.Sprint(d2.Receipts) || e.log.Size() != 6 {
+		t.Errorf("second load: %v, first %v, log size %d", d2.Receipts, d1.Receipts, e.log.Size())
 	}
 }
 

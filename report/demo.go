@@ -23,8 +23,14 @@ func (s *Service) DemoContract(ctx context.Context, number string, at time.Time)
 		{"!甲方（用人单位）Employer", "伟伟集团（演示）"},
 		{"!乙方（劳动者）Employee", "叶建华（演示）"},
 	})
+	// The term starts on the first of the month after signing and runs
+	// three years, so that the contract and its signature agree.
+	local := at.In(reportZone)
+	start := time.Date(local.Year(), local.Month()+1, 1, 0, 0, 0, 0, reportZone)
+	end := start.AddDate(3, 0, -1)
+	ymd := func(t time.Time) string { return fmt.Sprintf("%d 年 %d 月 %d 日", t.Year(), t.Month(), t.Day()) }
 	clauses := [][3]string{
-		{"一、合同期限", "Term", "本合同为固定期限劳动合同，自 2018 年 12 月 1 日起至 2021 年 11 月 30 日止，其中试用期三个月。"},
+		{"一、合同期限", "Term", "本合同为固定期限劳动合同，自 " + ymd(start) + "起至 " + ymd(end) + "止，其中试用期三个月。"},
 		{"二、工作内容和工作地点", "Work and place", "乙方同意根据甲方工作需要，担任软件工程师岗位，工作地点为浙江省杭州市。"},
 		{"三、工作时间和休息休假", "Hours and leave", "甲方实行标准工时制度，乙方每日工作不超过八小时，每周工作不超过四十小时，依法享受法定节假日、年休假等假期。"},
 		{"四、劳动报酬", "Pay", "甲方每月十五日前以货币形式足额支付乙方上月工资，试用期工资不低于转正工资的百分之八十。"},
@@ -32,9 +38,17 @@ func (s *Service) DemoContract(ctx context.Context, number string, at time.Time)
 		{"六、合同的解除和终止", "Termination", "本合同的解除和终止按照《中华人民共和国劳动合同法》的有关规定执行。"},
 		{"七、其他", "Other", "本合同一式两份，甲乙双方各执一份，经双方以电子签名方式签署后生效，与纸质合同具有同等法律效力。本文件为演示文档，当事人与条款均为虚构。"},
 	}
-	for _, c := range clauses {
+	for i, c := range clauses {
+		if i == 5 {
+			// The signatures are on page 2, about where the demo's
+			// contract.signed event places them (0.63 and 0.70 down).
+			d.pdf.AddPage()
+		}
 		d.heading(c[0], c[1])
 		d.para(c[2], 10.5)
+	}
+	if top := 0.56 * pageH; d.y() < top {
+		d.space(top - d.y())
 	}
 	d.heading("签署", "Signatures")
 	d.kv([][2]string{

@@ -21,3 +21,5 @@ func FontCopyMutated(c *Contract, req Request) (bool, error) {
 	}
 	return !bytes.Equal(fb.cjk, cjkFont) || !bytes.Equal(fb.latin, latinFont) || !bytes.Equal(fb.mono, monoFont), nil
 }
+
+var Plural = plural

@@ -668,26 +668,54 @@ func TestCertificateReceiverCells(t *testing.T) {
 // TestEnglishCounts: a count of one takes the singular in the English
 // text ("1 RFC 3161 token", "End of document (1 page)").
 func TestEnglishCounts(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		want string
+	}{{0, "0 pages"}, {1, "1 page"}, {2, "2 pages"}, {14, "14 pages"}} {
+		if got := report.Plural(tc.n, "page", "pages"); got != tc.want {
+			t.Errorf("Plural(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
 	f := demo(t)
 	s := newService(t, f, report.Config{})
 	ev, err := s.EvidenceReport(f.Contract, demoRequest(false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	contract, err := s.DemoContract(context.Background(), "2125270852621565954", issued)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// pdftotext -layout breaks lines; the words are compared unbroken.
-	text := strings.Join(strings.Fields(pdfText(t, ev)+pdfText(t, contract)), " ")
-	for _, bad := range []string{"1 RFC 3161 tokens", "1 notary offices", "(1 pages)", "1 recorded contract events"} {
+	text := strings.Join(strings.Fields(pdfText(t, ev)), " ")
+	for _, bad := range []string{"1 RFC 3161 tokens", "1 notary offices", "1 recorded contract events"} {
 		if strings.Contains(text, bad) {
 			t.Errorf("English text says %q", bad)
 		}
 	}
-	for _, want := range []string{"time-stamped by 1 RFC 3161 token.", "End of document (1 page)"} {
+	if want := "time-stamped by 1 RFC 3161 token."; !strings.Contains(text, want) {
+		t.Errorf("English text lacks %q", want)
+	}
+}
+
+// TestDemoContractDates: the demo contract's term follows its signing
+// date (it ran 2018 to 2021 on a PDF signed today), and its signatures
+// are on page 2, where the demo's contract.signed event places them.
+func TestDemoContractDates(t *testing.T) {
+	f := demo(t)
+	s := newService(t, f, report.Config{})
+	at := time.Date(2026, 12, 5, 13, 38, 34, 0, time.UTC)
+	pdf, err := s.DemoContract(context.Background(), "2125270852621565954", at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := pdfText(t, pdf)
+	for _, want := range []string{"自 2027 年 1 月 1 日起至 2029 年 12 月 31 日止", "2026-12-05", "End of document (2 pages)"} {
 		if !strings.Contains(text, want) {
-			t.Errorf("English text lacks %q", want)
+			t.Errorf("demo contract lacks %q:\n%s", want, text)
 		}
+	}
+	pages := strings.Split(text, "\f")
+	if len(pages) < 2 || !strings.Contains(pages[1], "签署日期") {
+		t.Errorf("the signatures are not on page 2 (%d pages)", len(pages))
+	}
+	if strings.Contains(text, "2018") {
+		t.Errorf("demo contract names 2018:\n%s", text)
 	}
 }

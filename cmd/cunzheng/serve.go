@@ -443,7 +443,11 @@ func (a *app) loadDemo(ctx context.Context, url string) error {
 	if err != nil {
 		return err
 	}
-	d, err := a.evidence.LoadDemo(ctx, pdf)
+	signedAt, err := demoSignedAt(ctx, pdf)
+	if err != nil {
+		return err
+	}
+	d, err := a.evidence.LoadDemo(ctx, pdf, signedAt)
 	if err != nil {
 		return err
 	}
@@ -451,9 +455,24 @@ func (a *app) loadDemo(ctx context.Context, url string) error {
 	fmt.Fprintf(os.Stderr, "\ncunzheng demo: tenant %q, contract %s (%d events in the ledger)\n", d.Tenant.Name, d.ContractID, len(d.Receipts))
 	fmt.Fprintf(os.Stderr, "  signed contract PDF: %s (SHA-256 %x); upload it at %s/verify\n", pdfPath, sum, url)
 	fmt.Fprintf(os.Stderr, "  curl -H 'Authorization: Bearer %s' %s/v1/contracts/%s\n", d.APIKey, url, d.ContractID)
+	fmt.Fprintf(os.Stderr, "  legal console (sign in with the demo key): %s/console\n", url)
 	fmt.Fprintf(os.Stderr, "  verify a PDF at %s/verify, the log at %s/checkpoint, notaries at %s/notaries\n", url, url, url)
 	fmt.Fprintf(os.Stderr, "demo API key:\n%s\n", d.APIKey)
 	return nil
+}
+
+// demoSignedAt is when the demo contract PDF was signed (its timestamp's
+// time), which dates the demo's events: the same PDF, kept in the data
+// directory, gives the same events on every start.
+func demoSignedAt(ctx context.Context, pdf []byte) (time.Time, error) {
+	rep, err := verify.PDFBytes(ctx, pdf, verify.Options{})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the demo contract's signing time: %w", err)
+	}
+	if rep.LastSigningTime == nil {
+		return time.Time{}, fmt.Errorf("the demo contract %s carries no valid signature: delete it to have it made again", demoContractFile)
+	}
+	return *rep.LastSigningTime, nil
 }
 
 // demoContractFile is where the demo's signed contract PDF is kept.

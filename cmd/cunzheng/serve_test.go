@@ -101,7 +101,7 @@ func TestDocumentLookupNamesTheSigningEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close(logger)
-	d, err := a.evidence.LoadDemo(ctx, nil)
+	d, err := a.evidence.LoadDemo(ctx, nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,11 @@ func TestDemoContractSignedAndStored(t *testing.T) {
 		} else if !bytes.Equal(pdf, first) {
 			t.Errorf("the demo contract changed on restart")
 		}
-		d, err := a.evidence.LoadDemo(ctx, pdf) // idempotent: what loadDemo did
+		signedAt, err := demoSignedAt(ctx, pdf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := a.evidence.LoadDemo(ctx, pdf, signedAt) // idempotent: what loadDemo did
 		if err != nil {
 			t.Fatal(err)
 		}
