@@ -77,6 +77,10 @@ type doc struct {
 	// contract its contract number).
 	numberLabel string
 	issuer      string
+	// heading is the section heading waiting for its first block: it is
+	// printed with that block, on the page that block starts on, so that
+	// a heading never ends a page above a table kept whole on the next.
+	pendingHeading *[2]string
 }
 
 func newDoc(pool *docPool, title, titleEN, number, issuer string, issued time.Time) *doc {
@@ -185,6 +189,7 @@ func (d *doc) room(h float64) bool { return d.y()+h <= d.bottom() }
 
 // ensure starts a new page unless h millimetres still fit on this one.
 func (d *doc) ensure(h float64) {
+	d.flushHeading(h)
 	if !d.room(h) {
 		d.pdf.AddPage()
 	}
@@ -222,6 +227,7 @@ func (d *doc) footer(n, total int) {
 // finish writes the closing line, which names the page count as legal
 // documents do, then the footers, and renders the PDF.
 func (d *doc) finish() ([]byte, error) {
+	d.flushHeading(0)
 	// The closing line never opens a page of its own: it takes the last
 	// few millimetres above the footer rule when that is all there is.
 	switch {
@@ -261,11 +267,37 @@ func (d *doc) titleBlock(zh, en string) {
 	d.space(3)
 }
 
-// heading prints a numbered section heading with a rule under it. It moves
-// to a new page when fewer than 30 mm remain, so that a heading never ends
-// a page.
+// heading prints a numbered section heading with a rule under it, with
+// the block that follows it (flushHeading): a heading never ends a page,
+// neither with fewer than 30 mm left nor above a table kept whole on the
+// next page.
 func (d *doc) heading(zh, en string) {
-	d.ensure(30)
+	d.flushHeading(0)
+	d.pendingHeading = &[2]string{zh, en}
+}
+
+// headingHeight is the height of a printed section heading.
+const headingHeight = 2 + 7 + 2.5
+
+// flushHeading prints the waiting section heading, if any, where a block
+// of height next can follow it: on a new page unless both fit (and at
+// least 30 mm remain).
+func (d *doc) flushHeading(next float64) {
+	if d.pendingHeading == nil {
+		return
+	}
+	zh, en := d.pendingHeading[0], d.pendingHeading[1]
+	d.pendingHeading = nil
+	// The block being printed has chosen its font and colour already.
+	size, isMono := d.size, d.isMono
+	r, g, b := d.pdf.GetTextColor()
+	defer func() {
+		d.size, d.isMono = size, isMono
+		d.pdf.SetTextColor(r, g, b)
+	}()
+	if !d.room(max(30, headingHeight+min(next, pageH-marginT-marginB-headingHeight))) {
+		d.pdf.AddPage()
+	}
 	d.space(2)
 	d.font(12.5)
 	d.color(colNavy)
@@ -376,6 +408,7 @@ func (d *doc) row(widths []float64, cells []cell, header []cell) {
 		}
 		h = max(h, float64(len(lines[i]))*lineHeight(c)+2*cellPadY)
 	}
+	d.flushHeading(h)
 	if !d.room(h) {
 		d.pdf.AddPage()
 		if header != nil {
@@ -444,15 +477,19 @@ func (d *doc) tableSized(widths []float64, header []string, rows [][]cell, size 
 	// keeps its header with its first two rows, and repeats the header
 	// on every page it continues on.
 	h := d.rowHeight(widths, hc) // the space after it may fall below the page
+	first := 0.0
 	for i, r := range rows {
 		h += d.rowHeight(widths, r)
 		if i == 1 {
-			d.ensure(h)
+			first = h
 		}
 	}
-	if h <= (pageH-marginT-marginB)/3 {
-		d.keep(h)
+	if first == 0 || h <= (pageH-marginT-marginB)/3 {
+		first = h
 	}
+	// One call, with all the table needs on this page, so that a waiting
+	// section heading goes where the table goes.
+	d.keep(first)
 	d.ensure(16)
 	d.row(widths, hc, nil)
 	for _, r := range rows {

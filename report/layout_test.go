@@ -41,6 +41,11 @@ func TestLayoutKeepsBlocksWhole(t *testing.T) {
 					if c, l := strings.Count(p, "事件 ")-strings.Count(p, "事件 Event"), strings.Count(p, "叶子哈希 Leaf hash"); name == "evidence report" && strings.Contains(p, "叶子哈希") && c < l {
 						t.Errorf("%s page %d: a proof without its heading", name, i+1)
 					}
+					// A section heading never ends a page (its table kept
+					// whole on the next one left it alone there).
+					if last := lastContentLine(p); sectionHeading.MatchString(last) {
+						t.Errorf("%s page %d ends with the heading %q", name, i+1, last)
+					}
 					first := firstContentLine(p)
 					for _, bad := range []string{"路径 Path", "日志 Log ", "签约主体", "证书序列号", "检查点 Checkpoint", "证明 Proof"} {
 						if strings.HasPrefix(first, bad) {
@@ -68,6 +73,21 @@ func TestLayoutKeepsBlocksWhole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sectionHeading is a numbered section heading ("七、可信时间戳 ...").
+var sectionHeading = regexp.MustCompile(`^[一二三四五六七八九十]+、`)
+
+// lastContentLine is the last line above a page's running footer.
+func lastContentLine(page string) string {
+	lines := strings.Split(page, "\n")
+	last := ""
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "本文件经电子签名") {
+			last = l
+		}
+	}
+	return last
 }
 
 // firstContentLine is the first line under a page's running header.
