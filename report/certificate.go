@@ -67,7 +67,7 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	})
 
 	if c.FilesAsSent {
-		d.heading("二、文件清单（发送时，合同未完成）", "Files as sent (never completed)")
+		d.heading("二、文件清单（发送时，合同未完成）", "Files as sent (not completed)")
 	} else {
 		d.heading("二、文件清单", "Files")
 	}
@@ -85,14 +85,6 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	// Each signer is one compact block (the seed's fields, grouped), so
 	// that a two-signer contract fits two pages.
 	for i, s := range c.Signers {
-		// The seed's cells each on their own, "—" where the platform
-		// recorded nothing, so an empty cell never reads as a lost value.
-		orDash := func(v string) string {
-			if v == "" {
-				return "—"
-			}
-			return v
-		}
 		var checks []string
 		for _, m := range s.Methods {
 			checks = append(checks, joinNonEmpty("  ", label(methodLabels, m.Name), label(resultLabels, m.Result), fmtTime(m.At)))
@@ -127,11 +119,11 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		}
 		pairs = append(pairs, [][2]string{
 			{"接收合同时间 Received", fmtTime(s.ReceivedAt)},
-			{"接收合同账号 Received by", orDash(show(s.ReceiveAccount))},
-			{"接收合同手机号 Receiving phone", orDash(show(s.ReceivePhone))},
-			{"接收合同邮箱 Receiving email", orDash(show(s.ReceiveEmail))},
+			{"接收合同账号 Received by", show(s.ReceiveAccount)},
+			{"接收合同手机号 Receiving phone", show(s.ReceivePhone)},
+			{"接收合同邮箱 Receiving email", show(s.ReceiveEmail)},
 			{"签署合同时间 Signed", signedAt},
-			{"签署IP Sign IP", orDash(show(s.SignIP))},
+			{"签署IP Sign IP", show(s.SignIP)},
 			{"签署事件叶子 Leaf", leaf},
 			{"!实名认证 Identity checks", strings.Join(ids, "\n")},
 			{"!签署校验方式 Checks", strings.Join(checks, "\n")},

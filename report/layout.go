@@ -537,6 +537,11 @@ func (d *doc) kvRows(pairs [][2]string) []kvRow {
 	}
 	d.font(textSize)
 	for _, p := range pairs {
+		if strings.TrimSpace(p[1]) == "" {
+			// Nothing recorded: a dash, so that an empty cell never reads
+			// as a value lost or cut off.
+			p[1] = "—"
+		}
 		if d.width(p[1]) > vw-2*cellPad || strings.HasPrefix(p[0], "!") {
 			flush()
 			p[0] = strings.TrimPrefix(p[0], "!")

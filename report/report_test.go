@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -662,6 +663,21 @@ func TestCertificateReceiverCells(t *testing.T) {
 	}
 	if strings.Contains(text, "/手机/邮箱") || strings.Contains(text, "5544 · ") {
 		t.Errorf("the receiver's account, phone and e-mail are still one cell:\n%s", text)
+	}
+	// What the platform did not record shows a dash, not an empty cell.
+	c := *f.Contract
+	c.Platform = ""
+	c.Signers = slices.Clone(c.Signers)
+	c.Signers[0].ReceiveEmail = report.Personal{}
+	pdf, err = s.Certificate(&c, demoRequest(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(pdfText(t, pdf)), " ")
+	for _, want := range []string{"发起平台 Platform —", "接收合同邮箱 — Receiving"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("certificate page lacks %q:\n%s", want, flat)
+		}
 	}
 }
 

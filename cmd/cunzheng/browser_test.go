@@ -351,8 +351,12 @@ func TestBrowser(t *testing.T) {
 		}{{"certificate", cert}, {"certificate-revealed", certRevealed}, {"report", maskedPDF}, {"report-revealed", revealedPDF}, {"original", original}} {
 			checkSignedPDF(t, f.name, f.pdf, roots)
 		}
-		checkSeedPage(t, pdfText(t, certRevealed), hex.EncodeToString(sum[:]), true)
-		checkSeedPage(t, pdfText(t, cert), hex.EncodeToString(sum[:]), false)
+		signedAt, err := demoSignedAt(context.Background(), original)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSeedPage(t, pdfText(t, certRevealed), hex.EncodeToString(sum[:]), signedAt, true)
+		checkSeedPage(t, pdfText(t, cert), hex.EncodeToString(sum[:]), signedAt, false)
 		runPrintedCommands(t, bundle, maskedPDF)
 		b.do("confirm bundle", chromedp.Click(chromedp.CSS("#confirm-bundle-reveal")))
 		out = verifyDemoBundle(t, data, b.download("#dl-bundle-revealed"))
@@ -793,15 +797,20 @@ func checkSignedPDF(t *testing.T, name string, pdf []byte, roots string) {
 
 // checkSeedPage checks that a certificate page shows every field of the
 // seed's sample 签约存证页 (../shared/seeds/003_*.txt) with the demo's
-// values: unmasked as recorded, masked as masked.
-func checkSeedPage(t *testing.T, text, docSHA256 string, revealed bool) {
+// values: unmasked as recorded, masked as masked. The demo's events are
+// dated by its contract PDF's signature, signedAt: sent 5 min 53 s
+// before, the SMS code checked 1 s before.
+func checkSeedPage(t *testing.T, text, docSHA256 string, signedAt time.Time, revealed bool) {
 	t.Helper()
 	flat := strings.Join(strings.Fields(text), " ")
+	at := func(d time.Duration) string {
+		return signedAt.Truncate(time.Second).Add(-d).In(time.FixedZone("UTC+8", 8*3600)).Format("2006-01-02 15:04:05")
+	}
 	fields := []string{
-		"合同名称", "劳动合同", "合同编号", demoContract, "签署人数 Signers 2", "发送时间", "2018-11-14 17:16:43",
-		"签约完成时间", "2018-11-14 17:22:36", "发件人账号", "所属企业", "伟伟集团", "发起平台", "上上签", "发起IP",
-		"文件清单", "文件1", "完成文件哈希", "签署记录", "签约主体", "签署人账号", "接收合同时间", "接收合同账号", "手机", "邮箱",
-		"签署合同时间", "签署IP", "签署校验方式", "短信验证码校验", "2018-11-14 17:22:35", "证书序列号",
+		"合同名称", "劳动合同", "合同编号", demoContract, "签署人数 Signers 2", "发送时间", at(5*time.Minute + 53*time.Second),
+		"签约完成时间", at(0), "发件人账号", "所属企业", "伟伟集团", "发起平台", "上上签", "发起IP",
+		"文件清单", "文件1", "完成文件哈希", "签署记录", "签约主体", "签署人账号", "接收合同时间", "接收合同账号", "接收合同手机号", "接收合同邮箱",
+		"签署合同时间", "签署IP", "签署校验方式", "短信验证码校验", at(time.Second), "证书序列号",
 		"548f6d36e1bf4c578fde8327c38f6fb1", "签署文件", "第2页", "0.60", "0.63", "0.73", "0.70",
 	}
 	if revealed {
