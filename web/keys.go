@@ -55,8 +55,8 @@ type publishedCert struct {
 	NotBefore time.Time `json:"notBefore"`
 	NotAfter  time.Time `json:"notAfter"`
 	CA        bool      `json:"ca"`
-	// SHA256 is the hex SHA-256 of the DER bytes (what `openssl x509
-	// -fingerprint -sha256` prints, without the colons).
+	// SHA256 is the hex SHA-256 of the DER bytes, as the page's printed
+	// `openssl x509 -in CERT.pem -outform DER | sha256sum` prints it.
 	SHA256 string `json:"sha256"`
 	PEM    string `json:"pem"`
 }

@@ -5,10 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -73,5 +76,49 @@ func TestKeysPage(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/verify", nil))
 	if !strings.Contains(rec.Body.String(), `href="/keys"`) {
 		t.Error("/verify does not link to /keys")
+	}
+}
+
+// TestKeysPageCommands runs the commands /keys prints to recompute a
+// fingerprint, as printed, and finds the fingerprints the page shows (the
+// certificate's command printed colon-separated capitals before).
+func TestKeysPageCommands(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Fatal("openssl not found: install openssl (apt-get install -y openssl)")
+	}
+	certPEM, err := os.ReadFile(filepath.Join(pdfCorpus, "roots", "rsa-root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(certPEM)
+	k := PublishedKeys{Log: []string{"cunzheng.example/log+bdb186cd+AejnFHE6inNtR0jmfCQwGReEaM4mNM+OscHLpyf67n/U"}, TSA: [][]byte{b.Bytes}}
+	h := New(Config{Mounts: []Mount{MountKeys(k, nil)}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/keys?lang=en", nil))
+	page := html.UnescapeString(rec.Body.String())
+	commands := regexp.MustCompile(`\((printf [^)]*sha256sum)\).*\((openssl [^)]*sha256sum)\)`).FindStringSubmatch(page)
+	if commands == nil {
+		t.Fatalf("/keys prints no fingerprint commands:\n%s", page)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "CERT.pem"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"", ""} {
+		cmd := commands[i+1]
+		if i == 0 {
+			cmd = strings.Replace(cmd, "KEY", "'"+k.Log[0]+"'", 1)
+			sum := sha256.Sum256([]byte(k.Log[0]))
+			want = hex.EncodeToString(sum[:])
+		} else {
+			sum := sha256.Sum256(b.Bytes)
+			want = hex.EncodeToString(sum[:])
+		}
+		c := exec.Command("sh", "-c", cmd)
+		c.Dir = dir
+		out, err := c.CombinedOutput()
+		if err != nil || strings.Fields(string(out))[0] != want || !strings.Contains(page, want) {
+			t.Errorf("%s: %v\n%s\nwant %s, which the page shows", cmd, err, out, want)
+		}
 	}
 }
