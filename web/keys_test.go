@@ -104,21 +104,17 @@ func TestKeysPageCommands(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "CERT.pem"), certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range []string{"", ""} {
-		cmd := commands[i+1]
-		if i == 0 {
-			cmd = strings.Replace(cmd, "KEY", "'"+k.Log[0]+"'", 1)
-			sum := sha256.Sum256([]byte(k.Log[0]))
-			want = hex.EncodeToString(sum[:])
-		} else {
-			sum := sha256.Sum256(b.Bytes)
-			want = hex.EncodeToString(sum[:])
-		}
-		c := exec.Command("sh", "-c", cmd)
+	keySum, certSum := sha256.Sum256([]byte(k.Log[0])), sha256.Sum256(b.Bytes)
+	for _, tc := range []struct{ cmd, want string }{
+		{strings.Replace(commands[1], "KEY", "'"+k.Log[0]+"'", 1), hex.EncodeToString(keySum[:])},
+		{commands[2], hex.EncodeToString(certSum[:])},
+	} {
+		c := exec.Command("sh", "-c", tc.cmd)
 		c.Dir = dir
 		out, err := c.CombinedOutput()
-		if err != nil || strings.Fields(string(out))[0] != want || !strings.Contains(page, want) {
-			t.Errorf("%s: %v\n%s\nwant %s, which the page shows", cmd, err, out, want)
+		got, _, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+		if err != nil || got != tc.want || !strings.Contains(page, tc.want) {
+			t.Errorf("%s: %v\n%s\nwant %s, which the page shows", tc.cmd, err, out, tc.want)
 		}
 	}
 }
