@@ -281,8 +281,14 @@ func sizeChart(cps []ledger.Checkpoint, lang string) template.HTML {
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#2458c6" stroke-width="2" points="%s"/>`, strings.Join(pts, " "))
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="end" fill="#333">%d</text>`, padL-6, padT+10, maxSize)
 	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="end" fill="#333">0</text>`, padL-6, hgt-padB)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" fill="#333">%s</text>`, padL, hgt-8, t0.In(beijingZone).Format("01-02 15:04"))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="end" fill="#333">%s</text>`, w-padR, hgt-8, t1.In(beijingZone).Format("01-02 15:04 (UTC+8)"))
+	// Minutes, or seconds when the whole span is within one minute's label
+	// (a new log): two equal labels would say the chart spans no time.
+	layout := "01-02 15:04"
+	if t0.In(beijingZone).Format(layout) == t1.In(beijingZone).Format(layout) && span > 0 {
+		layout = "01-02 15:04:05"
+	}
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" fill="#333">%s</text>`, padL, hgt-8, t0.In(beijingZone).Format(layout))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="12" text-anchor="end" fill="#333">%s</text>`, w-padR, hgt-8, t1.In(beijingZone).Format(layout+" (UTC+8)"))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }

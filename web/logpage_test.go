@@ -211,6 +211,9 @@ func TestSizeChart(t *testing.T) {
 		{"one", []ledger.Checkpoint{{Size: 5, Time: t0}}, "<polyline"},
 		{"same time", []ledger.Checkpoint{{Size: 5, Time: t0}, {Size: 9, Time: t0}}, "<polyline"},
 		{"growing", []ledger.Checkpoint{{Size: 1, Time: t0}, {Size: 10, Time: t0.Add(time.Hour)}}, ">10<"},
+		// A new log's first checkpoints, seconds apart: the axis labels
+		// differ (both said "01-01 08:00").
+		{"within a minute", []ledger.Checkpoint{{Size: 6, Time: t0.Add(2 * time.Second)}, {Size: 9, Time: t0.Add(40 * time.Second)}}, ">01-01 08:00:02<"},
 	} {
 		got := string(sizeChart(tc.cps, langEN))
 		if !strings.Contains(got, tc.want) || !strings.HasSuffix(got, "</svg>") || strings.Contains(got, "NaN") {
