@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cunzheng/cunzheng/verify"
+	"github.com/cunzheng/cunzheng/web/verifyview"
 )
 
 // Uploads to the verifier (在线验签) come from strangers, so what they can
@@ -356,6 +359,55 @@ func (h *verifyHandlers) verify(ctx context.Context, u *uploadFile) (*verify.Rep
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.FileTimeout)
 	defer cancel()
 	return verify.PDFBytes(ctx, data, h.cfg.Options)
+}
+
+// isZip reports whether an upload is a zip archive (an evidence bundle),
+// by its local file header signature.
+func isZip(u *uploadFile) bool {
+	var head [4]byte
+	switch {
+	case u.mem != nil:
+		copy(head[:], u.mem)
+	case u.f != nil:
+		if _, err := u.f.ReadAt(head[:], 0); err != nil {
+			return false
+		}
+	}
+	return string(head[:]) == "PK\x03\x04"
+}
+
+// checkBundle verifies an evidence bundle upload against the keys and TSA
+// roots the archive publishes (its trust bundle, what the browser's check
+// pins), under the same concurrency bound as a PDF.
+func (h *verifyHandlers) checkBundle(ctx context.Context, name string, u *uploadFile) (verifyview.BundleData, error) {
+	opts, err := h.cfg.Trust.BundleOptions()
+	if err != nil {
+		return verifyview.BundleData{}, fmt.Errorf("web: the trust bundle's keys: %w", err)
+	}
+	s, err := h.slots.acquire(ctx)
+	if err != nil {
+		return verifyview.BundleData{}, err
+	}
+	defer h.slots.release(s)
+	data := u.mem
+	if u.f != nil {
+		if data, err = s.load(u.f, u.size); err != nil {
+			return verifyview.BundleData{}, fmt.Errorf("web: reading a spooled upload: %w", err)
+		}
+	}
+	sum := sha256.Sum256(data)
+	d := verifyview.BundleData{Name: name, SHA256: hex.EncodeToString(sum[:]), Server: true}
+	res, err := verify.Bundle(data, opts)
+	if err != nil {
+		var be *verify.BundleError
+		if !errors.As(err, &be) {
+			be = &verify.BundleError{Step: "bundle", Err: err}
+		}
+		d.FailedStep, d.Problem = be.Step, be.Err.Error()
+	} else {
+		d.Result = res
+	}
+	return d, nil
 }
 
 // verifySlots bounds simultaneous verifications. A slot is free while it

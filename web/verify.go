@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -274,6 +275,8 @@ type pageData struct {
 	ReportNumber  string
 	Issued        *verify.LedgerRecord
 	IssuedProblem *verify.Text
+	// Bundle is the result of an evidence bundle posted to the page.
+	Bundle template.HTML
 }
 
 func (h *verifyHandlers) render(c *gin.Context, status int, name string, data pageData) {
@@ -286,15 +289,33 @@ func (h *verifyHandlers) render(c *gin.Context, status int, name string, data pa
 // pageResult serves the HTML form's POST: errors are shown on the page.
 func (h *verifyHandlers) pageResult(c *gin.Context) {
 	var rep *verify.Report
+	var bundle *verifyview.BundleData
 	var name string
 	err := h.eachFile(c, 1, func(fname string, data *uploadFile, err error) error {
 		name = fname
 		if err != nil {
 			return err
 		}
+		if h.cfg.Trust != nil && isZip(data) {
+			// An evidence bundle: the page offers it to the local check,
+			// and a browser without scripts posts it here.
+			d, err := h.checkBundle(c.Request.Context(), fname, data)
+			bundle = &d
+			return err
+		}
 		rep, err = h.verify(c.Request.Context(), data)
 		return err
 	})
+	if err == nil && bundle != nil {
+		html, err := verifyview.BundleContent(langOf(c), *bundle)
+		if err != nil {
+			h.cfg.Logger.ErrorContext(c.Request.Context(), "verify page: bundle result", "err", err)
+			c.AbortWithStatus(http.StatusInternalServerError)
+			return
+		}
+		h.render(c, http.StatusOK, "verify_bundle.html", pageData{Name: name, Bundle: template.HTML(html)})
+		return
+	}
 	if err == nil && rep == nil {
 		err = errNoFile
 	}

@@ -92,6 +92,33 @@ func TestE2EDemoReportsVerify(t *testing.T) {
 		t.Fatalf("verify bundle:\n%s", out)
 	}
 	runPrintedCommands(t, bundle, fetch("evidence-report.pdf"))
+	// A court without scripts posts the bundle to /verify (the page offers
+	// it): the server checks it against the keys it publishes. It said
+	// "not a readable PDF".
+	for _, tc := range []struct {
+		name      string
+		zip       []byte
+		want, bad string
+	}{
+		{"bundle", bundle, "离线校验包验证通过", "不是可读的PDF"},
+		{"edited bundle", flipByte(bundle, len(bundle)/2), "离线校验包验证失败", "验证通过"},
+	} {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		fw, _ := mw.CreateFormFile("file", "evidence-bundle.zip")
+		fw.Write(tc.zip)
+		mw.WriteField("mode", "server")
+		mw.Close()
+		resp, err := http.Post(s.url+"/verify", mw.FormDataContentType(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(page), tc.want) || strings.Contains(string(page), tc.bad) {
+			t.Errorf("%s posted to /verify: %d, want %q and not %q:\n%s", tc.name, resp.StatusCode, tc.want, tc.bad, page)
+		}
+	}
 	s.stop(t)
 }
 
@@ -218,4 +245,11 @@ func verifyDemoBundle(t *testing.T, data string, bundle []byte) string {
 	notaryKey := strings.TrimSpace(cunzheng(t, "notary", "keys", "--data", data))
 	return cunzheng(t, "verify", "bundle", f, "--log-key", vkeys[0], "--log-key", vkeys[1],
 		"--notary-key", notaryKey, "--tsa-roots", filepath.Join(data, "keys", "tsa-ca.pem"))
+}
+
+// flipByte returns a copy of b with one bit of byte i flipped.
+func flipByte(b []byte, i int) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 1
+	return c
 }

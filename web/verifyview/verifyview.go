@@ -385,4 +385,7 @@ type BundleData struct {
 	Problem    string
 	// SHA256 is the hex SHA-256 of the bundle file.
 	SHA256 string
+	// Server is set when the server checked the bundle (the upload path),
+	// not the browser.
+	Server bool
 }
