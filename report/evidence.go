@@ -127,7 +127,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		if s.Imported {
 			signed += "\n历史导入 Imported"
 		}
-		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), val(show(s.Name)), val(show(s.Account)), val(joinNonEmpty("\n", s.Company, s.CreditCode)), val(signed), val(show(s.SignIP))})
+		pr = append(pr, []cell{val(strconv.Itoa(i + 1)), recorded(show(s.Name)), recorded(show(s.Account)), recorded(joinNonEmpty("\n", s.Company, s.CreditCode)), val(signed), recorded(show(s.SignIP))})
 	}
 	d.table([]float64{10, 26, 40, 28, 48, contentW - 152}, []string{"序号 No.", "姓名 Name", "账号 Account", "企业 Company", "签署时间 Signed", "IP"}, pr)
 	for i, ic := range c.IdentityChecks {
@@ -160,7 +160,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 		for _, p := range detailPairs(iv.Details, show) {
 			method += "\n" + strings.TrimPrefix(p[0], "!") + " " + p[1]
 		}
-		vr = append(vr, []cell{val(show(iv.Subject)), val(method), val(label(resultLabels, iv.Result)), val(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
+		vr = append(vr, []cell{recorded(show(iv.Subject)), val(method), val(label(resultLabels, iv.Result)), recorded(show(iv.IP)), val(fmtTime(iv.At)), val("#" + strconv.FormatUint(iv.LeafIndex, 10))})
 	}
 	if len(vr) == 0 {
 		d.para("无意愿认证记录。 No intent verification was recorded for this contract.", textSize)
@@ -171,7 +171,7 @@ func renderEvidence(c *Contract, req Request, r render) ([]byte, error) {
 	d.heading("四、签约时间线", "Timeline")
 	var tr [][]cell
 	for i, e := range c.Events {
-		tr = append(tr, []cell{val(strconv.Itoa(i + 1)), val(fmtTime(e.At)), val(label(kindLabels, e.Kind)), val(show(e.Actor)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
+		tr = append(tr, []cell{val(strconv.Itoa(i + 1)), val(fmtTime(e.At)), val(label(kindLabels, e.Kind)), recorded(show(e.Actor)), val("#" + strconv.FormatUint(e.LeafIndex, 10))})
 	}
 	d.table([]float64{10, 48, 62, 36, contentW - 156}, []string{"序号 No.", "时间 Time", "事件 Event", "主体 Actor", "叶子 Leaf"}, tr)
 

@@ -375,6 +375,15 @@ func lbl(s string) cell  { return cell{text: s, label: true} }
 func val(s string) cell  { return cell{text: s} }
 func hash(s string) cell { return cell{text: s, mono: true} }
 
+// recorded is the cell of a value the platform may not have recorded: a
+// dash then, as kv shows, so that the empty cell never reads as lost.
+func recorded(s string) cell {
+	if strings.TrimSpace(s) == "" {
+		s = "—"
+	}
+	return val(s)
+}
+
 const (
 	cellPadY = 1.3
 	textSize = 9.0
