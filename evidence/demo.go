@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -38,6 +39,26 @@ type Demo struct {
 	ContractID string
 	Receipts   []Receipt
 }
+
+// demoIntentEvent starts the employee's intent check in demoBatch, before
+// which the employer's events go (the log in the order of their times).
+const demoIntentEvent = ` {"id":"demo-intent"`
+
+// demoEmployerEvents are the employer's intent check and seal (伟伟集团,
+// by 戴文潘, who sent the contract), in demoBatch's dates: the contract
+// has two signers, and is completed only once both signed.
+const demoEmployerEvents = ` {"id":"demo-employer-intent","kind":"intent.verified","time":"2018-11-14T17:21:50+08:00",
+  "contract":{"id":"2125270852621565954","name":"劳动合同"},
+  "actor":{"account":"weimei_pan@bestsign.cn","name":"戴文潘","email":"weimei_pan@bestsign.cn","ip":"60.12.241.194","company":"伟伟集团"},
+  "data":{"method":"password","result":"passed"}},
+ {"id":"demo-employer-signed","kind":"contract.signed","time":"2018-11-14T17:21:52+08:00",
+  "contract":{"id":"2125270852621565954","name":"劳动合同"},
+  "actor":{"account":"weimei_pan@bestsign.cn","name":"戴文潘","email":"weimei_pan@bestsign.cn","ip":"60.12.241.194","company":"伟伟集团"},
+  "data":{"document":{"sha256":"9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d"},
+          "cert_serial":"7b1e0c2d9a4f4e3b8c6d5a4f3e2d1c0b",
+          "positions":[{"page":2,"x":0.25,"y":0.63}],
+          "intents":["demo-employer-intent"]}},
+`
 
 // demoSignedAt is when demoBatch's contract is signed and completed; its
 // other events are minutes before.
@@ -68,27 +89,40 @@ func (s *Service) LoadDemo(ctx context.Context, completedPDF []byte, signedAt ti
 	if err != nil {
 		return nil, fmt.Errorf("evidence: demo key: %w", err)
 	}
-	body := demoBatch
+	// The seed's events; with a signing time, also the employer's seal,
+	// so that both of the contract's two signers sign before it completes.
+	body, full := demoBatch, demoBatch
+	if !signedAt.IsZero() {
+		i := bytes.Index(demoBatch, []byte(demoIntentEvent))
+		if i < 0 {
+			return nil, fmt.Errorf("evidence: demo batch has no intent check")
+		}
+		full = slices.Concat(demoBatch[:i], []byte(demoEmployerEvents), demoBatch[i:])
+	}
 	if completedPDF != nil {
 		sum := sha256.Sum256(completedPDF)
 		h := hex.EncodeToString(sum[:])
-		body = bytes.ReplaceAll(body, []byte(demoDocHash), []byte(h))
-		// Distinct ids per document, so that changing the demo PDF is not
-		// an id conflict with an earlier run.
-		body = bytes.ReplaceAll(body, []byte(`"id":"demo-`), []byte(`"id":"demo-`+h[:8]+`-`))
-		body = bytes.ReplaceAll(body, []byte(`"intents":["demo-`), []byte(`"intents":["demo-`+h[:8]+`-`))
+		forPDF := func(b []byte) []byte {
+			b = bytes.ReplaceAll(b, []byte(demoDocHash), []byte(h))
+			// Distinct ids per document, so that changing the demo PDF is
+			// not an id conflict with an earlier run.
+			b = bytes.ReplaceAll(b, []byte(`"id":"demo-`), []byte(`"id":"demo-`+h[:8]+`-`))
+			return bytes.ReplaceAll(b, []byte(`"intents":["demo-`), []byte(`"intents":["demo-`+h[:8]+`-`))
+		}
+		body, full = forPDF(body), forPDF(full)
 		if _, err := s.PutDocument(p, h, completedPDF); err != nil {
 			return nil, err
 		}
 	}
-	dated, err := datedDemo(body, signedAt)
+	dated, err := datedDemo(full, signedAt)
 	if err != nil {
 		return nil, err
 	}
 	rs, err := s.Ingest(ctx, p, dated)
 	if errors.Is(err, ErrIDConflict) && !signedAt.IsZero() {
 		// A data directory whose demo an earlier version recorded with
-		// the seed's dates: those events stand (the log is append-only).
+		// the seed's dates and one signature: those events stand (the log
+		// is append-only).
 		rs, err = s.Ingest(ctx, p, body)
 	}
 	if err != nil {

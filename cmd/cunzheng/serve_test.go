@@ -221,7 +221,7 @@ func TestDemoContractSignedAndStored(t *testing.T) {
 		for _, m := range matches {
 			kinds = append(kinds, string(m.Kind))
 		}
-		if err != nil || strings.Join(kinds, ",") != "contract.signed,contract.completed" {
+		if err != nil || strings.Join(kinds, ",") != "contract.signed,contract.signed,contract.completed" {
 			t.Errorf("events naming the demo contract: %v %v", kinds, err)
 		}
 		var extra []*smx509.Certificate
