@@ -211,10 +211,11 @@ func (ix *indexTxn) apply(it *item) error {
 	// stored claim: a retried id needs the receipt and the digest.
 	done := *c
 	done.Docs, done.ContractID, done.Name, done.Pos, done.Sealed = nil, "", "", 0, nil
-	if err := setValue(b, claimKey(ix.tenant, it.id), &done); err != nil {
+	dv, err := encodeValue(&done)
+	if err != nil {
 		return err
 	}
-	b.delete(pendingKey(ix.tenant, it.id))
+	b.setDone(claimKey(ix.tenant, it.id), dv)
 	entry := EventEntry{Receipt: c.receipt(it.id), Kind: c.Kind, Time: c.Time}
 	if c.Contract == "" {
 		// Identity checks and registrations belong to a person, not a

@@ -369,8 +369,7 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 		if err != nil {
 			return err
 		}
-		b.insert(claimKey(ts.ID, it.id), v)
-		b.set(pendingKey(ts.ID, it.id), []byte{})
+		b.insertPending(claimKey(ts.ID, it.id), v)
 	}
 	if n == 0 && len(newKeys) == 0 {
 		return nil

@@ -15,7 +15,7 @@ import (
 //	table  key                                      value (builder)
 //	i      i/<tenant>/<id>                          claim, pending or done, with the receipt (claimKey)
 //	       i/<tenant>/\x00<name>                    claim of an event the service wrote itself (serverClaimsPrefix)
-//	p      p/<tenant>/<id>                          marker of a pending claim, for recovery (pendingKey)
+//	p      p/<tenant>/<id>                          marker of a pending claim, for recovery (pendingKeyOf; Pebble only)
 //	S      S/<index>/<leaf hash>                    sealed record of a leaf (sealedKey)
 //	s      s/<leaf hash>                            sealed record written before the index keyed it (legacySealedKey)
 //	k      k/<tenant>/<subject>                     subject data key, wrapped by the tenant key (subjectKeyKey)
@@ -92,15 +92,21 @@ func claimKey(tenant, id string) []byte { return key("i", tenant, id) }
 // NUL sorts before every client id, so they come first.
 func serverClaimsPrefix(tenant, name string) []byte { return claimKey(tenant, "\x00"+name) }
 
-// pendingKey marks the claim of id pending until finalize records its
-// receipt; recovery scans pendingKeys.
-func pendingKey(tenant, id string) []byte { return key("p", tenant, id) }
+// pendingKeyOf is the key that marks the claim at claimKey k pending in
+// the embedded store until finalize records its receipt
+// (batch.insertPending, batch.setDone); recovery scans pendingKeys
+// (Store.scanPending). PostgreSQL keeps the mark in the claim's row and
+// has no such key (a table written before did: OpenPostgres converts it).
+func pendingKeyOf(k []byte) []byte { return append([]byte{'p'}, k[1:]...) }
+
+// claimKeyOf is the claim key a pending marker marks.
+func claimKeyOf(pending []byte) []byte { return append([]byte{'i'}, pending[1:]...) }
 
 // pendingKeys is the range of every pending marker.
 var pendingKeys = tableRange('p')
 
-// parsePendingKey returns the tenant and event id of a pending marker.
-func parsePendingKey(k []byte) (tenant, id string) {
+// parseClaimKey returns the tenant and event id of a claim key.
+func parseClaimKey(k []byte) (tenant, id string) {
 	rest := string(k[2:])
 	for i := 0; i < len(rest); i++ {
 		if rest[i] == '/' {

@@ -52,14 +52,52 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockID("evidence schema")); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS evidence_kv (k bytea PRIMARY KEY, v bytea NOT NULL)`)
-		return err
+		return createSchema(ctx, tx)
 	})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("evidence: creating the evidence table: %w", err)
 	}
 	return &pgStore{pool: pool}, nil
+}
+
+// createSchema creates evidence_kv, or converts the table of an earlier
+// build, which kept a claim's pending mark as a row of its own
+// (p/<tenant>/<id>, as Pebble does): that was a row inserted and one
+// deleted per event. The mark is now the pending column of the claim's
+// row, with a partial index for recovery's scan. Converting leaves every
+// row in place: the column is added (no table rewrite: its default is a
+// constant), the marks set on their claims and the p/ rows deleted, in
+// the transaction of OpenPostgres, under its lock. Processes of the
+// earlier build must be stopped first (docs/deploy.md): a mark they write
+// afterwards would be a row the new build never reads.
+func createSchema(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS evidence_kv (
+		k bytea PRIMARY KEY, v bytea NOT NULL, pending boolean NOT NULL DEFAULT false)`); err != nil {
+		return err
+	}
+	var hasPending bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
+		WHERE attrelid = 'evidence_kv'::regclass AND attname = 'pending' AND NOT attisdropped)`).Scan(&hasPending); err != nil {
+		return err
+	}
+	if !hasPending {
+		// Only when missing: ALTER TABLE takes the table's exclusive lock,
+		// which would queue every other process's statements behind it.
+		if _, err := tx.Exec(ctx, `ALTER TABLE evidence_kv ADD COLUMN pending boolean NOT NULL DEFAULT false`); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, `CREATE INDEX IF NOT EXISTS evidence_kv_pending ON evidence_kv (k) WHERE pending`); err != nil {
+		return err
+	}
+	lo, hi := pendingKeys[0], pendingKeys[1]
+	if _, err := tx.Exec(ctx, `UPDATE evidence_kv c SET pending = true FROM evidence_kv p
+		WHERE p.k >= $1 AND p.k < $2 AND c.k = $3::bytea || substring(p.k FROM 2)`, lo, hi, []byte("i")); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM evidence_kv WHERE k >= $1 AND k < $2`, lo, hi)
+	return err
 }
 
 // pgStore is the PostgreSQL Store.
@@ -190,6 +228,43 @@ func (p *pgStore) scan(ctx context.Context, lower, upper []byte, fn func(k, v []
 	return unavailable(pgScan(ctx, p.pool, lower, upper, fn))
 }
 
+func (p *pgStore) scanPending(ctx context.Context, fn func(claimKey []byte) (bool, error)) error {
+	lower := []byte{}
+	for {
+		var page [][]byte
+		err := func() error {
+			ctx, cancel := context.WithTimeout(ctx, pgTimeout)
+			defer cancel()
+			rows, err := p.pool.Query(ctx, `SELECT k FROM evidence_kv WHERE pending AND k >= $1 ORDER BY k LIMIT $2`, lower, scanPage)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var k []byte
+				if err := rows.Scan(&k); err != nil {
+					return err
+				}
+				page = append(page, k)
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return unavailable(err)
+		}
+		for _, k := range page {
+			more, err := fn(k)
+			if err != nil || !more {
+				return err
+			}
+		}
+		if len(page) < scanPage {
+			return nil
+		}
+		lower = append(slices.Clone(page[len(page)-1]), 0)
+	}
+}
+
 // callerError carries an error of the caller's function through a store
 // method unchanged.
 type callerError struct{ err error }
@@ -219,12 +294,19 @@ func unavailable(err error) error {
 // and reads back as errConflict, so that a whole batch can be sent in one
 // round trip.
 const (
-	sqlSet = `INSERT INTO evidence_kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`
-	// Absent, or holding exactly v already: one row back per key.
-	sqlInsert = `WITH w AS (INSERT INTO evidence_kv AS t (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v = EXCLUDED.v RETURNING 1)
-		SELECT 1 / (count(*) = $3)::int FROM w`
+	// A value set again unchanged (an account's index key, written at
+	// each of its events) writes no new row version.
+	sqlSet = `INSERT INTO evidence_kv AS t (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
+		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v <> EXCLUDED.v`
+	// Claims marked done (or pending): the mark is the pending column.
+	sqlSetMarked = `INSERT INTO evidence_kv AS t (k, v, pending) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bool[])
+		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, pending = EXCLUDED.pending
+		WHERE (t.v, t.pending) IS DISTINCT FROM (EXCLUDED.v, EXCLUDED.pending)`
+	// Absent, or holding exactly v already: one row back per key. An
+	// insert marked pending marks the row pending either way.
+	sqlInsert = `WITH w AS (INSERT INTO evidence_kv AS t (k, v, pending) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bool[])
+		ON CONFLICT (k) DO UPDATE SET pending = t.pending OR EXCLUDED.pending WHERE t.v = EXCLUDED.v RETURNING 1)
+		SELECT 1 / (count(*) = $4)::int FROM w`
 	sqlExpect = `SELECT 1 / (count(*) = $3)::int FROM (SELECT 1 FROM evidence_kv e
 		JOIN unnest($1::bytea[], $2::bytea[]) AS x(k, v) ON e.k = x.k AND e.v = x.v FOR SHARE OF e) s`
 	sqlDelete = `DELETE FROM evidence_kv WHERE k = ANY($1)`
@@ -253,9 +335,13 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 		}
 		pb.Queue(sqlExpect, ks, vs, len(ks))
 	}
-	type run struct{ ks, vs [][]byte }
+	type run struct {
+		ks, vs  [][]byte
+		pending []bool
+	}
 	type layer struct {
 		runs       [opDelete + 1]run
+		marked     run // sets that mark a claim (setDone)
 		rangeStart []byte // a range deletion's layer: [rangeStart, rangeEnd)
 		rangeEnd   []byte
 		isRange    bool
@@ -281,9 +367,13 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 		}
 		last[string(o.k)] = l
 		r := &layers[l].runs[o.kind]
+		if o.kind == opSet && o.mark != markKeep {
+			r = &layers[l].marked
+		}
 		r.ks = append(r.ks, o.k)
 		if o.kind != opDelete {
 			r.vs = append(r.vs, o.v)
+			r.pending = append(r.pending, o.mark == markPending)
 		}
 	}
 	for _, ly := range layers {
@@ -294,8 +384,11 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 		if r := ly.runs[opSet]; len(r.ks) > 0 {
 			pb.Queue(sqlSet, r.ks, r.vs)
 		}
+		if r := ly.marked; len(r.ks) > 0 {
+			pb.Queue(sqlSetMarked, r.ks, r.vs, r.pending)
+		}
 		if r := ly.runs[opInsert]; len(r.ks) > 0 {
-			pb.Queue(sqlInsert, r.ks, r.vs, len(r.ks))
+			pb.Queue(sqlInsert, r.ks, r.vs, r.pending, len(r.ks))
 		}
 		if r := ly.runs[opDelete]; len(r.ks) > 0 {
 			pb.Queue(sqlDelete, r.ks)

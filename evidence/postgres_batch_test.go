@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/jackc/pgx/v5"
 
@@ -22,7 +27,18 @@ func TestQueueBatchStatements(t *testing.T) {
 		build func(b *batch)
 		want  int
 	}{
-		{"a hundred claims and marks", func(b *batch) {
+		{"a hundred pending claims: the mark is in the claim's row", func(b *batch) {
+			for i := range 100 {
+				b.insertPending(append([]byte("i"), k(i)...), []byte("claim"))
+			}
+		}, 1},
+		{"a hundred claims done and their index rows", func(b *batch) {
+			for i := range 100 {
+				b.setDone(append([]byte("i"), k(i)...), []byte("done"))
+				b.set(append([]byte("e"), k(i)...), []byte("entry"))
+			}
+		}, 2},
+		{"a hundred keys and their marks, as separate writes", func(b *batch) {
 			for i := range 100 {
 				b.insert(append([]byte("i"), k(i)...), []byte("claim"))
 				b.set(append([]byte("p"), k(i)...), nil)
@@ -60,8 +76,11 @@ func TestQueueBatchStatements(t *testing.T) {
 
 // TestQueueBatchKeepsMeaning: random batches of sets, inserts, deletes and
 // range deletions over few keys (so that keys repeat and ranges cover
-// earlier and later writes) leave PostgreSQL exactly as applying them one
-// by one, in order, leaves a map.
+// earlier and later writes), and of claims written pending and then done,
+// leave PostgreSQL exactly as applying them one by one, in order, leaves a
+// map, and so does the embedded store: the same keys and values, and the
+// same claims pending (scanPending), though PostgreSQL keeps the mark in
+// the claim's row and Pebble as a key of its own.
 func TestQueueBatchKeepsMeaning(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs PostgreSQL")
@@ -72,19 +91,31 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	p := st.(*pgStore)
+	pe, err := openPebble(t.TempDir(), vfs.Default, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pe.Close()
+	stores := []Store{st, pe}
 	rng := rand.New(rand.NewPCG(1, 2))
 	model := map[string][]byte{}
+	pending := map[string]bool{}
 	key := func() []byte { return fmt.Appendf(nil, "k%02d", rng.IntN(24)) }
+	// Claims have keys of their own, never deleted, as the service's are.
+	claimKey := func() []byte { return fmt.Appendf(nil, "i/%02d", rng.IntN(12)) }
 	for round := range 60 {
 		var b batch
-		next := map[string][]byte{}
-		for k, v := range model {
-			next[k] = v
-		}
+		next := maps.Clone(model)
+		nextPending := maps.Clone(pending)
+		written := map[string]bool{}
 		for range 1 + rng.IntN(40) {
 			k := key()
-			switch n := rng.IntN(10); {
+			if len(b.ops) > 0 {
+				if o := b.ops[len(b.ops)-1]; o.kind != opDelete && o.kind != opDeleteRange {
+					written[string(o.k)] = true
+				}
+			}
+			switch n := rng.IntN(12); {
 			case n < 4:
 				v := fmt.Appendf(nil, "v%d", rng.IntN(3))
 				b.set(k, v)
@@ -92,8 +123,12 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 			case n < 7:
 				// An insert must find the key absent or equal; keep it so
 				// (a conflicting one fails the whole batch, tested
-				// elsewhere).
-				v, ok := next[string(k)]
+				// elsewhere): as it was before the batch, which Pebble
+				// checks, and where the batch set it, as PostgreSQL does.
+				if written[string(k)] {
+					continue
+				}
+				v, ok := model[string(k)]
 				if !ok {
 					v = fmt.Appendf(nil, "v%d", rng.IntN(3))
 				}
@@ -102,6 +137,23 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 			case n < 9:
 				b.delete(k)
 				delete(next, string(k))
+			case n < 10:
+				k := claimKey()
+				if written[string(k)] {
+					continue
+				}
+				v, ok := model[string(k)]
+				if !ok {
+					v = fmt.Appendf(nil, "pending%d", rng.IntN(3))
+				}
+				b.insertPending(k, v)
+				next[string(k)], nextPending[string(k)] = v, true
+			case n < 11:
+				k := claimKey()
+				v := fmt.Appendf(nil, "done%d", rng.IntN(3))
+				b.setDone(k, v)
+				next[string(k)] = v
+				delete(nextPending, string(k))
 			default:
 				lo, hi := key(), key()
 				if bytes.Compare(lo, hi) > 0 {
@@ -115,24 +167,98 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 				}
 			}
 		}
-		if err := p.commit(ctx, &b); err != nil {
-			t.Fatalf("round %d: %v", round, err)
+		model, pending = next, nextPending
+		for _, s := range stores {
+			if err := s.commit(ctx, &b); err != nil {
+				t.Fatalf("%T round %d: %v", s, round, err)
+			}
+			got := map[string][]byte{}
+			if err := s.scan(ctx, nil, nil, func(k, v []byte) (bool, error) {
+				if k[0] != 'p' { // Pebble's marks: compared below
+					got[string(k)] = bytes.Clone(v)
+				}
+				return true, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(model) {
+				t.Fatalf("%T round %d: %d keys, want %d (%q vs %q)", s, round, len(got), len(model), got, model)
+			}
+			for k, v := range model {
+				if !bytes.Equal(got[k], v) {
+					t.Fatalf("%T round %d: %s = %q, want %q", s, round, k, got[k], v)
+				}
+			}
+			var gotPending []string
+			if err := s.scanPending(ctx, func(k []byte) (bool, error) {
+				gotPending = append(gotPending, string(k))
+				return true, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if want := slices.Sorted(maps.Keys(pending)); !slices.Equal(gotPending, want) {
+				t.Fatalf("%T round %d: pending %q, want %q", s, round, gotPending, want)
+			}
 		}
-		model = next
-		got := map[string][]byte{}
-		if err := p.scan(ctx, nil, nil, func(k, v []byte) (bool, error) {
-			got[string(k)] = bytes.Clone(v)
+	}
+}
+
+// TestOpenPostgresConvertsPendingRows: a table of the build that kept a
+// claim's pending mark as a row of its own (p/<tenant>/<id>) is converted
+// at open: the marks move onto their claims' rows, which recovery then
+// finds, and the p/ rows are gone. Opening again changes nothing.
+func TestOpenPostgresConvertsPendingRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PostgreSQL")
+	}
+	ctx := context.Background()
+	dsn := clustertest.Postgres(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	old := []struct{ k, v string }{
+		{"i/t1/a", "pending a"},
+		{"i/t1/b", "done b"},
+		{"i/t2/\x00erase/s/k", "pending erasure"},
+		{"p/t1/a", ""},
+		{"p/t2/\x00erase/s/k", ""},
+		{"e/t1/c/0001", "entry"},
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE evidence_kv (k bytea PRIMARY KEY, v bytea NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range old {
+		if _, err := conn.Exec(ctx, `INSERT INTO evidence_kv VALUES ($1, $2)`, []byte(r.k), []byte(r.v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		st, err := OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pending []string
+		if err := st.scanPending(ctx, func(k []byte) (bool, error) {
+			pending = append(pending, string(k))
 			return true, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != len(model) {
-			t.Fatalf("round %d: %d keys, want %d (%q vs %q)", round, len(got), len(model), got, model)
+		if want := []string{"i/t1/a", "i/t2/\x00erase/s/k"}; !slices.Equal(pending, want) {
+			t.Errorf("pending %q, want %q", pending, want)
 		}
-		for k, v := range model {
-			if !bytes.Equal(got[k], v) {
-				t.Fatalf("round %d: %s = %q, want %q", round, k, got[k], v)
-			}
+		var keys []string
+		if err := st.scan(ctx, nil, nil, func(k, _ []byte) (bool, error) {
+			keys = append(keys, string(k))
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
 		}
+		if want := []string{"e/t1/c/0001", "i/t1/a", "i/t1/b", "i/t2/\x00erase/s/k"}; !slices.Equal(keys, want) {
+			t.Errorf("keys %q, want %q", keys, want)
+		}
+		st.Close()
 	}
 }

@@ -247,8 +247,7 @@ func (s *Service) eraseLocked(ctx context.Context, ts *tenantState, subject stri
 	if err != nil {
 		return Receipt{}, false, err
 	}
-	b.insert(claimKey(ts.ID, claimID), cv)
-	b.set(pendingKey(ts.ID, claimID), []byte{})
+	b.insertPending(claimKey(ts.ID, claimID), cv)
 	// The account index must not keep pointing at the erased person.
 	pfx := accountContractsPrefix(ts.ID, subject)
 	b.deleteRange(pfx, prefixEnd(pfx))

@@ -446,8 +446,8 @@ func (s *Service) scanPrefix(prefix []byte, fn func(k, v []byte) (bool, error)) 
 func (s *Service) recover(ctx context.Context) error {
 	type pend struct{ tenant, id string }
 	var pending []pend
-	err := s.store.scan(ctx, pendingKeys[0], pendingKeys[1], func(k, _ []byte) (bool, error) {
-		t, id := parsePendingKey(k)
+	err := s.store.scanPending(ctx, func(k []byte) (bool, error) {
+		t, id := parseClaimKey(k)
 		pending = append(pending, pend{t, id})
 		return true, nil
 	})

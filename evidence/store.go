@@ -40,6 +40,10 @@ type Store interface {
 	// (upper nil: no bound) until fn returns false or an error. fn must not
 	// keep k or v, and may call get.
 	scan(ctx context.Context, lower, upper []byte, fn func(k, v []byte) (bool, error)) error
+	// scanPending calls fn with the key of every claim written pending
+	// (batch.insertPending) and not yet marked done (batch.setDone), in
+	// key order, until fn returns false or an error. fn must not keep k.
+	scanPending(ctx context.Context, fn func(claimKey []byte) (bool, error)) error
 	// commit applies b atomically: all of it or, on error, none. It fails
 	// with errConflict, changing nothing, when a key b inserts holds another
 	// value or a key b expects does not hold the expected one. With b.sync the batch is durable on
@@ -86,9 +90,19 @@ const (
 	opDeleteRange
 )
 
+// mark is what a write does to the pending mark of the claim it writes.
+type mark byte
+
+const (
+	markKeep    mark = iota // not a claim, or its mark unchanged
+	markPending             // the claim is pending: recovery completes it
+	markDone                // the claim is done: recovery skips it
+)
+
 type op struct {
 	kind opKind
 	k, v []byte // v is the end key of opDeleteRange
+	mark mark   // opSet and opInsert of a claim
 }
 
 // batch is an ordered list of writes with preconditions.
@@ -117,6 +131,19 @@ func notNil(v []byte) []byte {
 // insert sets k to v, failing the whole batch with errConflict if k holds
 // another value (the same bytes again are no conflict).
 func (b *batch) insert(k, v []byte) { b.ops = append(b.ops, op{kind: opInsert, k: k, v: notNil(v)}) }
+
+// insertPending inserts the claim k (as insert does) and marks it pending,
+// for Store.scanPending. Pebble keeps the mark as a key of its own
+// (pendingKey); PostgreSQL as a column of the claim's row, which saves a
+// row written and one deleted per event.
+func (b *batch) insertPending(k, v []byte) {
+	b.ops = append(b.ops, op{kind: opInsert, k: k, v: notNil(v), mark: markPending})
+}
+
+// setDone sets the claim k to v and clears its pending mark.
+func (b *batch) setDone(k, v []byte) {
+	b.ops = append(b.ops, op{kind: opSet, k: k, v: notNil(v), mark: markDone})
+}
 
 func (b *batch) delete(k []byte) { b.ops = append(b.ops, op{kind: opDelete, k: k}) }
 
@@ -325,6 +352,12 @@ func (p *pebbleStore) scan(_ context.Context, lower, upper []byte, fn func(k, v 
 	return it.Close()
 }
 
+func (p *pebbleStore) scanPending(ctx context.Context, fn func(claimKey []byte) (bool, error)) error {
+	return p.scan(ctx, pendingKeys[0], pendingKeys[1], func(k, _ []byte) (bool, error) {
+		return fn(claimKeyOf(k))
+	})
+}
+
 func (p *pebbleStore) check(b *batch) error {
 	var keys [][]byte
 	for _, e := range b.expects {
@@ -372,6 +405,15 @@ func (p *pebbleStore) commit(_ context.Context, b *batch) error {
 		pb := db.NewBatch()
 		defer pb.Close()
 		for _, o := range b.ops {
+			switch o.mark {
+			case markPending:
+				buildErr = pb.Set(pendingKeyOf(o.k), nil, nil)
+			case markDone:
+				buildErr = pb.Delete(pendingKeyOf(o.k), nil)
+			}
+			if buildErr != nil {
+				return nil
+			}
 			switch o.kind {
 			case opSet, opInsert:
 				buildErr = pb.Set(o.k, o.v, nil)
