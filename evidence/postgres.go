@@ -341,7 +341,7 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 	}
 	type layer struct {
 		runs       [opDelete + 1]run
-		marked     run // sets that mark a claim (setDone)
+		marked     run    // sets that mark a claim (setDone)
 		rangeStart []byte // a range deletion's layer: [rangeStart, rangeEnd)
 		rangeEnd   []byte
 		isRange    bool
