@@ -346,7 +346,15 @@ func (s *Service) commitPending(ctx context.Context, ts *tenantState, work []*it
 	// event ids (acquire) and eraseMu, which serialise their writers here.
 	b := &batch{sync: true, prechecked: true}
 	n := 0
+	inserted := map[*subjectKey]bool{}
 	for _, sk := range newKeys {
+		// Once each: newKeys holds a new signer's key for each of their
+		// events, and on PostgreSQL every repeat was another statement
+		// rewriting the row it had just inserted.
+		if inserted[sk] {
+			continue
+		}
+		inserted[sk] = true
 		v, err := encodeValue(storedSubjectKey{KeyID: sk.ID, Wrapped: sk.wrapped})
 		if err != nil {
 			return err

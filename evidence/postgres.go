@@ -322,6 +322,10 @@ const (
 // its own, after everything before it and before everything after it. A
 // batch of a hundred events, which writes each event's claim (insert) and
 // its pending mark (set) in turn, is then two statements, not two hundred.
+// A plain set of a key whose last write, since the last range deletion,
+// was a plain set too replaces that one's value instead: finalize sets an
+// account's index key at each of its events in the group, and each was a
+// row version written and, worse, a layer of statements more.
 func queueBatch(pb *pgx.Batch, b *batch) {
 	if len(b.expects) > 0 {
 		seen := map[string]bool{}
@@ -346,18 +350,27 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 		rangeEnd   []byte
 		isRange    bool
 	}
+	type write struct {
+		layer, at int // its layer, and its place in a plain set run (-1: another kind)
+	}
 	var layers []*layer
-	last := map[string]int{} // key -> layer of its last write
-	floor := 0               // first layer after the last range deletion
+	last := map[string]write{} // key -> its last write
+	floor := 0                 // first layer after the last range deletion
 	for _, o := range b.ops {
 		if o.kind == opDeleteRange {
 			layers = append(layers, &layer{isRange: true, rangeStart: o.k, rangeEnd: o.v})
 			floor = len(layers)
 			continue
 		}
+		plain := o.kind == opSet && o.mark == markKeep
+		prev, seen := last[string(o.k)]
+		if plain && seen && prev.at >= 0 && prev.layer >= floor {
+			layers[prev.layer].runs[opSet].vs[prev.at] = o.v
+			continue
+		}
 		l := floor
-		if prev, ok := last[string(o.k)]; ok && prev+1 > l {
-			l = prev + 1
+		if seen && prev.layer+1 > l {
+			l = prev.layer + 1
 		}
 		for len(layers) <= l {
 			layers = append(layers, &layer{})
@@ -365,11 +378,15 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 		if layers[l].isRange { // cannot happen: floor is past every range layer
 			panic("evidence: write placed in a range deletion's layer")
 		}
-		last[string(o.k)] = l
 		r := &layers[l].runs[o.kind]
-		if o.kind == opSet && o.mark != markKeep {
+		if o.kind == opSet && !plain {
 			r = &layers[l].marked
 		}
+		w := write{layer: l, at: -1}
+		if plain {
+			w.at = len(r.ks)
+		}
+		last[string(o.k)] = w
 		r.ks = append(r.ks, o.k)
 		if o.kind != opDelete {
 			r.vs = append(r.vs, o.v)

@@ -44,11 +44,21 @@ func TestQueueBatchStatements(t *testing.T) {
 				b.set(append([]byte("p"), k(i)...), nil)
 			}
 		}, 2},
-		{"a repeated key", func(b *batch) {
+		{"a key set again: the last value replaces the first", func(b *batch) {
 			b.set(k(1), []byte("a"))
 			b.set(k(2), []byte("b"))
 			b.set(k(1), []byte("c"))
-		}, 2},
+		}, 1},
+		{"a key inserted, then set", func(b *batch) {
+			b.insert(k(1), []byte("a"))
+			b.set(k(2), []byte("b"))
+			b.set(k(1), []byte("c"))
+		}, 3},
+		{"a key deleted, then set", func(b *batch) {
+			b.set(k(1), []byte("a"))
+			b.delete(k(1))
+			b.set(k(1), []byte("c"))
+		}, 3},
 		{"a range deletion between writes", func(b *batch) {
 			b.set(k(1), []byte("a"))
 			b.deleteRange(k(0), k(9))

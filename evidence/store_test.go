@@ -158,6 +158,57 @@ func testStore(t *testing.T, st Store) {
 		t.Error("delete left the key")
 	}
 
+	// Pending marks: more than a scan page of claims written pending, in
+	// key order; setDone clears a mark, in a commit or an update; a batch
+	// that fails leaves no mark.
+	pending := func() []string {
+		t.Helper()
+		var out []string
+		if err := st.scanPending(ctx, func(k []byte) (bool, error) {
+			out = append(out, string(k))
+			return true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	b = &batch{sync: true}
+	var wantPending []string
+	for i := range scanPage + 3 {
+		k := fmt.Sprintf("i/t/%06d", i)
+		b.insertPending([]byte(k), []byte("pending"))
+		wantPending = append(wantPending, k)
+	}
+	if err := st.commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(); !slices.Equal(got, wantPending) {
+		t.Fatalf("pending: %d claims, want %d", len(got), len(wantPending))
+	}
+	b = &batch{sync: true}
+	b.setDone([]byte("i/t/000000"), []byte("done"))
+	if err := st.commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.update(ctx, func(tx txn) error {
+		tx.batch().setDone([]byte("i/t/000001"), []byte("done"))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	b = &batch{sync: true}
+	b.insertPending([]byte("i/t/new"), []byte("pending"))
+	b.insert([]byte("x/a"), []byte("other")) // conflicts
+	if err := st.commit(ctx, b); !errors.Is(err, errConflict) {
+		t.Errorf("conflicting pending claim: err = %v", err)
+	}
+	if got := pending(); !slices.Equal(got, wantPending[2:]) {
+		t.Errorf("pending after two done and a failed batch: %d claims, first %q", len(got), got[:1])
+	}
+	if v, _, _ := st.get(ctx, []byte("i/t/000001")); string(v) != "done" {
+		t.Errorf("done claim = %q", v)
+	}
+
 	// update: concurrent read-modify-write of one counter, and of a record
 	// that does not exist yet (inserted), loses nothing.
 	var wg sync.WaitGroup
