@@ -72,14 +72,25 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 // earlier build must be stopped first (docs/deploy.md): a mark they write
 // afterwards would be a row the new build never reads.
 func createSchema(ctx context.Context, tx pgx.Tx) error {
+	// toast_tuple_target: a pending claim carries its leaf and sealed
+	// record, about 2 KiB, where PostgreSQL's default threshold has it try
+	// to compress each (ciphertext, in vain) and move it out of line.
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS evidence_kv (
-		k bytea PRIMARY KEY, v bytea NOT NULL, pending boolean NOT NULL DEFAULT false)`); err != nil {
+		k bytea PRIMARY KEY, v bytea NOT NULL, pending boolean NOT NULL DEFAULT false)
+		WITH (toast_tuple_target = 8160)`); err != nil {
 		return err
 	}
-	var hasPending bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_attribute
-		WHERE attrelid = 'evidence_kv'::regclass AND attname = 'pending' AND NOT attisdropped)`).Scan(&hasPending); err != nil {
+	var hasPending, hasTarget bool
+	if err := tx.QueryRow(ctx, `SELECT
+		EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'evidence_kv'::regclass AND attname = 'pending' AND NOT attisdropped),
+		EXISTS (SELECT 1 FROM pg_class WHERE oid = 'evidence_kv'::regclass AND 'toast_tuple_target=8160' = ANY(reloptions))`,
+	).Scan(&hasPending, &hasTarget); err != nil {
 		return err
+	}
+	if !hasTarget {
+		if _, err := tx.Exec(ctx, `ALTER TABLE evidence_kv SET (toast_tuple_target = 8160)`); err != nil {
+			return err
+		}
 	}
 	if !hasPending {
 		// Only when missing: ALTER TABLE takes the table's exclusive lock,
