@@ -1,11 +1,13 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -114,6 +116,7 @@ func createSchema(ctx context.Context, tx pgx.Tx) error {
 // pgStore is the PostgreSQL Store.
 type pgStore struct {
 	pool *pgxpool.Pool
+	cq   commitQueue
 }
 
 var _ Store = (*pgStore)(nil)
@@ -443,13 +446,167 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
-// commit sends the whole batch in one round trip. Without BEGIN, the
-// statements up to the pipeline's Sync run as one implicit transaction:
-// all committed at the Sync, or all rolled back at the first error.
-func (p *pgStore) commit(ctx context.Context, b *batch) error {
+// commit is group commit, as Pebble's commit pipeline does it for the
+// embedded store: batches committed while a transaction is in flight
+// queue, and the next transaction commits all of them at once (their
+// writes merged, one statement per kind of write, see queueBatch), so
+// that concurrent requests' claims and subject keys cost one transaction,
+// not one each. The first batch of a queue leads: it commits its group,
+// then hands the lead to the first batch queued meanwhile. A batch waits
+// for its group's outcome even if its caller gives up: the group is one
+// transaction, bounded by pgTimeout.
+//
+// A group is atomic: if it fails, nothing of it is written. A lost race
+// or a statement PostgreSQL refused cannot be told apart from the batch
+// that caused it, so each batch is then committed again alone, in order,
+// and gets its own outcome; an unreachable database fails every batch of
+// the group.
+func (p *pgStore) commit(_ context.Context, b *batch) error {
 	if b.empty() {
 		return nil
 	}
+	q := &queuedCommit{b: b, wake: make(chan struct{}, 1)}
+	c := &p.cq
+	c.mu.Lock()
+	c.waiting = append(c.waiting, q)
+	if c.busy {
+		c.mu.Unlock()
+		<-q.wake
+		if q.finished {
+			return q.err
+		}
+		c.mu.Lock() // the lead came to q, first in the queue
+	}
+	c.busy = true
+	group := c.takeGroup()
+	c.mu.Unlock()
+	p.commitGroup(q, group)
+	c.mu.Lock()
+	if len(c.waiting) > 0 {
+		c.waiting[0].wake <- struct{}{} // busy stays set: it leads now
+	} else {
+		c.busy = false
+	}
+	c.mu.Unlock()
+	return q.err
+}
+
+// commitQueue holds the batches waiting for the transaction in flight.
+type commitQueue struct {
+	mu      sync.Mutex
+	waiting []*queuedCommit
+	busy    bool // a leader is committing
+	largest int  // the most batches one transaction held (for tests)
+}
+
+// queuedCommit is one batch in the queue and, once finished, its outcome.
+type queuedCommit struct {
+	b        *batch
+	wake     chan struct{} // the outcome is in, or the lead is q's
+	finished bool
+	err      error
+}
+
+// maxGroupOps bounds the writes one group transaction merges.
+const maxGroupOps = 20_000
+
+// takeGroup removes the next group from the queue: batches in order while
+// their writes stay under maxGroupOps, up to one whose preconditions read
+// a key an earlier batch of the group writes (the merged transaction
+// checks every precondition before any write).
+func (c *commitQueue) takeGroup() []*queuedCommit {
+	n, ops := 0, 0
+	written := map[string]bool{}
+	var ranges [][2][]byte
+	for _, q := range c.waiting {
+		if n > 0 && (ops+len(q.b.ops) > maxGroupOps || readsWritten(q.b, written, ranges)) {
+			break
+		}
+		n++
+		ops += len(q.b.ops)
+		for _, o := range q.b.ops {
+			if o.kind == opDeleteRange {
+				ranges = append(ranges, [2][]byte{o.k, o.v})
+			} else {
+				written[string(o.k)] = true
+			}
+		}
+	}
+	group := slices.Clone(c.waiting[:n])
+	c.waiting = slices.Delete(c.waiting, 0, n)
+	c.largest = max(c.largest, n)
+	return group
+}
+
+// readsWritten reports whether a precondition of b reads a key in written
+// or in one of ranges.
+func readsWritten(b *batch, written map[string]bool, ranges [][2][]byte) bool {
+	for _, e := range b.expects {
+		if written[string(e.k)] {
+			return true
+		}
+		for _, r := range ranges {
+			if bytes.Compare(e.k, r[0]) >= 0 && bytes.Compare(e.k, r[1]) < 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// commitGroup commits the group's batches in one transaction, gives each
+// its outcome and wakes all but the leader's, which its caller reads.
+func (p *pgStore) commitGroup(leader *queuedCommit, group []*queuedCommit) {
+	ctx := context.Background() // one request's cancellation must not fail the others
+	var err error
+	if len(group) == 1 {
+		err = p.commitOnce(ctx, group[0].b)
+	} else {
+		merged := &batch{}
+		for _, q := range group {
+			merged.ops = append(merged.ops, q.b.ops...)
+			merged.expects = append(merged.expects, q.b.expects...)
+		}
+		err = p.commitOnce(ctx, merged)
+	}
+	alone := err != nil && len(group) > 1 && oneBatchFailed(err)
+	for _, q := range group {
+		if alone {
+			q.err = p.commitOnce(ctx, q.b)
+		} else {
+			q.err = err
+		}
+		q.finished = true
+	}
+	for _, q := range group {
+		if q != leader {
+			q.wake <- struct{}{}
+		}
+	}
+}
+
+// oneBatchFailed reports whether a group's error may be one batch's doing
+// (a lost race, a statement PostgreSQL refused) rather than the database's
+// (a lost connection, a server shutting down or out of resources).
+func oneBatchFailed(err error) bool {
+	if errors.Is(err, errConflict) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) < 2 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "08", "53", "57", "58": // connection, resources, operator intervention, system
+		return false
+	}
+	return true
+}
+
+// commitOnce sends the whole batch in one round trip. Without BEGIN, the
+// statements up to the pipeline's Sync run as one implicit transaction:
+// all committed at the Sync, or all rolled back at the first error.
+func (p *pgStore) commitOnce(ctx context.Context, b *batch) error {
 	ctx, cancel := context.WithTimeout(ctx, pgTimeout)
 	defer cancel()
 	for range maxTxnAttempts {

@@ -3,12 +3,14 @@ package evidence
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -270,5 +272,174 @@ func TestOpenPostgresConvertsPendingRows(t *testing.T) {
 			t.Errorf("keys %q, want %q", keys, want)
 		}
 		st.Close()
+	}
+}
+
+// TestCommitQueueGroups: batches committed while a transaction is in
+// flight go in one transaction after it, and each still gets its own
+// outcome: a lost race and a statement PostgreSQL refuses fail exactly
+// their own batch, with nothing of it written, and the others commit; a
+// batch whose precondition reads a key an earlier queued batch writes
+// sees that write, as if committed alone after it.
+func TestCommitQueueGroups(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs PostgreSQL")
+	}
+	ctx := context.Background()
+	dsn := clustertest.Postgres(t)
+	st, err := OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := st.(*pgStore)
+	b := &batch{}
+	b.set([]byte("blk"), []byte("0"))
+	b.set([]byte("taken"), []byte("first"))
+	b.set([]byte("sk"), []byte("key"))
+	if err := p.commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// Asked on a connection of its own: a transaction sees one snapshot of
+	// the server's activity.
+	watch, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close(ctx)
+	rng := rand.New(rand.NewPCG(3, 4))
+	queued := func() int {
+		p.cq.mu.Lock()
+		defer p.cq.mu.Unlock()
+		return len(p.cq.waiting)
+	}
+	type queuedBatch struct {
+		name string
+		fill func(b *batch)
+		want error // nil, errConflict, or errRefused
+	}
+	errRefused := errors.New("PostgreSQL's refusal")
+	// round commits lead while a transaction elsewhere holds the row it
+	// writes, queues the others one after the other behind it, lets it go
+	// and checks each outcome.
+	round := func(batches []queuedBatch) {
+		t.Helper()
+		blocker, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := blocker.Exec(ctx, `SELECT 1 FROM evidence_kv WHERE k = 'blk' FOR UPDATE`); err != nil {
+			t.Fatal(err)
+		}
+		lead := &batch{}
+		lead.set([]byte("blk"), fmt.Appendf(nil, "%d", rng.Uint32()))
+		leadErr := make(chan error, 1)
+		go func() { leadErr <- p.commit(ctx, lead) }()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			var blocked bool
+			if err := watch.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+				WHERE datname = current_database() AND wait_event_type = 'Lock')`).Scan(&blocked); err != nil {
+				t.Fatal(err)
+			}
+			if blocked {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the first batch never waited for the locked row")
+			}
+		}
+		errs := make([]chan error, len(batches))
+		for i, qb := range batches {
+			b := &batch{sync: true}
+			qb.fill(b)
+			errs[i] = make(chan error, 1)
+			go func() { errs[i] <- p.commit(ctx, b) }()
+			for deadline := time.Now().Add(10 * time.Second); queued() != i+1; time.Sleep(time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: %d batches queued, want %d", qb.name, queued(), i+1)
+				}
+			}
+		}
+		if err := blocker.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-leadErr; err != nil {
+			t.Errorf("lead: %v", err)
+		}
+		for i, qb := range batches {
+			err := <-errs[i]
+			switch qb.want {
+			case nil:
+				if err != nil {
+					t.Errorf("%s: %v", qb.name, err)
+				}
+			case errRefused:
+				if err == nil || errors.Is(err, errConflict) {
+					t.Errorf("%s: err = %v, want PostgreSQL's refusal", qb.name, err)
+				}
+			default:
+				if !errors.Is(err, qb.want) {
+					t.Errorf("%s: err = %v, want %v", qb.name, err, qb.want)
+				}
+			}
+		}
+	}
+	round([]queuedBatch{
+		{"race", func(b *batch) {
+			b.set([]byte("race-side"), []byte("x"))
+			b.insert([]byte("taken"), []byte("second"))
+		}, errConflict},
+		{"plain", func(b *batch) { b.insertPending([]byte("i/plain"), []byte("p")) }, nil},
+		{"refused", func(b *batch) {
+			b.set([]byte("refused-side"), []byte("x"))
+			// Incompressible, and too long for a btree entry.
+			long := make([]byte, 9000)
+			for i := range long {
+				long[i] = byte(rng.Uint32())
+			}
+			b.set(long, []byte("a key too long for the index"))
+		}, errRefused},
+		{"last", func(b *batch) { b.set([]byte("last"), []byte("x")) }, nil},
+	})
+	if p.cq.largest != 4 {
+		t.Errorf("the most batches in one transaction: %d, want the 4 queued", p.cq.largest)
+	}
+	// Nothing in the way but the order: the erasure's successor reads
+	// the key it deletes.
+	round([]queuedBatch{
+		{"erase", func(b *batch) { b.delete([]byte("sk")) }, nil},
+		{"uses erased", func(b *batch) {
+			b.expect([]byte("sk"), []byte("key"))
+			b.set([]byte("uses-side"), []byte("x"))
+		}, errConflict},
+		{"after", func(b *batch) { b.set([]byte("after"), []byte("x")) }, nil},
+	})
+	got := map[string]string{}
+	if err := p.scan(ctx, nil, nil, func(k, v []byte) (bool, error) {
+		if string(k) != "blk" {
+			got[string(k)] = string(v)
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"taken": "first", "i/plain": "p", "last": "x", "after": "x"}
+	if !maps.Equal(got, want) {
+		t.Errorf("stored %d keys, want %q", len(got), want)
+		for k, v := range got {
+			if len(k) < 100 {
+				t.Logf("%q = %q", k, v)
+			}
+		}
+	}
+	var pending []string
+	p.scanPending(ctx, func(k []byte) (bool, error) { pending = append(pending, string(k)); return true, nil })
+	if !slices.Equal(pending, []string{"i/plain"}) {
+		t.Errorf("pending %q", pending)
 	}
 }
