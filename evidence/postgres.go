@@ -18,7 +18,8 @@ import (
 // OpenPostgres connects to the PostgreSQL database dsn (a postgres:// URL
 // or key=value string as pgx takes it) and returns the Store of cluster
 // mode: one table, evidence_kv, with a bytea primary key (bytea compares
-// bytewise, the order the key layout relies on), created if missing. Every
+// bytewise, the order the key layout relies on) and a claim's pending mark
+// as a column of its row, created if missing (or converted: createSchema). Every
 // process of a cluster opens the same database; pass the store as
 // Config.Store. The database may be the ledger's (`serve --cluster-db`): the
 // table names do not overlap.
@@ -26,8 +27,10 @@ import (
 // It holds everything the embedded store holds: tenants and their wrapped
 // keys, sealed records, subject keys, claims, the contract index and the
 // stored documents' records (their ciphertext too, unless Config.Blobs
-// puts it in an object store, as cluster mode does). A batch is one transaction, so acknowledged writes are
-// exactly the committed ones; the receipts of finalize are committed with
+// puts it in an object store, as cluster mode does). A batch is one
+// transaction, or part of one with the batches of concurrent requests
+// (group commit, see commit), so acknowledged writes are exactly the
+// committed ones; the receipts of finalize are committed with
 // synchronous_commit off, as Pebble commits them without fsync, because the
 // pending claims they replace were committed durably and recovery completes
 // them.
