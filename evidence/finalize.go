@@ -190,7 +190,8 @@ func (ix *indexTxn) apply(it *item) error {
 	c := it.c
 	if ix.shared {
 		var stored claim
-		if v, ok := ix.locked[string(claimKey(ix.tenant, it.id))]; ok {
+		// A claim still pending reads as empty (txn.lock): not done.
+		if v, ok := ix.locked[string(claimKey(ix.tenant, it.id))]; ok && len(v) > 0 {
 			if err := decodeValue([]byte("i"), v, &stored); err != nil {
 				return err
 			}

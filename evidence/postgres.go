@@ -664,7 +664,8 @@ func (t *pgTxn) lockRows(keys [][]byte) (map[string][]byte, error) {
 	// Locking in key order: two transactions locking overlapping sets
 	// then wait for each other instead of deadlocking.
 	var pb pgx.Batch
-	pb.Queue(`SELECT k, v FROM evidence_kv WHERE k = ANY($1) ORDER BY k FOR UPDATE`, keys)
+	pb.Queue(`SELECT k, CASE WHEN pending THEN ''::bytea ELSE v END FROM evidence_kv
+		WHERE k = ANY($1) ORDER BY k FOR UPDATE`, keys)
 	br, err := t.send(&pb)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -207,6 +208,25 @@ func testStore(t *testing.T, st Store) {
 	}
 	if v, _, _ := st.get(ctx, []byte("i/t/000001")); string(v) != "done" {
 		t.Errorf("done claim = %q", v)
+	}
+	// lock reads a pending claim as empty, a done one as it is.
+	if err := st.update(ctx, func(tx txn) error {
+		m, err := tx.lock([][]byte{[]byte("i/t/000001"), []byte("i/t/000002"), []byte("i/t/absent"), []byte("x/a")})
+		if err != nil {
+			return err
+		}
+		want := map[string][]byte{"i/t/000001": []byte("done"), "i/t/000002": {}, "x/a": []byte("vx/a")}
+		if len(m) != len(want) {
+			t.Errorf("lock read %q, want %q", m, want)
+		}
+		for k, v := range want {
+			if got, ok := m[k]; !ok || !bytes.Equal(got, v) {
+				t.Errorf("lock read %s = %q (found %v), want %q", k, got, ok, v)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 
 	// update: concurrent read-modify-write of one counter, and of a record
