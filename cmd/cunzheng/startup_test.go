@@ -20,7 +20,13 @@ func TestStartupInitsFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "verify", "pdf", "../../testdata/pdf/bad-sig-value.pdf")
-	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	// The first of duplicate variables wins: drop any GODEBUG of ours.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GODEBUG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "GODEBUG=inittrace=1")
 	out, _ := cmd.CombinedOutput() // exits non-zero for the verdict
 	pos := map[string]int{}
 	for i, line := range strings.Split(string(out), "\n") {
