@@ -24,8 +24,15 @@ WASM_SRC     := $(shell find cmd/verifywasm verify ledger/tlogfmt web/verifyview
 
 all: build
 
+# How the binary is built. nomsgpack leaves out gin's MessagePack binding
+# (ugorji/go/codec and net/rpc: some 5,000 functions, 9 MB of the binary;
+# the service takes no MessagePack), -s -w the symbol table and DWARF. Every
+# process pays start-up in proportion to what is linked: `verify pdf` used
+# 2-3 ms less CPU per file (of about 40) in interleaved perf stat runs.
+BUILD_FLAGS  := -tags nomsgpack -trimpath -ldflags='-s -w'
+
 build: wasm
-	$(GO) build -o $(BIN) ./cmd/cunzheng
+	$(GO) build $(BUILD_FLAGS) -o $(BIN) ./cmd/cunzheng
 
 ## wasm: the local check's module, its compressed copies and Go's loader.
 wasm: $(WASM)

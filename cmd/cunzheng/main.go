@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cunzheng/cunzheng/cmd/cunzheng/startup"
 )
 
 type subcommand struct {
@@ -55,6 +57,12 @@ func main() {
 	for _, c := range subcommands() {
 		if c.name != os.Args[1] {
 			continue
+		}
+		// Package initialisation ran on one P (see package startup);
+		// verify keeps it, checking one file sequentially, and every
+		// other command gets the runtime's default back.
+		if c.name != "verify" {
+			startup.Restore()
 		}
 		err := c.run(ctx, os.Args[2:])
 		if errors.Is(err, flag.ErrHelp) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"testing"
+
+	"github.com/cunzheng/cunzheng/cmd/cunzheng/startup"
 )
 
 // TestMain gives the package's tests a temporary directory of their own and
@@ -12,6 +14,9 @@ import (
 // The directory is traversable (0755) because the PostgreSQL test servers
 // run as their own user under it.
 func TestMain(m *testing.M) {
+	// The tests run in-process servers: give them the runtime's default
+	// Ps, as main does for every command but verify.
+	startup.Restore()
 	dir, err := os.MkdirTemp("", "cunzheng-cmd-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
