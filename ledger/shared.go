@@ -554,6 +554,13 @@ func (l *Log) integrate() {
 	t := time.NewTicker(cfg.PollInterval)
 	defer t.Stop()
 	var retryAt time.Time // after a failed lease call: don't hammer a dead database
+	// A process that does not hold the lease tries for it at most every
+	// LeaseTTL/20, not at every tick and every poke of its own appends: an
+	// attempt is a round trip and an UPDATE, and with three processes the
+	// followers' attempts were most of the cluster's statements. The lease
+	// only changes hands when it lapses or is released, so this delays a
+	// takeover by LeaseTTL/20 at most.
+	var lastTry time.Time
 	lose := func(why string, err error) {
 		if l.shared.leader {
 			l.logger.Warn("integration lease lost", "reason", why, "err", err, "holder", cfg.Holder)
@@ -573,8 +580,10 @@ func (l *Log) integrate() {
 		case <-t.C:
 		case <-l.shared.poke:
 		}
-		if (time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader || rng == nil) && time.Now().After(retryAt) {
+		tooSoon := !l.shared.leader && time.Since(lastTry) < cfg.LeaseTTL/20
+		if (time.Until(validTill) < cfg.LeaseTTL*3/4 || !l.shared.leader || rng == nil) && time.Now().After(retryAt) && !tooSoon {
 			start := time.Now()
+			lastTry = start
 			tok, held, err := l.shared.store.Lease(ctx, cfg.Holder, cfg.LeaseTTL)
 			switch {
 			case err != nil:

@@ -254,20 +254,25 @@ DECLARE
 	n int;
 BEGIN
 	-- No waiting for the WAL flush here: the integrator flushes once for
-	-- all batches before it integrates them (Store.flushSequence), and no
+	-- all batches before it integrates them (Store.ReadSequenced), and no
 	-- append is answered before it is integrated.
 	PERFORM set_config('synchronous_commit', 'off', true);
-	WITH ins AS (
-		INSERT INTO ledger_dedup (leaf_hash, batch)
-		SELECT u.h, bid FROM unnest(hs) AS u(h) ORDER BY u.h
-		ON CONFLICT DO NOTHING
-		RETURNING leaf_hash
-	)
-	SELECT array_agg(i.leaf_hash IS NOT NULL ORDER BY u.ord) INTO fresh
-	FROM unnest(hs) WITH ORDINALITY AS u(h, ord) LEFT JOIN ins i ON i.leaf_hash = u.h;
-	SELECT array_agg(u.h ORDER BY u.ord), array_agg(u.l ORDER BY u.ord), count(*) INTO newh, newl, n
-	FROM unnest(hs, ls, fresh) WITH ORDINALITY AS u(h, l, f, ord) WHERE u.f;
-	IF n < cardinality(hs) THEN
+	INSERT INTO ledger_dedup (leaf_hash, batch)
+	SELECT u.h, bid FROM unnest(hs) AS u(h) ORDER BY u.h
+	ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = cardinality(hs) THEN
+		-- All new, the usual case: no statement more.
+		newh := hs;
+		newl := ls;
+	ELSE
+		-- This statement's snapshot is newer than the end of every
+		-- transaction the insert waited for: a hash is new if and only if
+		-- its claim is this batch's.
+		SELECT array_agg(coalesce(d.batch = bid, false) ORDER BY u.ord) INTO fresh
+		FROM unnest(hs) WITH ORDINALITY AS u(h, ord) LEFT JOIN ledger_dedup d ON d.leaf_hash = u.h;
+		SELECT array_agg(u.h ORDER BY u.ord), array_agg(u.l ORDER BY u.ord) INTO newh, newl
+		FROM unnest(hs, ls, fresh) WITH ORDINALITY AS u(h, l, f, ord) WHERE u.f;
 		SELECT array_agg(CASE WHEN u.f THEN -1 ELSE (
 			SELECT b.start + array_position(b.hashes, u.h) - 1
 			FROM ledger_dedup d JOIN ledger_batches b ON b.id = d.batch WHERE d.leaf_hash = u.h) END ORDER BY u.ord)
