@@ -91,6 +91,10 @@ type Watcher interface {
 	// before a start was not notified, so a receiver that sees the count
 	// change must look for itself.
 	Notified() (tree, checkpoint uint64, starts int64)
+	// NotifiedTree returns the tree state the largest tree notification
+	// carried, if it carried one: a follower then moves its head without
+	// reading the state back from the store.
+	NotifiedTree() (State, bool)
 }
 
 // SharedConfig tunes cluster mode (Config.Shared). Zero values are defaults.
@@ -459,6 +463,15 @@ func (l *Log) follow() {
 				l.releaseWaiters()
 				continue
 			}
+			// A tree that grew, with its state in the notification and no
+			// new checkpoint: no query (with three processes, the followers'
+			// two queries per integration round were a tenth of their CPU).
+			if st, ok := w.NotifiedTree(); ok && !restarted && cp <= pub && st.Size == tree {
+				if err := l.adoptState(st); err == nil {
+					l.releaseWaiters()
+					continue
+				}
+			}
 		} else if changes == nil && l.pendingWaiters() {
 			// Polling: with waiting appends, look at every tick.
 		} else if idle++; idle < 20 {
@@ -486,22 +499,31 @@ func (l *Log) refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.Size > l.head.Load().size {
-		rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
-		if err != nil {
-			return fmt.Errorf("ledger: compact range at %d: %w", st.Size, err)
-		}
-		root, err := l.rootOf(rng)
-		if err != nil {
-			return err
-		}
-		l.advanceHead(treeHead{size: st.Size, root: root})
+	if err := l.adoptState(st); err != nil {
+		return err
 	}
 	cp, err := l.shared.store.LatestCheckpoint(ctx)
 	if err != nil {
 		return err
 	}
 	l.adoptCheckpoint(cp)
+	return nil
+}
+
+// adoptState moves the head to st if st is ahead of it.
+func (l *Log) adoptState(st State) error {
+	if st.Size <= l.head.Load().size {
+		return nil
+	}
+	rng, err := l.factory().NewRange(0, st.Size, st.Hashes)
+	if err != nil {
+		return fmt.Errorf("ledger: compact range at %d: %w", st.Size, err)
+	}
+	root, err := l.rootOf(rng)
+	if err != nil {
+		return err
+	}
+	l.advanceHead(treeHead{size: st.Size, root: root})
 	return nil
 }
 

@@ -327,8 +327,9 @@ func TestClusterFollowerIsNotified(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	bst := openStore(t, dsn, objects)
 	b, err := ledger.Open(ctx, ledger.Config{
-		Store: openStore(t, dsn, objects), Origin: "cluster.test/log", Signers: keys.Signers(),
+		Store: bst, Origin: "cluster.test/log", Signers: keys.Signers(),
 		Shared: ledger.SharedConfig{LeaseTTL: time.Hour, PollInterval: time.Hour, Holder: "b"},
 	})
 	if err != nil {
@@ -345,6 +346,27 @@ func TestClusterFollowerIsNotified(t *testing.T) {
 		}
 		if r.TreeSize <= r.Index {
 			t.Fatalf("receipt %+v", r)
+		}
+	}
+	// The follower moved without reading the state back: the notification
+	// carried it, and it is the stored state of its size.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ns, ok := bst.NotifiedTree()
+		if !ok {
+			t.Fatal("no tree state notified")
+		}
+		st, err := bst.LoadState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns.Size == st.Size {
+			if fmt.Sprint(ns.Hashes) != fmt.Sprint(st.Hashes) || ns.Size < 3 {
+				t.Fatalf("notified state %d %x, stored %d %x", ns.Size, ns.Hashes, st.Size, st.Hashes)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notified size %d, stored %d", ns.Size, st.Size)
 		}
 	}
 }

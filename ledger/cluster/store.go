@@ -317,7 +317,7 @@ BEGIN
 		RETURN 2;
 	END IF;
 	INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest(lv, ix, nh);
-	PERFORM pg_notify('cunzheng_ledger', 'tree ' || p_size);
+	PERFORM pg_notify('cunzheng_ledger', 'tree ' || p_size || ' ' || encode(p_hashes, 'hex'));
 	RETURN 0;
 END
 $fn$;
