@@ -26,8 +26,9 @@
 //
 // The node hashes are kept in PostgreSQL as well as in the bucket's tiles
 // (those of level 0 are the leaf hashes in ledger_batches; the others are in
-// ledger_nodes): an inclusion proof is then one indexed query instead of
-// several object GETs, and the bucket stays a pure publication copy.
+// ledger_node_batches, one row per integration batch): an inclusion proof is
+// then one indexed query instead of several object GETs, and the bucket
+// stays a pure publication copy.
 package cluster
 
 import (
@@ -165,12 +166,25 @@ CREATE TABLE IF NOT EXISTS ledger_tree (
 	hashes bytea NOT NULL
 );
 INSERT INTO ledger_tree VALUES (1, 0, '') ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS ledger_nodes (
-	level smallint NOT NULL,
-	idx   bigint NOT NULL,
-	hash  bytea NOT NULL,
-	PRIMARY KEY (level, idx)
-);
+-- The node hashes above the leaves, one row per integration batch (one
+-- row per node was half of the rows written per append): the batch of
+-- leaves [start, size) creates, at each level L >= 1, the nodes
+-- [start >> L, size >> L), each once its last leaf exists. hashes holds
+-- them by level, then index, 32 bytes each (packNodes); node (L, I) is in
+-- the row whose range holds leaf ((I + 1) << L) - 1. Stored uncompressed
+-- out of line, so reading one node fetches only its chunk.
+DO $mk$
+BEGIN
+	IF to_regclass('ledger_node_batches') IS NULL THEN
+		CREATE TABLE ledger_node_batches (
+			start  bigint PRIMARY KEY,
+			size   bigint NOT NULL,
+			hashes bytea NOT NULL
+		);
+		ALTER TABLE ledger_node_batches ALTER COLUMN hashes SET STORAGE EXTERNAL;
+	END IF;
+END
+$mk$;
 CREATE TABLE IF NOT EXISTS ledger_lease (
 	id      int PRIMARY KEY CHECK (id = 1),
 	holder  text NOT NULL,
@@ -221,6 +235,18 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'ledger_sequence' AND 'indexes' = ANY(proargnames)) THEN
 		DROP FUNCTION ledger_sequence(bytea[], bytea[]);
 	END IF;
+	-- One row per node: into rows of 4,096 leaves' nodes each (any
+	-- partition of the tree's leaves will do; the nodes a range creates
+	-- are a function of its bounds), once, under the schema lock.
+	IF to_regclass('ledger_nodes') IS NOT NULL THEN
+		INSERT INTO ledger_node_batches (start, size, hashes)
+		SELECT n.k * 4096, least((n.k + 1) * 4096, t.size), string_agg(n.hash, ''::bytea ORDER BY n.level, n.idx)
+		FROM (SELECT level, idx, hash, (((idx + 1) << level) - 1) / 4096 AS k FROM ledger_nodes) n, ledger_tree t
+		WHERE t.id = 1
+		GROUP BY n.k, t.size;
+		DROP TABLE ledger_nodes;
+	END IF;
+	DROP FUNCTION IF EXISTS ledger_integrate(text, bigint, bigint, bigint, bytea, smallint[], bigint[], bytea[]);
 END
 $mig$;
 
@@ -304,7 +330,7 @@ $fn$;
 -- commit is synchronous, and flushing the WAL up to that commit flushes
 -- every earlier transaction with it.
 CREATE OR REPLACE FUNCTION ledger_integrate(p_holder text, p_token bigint, p_start bigint, p_size bigint, p_hashes bytea,
-	lv smallint[], ix bigint[], nh bytea[]) RETURNS int
+	p_nodes bytea) RETURNS int
 LANGUAGE plpgsql AS $fn$
 BEGIN
 	PERFORM set_config('synchronous_commit', 'off', true);
@@ -316,7 +342,9 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN 2;
 	END IF;
-	INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest(lv, ix, nh);
+	IF length(p_nodes) > 0 THEN
+		INSERT INTO ledger_node_batches (start, size, hashes) VALUES (p_start, p_size, p_nodes);
+	END IF;
 	PERFORM pg_notify('cunzheng_ledger', 'tree ' || p_size || ' ' || encode(p_hashes, 'hex'));
 	RETURN 0;
 END
@@ -703,18 +731,13 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)
 	}
-	// Level 0 is the leaf hashes, in ledger_batches already.
-	levels := make([]int16, 0, max(0, len(b.Nodes)-len(b.Leaves)))
-	idxs := make([]int64, 0, cap(levels))
-	hs := make([][]byte, 0, cap(levels))
-	for i := range b.Nodes {
-		if n := &b.Nodes[i]; n.Level > 0 {
-			levels, idxs, hs = append(levels, int16(n.Level)), append(idxs, int64(n.Index)), append(hs, n.Hash[:])
-		}
+	nodes, err := packNodes(b.Start, b.State.Size, b.Nodes)
+	if err != nil {
+		return err
 	}
 	var code int32
-	err := s.pool.QueryRow(ctx, "SELECT ledger_integrate($1, $2, $3, $4, $5, $6, $7, $8)",
-		l.holder, l.token, int64(b.Start), int64(b.State.Size), flat, levels, idxs, hs).Scan(&code)
+	err = s.pool.QueryRow(ctx, "SELECT ledger_integrate($1, $2, $3, $4, $5, $6)",
+		l.holder, l.token, int64(b.Start), int64(b.State.Size), flat, nodes).Scan(&code)
 	s.stats.commitTx.Add(1)
 	s.stats.commitNs.Add(int64(time.Since(t1)))
 	switch {
@@ -755,6 +778,10 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)
 	}
+	nodes, err := packNodes(b.Start, b.State.Size, b.Nodes)
+	if err != nil {
+		return err
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := fence(ctx, tx, l); err != nil {
 			return err
@@ -793,14 +820,10 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("cluster: tree moved past %d during the commit", b.Start)
 		}
-		rows = rows[:0]
-		for _, n := range b.Nodes {
-			if n.Level > 0 { // level 0: the leaf hashes, in ledger_batches
-				rows = append(rows, []any{int16(n.Level), int64(n.Index), n.Hash[:]})
+		if len(nodes) > 0 {
+			if _, err := tx.Exec(ctx, "INSERT INTO ledger_node_batches (start, size, hashes) VALUES ($1, $2, $3)", int64(b.Start), int64(b.State.Size), nodes); err != nil {
+				return err
 			}
-		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows)); err != nil {
-			return err
 		}
 		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprintf("tree %d", b.State.Size))
 		return err
@@ -863,11 +886,7 @@ func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int)
 	if level == 0 {
 		raw, _, err = s.readRange(ctx, start, n, false)
 	} else {
-		var rows pgx.Rows
-		rows, err = s.pool.Query(ctx, "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx", int16(level), int64(start), int64(start)+int64(n))
-		if err == nil {
-			raw, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
-		}
+		raw, err = s.readNodeLevel(ctx, level, start, n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
@@ -880,6 +899,80 @@ func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int)
 		copy(out[i][:], h)
 	}
 	return out, nil
+}
+
+// readNodeLevel returns the hashes of nodes [start, start+n) at level (> 0),
+// or fewer: those that exist, from the start. The rows holding them are the
+// one holding the first node's last leaf and those after it, up to the one
+// holding the last node's; each gives its slice, cut by the server.
+func (s *Store) readNodeLevel(ctx context.Context, level uint8, start uint64, n int) ([][]byte, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	end := start + uint64(n)
+	rows, err := s.pool.Query(ctx, `
+SELECT c.lo, substring(nb.hashes FROM (o.off + c.lo - (nb.start >> $1))::int * 32 + 1 FOR (c.hi - c.lo)::int * 32)
+FROM ledger_node_batches nb,
+	LATERAL (SELECT greatest($2, nb.start >> $1) AS lo, least($3, nb.size >> $1) AS hi) AS c,
+	LATERAL (SELECT coalesce(sum((nb.size >> l) - (nb.start >> l)), 0) AS off FROM generate_series(1, $1 - 1) AS l) AS o
+WHERE nb.start >= coalesce((SELECT max(start) FROM ledger_node_batches WHERE start <= (($2 + 1) << $1) - 1), 0)
+	AND nb.start <= ($3 << $1) - 1 AND c.hi > c.lo
+ORDER BY nb.start`, int32(level), int64(start), int64(end))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	var lo int64
+	var flat []byte
+	_, err = pgx.ForEachRow(rows, []any{&lo, &flat}, func() error {
+		if uint64(lo) != start+uint64(len(out)) {
+			return fmt.Errorf("gap at level %d index %d", level, start+uint64(len(out)))
+		}
+		for i := 0; i+32 <= len(flat); i += 32 {
+			out = append(out, flat[i:i+32:i+32])
+		}
+		flat = nil // the next row scans into a fresh slice
+		return nil
+	})
+	return out, err
+}
+
+// packNodes lays out the nodes above the leaves that the batch of leaves
+// [start, end) creates, as ledger_node_batches holds them: by level, then
+// index, 32 bytes each. It checks that nodes are exactly those.
+func packNodes(start, end uint64, nodes []ledger.Node) ([]byte, error) {
+	var total uint64
+	for lv := uint8(1); lv < 64 && end>>lv > 0; lv++ {
+		total += end>>lv - start>>lv
+	}
+	out := make([]byte, 32*total)
+	var seen uint64
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Level == 0 {
+			continue // the leaf hashes, in ledger_batches
+		}
+		off, count := levelSpan(start, end, n.Level)
+		first := start >> n.Level
+		if n.Index < first || n.Index-first >= count {
+			return nil, fmt.Errorf("cluster: node %d/%d is not created by leaves [%d, %d)", n.Level, n.Index, start, end)
+		}
+		copy(out[32*(off+n.Index-first):], n.Hash[:])
+		seen++
+	}
+	if seen != total {
+		return nil, fmt.Errorf("cluster: %d nodes for leaves [%d, %d), want %d", seen, start, end, total)
+	}
+	return out, nil
+}
+
+// levelSpan returns where the nodes at level (>= 1) created by the leaves
+// [start, end) begin in packNodes's layout, and how many there are.
+func levelSpan(start, end uint64, level uint8) (off, count uint64) {
+	for lv := uint8(1); lv < level; lv++ {
+		off += end>>lv - start>>lv
+	}
+	return off, end>>level - start>>level
 }
 
 // ReadNodes implements ledger.TreeReader.
@@ -896,7 +989,11 @@ func (s *Store) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([]tlog.Hash
 		pos[id] = append(pos[id], i)
 	}
 	rows, err := s.pool.Query(ctx, `
-SELECT n.level, n.idx, n.hash FROM ledger_nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON n.level = q.level AND n.idx = q.idx WHERE q.level > 0
+SELECT q.level, q.idx, substring(nb.hashes FROM ((SELECT coalesce(sum((nb.size >> l) - (nb.start >> l)), 0) FROM generate_series(1, q.level - 1) AS l)
+	+ q.idx - (nb.start >> q.level))::int * 32 + 1 FOR 32)
+FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx),
+	LATERAL (SELECT start, size, hashes FROM ledger_node_batches WHERE start <= ((q.idx + 1) << q.level) - 1 ORDER BY start DESC LIMIT 1) AS nb
+WHERE q.level > 0 AND ((q.idx + 1) << q.level) - 1 < nb.size
 UNION ALL
 SELECT 0::smallint, q.idx, b.hashes[(q.idx - b.start + 1)::int]
 FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx),
