@@ -370,3 +370,75 @@ func TestClusterFollowerIsNotified(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointPartialsFromTheDatabase: integration uploads full tiles
+// only; a checkpoint's partial ones are uploaded when it is stored, by a
+// holder that has no edge in memory (a new process after a takeover) from
+// the database, and the bucket then proves every leaf at that size.
+func TestCheckpointPartialsFromTheDatabase(t *testing.T) {
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	bucket := srv.s3.Client()
+	bucketName := objects[len("s3://"):bytes.IndexByte([]byte(objects), '?')]
+	bt := bucketTiles{c: bucket, bucket: bucketName}
+	keys, err := ledger.LoadOrCreateKeys(t.TempDir(), "cluster.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l := openLog(t, dsn, objects, keys, "a")
+	const n = 300 // a full tile, a partial one, and a partial tile of level 1
+	for c := 0; c < 3; c++ {
+		var leaves [][]byte
+		for i := 0; i < n/3; i++ {
+			leaves = append(leaves, fmt.Appendf(nil, "leaf %d", c*n/3+i))
+		}
+		if _, err := l.AppendAll(ctx, leaves); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil { // publishes the last checkpoint, releases the lease
+		t.Fatal(err)
+	}
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	cp, err := st.LatestCheckpoint(ctx)
+	if err != nil || cp.Size != n {
+		t.Fatalf("latest checkpoint %d, %v; want %d", cp.Size, err, n)
+	}
+	partials := []string{
+		tlogfmt.TilePath{Entries: true, Index: 1, Width: n % 256}.String(),
+		tlogfmt.TilePath{Index: 1, Width: n % 256}.String(),
+		tlogfmt.TilePath{Level: 1, Index: 0, Width: n >> 8}.String(),
+	}
+	for _, k := range partials {
+		if _, err := bt.get(k); err != nil {
+			t.Fatalf("partial %s of the stored checkpoint: %v", k, err)
+		}
+		if _, err := bucket.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucketName), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, held, err := st.Lease(ctx, "b", time.Minute); err != nil || !held {
+		t.Fatalf("lease: %v %v", held, err)
+	}
+	if err := st.PutCheckpoint(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range partials {
+		if _, err := bt.get(k); err != nil {
+			t.Fatalf("partial %s not uploaded again: %v", k, err)
+		}
+	}
+	tree := tlog.Tree{N: n, Hash: tlog.Hash(cp.Root)}
+	hr := tlog.TileHashReader(tree, bt)
+	for i := int64(0); i < n; i++ {
+		p, err := tlog.ProveRecord(n, i, hr)
+		if err != nil {
+			t.Fatalf("proving %d from the bucket: %v", i, err)
+		}
+		if err := tlog.CheckRecord(p, n, tree.Hash, i, tlog.RecordHash(fmt.Appendf(nil, "leaf %d", i))); err != nil {
+			t.Fatalf("leaf %d: %v", i, err)
+		}
+	}
+}

@@ -1026,6 +1026,11 @@ WHERE q.level = 0 AND q.idx < b.start + cardinality(b.hashes)`, levels, idxs)
 // bucket's checkpoint object.
 func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) error {
 	l := s.lease.Load()
+	// The partial tiles of its size first: once a checkpoint is stored,
+	// every tile a client of the bucket reads for it is there.
+	if err := s.uploadPartials(ctx, c.Size); err != nil {
+		return err
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := fence(ctx, tx, l); err != nil {
 			return err
