@@ -1027,8 +1027,12 @@ WHERE q.level = 0 AND q.idx < b.start + cardinality(b.hashes)`, levels, idxs)
 func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) error {
 	l := s.lease.Load()
 	// The partial tiles of its size first: once a checkpoint is stored,
-	// every tile a client of the bucket reads for it is there.
-	if err := s.uploadPartials(ctx, c.Size); err != nil {
+	// every tile a client of the bucket reads for it is there. A log only
+	// signs a tree it integrated; a checkpoint beyond the stored leaves
+	// (a store used as a bare checkpoint store) has no tiles to upload.
+	if err := s.uploadPartials(ctx, c.Size); errors.Is(err, ledger.ErrNotFound) {
+		s.logger.Warn("checkpoint beyond the stored tree: no partial tiles uploaded", "size", c.Size, "err", err)
+	} else if err != nil {
 		return err
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
