@@ -289,9 +289,8 @@ func StartS3(t testing.TB) *S3Server {
 	}
 	s := &S3Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), bin: bin}
 	// --keep-alive: without it versitygw answers every request with
-	// "Connection: close", and each tile upload paid a new TCP connection
-	// on both sides (about a third of the server's CPU per append in the
-	// cluster benchmark).
+	// "Connection: close", and each upload dials a new connection and
+	// leaves a TIME_WAIT socket behind (thousands per cluster test).
 	s.args = []string{"--quiet", "--keep-alive", "--access", AccessKey, "--secret", SecretKey, "--region", Region,
 		"--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root}
 	if s.logf, err = os.Create(filepath.Join(dir, "versitygw.log")); err != nil {
