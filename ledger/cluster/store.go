@@ -66,6 +66,15 @@ type Store struct {
 	watchOnce sync.Once
 	watch     *watcher // set by the first Changes call
 
+	// own holds the leaves this process sequenced while it held the lease,
+	// by hash, and the starts of their batches, until its integrator reads
+	// them (ReadSequenced).
+	own struct {
+		mu     sync.Mutex
+		leaves map[tlog.Hash][]byte
+		starts map[int64]int64 // batch start -> its end
+	}
+
 	stats struct {
 		sequenceTx, sequenceNs atomic.Int64
 		commitTx, commitNs     atomic.Int64
@@ -466,6 +475,7 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 	}
 	got := make([]int64, len(uh))
 	next := firstNew
+	var nh, nl [][]byte
 	for i := range got {
 		if olds != nil && olds[i] >= 0 {
 			got[i] = olds[i]
@@ -473,6 +483,10 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 		}
 		got[i] = next
 		next++
+		nh, nl = append(nh, uh[i]), append(nl, ul[i])
+	}
+	if len(nh) > 0 {
+		s.keepOwn(firstNew, nh, nl)
 	}
 	for i := range hashes {
 		j := got[pos[i]]
@@ -494,9 +508,15 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 // lost acknowledged appends when the database crashed.) The read and the flush are one
 // round trip; one flush per integration round instead of one per
 // sequencing batch of every process.
+//
+// The leaves of the batches this process sequenced while it held the lease
+// are not sent back: their hashes are, durably, and the bytes come from
+// memory by hash (own). A batch whose start the database gave to another
+// batch after a crash has other hashes, not found there: its leaves are
+// then read.
 func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]byte, []tlog.Hash, error) {
 	t0 := time.Now()
-	raw, leaves, err := s.readRange(ctx, start, max, true)
+	raw, leaves, err := s.readRange(ctx, start, max, readDurable, s.ownStarts())
 	if len(raw) > 0 {
 		s.stats.flushes.Add(1)
 		s.stats.flushNs.Add(int64(time.Since(t0)))
@@ -508,21 +528,117 @@ func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]b
 	for i, h := range raw {
 		copy(hashes[i][:], h)
 	}
+	lo, hi := -1, -1 // the leaves neither sent nor in memory
+	s.own.mu.Lock()
+	for i := range leaves {
+		if leaves[i] != nil {
+			continue
+		}
+		if l, ok := s.own.leaves[hashes[i]]; ok {
+			leaves[i] = l
+			continue
+		}
+		if lo < 0 {
+			lo = i
+		}
+		hi = i + 1
+	}
+	for i := range hashes {
+		delete(s.own.leaves, hashes[i])
+	}
+	end := int64(start) + int64(len(hashes))
+	for st, e := range s.own.starts {
+		if e <= end {
+			delete(s.own.starts, st)
+		}
+	}
+	s.own.mu.Unlock()
+	if lo >= 0 {
+		got, err := s.ReadLeaves(ctx, start+uint64(lo), hi-lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, l := range got {
+			if leaves[lo+i] == nil {
+				leaves[lo+i] = l
+			}
+		}
+	}
 	return leaves, hashes, nil
 }
 
-// readRange returns the leaf hashes (and leaves, if withLeaves) sequenced
-// at [start, start+n), or fewer: those up to the end of the sequence. The
-// batches overlapping the range are cut to it by the server.
+// ownLimit bounds the leaves kept in memory for the integrator: beyond it
+// (an integrator far behind) they are read back from the database.
+const ownLimit = 1 << 16
+
+// keepOwn keeps the new leaves of a batch this process sequenced at start,
+// for its own integrator (ReadSequenced), while it holds the lease.
+func (s *Store) keepOwn(start int64, hashes [][]byte, leaves [][]byte) {
+	if s.lease.Load() == nil {
+		return
+	}
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	if len(s.own.leaves)+len(leaves) > ownLimit {
+		return
+	}
+	if s.own.leaves == nil {
+		s.own.leaves = make(map[tlog.Hash][]byte)
+		s.own.starts = make(map[int64]int64)
+	}
+	for i := range leaves {
+		s.own.leaves[tlog.Hash(hashes[i])] = leaves[i]
+	}
+	s.own.starts[start] = start + int64(len(leaves))
+}
+
+// dropOwn forgets the kept leaves: the lease is gone, another process
+// integrates them.
+func (s *Store) dropOwn() {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	s.own.leaves, s.own.starts = nil, nil
+}
+
+func (s *Store) ownStarts() []int64 {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	out := make([]int64, 0, len(s.own.starts))
+	for st := range s.own.starts {
+		out = append(out, st)
+	}
+	return out
+}
+
+// What readRange reads.
+const (
+	readHashes  = iota // the hashes only
+	readLeaves         // hashes and leaves
+	readDurable        // hashes and leaves, in a transaction that flushes the WAL (ReadSequenced)
+)
+
+// readRange returns the leaf hashes (and leaves, unless mode is
+// readHashes) sequenced at [start, start+n), or fewer: those up to the end
+// of the sequence. The batches overlapping the range are cut to it by the
+// server. The leaves of the batches starting at one of skip are not sent:
+// they are nil in leaves.
 //
-// With withLeaves (ReadSequenced) the read is durable (see ReadSequenced).
-func (s *Store) readRange(ctx context.Context, start uint64, n int, withLeaves bool) (hashes, leaves [][]byte, err error) {
+// With readDurable the read is durable (see ReadSequenced).
+func (s *Store) readRange(ctx context.Context, start uint64, n int, mode int, skip []int64) (hashes, leaves [][]byte, err error) {
 	if n <= 0 {
 		return nil, nil, nil
 	}
+	withLeaves := mode != readHashes
 	cols := "b.hashes[lo:hi], NULL::bytea[]"
 	if withLeaves {
-		cols = "b.hashes[lo:hi], b.leaves[lo:hi]"
+		cols = "b.hashes[lo:hi], CASE WHEN b.start = ANY($3) THEN NULL ELSE b.leaves[lo:hi] END"
+	}
+	args := []any{int64(start), int64(start) + int64(n)}
+	if withLeaves {
+		if skip == nil {
+			skip = []int64{}
+		}
+		args = append(args, skip)
 	}
 	var pb pgx.Batch
 	pb.Queue(`
@@ -530,8 +646,8 @@ SELECT greatest(b.start, $1), `+cols+`
 FROM ledger_batches b,
 	LATERAL (SELECT greatest($1 - b.start, 0)::int + 1 AS lo, least($2 - b.start, cardinality(b.hashes))::int AS hi) AS c
 WHERE b.start >= coalesce((SELECT max(start) FROM ledger_batches WHERE start <= $1), 0) AND b.start < $2
-ORDER BY b.start`, int64(start), int64(start)+int64(n))
-	if withLeaves {
+ORDER BY b.start`, args...)
+	if mode == readDurable {
 		// Statements of one pipelined batch up to its Sync are one
 		// implicit transaction: this write makes its commit synchronous,
 		// so it is flushed before Close returns, and with it every commit
@@ -556,6 +672,9 @@ ORDER BY b.start`, int64(start), int64(start)+int64(n))
 		if uint64(from) != start+uint64(len(hashes)) {
 			return fmt.Errorf("gap in the sequence at %d", start+uint64(len(hashes)))
 		}
+		if withLeaves && ls == nil {
+			ls = make([][]byte, len(hs)) // skipped: the caller has them
+		}
 		if withLeaves && len(ls) != len(hs) {
 			return fmt.Errorf("batch at %d: %d leaves for %d hashes", from, len(ls), len(hs))
 		}
@@ -567,7 +686,7 @@ ORDER BY b.start`, int64(start), int64(start)+int64(n))
 	if err != nil {
 		return nil, nil, err
 	}
-	if withLeaves {
+	if mode == readDurable {
 		if _, err := br.Exec(); err != nil {
 			return nil, nil, err
 		}
@@ -610,10 +729,12 @@ WHERE id = 1 AND (holder = $1 OR expires <= now())
 RETURNING token`, holder, ttl.Seconds()).Scan(&token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.lease.Store(nil)
+		s.dropOwn()
 		return 0, false, nil
 	}
 	if err != nil {
 		s.lease.Store(nil)
+		s.dropOwn()
 		return 0, false, fmt.Errorf("database: lease: %w", err)
 	}
 	s.lease.Store(&leaseID{holder: holder, token: token})
@@ -658,6 +779,7 @@ WHERE EXISTS (SELECT 1 FROM ledger_lease WHERE id = 1 AND expires <= now() AND h
 // Release implements ledger.SharedStore.
 func (s *Store) Release(ctx context.Context) error {
 	l := s.lease.Swap(nil)
+	s.dropOwn()
 	if l == nil {
 		return nil
 	}
@@ -869,7 +991,7 @@ WHERE d.leaf_hash = ANY($1)`, raw)
 
 // ReadLeaves implements ledger.TreeReader.
 func (s *Store) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, error) {
-	_, out, err := s.readRange(ctx, start, n, true)
+	_, out, err := s.readRange(ctx, start, n, readLeaves, nil)
 	if err != nil {
 		return nil, fmt.Errorf("database: reading leaves: %w", err)
 	}
@@ -884,7 +1006,7 @@ func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int)
 	var raw [][]byte
 	var err error
 	if level == 0 {
-		raw, _, err = s.readRange(ctx, start, n, false)
+		raw, _, err = s.readRange(ctx, start, n, readHashes, nil)
 	} else {
 		raw, err = s.readNodeLevel(ctx, level, start, n)
 	}

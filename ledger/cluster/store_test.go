@@ -327,3 +327,65 @@ func TestIdleReadSequencedWritesNothing(t *testing.T) {
 		t.Errorf("20 idle reads moved the WAL from %s to %s", before, after)
 	}
 }
+
+// TestReadSequencedOwnLeaves: the lease holder's integrator gets the bytes
+// of the leaves it sequenced itself from memory (the database sends their
+// hashes only), the others' from the database, and a batch the database
+// holds at one of its starts with other hashes (its own batch lost in a
+// crash, the start given to another) from the database too.
+func TestReadSequencedOwnLeaves(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	other := openStore(t, dsn, objects)
+	defer other.Close()
+	if _, held, err := st.Lease(ctx, "a", time.Minute); err != nil || !held {
+		t.Fatalf("lease: %v %v", held, err)
+	}
+	seq := func(s *cluster.Store, leaves ...string) {
+		t.Helper()
+		var ls [][]byte
+		var hs []tlog.Hash
+		for _, l := range leaves {
+			ls, hs = append(ls, []byte(l)), append(hs, tlog.RecordHash([]byte(l)))
+		}
+		if _, _, err := s.Sequence(ctx, ls, hs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(start uint64, want ...string) {
+		t.Helper()
+		leaves, hashes, err := st.ReadSequenced(ctx, start, 100)
+		if err != nil || len(leaves) != len(want) {
+			t.Fatalf("ReadSequenced(%d) = %d leaves, %v; want %d", start, len(leaves), err, len(want))
+		}
+		for i, w := range want {
+			if string(leaves[i]) != w || hashes[i] != tlog.RecordHash([]byte(w)) {
+				t.Fatalf("leaf %d = %q, want %q", start+uint64(i), leaves[i], w)
+			}
+		}
+	}
+	seq(st, "own 0", "own 1", "own 2")
+	seq(other, "other 3", "other 4")
+	// The stored bytes of the holder's batch are not what it reads: the
+	// same hashes, other bytes, and it still gets its own.
+	if _, err := st.Pool().Exec(ctx, "UPDATE ledger_batches SET leaves = array['x', 'y', 'z']::bytea[] WHERE start = 0"); err != nil {
+		t.Fatal(err)
+	}
+	check(0, "own 0", "own 1", "own 2", "other 3", "other 4")
+	seq(st, "own 5", "own 6")
+	// As after a crash that lost the holder's batch at 5: another batch
+	// there now.
+	if _, err := st.Pool().Exec(ctx, "UPDATE ledger_batches SET hashes = $1, leaves = $2 WHERE start = 5",
+		[][]byte{hashOf("else 5"), hashOf("else 6")}, [][]byte{[]byte("else 5"), []byte("else 6")}); err != nil {
+		t.Fatal(err)
+	}
+	check(5, "else 5", "else 6")
+}
+
+func hashOf(leaf string) []byte {
+	h := tlog.RecordHash([]byte(leaf))
+	return h[:]
+}
