@@ -465,7 +465,7 @@ func (l *Log) follow() {
 			}
 			// A tree that grew, with its state in the notification and no
 			// new checkpoint: no query (with three processes, the followers'
-			// two queries per integration round were a tenth of their CPU).
+			// two queries per integration round were 7% of their CPU).
 			if st, ok := w.NotifiedTree(); ok && !restarted && cp <= pub && st.Size == tree {
 				if err := l.adoptState(st); err == nil {
 					l.releaseWaiters()
@@ -579,7 +579,7 @@ func (l *Log) integrate() {
 	// A process that does not hold the lease tries for it at most every
 	// LeaseTTL/20, not at every tick and every poke of its own appends: an
 	// attempt is a round trip and an UPDATE, and with three processes the
-	// followers' attempts were most of the cluster's statements. The lease
+	// followers' attempts were half of the cluster's statements. The lease
 	// only changes hands when it lapses or is released, so this delays a
 	// takeover by LeaseTTL/20 at most.
 	var lastTry time.Time
