@@ -58,6 +58,7 @@ type ledgerBenchResult struct {
 	P99Millis       float64             `json:"append_p99_ms"`
 	MaxMillis       float64             `json:"append_max_ms"`
 	PeakRSSMiB      float64             `json:"peak_rss_mib"`
+	CPUMicros       float64             `json:"cpu_us_per_append"`
 	Proofs          int                 `json:"proofs"`
 	ProofsPerSec    float64             `json:"inclusion_proofs_per_sec"`
 	RawPebblePerSec float64             `json:"raw_pebble_appends_per_sec,omitempty"`
@@ -81,6 +82,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	clusterDB := fs.String("cluster-db", "", "also run the same appends on a cluster: a fresh PostgreSQL database (DSN)")
 	objects := fs.String("objects", "", "the cluster's fresh bucket: s3://BUCKET?endpoint=URL&region=R")
 	processes := fs.Int("processes", 1, "cluster logs appending at once (each with its own pool and lease candidacy)")
+	clusterProfile := fs.String("cluster-cpuprofile", "", "write a CPU profile of the cluster phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -119,6 +121,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	cpu0 := processCPU()
 	hist, elapsed, err := drive(*entries, *clients, *entrySize, func(i int, entry []byte) error {
 		_, err := l.Append(ctx, entry)
 		return err
@@ -127,6 +130,7 @@ func runBenchLedger(ctx context.Context, args []string) error {
 		l.Close()
 		return err
 	}
+	res.CPUMicros = float64((processCPU() - cpu0).Microseconds()) / float64(*entries)
 	res.Seconds = elapsed.Seconds()
 	res.AppendsPerSec = float64(*entries) / elapsed.Seconds()
 	res.P50Millis, res.P99Millis, res.MaxMillis = hist.quantile(0.50), hist.quantile(0.99), hist.max()
@@ -193,7 +197,20 @@ func runBenchLedger(ctx context.Context, args []string) error {
 		if *clusterDB == "" || *objects == "" {
 			return errors.New("the cluster benchmark needs both --cluster-db and --objects")
 		}
+		if *clusterProfile != "" {
+			f, err := os.Create(*clusterProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
 		cr, err := benchCluster(ctx, *clusterDB, *objects, *processes, *entries, *clients, *entrySize)
+		if *clusterProfile != "" {
+			pprof.StopCPUProfile()
+		}
 		if err != nil {
 			return fmt.Errorf("cluster benchmark: %w", err)
 		}
@@ -218,6 +235,7 @@ func printBench(w io.Writer, res ledgerBenchResult, asJSON bool) error {
 	fmt.Fprintf(w, "ledger: %d entries of %d bytes from %d clients in %.2fs (%d cores)\n", res.Entries, res.EntryBytes, res.Clients, res.Seconds, runtime.NumCPU())
 	fmt.Fprintf(w, "  appends/s            %10.0f\n", res.AppendsPerSec)
 	fmt.Fprintf(w, "  append p50 / p99     %7.2f ms / %.2f ms (max %.2f ms)\n", res.P50Millis, res.P99Millis, res.MaxMillis)
+	fmt.Fprintf(w, "  CPU per append       %7.1f µs (this process, clients included)\n", res.CPUMicros)
 	fmt.Fprintf(w, "  inclusion proofs/s   %10.0f  (%d proofs at size %d)\n", res.ProofsPerSec, res.Proofs, res.Size)
 	fmt.Fprintf(w, "  peak RSS             %7.1f MiB\n", res.PeakRSSMiB)
 	if res.RawPebblePerSec > 0 {

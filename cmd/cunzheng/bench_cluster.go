@@ -23,6 +23,9 @@ type clusterBenchResult struct {
 	P99Millis     float64 `json:"append_p99_ms"`
 	MaxMillis     float64 `json:"append_max_ms"`
 	RatioToEmbed  float64 `json:"cluster_to_embedded_ratio"`
+	// CPUMicros is this process's CPU time per append: the appending logs
+	// and the clients, not the database or the object store.
+	CPUMicros float64 `json:"cpu_us_per_append"`
 	// Where the time went, summed over the processes.
 	SequenceTx      int64   `json:"sequence_transactions"`
 	SequenceMillis  float64 `json:"sequence_tx_mean_ms"`
@@ -91,6 +94,7 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 		stores = append(stores, st)
 		logs = append(logs, l)
 	}
+	cpu0 := processCPU()
 	hist, elapsed, err := drive(entries, clients, entrySize, func(i int, entry []byte) error {
 		_, err := logs[i%len(logs)].Append(ctx, entry)
 		return err
@@ -99,7 +103,8 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 		return nil, err
 	}
 	res := &clusterBenchResult{Processes: processes, Seconds: elapsed.Seconds(), AppendsPerSec: float64(entries) / elapsed.Seconds(),
-		P50Millis: hist.quantile(0.5), P99Millis: hist.quantile(0.99), MaxMillis: hist.max()}
+		P50Millis: hist.quantile(0.5), P99Millis: hist.quantile(0.99), MaxMillis: hist.max(),
+		CPUMicros: float64((processCPU() - cpu0).Microseconds()) / float64(entries)}
 	var sum cluster.Stats
 	for _, st := range stores {
 		s := st.Stats()
@@ -148,6 +153,7 @@ func printClusterBench(w io.Writer, r *clusterBenchResult) {
 	fmt.Fprintf(w, "cluster (PostgreSQL + S3), %d process(es), same entries and clients: %.2fs\n", r.Processes, r.Seconds)
 	fmt.Fprintf(w, "  appends/s            %10.0f   (cluster / embedded %.3f)\n", r.AppendsPerSec, r.RatioToEmbed)
 	fmt.Fprintf(w, "  append p50 / p99     %7.2f ms / %.2f ms (max %.2f ms)\n", r.P50Millis, r.P99Millis, r.MaxMillis)
+	fmt.Fprintf(w, "  CPU per append       %7.1f µs (the appending logs and clients; not the database or object store)\n", r.CPUMicros)
 	fmt.Fprintf(w, "  sequence tx          %10d   mean %.2f ms, %.1f leaves each\n", r.SequenceTx, r.SequenceMillis, r.LeavesPerSeqTx)
 	fmt.Fprintf(w, "  integration          %10d   commits, mean tx %.2f ms, %.1f leaves each\n", r.CommitTx, r.CommitMillis, r.LeavesPerCommit)
 	fmt.Fprintf(w, "  sequence flushes     %10d   mean %.2f ms (durable reads of sequenced leaves, one per integration round)\n", r.Flushes, r.FlushMillis)

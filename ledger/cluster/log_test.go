@@ -327,8 +327,9 @@ func TestClusterFollowerIsNotified(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	bst := openStore(t, dsn, objects)
 	b, err := ledger.Open(ctx, ledger.Config{
-		Store: openStore(t, dsn, objects), Origin: "cluster.test/log", Signers: keys.Signers(),
+		Store: bst, Origin: "cluster.test/log", Signers: keys.Signers(),
 		Shared: ledger.SharedConfig{LeaseTTL: time.Hour, PollInterval: time.Hour, Holder: "b"},
 	})
 	if err != nil {
@@ -345,6 +346,99 @@ func TestClusterFollowerIsNotified(t *testing.T) {
 		}
 		if r.TreeSize <= r.Index {
 			t.Fatalf("receipt %+v", r)
+		}
+	}
+	// The follower moved without reading the state back: the notification
+	// carried it, and it is the stored state of its size.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ns, ok := bst.NotifiedTree()
+		if !ok {
+			t.Fatal("no tree state notified")
+		}
+		st, err := bst.LoadState(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns.Size == st.Size {
+			if fmt.Sprint(ns.Hashes) != fmt.Sprint(st.Hashes) || ns.Size < 3 {
+				t.Fatalf("notified state %d %x, stored %d %x", ns.Size, ns.Hashes, st.Size, st.Hashes)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("notified size %d, stored %d", ns.Size, st.Size)
+		}
+	}
+}
+
+// TestCheckpointPartialsFromTheDatabase: integration uploads full tiles
+// only; a checkpoint's partial ones are uploaded when it is stored, by a
+// holder that has no edge in memory (a new process after a takeover) from
+// the database, and the bucket then proves every leaf at that size.
+func TestCheckpointPartialsFromTheDatabase(t *testing.T) {
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	bucket := srv.s3.Client()
+	bucketName := objects[len("s3://"):bytes.IndexByte([]byte(objects), '?')]
+	bt := bucketTiles{c: bucket, bucket: bucketName}
+	keys, err := ledger.LoadOrCreateKeys(t.TempDir(), "cluster.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	l := openLog(t, dsn, objects, keys, "a")
+	const n = 300 // a full tile, a partial one, and a partial tile of level 1
+	for c := 0; c < 3; c++ {
+		var leaves [][]byte
+		for i := 0; i < n/3; i++ {
+			leaves = append(leaves, fmt.Appendf(nil, "leaf %d", c*n/3+i))
+		}
+		if _, err := l.AppendAll(ctx, leaves); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil { // publishes the last checkpoint, releases the lease
+		t.Fatal(err)
+	}
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	cp, err := st.LatestCheckpoint(ctx)
+	if err != nil || cp.Size != n {
+		t.Fatalf("latest checkpoint %d, %v; want %d", cp.Size, err, n)
+	}
+	partials := []string{
+		tlogfmt.TilePath{Entries: true, Index: 1, Width: n % 256}.String(),
+		tlogfmt.TilePath{Index: 1, Width: n % 256}.String(),
+		tlogfmt.TilePath{Level: 1, Index: 0, Width: n >> 8}.String(),
+	}
+	for _, k := range partials {
+		if _, err := bt.get(k); err != nil {
+			t.Fatalf("partial %s of the stored checkpoint: %v", k, err)
+		}
+		if _, err := bucket.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucketName), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, held, err := st.Lease(ctx, "b", time.Minute); err != nil || !held {
+		t.Fatalf("lease: %v %v", held, err)
+	}
+	if err := st.PutCheckpoint(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range partials {
+		if _, err := bt.get(k); err != nil {
+			t.Fatalf("partial %s not uploaded again: %v", k, err)
+		}
+	}
+	tree := tlog.Tree{N: n, Hash: tlog.Hash(cp.Root)}
+	hr := tlog.TileHashReader(tree, bt)
+	for i := int64(0); i < n; i++ {
+		p, err := tlog.ProveRecord(n, i, hr)
+		if err != nil {
+			t.Fatalf("proving %d from the bucket: %v", i, err)
+		}
+		if err := tlog.CheckRecord(p, n, tree.Hash, i, tlog.RecordHash(fmt.Appendf(nil, "leaf %d", i))); err != nil {
+			t.Fatalf("leaf %d: %v", i, err)
 		}
 	}
 }

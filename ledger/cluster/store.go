@@ -26,8 +26,9 @@
 //
 // The node hashes are kept in PostgreSQL as well as in the bucket's tiles
 // (those of level 0 are the leaf hashes in ledger_batches; the others are in
-// ledger_nodes): an inclusion proof is then one indexed query instead of
-// several object GETs, and the bucket stays a pure publication copy.
+// ledger_node_batches, one row per integration batch): an inclusion proof is
+// then one indexed query instead of several object GETs, and the bucket
+// stays a pure publication copy.
 package cluster
 
 import (
@@ -64,6 +65,15 @@ type Store struct {
 
 	watchOnce sync.Once
 	watch     *watcher // set by the first Changes call
+
+	// own holds the leaves this process sequenced while it held the lease,
+	// by hash, and the starts of their batches, until its integrator reads
+	// them (ReadSequenced).
+	own struct {
+		mu     sync.Mutex
+		leaves map[tlog.Hash][]byte
+		starts map[int64]int64 // batch start -> its end
+	}
 
 	stats struct {
 		sequenceTx, sequenceNs atomic.Int64
@@ -165,12 +175,25 @@ CREATE TABLE IF NOT EXISTS ledger_tree (
 	hashes bytea NOT NULL
 );
 INSERT INTO ledger_tree VALUES (1, 0, '') ON CONFLICT DO NOTHING;
-CREATE TABLE IF NOT EXISTS ledger_nodes (
-	level smallint NOT NULL,
-	idx   bigint NOT NULL,
-	hash  bytea NOT NULL,
-	PRIMARY KEY (level, idx)
-);
+-- The node hashes above the leaves, one row per integration batch (one
+-- row per node was half of the rows written per append): the batch of
+-- leaves [start, size) creates, at each level L >= 1, the nodes
+-- [start >> L, size >> L), each once its last leaf exists. hashes holds
+-- them by level, then index, 32 bytes each (packNodes); node (L, I) is in
+-- the row whose range holds leaf ((I + 1) << L) - 1. Stored uncompressed
+-- out of line, so reading one node fetches only its chunk.
+DO $mk$
+BEGIN
+	IF to_regclass('ledger_node_batches') IS NULL THEN
+		CREATE TABLE ledger_node_batches (
+			start  bigint PRIMARY KEY,
+			size   bigint NOT NULL,
+			hashes bytea NOT NULL
+		);
+		ALTER TABLE ledger_node_batches ALTER COLUMN hashes SET STORAGE EXTERNAL;
+	END IF;
+END
+$mk$;
 CREATE TABLE IF NOT EXISTS ledger_lease (
 	id      int PRIMARY KEY CHECK (id = 1),
 	holder  text NOT NULL,
@@ -221,6 +244,18 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'ledger_sequence' AND 'indexes' = ANY(proargnames)) THEN
 		DROP FUNCTION ledger_sequence(bytea[], bytea[]);
 	END IF;
+	-- One row per node: into rows of 4,096 leaves' nodes each (any
+	-- partition of the tree's leaves will do; the nodes a range creates
+	-- are a function of its bounds), once, under the schema lock.
+	IF to_regclass('ledger_nodes') IS NOT NULL THEN
+		INSERT INTO ledger_node_batches (start, size, hashes)
+		SELECT n.k * 4096, least((n.k + 1) * 4096, t.size), string_agg(n.hash, ''::bytea ORDER BY n.level, n.idx)
+		FROM (SELECT level, idx, hash, (((idx + 1) << level) - 1) / 4096 AS k FROM ledger_nodes) n, ledger_tree t
+		WHERE t.id = 1
+		GROUP BY n.k, t.size;
+		DROP TABLE ledger_nodes;
+	END IF;
+	DROP FUNCTION IF EXISTS ledger_integrate(text, bigint, bigint, bigint, bytea, smallint[], bigint[], bytea[]);
 END
 $mig$;
 
@@ -254,20 +289,25 @@ DECLARE
 	n int;
 BEGIN
 	-- No waiting for the WAL flush here: the integrator flushes once for
-	-- all batches before it integrates them (Store.flushSequence), and no
+	-- all batches before it integrates them (Store.ReadSequenced), and no
 	-- append is answered before it is integrated.
 	PERFORM set_config('synchronous_commit', 'off', true);
-	WITH ins AS (
-		INSERT INTO ledger_dedup (leaf_hash, batch)
-		SELECT u.h, bid FROM unnest(hs) AS u(h) ORDER BY u.h
-		ON CONFLICT DO NOTHING
-		RETURNING leaf_hash
-	)
-	SELECT array_agg(i.leaf_hash IS NOT NULL ORDER BY u.ord) INTO fresh
-	FROM unnest(hs) WITH ORDINALITY AS u(h, ord) LEFT JOIN ins i ON i.leaf_hash = u.h;
-	SELECT array_agg(u.h ORDER BY u.ord), array_agg(u.l ORDER BY u.ord), count(*) INTO newh, newl, n
-	FROM unnest(hs, ls, fresh) WITH ORDINALITY AS u(h, l, f, ord) WHERE u.f;
-	IF n < cardinality(hs) THEN
+	INSERT INTO ledger_dedup (leaf_hash, batch)
+	SELECT u.h, bid FROM unnest(hs) AS u(h) ORDER BY u.h
+	ON CONFLICT DO NOTHING;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = cardinality(hs) THEN
+		-- All new, the usual case: no statement more.
+		newh := hs;
+		newl := ls;
+	ELSE
+		-- This statement's snapshot is newer than the end of every
+		-- transaction the insert waited for: a hash is new if and only if
+		-- its claim is this batch's.
+		SELECT array_agg(coalesce(d.batch = bid, false) ORDER BY u.ord) INTO fresh
+		FROM unnest(hs) WITH ORDINALITY AS u(h, ord) LEFT JOIN ledger_dedup d ON d.leaf_hash = u.h;
+		SELECT array_agg(u.h ORDER BY u.ord), array_agg(u.l ORDER BY u.ord) INTO newh, newl
+		FROM unnest(hs, ls, fresh) WITH ORDINALITY AS u(h, l, f, ord) WHERE u.f;
 		SELECT array_agg(CASE WHEN u.f THEN -1 ELSE (
 			SELECT b.start + array_position(b.hashes, u.h) - 1
 			FROM ledger_dedup d JOIN ledger_batches b ON b.id = d.batch WHERE d.leaf_hash = u.h) END ORDER BY u.ord)
@@ -299,7 +339,7 @@ $fn$;
 -- commit is synchronous, and flushing the WAL up to that commit flushes
 -- every earlier transaction with it.
 CREATE OR REPLACE FUNCTION ledger_integrate(p_holder text, p_token bigint, p_start bigint, p_size bigint, p_hashes bytea,
-	lv smallint[], ix bigint[], nh bytea[]) RETURNS int
+	p_nodes bytea) RETURNS int
 LANGUAGE plpgsql AS $fn$
 BEGIN
 	PERFORM set_config('synchronous_commit', 'off', true);
@@ -311,8 +351,10 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN 2;
 	END IF;
-	INSERT INTO ledger_nodes (level, idx, hash) SELECT * FROM unnest(lv, ix, nh);
-	PERFORM pg_notify('cunzheng_ledger', 'tree ' || p_size);
+	IF length(p_nodes) > 0 THEN
+		INSERT INTO ledger_node_batches (start, size, hashes) VALUES (p_start, p_size, p_nodes);
+	END IF;
+	PERFORM pg_notify('cunzheng_ledger', 'tree ' || p_size || ' ' || encode(p_hashes, 'hex'));
 	RETURN 0;
 END
 $fn$;
@@ -433,6 +475,7 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 	}
 	got := make([]int64, len(uh))
 	next := firstNew
+	var nh, nl [][]byte
 	for i := range got {
 		if olds != nil && olds[i] >= 0 {
 			got[i] = olds[i]
@@ -440,6 +483,10 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 		}
 		got[i] = next
 		next++
+		nh, nl = append(nh, uh[i]), append(nl, ul[i])
+	}
+	if len(nh) > 0 {
+		s.keepOwn(firstNew, nh, nl)
 	}
 	for i := range hashes {
 		j := got[pos[i]]
@@ -461,9 +508,15 @@ func (s *Store) Sequence(ctx context.Context, leaves [][]byte, hashes []tlog.Has
 // lost acknowledged appends when the database crashed.) The read and the flush are one
 // round trip; one flush per integration round instead of one per
 // sequencing batch of every process.
+//
+// The leaves of the batches this process sequenced while it held the lease
+// are not sent back: their hashes are, durably, and the bytes come from
+// memory by hash (own). A batch whose start the database gave to another
+// batch after a crash has other hashes, not found there: its leaves are
+// then read.
 func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]byte, []tlog.Hash, error) {
 	t0 := time.Now()
-	raw, leaves, err := s.readRange(ctx, start, max, true)
+	raw, leaves, err := s.readRange(ctx, start, max, readDurable, s.ownStarts())
 	if len(raw) > 0 {
 		s.stats.flushes.Add(1)
 		s.stats.flushNs.Add(int64(time.Since(t0)))
@@ -475,21 +528,117 @@ func (s *Store) ReadSequenced(ctx context.Context, start uint64, max int) ([][]b
 	for i, h := range raw {
 		copy(hashes[i][:], h)
 	}
+	lo, hi := -1, -1 // the leaves neither sent nor in memory
+	s.own.mu.Lock()
+	for i := range leaves {
+		if leaves[i] != nil {
+			continue
+		}
+		if l, ok := s.own.leaves[hashes[i]]; ok {
+			leaves[i] = l
+			continue
+		}
+		if lo < 0 {
+			lo = i
+		}
+		hi = i + 1
+	}
+	for i := range hashes {
+		delete(s.own.leaves, hashes[i])
+	}
+	end := int64(start) + int64(len(hashes))
+	for st, e := range s.own.starts {
+		if e <= end {
+			delete(s.own.starts, st)
+		}
+	}
+	s.own.mu.Unlock()
+	if lo >= 0 {
+		got, err := s.ReadLeaves(ctx, start+uint64(lo), hi-lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, l := range got {
+			if leaves[lo+i] == nil {
+				leaves[lo+i] = l
+			}
+		}
+	}
 	return leaves, hashes, nil
 }
 
-// readRange returns the leaf hashes (and leaves, if withLeaves) sequenced
-// at [start, start+n), or fewer: those up to the end of the sequence. The
-// batches overlapping the range are cut to it by the server.
+// ownLimit bounds the leaves kept in memory for the integrator: beyond it
+// (an integrator far behind) they are read back from the database.
+const ownLimit = 1 << 16
+
+// keepOwn keeps the new leaves of a batch this process sequenced at start,
+// for its own integrator (ReadSequenced), while it holds the lease.
+func (s *Store) keepOwn(start int64, hashes [][]byte, leaves [][]byte) {
+	if s.lease.Load() == nil {
+		return
+	}
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	if len(s.own.leaves)+len(leaves) > ownLimit {
+		return
+	}
+	if s.own.leaves == nil {
+		s.own.leaves = make(map[tlog.Hash][]byte)
+		s.own.starts = make(map[int64]int64)
+	}
+	for i := range leaves {
+		s.own.leaves[tlog.Hash(hashes[i])] = leaves[i]
+	}
+	s.own.starts[start] = start + int64(len(leaves))
+}
+
+// dropOwn forgets the kept leaves: the lease is gone, another process
+// integrates them.
+func (s *Store) dropOwn() {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	s.own.leaves, s.own.starts = nil, nil
+}
+
+func (s *Store) ownStarts() []int64 {
+	s.own.mu.Lock()
+	defer s.own.mu.Unlock()
+	out := make([]int64, 0, len(s.own.starts))
+	for st := range s.own.starts {
+		out = append(out, st)
+	}
+	return out
+}
+
+// What readRange reads.
+const (
+	readHashes  = iota // the hashes only
+	readLeaves         // hashes and leaves
+	readDurable        // hashes and leaves, in a transaction that flushes the WAL (ReadSequenced)
+)
+
+// readRange returns the leaf hashes (and leaves, unless mode is
+// readHashes) sequenced at [start, start+n), or fewer: those up to the end
+// of the sequence. The batches overlapping the range are cut to it by the
+// server. The leaves of the batches starting at one of skip are not sent:
+// they are nil in leaves.
 //
-// With withLeaves (ReadSequenced) the read is durable (see ReadSequenced).
-func (s *Store) readRange(ctx context.Context, start uint64, n int, withLeaves bool) (hashes, leaves [][]byte, err error) {
+// With readDurable the read is durable (see ReadSequenced).
+func (s *Store) readRange(ctx context.Context, start uint64, n int, mode int, skip []int64) (hashes, leaves [][]byte, err error) {
 	if n <= 0 {
 		return nil, nil, nil
 	}
+	withLeaves := mode != readHashes
 	cols := "b.hashes[lo:hi], NULL::bytea[]"
 	if withLeaves {
-		cols = "b.hashes[lo:hi], b.leaves[lo:hi]"
+		cols = "b.hashes[lo:hi], CASE WHEN b.start = ANY($3) THEN NULL ELSE b.leaves[lo:hi] END"
+	}
+	args := []any{int64(start), int64(start) + int64(n)}
+	if withLeaves {
+		if skip == nil {
+			skip = []int64{}
+		}
+		args = append(args, skip)
 	}
 	var pb pgx.Batch
 	pb.Queue(`
@@ -497,8 +646,8 @@ SELECT greatest(b.start, $1), `+cols+`
 FROM ledger_batches b,
 	LATERAL (SELECT greatest($1 - b.start, 0)::int + 1 AS lo, least($2 - b.start, cardinality(b.hashes))::int AS hi) AS c
 WHERE b.start >= coalesce((SELECT max(start) FROM ledger_batches WHERE start <= $1), 0) AND b.start < $2
-ORDER BY b.start`, int64(start), int64(start)+int64(n))
-	if withLeaves {
+ORDER BY b.start`, args...)
+	if mode == readDurable {
 		// Statements of one pipelined batch up to its Sync are one
 		// implicit transaction: this write makes its commit synchronous,
 		// so it is flushed before Close returns, and with it every commit
@@ -523,6 +672,9 @@ ORDER BY b.start`, int64(start), int64(start)+int64(n))
 		if uint64(from) != start+uint64(len(hashes)) {
 			return fmt.Errorf("gap in the sequence at %d", start+uint64(len(hashes)))
 		}
+		if withLeaves && ls == nil {
+			ls = make([][]byte, len(hs)) // skipped: the caller has them
+		}
 		if withLeaves && len(ls) != len(hs) {
 			return fmt.Errorf("batch at %d: %d leaves for %d hashes", from, len(ls), len(hs))
 		}
@@ -534,7 +686,7 @@ ORDER BY b.start`, int64(start), int64(start)+int64(n))
 	if err != nil {
 		return nil, nil, err
 	}
-	if withLeaves {
+	if mode == readDurable {
 		if _, err := br.Exec(); err != nil {
 			return nil, nil, err
 		}
@@ -577,10 +729,12 @@ WHERE id = 1 AND (holder = $1 OR expires <= now())
 RETURNING token`, holder, ttl.Seconds()).Scan(&token)
 	if errors.Is(err, pgx.ErrNoRows) {
 		s.lease.Store(nil)
+		s.dropOwn()
 		return 0, false, nil
 	}
 	if err != nil {
 		s.lease.Store(nil)
+		s.dropOwn()
 		return 0, false, fmt.Errorf("database: lease: %w", err)
 	}
 	s.lease.Store(&leaseID{holder: holder, token: token})
@@ -625,6 +779,7 @@ WHERE EXISTS (SELECT 1 FROM ledger_lease WHERE id = 1 AND expires <= now() AND h
 // Release implements ledger.SharedStore.
 func (s *Store) Release(ctx context.Context) error {
 	l := s.lease.Swap(nil)
+	s.dropOwn()
 	if l == nil {
 		return nil
 	}
@@ -698,18 +853,13 @@ func (s *Store) Commit(ctx context.Context, b *ledger.Batch) error {
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)
 	}
-	// Level 0 is the leaf hashes, in ledger_batches already.
-	levels := make([]int16, 0, max(0, len(b.Nodes)-len(b.Leaves)))
-	idxs := make([]int64, 0, cap(levels))
-	hs := make([][]byte, 0, cap(levels))
-	for i := range b.Nodes {
-		if n := &b.Nodes[i]; n.Level > 0 {
-			levels, idxs, hs = append(levels, int16(n.Level)), append(idxs, int64(n.Index)), append(hs, n.Hash[:])
-		}
+	nodes, err := packNodes(b.Start, b.State.Size, b.Nodes)
+	if err != nil {
+		return err
 	}
 	var code int32
-	err := s.pool.QueryRow(ctx, "SELECT ledger_integrate($1, $2, $3, $4, $5, $6, $7, $8)",
-		l.holder, l.token, int64(b.Start), int64(b.State.Size), flat, levels, idxs, hs).Scan(&code)
+	err = s.pool.QueryRow(ctx, "SELECT ledger_integrate($1, $2, $3, $4, $5, $6)",
+		l.holder, l.token, int64(b.Start), int64(b.State.Size), flat, nodes).Scan(&code)
 	s.stats.commitTx.Add(1)
 	s.stats.commitNs.Add(int64(time.Since(t1)))
 	switch {
@@ -750,6 +900,10 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 	for _, h := range b.State.Hashes {
 		flat = append(flat, h...)
 	}
+	nodes, err := packNodes(b.Start, b.State.Size, b.Nodes)
+	if err != nil {
+		return err
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := fence(ctx, tx, l); err != nil {
 			return err
@@ -788,14 +942,10 @@ func (s *Store) commitLeaves(ctx context.Context, b *ledger.Batch) error {
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("cluster: tree moved past %d during the commit", b.Start)
 		}
-		rows = rows[:0]
-		for _, n := range b.Nodes {
-			if n.Level > 0 { // level 0: the leaf hashes, in ledger_batches
-				rows = append(rows, []any{int16(n.Level), int64(n.Index), n.Hash[:]})
+		if len(nodes) > 0 {
+			if _, err := tx.Exec(ctx, "INSERT INTO ledger_node_batches (start, size, hashes) VALUES ($1, $2, $3)", int64(b.Start), int64(b.State.Size), nodes); err != nil {
+				return err
 			}
-		}
-		if _, err = tx.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows)); err != nil {
-			return err
 		}
 		_, err = tx.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, fmt.Sprintf("tree %d", b.State.Size))
 		return err
@@ -841,7 +991,7 @@ WHERE d.leaf_hash = ANY($1)`, raw)
 
 // ReadLeaves implements ledger.TreeReader.
 func (s *Store) ReadLeaves(ctx context.Context, start uint64, n int) ([][]byte, error) {
-	_, out, err := s.readRange(ctx, start, n, true)
+	_, out, err := s.readRange(ctx, start, n, readLeaves, nil)
 	if err != nil {
 		return nil, fmt.Errorf("database: reading leaves: %w", err)
 	}
@@ -856,13 +1006,9 @@ func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int)
 	var raw [][]byte
 	var err error
 	if level == 0 {
-		raw, _, err = s.readRange(ctx, start, n, false)
+		raw, _, err = s.readRange(ctx, start, n, readHashes, nil)
 	} else {
-		var rows pgx.Rows
-		rows, err = s.pool.Query(ctx, "SELECT hash FROM ledger_nodes WHERE level = $1 AND idx >= $2 AND idx < $3 ORDER BY idx", int16(level), int64(start), int64(start)+int64(n))
-		if err == nil {
-			raw, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
-		}
+		raw, err = s.readNodeLevel(ctx, level, start, n)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("database: reading level %d: %w", level, err)
@@ -875,6 +1021,80 @@ func (s *Store) ReadLevel(ctx context.Context, level uint8, start uint64, n int)
 		copy(out[i][:], h)
 	}
 	return out, nil
+}
+
+// readNodeLevel returns the hashes of nodes [start, start+n) at level (> 0),
+// or fewer: those that exist, from the start. The rows holding them are the
+// one holding the first node's last leaf and those after it, up to the one
+// holding the last node's; each gives its slice, cut by the server.
+func (s *Store) readNodeLevel(ctx context.Context, level uint8, start uint64, n int) ([][]byte, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	end := start + uint64(n)
+	rows, err := s.pool.Query(ctx, `
+SELECT c.lo, substring(nb.hashes FROM (o.off + c.lo - (nb.start >> $1))::int * 32 + 1 FOR (c.hi - c.lo)::int * 32)
+FROM ledger_node_batches nb,
+	LATERAL (SELECT greatest($2, nb.start >> $1) AS lo, least($3, nb.size >> $1) AS hi) AS c,
+	LATERAL (SELECT coalesce(sum((nb.size >> l) - (nb.start >> l)), 0) AS off FROM generate_series(1, $1 - 1) AS l) AS o
+WHERE nb.start >= coalesce((SELECT max(start) FROM ledger_node_batches WHERE start <= (($2 + 1) << $1) - 1), 0)
+	AND nb.start <= ($3 << $1) - 1 AND c.hi > c.lo
+ORDER BY nb.start`, int32(level), int64(start), int64(end))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	var lo int64
+	var flat []byte
+	_, err = pgx.ForEachRow(rows, []any{&lo, &flat}, func() error {
+		if uint64(lo) != start+uint64(len(out)) {
+			return fmt.Errorf("gap at level %d index %d", level, start+uint64(len(out)))
+		}
+		for i := 0; i+32 <= len(flat); i += 32 {
+			out = append(out, flat[i:i+32:i+32])
+		}
+		flat = nil // the next row scans into a fresh slice
+		return nil
+	})
+	return out, err
+}
+
+// packNodes lays out the nodes above the leaves that the batch of leaves
+// [start, end) creates, as ledger_node_batches holds them: by level, then
+// index, 32 bytes each. It checks that nodes are exactly those.
+func packNodes(start, end uint64, nodes []ledger.Node) ([]byte, error) {
+	var total uint64
+	for lv := uint8(1); lv < 64 && end>>lv > 0; lv++ {
+		total += end>>lv - start>>lv
+	}
+	out := make([]byte, 32*total)
+	var seen uint64
+	for i := range nodes {
+		n := &nodes[i]
+		if n.Level == 0 {
+			continue // the leaf hashes, in ledger_batches
+		}
+		off, count := levelSpan(start, end, n.Level)
+		first := start >> n.Level
+		if n.Index < first || n.Index-first >= count {
+			return nil, fmt.Errorf("cluster: node %d/%d is not created by leaves [%d, %d)", n.Level, n.Index, start, end)
+		}
+		copy(out[32*(off+n.Index-first):], n.Hash[:])
+		seen++
+	}
+	if seen != total {
+		return nil, fmt.Errorf("cluster: %d nodes for leaves [%d, %d), want %d", seen, start, end, total)
+	}
+	return out, nil
+}
+
+// levelSpan returns where the nodes at level (>= 1) created by the leaves
+// [start, end) begin in packNodes's layout, and how many there are.
+func levelSpan(start, end uint64, level uint8) (off, count uint64) {
+	for lv := uint8(1); lv < level; lv++ {
+		off += end>>lv - start>>lv
+	}
+	return off, end>>level - start>>level
 }
 
 // ReadNodes implements ledger.TreeReader.
@@ -891,7 +1111,11 @@ func (s *Store) ReadNodes(ctx context.Context, ids []ledger.NodeID) ([]tlog.Hash
 		pos[id] = append(pos[id], i)
 	}
 	rows, err := s.pool.Query(ctx, `
-SELECT n.level, n.idx, n.hash FROM ledger_nodes n JOIN unnest($1::smallint[], $2::bigint[]) AS q(level, idx) ON n.level = q.level AND n.idx = q.idx WHERE q.level > 0
+SELECT q.level, q.idx, substring(nb.hashes FROM ((SELECT coalesce(sum((nb.size >> l) - (nb.start >> l)), 0) FROM generate_series(1, q.level - 1) AS l)
+	+ q.idx - (nb.start >> q.level))::int * 32 + 1 FOR 32)
+FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx),
+	LATERAL (SELECT start, size, hashes FROM ledger_node_batches WHERE start <= ((q.idx + 1) << q.level) - 1 ORDER BY start DESC LIMIT 1) AS nb
+WHERE q.level > 0 AND ((q.idx + 1) << q.level) - 1 < nb.size
 UNION ALL
 SELECT 0::smallint, q.idx, b.hashes[(q.idx - b.start + 1)::int]
 FROM unnest($1::smallint[], $2::bigint[]) AS q(level, idx),
@@ -924,6 +1148,15 @@ WHERE q.level = 0 AND q.idx < b.start + cardinality(b.hashes)`, levels, idxs)
 // bucket's checkpoint object.
 func (s *Store) PutCheckpoint(ctx context.Context, c ledger.StoredCheckpoint) error {
 	l := s.lease.Load()
+	// The partial tiles of its size first: once a checkpoint is stored,
+	// every tile a client of the bucket reads for it is there. A log only
+	// signs a tree it integrated; a checkpoint beyond the stored leaves
+	// (a store used as a bare checkpoint store) has no tiles to upload.
+	if err := s.uploadPartials(ctx, c.Size); errors.Is(err, ledger.ErrNotFound) {
+		s.logger.Warn("checkpoint beyond the stored tree: no partial tiles uploaded", "size", c.Size, "err", err)
+	} else if err != nil {
+		return err
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if err := fence(ctx, tx, l); err != nil {
 			return err

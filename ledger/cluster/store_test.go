@@ -170,6 +170,86 @@ INSERT INTO ledger_leaves SELECT i, sha256(('leaf ' || i)::bytea), ('leaf ' || i
 	}
 }
 
+// TestOpenConvertsNodeRows: a database written by a cunzheng that kept one
+// row per node (ledger_nodes) is converted at Open into rows of 4,096
+// leaves' nodes, and every node reads back as it was, across the rows'
+// bounds, by ReadNodes and by ReadLevel.
+func TestOpenConvertsNodeRows(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const n = 5000 // the last row holds a partial range
+	levels := [][]tlog.Hash{make([]tlog.Hash, n)}
+	for i := range levels[0] {
+		levels[0][i] = tlog.RecordHash(fmt.Appendf(nil, "leaf %d", i))
+	}
+	for lv := 1; len(levels[lv-1]) >= 2; lv++ {
+		below := levels[lv-1]
+		up := make([]tlog.Hash, len(below)/2)
+		for i := range up {
+			up[i] = tlog.NodeHash(below[2*i], below[2*i+1])
+		}
+		levels = append(levels, up)
+	}
+	if _, err := conn.Exec(ctx, `
+CREATE TABLE ledger_tree (id int PRIMARY KEY CHECK (id = 1), size bigint NOT NULL, hashes bytea NOT NULL);
+INSERT INTO ledger_tree VALUES (1, 5000, '');
+CREATE TABLE ledger_nodes (level smallint NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx));
+CREATE FUNCTION ledger_integrate(p_holder text, p_token bigint, p_start bigint, p_size bigint, p_hashes bytea,
+	lv smallint[], ix bigint[], nh bytea[]) RETURNS int LANGUAGE sql AS $$ SELECT 0 $$;`); err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]any
+	for lv := 1; lv < len(levels); lv++ {
+		for i, h := range levels[lv] {
+			rows = append(rows, []any{int16(lv), int64(i), h[:]})
+		}
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{"ledger_nodes"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(rows)); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	var ids []ledger.NodeID
+	var want []tlog.Hash
+	for lv := 1; lv < len(levels); lv++ {
+		for i := range levels[lv] {
+			if i%7 == 0 || i == len(levels[lv])-1 {
+				ids = append(ids, ledger.NodeID{Level: uint8(lv), Index: uint64(i)})
+				want = append(want, levels[lv][i])
+			}
+		}
+		// Whole levels, and a slice across the 4,096-leaf bound.
+		got, err := st.ReadLevel(ctx, uint8(lv), 0, len(levels[lv]))
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(levels[lv]) {
+			t.Fatalf("ReadLevel(%d, 0, %d) = %v, want the level as it was", lv, len(levels[lv]), err)
+		}
+	}
+	got, err := st.ReadNodes(ctx, ids)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ReadNodes = %v, want the nodes as they were", err)
+	}
+	if got, err := st.ReadLevel(ctx, 1, 2040, 20); err != nil || fmt.Sprint(got) != fmt.Sprint(levels[1][2040:2060]) {
+		t.Fatalf("ReadLevel(1, 2040, 20) = %v", err)
+	}
+	if _, err := st.ReadNodes(ctx, []ledger.NodeID{{Level: 1, Index: n / 2}}); !errors.Is(err, ledger.ErrNotFound) {
+		t.Fatalf("a node past the tree: %v, want ErrNotFound", err)
+	}
+	var old *string
+	if err := conn.QueryRow(ctx, "SELECT to_regclass('ledger_nodes')::text").Scan(&old); err != nil || old != nil {
+		t.Errorf("ledger_nodes still there (%v, %v)", old, err)
+	}
+	var fns int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_proc WHERE proname = 'ledger_integrate'").Scan(&fns); err != nil || fns != 1 {
+		t.Errorf("%d ledger_integrate functions (%v), want the new one only", fns, err)
+	}
+}
+
 // TestReadSequencedFlushes: what ReadSequenced returns is flushed to the
 // WAL when it returns, although its sequencing committed without waiting
 // for the flush. The check reads the flush position right after the read;
@@ -246,4 +326,66 @@ func TestIdleReadSequencedWritesNothing(t *testing.T) {
 	if before != after {
 		t.Errorf("20 idle reads moved the WAL from %s to %s", before, after)
 	}
+}
+
+// TestReadSequencedOwnLeaves: the lease holder's integrator gets the bytes
+// of the leaves it sequenced itself from memory (the database sends their
+// hashes only), the others' from the database, and a batch the database
+// holds at one of its starts with other hashes (its own batch lost in a
+// crash, the start given to another) from the database too.
+func TestReadSequencedOwnLeaves(t *testing.T) {
+	ctx := context.Background()
+	srv := startServers(t)
+	dsn, objects := srv.fresh(t)
+	st := openStore(t, dsn, objects)
+	defer st.Close()
+	other := openStore(t, dsn, objects)
+	defer other.Close()
+	if _, held, err := st.Lease(ctx, "a", time.Minute); err != nil || !held {
+		t.Fatalf("lease: %v %v", held, err)
+	}
+	seq := func(s *cluster.Store, leaves ...string) {
+		t.Helper()
+		var ls [][]byte
+		var hs []tlog.Hash
+		for _, l := range leaves {
+			ls, hs = append(ls, []byte(l)), append(hs, tlog.RecordHash([]byte(l)))
+		}
+		if _, _, err := s.Sequence(ctx, ls, hs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(start uint64, want ...string) {
+		t.Helper()
+		leaves, hashes, err := st.ReadSequenced(ctx, start, 100)
+		if err != nil || len(leaves) != len(want) {
+			t.Fatalf("ReadSequenced(%d) = %d leaves, %v; want %d", start, len(leaves), err, len(want))
+		}
+		for i, w := range want {
+			if string(leaves[i]) != w || hashes[i] != tlog.RecordHash([]byte(w)) {
+				t.Fatalf("leaf %d = %q, want %q", start+uint64(i), leaves[i], w)
+			}
+		}
+	}
+	seq(st, "own 0", "own 1", "own 2")
+	seq(other, "other 3", "other 4")
+	// The stored bytes of the holder's batch are not what it reads: the
+	// same hashes, other bytes, and it still gets its own.
+	if _, err := st.Pool().Exec(ctx, "UPDATE ledger_batches SET leaves = array['x', 'y', 'z']::bytea[] WHERE start = 0"); err != nil {
+		t.Fatal(err)
+	}
+	check(0, "own 0", "own 1", "own 2", "other 3", "other 4")
+	seq(st, "own 5", "own 6")
+	// As after a crash that lost the holder's batch at 5: another batch
+	// there now.
+	if _, err := st.Pool().Exec(ctx, "UPDATE ledger_batches SET hashes = $1, leaves = $2 WHERE start = 5",
+		[][]byte{hashOf("else 5"), hashOf("else 6")}, [][]byte{[]byte("else 5"), []byte("else 6")}); err != nil {
+		t.Fatal(err)
+	}
+	check(5, "else 5", "else 6")
+}
+
+func hashOf(leaf string) []byte {
+	h := tlog.RecordHash([]byte(leaf))
+	return h[:]
 }

@@ -173,12 +173,91 @@ func (e *edge) tile(tl uint8) ([]tlog.Hash, bool) {
 	return h, ok
 }
 
-// uploadTiles puts b's tiles and bundles into the bucket, a few at a time.
+// uploadTiles puts the full tiles and bundles b completes into the bucket.
+// Partial ones are uploaded only for the sizes that get a checkpoint
+// (uploadPartials, from PutCheckpoint): a client of the bucket reads the
+// tiles of its checkpoint's size, and the servers read the database. A
+// partial tile and bundle per batch were most of the objects and bytes put,
+// and of the object store's CPU.
 func (s *Store) uploadTiles(ctx context.Context, b *ledger.Batch) error {
 	objs, err := s.tileObjects(ctx, b)
 	if err != nil {
 		return err
 	}
+	full := objs[:0]
+	for _, o := range objs {
+		if o.cache == cacheImmutable {
+			full = append(full, o)
+		}
+	}
+	return s.putObjects(ctx, full)
+}
+
+// uploadPartials puts the partial entry bundle and the partial hash tile of
+// each level of the tree of size leaves: with the full tiles below them,
+// uploaded as each batch was integrated, everything a client of the bucket
+// reads for a checkpoint of that size. They come from the edge kept in
+// memory when it is at size, else from the database.
+func (s *Store) uploadPartials(ctx context.Context, size uint64) error {
+	s.edgeMu.Lock()
+	e := s.edge
+	s.edgeMu.Unlock()
+	if e != nil && e.size != size {
+		e = nil
+	}
+	var objs []object
+	if w := size % tileWidth; w != 0 {
+		leaves := e.partialLeaves(w)
+		if leaves == nil {
+			var err error
+			if leaves, err = s.ReadLeaves(ctx, size-w, int(w)); err != nil {
+				return fmt.Errorf("cluster: the partial bundle at %d: %w", size, err)
+			}
+		}
+		o := object{key: tlogfmt.TilePath{Entries: true, Index: size / tileWidth, Width: int(w)}.String(), cache: cachePartial}
+		for _, leaf := range leaves {
+			o.data = binary.BigEndian.AppendUint16(o.data, uint16(len(leaf)))
+			o.data = append(o.data, leaf...)
+		}
+		objs = append(objs, o)
+	}
+	for tl := uint8(0); tl*ledger.TileHeight < 64; tl++ {
+		lvl := tl * ledger.TileHeight
+		after := size >> lvl
+		if after == 0 {
+			break
+		}
+		w := after % tileWidth
+		if w == 0 {
+			continue
+		}
+		hs, ok := e.tile(tl)
+		if !ok || uint64(len(hs)) != w {
+			var err error
+			if hs, err = s.ReadLevel(ctx, lvl, after-w, int(w)); err != nil {
+				return fmt.Errorf("cluster: the partial tile of level %d at %d: %w", tl, size, err)
+			}
+		}
+		o := object{key: tlogfmt.TilePath{Level: tl, Index: after / tileWidth, Width: int(w)}.String(), cache: cachePartial}
+		for _, h := range hs {
+			o.data = append(o.data, h[:]...)
+		}
+		objs = append(objs, o)
+	}
+	return s.putObjects(ctx, objs)
+}
+
+// partialLeaves returns the leaves of the edge's partial bundle if it holds
+// w of them.
+func (e *edge) partialLeaves(w uint64) [][]byte {
+	if e == nil || uint64(len(e.leaves)) != w {
+		return nil
+	}
+	return e.leaves
+}
+
+// putObjects puts objs into the bucket, a few at a time.
+func (s *Store) putObjects(ctx context.Context, objs []object) error {
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
 	var mu sync.Mutex

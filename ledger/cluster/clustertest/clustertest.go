@@ -288,7 +288,10 @@ func StartS3(t testing.TB) *S3Server {
 		t.Fatal(err)
 	}
 	s := &S3Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), bin: bin}
-	s.args = []string{"--quiet", "--access", AccessKey, "--secret", SecretKey, "--region", Region,
+	// --keep-alive: without it versitygw answers every request with
+	// "Connection: close", and each upload dials a new connection and
+	// leaves a TIME_WAIT socket behind (thousands per cluster test).
+	s.args = []string{"--quiet", "--keep-alive", "--access", AccessKey, "--secret", SecretKey, "--region", Region,
 		"--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root}
 	if s.logf, err = os.Create(filepath.Join(dir, "versitygw.log")); err != nil {
 		t.Fatal(err)
