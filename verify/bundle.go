@@ -141,7 +141,7 @@ func (b *bundleChecker) open() error {
 		return fail("zip", ErrBundleMalformed, "%v", err)
 	}
 	if len(zr.File) > maxBundleFiles {
-		return fail("zip", ErrBundleMalformed, "%d files", len(zr.File))
+		return fail("zip", ErrBundleMalformed, "%s", count(len(zr.File), "file", "files"))
 	}
 	b.files = make(map[string][]byte, len(zr.File))
 	var total int64
@@ -173,7 +173,7 @@ func (b *bundleChecker) open() error {
 		}
 		b.files[name] = data
 	}
-	b.pass("zip", "%d files", len(b.files))
+	b.pass("zip", "%s", count(len(b.files), "file", "files"))
 	return nil
 }
 
@@ -196,7 +196,7 @@ func (b *bundleChecker) manifest() error {
 	}
 	b.m = m
 	b.res.Manifest = m
-	b.pass("manifest", "report %s, contract %s, %d events, checkpoint %d", m.ReportNumber, m.Contract, len(m.Events), m.Checkpoint)
+	b.pass("manifest", "report %s, contract %s, %s, checkpoint %d", m.ReportNumber, m.Contract, count(len(m.Events), "event", "events"), m.Checkpoint)
 	return nil
 }
 
@@ -239,7 +239,7 @@ func (b *bundleChecker) keys() error {
 	if !b.res.Pinned {
 		src = "taken from the bundle (NOT pinned: pass --log-key and --notary-key from a published source)"
 	}
-	b.pass("keys", "%d log key(s), %d notary key(s), %s", len(b.opts.LogKeys), len(b.opts.NotaryKeys), src)
+	b.pass("keys", "%s, %s, %s", count(len(b.opts.LogKeys), "log key", "log keys"), count(len(b.opts.NotaryKeys), "notary key", "notary keys"), src)
 	return nil
 }
 
@@ -377,7 +377,7 @@ func (b *bundleChecker) events() error {
 			return fail(step, ErrBundleInclusion, "%s against checkpoint %d: %v", e.Proof, cp.size, err)
 		}
 		b.leaves[e.Index] = leaf
-		b.pass(step, "leaf hash %x… included in checkpoint %d (%d hashes)", got[:6], cp.size, len(hashes))
+		b.pass(step, "leaf hash %x… included in checkpoint %d (%s)", got[:6], cp.size, count(len(hashes), "hash", "hashes"))
 	}
 	return nil
 }
@@ -502,7 +502,7 @@ func (b *bundleChecker) digests() error {
 			return fail("file "+name, ErrBundleMalformed, "not listed in the manifest")
 		}
 	}
-	b.pass("files", "%d file digests match the manifest", len(b.m.Files))
+	b.pass("files", "%s the manifest", count(len(b.m.Files), "file digest matches", "file digests match"))
 	return nil
 }
 

@@ -48,7 +48,7 @@ func (b *bundleChecker) tenant() error {
 		b.pass(step, "no leaf names its tenant (version 2) and no tenant commitment is opened")
 	case 1:
 		for t, s := range tenants {
-			b.pass(step, "all of tenant %s: %d leaves name it (version 1), %d open their commitment to it (version 2)", t, s.named, s.opened)
+			b.pass(step, "all of tenant %s: %s it (version 1), %s to it (version 2)", t, count(s.named, "leaf names", "leaves name"), count(s.opened, "opens its commitment", "open their commitment"))
 		}
 	default:
 		names := make([]string, 0, len(tenants))

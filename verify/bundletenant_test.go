@@ -26,7 +26,7 @@ func TestBundleTenant(t *testing.T) {
 	}{
 		{"version 1, one tenant", [][]byte{v1("ta"), v1("ta")}, nil, "2 leaves name it (version 1), 0 open"},
 		{"version 2, opened", [][]byte{v2, v2}, []tlogfmt.ManifestOpening{open(0, "ta"), open(1, "ta")}, "0 leaves name it (version 1), 2 open"},
-		{"both kinds", [][]byte{v1("ta"), v2}, []tlogfmt.ManifestOpening{open(1, "ta")}, "1 leaves name it (version 1), 1 open"},
+		{"both kinds", [][]byte{v1("ta"), v2}, []tlogfmt.ManifestOpening{open(1, "ta")}, "1 leaf names it (version 1), 1 opens its commitment to it"},
 		{"version 2, not opened", [][]byte{v2, v2}, nil, "no leaf names its tenant"},
 		{"version 1, two tenants", [][]byte{v1("ta"), v1("tb")}, nil, ""},
 		{"opened another tenant", [][]byte{v1("ta"), v2}, []tlogfmt.ManifestOpening{open(1, "tb")}, ""},

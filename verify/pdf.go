@@ -518,7 +518,7 @@ func (v *checker) check(s sigRef) *Signature {
 	if cert == nil {
 		problem := "the signer's certificate is not in the signature"
 		if len(sd.badCerts) > 0 {
-			problem += fmt.Sprintf(" (%d certificate(s) in it could not be read: %v)", len(sd.badCerts), sd.badCerts[0])
+			problem += fmt.Sprintf(" (%s in it could not be read: %v)", count(len(sd.badCerts), "certificate", "certificates"), sd.badCerts[0])
 		}
 		return fail(Indeterminate, NoSigningCertificateFound, problem)
 	}
@@ -573,6 +573,10 @@ func (v *checker) check(s sigRef) *Signature {
 		return fail(Indeterminate, NoCertificateChainFound, "the signer's certificate does not chain to a trusted root: "+cr.err.Error())
 	}
 	if tsProblem != "" {
+		if st := sig.Timestamp.State(); st.EN == "untrusted" {
+			// Intact, by an authority this verifier does not know: not "invalid".
+			return fail(Indeterminate, NoPOE, "the signature timestamp is not trusted: "+tsProblem)
+		}
 		return fail(Indeterminate, NoPOE, "the signature timestamp is not valid: "+tsProblem)
 	}
 	if best.Before(cert.NotBefore) {

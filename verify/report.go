@@ -157,6 +157,26 @@ type Timestamp struct {
 	Problem      string       `json:"problem,omitempty"`
 }
 
+// State says in a word or two what the token is, Chinese first, for the CLI
+// and the result pages alike. A token whose signature and imprint verify
+// but whose authority does not chain to a trusted root is untrusted, not
+// invalid: it is intact, only its issuer is unknown to this verifier (the
+// ETSI indication for that stays INDETERMINATE, as EN 319 102-1 defines it).
+func (t *Timestamp) State() Text {
+	switch {
+	case t.SignatureOK && t.ImprintOK && t.Trusted && t.RevocationOK && t.Problem == "":
+		return Text{"有效", "valid"}
+	case t.SignatureOK && t.ImprintOK && !t.Trusted:
+		return Text{"不受信任", "untrusted"}
+	case t.Problem == problemTSARevoked:
+		return Text{"已吊销", "revoked"}
+	case t.SignatureOK && t.ImprintOK && !t.RevocationOK:
+		return Text{"吊销状态未确认", "revocation not confirmed"}
+	default:
+		return Text{"无效", "invalid"}
+	}
+}
+
 // Change is one classified object change in an incremental update.
 type Change struct {
 	Revision int    `json:"revision"`

@@ -108,7 +108,7 @@ func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.Ce
 	}
 	r.ts.Trusted = true
 	if cr.revokedAt != nil && !r.ts.Time.Before(*cr.revokedAt) {
-		return fail("the timestamp authority's certificate was revoked before the timestamp")
+		return fail(problemTSARevoked)
 	}
 	if cr.unknown {
 		return fail("no revocation data for the timestamp authority's certificate")
@@ -117,6 +117,10 @@ func verifyToken(token []byte, imprint func(digestInfo) []byte, roots *smx509.Ce
 	r.ok = true
 	return r
 }
+
+// problemTSARevoked is the problem of a token whose authority was revoked
+// before it; Timestamp.State tells it from revocation data that is missing.
+const problemTSARevoked = "the timestamp authority's certificate was revoked before the timestamp"
 
 func bytesEqual(a, b []byte) bool {
 	return len(a) == len(b) && string(a) == string(b)

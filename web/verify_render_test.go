@@ -469,3 +469,39 @@ func TestVerifyReportQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyUntrustedTimestampWording: a time-stamp token that is intact
+// but from an authority whose root the server does not trust reads
+// "不受信任 untrusted" on the result page, as in the CLI, never "invalid".
+func TestVerifyUntrustedTimestampWording(t *testing.T) {
+	dir := t.TempDir()
+	pem, err := os.ReadFile(filepath.Join(pdfCorpus, "roots", "sm2-root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sm2-root.pem"), pem, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots, err := verify.LoadRoots(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Config{Mounts: []Mount{MountVerify(VerifyConfig{Options: verify.Options{Roots: roots}, RatePerMinute: 10000})}})
+	for _, tt := range []struct{ url, want, never string }{
+		{"/verify", "时间戳机构不受信任", ""},
+		{"/verify", "不受信任", "时间戳无效"},
+		{"/verify?lang=en", "untrusted", "not verified"},
+	} {
+		rec := post(t, h, tt.url, corpusFile(t, "rsa-sha256-tsa.pdf"))
+		page := rec.Body.String()
+		if rec.Code != 200 {
+			t.Fatalf("%s: status %d: %s", tt.url, rec.Code, page)
+		}
+		if !strings.Contains(page, tt.want) {
+			t.Errorf("%s: page lacks %q", tt.url, tt.want)
+		}
+		if tt.never != "" && strings.Contains(page, tt.never) {
+			t.Errorf("%s: page says %q", tt.url, tt.never)
+		}
+	}
+}

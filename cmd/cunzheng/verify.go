@@ -218,9 +218,10 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 			fmt.Fprintf(w, "  声称签署时间 Claimed: %s\n", s.ClaimedSigningTime.Format(time.RFC3339))
 		}
 		if ts := s.Timestamp; ts != nil && s.Kind == "signature" {
-			state := "有效 valid"
+			st := ts.State()
+			state := st.ZH + " " + st.EN
 			if ts.Problem != "" {
-				state = "无效 invalid: " + ts.Problem
+				state += ": " + ts.Problem
 			}
 			fmt.Fprintf(w, "  时间戳 Timestamp:   %s (%s)\n", ts.Time.Format(time.RFC3339), state)
 		}

@@ -44,8 +44,11 @@ func TestVerifyBundleCommand(t *testing.T) {
 		t.Errorf("output:\n%s", out.String())
 	}
 
-	if !strings.Contains(out.String(), "2 log key(s)") {
+	if !strings.Contains(out.String(), "2 log keys, ") {
 		t.Errorf("the SM2 log key was not used:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "(s)") {
+		t.Errorf("output says (s) where it can count:\n%s", out.String())
 	}
 
 	// A key the bundle was not signed with: fails, exit status 3, names the step.

@@ -25,6 +25,8 @@ func TestVerifyPDFCommand(t *testing.T) {
 		{[]string{"--trust-roots", dir + "roots", dir + "byte-flip.pdf"}, exitTotalFailed, "签名覆盖的内容已被篡改"},
 		{[]string{dir + "pdfsig-rsa.pdf", "--trust-roots", dir + "roots"}, exitIndeterminate, "TRY_LATER"},
 		{[]string{dir + "rsa-sha256-tsa.pdf"}, exitIndeterminate, "NO_CERTIFICATE_CHAIN_FOUND"},
+		// An intact token by a TSA whose root is not given: untrusted, not invalid.
+		{[]string{dir + "rsa-sha256-tsa.pdf"}, exitIndeterminate, "(不受信任 untrusted: the timestamp authority is not trusted"},
 		{[]string{dir + "generate.sh"}, exitUnreadable, ""},
 	}
 	for _, tt := range tests {

@@ -244,6 +244,7 @@ var problemTexts = []struct{ en, zh string }{
 	{"the signer's certificate is not in the signature", "签名中没有签名者证书"},
 	{"the signer's certificate does not chain to a trusted root", "签名者证书不能追溯到受信任的根证书"},
 	{"the signature timestamp is not valid", "签名时间戳无效"},
+	{"the signature timestamp is not trusted", "签名时间戳不受信任"},
 	{"the signer's certificate was not yet valid when the document was signed", "签署时签名者证书尚未生效"},
 	{"the timestamp proves the signature was made after the signer's certificate expired", "时间戳证明签名时签名者证书已过期"},
 	{"the signer's certificate has expired and no timestamp proves the signature was made while it was valid", "签名者证书已过期，且没有时间戳证明签名时证书有效"},
