@@ -715,6 +715,20 @@ func TestBrowserCourt(t *testing.T) {
 			}
 		}
 		b.shot("court-keys")
+		// A key's name (cunzheng.example/log) stays on one line, on a desktop
+		// and on a phone: a name broken mid-word cannot be compared by eye.
+		for _, w := range []int64{1280, 390} {
+			b.do(fmt.Sprintf("keys at %d px", w), chromedp.EmulateViewport(w, 900, chromedp.EmulateMobile), chromedp.Navigate(s.url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#report-signing")))
+			broken := b.eval(`[...document.querySelectorAll("table.keys td:first-child code")].filter(c => c.getClientRects().length != 1).map(c => c.textContent)`)
+			if n, _ := b.eval(`document.querySelectorAll("table.keys td:first-child code").length`).(float64); n < 3 {
+				t.Errorf("at %d px, %v key names in the tables, want the log's two and a notary's", w, n)
+			}
+			if l, ok := broken.([]any); !ok || len(l) > 0 {
+				t.Errorf("at %d px, key names wrap: %v", w, broken)
+			}
+			b.shot(fmt.Sprintf("court-keys-%d", w))
+		}
+		b.do("desktop again", chromedp.EmulateViewport(1280, 900))
 	})
 	s.stop(t)
 }
