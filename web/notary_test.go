@@ -324,6 +324,17 @@ func TestNotaryMountsOfficePages(t *testing.T) {
 				t.Errorf("GET %s links to %s", path, l[1])
 			}
 		}
+		// A link that shows a path shows the one it goes to (the footer's
+		// API links once read /v1/office for /notary/v1/office).
+		shown := regexp.MustCompile(`<a href="(/[^"]*)">(/[^<]*)</a>`).FindAllStringSubmatch(w.Body.String(), -1)
+		if len(shown) < 5 {
+			t.Errorf("GET %s: %d links showing their path, want the footer's five", path, len(shown))
+		}
+		for _, l := range shown {
+			if href, _, _ := strings.Cut(l[1], "?"); l[2] != href {
+				t.Errorf("GET %s: link %s reads %s", path, l[1], l[2])
+			}
+		}
 	}
 	for _, r := range []struct{ method, path string }{{"GET", "/notary/requests"}, {"GET", "/notary/v1/requests"}, {"GET", "/notary/v1/requests/NR-1"},
 		{"POST", "/notary/v1/requests"}, {"GET", "/notary/requests/NR-1/certificate.pdf"}} {
