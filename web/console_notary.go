@@ -138,14 +138,17 @@ func (h *console) notarialCertificate(c *gin.Context) {
 func notarizationMessage(m message, rec notary.RequestRecord) message {
 	switch rec.Status {
 	case notary.RequestRefused:
+		m.Kind = msgNotice
 		m.TitleZH, m.TitleEN = "公证处拒绝", "The office refused"
 		m.TextZH = fmt.Sprintf("公证处 %s 拒绝了申请 %s：%s", rec.Office, rec.ID, rec.Reason)
 		m.TextEN = fmt.Sprintf("The office %s refused request %s: %s", rec.Office, rec.ID, rec.Reason)
 	case notary.RequestIssued:
+		m.Kind = msgSuccess
 		m.TitleZH, m.TitleEN = "已出具公证书", "Certificate issued"
 		m.TextZH = fmt.Sprintf("公证处 %s 已就申请 %s 出具公证书（SHA-256 %s），已记入存证日志。", rec.Office, rec.ID, rec.CertificateSHA256)
 		m.TextEN = fmt.Sprintf("The office %s issued the notarial certificate of request %s (SHA-256 %s); recorded in the log.", rec.Office, rec.ID, rec.CertificateSHA256)
 	default:
+		m.Kind = msgSuccess
 		m.TitleZH, m.TitleEN = "已申请公证", "Notarisation requested"
 		m.TextZH = fmt.Sprintf("申请 %s 已记入存证日志并发送至公证处 %s；公证处已自行核验证据包，待公证员出具公证书。公证处出具或拒绝后，存证服务会自动查询并记入日志，也可在合同页点“查询结果”。", rec.ID, rec.Office)
 		m.TextEN = fmt.Sprintf("Request %s is recorded in the log and was sent to the office %s, which checked the bundle itself; a notary will issue the certificate. Once the office issues or refuses, the service asks for the answer by itself and records it; “Check the office's answer” on the contract's page asks at once.", rec.ID, rec.Office)

@@ -267,10 +267,40 @@ func httpErrorf(status int, msg string) error { return &httpError{status, msg} }
 
 // message is the data of message.html: a titled message with a way on.
 type message struct {
+	Kind             messageKind
 	TitleZH, TitleEN string
 	TextZH, TextEN   string
 	Link, LinkZH     string
 	LinkEN           string
+}
+
+// messageKind says how message.html shows a message: a success must not
+// look like the failure beside it (已申请公证 once showed in the error's pink).
+type messageKind int
+
+const (
+	msgError   messageKind = iota // the zero value: a message that does not say otherwise is an error
+	msgSuccess                    // what the user asked for was done
+	msgNotice                     // an outcome that is neither: an office refused a request
+)
+
+// Class is the alert's CSS class beside "alert".
+func (k messageKind) Class() string {
+	switch k {
+	case msgSuccess:
+		return "success"
+	case msgNotice:
+		return "notice"
+	}
+	return "error"
+}
+
+// Role is the ARIA role: only an error interrupts a screen reader.
+func (k messageKind) Role() string {
+	if k == msgError {
+		return "alert"
+	}
+	return "status"
 }
 
 // mountStatic serves the embedded style sheet and script under /static/.
