@@ -716,17 +716,23 @@ func TestBrowserCourt(t *testing.T) {
 		}
 		b.shot("court-keys")
 		// A key's name (cunzheng.example/log) stays on one line, on a desktop
-		// and on a phone: a name broken mid-word cannot be compared by eye.
-		for _, w := range []int64{1280, 390} {
-			b.do(fmt.Sprintf("keys at %d px", w), chromedp.EmulateViewport(w, 900, chromedp.EmulateMobile), chromedp.Navigate(s.url+"/keys"), chromedp.WaitVisible(chromedp.CSS("#report-signing")))
-			broken := b.eval(`[...document.querySelectorAll("table.keys td:first-child code")].filter(c => c.getClientRects().length != 1).map(c => c.textContent)`)
-			if n, _ := b.eval(`document.querySelectorAll("table.keys td:first-child code").length`).(float64); n < 3 {
-				t.Errorf("at %d px, %v key names in the tables, want the log's two and a notary's", w, n)
+		// and on a phone, on /keys and the built-in office's overview: a
+		// name broken mid-word cannot be compared by eye.
+		for _, pg := range []struct {
+			path, ready string
+			min         float64
+		}{{"/keys", "#report-signing", 3}, {"/notary/", "main table", 1}} {
+			for _, w := range []int64{1280, 390} {
+				b.do(fmt.Sprintf("%s at %d px", pg.path, w), chromedp.EmulateViewport(w, 900, chromedp.EmulateMobile), chromedp.Navigate(s.url+pg.path), chromedp.WaitVisible(chromedp.CSS(pg.ready)))
+				if n, _ := b.eval(`document.querySelectorAll("main table code.name").length`).(float64); n < pg.min {
+					t.Errorf("%s at %d px: %v names in the tables, want at least %v", pg.path, w, n, pg.min)
+				}
+				broken := b.eval(`[...document.querySelectorAll("main table code.name")].filter(c => c.getClientRects().length != 1).map(c => c.textContent)`)
+				if l, ok := broken.([]any); !ok || len(l) > 0 {
+					t.Errorf("%s at %d px, names wrap: %v", pg.path, w, broken)
+				}
+				b.shot(fmt.Sprintf("court-names-%s-%d", strings.Trim(pg.path, "/"), w))
 			}
-			if l, ok := broken.([]any); !ok || len(l) > 0 {
-				t.Errorf("at %d px, key names wrap: %v", w, broken)
-			}
-			b.shot(fmt.Sprintf("court-keys-%d", w))
 		}
 		b.do("desktop again", chromedp.EmulateViewport(1280, 900))
 	})
