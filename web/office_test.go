@@ -60,7 +60,7 @@ func TestOfficePages(t *testing.T) {
 		}
 	}
 	_, body, _ = get("/?lang=en")
-	if !strings.Contains(body, "Fork alarm: 1 alarm(s) not acknowledged") || !strings.Contains(body, "push") || !strings.Contains(body, fmt.Sprint(sizes[59])) {
+	if !strings.Contains(body, "Fork alarm: 1 alarm not acknowledged") || !strings.Contains(body, "push") || !strings.Contains(body, fmt.Sprint(sizes[59])) {
 		t.Errorf("GET /?lang=en:\n%s", body)
 	}
 	_, body, _ = get("/alarms")
