@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -395,18 +393,8 @@ func (h *verifyHandlers) checkBundle(ctx context.Context, name string, u *upload
 			return verifyview.BundleData{}, fmt.Errorf("web: reading a spooled upload: %w", err)
 		}
 	}
-	sum := sha256.Sum256(data)
-	d := verifyview.BundleData{Name: name, SHA256: hex.EncodeToString(sum[:]), Server: true}
-	res, err := verify.Bundle(data, opts)
-	if err != nil {
-		var be *verify.BundleError
-		if !errors.As(err, &be) {
-			be = &verify.BundleError{Step: "bundle", Err: err}
-		}
-		d.FailedStep, d.Problem = be.Step, be.Err.Error()
-	} else {
-		d.Result = res
-	}
+	d := verifyview.BundleResult(name, data, opts)
+	d.Server = true
 	return d, nil
 }
 

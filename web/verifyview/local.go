@@ -2,8 +2,6 @@ package verifyview
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -103,21 +101,10 @@ func CheckBundle(data []byte, req LocalRequest) LocalResult {
 	if err != nil {
 		return LocalResult{Error: trustFailed(err)}
 	}
-	sum := sha256.Sum256(data)
-	d := BundleData{Name: req.Name, SHA256: hex.EncodeToString(sum[:])}
-	res, err := verify.Bundle(data, opts)
-	if err != nil {
-		var be *verify.BundleError
-		if !errors.As(err, &be) {
-			be = &verify.BundleError{Step: "bundle", Err: err}
-		}
-		d.FailedStep, d.Problem = be.Step, be.Err.Error()
-	} else {
-		d.Result = res
-	}
+	d := BundleResult(req.Name, data, opts)
 	html, err := BundleContent(req.Lang, d)
 	if err != nil {
 		return LocalResult{Error: &verify.Text{ZH: "无法显示结果：" + err.Error(), EN: "Cannot show the result: " + err.Error()}}
 	}
-	return LocalResult{Bundle: res, HTML: string(html)}
+	return LocalResult{Bundle: d.Result, HTML: string(html)}
 }

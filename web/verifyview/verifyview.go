@@ -7,6 +7,9 @@ package verifyview
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"strings"
@@ -372,6 +375,26 @@ func DocumentWords(d string) (zh, en string) {
 		return "离线校验包", "evidence bundle"
 	}
 	return d, d
+}
+
+// BundleResult checks an evidence bundle with verify.Bundle and fills the
+// result page's data: the result when every check passed, otherwise the
+// step that failed and why. The browser's check and the server's upload
+// path both use it, so the two pages say the same for the same file.
+func BundleResult(name string, data []byte, opts verify.BundleOptions) BundleData {
+	sum := sha256.Sum256(data)
+	d := BundleData{Name: name, SHA256: hex.EncodeToString(sum[:])}
+	res, err := verify.Bundle(data, opts)
+	if err != nil {
+		var be *verify.BundleError
+		if !errors.As(err, &be) {
+			be = &verify.BundleError{Step: "bundle", Err: err}
+		}
+		d.FailedStep, d.Problem = be.Step, be.Err.Error()
+		return d
+	}
+	d.Result = res
+	return d
 }
 
 // BundleData is the result of checking an evidence bundle in the browser.
