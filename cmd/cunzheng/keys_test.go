@@ -135,9 +135,9 @@ func TestKeysEverywhere(t *testing.T) {
 		{"verify pdf --ledger-keys all", verifyPDF(allKeys), 0, []string{"签名方 " + origin + ", notary-a.test, notary-b.test, notary-c.test）"}}, // one name per key holder
 		{"verify pdf --ledger-keys malformed", verifyPDF(keyFile(ed, "not-a-key")), 1, []string{"line 3", "malformed verifier key"}},
 
-		{"verify bundle ed25519 + notaries", verifyBundle(append([]string{"--log-key", ed}, notaryFlags(na, nb, nc)...)...), 0, []string{"verified against the pinned keys", "1 log key(s), 3 notary key(s)"}},
-		{"verify bundle sm2 + notaries", verifyBundle(append([]string{"--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"verified against the pinned keys", "1 log key(s), 3 notary key(s)"}},
-		{"verify bundle both log keys + notaries", verifyBundle(append([]string{"--log-key", ed, "--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"2 log key(s), 3 notary key(s)"}},
+		{"verify bundle ed25519 + notaries", verifyBundle(append([]string{"--log-key", ed}, notaryFlags(na, nb, nc)...)...), 0, []string{"verified against the pinned keys", "1 log key, 3 notary keys"}},
+		{"verify bundle sm2 + notaries", verifyBundle(append([]string{"--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"verified against the pinned keys", "1 log key, 3 notary keys"}},
+		{"verify bundle both log keys + notaries", verifyBundle(append([]string{"--log-key", ed, "--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"2 log keys, 3 notary keys"}},
 		{"verify bundle sm2 as --notary-key", verifyBundle("--log-key", ed, "--notary-key", sm), 1, []string{"--notary-key", wrongKind}},
 		{"verify bundle notary key as --log-key", verifyBundle(append([]string{"--log-key", na}, notaryFlags(na)...)...), exitBundleFailed, []string{"FAIL  checkpoint", "note has no verifiable signatures"}},
 		{"verify bundle malformed --log-key", verifyBundle("--log-key", "x+1+AA"), 1, []string{"--log-key", "malformed verifier key"}},
