@@ -38,29 +38,46 @@ func LoadRoots(dir string, system bool, extra ...*smx509.Certificate) (*smx509.C
 			pool = sp
 		}
 	}
-	if dir != "" {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("verify: reading trust roots: %w", err)
+	err := eachRootFile(dir, func(name string, b []byte) error {
+		if !pool.AppendCertsFromPEM(b) {
+			return fmt.Errorf("verify: no PEM certificate in %s", name)
 		}
-		for _, e := range entries {
-			ext := strings.ToLower(filepath.Ext(e.Name()))
-			if e.IsDir() || (ext != ".pem" && ext != ".crt" && ext != ".cer") {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return nil, fmt.Errorf("verify: reading trust roots: %w", err)
-			}
-			if !pool.AppendCertsFromPEM(b) {
-				return nil, fmt.Errorf("verify: no PEM certificate in %s", e.Name())
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, c := range extra {
 		pool.AddCert(c)
 	}
 	return pool, nil
+}
+
+// eachRootFile calls f with the name and contents of every PEM file
+// (*.pem, *.crt, *.cer) in dir, the files a trust-roots directory is read
+// from. An empty dir has none.
+func eachRootFile(dir string, f func(name string, b []byte) error) error {
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("verify: reading trust roots: %w", err)
+	}
+	for _, e := range entries {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if e.IsDir() || (ext != ".pem" && ext != ".crt" && ext != ".cer") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return fmt.Errorf("verify: reading trust roots: %w", err)
+		}
+		if err := f(e.Name(), b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // revData is the revocation material found for one signature: from the

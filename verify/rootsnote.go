@@ -7,8 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/emmansun/gmsm/smx509"
@@ -196,33 +194,21 @@ func (b *TrustBundle) BundleOptions() (BundleOptions, error) {
 // *.crt, *.cer) in dir, the ones LoadRoots(dir, …) trusts, for a
 // TrustBundle. An empty dir has none.
 func RootCertificates(dir string) ([][]byte, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("verify: reading trust roots: %w", err)
-	}
 	var out [][]byte
-	for _, e := range entries {
-		ext := strings.ToLower(filepath.Ext(e.Name()))
-		if e.IsDir() || (ext != ".pem" && ext != ".crt" && ext != ".cer") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("verify: reading trust roots: %w", err)
-		}
+	err := eachRootFile(dir, func(_ string, b []byte) error {
 		for {
 			var blk *pem.Block
 			blk, b = pem.Decode(b)
 			if blk == nil {
-				break
+				return nil
 			}
 			if blk.Type == "CERTIFICATE" {
 				out = append(out, blk.Bytes)
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
