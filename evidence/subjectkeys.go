@@ -81,12 +81,10 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 		return cur, nil
 	}
 	if found {
-		dek, err := event.OpenWith(ts.KEKAEAD, event.AlgAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
+		sk, err := openStoredSubjectKey(ts, subject, st)
 		if err != nil {
-			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
+			return nil, err
 		}
-		sk := newSubjectKey(subject, st.KeyID, dek, st.Wrapped)
-		sk.persisted.Store(true)
 		s.cacheSubject(ck, sk)
 		return sk, nil
 	}
@@ -100,6 +98,18 @@ func (s *Service) subjectKeyFor(ts *tenantState, subject string, create, unstore
 		return nil, err
 	}
 	s.cacheSubject(ck, sk)
+	return sk, nil
+}
+
+// openStoredSubjectKey unwraps a subject's stored data key with the tenant
+// key: a key read back from the store, so already persisted.
+func openStoredSubjectKey(ts *tenantState, subject string, st storedSubjectKey) (*subjectKey, error) {
+	dek, err := event.OpenWith(ts.KEKAEAD, event.AlgAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
+	if err != nil {
+		return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
+	}
+	sk := newSubjectKey(subject, st.KeyID, dek, st.Wrapped)
+	sk.persisted.Store(true)
 	return sk, nil
 }
 
@@ -164,12 +174,10 @@ func (s *Service) cacheSubjects(ts *tenantState, keys [][]byte, values map[strin
 		if err := decodeValue(k, v, &st); err != nil {
 			return nil, err
 		}
-		dek, err := event.OpenWith(ts.KEKAEAD, event.AlgAES256GCM, st.Wrapped, subjectAD(ts.ID, subject))
+		sk, err := openStoredSubjectKey(ts, subject, st)
 		if err != nil {
-			return nil, fmt.Errorf("evidence: unwrapping subject key: %w", err)
+			return nil, err
 		}
-		sk := newSubjectKey(subject, st.KeyID, dek, st.Wrapped)
-		sk.persisted.Store(true)
 		s.cacheSubject(ck, sk)
 	}
 	return unstored, nil
