@@ -673,7 +673,7 @@ func (h *console) download(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	back := message{Link: "/console/contracts/" + url.PathEscape(id), LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	back := contractBack(id)
 	k, ok := downloadKinds[c.PostForm("kind")]
 	if !ok {
 		m := back
@@ -738,7 +738,7 @@ func (h *console) document(c *gin.Context) {
 		return
 	}
 	id, sha := c.Param("id"), c.Param("sha256")
-	back := message{Link: "/console/contracts/" + id, LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	back := contractBack(id)
 	_, recs, err := h.cfg.Evidence.Records(c.Request.Context(), ss.Principal, id, h.cfg.Log.Leaf)
 	if err != nil {
 		h.contractError(c, ss, err)
@@ -767,4 +767,10 @@ func (h *console) document(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="`+sha+`.pdf"`)
 	c.Header("Cache-Control", "no-store")
 	c.Data(http.StatusOK, "application/pdf", b)
+}
+
+// contractBack is the message whose link leads back to the contract's
+// console page, which every action on a contract answers with.
+func contractBack(id string) message {
+	return message{Link: "/console/contracts/" + url.PathEscape(id), LinkZH: "返回合同", LinkEN: "Back to the contract"}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/gin-gonic/gin"
@@ -93,7 +92,7 @@ func (h *console) notarize(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	back := message{Link: "/console/contracts/" + url.PathEscape(id), LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	back := contractBack(id)
 	rec, err := h.cfg.Notarize.Request(c.Request.Context(), ss.Principal, id, c.PostForm("office"), ss.Principal.Tenant.ID+"/legal")
 	if err != nil {
 		h.notarizeError(c, ss, back, err)
@@ -110,7 +109,7 @@ func (h *console) notarizationResult(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	back := message{Link: "/console/contracts/" + url.PathEscape(id), LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	back := contractBack(id)
 	rec, err := h.cfg.Notarize.Result(c.Request.Context(), ss.Principal, id, c.PostForm("office"), c.Param("req"))
 	if err != nil {
 		h.notarizeError(c, ss, back, err)
@@ -125,7 +124,7 @@ func (h *console) notarialCertificate(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	back := message{Link: "/console/contracts/" + url.PathEscape(id), LinkZH: "返回合同", LinkEN: "Back to the contract"}
+	back := contractBack(id)
 	pdf, rec, err := h.cfg.Notarize.Certificate(c.Request.Context(), ss.Principal, id, c.Query("office"), c.Param("req"))
 	if err != nil {
 		h.notarizeError(c, ss, back, err)
