@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -121,14 +120,7 @@ func (s *Service) openNotarization(ctx context.Context, ts *tenantState, request
 		return n, err
 	}
 	n.Contract = cr.ID
-	lb, err := leaf(ctx, c.Index)
-	if err != nil {
-		return n, fmt.Errorf("evidence: reading leaf %d of notarisation %s: %w", c.Index, request, err)
-	}
-	if h := event.LeafHash(lb); !bytes.Equal(h[:], c.LeafHash) {
-		return n, fmt.Errorf("evidence: leaf %d does not match the claim of notarisation %s", c.Index, request)
-	}
-	pr, err := event.ParseLeaf(lb)
+	_, pr, err := checkedLeaf(ctx, leaf, c.Index, c.LeafHash, "the claim of notarisation "+request)
 	if err != nil {
 		return n, err
 	}

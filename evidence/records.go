@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -68,18 +69,11 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 	entries = slices.CompactFunc(entries, func(a, b EventEntry) bool { return a.Index == b.Index })
 	out := make([]Record, 0, len(entries))
 	for _, e := range entries {
-		lb, err := leaf(ctx, e.Index)
-		if err != nil {
-			return nil, nil, fmt.Errorf("evidence: reading leaf %d: %w", e.Index, err)
-		}
 		var lh [32]byte
 		if _, err := hex.Decode(lh[:], []byte(e.LeafHash)); err != nil {
 			return nil, nil, fmt.Errorf("evidence: receipt hash: %w", err)
 		}
-		if got := event.LeafHash(lb); got != lh {
-			return nil, nil, fmt.Errorf("evidence: leaf %d does not match its receipt", e.Index)
-		}
-		pr, err := event.ParseLeaf(lb)
+		lb, pr, err := checkedLeaf(ctx, leaf, e.Index, lh[:], "its receipt")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -100,6 +94,24 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		out = append(out, Record{EventEntry: e, Leaf: lb, Public: pr, Opened: o})
 	}
 	return v, out, nil
+}
+
+// checkedLeaf reads leaf index from the log and parses it, once it is
+// the leaf whose hash the evidence store recorded (in what: a receipt, a
+// claim), so that nothing is read from a leaf the store never named.
+func checkedLeaf(ctx context.Context, leaf LeafReader, index uint64, want []byte, what string) ([]byte, *event.PublicRecord, error) {
+	lb, err := leaf(ctx, index)
+	if err != nil {
+		return nil, nil, fmt.Errorf("evidence: reading leaf %d: %w", index, err)
+	}
+	if got := event.LeafHash(lb); !bytes.Equal(got[:], want) {
+		return nil, nil, fmt.Errorf("evidence: leaf %d does not match %s", index, what)
+	}
+	pr, err := event.ParseLeaf(lb)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lb, pr, nil
 }
 
 // scanKeys returns the last key component of every key under prefix.
