@@ -38,11 +38,11 @@ type edge struct {
 	tiles  map[uint8][]tlog.Hash // tile level -> its partial tile; absent: unknown
 }
 
-// tileObjects returns the entry bundles and hash tiles that b creates or
-// grows: for each, the full tile once all 256 of its entries exist, else
-// the partial tile of the width the new size gives it. The entries of a
-// tile that precede b come from the edge of the previous batch when it
-// ends where b starts, else from the database. The content of every path
+// tileObjects returns the entry bundles and hash tiles that b completes
+// (all 256 of their entries exist) and keeps the partial ones that b creates
+// or grows at the new edge, for the next batch and for uploadPartials. The
+// entries of a tile that precede b come from the edge of the previous batch
+// when it ends where b starts, else from the database. The content of every path
 // is a function of the sequence alone, so uploading it twice (a retry, a
 // takeover) writes the same bytes.
 func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, error) {
@@ -55,16 +55,6 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 	}
 	next := &edge{size: end, tiles: make(map[uint8][]tlog.Hash)}
 	var objs []object
-	path := func(entries bool, level uint8, n uint64, w uint64) object {
-		p := tlogfmt.TilePath{Entries: entries, Level: level, Index: n}
-		o := object{cache: cacheImmutable}
-		if w < tileWidth {
-			p.Width = int(w)
-			o.cache = cachePartial
-		}
-		o.key = p.String()
-		return o
-	}
 	// Entry bundles.
 	for n := start / tileWidth; n*tileWidth < end; n++ {
 		lo, hi := n*tileWidth, min((n+1)*tileWidth, end)
@@ -81,15 +71,12 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 			}
 		}
 		leaves = append(leaves, b.Leaves[max(lo, start)-start:hi-start]...)
-		o := path(true, 0, n, hi-lo)
-		for _, leaf := range leaves {
-			o.data = binary.BigEndian.AppendUint16(o.data, uint16(len(leaf)))
-			o.data = append(o.data, leaf...)
+		if hi-lo < tileWidth {
+			next.leaves = leaves // only the last bundle can be partial
+			continue
 		}
-		objs = append(objs, o)
-		if hi == end && hi-lo < tileWidth {
-			next.leaves = leaves
-		}
+		key := tlogfmt.TilePath{Entries: true, Index: n}.String()
+		objs = append(objs, object{key: key, cache: cacheImmutable, data: bundleData(leaves)})
 	}
 	// Hash tiles: tile level L holds the tree nodes of level 8L.
 	byLevel := make(map[uint8]map[uint64]tlog.Hash)
@@ -124,7 +111,6 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 		}
 		for n := before / tileWidth; n*tileWidth < after; n++ {
 			lo, hi := n*tileWidth, min((n+1)*tileWidth, after)
-			o := path(false, tl, n, hi-lo)
 			var hs []tlog.Hash
 			if lo < before {
 				if old, ok := prev.tile(tl); ok && uint64(len(old)) == before-lo {
@@ -144,11 +130,10 @@ func (s *Store) tileObjects(ctx context.Context, b *ledger.Batch) ([]object, err
 				}
 				hs = append(hs, h)
 			}
-			o.data = make([]byte, 0, len(hs)*tlog.HashSize)
-			for _, h := range hs {
-				o.data = append(o.data, h[:]...)
+			if hi-lo == tileWidth {
+				key := tlogfmt.TilePath{Level: tl, Index: n}.String()
+				objs = append(objs, object{key: key, cache: cacheImmutable, data: tileData(hs)})
 			}
-			objs = append(objs, o)
 			if hi == after {
 				if hi-lo < tileWidth {
 					next.tiles[tl] = hs
@@ -184,13 +169,26 @@ func (s *Store) uploadTiles(ctx context.Context, b *ledger.Batch) error {
 	if err != nil {
 		return err
 	}
-	full := objs[:0]
-	for _, o := range objs {
-		if o.cache == cacheImmutable {
-			full = append(full, o)
-		}
+	return s.putObjects(ctx, objs)
+}
+
+// bundleData is the body of an entry bundle: each leaf after its length.
+func bundleData(leaves [][]byte) []byte {
+	var b []byte
+	for _, leaf := range leaves {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(leaf)))
+		b = append(b, leaf...)
 	}
-	return s.putObjects(ctx, full)
+	return b
+}
+
+// tileData is the body of a hash tile: its hashes, one after the other.
+func tileData(hs []tlog.Hash) []byte {
+	b := make([]byte, 0, len(hs)*tlog.HashSize)
+	for _, h := range hs {
+		b = append(b, h[:]...)
+	}
+	return b
 }
 
 // uploadPartials puts the partial entry bundle and the partial hash tile of
@@ -214,12 +212,8 @@ func (s *Store) uploadPartials(ctx context.Context, size uint64) error {
 				return fmt.Errorf("cluster: the partial bundle at %d: %w", size, err)
 			}
 		}
-		o := object{key: tlogfmt.TilePath{Entries: true, Index: size / tileWidth, Width: int(w)}.String(), cache: cachePartial}
-		for _, leaf := range leaves {
-			o.data = binary.BigEndian.AppendUint16(o.data, uint16(len(leaf)))
-			o.data = append(o.data, leaf...)
-		}
-		objs = append(objs, o)
+		key := tlogfmt.TilePath{Entries: true, Index: size / tileWidth, Width: int(w)}.String()
+		objs = append(objs, object{key: key, cache: cachePartial, data: bundleData(leaves)})
 	}
 	for tl := uint8(0); tl*ledger.TileHeight < 64; tl++ {
 		lvl := tl * ledger.TileHeight
@@ -238,11 +232,8 @@ func (s *Store) uploadPartials(ctx context.Context, size uint64) error {
 				return fmt.Errorf("cluster: the partial tile of level %d at %d: %w", tl, size, err)
 			}
 		}
-		o := object{key: tlogfmt.TilePath{Level: tl, Index: after / tileWidth, Width: int(w)}.String(), cache: cachePartial}
-		for _, h := range hs {
-			o.data = append(o.data, h[:]...)
-		}
-		objs = append(objs, o)
+		key := tlogfmt.TilePath{Level: tl, Index: after / tileWidth, Width: int(w)}.String()
+		objs = append(objs, object{key: key, cache: cachePartial, data: tileData(hs)})
 	}
 	return s.putObjects(ctx, objs)
 }
