@@ -83,6 +83,8 @@ func runBenchLedger(ctx context.Context, args []string) error {
 	objects := fs.String("objects", "", "the cluster's fresh bucket: s3://BUCKET?endpoint=URL&region=R")
 	processes := fs.Int("processes", 1, "cluster logs appending at once (each with its own pool and lease candidacy)")
 	clusterProfile := fs.String("cluster-cpuprofile", "", "write a CPU profile of the cluster phase to this file")
+	batchLeaves := fs.Int("cluster-batch-leaves", 0, "cluster: a sequencing batch smaller than this waits for company (default: the serve default, 128)")
+	batchAge := fs.Duration("cluster-batch-age", 0, "cluster: how long a small sequencing batch waits for company (default: the serve default, 5ms)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -207,7 +209,8 @@ func runBenchLedger(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		cr, err := benchCluster(ctx, *clusterDB, *objects, *processes, *entries, *clients, *entrySize)
+		cr, err := benchCluster(ctx, *clusterDB, *objects, *processes, *entries, *clients, *entrySize,
+			ledger.SharedConfig{BatchLeaves: *batchLeaves, BatchAge: *batchAge})
 		if *clusterProfile != "" {
 			pprof.StopCPUProfile()
 		}

@@ -48,7 +48,7 @@ type clusterBenchResult struct {
 // candidacy, as separate serve processes would have; in one OS process so
 // that HTTP does not blur the storage figures). The database and bucket
 // must be fresh.
-func benchCluster(ctx context.Context, dsn, objects string, processes, entries, clients, entrySize int) (*clusterBenchResult, error) {
+func benchCluster(ctx context.Context, dsn, objects string, processes, entries, clients, entrySize int, shared ledger.SharedConfig) (*clusterBenchResult, error) {
 	if processes < 1 {
 		return nil, errors.New("--processes must be at least 1")
 	}
@@ -86,7 +86,7 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 			}
 		}
 		l, err := ledger.Open(ctx, ledger.Config{Store: st, Signers: keys.Signers(), Origin: keys.Name(), Logger: quiet,
-			Shared: ledger.SharedConfig{Holder: fmt.Sprintf("bench-%d", p)}})
+			Shared: ledger.SharedConfig{Holder: fmt.Sprintf("bench-%d", p), BatchLeaves: shared.BatchLeaves, BatchAge: shared.BatchAge}})
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -150,7 +150,7 @@ func benchCluster(ctx context.Context, dsn, objects string, processes, entries, 
 }
 
 func printClusterBench(w io.Writer, r *clusterBenchResult) {
-	fmt.Fprintf(w, "cluster (PostgreSQL + S3), %d process(es), same entries and clients: %.2fs\n", r.Processes, r.Seconds)
+	fmt.Fprintf(w, "cluster (PostgreSQL + S3), %s, same entries and clients: %.2fs\n", plural(r.Processes, "process", "processes"), r.Seconds)
 	fmt.Fprintf(w, "  appends/s            %10.0f   (cluster / embedded %.3f)\n", r.AppendsPerSec, r.RatioToEmbed)
 	fmt.Fprintf(w, "  append p50 / p99     %7.2f ms / %.2f ms (max %.2f ms)\n", r.P50Millis, r.P99Millis, r.MaxMillis)
 	fmt.Fprintf(w, "  CPU per append       %7.1f µs (the appending logs and clients; not the database or object store)\n", r.CPUMicros)
@@ -158,4 +158,12 @@ func printClusterBench(w io.Writer, r *clusterBenchResult) {
 	fmt.Fprintf(w, "  integration          %10d   commits, mean tx %.2f ms, %.1f leaves each\n", r.CommitTx, r.CommitMillis, r.LeavesPerCommit)
 	fmt.Fprintf(w, "  sequence flushes     %10d   mean %.2f ms (durable reads of sequenced leaves, one per integration round)\n", r.Flushes, r.FlushMillis)
 	fmt.Fprintf(w, "  uploads              %10d   rounds, mean %.2f ms (%d objects, %.1f MiB; overlapping the previous commit)\n", r.UploadRounds, r.UploadMillis, r.Uploads, r.UploadMiB)
+}
+
+// plural is "1 process", "3 processes".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

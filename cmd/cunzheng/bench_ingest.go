@@ -170,7 +170,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	fmt.Printf("  CPU per event        %7.0f µs (server and clients, %.0f%% of one core)\n", res.CPUMicrosPerEvent, 100*cpu.Seconds()/elapsed.Seconds())
 	fmt.Printf("  peak RSS             %7.1f MiB, tree size %d\n", res.PeakRSSMiB, res.TreeSize)
 	if c := res.Cluster; c != nil {
-		fmt.Printf("cluster (PostgreSQL + S3), %d serve process(es), same events and clients: %.2fs\n", c.Processes, c.Seconds)
+		fmt.Printf("cluster (PostgreSQL + S3), %s, same events and clients: %.2fs\n", plural(c.Processes, "serve process", "serve processes"), c.Seconds)
 		fmt.Printf("  events/s             %10.0f   (cluster / embedded %.3f)\n", c.EventsPerSec, c.RatioToEmbed)
 		fmt.Printf("  request p50/p90/p99  %7.2f / %.2f / %.2f ms (max %.2f ms)\n", c.P50Millis, c.P90Millis, c.P99Millis, c.MaxMillis)
 		fmt.Printf("  tree size            %10d\n", c.TreeSize)
