@@ -403,11 +403,11 @@ func Open(ctx context.Context, dsn string, obj *Objects, o Options) (*Store, err
 }
 
 // schemaMark is stored as the comment of ledger_batches once schema has
-// run to its end: a process that finds it skips the script (a rerun still
-// replaces both functions, which invalidates every other session's cached
-// plans of them, and checks every table, under the schema lock each
-// starting process waits on). Any change to schema changes the mark, so a
-// new build runs its script (and its conversions) at its first Open.
+// run to its end: a process that finds it skips the script, which is most
+// of a process's start-up work in the database (160-330 ms of PostgreSQL
+// CPU per process here) and takes the schema lock every process waits on.
+// Any change to schema changes the mark, so a new build runs its script
+// (and its conversions) at its first Open.
 var schemaMark = func() string {
 	sum := sha256.Sum256([]byte(schema))
 	return "cunzheng ledger schema " + hex.EncodeToString(sum[:16])
