@@ -33,8 +33,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -395,54 +393,18 @@ func Open(ctx context.Context, dsn string, obj *Objects, o Options) (*Store, err
 		return nil, fmt.Errorf("cluster: connecting to the database: %w", err)
 	}
 	s := &Store{pool: pool, obj: obj, logger: o.Logger}
-	if err := ensureSchema(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-// schemaMark is stored as the comment of ledger_batches once schema has
-// run to its end: a process that finds it skips the script, which is most
-// of a process's start-up work in the database (160-330 ms of PostgreSQL
-// CPU per process here) and takes the schema lock every process waits on.
-// Any change to schema changes the mark, so a new build runs its script
-// (and its conversions) at its first Open.
-var schemaMark = func() string {
-	sum := sha256.Sum256([]byte(schema))
-	return "cunzheng ledger schema " + hex.EncodeToString(sum[:16])
-}()
-
-// ensureSchema creates or converts the ledger's tables and functions,
-// unless the database says schema already ran.
-func ensureSchema(ctx context.Context, pool *pgxpool.Pool) error {
-	const markSQL = "SELECT coalesce(obj_description(to_regclass('ledger_batches'), 'pg_class'), '')"
-	var mark string
-	if err := pool.QueryRow(ctx, markSQL).Scan(&mark); err != nil {
-		return fmt.Errorf("cluster: reading the ledger schema's version: %w", err)
-	}
-	if mark == schemaMark {
-		return nil
-	}
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(schemaLock)); err != nil {
 			return err
 		}
-		// Another process may have run it while this one waited.
-		if err := tx.QueryRow(ctx, markSQL).Scan(&mark); err != nil || mark == schemaMark {
-			return err
-		}
-		if _, err := tx.Exec(ctx, schema); err != nil {
-			return err
-		}
-		// COMMENT takes no parameters.
-		_, err := tx.Exec(ctx, "COMMENT ON TABLE ledger_batches IS '"+schemaMark+"'")
+		_, err := tx.Exec(ctx, schema)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: creating the ledger schema: %w", err)
+		pool.Close()
+		return nil, fmt.Errorf("cluster: creating the ledger schema: %w", err)
 	}
-	return nil
+	return s, nil
 }
 
 // Close implements ledger.Store.

@@ -389,39 +389,3 @@ func hashOf(leaf string) []byte {
 	h := tlog.RecordHash([]byte(leaf))
 	return h[:]
 }
-
-// TestOpenRunsTheSchemaOnce: a process that finds the schema of its own
-// build in place does not run the script again (what it would restore
-// stays as it was); one that finds another mark, or none, runs it.
-func TestOpenRunsTheSchemaOnce(t *testing.T) {
-	ctx := context.Background()
-	srv := startServers(t)
-	dsn, objects := srv.fresh(t)
-	openStore(t, dsn, objects).Close()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	flushTable := func() bool {
-		var name *string
-		if err := conn.QueryRow(ctx, "SELECT to_regclass('ledger_flush')::text").Scan(&name); err != nil {
-			t.Fatal(err)
-		}
-		return name != nil
-	}
-	if _, err := conn.Exec(ctx, "DROP TABLE ledger_flush"); err != nil {
-		t.Fatal(err)
-	}
-	openStore(t, dsn, objects).Close()
-	if flushTable() {
-		t.Fatal("the schema ran again although its mark was in place")
-	}
-	if _, err := conn.Exec(ctx, "COMMENT ON TABLE ledger_batches IS 'cunzheng ledger schema of another build'"); err != nil {
-		t.Fatal(err)
-	}
-	openStore(t, dsn, objects).Close()
-	if !flushTable() {
-		t.Fatal("the schema did not run for another build's mark")
-	}
-}
