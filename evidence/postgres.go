@@ -47,6 +47,13 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 	if pc.MaxConns < 16 {
 		pc.MaxConns = 16
 	}
+	// The planner costs a MERGE of n rows at about 7n, so a group of
+	// 15,000 writes passes jit_above_cost (100,000) and would be compiled
+	// to machine code first, tens of milliseconds for a statement that
+	// runs in a few. Unless the DSN says otherwise.
+	if _, set := pc.ConnConfig.RuntimeParams["jit"]; !set {
+		pc.ConnConfig.RuntimeParams["jit"] = "off"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: connecting to the database: %w", err)
@@ -310,20 +317,41 @@ func unavailable(err error) error {
 // division_by_zero (SQLSTATE 22012), which aborts the transaction it runs in
 // and reads back as errConflict, so that a whole batch can be sent in one
 // round trip.
+//
+// Writes are MERGE, a join on the primary key, where they may fail when
+// another transaction inserts one of their new keys at the same moment
+// (unique_violation, also errConflict): INSERT ... ON CONFLICT inserts each
+// row speculatively, with a pre-check of the index, a speculative token and
+// a confirmation record in the WAL per row, and its DO UPDATE locks the row
+// (another WAL record) before updating it. That was a third more time per
+// row in a loop of 20,000 (docs/deploy.md). Inserts are always MERGE: two
+// processes inserting one new key conflict either way (their values
+// differ: claims and keys are built from fresh randomness). Sets are MERGE
+// in an update, which runs fn again on a conflict; a lone commit keeps
+// ON CONFLICT for sets, whose callers expect the last write to win rather
+// than a conflict.
 const (
 	// A value set again unchanged (an account's index key, written at
 	// each of its events) writes no new row version.
 	sqlSet = `INSERT INTO evidence_kv AS t (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])
 		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v WHERE t.v <> EXCLUDED.v`
+	sqlMergeSet = `MERGE INTO evidence_kv t USING unnest($1::bytea[], $2::bytea[]) AS x(k, v) ON t.k = x.k
+		WHEN MATCHED AND t.v <> x.v THEN UPDATE SET v = x.v
+		WHEN NOT MATCHED THEN INSERT (k, v) VALUES (x.k, x.v)`
 	// Claims marked done (or pending): the mark is the pending column.
 	sqlSetMarked = `INSERT INTO evidence_kv AS t (k, v, pending) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bool[])
 		ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, pending = EXCLUDED.pending
 		WHERE (t.v, t.pending) IS DISTINCT FROM (EXCLUDED.v, EXCLUDED.pending)`
-	// Absent, or holding exactly v already: one row back per key. An
-	// insert marked pending marks the row pending either way.
-	sqlInsert = `WITH w AS (INSERT INTO evidence_kv AS t (k, v, pending) SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::bool[])
-		ON CONFLICT (k) DO UPDATE SET pending = t.pending OR EXCLUDED.pending WHERE t.v = EXCLUDED.v RETURNING 1)
-		SELECT 1 / (count(*) = $4)::int FROM w`
+	sqlMergeSetMarked = `MERGE INTO evidence_kv t USING unnest($1::bytea[], $2::bytea[], $3::bool[]) AS x(k, v, p) ON t.k = x.k
+		WHEN MATCHED AND (t.v, t.pending) IS DISTINCT FROM (x.v, x.p) THEN UPDATE SET v = x.v, pending = x.p
+		WHEN NOT MATCHED THEN INSERT (k, v, pending) VALUES (x.k, x.v, x.p)`
+	// Absent, or holding exactly v already: another value divides by
+	// zero. An insert marked pending marks the row pending either way; an
+	// equal row already marked as asked is left as it is.
+	sqlInsert = `MERGE INTO evidence_kv t USING unnest($1::bytea[], $2::bytea[], $3::bool[]) AS x(k, v, p) ON t.k = x.k
+		WHEN MATCHED AND t.v <> x.v THEN UPDATE SET pending = 1 / (t.v = x.v)::int = 1
+		WHEN MATCHED AND x.p AND NOT t.pending THEN UPDATE SET pending = true
+		WHEN NOT MATCHED THEN INSERT (k, v, pending) VALUES (x.k, x.v, x.p)`
 	sqlExpect = `SELECT 1 / (count(*) = $3)::int FROM (SELECT 1 FROM evidence_kv e
 		JOIN unnest($1::bytea[], $2::bytea[]) AS x(k, v) ON e.k = x.k AND e.v = x.v FOR SHARE OF e) s`
 	sqlDelete = `DELETE FROM evidence_kv WHERE k = ANY($1)`
@@ -342,8 +370,10 @@ const (
 // A plain set of a key whose last write, since the last range deletion,
 // was a plain set too replaces that one's value instead: finalize sets an
 // account's index key at each of its events in the group, and each was a
-// row version written and, worse, a layer of statements more.
-func queueBatch(pb *pgx.Batch, b *batch) {
+// row version written and, worse, a layer of statements more. inUpdate
+// says the batch is an update's, which runs again on errConflict: its sets
+// are MERGE too (see sqlMergeSet).
+func queueBatch(pb *pgx.Batch, b *batch, inUpdate bool) {
 	if len(b.expects) > 0 {
 		seen := map[string]bool{}
 		var ks, vs [][]byte
@@ -415,14 +445,18 @@ func queueBatch(pb *pgx.Batch, b *batch) {
 			pb.Queue(sqlDelRng, ly.rangeStart, ly.rangeEnd)
 			continue
 		}
+		set, setMarked := sqlSet, sqlSetMarked
+		if inUpdate {
+			set, setMarked = sqlMergeSet, sqlMergeSetMarked
+		}
 		if r := ly.runs[opSet]; len(r.ks) > 0 {
-			pb.Queue(sqlSet, r.ks, r.vs)
+			pb.Queue(set, r.ks, r.vs)
 		}
 		if r := ly.marked; len(r.ks) > 0 {
-			pb.Queue(sqlSetMarked, r.ks, r.vs, r.pending)
+			pb.Queue(setMarked, r.ks, r.vs, r.pending)
 		}
 		if r := ly.runs[opInsert]; len(r.ks) > 0 {
-			pb.Queue(sqlInsert, r.ks, r.vs, r.pending, len(r.ks))
+			pb.Queue(sqlInsert, r.ks, r.vs, r.pending)
 		}
 		if r := ly.runs[opDelete]; len(r.ks) > 0 {
 			pb.Queue(sqlDelete, r.ks)
@@ -614,7 +648,7 @@ func (p *pgStore) commitOnce(ctx context.Context, b *batch) error {
 	defer cancel()
 	for range maxTxnAttempts {
 		var pb pgx.Batch
-		queueBatch(&pb, b)
+		queueBatch(&pb, b, false)
 		err := p.pool.SendBatch(ctx, &pb).Close()
 		if !retryable(err) {
 			return unavailable(pgErr(err))
@@ -771,7 +805,7 @@ func (p *pgStore) updateOnce(ctx context.Context, fn func(tx txn) error) (err er
 		// See OpenPostgres: these writes are replayable.
 		pb.Queue("SET LOCAL synchronous_commit = off")
 	}
-	queueBatch(&pb, &t.b)
+	queueBatch(&pb, &t.b, true)
 	pb.Queue("COMMIT")
 	br, err := t.send(&pb)
 	if err != nil {

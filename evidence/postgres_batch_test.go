@@ -78,7 +78,7 @@ func TestQueueBatchStatements(t *testing.T) {
 			var b batch
 			tc.build(&b)
 			var pb pgx.Batch
-			queueBatch(&pb, &b)
+			queueBatch(&pb, &b, false)
 			if pb.Len() != tc.want {
 				t.Errorf("%d statements, want %d", pb.Len(), tc.want)
 			}
@@ -92,23 +92,48 @@ func TestQueueBatchStatements(t *testing.T) {
 // leave PostgreSQL exactly as applying them one by one, in order, leaves a
 // map, and so does the embedded store: the same keys and values, and the
 // same claims pending (scanPending), though PostgreSQL keeps the mark in
-// the claim's row and Pebble as a key of its own.
+// the claim's row and Pebble as a key of its own. PostgreSQL is written
+// twice, by commit (sets as INSERT ... ON CONFLICT) and by update (every
+// write a MERGE), each into a database of its own.
 func TestQueueBatchKeepsMeaning(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs PostgreSQL")
 	}
 	ctx := context.Background()
-	st, err := OpenPostgres(ctx, clustertest.Postgres(t))
+	pg := clustertest.StartPostgres(t)
+	st, err := OpenPostgres(ctx, pg.NewDatabase(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	stu, err := OpenPostgres(ctx, pg.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stu.Close()
 	pe, err := openPebble(t.TempDir(), vfs.Default, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pe.Close()
-	stores := []Store{st, pe}
+	type writer struct {
+		name  string
+		s     Store
+		write func(b *batch) error
+	}
+	byCommit := func(s Store) func(b *batch) error {
+		return func(b *batch) error { return s.commit(ctx, b) }
+	}
+	stores := []writer{
+		{"postgres commit", st, byCommit(st)},
+		{"postgres update", stu, func(b *batch) error {
+			return stu.update(ctx, func(tx txn) error {
+				*tx.batch() = *b
+				return nil
+			})
+		}},
+		{"pebble", pe, byCommit(pe)},
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	model := map[string][]byte{}
 	pending := map[string]bool{}
@@ -180,9 +205,10 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 			}
 		}
 		model, pending = next, nextPending
-		for _, s := range stores {
-			if err := s.commit(ctx, &b); err != nil {
-				t.Fatalf("%T round %d: %v", s, round, err)
+		for _, w := range stores {
+			s := w.s
+			if err := w.write(&b); err != nil {
+				t.Fatalf("%s round %d: %v", w.name, round, err)
 			}
 			got := map[string][]byte{}
 			if err := s.scan(ctx, nil, nil, func(k, v []byte) (bool, error) {
@@ -194,11 +220,11 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(got) != len(model) {
-				t.Fatalf("%T round %d: %d keys, want %d (%q vs %q)", s, round, len(got), len(model), got, model)
+				t.Fatalf("%s round %d: %d keys, want %d (%q vs %q)", w.name, round, len(got), len(model), got, model)
 			}
 			for k, v := range model {
 				if !bytes.Equal(got[k], v) {
-					t.Fatalf("%T round %d: %s = %q, want %q", s, round, k, got[k], v)
+					t.Fatalf("%s round %d: %s = %q, want %q", w.name, round, k, got[k], v)
 				}
 			}
 			var gotPending []string
@@ -209,7 +235,7 @@ func TestQueueBatchKeepsMeaning(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := slices.Sorted(maps.Keys(pending)); !slices.Equal(gotPending, want) {
-				t.Fatalf("%T round %d: pending %q, want %q", s, round, gotPending, want)
+				t.Fatalf("%s round %d: pending %q, want %q", w.name, round, gotPending, want)
 			}
 		}
 	}
