@@ -25,6 +25,7 @@ const (
 	claimV2    = 2 // v1 and the pending claim's sealed record
 	sealedV1   = 1
 	entryV1    = 1
+	entriesV1  = 2 // several entries of one contract or subject in one value (storedEntries)
 	docMatchV1 = 1 // with the contract number in the clear, before it was sealed
 	docMatchV2 = 2
 	contractV1 = 1
@@ -266,17 +267,33 @@ type storedEntry EventEntry
 func (s *storedEntry) MarshalBinary() ([]byte, error) {
 	e := encoder{b: make([]byte, 0, 64+len(s.ID)+len(s.LeafHash)/2+len(s.Kind))}
 	e.b = append(e.b, entryV1)
+	if err := s.encode(&e); err != nil {
+		return nil, err
+	}
+	return e.b, nil
+}
+
+func (s *storedEntry) encode(e *encoder) error {
 	e.str(s.ID)
 	e.u64(s.Index)
 	lh, err := hex.DecodeString(s.LeafHash)
 	if err != nil {
-		return nil, fmt.Errorf("evidence: entry leaf hash: %w", err)
+		return fmt.Errorf("evidence: entry leaf hash: %w", err)
 	}
 	e.bytes(lh)
 	e.u64(s.Checkpoint)
 	e.str(string(s.Kind))
 	e.zonedTime(s.Time)
-	return e.b, nil
+	return nil
+}
+
+func (s *storedEntry) decode(d *decoder) {
+	s.ID = d.str()
+	s.Index = d.u64()
+	s.LeafHash = hex.EncodeToString(d.bytes())
+	s.Checkpoint = d.u64()
+	s.Kind = event.Kind(d.str())
+	s.Time = d.zonedTime()
 }
 
 // UnmarshalBinary implements encoding.BinaryUnmarshaler.
@@ -288,13 +305,59 @@ func (s *storedEntry) UnmarshalBinary(b []byte) error {
 		return errCodec
 	}
 	d := decoder{b: b[1:]}
-	s.ID = d.str()
-	s.Index = d.u64()
-	s.LeafHash = hex.EncodeToString(d.bytes())
-	s.Checkpoint = d.u64()
-	s.Kind = event.Kind(d.str())
-	s.Time = d.zonedTime()
+	s.decode(&d)
 	return d.done()
+}
+
+// storedEntries is the stored form of the entries of one contract (e/),
+// or of one subject outside contracts (u/), that one finalize transaction
+// records: one row for a request's events of a contract instead of one
+// per event. A single entry is stored as before (storedEntry), under its
+// own index; readers take both (decodeEntries).
+type storedEntries []EventEntry
+
+// MarshalBinary implements encoding.BinaryMarshaler.
+func (s storedEntries) MarshalBinary() ([]byte, error) {
+	e := encoder{b: make([]byte, 0, len(s)*96)}
+	e.b = append(e.b, entriesV1)
+	e.u64(uint64(len(s)))
+	for i := range s {
+		if err := (*storedEntry)(&s[i]).encode(&e); err != nil {
+			return nil, err
+		}
+	}
+	return e.b, nil
+}
+
+// decodeEntries reads an e/ or u/ value: one entry (binary or JSON) or
+// several (storedEntries), calling fn with each in stored order.
+func decodeEntries(b []byte, fn func(EventEntry) bool) error {
+	if len(b) == 0 || b[0] != entriesV1 {
+		var e EventEntry
+		if err := (*storedEntry)(&e).UnmarshalBinary(b); err != nil {
+			return err
+		}
+		fn(e)
+		return nil
+	}
+	d := decoder{b: b[1:]}
+	n := d.u64()
+	if d.err != nil || n == 0 || n > uint64(len(b)) {
+		return errCodec
+	}
+	out := make([]EventEntry, n)
+	for i := range out {
+		(*storedEntry)(&out[i]).decode(&d)
+	}
+	if err := d.done(); err != nil {
+		return err
+	}
+	for _, e := range out {
+		if !fn(e) {
+			break
+		}
+	}
+	return nil
 }
 
 // MarshalBinary implements encoding.BinaryMarshaler. The contract number

@@ -88,6 +88,13 @@ func FuzzCodec(f *testing.F) {
 		_ = s.UnmarshalBinary(b)
 		var e storedEntry
 		_ = e.UnmarshalBinary(b)
+		var es storedEntries
+		if decodeEntries(b, func(e EventEntry) bool { es = append(es, e); return true }) == nil && len(es) > 1 {
+			again, _ := es.MarshalBinary()
+			if err := decodeEntries(again, func(EventEntry) bool { return true }); err != nil {
+				t.Fatalf("re-encoded entries do not decode: %v", err)
+			}
+		}
 		var m docMatch
 		_ = m.UnmarshalBinary(b)
 		var cr contractRecord
@@ -165,6 +172,52 @@ func TestIndexCodecs(t *testing.T) {
 	}
 	if _, err := (&storedEntry{Receipt: Receipt{LeafHash: "not hex"}}).MarshalBinary(); err == nil {
 		t.Error("entry with a malformed leaf hash encoded")
+	}
+}
+
+// Several entries of one contract stored in one row read back in order,
+// and a row of one entry, binary or JSON, reads as before.
+func TestStoredEntries(t *testing.T) {
+	at := time.Date(2026, 11, 24, 10, 22, 36, 123000000, time.FixedZone("", 8*3600))
+	es := storedEntries{
+		{Receipt: Receipt{ID: "e-1", Index: 42, LeafHash: "00ff", Checkpoint: 43}, Kind: event.KindContractSent, Time: at},
+		{Receipt: Receipt{ID: "e-2", Index: 44, LeafHash: "ff00", Checkpoint: 45}, Kind: event.KindContractSigned, Time: at.Add(time.Minute)},
+	}
+	b, err := es.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(b []byte) ([]EventEntry, error) {
+		var out []EventEntry
+		err := decodeEntries(b, func(e EventEntry) bool { out = append(out, e); return true })
+		return out, err
+	}
+	got, err := read(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(jsonOf(t, []EventEntry(es)), jsonOf(t, got)); diff != "" {
+		t.Errorf("round trip (-in +out):\n%s", diff)
+	}
+	for i := range b {
+		if _, err := read(b[:i]); err == nil {
+			t.Errorf("truncated to %d bytes accepted", i)
+		}
+	}
+	if _, err := read(append(b, 0)); err == nil {
+		t.Error("trailing byte accepted")
+	}
+	if _, err := read([]byte{entriesV1, 0}); err == nil {
+		t.Error("a row of no entries accepted")
+	}
+	one, _ := (*storedEntry)(&es[0]).MarshalBinary()
+	for _, v := range [][]byte{one, []byte(jsonOf(t, es[0]))} {
+		if got, err := read(v); err != nil || len(got) != 1 || got[0].ID != "e-1" {
+			t.Errorf("one entry %q reads as %+v, %v", v, got, err)
+		}
+	}
+	if _, err := (storedEntries{{Receipt: Receipt{LeafHash: "not hex"}}}).MarshalBinary(); err == nil {
+		t.Error("entries with a malformed leaf hash encoded")
 	}
 }
 

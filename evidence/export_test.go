@@ -39,25 +39,29 @@ func (s *Service) RewriteAsBeforeBinaryForms(tenantID string) (rewritten int, er
 		return 0, err
 	}
 	b := &batch{sync: true}
-	asJSON := func(table string, v interface{ UnmarshalBinary([]byte) error }) error {
-		return s.scanPrefix([]byte(table+"/"), func(k, val []byte) (bool, error) {
-			if err := v.UnmarshalBinary(val); err != nil {
-				return false, err
+	// Event entries were a row each: a row of several (storedEntries)
+	// goes back to one per event, under its index.
+	for _, table := range []string{"e", "u"} {
+		err := s.scanPrefix([]byte(table+"/"), func(k, val []byte) (bool, error) {
+			many := len(val) > 0 && val[0] == entriesV1
+			if many {
+				b.delete(bytes.Clone(k))
 			}
-			j, err := json.Marshal(v)
-			if err != nil {
-				return false, err
-			}
-			b.set(bytes.Clone(k), j)
-			rewritten++
-			return true, nil
+			return true, decodeEntries(val, func(e EventEntry) bool {
+				j, err := json.Marshal(e)
+				if err != nil {
+					panic(err)
+				}
+				ek := bytes.Clone(k)
+				if many { // <base>/<first>/<last> -> <base>/<index>
+					ek = append(ek[:len(ek)-2*16-1], indexHex(e.Index)...)
+				}
+				b.set(ek, j)
+				rewritten++
+				return true
+			})
 		})
-	}
-	for _, t := range []struct {
-		table string
-		v     interface{ UnmarshalBinary([]byte) error }
-	}{{"e", &storedEntry{}}, {"u", &storedEntry{}}} {
-		if err := asJSON(t.table, t.v); err != nil {
+		if err != nil {
 			return 0, err
 		}
 	}
@@ -225,4 +229,11 @@ func (s *Service) StoreHolds(needles [][]byte) ([]string, error) {
 		return true, nil
 	})
 	return found, err
+}
+
+// StoredRows counts the stored keys of one table (its one-letter name).
+func (s *Service) StoredRows(table string) (int, error) {
+	n := 0
+	err := s.scanPrefix([]byte(table+"/"), func(_, _ []byte) (bool, error) { n++; return true, nil })
+	return n, err
 }

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -139,6 +140,9 @@ type indexTxn struct {
 	// what the name index files each other contract under now.
 	created map[string]bool
 	indexed map[string]contractRecord
+	// entries are the event entries it records, by contract (e/ + ref) or
+	// by subject outside contracts (u/ + subject): one row each (commit).
+	entries map[string][]EventEntry
 }
 
 func (s *Service) newIndexTxn(ts *tenantState, shared bool, b *batch) *indexTxn {
@@ -147,6 +151,7 @@ func (s *Service) newIndexTxn(ts *tenantState, shared bool, b *batch) *indexTxn 
 		contracts: map[string]*contractRecord{},
 		created:   map[string]bool{},
 		indexed:   map[string]contractRecord{},
+		entries:   map[string][]EventEntry{},
 	}
 }
 
@@ -222,13 +227,11 @@ func (ix *indexTxn) apply(it *item) error {
 		// Identity checks and registrations belong to a person, not a
 		// contract; reports find them through the contract's subjects.
 		if c.Subject != "" && c.Kind != event.KindDataErased {
-			return setValue(b, subjectEventKey(ix.tenant, c.Subject, c.Index), (*storedEntry)(&entry))
+			ix.entries["u/"+c.Subject] = append(ix.entries["u/"+c.Subject], entry)
 		}
 		return nil
 	}
-	if err := setValue(b, contractEventKey(ix.tenant, c.Contract, c.Index), (*storedEntry)(&entry)); err != nil {
-		return err
-	}
+	ix.entries["e/"+c.Contract] = append(ix.entries["e/"+c.Contract], entry)
 	cr, err := ix.entry(c.Contract)
 	if err != nil {
 		return err
@@ -295,8 +298,33 @@ func (ix *indexTxn) indexKeys(it *item, before, after contractRecord) error {
 	return nil
 }
 
-// commit writes the changed entries, sealed, and their name index entries.
+// commit writes the event entries, a row per contract and per subject
+// outside contracts (a request's events of a contract were a row each,
+// a sixth of the rows PostgreSQL wrote per event), the changed contract
+// records, sealed, and their name index entries.
 func (ix *indexTxn) commit() error {
+	for group, es := range ix.entries {
+		slices.SortFunc(es, func(a, b EventEntry) int { return cmp.Compare(a.Index, b.Index) })
+		table, name := group[:1], group[2:]
+		if len(es) == 1 {
+			k := contractEventKey(ix.tenant, name, es[0].Index)
+			if table == "u" {
+				k = subjectEventKey(ix.tenant, name, es[0].Index)
+			}
+			if err := setValue(ix.b, k, (*storedEntry)(&es[0])); err != nil {
+				return err
+			}
+			continue
+		}
+		first, last := es[0].Index, es[len(es)-1].Index
+		k := contractEventsKey(ix.tenant, name, first, last)
+		if table == "u" {
+			k = subjectEventsKey(ix.tenant, name, first, last)
+		}
+		if err := setValue(ix.b, k, storedEntries(es)); err != nil {
+			return err
+		}
+	}
 	for ref, cr := range ix.contracts {
 		// The name index files a contract by its name's prefixes and
 		// its first event's time: rewritten when either changed.

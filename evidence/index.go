@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -211,21 +212,46 @@ func (s *Service) Contract(p Principal, id string) (*ContractView, error) {
 		return nil, ErrNotFound
 	}
 	v := &ContractView{ID: cr.ID, Name: cr.Name, First: cr.First, Last: cr.Last, Status: cr.Status}
-	err = s.scanPrefix(contractEventsPrefix(ts.ID, ref), func(_, val []byte) (bool, error) {
-		var e EventEntry
-		if err := (*storedEntry)(&e).UnmarshalBinary(val); err != nil {
-			return false, fmt.Errorf("evidence: event entry: %w", err)
-		}
-		v.Events = append(v.Events, e)
+	v.Events, err = s.eventEntries(contractEventsPrefix(ts.ID, ref))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range v.Events {
 		if CountsAsEvent(e.Kind) {
 			v.EventCount++
+		}
+	}
+	return v, nil
+}
+
+// eventEntries reads the event entries under prefix (a contract's e/ or
+// a subject's u/ rows), one event per row or several (storedEntries), in
+// log order, each index once.
+func (s *Service) eventEntries(prefix []byte) ([]EventEntry, error) {
+	var out []EventEntry
+	sorted := true
+	err := s.scanPrefix(prefix, func(_, val []byte) (bool, error) {
+		err := decodeEntries(val, func(e EventEntry) bool {
+			if n := len(out); n > 0 && out[n-1].Index >= e.Index {
+				sorted = false
+			}
+			out = append(out, e)
+			return true
+		})
+		if err != nil {
+			return false, fmt.Errorf("evidence: event entry: %w", err)
 		}
 		return true, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v, nil
+	if !sorted {
+		// Rows of requests finalized at once by two processes interleave.
+		slices.SortStableFunc(out, func(a, b EventEntry) int { return cmp.Compare(a.Index, b.Index) })
+		out = slices.CompactFunc(out, func(a, b EventEntry) bool { return a.Index == b.Index })
+	}
+	return out, nil
 }
 
 // contractRecord reads and opens the record of contract ref, nil if absent.

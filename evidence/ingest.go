@@ -294,11 +294,13 @@ func (s *Service) contractSent(ctx context.Context, ts *tenantState, contract st
 	sent := false
 	prefix := contractEventsPrefix(ts.ID, contract)
 	err := s.store.scan(ctx, prefix, prefixEnd(prefix), func(_, v []byte) (bool, error) {
-		var e storedEntry
-		if err := e.UnmarshalBinary(v); err != nil {
+		err := decodeEntries(v, func(e EventEntry) bool {
+			sent = e.Kind == event.KindContractSent
+			return !sent
+		})
+		if err != nil {
 			return false, fmt.Errorf("evidence: event entry: %w", err)
 		}
-		sent = e.Kind == event.KindContractSent
 		return !sent, nil
 	})
 	if err != nil {

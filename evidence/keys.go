@@ -23,7 +23,9 @@ import (
 //	z      z/<tenant>/<subject>/<key id>            erasure of one subject key (erasureKey)
 //	c      c/<tenant>/<contract>                    contract record, sealed (contractKeyOf)
 //	e      e/<tenant>/<contract>/<index>            one event of a contract (contractEventKey)
+//	       e/<tenant>/<contract>/<first>/<last>     events of a contract finalized together (contractEventsKey)
 //	u      u/<tenant>/<subject>/<index>             a subject's event outside contracts (subjectEventKey)
+//	       u/<tenant>/<subject>/<first>/<last>      such events finalized together (subjectEventsKey)
 //	a      a/<tenant>/<subject>/<contract>          contracts by account (accountContractKey)
 //	v      v/<tenant>/<contract>/<subject>          accounts of a contract (contractSubjectKey)
 //	t      t/<tenant>/<first time>/<contract>       contracts by first event time (dateIndexKey)
@@ -169,6 +171,14 @@ func contractEventKey(tenant, ref string, index uint64) []byte {
 	return key("e", tenant, ref, indexHex(index))
 }
 
+// contractEventsKey files the events of contract ref that one finalize
+// transaction recorded, first to last index (storedEntries). Both indexes
+// are in the key: a row never replaces another one's entries, even if an
+// event were recorded twice (readers drop repeated indexes).
+func contractEventsKey(tenant, ref string, first, last uint64) []byte {
+	return key("e", tenant, ref, indexHex(first), indexHex(last))
+}
+
 // contractEventsPrefix is the prefix of every event of contract ref.
 func contractEventsPrefix(tenant, ref string) []byte { return key("e", tenant, ref, "") }
 
@@ -176,6 +186,12 @@ func contractEventsPrefix(tenant, ref string) []byte { return key("e", tenant, r
 // contract (identity checks, registrations) under the subject.
 func subjectEventKey(tenant, subject string, index uint64) []byte {
 	return key("u", tenant, subject, indexHex(index))
+}
+
+// subjectEventsKey files the events of subject outside contracts that one
+// finalize transaction recorded, as contractEventsKey does.
+func subjectEventsKey(tenant, subject string, first, last uint64) []byte {
+	return key("u", tenant, subject, indexHex(first), indexHex(last))
 }
 
 // subjectEventsPrefix is the prefix of every event of subject outside

@@ -58,6 +58,7 @@ func TestPostgres(t *testing.T) {
 		{"SearchByNamePrefix", testSearchByNamePrefix},
 		{"LeavesDoNotLinkTenant", testLeavesDoNotLinkTenant},
 		{"MigratesClearContracts", testMigratesClearContracts},
+		{"EventRows", testEventRows},
 	}
 	for _, b := range behaviours {
 		if testing.Short() && b.name != "ConcurrentSameIDs" && b.name != "Erasure" {

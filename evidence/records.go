@@ -45,17 +45,11 @@ func (s *Service) Records(ctx context.Context, p Principal, id string, leaf Leaf
 		return nil, nil, err
 	}
 	for _, subj := range subjects {
-		err := s.scanPrefix(subjectEventsPrefix(ts.ID, subj), func(_, v []byte) (bool, error) {
-			var e EventEntry
-			if err := (*storedEntry)(&e).UnmarshalBinary(v); err != nil {
-				return false, fmt.Errorf("evidence: subject entry: %w", err)
-			}
-			entries = append(entries, e)
-			return true, nil
-		})
+		es, err := s.eventEntries(subjectEventsPrefix(ts.ID, subj))
 		if err != nil {
 			return nil, nil, err
 		}
+		entries = append(entries, es...)
 	}
 	slices.SortFunc(entries, func(a, b EventEntry) int {
 		switch {
