@@ -323,8 +323,9 @@ func unavailable(err error) error {
 // (unique_violation, also errConflict): INSERT ... ON CONFLICT inserts each
 // row speculatively, with a pre-check of the index, a speculative token and
 // a confirmation record in the WAL per row, and its DO UPDATE locks the row
-// (another WAL record) before updating it. That was a third more time per
-// row in a loop of 20,000 (docs/deploy.md). Inserts are always MERGE: two
+// (another WAL record) before updating it: about a fifth more time per row
+// than MERGE in loops of 20,000 (docs/deploy.md), and a sixth of the WAL
+// records of batched ingest. Inserts are always MERGE: two
 // processes inserting one new key conflict either way (their values
 // differ: claims and keys are built from fresh randomness). Sets are MERGE
 // in an update, which runs fn again on a conflict; a lone commit keeps
