@@ -114,21 +114,13 @@ func (d *doc) drawSeal(name string, cx, cy, r float64) {
 	}
 	pdf.Polygon(pts, "F")
 	// The name along the upper arc, each character upright to the rim.
-	rs := []rune(strings.ReplaceAll(strings.TrimSpace(name), " ", ""))
-	if len(rs) > 24 {
-		rs = rs[:24]
-	}
-	span := math.Min(240, 18*float64(len(rs))) * math.Pi / 180
-	size := math.Max(6, math.Min(11, 2*r*2.2/float64(len(rs)+2)/0.3528))
-	d.size = size
-	for i, c := range rs {
-		a := math.Pi/2 + span/2 - span*(float64(i)+0.5)/float64(len(rs))
-		px, py := cx+(r-5.2)*math.Cos(a), cy-(r-5.2)*math.Sin(a)
-		d.setRunFont(isLatin(c))
-		cw := pdf.GetStringWidth(string(c))
+	for _, g := range d.sealRing(name, r) {
+		d.size = g.size
+		d.setRunFont(isLatin(g.c))
+		px, py := cx+g.radius*math.Cos(g.angle), cy-g.radius*math.Sin(g.angle)
 		pdf.TransformBegin()
-		pdf.TransformRotate((a-math.Pi/2)*180/math.Pi, px, py)
-		pdf.Text(px-cw/2, py+size*0.3528*0.35, string(c))
+		pdf.TransformRotate((g.angle-math.Pi/2)*180/math.Pi, px, py)
+		pdf.Text(px-g.width/2, py+g.size*0.3528*0.35, string(g.c))
 		pdf.TransformEnd()
 	}
 	// The seal's use under the star.
@@ -138,4 +130,76 @@ func (d *doc) drawSeal(name string, cx, cy, r float64) {
 	pdf.Text(cx-pdf.GetStringWidth(label)/2, cy+r*0.55, label)
 	pdf.SetLineWidth(0.2)
 	d.color(colText)
+}
+
+// sealGlyph is one character of the seal's ring text: its angle (radians,
+// counter-clockwise from the seal's right), the radius of its baseline
+// centre, its font size and its width in millimetres at that size.
+type sealGlyph struct {
+	c                          rune
+	angle, radius, size, width float64
+}
+
+// sealRing lays the issuer's name out along the upper arc of a seal of
+// radius r, as a carved seal spaces it: each character takes the arc its
+// own width needs (a CJK character about twice a Latin letter's), with an
+// even gap between, the whole centred on the top. Equal angles per
+// character, the simpler rule, crowded CJK names into each other. The
+// size starts at 11 pt and shrinks until the name fits 240° of the arc;
+// a name too long even at 6 pt loses its last characters (the signature
+// block beside the seal names the issuer in full).
+func (d *doc) sealRing(name string, r float64) []sealGlyph {
+	const (
+		maxSize, minSize = 11.0, 6.0
+		maxSpan          = 240 * math.Pi / 180
+		ptMM             = 0.3528
+		track            = 0.15 // the gap between characters, in character heights
+	)
+	// A space between words keeps its width but is not drawn.
+	rs := []rune(strings.Join(strings.Fields(name), " "))
+	if len(rs) == 0 {
+		return nil
+	}
+	// Widths at maxSize; a glyph's width is proportional to the size.
+	widths := make([]float64, len(rs))
+	d.size = maxSize
+	for i, c := range rs {
+		d.setRunFont(isLatin(c))
+		widths[i] = d.pdf.GetStringWidth(string(c))
+	}
+	// The baseline moves outward as the characters get smaller, so that
+	// their tops keep the same distance from the inner ring.
+	radius := func(size float64) float64 { return r - 2.8 - 0.62*size*ptMM }
+	arc := func(n int, size float64) float64 {
+		l := 0.0
+		for _, w := range widths[:n] {
+			l += w * size / maxSize
+		}
+		return l + float64(n-1)*track*size*ptMM
+	}
+	n, size := len(rs), maxSize
+	for range 8 {
+		fit := maxSpan * radius(size) / arc(n, size)
+		if fit >= 1 {
+			break
+		}
+		size = math.Max(minSize, size*fit*0.999)
+		if size == minSize {
+			break
+		}
+	}
+	for n > 1 && arc(n, size) > maxSpan*radius(size) {
+		n--
+	}
+	R := radius(size)
+	out := make([]sealGlyph, 0, n)
+	pos := -arc(n, size) / 2 // arc length from the top, clockwise
+	for i, c := range rs[:n] {
+		w := widths[i] * size / maxSize
+		if c != ' ' {
+			out = append(out, sealGlyph{c: c, angle: math.Pi/2 - (pos+w/2)/R, radius: R, size: size, width: w})
+		}
+		pos += w + track*size*ptMM
+	}
+	return out
 }
