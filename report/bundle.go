@@ -166,26 +166,45 @@ func bundleReadme(c *Contract, req Request, ni noteInfo) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Chinese first, each paragraph then in English; the commands are the
+	// same for both readers, indented, so that no prose line starts like
+	// a command.
+	zipName := BundleFileName(req.ReportNumber)
 	var sb strings.Builder
+	fmt.Fprintf(&sb, "cunzheng 证据包（离线校验包）%s\n合同 %s，检查点 %s 大小 %d\n\n", req.ReportNumber, c.ID, ni.Origin, ni.Size)
 	fmt.Fprintf(&sb, "cunzheng evidence bundle %s\ncontract %s, checkpoint %s size %d\n\n", req.ReportNumber, c.ID, ni.Origin, ni.Size)
+	sb.WriteString("离线校验：公钥请从公开渠道（本平台 /keys 页面、公证处、纸质报告）取得并固定。在存放\n" +
+		zipName + " 的目录中依次执行以下命令：先用 cunzheng verify bundle 校验，\n" +
+		"再在解包后的目录中用 OpenSSL 校验 RFC 3161 可信时间戳，用 poppler 的 pdfsig 校验 PDF 签名。\n")
 	sb.WriteString("Check it offline, pinning the keys from a published source. Run these commands in the directory\n" +
-		"that holds " + BundleFileName(req.ReportNumber) + " (cunzheng verify bundle; then, in the unpacked bundle, the RFC 3161\n" +
+		"that holds " + zipName + " (cunzheng verify bundle; then, in the unpacked bundle, the RFC 3161\n" +
 		"tokens with OpenSSL and the PDF signatures with poppler's pdfsig):\n\n")
 	for _, l := range steps {
 		sb.WriteString("  " + l + "\n")
 	}
 	if len(c.Originals) > 0 {
-		sb.WriteString("\nThe original contract documents are in contract/, named by their SHA-256, which verify bundle\n" +
+		sb.WriteString("\n原始合同文件在 contract/ 目录中，以其 SHA-256 命名；verify bundle 会与记录它的叶子核对。\n" +
+			"自行查看哈希：\n")
+		sb.WriteString("The original contract documents are in contract/, named by their SHA-256, which verify bundle\n" +
 			"checks against the leaf that records it; to see the hashes yourself:\n\n  sha256sum contract/*.pdf\n")
 		for _, o := range c.Originals {
 			fmt.Fprintf(&sb, "  # %s  leaf %d: %s\n", o.SHA256, o.LeafIndex, o.Name)
 		}
 	}
-	sb.WriteString("\nLayout: manifest.json lists every file with its SHA-256; leaves/<index>.leaf are the logged bytes;\n" +
+	sb.WriteString("\n目录结构：manifest.json 列出每个文件及其 SHA-256；leaves/<序号>.leaf 是记入日志的原始字节；\n" +
+		"proofs/<序号>.tlog-proof 是 C2SP tlog-proof 格式的包含证明；checkpoints/<大小>.note.signed 是日志签名的\n" +
+		"检查点（时间戳所覆盖的内容），checkpoints/<大小>.note 另附公证处联署；keys/ 目录存放上述命令所用的\n" +
+		"公钥与证书。\n")
+	sb.WriteString("Layout: manifest.json lists every file with its SHA-256; leaves/<index>.leaf are the logged bytes;\n" +
 		"proofs/<index>.tlog-proof are C2SP tlog-proof inclusion proofs; checkpoints/<size>.note.signed is the note as\n" +
 		"the log signed it (what the tokens cover), checkpoints/<size>.note adds the notaries' cosignatures;\n" +
 		"keys/ holds the public keys and certificates the commands above use.\n")
-	sb.WriteString("\nWhose leaves: a version 1 leaf (\"v\":1) names its tenant in \"tenant\". A version 2 leaf does not: its\n" +
+	sb.WriteString("\n叶子属于哪个租户：版本 1 的叶子（\"v\":1）在 \"tenant\" 中写明租户；版本 2 的叶子不写，其\n" +
+		"commitments.tenant 为 SHA-256(盐值 || 租户编号)，盐值为该叶子独有、只有租户能推导，因此读公开日志的人\n" +
+		"无法分辨哪些叶子属于同一租户。两种叶子的校验方式相同。证据包披露个人信息时，manifest.json 打开每一项\n" +
+		"承诺（openings：指针、base64 盐值、原值），包括 /commitments/tenant；cunzheng verify bundle 逐一与叶子\n" +
+		"核对，并确认各叶子写明或打开的租户是同一个。\n")
+	sb.WriteString("Whose leaves: a version 1 leaf (\"v\":1) names its tenant in \"tenant\". A version 2 leaf does not: its\n" +
 		"commitments.tenant is SHA-256(salt || tenant id), with a salt of that leaf's own that only the tenant can\n" +
 		"derive, so nobody reading the public log can tell which leaves are one tenant's. Both kinds verify alike.\n" +
 		"Where the bundle reveals personal data, manifest.json opens each commitment (openings: pointer, base64 salt,\n" +
