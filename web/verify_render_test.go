@@ -286,7 +286,8 @@ func TestVerifyResultWording(t *testing.T) {
 		want, never []string
 	}{
 		{"byte-flip.pdf", "failed", []string{"PDF文件验签失败", "签名覆盖的内容在签名后被改动：文档已被篡改", "签名覆盖的内容被改动", "HASH_FAILURE"}, []string{"签名后文档未被修改"}},
-		{"update-content.pdf", "failed", []string{"签名后文档被修改（不允许的修改）", "INDETERMINATE / SIG_CONSTRAINTS_FAILURE", "不允许"}, []string{"PDF文件验签结果无法确定"}},
+		{"update-content.pdf", "failed", []string{"签名后文档被修改（不允许的修改）", "INDETERMINATE / SIG_CONSTRAINTS_FAILURE", "不允许", "：其他修改 — 对象 "},
+			[]string{"PDF文件验签结果无法确定", "其他修改 — object "}},
 		{"sig-dict-rewritten.pdf", "failed", []string{"签名后文档被修改（不允许的修改）"}, nil},
 		{"update-annotation.pdf", "passed", []string{"PDF文件验签成功", "均为允许的修改", "添加注释"}, []string{"不允许"}},
 		{"base.pdf", "indeterminate", []string{"该PDF文件没有电子签名", "该PDF文件没有签名"}, nil},
@@ -502,6 +503,45 @@ func TestVerifyUntrustedTimestampWording(t *testing.T) {
 		}
 		if tt.never != "" && strings.Contains(page, tt.never) {
 			t.Errorf("%s: page says %q", tt.url, tt.never)
+		}
+	}
+}
+
+// TestVerifyRevisionLedgerWording: when the file was changed after a
+// signature and the ledger records the revision that signature covers, the
+// signature's card says that revision was signed through the platform, not
+// "this document" (which a judge reads as the changed file in hand).
+func TestVerifyRevisionLedgerWording(t *testing.T) {
+	l := newTestLedger(t)
+	h := ledgerVerifyServer(t, l, nil)
+	for _, lang := range []string{"zh", "en"} {
+		body, ctype := multipartBody(t, corpusFile(t, "update-content.pdf"))
+		req := httptest.NewRequest(http.MethodPost, "/verify", body)
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Cookie", "lang="+lang)
+		req.RemoteAddr = "192.0.2.7:1"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		page := rec.Body.String()
+		i := strings.Index(page, `<section class="card `)
+		if rec.Code != 200 || i < 0 {
+			t.Fatalf("%s: status %d, no signature card: %.300s", lang, rec.Code, page)
+		}
+		file, cards := page[:i], page[i:]
+		want := map[string][3]string{
+			"zh": {"该文档于", "签名所覆盖的第2版于", "平台存证（签名所覆盖的第2版）"},
+			"en": {"This document was signed through the platform", "Revision 2, the one this signature covers, was signed through the platform", "Ledger record (revision 2"},
+		}[lang]
+		if !strings.Contains(file, want[0]) {
+			t.Errorf("%s: the file's record lacks %q", lang, want[0])
+		}
+		for _, w := range want[1:] {
+			if !strings.Contains(cards, w) {
+				t.Errorf("%s: the signature card lacks %q", lang, w)
+			}
+		}
+		if strings.Contains(cards, want[0]) {
+			t.Errorf("%s: the signature card calls the signed revision %q", lang, want[0])
 		}
 	}
 }

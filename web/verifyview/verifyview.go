@@ -312,6 +312,9 @@ func ProblemText(en string) verify.Text {
 type ledgerData struct {
 	Lang string
 	R    *verify.LedgerRecord
+	// Revision is the signed revision the record is of, inside a
+	// signature's card (the file changed after it); 0 for the file itself.
+	Revision int
 }
 
 var textFuncs = template.FuncMap{
@@ -329,6 +332,9 @@ var textFuncs = template.FuncMap{
 		return Tr(lang, t.ZH, t.EN)
 	},
 	"ledgerView": func(lang string, r *verify.LedgerRecord) ledgerData { return ledgerData{Lang: lang, R: r} },
+	"revisionLedgerView": func(lang string, rev int, r *verify.LedgerRecord) ledgerData {
+		return ledgerData{Lang: lang, R: r, Revision: rev}
+	},
 	"kindText": func(lang, kind string) string {
 		zh, en := KindWords(kind)
 		if lang == LangEN {
@@ -336,8 +342,9 @@ var textFuncs = template.FuncMap{
 		}
 		return zh
 	},
-	"docZH": func(d string) string { zh, _ := DocumentWords(d); return zh },
-	"docEN": func(d string) string { _, en := DocumentWords(d); return en },
+	"docZH":    func(d string) string { zh, _ := DocumentWords(d); return zh },
+	"objectZH": ChangeObjectZH,
+	"docEN":    func(d string) string { _, en := DocumentWords(d); return en },
 	"fieldZH": func(f string) string {
 		if f == "" {
 			return ""
