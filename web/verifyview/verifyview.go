@@ -344,6 +344,7 @@ var textFuncs = template.FuncMap{
 	},
 	"docZH":    func(d string) string { zh, _ := DocumentWords(d); return zh },
 	"objectZH": ChangeObjectZH,
+	"stepZH":   BundleStepZH,
 	"docEN":    func(d string) string { _, en := DocumentWords(d); return en },
 	"fieldZH": func(f string) string {
 		if f == "" {
