@@ -348,6 +348,9 @@ func (h *verifyHandlers) verify(ctx context.Context, u *uploadFile) (*verify.Rep
 		return nil, err
 	}
 	defer h.slots.release(s)
+	if u.size == 0 && len(u.mem) == 0 {
+		return nil, errEmptyFile
+	}
 	data := u.mem
 	if u.f != nil {
 		if data, err = s.load(u.f, u.size); err != nil {

@@ -185,6 +185,10 @@ func MountVerify(cfg VerifyConfig) Mount {
 
 var errNoFile = errors.New(`no file: send the PDF as multipart/form-data field "file"`)
 
+// errEmptyFile is an upload of 0 bytes: not a readable PDF (422, and
+// errors.Is(err, verify.ErrNotPDF) for callers), said as what it is.
+var errEmptyFile = fmt.Errorf("%w: the file is empty (0 bytes)", verify.ErrNotPDF)
+
 // errRateLimited and errBusy become 429 and 503 (see statusRules).
 var (
 	errRateLimited = errors.New("too many verifications from this address; try again in a minute")

@@ -323,6 +323,10 @@ func TestVerifyResultWording(t *testing.T) {
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "无法读取该文件：它不是可读的PDF文件") {
 		t.Errorf("junk upload: %d %s", rec.Code, rec.Body.String())
 	}
+	rec = post(t, h, "/verify", upload{"empty.pdf", nil})
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "该文件是空的（0 字节）") || strings.Contains(rec.Body.String(), "不是可读的PDF文件") {
+		t.Errorf("empty file: %d %s", rec.Code, rec.Body.String())
+	}
 	rec = post(t, h, "/verify")
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "请选择一个PDF文件") {
 		t.Errorf("empty upload: %d %s", rec.Code, rec.Body.String())

@@ -18,6 +18,9 @@ import (
 
 // uploadError is the message of a failed upload on the page.
 func uploadError(err error, status int, maxUpload int64) verify.Text {
+	if errors.Is(err, errEmptyFile) {
+		return verifyview.EmptyFile
+	}
 	if t, ok := verifyview.VerifyError(err, maxUpload); ok {
 		return t
 	}

@@ -40,6 +40,11 @@ type LocalResult struct {
 	Error  *verify.Text         `json:"error,omitempty"`
 }
 
+// EmptyFile is the page's message for a file of 0 bytes: "not a readable
+// PDF" (what verify says of it) sends the reader looking for damage when
+// the browser or a failed download handed over nothing.
+var EmptyFile = verify.Text{ZH: "该文件是空的（0 字节）：请选择要验签的PDF文件，或重新下载后再试。", EN: "The file is empty (0 bytes): choose the PDF to verify, or download it again."}
+
 // VerifyError words an error of verify.PDF for the page; ok is false for
 // an error that is not the file's fault.
 func VerifyError(err error, maxSize int64) (verify.Text, bool) {
@@ -75,6 +80,9 @@ func CheckPDF(ctx context.Context, data []byte, req LocalRequest, lookup verify.
 	}
 	opts.Lookup = lookup
 	opts.MaxSize = req.MaxSize
+	if len(data) == 0 {
+		return LocalResult{Error: &EmptyFile}
+	}
 	rep, err := verify.PDFBytes(ctx, data, opts)
 	if err != nil {
 		t, ok := VerifyError(err, opts.MaxSize)
