@@ -64,14 +64,14 @@ func TestBundleResultChineseFirst(t *testing.T) {
 		{Name: "zip", Detail: "28 files"},
 		{Name: "leaf 6 (contract.signed)", Detail: "leaf hash 90da… included in checkpoint 8 (3 hashes)"},
 	}}}
-	bad := BundleData{Name: "b.zip", SHA256: "00", FailedStep: "files", Problem: "file digest does not match the manifest: leaves/3.leaf"}
+	bad := BundleResult("b.zip", []byte("PK\x03\x04 not a zip"), verify.BundleOptions{})
 	han := regexp.MustCompile(`\p{Han}`)
 	for _, tt := range []struct {
 		d          BundleData
 		zh, nevers []string
 	}{
 		{ok, []string{"<li>压缩包 <code>zip</code>", "<li>叶子 6（签署合同） <code>leaf 6 (contract.signed)</code>"}, nil},
-		{bad, []string{"校验在“文件摘要”一步失败"}, []string{"在“files”一步"}},
+		{bad, []string{"校验在“压缩包”一步失败", "该文件不是格式正确的证据包。"}, []string{"在“zip”一步"}},
 	} {
 		zh, err := BundleContent(LangZH, tt.d)
 		if err != nil {

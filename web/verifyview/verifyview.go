@@ -399,10 +399,35 @@ func BundleResult(name string, data []byte, opts verify.BundleOptions) BundleDat
 			be = &verify.BundleError{Step: "bundle", Err: err}
 		}
 		d.FailedStep, d.Problem = be.Step, be.Err.Error()
+		d.Reason = bundleReason(be.Err)
 		return d
 	}
 	d.Result = res
 	return d
+}
+
+// bundleReason words what a failed bundle check means for the reader.
+func bundleReason(err error) *verify.Text {
+	for _, r := range []struct {
+		err    error
+		zh, en string
+	}{
+		{verify.ErrBundleSignature, "检查点的签名不能用本平台公布的日志公钥验证：该证据包不是本平台签发的，或检查点已被改动。", "The checkpoint's signature does not verify with the log key this archive publishes: the bundle was not issued by this archive, or its checkpoint was changed."},
+		{verify.ErrBundleCosignature, "缺少公证处的联署或联署无效。", "A notary office's cosignature is missing or invalid."},
+		{verify.ErrBundleTimestamp, "RFC 3161 可信时间戳未通过校验。", "An RFC 3161 timestamp does not verify."},
+		{verify.ErrBundleDigest, "有文件的摘要与清单不符：证据包中的文件在签发后被改动。", "A file's digest does not match the manifest: a file of the bundle was changed after it was issued."},
+		{verify.ErrBundleLeafHash, "叶子内容与其哈希不符：日志记录被改动。", "A leaf's bytes do not hash to its leaf hash: a log record was changed."},
+		{verify.ErrBundleInclusion, "包含证明未通过校验：该记录不在检查点所代表的日志中。", "An inclusion proof does not verify: the record is not in the log the checkpoint stands for."},
+		{verify.ErrBundleConsistency, "一致性证明未通过校验：日志前后两个检查点不一致。", "A consistency proof does not verify: two checkpoints of the log disagree."},
+		{verify.ErrBundleCommitment, "打开的个人信息承诺与叶子不符。", "An opened personal-data commitment does not match its leaf."},
+		{verify.ErrBundlePDF, "证据包中的PDF签名未通过校验。", "A PDF signature in the bundle does not verify."},
+		{verify.ErrBundleMalformed, "该文件不是格式正确的证据包。", "The file is not a well-formed evidence bundle."},
+	} {
+		if errors.Is(err, r.err) {
+			return &verify.Text{ZH: r.zh, EN: r.en}
+		}
+	}
+	return nil
 }
 
 // BundleData is the result of checking an evidence bundle in the browser.
@@ -415,6 +440,9 @@ type BundleData struct {
 	// (verify.BundleError); Problem is verify's English words.
 	FailedStep string
 	Problem    string
+	// Reason says in words what the failed check means, from the kind of
+	// error verify gave (nil when it gave none of its sentinels).
+	Reason *verify.Text
 	// SHA256 is the hex SHA-256 of the bundle file.
 	SHA256 string
 	// Server is set when the server checked the bundle (the upload path),
