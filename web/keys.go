@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +36,10 @@ type PublishedKeys struct {
 	// ReportSigning are the DER certificates of the document signer of
 	// issued PDFs: its own certificate, then its CA chain.
 	ReportSigning [][]byte
+	// PublicURL is the address the public reaches the archive at
+	// (serve --public-url), which the printed commands name. The default
+	// is the scheme and host the page was requested with.
+	PublicURL string
 }
 
 // publishedKey is one verifier key as the page shows it.
@@ -66,7 +72,16 @@ type keysView struct {
 	Notaries      []publishedKey  `json:"notaries"`
 	TSA           []publishedCert `json:"tsa"`
 	ReportSigning []publishedCert `json:"reportSigning"`
+	// URL is the archive's address for the printed commands (page only).
+	URL string `json:"-"`
 }
+
+// The files the printed commands fetch: what `cunzheng verify pdf` takes
+// as --trust-roots (a directory of PEM files) and --ledger-keys.
+const (
+	keysRootsPath  = "/keys/trust-roots.pem"
+	keysLedgerPath = "/keys/ledger-keys.txt"
+)
 
 // MountKeys returns the mount for web.Config.Mounts that serves
 //
@@ -86,14 +101,53 @@ func MountKeys(k PublishedKeys, logger *slog.Logger) Mount {
 	for _, der := range k.ReportSigning {
 		v.ReportSigning = append(v.ReportSigning, describeCert(der))
 	}
+	roots, ledgerKeys := trustRootsPEM(k), strings.Join(append(slices.Clone(k.Log), k.Notaries...), "\n")+"\n"
 	s := defaultSite().withLogger(logger)
 	return func(r gin.IRouter) {
-		r.GET("/keys", func(c *gin.Context) { s.render(c, http.StatusOK, "keys.html", "keys", v) })
+		r.GET("/keys", func(c *gin.Context) {
+			page := v
+			page.URL = cmp.Or(k.PublicURL, requestURL(c))
+			s.render(c, http.StatusOK, "keys.html", "keys", page)
+		})
+		r.GET(keysRootsPath, func(c *gin.Context) {
+			c.Header("Cache-Control", "public, max-age=300")
+			c.Data(http.StatusOK, "application/x-pem-file", roots)
+		})
+		r.GET(keysLedgerPath, func(c *gin.Context) {
+			c.Header("Cache-Control", "public, max-age=300")
+			c.Data(http.StatusOK, "text/plain; charset=utf-8", []byte(ledgerKeys))
+		})
 		r.GET("/v1/keys", func(c *gin.Context) {
 			c.Header("Cache-Control", "public, max-age=300")
 			c.JSON(http.StatusOK, v)
 		})
 	}
+}
+
+// trustRootsPEM is every CA certificate a reader pins to check an issued
+// PDF: the report-signing CA chain and the TSA roots, each once.
+func trustRootsPEM(k PublishedKeys) []byte {
+	var out []byte
+	seen := map[string]bool{}
+	for _, der := range append(slices.Clone(k.ReportSigning), k.TSA...) {
+		c, err := x509.ParseCertificate(der)
+		if err != nil || !c.IsCA || seen[string(der)] {
+			continue
+		}
+		seen[string(der)] = true
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+	}
+	return out
+}
+
+// requestURL is the scheme and host a page was requested with: the
+// address the reader used, when serve has no --public-url.
+func requestURL(c *gin.Context) string {
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Request.Host
 }
 
 type keyRowsData struct {

@@ -118,3 +118,72 @@ func TestKeysPageCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysCommandLine: /keys prints the commands that check a PDF the
+// archive issued with `cunzheng verify pdf` against the published keys
+// (the plain `cunzheng verify pdf FILE` the pages used to print leaves the
+// platform's own CA and the ledger's keys out: INDETERMINATE for every
+// report). The files the commands fetch are served: the CA certificates
+// as one PEM (report-signing CA and TSA roots), the log's and notaries'
+// verifier keys one a line as --ledger-keys reads them.
+func TestKeysCommandLine(t *testing.T) {
+	certPEM, err := os.ReadFile(filepath.Join(pdfCorpus, "roots", "rsa-root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(certPEM)
+	k := PublishedKeys{
+		Log:           []string{"cunzheng.example/log+bdb186cd+AejnFHE6inNtR0jmfCQwGReEaM4mNM+OscHLpyf67n/U"},
+		Notaries:      []string{"notary.builtin.cunzheng.example/log+45a20f6e+BMDCQRqU+p6kKzreRCgcAycXp8c6ueRoY+XlAFB6oWwT"},
+		TSA:           [][]byte{b.Bytes},
+		ReportSigning: [][]byte{b.Bytes},
+		PublicURL:     "https://cunzheng.example.com",
+	}
+	h := New(Config{Mounts: []Mount{MountKeys(k, nil)}})
+	get := func(path string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		return rec
+	}
+	page := html.UnescapeString(get("/keys").Body.String())
+	want := "cunzheng verify pdf FILE.pdf --trust-roots cunzheng-roots --ledger-keys cunzheng-ledger-keys.txt --server https://cunzheng.example.com"
+	if !strings.Contains(page, want) {
+		t.Errorf("/keys does not print %q", want)
+	}
+	urls := regexp.MustCompile(`curl -fsS -o (\S+) (https://cunzheng\.example\.com(/\S+))`).FindAllStringSubmatch(page, -1)
+	if len(urls) != 2 {
+		t.Fatalf("/keys prints %d curl commands, want 2", len(urls))
+	}
+	for _, u := range urls {
+		rec := get(u[3])
+		if rec.Code != 200 {
+			t.Fatalf("%s: %d", u[3], rec.Code)
+		}
+		body := rec.Body.String()
+		switch {
+		case strings.HasSuffix(u[1], ".pem"):
+			n := 0
+			for rest := []byte(body); ; n++ {
+				var blk *pem.Block
+				if blk, rest = pem.Decode(rest); blk == nil {
+					break
+				}
+			}
+			if n != 1 { // one CA, published once though it is in both lists
+				t.Errorf("%s holds %d certificates, want 1:\n%s", u[3], n, body)
+			}
+		case strings.HasSuffix(u[1], ".txt"):
+			if body != k.Log[0]+"\n"+k.Notaries[0]+"\n" {
+				t.Errorf("%s:\n%s", u[3], body)
+			}
+		}
+	}
+	// Without --public-url the commands name the address the reader used.
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/keys", nil)
+	req.Host = "127.0.0.1:8080"
+	New(Config{Mounts: []Mount{MountKeys(PublishedKeys{Log: k.Log}, nil)}}).ServeHTTP(rec, req)
+	if !strings.Contains(html.UnescapeString(rec.Body.String()), "--server http://127.0.0.1:8080") {
+		t.Errorf("without a public URL, /keys does not name the address it was reached at")
+	}
+}

@@ -342,6 +342,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 		Notaries:      a.notarization.NotaryKeys,
 		TSA:           a.notarization.TSARoots,
 		ReportSigning: derOf(append([]*x509.Certificate{signer.Cert}, signer.Chain...)),
+		PublicURL:     f.publicURL,
 	}, logger.With("component", "keys")))
 	lookup := assemble.Lookup{Evidence: a.evidence, Ledger: a.log}
 	a.mounts = append(a.mounts, web.MountVerify(web.VerifyConfig{
