@@ -306,7 +306,7 @@ func (h *logPages) lookupLeaf(ctx context.Context, q string, cp ledger.Checkpoin
 		}
 		if index, err = h.log.IndexOf(ctx, lh); err != nil {
 			if errors.Is(err, ledger.ErrNotFound) {
-				return nil, notFound("日志中没有该叶子哈希 · no leaf with this hash in the log")
+				return nil, notFound("日志中没有该叶子哈希（文件的 SHA-256 不是叶子哈希：查询文件请用“在线验签”）· no leaf with this hash in the log (a file's SHA-256 is not a leaf hash: to look a file up, use Verify a PDF)")
 			}
 			return nil, err
 		}

@@ -81,7 +81,7 @@ func TestLogExplorer(t *testing.T) {
 		{"leaf by index", "?leaf=5", 200, []string{`data-index="5"`, "Inclusion proof checked", hex.EncodeToString(lh[:])}},
 		{"leaf by hex hash", "?leaf=" + hex.EncodeToString(lh[:]), 200, []string{`data-index="5"`, "Inclusion proof checked"}},
 		{"leaf by base64 hash", "?leaf=" + strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D").Replace(base64.StdEncoding.EncodeToString(lh[:])), 200, []string{`data-index="5"`}},
-		{"unknown hash", "?leaf=" + strings.Repeat("ab", 32), 404, []string{"no leaf with this hash"}},
+		{"unknown hash", "?leaf=" + strings.Repeat("ab", 32), 404, []string{"no leaf with this hash", "a file&#39;s SHA-256 is not a leaf hash"}},
 		{"beyond the checkpoint", "?leaf=99999", 404, []string{"not covered"}},
 		{"garbage", "?leaf=hello", 400, []string{"give a leaf index"}},
 		{"consistency", fmt.Sprintf("?old=%d&new=%d", sizes[0], sizes[len(sizes)-1]), 200, []string{"Consistency proof checked"}},
