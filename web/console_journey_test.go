@@ -148,6 +148,13 @@ func TestConsoleUnmaskedDownloads(t *testing.T) {
 			t.Errorf("contract page lacks the %s download", id)
 		}
 	}
+	// Every masked download says it is masked, as the unmasked ones say
+	// they are not: the certificate page is masked by default too.
+	for _, id := range []string{"dl-certificate", "dl-report", "dl-bundle"} {
+		if !regexp.MustCompile(`id="` + id + `">[^<]*个人信息脱敏`).MatchString(page) {
+			t.Errorf("the %s download does not say it is masked", id)
+		}
+	}
 	dl := func(kind string, reveal bool, confirm bool) *http.Response {
 		form := url.Values{"csrf": {tok}, "kind": {kind}}
 		if reveal {
