@@ -3,7 +3,10 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/cunzheng/cunzheng/verify"
 )
 
 // Notarial is what a notary office's 公证书 (notarial certificate) on an
@@ -25,6 +28,23 @@ type Notarial struct {
 	Events           int
 	// Checks are the checks the office ran on the bundle, in order.
 	Checks []string
+}
+
+// checkZH names one of the office's checks (its record: "step: detail",
+// the step of verify.Bundle or the office's own) in Chinese; the record
+// itself stays beside it in English, as the office kept it.
+func checkZH(check string) string {
+	step, _, _ := strings.Cut(check, ": ")
+	if step == "own records" {
+		return "本公证处的记录"
+	}
+	return verify.BundleStepZH(step, func(kind string) string {
+		if l, ok := kindLabels[kind]; ok {
+			zh, _, _ := strings.Cut(l, " ")
+			return zh
+		}
+		return kind
+	})
 }
 
 // RenderNotarial renders the 公证书 of n, unsigned; sign it with the
@@ -55,7 +75,7 @@ func RenderNotarial(n Notarial) ([]byte, error) {
 	d.para("This office did not ask the log: it checked the bundle above against the log key it follows, its own cosignatures and its own records:", 9)
 	rows := make([][]cell, 0, len(n.Checks))
 	for i, c := range n.Checks {
-		rows = append(rows, []cell{val(strconv.Itoa(i + 1)), small(val(c))})
+		rows = append(rows, []cell{val(strconv.Itoa(i + 1)), small(val(checkZH(c) + " " + c))})
 	}
 	d.table([]float64{12, contentW - 12}, []string{"序号 No.", "核验项 Check"}, rows)
 	d.heading("四、证明", "Attestation")

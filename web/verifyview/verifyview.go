@@ -344,8 +344,10 @@ var textFuncs = template.FuncMap{
 	},
 	"docZH":    func(d string) string { zh, _ := DocumentWords(d); return zh },
 	"objectZH": ChangeObjectZH,
-	"stepZH":   BundleStepZH,
-	"docEN":    func(d string) string { _, en := DocumentWords(d); return en },
+	"stepZH": func(step string) string {
+		return verify.BundleStepZH(step, func(k string) string { zh, _ := KindWords(k); return zh })
+	},
+	"docEN": func(d string) string { _, en := DocumentWords(d); return en },
 	"fieldZH": func(f string) string {
 		if f == "" {
 			return ""

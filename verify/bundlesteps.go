@@ -1,15 +1,17 @@
-package verifyview
+package verify
 
 import (
 	"strings"
 )
 
-// BundleStepZH names one check of verify.Bundle in Chinese: the step
-// names verify gives (verify/bundle.go, verify/bundletenant.go) are
-// English ("leaf 3 (contract.signed)", "checkpoint 8 token 0"). The
-// result page shows this name first and verify's English words beside
-// it; a step verify adds later still reads in Chinese (校验步骤).
-func BundleStepZH(step string) string {
+// BundleStepZH names one check of Bundle (a BundleStep's or
+// BundleError's Step) in Chinese: the step names (bundle.go,
+// bundletenant.go) are English ("leaf 3 (contract.signed)", "checkpoint 8
+// token 0"). The /verify page and the notarial certificate show it first
+// with the English beside it; a step added later without a name here
+// still reads in Chinese (校验步骤). kindZH names an event kind in
+// Chinese, as its caller words them elsewhere (nil: the kind as is).
+func BundleStepZH(step string, kindZH func(kind string) string) string {
 	word, rest, _ := strings.Cut(step, " ")
 	switch word {
 	case "zip":
@@ -33,8 +35,11 @@ func BundleStepZH(step string) string {
 		return "检查点 " + rest
 	case "leaf":
 		if n, kind, ok := strings.Cut(rest, " ("); ok && strings.HasSuffix(kind, ")") {
-			zh, _ := KindWords(strings.TrimSuffix(kind, ")"))
-			return "叶子 " + n + "（" + zh + "）"
+			kind = strings.TrimSuffix(kind, ")")
+			if kindZH != nil {
+				kind = kindZH(kind)
+			}
+			return "叶子 " + n + "（" + kind + "）"
 		}
 		return "叶子 " + rest
 	case "consistency":
