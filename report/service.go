@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -353,6 +354,19 @@ func (s *Service) sign(ctx context.Context, doc []byte, reason string, at time.T
 	case <-ctx.Done():
 		return nil, fmt.Errorf("report: signing (waiting for the TSA): %w", ctx.Err())
 	}
+}
+
+// CanonicalNumber writes a report number as newReportNumber does
+// ("CZ-" upper case, the hex digits lower case, no spaces around), so
+// that a number typed from a printed page in any case finds its report.
+// Anything else comes back trimmed, unchanged.
+func CanonicalNumber(s string) string {
+	s = strings.TrimSpace(s)
+	prefix, rest, ok := strings.Cut(s, "-")
+	if !ok || !strings.EqualFold(prefix, "CZ") {
+		return s
+	}
+	return "CZ-" + strings.ToLower(rest)
 }
 
 // newReportNumber returns "CZ-YYYYMMDD-" and 8 random hex digits.

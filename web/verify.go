@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/verify"
 	"github.com/cunzheng/cunzheng/web/verifyview"
 )
@@ -211,7 +212,7 @@ func (h *verifyHandlers) static(name, ctype string) gin.HandlerFunc {
 func (h *verifyHandlers) page(c *gin.Context) {
 	d := pageData{MaxMiB: h.cfg.MaxUpload >> 20, Ledgered: h.cfg.Options.Lookup != nil, Local: h.localPageData()}
 	status := http.StatusOK
-	if n := strings.TrimSpace(c.Query("report")); n != "" {
+	if n := report.CanonicalNumber(c.Query("report")); n != "" {
 		if len(n) > 128 {
 			n = n[:128]
 		}

@@ -460,6 +460,8 @@ func TestVerifyReportQuery(t *testing.T) {
 		// A number the log never issued is a 404 page, not a 200.
 		{"report=CZ-20990101-ffffffff", 404, []string{"存证日志中没有该报告编号的出具记录"}},
 		{"report=CZ-20260201-fresh000", 200, []string{"正在等待下一个检查点"}},
+		// Typed from paper: any case, spaces around.
+		{"report=cz-20260201-0A1B2C3D", 200, []string{"由本存证平台于", "CZ-20260201-0a1b2c3d"}},
 		{"", 200, []string{"开始验签"}},
 	} {
 		rec := httptest.NewRecorder()
