@@ -160,10 +160,10 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.tableSized([]float64{tw, kw, lw, tw, kw, lw}, []string{"时间 Time (UTC+8)", "事件 Event", "叶子 Leaf", "时间 Time (UTC+8)", "事件 Event", "叶子 Leaf"}, er, 7.8)
 
 	// The checkpoint block sits beside the QR code, under its own
-	// heading, whole on one page with the closing note.
-	d.keep(subheadingHeight + 1 + 52 + 22)
-	d.subheading("检查点与在线验证 Checkpoint and online verification")
-	top := d.y()
+	// heading, whole on one page with the closing note and seal: kept by
+	// their measured heights (a fixed estimate fell short once the
+	// TSA and link rows wrapped, leaving the closing note alone on a last
+	// page).
 	const qrSide = 38.0
 	pairs := [][2]string{
 		{"日志 Log", ni.Origin},
@@ -183,6 +183,17 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	link := r.verifyLink(c, req)
 	pairs = append(pairs, [2]string{"在线验证 Verify online", link})
 	w := contentW - qrSide - 4
+	rowsH := 0.0
+	for _, p := range pairs {
+		rowsH += d.rowHeight([]float64{34, w - 34}, []cell{lbl(p[0]), val(p[1])})
+	}
+	lead := "本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，" +
+		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。" +
+		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint " +
+		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs."
+	d.keep(subheadingHeight + 1 + max(rowsH, qrSide+6) + 2 + d.signatureBlockHeight(lead, r.Issuer, r.VerifyURL))
+	d.subheading("检查点与在线验证 Checkpoint and online verification")
+	top := d.y()
 	for _, p := range pairs {
 		d.row([]float64{34, w - 34}, []cell{lbl(p[0]), val(p[1])}, nil)
 	}
@@ -196,10 +207,6 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 	d.cell(qrSide, 4, "扫码在线验证 Scan to verify", "C", false, false)
 	d.pdf.SetXY(marginL, max(rowsEnd, top+qrSide+6))
 	d.space(2)
-	lead := "本页由存证平台依据账本记录出具。每一事件均以叶子序号记入 RFC 6962 默克尔日志，" +
-		"该日志检查点经公证处联署并取得 RFC 3161 可信时间戳；完整证明见《电子签约数据证据报告》及证据包。" +
-		" This page is issued from the ledger. Every event is a leaf of an RFC 6962 Merkle log whose checkpoint " +
-		"is cosigned by notary offices and time-stamped (RFC 3161); the evidence report and the evidence bundle carry the full proofs."
 	if err := d.signatureBlock(lead, r.Issuer, req.IssuedAt, r.VerifyURL, r.seal); err != nil {
 		return nil, err
 	}

@@ -33,26 +33,42 @@ func checkSealPNG(b []byte) error {
 	return nil
 }
 
-// signatureBlock draws the block at the end of the document's text: lead
-// (a closing paragraph, may be empty), then the issuer, the signing time
-// and where to verify, beside the seal. The whole block stays on one page.
-func (d *doc) signatureBlock(lead string, issuer string, at time.Time, verifyURL string, sealPNG []byte) error {
-	const side = 32.0
-	x := pageW - marginR - side - 2
-	w := x - marginL - 4
+// sealSide is the seal's diameter in millimetres.
+const sealSide = 32.0
+
+// signatureLines wraps the signature block's lead and statement to the
+// width beside the seal and returns the height of its text.
+func (d *doc) signatureLines(lead, issuer, verifyURL string) (leadLines, stmt []string, h float64) {
+	w := pageW - marginR - sealSide - 2 - marginL - 4
 	base := verifyURL
 	if i := strings.IndexByte(base, '?'); i >= 0 {
 		base = base[:i]
 	}
 	d.font(8.5)
-	var leadLines []string
 	if lead != "" {
 		leadLines = d.split(lead, w)
 	}
 	d.font(9)
-	stmt := d.split("本文件由 "+issuer+" 签发，可在 "+base+" 验证。 Issued by "+issuer+"; verify it at "+base+".", w)
-	h := float64(len(leadLines))*4.4 + 2 + 6 + 5.5 + float64(len(stmt))*4.8
-	d.keep(max(h, side) + 2)
+	stmt = d.split("本文件由 "+issuer+" 签发，可在 "+base+" 验证。 Issued by "+issuer+"; verify it at "+base+".", w)
+	h = float64(len(leadLines))*4.4 + 2 + 6 + 5.5 + float64(len(stmt))*4.8
+	return leadLines, stmt, h
+}
+
+// signatureBlockHeight is the room signatureBlock keeps on its page.
+func (d *doc) signatureBlockHeight(lead, issuer, verifyURL string) float64 {
+	_, _, h := d.signatureLines(lead, issuer, verifyURL)
+	return max(h, sealSide) + 2
+}
+
+// signatureBlock draws the block at the end of the document's text: lead
+// (a closing paragraph, may be empty), then the issuer, the signing time
+// and where to verify, beside the seal. The whole block stays on one page.
+func (d *doc) signatureBlock(lead string, issuer string, at time.Time, verifyURL string, sealPNG []byte) error {
+	const side = sealSide
+	x := pageW - marginR - side - 2
+	w := x - marginL - 4
+	leadLines, stmt, h := d.signatureLines(lead, issuer, verifyURL)
+	d.keep(d.signatureBlockHeight(lead, issuer, verifyURL))
 	d.space(1)
 	top := d.y()
 	if len(sealPNG) > 0 {
