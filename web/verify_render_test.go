@@ -327,6 +327,18 @@ func TestVerifyResultWording(t *testing.T) {
 	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "该文件是空的（0 字节）") || strings.Contains(rec.Body.String(), "不是可读的PDF文件") {
 		t.Errorf("empty file: %d %s", rec.Code, rec.Body.String())
 	}
+	// Not a form upload at all (a script's raw POST): the Chinese says
+	// what to send, not the server's English.
+	raw := httptest.NewRequest(http.MethodPost, "/verify", strings.NewReader("hello"))
+	raw.Header.Set("Content-Type", "text/plain")
+	raw.RemoteAddr = "192.0.2.1:1234"
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, raw)
+	_, msg, _ := strings.Cut(rec.Body.String(), "上传的内容无法处理")
+	zh, _, _ := strings.Cut(msg, "The upload cannot be processed")
+	if rec.Code != 400 || !strings.Contains(zh, "请以表单") || strings.Contains(zh, "send the PDF") {
+		t.Errorf("raw POST: %d %s", rec.Code, rec.Body.String())
+	}
 	rec = post(t, h, "/verify")
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "请选择一个PDF文件") {
 		t.Errorf("empty upload: %d %s", rec.Code, rec.Body.String())

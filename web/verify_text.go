@@ -36,7 +36,8 @@ func uploadError(err error, status int, maxUpload int64) verify.Text {
 	case status >= 500:
 		return verify.Text{ZH: "服务器内部错误，请稍后再试。", EN: "Internal error; try again later."}
 	}
-	return verify.Text{ZH: "上传的内容无法处理：" + err.Error(), EN: "The upload cannot be processed: " + err.Error()}
+	// err is the upload code's English: the Chinese says what to send.
+	return verify.Text{ZH: "上传的内容无法处理：请以表单（multipart/form-data，字段 file）上传PDF文件。", EN: "The upload cannot be processed: " + err.Error()}
 }
 
 // verifyTextFuncs are the page functions beyond verifyview's.
