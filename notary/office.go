@@ -52,6 +52,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Registry receives the office's metrics. The default registers none.
 	Registry prometheus.Registerer
+	// StaffFile is the office's staff file (AddStaff), read at every
+	// sign-in. Empty: no staff can sign in, and only the requesting log
+	// reads a request's full record.
+	StaffFile string
 }
 
 // Office is a notary office (公证处): a C2SP tlog-witness that cosigns a
@@ -75,6 +79,8 @@ type Office struct {
 	logs     map[string]logEntry // by origin; read-only after Open
 	logger   *slog.Logger
 	metrics  *metrics
+	// staffFile is Config.StaffFile.
+	staffFile string
 
 	// mu serializes every read-check-write of a log's cosigned state, so
 	// that checking the old size and persisting the new checkpoint are one
@@ -142,11 +148,12 @@ func Open(ctx context.Context, cfg Config) (*Office, error) {
 		return nil, err
 	}
 	o := &Office{
-		signer:  signer,
-		vkey:    vkey,
-		logs:    make(map[string]logEntry),
-		logger:  cfg.Logger,
-		metrics: newMetrics(cfg.Registry),
+		signer:    signer,
+		vkey:      vkey,
+		logs:      make(map[string]logEntry),
+		logger:    cfg.Logger,
+		metrics:   newMetrics(cfg.Registry),
+		staffFile: cfg.StaffFile,
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(io.Discard, nil))

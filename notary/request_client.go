@@ -61,29 +61,57 @@ func SendRequest(ctx context.Context, client *http.Client, officeURL string, msg
 
 // FetchRequest reads the office's record of request id (GET
 // officeURL/v1/requests/ID): how the log learns that a 公证书 was issued,
-// or the request refused.
-func FetchRequest(ctx context.Context, client *http.Client, officeURL, id string) (RequestRecord, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(officeURL, "/")+"/v1/requests/"+url.PathEscape(id), nil)
+// or the request refused. The fetch is signed with auth, the log's keys
+// (LogAuth.Header): without it the office answers only what is public.
+func FetchRequest(ctx context.Context, client *http.Client, officeURL, id string, auth LogAuth) (RequestRecord, error) {
+	req, err := fetchRequest(ctx, strings.TrimRight(officeURL, "/")+"/v1/requests/"+url.PathEscape(id), id, auth)
 	if err != nil {
-		return RequestRecord{}, fmt.Errorf("notary: request to %s: %w", officeURL, err)
+		return RequestRecord{}, err
 	}
 	return doRecord(requestClient(client), req)
 }
 
-// FetchCertificate downloads the issued 公证书 of rec from the office and
-// checks it is the one the office's record names.
-func FetchCertificate(ctx context.Context, client *http.Client, officeURL string, rec RequestRecord) ([]byte, error) {
+// FetchCertificate downloads the issued 公证书 of rec from the office,
+// signed with auth as FetchRequest, and checks it is the one the office's
+// record names.
+func FetchCertificate(ctx context.Context, client *http.Client, officeURL string, rec RequestRecord, auth LogAuth) ([]byte, error) {
 	if rec.Status != RequestIssued {
 		return nil, fmt.Errorf("%w: request %s is %s", ErrNotFound, rec.ID, rec.Status)
 	}
-	pdf, err := fetch(ctx, requestClient(client), strings.TrimRight(officeURL, "/")+"/requests/"+url.PathEscape(rec.ID)+"/certificate.pdf", MaxBundleBytes)
+	req, err := fetchRequest(ctx, strings.TrimRight(officeURL, "/")+"/requests/"+url.PathEscape(rec.ID)+"/certificate.pdf", rec.ID, auth)
 	if err != nil {
 		return nil, err
+	}
+	resp, err := requestClient(client).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("notary: GET %s: %w", req.URL, err)
+	}
+	defer resp.Body.Close()
+	pdf, err := io.ReadAll(io.LimitReader(resp.Body, MaxBundleBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("notary: reading the certificate: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("notary: the office answered %s: %s", resp.Status, strings.TrimSpace(string(pdf[:min(len(pdf), 500)])))
 	}
 	if sum := sha256.Sum256(pdf); hex.EncodeToString(sum[:]) != rec.CertificateSHA256 {
 		return nil, fmt.Errorf("notary: the certificate served for %s is not the one the office's record names", rec.ID)
 	}
 	return pdf, nil
+}
+
+// fetchRequest is a GET of u about request id, signed with auth.
+func fetchRequest(ctx context.Context, u, id string, auth LogAuth) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("notary: request to %s: %w", u, err)
+	}
+	h, err := auth.Header(id, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", h)
+	return req, nil
 }
 
 func doRecord(c *http.Client, req *http.Request) (RequestRecord, error) {

@@ -65,6 +65,7 @@ var statusRules = []statusRule{
 	{notary.ErrBadProof, http.StatusUnprocessableEntity, "证明无效"},
 	{notary.ErrConflict, http.StatusConflict, "与已记录的检查点冲突"},
 	{notary.ErrNotFound, http.StatusNotFound, "未找到"},
+	{notary.ErrUnauthorized, http.StatusUnauthorized, "仅限申请人与公证处工作人员"},
 	{notary.ErrBadTimestampQuery, http.StatusBadRequest, "时间戳请求格式不正确"},
 	{notary.ErrClosed, http.StatusServiceUnavailable, "服务正在停止，请稍后重试"},
 }

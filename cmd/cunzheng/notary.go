@@ -40,6 +40,10 @@ func notaryStoreDir(data string) string { return filepath.Join(data, "notary") }
 func notaryKeyFile(data string) string  { return filepath.Join(data, "keys", "notary.key") }
 func notaryTSADir(data string) string   { return filepath.Join(data, "keys") }
 
+// notaryStaffFile is a standalone office's staff file (notary.AddStaff):
+// who may read its requests in full.
+func notaryStaffFile(data string) string { return filepath.Join(data, "keys", "staff") }
+
 // runNotary runs a standalone notary office (公证处): a C2SP tlog-witness
 // cosigner, RFC 3161 TSA and, with --pull, a mirror of the log's leaf hashes.
 func runNotary(ctx context.Context, args []string) error {
@@ -52,7 +56,10 @@ func runNotary(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "issue" {
 		return runNotaryIssue(ctx, args[1:])
 	}
-	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]\n       cunzheng notary alarms ack ID --data DIR [--by NAME]\n       cunzheng notary issue REQUEST --data DIR --notary-name NAME")
+	if len(args) > 0 && args[0] == "staff" {
+		return runNotaryStaff(args[1:])
+	}
+	fs := newFlagSet("notary", "notary --data DIR --addr HOST:PORT --log VKEY [--log VKEY ...] [--pull URL ...]\n       cunzheng notary keys --data DIR [--tsa-ca]\n       cunzheng notary alarms ack ID --data DIR [--by NAME]\n       cunzheng notary issue REQUEST --data DIR --notary-name NAME\n       cunzheng notary staff add|remove NAME --data DIR")
 	var logs, pulls repeated
 	data := fs.String("data", "./notary-data", "data directory (store in DIR/notary, keys in DIR/keys, made on first start)")
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
@@ -122,7 +129,7 @@ func openOffice(ctx context.Context, data, name string, keys []notary.LogKey, lo
 		return nil, nil, err
 	}
 	office, err := notary.Open(ctx, notary.Config{Dir: notaryStoreDir(data), Key: skey, Logs: keys,
-		Logger: logger.With("component", "notary"), Registry: reg})
+		Logger: logger.With("component", "notary"), Registry: reg, StaffFile: notaryStaffFile(data)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,6 +213,44 @@ func runNotaryAlarms(ctx context.Context, args []string) error {
 		return nil
 	}
 	fmt.Printf("alarm %d acknowledged at %s (the alarm and its evidence are kept)\n", seq, ack.Time.Format(time.RFC3339))
+	return nil
+}
+
+// runNotaryStaff runs `notary staff add NAME --data DIR` (prints a new
+// token for NAME, once) and `notary staff remove NAME --data DIR`. The
+// office reads its staff file at every sign-in: no restart is needed.
+func runNotaryStaff(args []string) error {
+	const usage = "usage: cunzheng notary staff add|remove NAME --data DIR"
+	if len(args) == 0 || args[0] != "add" && args[0] != "remove" {
+		return errors.New(usage)
+	}
+	verb := args[0]
+	fs := newFlagSet("notary staff "+verb, "notary staff "+verb+" NAME --data DIR")
+	data := fs.String("data", "./notary-data", "data directory of the office")
+	name, err := parseWithID(fs, args[1:], usage)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(notaryKeyFile(*data)); err != nil {
+		return fmt.Errorf("no office in %s (make it with cunzheng notary keys --data %s): %w", *data, *data, err)
+	}
+	if verb == "remove" {
+		ok, err := notary.RemoveStaff(notaryStaffFile(*data), name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%q is not on the office's staff", name)
+		}
+		fmt.Printf("%s removed from the office's staff: their token no longer signs in\n", name)
+		return nil
+	}
+	token, err := notary.AddStaff(notaryStaffFile(*data), name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%s may now sign in to the office's /staff/requests with this token (shown once, stored only as its SHA-256; add %s again for a new one):\n", name, name)
+	fmt.Println(token)
 	return nil
 }
 

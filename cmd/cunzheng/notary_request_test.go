@@ -139,6 +139,40 @@ func TestNotarisationRequest(t *testing.T) {
 	if strings.Contains(page, "NR-A-3") {
 		t.Error("A kept the request whose bundle was swapped in transit")
 	}
+	// A stranger reaching the office reads what the public leaves say,
+	// never the contract number or the platform's report number (which
+	// the office's checks and the 公证书 name); the office's staff, signed
+	// in with a token of `notary staff add`, read everything.
+	staffOut, err := exec.Command(bin, "notary", "staff", "add", "zhang", "--data", dirA).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	staffToken := strings.TrimSpace(string(staffOut))
+	for _, path := range []string{"/requests", "/requests?lang=en", "/v1/requests", "/v1/requests/" + idA, "/v1/requests/NR-A-2"} {
+		body := string(httpGet(t, a.url()+path))
+		if strings.Contains(body, demoContract) || strings.Contains(body, "CZ-") || strings.Contains(body, "verification failed") {
+			t.Errorf("a stranger reads the contract number, a report number or a refusal's reason at A%s:\n%.1500s", path, body)
+		}
+	}
+	bt.do("A's requests as a stranger", chromedp.Navigate(a.url()+"/requests"), chromedp.WaitVisible(chromedp.CSS("#request-"+idA)))
+	bt.shot("office-requests-public")
+	if txt := bt.text("main"); strings.Contains(txt, demoContract) || !strings.Contains(txt, idA) || !strings.Contains(txt, "工作人员登录") {
+		t.Errorf("A's /requests in a browser, as a stranger:\n%s", txt)
+	}
+	staffGet := func(path string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, a.url()+path, nil)
+		req.SetBasicAuth("zhang", staffToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if code, body := staffGet("/staff/requests"); code != 200 || !strings.Contains(string(body), demoContract) || !strings.Contains(string(body), "拒绝理由") {
+		t.Errorf("the staff's /staff/requests: %d, contract number or reason missing", code)
+	}
 
 	// Issue at A (stopped while the command holds its store).
 	a.kill()
@@ -150,13 +184,35 @@ func TestNotarisationRequest(t *testing.T) {
 		t.Fatalf("notary issue: %v\n%s", err, o)
 	}
 	a.start()
-	rec, err = notary.FetchRequest(ctx, nil, a.url(), idA)
+	logAuth := notary.LogAuth{Origin: m.Origin, Signers: keys.Signers()}
+	rec, err = notary.FetchRequest(ctx, nil, a.url(), idA, logAuth)
 	if err != nil || rec.Status != notary.RequestIssued || rec.IssuedBy != "张公证员" {
 		t.Fatalf("the log reads back: %+v %v", rec, err)
 	}
-	pdf, err := notary.FetchCertificate(ctx, nil, a.url(), rec)
+	pdf, err := notary.FetchCertificate(ctx, nil, a.url(), rec, logAuth)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The 公证书 names the contract by its number: not for a stranger, nor
+	// for a log reading it without its key's fetch note; for the staff.
+	if !strings.Contains(pdfText(t, pdf), demoContract) {
+		t.Error("the 公证书 does not name the contract number")
+	}
+	if _, err := notary.FetchCertificate(ctx, nil, a.url(), rec, notary.LogAuth{Origin: m.Origin, Signers: mustKeys(t, filepath.Join(data, "stranger")).Signers()}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("a fetch signed by another key: %v", err)
+	}
+	if resp, err := http.Get(a.url() + "/requests/" + idA + "/certificate.pdf"); err != nil || resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Errorf("a stranger's download of the 公证书: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if code, body := staffGet("/staff/requests/" + idA + "/certificate.pdf"); code != 200 || !bytes.Equal(body, pdf) {
+		t.Errorf("the staff's download of the 公证书: %d", code)
+	}
+	for _, path := range []string{"/requests", "/v1/requests/" + idA} {
+		if body := string(httpGet(t, a.url()+path)); strings.Contains(body, demoContract) || strings.Contains(body, "张公证员") || !strings.Contains(body, rec.CertificateSHA256) {
+			t.Errorf("A%s after the issue, for a stranger: contract number or notary shown, or the certificate's SHA-256 missing", path)
+		}
 	}
 	if written, _ := os.ReadFile(out); !bytes.Equal(written, pdf) {
 		t.Error("the served certificate differs from the one notary issue wrote")

@@ -32,7 +32,8 @@ func TestNotarisationResumesAfterRestart(t *testing.T) {
 	}
 	data := t.TempDir()
 	logData, dirA := filepath.Join(data, "log"), filepath.Join(data, "a")
-	logVKey := mustKeys(t, logData).VerifierKeys()[0]
+	logKeys := mustKeys(t, logData)
+	logVKey := logKeys.VerifierKeys()[0]
 	out, err := exec.Command(bin, "notary", "keys", "--data", dirA, "--name", "a.office.test").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestNotarisationResumesAfterRestart(t *testing.T) {
 		t.Fatalf("notary issue: %v\n%s", err, o)
 	}
 	a.start()
-	rec, err := notary.FetchRequest(t.Context(), nil, a.url(), id)
+	rec, err := notary.FetchRequest(t.Context(), nil, a.url(), id, notary.LogAuth{Origin: logKeys.Name(), Signers: logKeys.Signers()})
 	if err != nil || rec.Status != notary.RequestIssued {
 		t.Fatalf("the office's record: %+v %v", rec, err)
 	}

@@ -163,7 +163,7 @@ func (s *Service) Result(ctx context.Context, p evidence.Principal, contractID, 
 	if err != nil {
 		return notary.RequestRecord{}, err
 	}
-	rec, err := notary.FetchRequest(ctx, s.cfg.Client, office.URL, requestID)
+	rec, err := notary.FetchRequest(ctx, s.cfg.Client, office.URL, requestID, s.auth())
 	if err != nil {
 		return rec, err
 	}
@@ -203,8 +203,15 @@ func (s *Service) Certificate(ctx context.Context, p evidence.Principal, contrac
 		return nil, rec, err
 	}
 	office, _ := s.office(officeName)
-	pdf, err := notary.FetchCertificate(ctx, s.cfg.Client, office.URL, rec)
+	pdf, err := notary.FetchCertificate(ctx, s.cfg.Client, office.URL, rec, s.auth())
 	return pdf, rec, err
+}
+
+// auth signs the log's reads of an office's records: the full record and
+// the 公证书 name the contract by its number, which an office gives only to
+// the log that made the request (and to its own staff).
+func (s *Service) auth() notary.LogAuth {
+	return notary.LogAuth{Origin: s.cfg.Origin, Signers: s.cfg.Signers}
 }
 
 // contractRef is the contract's public reference, as the bundle's leaves

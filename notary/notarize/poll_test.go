@@ -120,6 +120,8 @@ type testOffice struct {
 	verifier note.Verifier
 	recs     map[string]notary.RequestRecord
 	asked    int
+	// anonymous counts the reads without a valid fetch note.
+	anonymous int
 }
 
 func (o *testOffice) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -148,10 +150,17 @@ func (o *testOffice) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(rec)
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/"):
 		o.asked++
-		rec, ok := o.recs[strings.TrimPrefix(r.URL.Path, "/v1/requests/")]
+		id := strings.TrimPrefix(r.URL.Path, "/v1/requests/")
+		rec, ok := o.recs[id]
 		if !ok {
 			http.NotFound(w, r)
 			return
+		}
+		// As the office: the full record (a refusal's reason) only to
+		// the log that signed the fetch, what is public to anyone else.
+		if _, err := notary.CheckFetch(r.Header.Get("Authorization"), id, time.Now(), func(string) (note.Verifier, error) { return o.verifier, nil }); err != nil {
+			o.anonymous++
+			rec = rec.Public()
 		}
 		json.NewEncoder(w).Encode(rec)
 	default:
@@ -235,6 +244,9 @@ func TestPoll(t *testing.T) {
 	defer office.mu.Unlock()
 	if office.asked != asked {
 		t.Errorf("the office was asked %d more times about an answered request", office.asked-asked)
+	}
+	if office.anonymous != 0 {
+		t.Errorf("%d reads of the office's records were not signed by the log", office.anonymous)
 	}
 }
 
