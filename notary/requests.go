@@ -52,6 +52,9 @@ type RequestRecord struct {
 	Reason string `json:"reason,omitempty"`
 	// Checks are the checks the bundle passed, in order.
 	Checks []string `json:"checks,omitempty"`
+	// ContractNumber is the contract's number as the verified bundle's
+	// manifest names it: for the staff and the 公证书, never public.
+	ContractNumber string `json:"contract_number,omitempty"`
 	// Events and CheckpointSize describe the verified bundle.
 	Events         int    `json:"events,omitempty"`
 	CheckpointSize uint64 `json:"checkpoint_size,omitempty"`
@@ -178,7 +181,7 @@ func (o *Office) checkBundle(ctx context.Context, l logEntry, bundle []byte, rec
 	if held > 0 {
 		rec.Checks = append(rec.Checks, fmt.Sprintf("own copy: %d leaf hash(es) match the ones this office pulled", held))
 	}
-	rec.Events, rec.CheckpointSize = len(m.Events), m.Checkpoint
+	rec.Events, rec.CheckpointSize, rec.ContractNumber = len(m.Events), m.Checkpoint, m.Contract
 	return nil
 }
 

@@ -29,7 +29,7 @@ const staffTokenPrefix = "czs_"
 // checkStaffName reports a name the file cannot hold.
 func checkStaffName(name string) error {
 	if name == "" || len(name) > 64 || strings.ContainsAny(name, " \t\r\n:") {
-		return fmt.Errorf("%w: a staff name must be 1-64 bytes without spaces or colons", ErrMalformed)
+		return fmt.Errorf("notary: staff name %q: must be 1-64 bytes without spaces or colons", name)
 	}
 	return nil
 }

@@ -19,8 +19,10 @@ type Notarial struct {
 	// Office is the office's key name; Notary the notary who issues.
 	Office, Notary string
 	// Origin is the log's checkpoint origin; Contract the tenant's
-	// contract reference its leaves use (no personal data).
-	Origin, Contract string
+	// contract reference its leaves use (no personal data);
+	// ContractNumber the contract's number as the bundle names it (the
+	// 公证书 goes to the requester alone). Optional.
+	Origin, Contract, ContractNumber string
 	RequestedAt      time.Time
 	IssuedAt         time.Time
 	BundleSHA256     string
@@ -61,7 +63,8 @@ func RenderNotarial(n Notarial) ([]byte, error) {
 	d.kv([][2]string{
 		{"!申请编号 Request", n.Number},
 		{"!日志 Log", n.Origin},
-		{"!合同引用 Contract reference", n.Contract},
+		{"!合同编号 Contract No.", n.ContractNumber},
+		{"!合同标识 Contract reference", n.Contract},
 		{"申请时间 Requested", fmtTime(n.RequestedAt)},
 		{"检查点大小 Checkpoint size", strconv.FormatUint(n.CheckpointSize, 10)},
 		{"事件数 Events", strconv.Itoa(n.Events)},

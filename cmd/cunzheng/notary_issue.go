@@ -94,7 +94,7 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 	}
 	rec, err := o.Issue(ctx, id, *notaryName, func(rec notary.RequestRecord) ([]byte, error) {
 		doc, err := report.RenderNotarial(report.Notarial{
-			Number: rec.ID, Office: officeName, Notary: rec.IssuedBy, Origin: rec.Origin, Contract: rec.Contract,
+			Number: rec.ID, Office: officeName, Notary: rec.IssuedBy, Origin: rec.Origin, Contract: rec.Contract, ContractNumber: rec.ContractNumber,
 			RequestedAt: rec.Time, IssuedAt: rec.IssuedAt, BundleSHA256: rec.BundleSHA256,
 			CheckpointSize: rec.CheckpointSize, Events: rec.Events, Checks: rec.Checks,
 		})
@@ -121,7 +121,7 @@ func runNotaryIssue(ctx context.Context, args []string) error {
 	if isLogData(*data) {
 		fmt.Printf("公证书 issued for request %s: SHA-256 %s (start cunzheng serve again: it records the issue in the log, and the console serves the certificate)\n", id, rec.CertificateSHA256)
 	} else {
-		fmt.Printf("公证书 issued for request %s: SHA-256 %s (served at /requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, id)
+		fmt.Printf("公证书 issued for request %s: SHA-256 %s (the requesting log fetches it; the office's staff download it at /staff/requests/%s/certificate.pdf)\n", id, rec.CertificateSHA256, id)
 	}
 	return nil
 }
