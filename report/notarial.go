@@ -23,11 +23,11 @@ type Notarial struct {
 	// ContractNumber the contract's number as the bundle names it (the
 	// 公证书 goes to the requester alone). Optional.
 	Origin, Contract, ContractNumber string
-	RequestedAt      time.Time
-	IssuedAt         time.Time
-	BundleSHA256     string
-	CheckpointSize   uint64
-	Events           int
+	RequestedAt                      time.Time
+	IssuedAt                         time.Time
+	BundleSHA256                     string
+	CheckpointSize                   uint64
+	Events                           int
 	// Checks are the checks the office ran on the bundle, in order.
 	Checks []string
 }
