@@ -67,7 +67,8 @@ func benchIngestCluster(ctx context.Context, dsn, objects string, processes int,
 	}
 	defer os.RemoveAll(dir)
 	// The log keys every process of the cluster holds.
-	if _, err := ledger.LoadOrCreateKeys(filepath.Join(dir, "seed", "keys"), ""); err != nil {
+	logKeys, err := ledger.LoadOrCreateKeys(filepath.Join(dir, "seed", "keys"), "")
+	if err != nil {
 		return nil, err
 	}
 	master, err := evidence.GenerateMasterKey()
@@ -94,12 +95,25 @@ func benchIngestCluster(ctx context.Context, dsn, objects string, processes int,
 			p.stop()
 		}
 	}()
+	// One notary office for the whole cluster, as an operator runs it
+	// (cluster mode refuses the built-in office: see checkClusterNotary).
+	officeDir := filepath.Join(dir, "office")
+	vkey, err := exec.CommandContext(ctx, bin, "notary", "keys", "--data", officeDir, "--name", "notary.bench").Output()
+	if err != nil {
+		return nil, fmt.Errorf("the cluster's notary office keys: %w", err)
+	}
+	office, err := startBenchCmd(ctx, bin, env, "notary", "--data", officeDir, "--addr", "127.0.0.1:0", "--log", logKeys.VerifierKeys()[0])
+	if err != nil {
+		return nil, err
+	}
+	defer office.stop()
+	notaryFlag := office.url + "=" + strings.TrimSpace(string(vkey))
 	for i := range processes {
 		data := filepath.Join(dir, fmt.Sprintf("p%d", i))
 		if err := copyKeys(filepath.Join(dir, "seed", "keys"), filepath.Join(data, "keys")); err != nil {
 			return nil, err
 		}
-		p, err := startBenchServe(ctx, bin, env, "--addr", "127.0.0.1:0", "--data", data, "--cluster-db", dsn, "--objects", objects)
+		p, err := startBenchServe(ctx, bin, env, "--addr", "127.0.0.1:0", "--data", data, "--cluster-db", dsn, "--objects", objects, "--notary", notaryFlag)
 		if err != nil {
 			return nil, err
 		}
@@ -155,7 +169,13 @@ type benchProc struct {
 }
 
 func startBenchServe(ctx context.Context, bin string, env []string, args ...string) (*benchProc, error) {
-	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	return startBenchCmd(ctx, bin, env, append([]string{"serve"}, args...)...)
+}
+
+// startBenchCmd starts bin with args (a subcommand that serves: serve or
+// notary) and waits until it says where it listens.
+func startBenchCmd(ctx context.Context, bin string, env []string, args ...string) (*benchProc, error) {
+	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -192,7 +212,7 @@ func startBenchServe(ctx context.Context, bin string, env []string, args ...stri
 	case <-ctx.Done():
 	}
 	p.stop()
-	return nil, fmt.Errorf("serve did not start:\n%s", p.stderr())
+	return nil, fmt.Errorf("%s did not start:\n%s", args[0], p.stderr())
 }
 
 func (p *benchProc) stderr() string {

@@ -47,6 +47,33 @@ func (c clusterFlags) enabled() (bool, error) {
 	return c.db != "", nil
 }
 
+// errClusterBuiltinOffice refuses the built-in notary office in cluster
+// mode. The office keeps its state (the checkpoints it cosigned, its key
+// unless copied, the notarisation requests it received and the 公证书 it
+// issued) in each process's --data: every process would run an office of
+// its own, so cosignatures would change with the lease holder, a request
+// made through one process would be unknown to the office every other
+// process asks, and a bundle could be refused by an office that never
+// cosigned its checkpoint. A cluster has one office for all its
+// processes: a standalone one (and in production a partner's).
+var errClusterBuiltinOffice = errors.New("cluster mode needs a standalone notary office: the built-in one keeps its state " +
+	"(cosigned checkpoints, notarisation requests, 公证书) in each process's --data, so every process would run an office of its own; " +
+	"run one office for the cluster (cunzheng notary --data DIR --addr HOST:PORT --log VKEY, VKEY from cunzheng keys) " +
+	"and give every process --notary URL=VKEY (VKEY from cunzheng notary keys --data DIR), or --notary-fetch for an office that pulls")
+
+// checkClusterNotary refuses cluster mode without a notary office of
+// --notary or --notary-fetch (errClusterBuiltinOffice).
+func checkClusterNotary(c clusterFlags, n *notarizeFlags) error {
+	on, err := c.enabled()
+	if err != nil || !on {
+		return err
+	}
+	if len(n.notaries) == 0 && len(n.fetch) == 0 {
+		return errClusterBuiltinOffice
+	}
+	return nil
+}
+
 // openLedgerMode opens the embedded ledger, or the cluster one when the
 // cluster flags are given.
 func openLedgerMode(ctx context.Context, f serveFlags, logger *slog.Logger, reg prometheus.Registerer) (*ledger.Log, *ledger.Keys, error) {

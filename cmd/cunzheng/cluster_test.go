@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,10 @@ type testCluster struct {
 	token   string
 	tokenF  string
 	dir     string
+	// office is the cluster's one notary office, started by the first
+	// serve without --notary or --notary-fetch of its own (cluster mode
+	// refuses the built-in office).
+	office *clusterNotary
 }
 
 func newTestCluster(t *testing.T) *testCluster {
@@ -92,6 +97,12 @@ func (c *testCluster) dataDir(t *testing.T, i int) string {
 func (c *testCluster) serve(t *testing.T, i int, extra ...string) *server {
 	args := []string{"--data", c.dataDir(t, i), "--cluster-db", c.dsn, "--objects", c.objects,
 		"--append-token-file", c.tokenF, "--lease-ttl", "1s", "--checkpoint-interval", "100ms"}
+	if !slices.Contains(extra, "--notary") && !slices.Contains(extra, "--notary-fetch") {
+		if c.office == nil {
+			c.office = startClusterNotary(t, c)
+		}
+		args = append(args, "--notary", c.office.url()+"="+c.office.vkey)
+	}
 	return startServe(t, append(args, extra...)...)
 }
 

@@ -85,6 +85,9 @@ func runServe(ctx context.Context, args []string) error {
 	if f.publicURL, err = checkPublicURL(f.publicURL); err != nil {
 		return err
 	}
+	if err := checkClusterNotary(f.cluster, f.notarize); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
