@@ -1,43 +1,24 @@
-//go:build !(js && wasm)
-
 package verify
 
 import (
 	"errors"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics counts verifications. Create it with NewMetrics; a nil *Metrics
-// records nothing.
-type Metrics struct {
-	verifications *prometheus.CounterVec
-	duration      prometheus.Histogram
+// Observer is told of every verification (Options.Metrics): how long it took
+// and its outcome, the report's Indication or, when the input could not be
+// judged, "too_large", "not_pdf", "deadline" or "error". It must be safe for
+// concurrent use. The server's, counting in Prometheus, is
+// verify/verifymetrics; package verify itself links no metrics library.
+type Observer interface {
+	ObserveVerification(took time.Duration, outcome string)
 }
 
-// NewMetrics registers the verify metrics on reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{
-		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "cunzheng", Subsystem: "verify", Name: "pdf_total",
-			Help: "PDF verifications by outcome (an indication or an error class).",
-		}, []string{"outcome"}),
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: "cunzheng", Subsystem: "verify", Name: "pdf_seconds",
-			Help:    "Time to verify one PDF.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-		}),
-	}
-	reg.MustRegister(m.verifications, m.duration)
-	return m
-}
-
-func (m *Metrics) observe(start time.Time, ind Indication, err error) {
-	if m == nil {
+// observe tells o, when set, of one verification.
+func observe(o Observer, start time.Time, ind Indication, err error) {
+	if o == nil {
 		return
 	}
-	m.duration.Observe(time.Since(start).Seconds())
 	outcome := string(ind)
 	switch {
 	case errors.Is(err, ErrTooLarge):
@@ -49,5 +30,5 @@ func (m *Metrics) observe(start time.Time, ind Indication, err error) {
 	case err != nil:
 		outcome = "error"
 	}
-	m.verifications.WithLabelValues(outcome).Inc()
+	o.ObserveVerification(time.Since(start), outcome)
 }

@@ -61,8 +61,8 @@ type Options struct {
 	MaxSize int64
 	// Logger receives one debug line per verification. The default discards.
 	Logger *slog.Logger
-	// Metrics, when set, counts verifications and their verdicts.
-	Metrics *Metrics
+	// Metrics, when set, is told of every verification and its outcome.
+	Metrics Observer
 }
 
 // PDF verifies every signature and document timestamp in the PDF read from
@@ -81,7 +81,7 @@ func PDF(ctx context.Context, r io.ReaderAt, size int64, opts Options) (*Report,
 		return nil, fmt.Errorf("%w: negative size", ErrNotPDF)
 	}
 	if size > opts.MaxSize {
-		opts.Metrics.observe(start, "", ErrTooLarge)
+		observe(opts.Metrics, start, "", ErrTooLarge)
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, size, opts.MaxSize)
 	}
 	data := make([]byte, size)
@@ -99,7 +99,7 @@ func PDFBytes(ctx context.Context, data []byte, opts Options) (*Report, error) {
 		opts.MaxSize = DefaultMaxSize
 	}
 	if int64(len(data)) > opts.MaxSize {
-		opts.Metrics.observe(start, "", ErrTooLarge)
+		observe(opts.Metrics, start, "", ErrTooLarge)
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(data), opts.MaxSize)
 	}
 	return pdfBytes(ctx, data, opts, start)
@@ -126,7 +126,7 @@ func pdfBytes(ctx context.Context, data []byte, opts Options, start time.Time) (
 	if rep != nil {
 		ind = rep.Verdict.Indication
 	}
-	opts.Metrics.observe(start, ind, err)
+	observe(opts.Metrics, start, ind, err)
 	opts.Logger.DebugContext(ctx, "verified PDF", "size", size, "indication", ind, "err", err, "took", time.Since(start))
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ import (
 	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/assemble"
 	"github.com/cunzheng/cunzheng/verify"
+	"github.com/cunzheng/cunzheng/verify/verifymetrics"
 	"github.com/cunzheng/cunzheng/web"
 	"github.com/cunzheng/cunzheng/web/sessionpg"
 )
@@ -354,7 +355,7 @@ func openApp(ctx context.Context, f serveFlags, url string, logger *slog.Logger,
 			Lookup:          lookup,
 			LedgerVerifiers: verifiers,
 			LedgerOrigin:    a.log.Origin(),
-			Metrics:         verify.NewMetrics(reg),
+			Metrics:         verifymetrics.New(reg),
 			Logger:          logger.With("component", "verify"),
 		},
 		MaxUpload:   f.maxUpload,
