@@ -9,6 +9,7 @@ import (
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/notary/client"
+	"github.com/cunzheng/cunzheng/verify/cli"
 	"io"
 	"net/http"
 	"os"
@@ -139,7 +140,7 @@ func TestKeysEverywhere(t *testing.T) {
 		{"verify bundle sm2 + notaries", verifyBundle(append([]string{"--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"verified against the pinned keys", "1 log key, 3 notary keys"}},
 		{"verify bundle both log keys + notaries", verifyBundle(append([]string{"--log-key", ed, "--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"2 log keys, 3 notary keys"}},
 		{"verify bundle sm2 as --notary-key", verifyBundle("--log-key", ed, "--notary-key", sm), 1, []string{"--notary-key", wrongKind}},
-		{"verify bundle notary key as --log-key", verifyBundle(append([]string{"--log-key", na}, notaryFlags(na)...)...), exitBundleFailed, []string{"FAIL  checkpoint", "note has no verifiable signatures"}},
+		{"verify bundle notary key as --log-key", verifyBundle(append([]string{"--log-key", na}, notaryFlags(na)...)...), cli.ExitBundleFailed, []string{"FAIL  checkpoint", "note has no verifiable signatures"}},
 		{"verify bundle malformed --log-key", verifyBundle("--log-key", "x+1+AA"), 1, []string{"--log-key", "malformed verifier key"}},
 
 		{"serve --notary sm2", []string{"serve", "--data", filepath.Join(tmp, "x"), "--notary", "http://127.0.0.1:9=" + sm}, 1, []string{wrongKind}},
@@ -271,11 +272,11 @@ func TestKeyFlagsTakePrintedKeys(t *testing.T) {
 			[]string{"log ed25519", "notary"}},
 		{"serve --notary-fetch URL=VKEY", func(k string) error { _, err := client.ParseOffice("https://n.example/w?a=b=" + k); return err },
 			[]string{"log ed25519", "notary"}},
-		{"verify pdf --ledger-keys FILE", func(k string) error { _, err := readVerifierKeys(keyFile(k)); return err },
+		{"verify pdf --ledger-keys FILE", func(k string) error { _, err := cli.ReadVerifierKeys(keyFile(k)); return err },
 			[]string{"log ed25519", "log sm2", "notary"}},
-		{"verify bundle --log-key", func(k string) error { _, _, err := parseBundleKeys([]string{k}, nil); return err },
+		{"verify bundle --log-key", func(k string) error { _, _, err := cli.ParseBundleKeys([]string{k}, nil); return err },
 			[]string{"log ed25519", "log sm2", "notary"}},
-		{"verify bundle --notary-key", func(k string) error { _, _, err := parseBundleKeys(nil, []string{k}); return err },
+		{"verify bundle --notary-key", func(k string) error { _, _, err := cli.ParseBundleKeys(nil, []string{k}); return err },
 			[]string{"log ed25519", "notary"}},
 	}
 	for _, p := range parsers {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/verify"
+	"github.com/cunzheng/cunzheng/verify/cli"
 	"github.com/cunzheng/cunzheng/web/verifyview"
 )
 
@@ -154,11 +154,11 @@ func TestWasmCorpus(t *testing.T) {
 		if j.roots != "" {
 			args = append(args, "--trust-roots", j.roots)
 		}
-		var cli bytes.Buffer
-		cerr := runVerifyPDF(context.Background(), args, &cli)
-		var ve *verdictError
-		unreadable := errors.As(cerr, &ve) && ve.ExitCode() == exitUnreadable
-		if cerr != nil && !errors.As(cerr, &ve) {
+		var out bytes.Buffer
+		cerr := cli.PDF(context.Background(), "cunzheng verify", args, &out)
+		code := cli.ExitCode(cerr)
+		unreadable := code == cli.ExitUnreadable
+		if code == 1 {
 			t.Errorf("%s: verify pdf: %v", j.File, cerr)
 			continue
 		}
@@ -172,7 +172,7 @@ func TestWasmCorpus(t *testing.T) {
 			t.Errorf("%s: the module fails (%s), the CLI gives a report", name, res.Error.EN)
 		default:
 			var want verify.Report
-			if err := json.Unmarshal(cli.Bytes(), &want); err != nil {
+			if err := json.Unmarshal(out.Bytes(), &want); err != nil {
 				t.Fatalf("%s: CLI JSON: %v", name, err)
 			}
 			if g, w := reportJSON(t, res.Report), reportJSON(t, &want); g != w {

@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +36,7 @@ func TestVerifyBundleCommand(t *testing.T) {
 		args = append(args, "--notary-key", n.VKey)
 	}
 	var out bytes.Buffer
-	if err := verifyBundle(context.Background(), args, &out); err != nil {
+	if err := Bundle(context.Background(), "cunzheng verify", args, &out); err != nil {
 		t.Fatalf("good bundle: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "PASS  evidence bundle CZ-1 verified against the pinned keys") || !strings.Contains(out.String(), "ok    leaf ") {
@@ -57,10 +56,9 @@ func TestVerifyBundleCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	err = verifyBundle(context.Background(), []string{good, "--log-key", other.LogVKey}, &out)
-	var ec exitCoder
-	if !errors.As(err, &ec) || ec.ExitCode() != exitBundleFailed {
-		t.Fatalf("wrong key: err = %v, want exit status %d", err, exitBundleFailed)
+	err = Bundle(context.Background(), "cunzheng verify", []string{good, "--log-key", other.LogVKey}, &out)
+	if ExitCode(err) != ExitBundleFailed {
+		t.Fatalf("wrong key: err = %v, want exit status %d", err, ExitBundleFailed)
 	}
 	if !strings.Contains(out.String(), "FAIL  checkpoint ") {
 		t.Errorf("output does not name the failing step:\n%s", out.String())
@@ -68,10 +66,10 @@ func TestVerifyBundleCommand(t *testing.T) {
 
 	// Unpinned: passes but says so.
 	out.Reset()
-	if err := verifyBundle(context.Background(), []string{good}, &out); err != nil || !strings.Contains(out.String(), "NOT pinned") {
+	if err := Bundle(context.Background(), "cunzheng verify", []string{good}, &out); err != nil || !strings.Contains(out.String(), "NOT pinned") {
 		t.Errorf("unpinned: err = %v\n%s", err, out.String())
 	}
-	if err := verifyBundle(context.Background(), []string{filepath.Join(dir, "absent.zip")}, &out); err == nil || errors.As(err, &ec) {
+	if err := Bundle(context.Background(), "cunzheng verify", []string{filepath.Join(dir, "absent.zip")}, &out); err == nil || ExitCode(err) != 1 {
 		t.Errorf("absent file: err = %v, want a plain error", err)
 	}
 }

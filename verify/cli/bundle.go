@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -14,15 +14,12 @@ import (
 	"github.com/cunzheng/cunzheng/verify"
 )
 
-// exitBundleFailed is the exit status when a bundle check fails.
-const exitBundleFailed = 3
-
 // bundleFailure is a failed bundle check, with its exit status.
 type bundleFailure struct{ err error }
 
 func (e *bundleFailure) Error() string { return e.err.Error() }
 func (e *bundleFailure) Unwrap() error { return e.err }
-func (e *bundleFailure) ExitCode() int { return exitBundleFailed }
+func (e *bundleFailure) ExitCode() int { return ExitBundleFailed }
 
 // keyList collects a repeatable flag.
 type keyList []string
@@ -33,14 +30,11 @@ func (k *keyList) Set(s string) error { *k = append(*k, s); return nil }
 // maxBundleRead bounds what is read of a bundle file.
 const maxBundleRead = 1 << 30
 
-// runVerifyBundle checks an evidence bundle offline, printing each check,
-// and fails at the first that does not hold, naming what broke.
-func runVerifyBundle(ctx context.Context, args []string) error {
-	return verifyBundle(ctx, args, os.Stdout)
-}
-
-func verifyBundle(_ context.Context, args []string, out io.Writer) error {
-	fs := newFlagSet("verify bundle", "verify bundle FILE [--log-key VKEY ...] [--notary-key VKEY ...] [--tsa-roots PEM]\n\n"+
+// Bundle runs `verify bundle` with args (what follows `bundle`): it checks
+// an evidence bundle offline, printing each check to out, and fails at the
+// first that does not hold, naming what broke.
+func Bundle(_ context.Context, prog string, args []string, out io.Writer) error {
+	fs := newFlagSet(prog+" bundle", "FILE [--log-key VKEY ...] [--notary-key VKEY ...] [--tsa-roots PEM]\n\n"+
 		"Checks an evidence bundle offline: leaf hashes, inclusion and consistency proofs, the log's checkpoint\n"+
 		"signatures, the notaries' cosignatures, the RFC 3161 tokens, the opened commitments and every file digest.\n"+
 		"Pin the keys from a published source; without them the bundle's own keys are used and the result says so.\n"+
@@ -69,7 +63,7 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 		Step: func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
 	}
 	var err error
-	if opts.LogKeys, opts.NotaryKeys, err = parseBundleKeys(logKeys, notaryKeys); err != nil {
+	if opts.LogKeys, opts.NotaryKeys, err = ParseBundleKeys(logKeys, notaryKeys); err != nil {
 		return err
 	}
 	if *tsaRoots != "" {
@@ -111,10 +105,10 @@ func verifyBundle(_ context.Context, args []string, out io.Writer) error {
 	return nil
 }
 
-// parseBundleKeys parses verify bundle's --log-key values (the log's keys
+// ParseBundleKeys parses verify bundle's --log-key values (the log's keys
 // as cunzheng keys prints them) and --notary-key values (cosignature keys
 // as cunzheng notary keys prints them).
-func parseBundleKeys(logKeys, notaryKeys []string) (logs, notaries []note.Verifier, err error) {
+func ParseBundleKeys(logKeys, notaryKeys []string) (logs, notaries []note.Verifier, err error) {
 	for _, k := range logKeys {
 		v, err := tlogfmt.NewVerifier(k)
 		if err != nil {
