@@ -21,14 +21,41 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// cunzhengBinary is the cunzheng binary built once for the end-to-end tests.
+// cunzhengBinary is the cunzheng binary built once for the end-to-end tests,
+// as make build builds it: cunzheng-verify beside it, its Go build ID built
+// into cunzheng's hand-over of `verify` (see verifierBinary).
 var cunzhengBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "cunzheng-e2e-bin-")
 	if err != nil {
 		return "", err
 	}
+	verifier := filepath.Join(dir, "cunzheng-verify")
+	cmd := exec.Command("go", "build", "-o", verifier, "../cunzheng-verify")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build cunzheng-verify: %v\n%s", err, out)
+	}
+	id, err := exec.Command("go", "tool", "buildid", verifier).Output()
+	if err != nil {
+		return "", fmt.Errorf("go tool buildid: %w", err)
+	}
+	header := filepath.Join(dir, "verifier_id.h")
+	if err := os.WriteFile(header, fmt.Appendf(nil, "#define CUNZHENG_VERIFIER_ID %q\n", strings.TrimSpace(string(id))), 0o644); err != nil {
+		return "", err
+	}
+	target, err := filepath.Abs(filepath.Join("startup", "verifier_id.h"))
+	if err != nil {
+		return "", err
+	}
+	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {target: header}})
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "overlay.json"), overlay, 0o644); err != nil {
+		return "", err
+	}
 	bin := filepath.Join(dir, "cunzheng")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command("go", "build", "-overlay", filepath.Join(dir, "overlay.json"), "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
