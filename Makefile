@@ -11,8 +11,10 @@ DATA         ?= ./data
 ADDR         ?= 127.0.0.1:8080
 # Tools the tests run: pdfsig/pdftotext/pdftoppm (poppler-utils), openssl,
 # PostgreSQL server binaries for the cluster-mode tests (postgresql), brotli to
-# precompress the /verify module, Node to run it over the PDF corpus (nodejs).
-APT_PACKAGES := poppler-utils openssl chromium fonts-wqy-microhei postgresql brotli nodejs
+# precompress the /verify module, Node to run it over the PDF corpus (nodejs),
+# a C compiler for the start-up hand-over of `cunzheng verify` (gcc, libc6-dev;
+# without one Go builds without cgo and verify runs in process).
+APT_PACKAGES := poppler-utils openssl chromium fonts-wqy-microhei postgresql brotli nodejs gcc libc6-dev
 # The S3 server the cluster-mode tests run (ledger/cluster/clustertest finds it here).
 VERSITYGW    := bin/tools/versitygw
 VERSITYGW_VERSION := v1.8.0
@@ -64,7 +66,7 @@ run: build
 ## test: vet, the whole suite, then the race detector on the fast tests.
 test: deps tools wasm
 	$(GO) vet ./...
-	CUNZHENG_REQUIRE_WASM=1 $(GO) test -count=1 -timeout 15m ./...
+	CUNZHENG_REQUIRE_WASM=1 CUNZHENG_REQUIRE_HANDOVER=1 $(GO) test -count=1 -timeout 15m ./...
 	$(GO) test -count=1 -race -short -timeout 15m ./...
 
 ## bench: Go benchmarks of the hot paths, then the ledger benchmark.
