@@ -1,4 +1,4 @@
-package verifyview
+package verify
 
 import (
 	"os"
@@ -35,7 +35,7 @@ func TestChangeObjectZH(t *testing.T) {
 // English for want of a translation.
 func TestChangeObjectZHCoversVerify(t *testing.T) {
 	var src string
-	for _, f := range []string{"../../verify/diff.go", "../../verify/changes.go"} {
+	for _, f := range []string{"diff.go", "changes.go"} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

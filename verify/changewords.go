@@ -1,4 +1,4 @@
-package verifyview
+package verify
 
 import (
 	"strconv"
