@@ -90,7 +90,7 @@ func PDF(ctx context.Context, prog string, args []string, out io.Writer) error {
 	defer cancel()
 	rep, err := verify.PDF(ctx, f, st.Size(), opts)
 	if err != nil {
-		return &verdictError{ExitUnreadable, err.Error()}
+		return &verdictError{ExitUnreadable, "无法读取该PDF文件 not a readable PDF file: " + err.Error()}
 	}
 	if *jsonOut {
 		enc := json.NewEncoder(out)
@@ -157,7 +157,10 @@ func (h *httpLookup) LookupDocument(ctx context.Context, sum [32]byte) (verify.L
 	return rec, nil
 }
 
-// writeReport prints the report in the shape of the verification page.
+// writeReport prints the report in the shape of the verification page:
+// every line Chinese first with the English beside it, or a Chinese
+// sentence with its English on the next line (TestTextOutputChineseFirst).
+// The names are verify's, shared with the page (verify/names.go).
 func writeReport(w io.Writer, file string, rep *verify.Report) {
 	fmt.Fprintf(w, "%s\n%s\n%s\n\n", file, rep.Verdict.Message.ZH, rep.Verdict.Message.EN)
 	fmt.Fprintf(w, "结论 Verdict:          %s %s\n", rep.Verdict.Indication, rep.Verdict.SubIndication)
@@ -165,7 +168,7 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 		fmt.Fprintf(w, "最后签署时间 Last signed: %s\n", rep.LastSigningTime.Format("2006-01-02 15:04:05 MST"))
 	}
 	fmt.Fprintf(w, "签名数量 Signatures:     %d\n", len(rep.Signatures))
-	fmt.Fprintf(w, "SHA-256:               %s\n", rep.FileSHA256)
+	fmt.Fprintf(w, "文件摘要 SHA-256:        %s\n", rep.FileSHA256)
 	if rep.Ledger != nil {
 		writeLedger(w, "", rep.Ledger)
 	}
@@ -188,7 +191,7 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 			fmt.Fprintf(w, "  有效期 Valid:       %s – %s\n", s.Signer.NotBefore.Format("2006-01-02"), s.Signer.NotAfter.Format("2006-01-02"))
 		}
 		if s.DocMDP > 0 {
-			fmt.Fprintf(w, "  认证签名 DocMDP:    P=%d (1 locked, 2 form filling and signing, 3 also annotations)\n", s.DocMDP)
+			fmt.Fprintf(w, "  认证签名 DocMDP:    P=%d（1 不允许修改，2 允许填写表单和签名，3 另允许注释 1 locked, 2 form filling and signing, 3 also annotations）\n", s.DocMDP)
 		}
 		if s.Algorithm != "" {
 			fmt.Fprintf(w, "  算法 Algorithm:     %s\n", s.Algorithm)
@@ -200,26 +203,28 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 			st := ts.State()
 			state := st.ZH + " " + st.EN
 			if ts.Problem != "" {
-				state += ": " + ts.Problem
+				state += ": " + problem(ts.Problem)
 			}
 			fmt.Fprintf(w, "  时间戳 Timestamp:   %s (%s)\n", ts.Time.Format(time.RFC3339), state)
 		}
 		fmt.Fprintf(w, "  吊销数据 Embedded:  %d CRL, %d OCSP\n", s.EmbeddedCRLs, s.EmbeddedOCSPs)
 		for _, r := range s.Revocation {
-			fmt.Fprintf(w, "  吊销 Revocation:    %s: %s (%s)\n", r.Subject, r.Status, r.Source)
+			fmt.Fprintf(w, "  吊销 Revocation:    %s: %s %s (%s)\n", r.Subject, revocationZH(r.Status), r.Status, r.Source)
 		}
 		if !s.ChangedAfter {
 			fmt.Fprintf(w, "  签名后修改 Changes: 无 none\n")
 		}
 		for _, c := range s.Changes {
-			allowed := "允许 allowed"
+			allowedZH, allowedEN := "允许", "allowed"
 			if !c.Allowed {
-				allowed = "不允许 NOT allowed"
+				allowedZH, allowedEN = "不允许", "NOT allowed"
 			}
-			fmt.Fprintf(w, "  签名后修改 Change:  revision %d, %s %s (%s)\n", c.Revision, c.Kind, c.Object, allowed)
+			fmt.Fprintf(w, "  签名后修改 Change:  第 %d 版 %s %s（%s） — revision %d, %s %s (%s)\n",
+				c.Revision, verify.ChangeKindZH(c.Kind), verify.ChangeObjectZH(c.Object), allowedZH,
+				c.Revision, c.Kind, c.Object, allowedEN)
 		}
 		for _, p := range s.Problems {
-			fmt.Fprintf(w, "  问题 Problem:       %s\n", p)
+			fmt.Fprintf(w, "  问题 Problem:       %s\n", problem(p))
 		}
 		if s.Ledger != nil {
 			writeLedger(w, "  ", s.Ledger)
@@ -227,35 +232,73 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 	}
 }
 
+// problem is one of verify's English problem lines, its Chinese first.
+func problem(en string) string {
+	t := verify.ProblemText(en)
+	return t.ZH + " — " + t.EN
+}
+
+// revocationZH names a revocation status (verify.RevocationInfo.Status).
+func revocationZH(status string) string {
+	switch status {
+	case "good":
+		return "未吊销"
+	case "revoked":
+		return "已吊销"
+	}
+	return "未知"
+}
+
+// kind names an event kind, Chinese first: 签署合同 contract signed (contract.signed).
+func kind(k string) string {
+	if k == "" {
+		return "— (no kind)"
+	}
+	zh, en := verify.KindWords(k)
+	if zh == k {
+		return "未知事件 " + k
+	}
+	return zh + " " + en + " (" + k + ")"
+}
+
 // cst is the zone the Chinese lines print times in (UTC+8).
 var cst = time.FixedZone("CST", 8*3600)
 
 func writeLedger(w io.Writer, indent string, r *verify.LedgerRecord) {
-	if r.Problem != "" && !r.ProofOK {
-		fmt.Fprintf(w, "%s存证 Ledger: record found but not verified: %s\n", indent, r.Problem)
+	if !r.ProofOK {
+		switch {
+		case r.Problem == verify.ErrPending.Error():
+			fmt.Fprintf(w, "%s存证 Ledger: %s\n", indent, problem(r.Problem))
+		case len(r.Leaf) > 0:
+			fmt.Fprintf(w, "%s存证 Ledger: 存证日志返回了记录，但未能校验 record found but not verified: %s\n", indent, problem(r.Problem))
+		default:
+			fmt.Fprintf(w, "%s存证 Ledger: 未能查询存证日志 the log could not be queried: %s\n", indent, problem(r.Problem))
+		}
 		return
 	}
+	zhKind, enKind := verify.KindWords(r.Kind)
 	switch {
 	case r.Issued():
-		fmt.Fprintf(w, "%s存证 Ledger: 本存证平台于 %s 出具，报告编号 %s（%s）\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Report, r.ReportDocument)
-		fmt.Fprintf(w, "%s  issued by this archive on %s, report number %s (%s)\n", indent, r.SignedAt.Format(time.RFC3339), r.Report, r.ReportDocument)
+		zhDoc, enDoc := verify.DocumentWords(r.ReportDocument)
+		fmt.Fprintf(w, "%s存证 Ledger: 本存证平台于 %s 出具，报告编号 %s（%s）\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Report, zhDoc)
+		fmt.Fprintf(w, "%s  issued by this archive on %s, report number %s (%s)\n", indent, r.SignedAt.Format(time.RFC3339), r.Report, enDoc)
 	case r.Signing():
-		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 通过平台签署（%s）\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Kind)
-		fmt.Fprintf(w, "%s  signed through the platform on %s (%s)\n", indent, r.SignedAt.Format(time.RFC3339), r.Kind)
+		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 通过平台签署（%s）\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), zhKind)
+		fmt.Fprintf(w, "%s  signed through the platform on %s (%s, %s)\n", indent, r.SignedAt.Format(time.RFC3339), enKind, r.Kind)
 	default:
-		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 记录（%s），此记录本身不表示已签署\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), r.Kind)
-		fmt.Fprintf(w, "%s  recorded on %s (%s); that alone does not mean it was signed\n", indent, r.SignedAt.Format(time.RFC3339), r.Kind)
+		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 记录（%s），此记录本身不表示已签署\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), zhKind)
+		fmt.Fprintf(w, "%s  recorded on %s (%s, %s); that alone does not mean it was signed\n", indent, r.SignedAt.Format(time.RFC3339), enKind, r.Kind)
 	}
-	fmt.Fprintf(w, "%s  记录在账本第 %d 条（树大小 %d，证明已校验，签名方 %s）\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
+	fmt.Fprintf(w, "%s  记录在账本第 %d 条（树大小 %d，证明已校验，签名方 %s）\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, "、"))
 	fmt.Fprintf(w, "%s  leaf %d, proof checked against a tree of %d signed by %s\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
 	if r.ContractNumber != "" {
-		fmt.Fprintf(w, "%s  合同编号 contract %s\n", indent, r.ContractNumber)
+		fmt.Fprintf(w, "%s  合同编号 Contract number: %s\n", indent, r.ContractNumber)
 	}
 	for _, e := range r.Events {
-		state := "proof checked"
+		state := "包含证明已校验 proof checked"
 		if !e.ProofOK {
-			state = "NOT verified: " + e.Problem
+			state = "未能校验 NOT verified: " + problem(e.Problem)
 		}
-		fmt.Fprintf(w, "%s  event: leaf %d %s %s (%s)\n", indent, e.LeafIndex, e.Kind, e.Time.Format(time.RFC3339), state)
+		fmt.Fprintf(w, "%s  事件 Event: 第 %d 条 leaf %d, %s, %s（%s）\n", indent, e.LeafIndex, e.LeafIndex, kind(e.Kind), e.Time.In(cst).Format("2006-01-02 15:04:05 -07:00"), state)
 	}
 }

@@ -24,7 +24,7 @@ func TestVerifyPDFCommand(t *testing.T) {
 		{[]string{dir + "pdfsig-rsa.pdf", "--trust-roots", dir + "roots"}, ExitIndeterminate, "TRY_LATER"},
 		{[]string{dir + "rsa-sha256-tsa.pdf"}, ExitIndeterminate, "NO_CERTIFICATE_CHAIN_FOUND"},
 		// An intact token by a TSA whose root is not given: untrusted, not invalid.
-		{[]string{dir + "rsa-sha256-tsa.pdf"}, ExitIndeterminate, "(不受信任 untrusted: the timestamp authority is not trusted"},
+		{[]string{dir + "rsa-sha256-tsa.pdf"}, ExitIndeterminate, "(不受信任 untrusted: 时间戳机构不受信任（x509: certificate signed by unknown authority） — the timestamp authority is not trusted"},
 		{[]string{dir + "generate.sh"}, ExitUnreadable, ""},
 	}
 	for _, tt := range tests {
