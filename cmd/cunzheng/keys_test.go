@@ -140,7 +140,7 @@ func TestKeysEverywhere(t *testing.T) {
 		{"verify bundle sm2 + notaries", verifyBundle(append([]string{"--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"verified against the pinned keys", "1 log key, 3 notary keys"}},
 		{"verify bundle both log keys + notaries", verifyBundle(append([]string{"--log-key", ed, "--log-key", sm}, notaryFlags(na, nb, nc)...)...), 0, []string{"2 log keys, 3 notary keys"}},
 		{"verify bundle sm2 as --notary-key", verifyBundle("--log-key", ed, "--notary-key", sm), 1, []string{"--notary-key", wrongKind}},
-		{"verify bundle notary key as --log-key", verifyBundle(append([]string{"--log-key", na}, notaryFlags(na)...)...), cli.ExitBundleFailed, []string{"FAIL  checkpoint", "note has no verifiable signatures"}},
+		{"verify bundle notary key as --log-key", verifyBundle(append([]string{"--log-key", na}, notaryFlags(na)...)...), cli.ExitBundleFailed, []string{"FAIL  检查点", "note has no verifiable signatures"}},
 		{"verify bundle malformed --log-key", verifyBundle("--log-key", "x+1+AA"), 1, []string{"--log-key", "malformed verifier key"}},
 
 		{"serve --notary sm2", []string{"serve", "--data", filepath.Join(tmp, "x"), "--notary", "http://127.0.0.1:9=" + sm}, 1, []string{wrongKind}},

@@ -60,7 +60,9 @@ func Bundle(_ context.Context, prog string, args []string, out io.Writer) error 
 		return errors.New("missing bundle FILE")
 	}
 	opts := verify.BundleOptions{
-		Step: func(s verify.BundleStep) { fmt.Fprintf(out, "ok    %-32s %s\n", s.Name, s.Detail) },
+		Step: func(s verify.BundleStep) {
+			fmt.Fprintf(out, "通过 ok    %s  %s: %s\n", stepZH(s.Name), s.Name, s.Detail)
+		},
 	}
 	var err error
 	if opts.LogKeys, opts.NotaryKeys, err = ParseBundleKeys(logKeys, notaryKeys); err != nil {
@@ -93,16 +95,25 @@ func Bundle(_ context.Context, prog string, args []string, out io.Writer) error 
 	if err != nil {
 		var be *verify.BundleError
 		if errors.As(err, &be) {
-			fmt.Fprintf(out, "FAIL  %-32s %v\n", be.Step, be.Err)
+			fmt.Fprintf(out, "失败 FAIL  %s  %s: %s\n", stepZH(be.Step), be.Step, problem(be.Err.Error()))
+			if r := verify.BundleReason(be.Err); r != nil {
+				fmt.Fprintf(out, "原因 Reason: %s\n  %s\n", r.ZH, r.EN)
+			}
 		}
 		return &bundleFailure{fmt.Errorf("bundle does not verify: %w", err)}
 	}
 	if res.Pinned {
-		fmt.Fprintf(out, "PASS  evidence bundle %s verified against the pinned keys\n", res.Manifest.ReportNumber)
+		fmt.Fprintf(out, "结论 PASS  证据包 %[1]s 已用指定的公钥校验通过 evidence bundle %[1]s verified against the pinned keys\n", res.Manifest.ReportNumber)
 	} else {
-		fmt.Fprintf(out, "PASS  evidence bundle %s is self-consistent; keys were NOT pinned (use --log-key and --notary-key)\n", res.Manifest.ReportNumber)
+		fmt.Fprintf(out, "结论 PASS  证据包 %[1]s 自身一致，但未指定公钥（请用 --log-key 和 --notary-key 指定公布的公钥） evidence bundle %[1]s is self-consistent; keys were NOT pinned (use --log-key and --notary-key)\n", res.Manifest.ReportNumber)
 	}
 	return nil
+}
+
+// stepZH names a bundle check in Chinese, its event kinds as the page
+// names them.
+func stepZH(step string) string {
+	return verify.BundleStepZH(step, func(k string) string { zh, _ := verify.KindWords(k); return zh })
 }
 
 // ParseBundleKeys parses verify bundle's --log-key values (the log's keys

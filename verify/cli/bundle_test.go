@@ -39,7 +39,7 @@ func TestVerifyBundleCommand(t *testing.T) {
 	if err := Bundle(context.Background(), "cunzheng verify", args, &out); err != nil {
 		t.Fatalf("good bundle: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "PASS  evidence bundle CZ-1 verified against the pinned keys") || !strings.Contains(out.String(), "ok    leaf ") {
+	if !strings.Contains(out.String(), "结论 PASS  证据包 CZ-1 已用指定的公钥校验通过 evidence bundle CZ-1 verified against the pinned keys") || !strings.Contains(out.String(), "通过 ok    叶子 ") {
 		t.Errorf("output:\n%s", out.String())
 	}
 
@@ -60,7 +60,7 @@ func TestVerifyBundleCommand(t *testing.T) {
 	if ExitCode(err) != ExitBundleFailed {
 		t.Fatalf("wrong key: err = %v, want exit status %d", err, ExitBundleFailed)
 	}
-	if !strings.Contains(out.String(), "FAIL  checkpoint ") {
+	if !strings.Contains(out.String(), "失败 FAIL  检查点 ") {
 		t.Errorf("output does not name the failing step:\n%s", out.String())
 	}
 
