@@ -104,7 +104,7 @@ func TestKeysEverywhere(t *testing.T) {
 		out, _ := exec.Command(bin, verifyPDF(allKeys)...).CombinedOutput()
 		// The public lookup names the signing event, not the contract
 		// number (the owning tenant's alone).
-		return strings.Contains(string(out), "通过平台签署（contract.signed）") && strings.Count(string(out), ".test") >= 3
+		return strings.Contains(string(out), "通过平台签署（签署合同）") && strings.Count(string(out), ".test") >= 3
 	})
 
 	bundle := filepath.Join(tmp, "bundle.zip")

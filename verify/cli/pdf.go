@@ -289,7 +289,7 @@ func writeLedger(w io.Writer, indent string, r *verify.LedgerRecord) {
 		fmt.Fprintf(w, "%s存证 Ledger: 于 %s 记录（%s），此记录本身不表示已签署\n", indent, r.SignedAt.In(cst).Format("2006-01-02 15:04:05 -07:00"), zhKind)
 		fmt.Fprintf(w, "%s  recorded on %s (%s, %s); that alone does not mean it was signed\n", indent, r.SignedAt.Format(time.RFC3339), enKind, r.Kind)
 	}
-	fmt.Fprintf(w, "%s  记录在账本第 %d 条（树大小 %d，证明已校验，签名方 %s）\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, "、"))
+	fmt.Fprintf(w, "%s  记录在账本第 %d 条（树大小 %d，证明已校验，签名方 %s）\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
 	fmt.Fprintf(w, "%s  leaf %d, proof checked against a tree of %d signed by %s\n", indent, r.LeafIndex, r.TreeSize, strings.Join(r.SignedBy, ", "))
 	if r.ContractNumber != "" {
 		fmt.Fprintf(w, "%s  合同编号 Contract number: %s\n", indent, r.ContractNumber)
