@@ -373,5 +373,14 @@ func CanonicalNumber(s string) string {
 func newReportNumber(t time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return "CZ-" + t.In(reportZone).Format("20060102") + "-" + hex.EncodeToString(b[:])
+	return "CZ-" + NumberDate(t) + "-" + hex.EncodeToString(b[:])
+}
+
+// NumberDate is the date part (YYYYMMDD) of a number the service gives to
+// what it issues: report numbers (CZ-) and notarisation requests (NR-).
+// It is the Beijing date, the one the documents print, so that a report
+// and a request made on the same evening carry the same date (the UTC date
+// is a day behind from 16:00 UTC on).
+func NumberDate(t time.Time) string {
+	return t.In(reportZone).Format("20060102")
 }

@@ -72,6 +72,9 @@ type Config struct {
 	// the end of the process that sent a request leaves it unasked.
 	// Optional: without it only this process's requests are polled.
 	Pending func(ctx context.Context) ([]evidence.OpenNotarization, error)
+	// Clock gives a request's time, which also dates its number. The
+	// default is time.Now.
+	Clock func() time.Time
 }
 
 // Service sends notarisation requests and records their outcome.
@@ -89,6 +92,9 @@ type Service struct {
 func New(cfg Config) (*Service, error) {
 	if cfg.Evidence == nil || cfg.Reports == nil || len(cfg.Signers) == 0 || cfg.Origin == "" {
 		return nil, errors.New("notarize: Evidence, Reports, Signers and Origin are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	return &Service{cfg: cfg, open: map[string]openRequest{}, unknown: map[string]bool{}}, nil
 }
@@ -129,8 +135,9 @@ func (s *Service) Request(ctx context.Context, p evidence.Principal, contractID,
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return notary.RequestRecord{}, fmt.Errorf("notarize: request id: %w", err)
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	r := notary.Request{Origin: s.cfg.Origin, ID: "NR-" + now.Format("20060102") + "-" + hex.EncodeToString(rnd[:]),
+	now := s.cfg.Clock().UTC().Truncate(time.Second)
+	// Dated like report numbers (Beijing), not by the UTC date of now.
+	r := notary.Request{Origin: s.cfg.Origin, ID: "NR-" + report.NumberDate(now) + "-" + hex.EncodeToString(rnd[:]),
 		Contract: ref, Office: office.Name, Time: now, BundleSHA256: is.SHA256}
 	msg, err := notary.SignRequest(r, s.cfg.Signers...)
 	if err != nil {
