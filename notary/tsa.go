@@ -153,6 +153,11 @@ func randSerial() *big.Int {
 	return n
 }
 
+// LoadTSA loads the TSA that LoadOrCreateTSA made in dir, creating
+// nothing: an error wrapping fs.ErrNotExist when it is not there. Processes
+// that must share one TSA (a cluster's) load it; only one may create it.
+func LoadTSA(dir string) (*TSA, error) { return loadTSA(dir) }
+
 func loadTSA(dir string) (*TSA, error) {
 	read := func(name, typ string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(dir, name))

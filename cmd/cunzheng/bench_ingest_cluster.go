@@ -71,6 +71,9 @@ func benchIngestCluster(ctx context.Context, dsn, objects string, processes int,
 	if err != nil {
 		return nil, err
 	}
+	if err := makeClusterKeys(filepath.Join(dir, "seed")); err != nil {
+		return nil, err
+	}
 	master, err := evidence.GenerateMasterKey()
 	if err != nil {
 		return nil, err
@@ -142,12 +145,17 @@ func benchIngestCluster(ctx context.Context, dsn, objects string, processes int,
 	return res, nil
 }
 
-// copyKeys copies the log keys a cluster's processes share.
+// copyKeys copies the keys a cluster's processes share: all of from.
 func copyKeys(from, to string) error {
 	if err := os.MkdirAll(to, 0o700); err != nil {
 		return err
 	}
-	for _, name := range []string{"log-ed25519.key", "log-sm2.pem"} {
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
 		b, err := os.ReadFile(filepath.Join(from, name))
 		if err != nil {
 			return err

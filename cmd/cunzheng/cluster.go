@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,17 +14,20 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cunzheng/cunzheng/evidence"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/ledger/cluster"
+	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/notary/client"
+	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/web"
 )
 
 // clusterFlags are serve's cluster-mode flags. With --cluster-db and
 // --objects the ledger lives in PostgreSQL and the bucket, and evidence in
-// the same database (openEvidenceStore); keys (which every process of a
-// cluster must share: copy --data/keys) and the notary office stay under
-// --data for now.
+// the same database (openEvidenceStore); keys, which every process of a
+// cluster must share (checkClusterKeys: made once by cunzheng keys
+// --cluster, then copied), stay under --data.
 type clusterFlags struct {
 	db                 string
 	objects            string
@@ -72,6 +76,72 @@ func checkClusterNotary(c clusterFlags, n *notarizeFlags) error {
 		return errClusterBuiltinOffice
 	}
 	return nil
+}
+
+// clusterKeysMissing lists the key files cluster mode needs in DIR/keys and
+// does not find. serve creates each key on first use, which is right for
+// one process and wrong for a cluster: every process would make its own
+// built-in TSA (so /keys and the tokens on reports would name a root that
+// changes with the process asked), its own document-signing CA and its own
+// evidence master key. So in cluster mode serve creates none; `cunzheng
+// keys --cluster` makes them all once, and every process gets a copy. The
+// TSA is needed only without --tsa; the master key not with
+// $CUNZHENG_MASTER_KEY set.
+func clusterKeysMissing(data string, n *notarizeFlags, getenv func(string) string) ([]string, error) {
+	dir := filepath.Join(data, "keys")
+	var missing []string
+	exists := func(name string) error {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, name)
+			return nil
+		}
+		return err
+	}
+	// The log key files of ledger.LoadOrCreateKeys.
+	for _, name := range []string{"log-ed25519.key", "log-sm2.pem"} {
+		if err := exists(name); err != nil {
+			return nil, err
+		}
+	}
+	if len(n.tsas) == 0 {
+		if _, err := notary.LoadTSA(notaryTSADir(data)); errors.Is(err, fs.ErrNotExist) {
+			missing = append(missing, "tsa-ca.pem, tsa-ca.key, tsa.pem, tsa.key (the built-in TSA)")
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if _, err := report.LoadSigner(filepath.Join(dir, report.DemoCertFile), filepath.Join(dir, report.DemoKeyFile)); errors.Is(err, fs.ErrNotExist) {
+		missing = append(missing, report.DemoCAFile+", "+report.DemoCertFile+", "+report.DemoKeyFile+" (the document-signing CA)")
+	} else if err != nil {
+		return nil, err
+	}
+	if getenv(evidence.MasterKeyEnv) == "" {
+		if err := exists(evidence.MasterKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	return missing, nil
+}
+
+// checkClusterKeys refuses cluster mode when DIR/keys lacks a key every
+// process must share (clusterKeysMissing), before anything is created.
+func checkClusterKeys(f serveFlags) error {
+	if on, err := f.cluster.enabled(); err != nil || !on {
+		return err
+	}
+	missing, err := clusterKeysMissing(f.data, f.notarize, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("cluster mode: checking the keys: %w", err)
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("集群模式不生成密钥：请用 cunzheng keys --cluster --data X 生成一次，并把 X/keys/ 复制到每个进程的 --data / "+
+		"cluster mode creates no keys, since every process of a cluster must hold the same ones "+
+		"(else each would publish its own TSA and document-signing roots): %s lacks %s; "+
+		"make them once with cunzheng keys --cluster --data X and copy X/keys/ into every process's --data",
+		filepath.Join(f.data, "keys"), strings.Join(missing, "; "))
 }
 
 // openLedgerMode opens the embedded ledger, or the cluster one when the

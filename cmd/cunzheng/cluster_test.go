@@ -62,7 +62,7 @@ func newTestCluster(t *testing.T) *testCluster {
 	c.bucket = c.s3.NewBucket(t)
 	c.objects = fmt.Sprintf("s3://%s?endpoint=%s&region=%s", c.bucket, c.s3.Endpoint, clustertest.Region)
 	seed := filepath.Join(c.dir, "seed")
-	cunzheng(t, "keys", "--data", seed, "--origin", "cluster.test/log")
+	cunzheng(t, "keys", "--cluster", "--data", seed, "--origin", "cluster.test/log")
 	c.keys = filepath.Join(seed, "keys")
 	c.token = "cluster-test-append-token"
 	c.tokenF = filepath.Join(c.dir, "token")
@@ -72,7 +72,8 @@ func newTestCluster(t *testing.T) *testCluster {
 	return c
 }
 
-// dataDir returns the data directory of process i, with the shared keys.
+// dataDir returns the data directory of process i, with a copy of the
+// cluster's keys.
 func (c *testCluster) dataDir(t *testing.T, i int) string {
 	d := filepath.Join(c.dir, fmt.Sprintf("p%d", i))
 	kd := filepath.Join(d, "keys")
@@ -82,14 +83,9 @@ func (c *testCluster) dataDir(t *testing.T, i int) string {
 	if err := os.MkdirAll(kd, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"log-ed25519.key", "log-sm2.pem"} {
-		b, err := os.ReadFile(filepath.Join(c.keys, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(kd, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+	// All of them, as docs/deploy.md says: cluster mode makes none.
+	if err := copyKeys(c.keys, kd); err != nil {
+		t.Fatal(err)
 	}
 	return d
 }

@@ -40,6 +40,9 @@ func notaryStoreDir(data string) string { return filepath.Join(data, "notary") }
 func notaryKeyFile(data string) string  { return filepath.Join(data, "keys", "notary.key") }
 func notaryTSADir(data string) string   { return filepath.Join(data, "keys") }
 
+// builtinTSAName names serve's built-in TSA in its certificates.
+const builtinTSAName = "cunzheng built-in"
+
 // notaryStaffFile is a standalone office's staff file (notary.AddStaff):
 // who may read its requests in full.
 func notaryStaffFile(data string) string { return filepath.Join(data, "keys", "staff") }
@@ -423,7 +426,7 @@ func setupNotarization(ctx context.Context, data string, l *ledger.Log, keys *le
 		cfg.Offices = []client.Office{{Local: n.Office, VKey: n.Office.VerifierKey()}}
 	}
 	if len(cfg.TSAs) == 0 {
-		tsa, err := notary.LoadOrCreateTSA(notaryTSADir(data), "cunzheng built-in")
+		tsa, err := notary.LoadOrCreateTSA(notaryTSADir(data), builtinTSAName)
 		if err != nil {
 			n.Close()
 			return nil, err

@@ -89,6 +89,9 @@ func runServe(ctx context.Context, args []string) error {
 	if err := checkClusterNotary(f.cluster, f.notarize); err != nil {
 		return err
 	}
+	if err := checkClusterKeys(f); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
