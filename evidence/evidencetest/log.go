@@ -1,7 +1,8 @@
 // Package evidencetest provides an in-memory log for tests of evidence and
 // its HTTP handlers: real RFC 6962 Merkle math (transparency-dev/merkle), the
 // ledger's contract (atomic AppendAll, identical bytes deduplicated), and a
-// failure hook. It is a fake for tests, not a ledger.
+// failure hook. It is a fake for tests, not a ledger. It also says how
+// tests look for personal values in what is served (Leaks, Shows).
 package evidencetest
 
 import (
