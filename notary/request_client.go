@@ -124,6 +124,11 @@ func doRecord(c *http.Client, req *http.Request) (RequestRecord, error) {
 	if err != nil {
 		return RequestRecord{}, fmt.Errorf("notary: reading the office's answer: %w", err)
 	}
+	if resp.StatusCode == http.StatusNotFound {
+		// The office does not hold the request: told apart so that a
+		// poller can tell a request still on its way from other failures.
+		return RequestRecord{}, fmt.Errorf("%w: the office answered %s: %s", ErrNotFound, resp.Status, strings.TrimSpace(string(b[:min(len(b), 500)])))
+	}
 	if resp.StatusCode != http.StatusOK {
 		return RequestRecord{}, fmt.Errorf("notary: the office answered %s: %s", resp.Status, strings.TrimSpace(string(b[:min(len(b), 500)])))
 	}

@@ -86,6 +86,9 @@ type Service struct {
 	// unknown are the open requests of the ledger addressed to an office
 	// no longer configured, already reported once (PollOnce).
 	unknown map[string]bool
+	// missing are the open requests of the ledger their office does not
+	// know past inFlight, already reported once (PollOnce).
+	missing map[string]bool
 }
 
 // New checks cfg.
@@ -96,7 +99,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Service{cfg: cfg, open: map[string]openRequest{}, unknown: map[string]bool{}}, nil
+	return &Service{cfg: cfg, open: map[string]openRequest{}, unknown: map[string]bool{}, missing: map[string]bool{}}, nil
 }
 
 // Offices returns the offices a request may go to.

@@ -2,6 +2,7 @@ package notarize
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -13,18 +14,27 @@ import (
 // requests still open.
 const DefaultPollInterval = time.Minute
 
-// openRequest is a request sent and not yet answered, with what Result
-// needs to record the answer.
+// inFlight is how long after a request is recorded in the ledger an office
+// may still not know it without a warning: Request records it before it
+// sends the bundle, so another process of a cluster polling the ledger's
+// open requests can ask in between (as can this one, after a restart
+// during the send).
+const inFlight = 5 * time.Minute
+
+// openRequest is a request not yet answered, with what Result needs to
+// record the answer. requested is set for a request read from the ledger
+// (zero for one this process sent, which the office acknowledged).
 type openRequest struct {
 	p                    evidence.Principal
 	contract, office, id string
+	requested            time.Time
 }
 
 // watch adds a request to the ones Poll asks about.
 func (s *Service) watch(p evidence.Principal, contract string, rec notary.RequestRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.open[rec.Office+"\x00"+rec.ID] = openRequest{p, contract, rec.Office, rec.ID}
+	s.open[rec.Office+"\x00"+rec.ID] = openRequest{p: p, contract: contract, office: rec.Office, id: rec.ID}
 }
 
 // settle drops an answered request from the ones Poll asks about.
@@ -58,6 +68,10 @@ func (s *Service) PollOnce(ctx context.Context, logger *slog.Logger) int {
 		rec, err := s.Result(ctx, o.p, o.contract, o.office, o.id)
 		if err != nil {
 			// The request id and office name carry no personal data.
+			if errors.Is(err, notary.ErrNotFound) && !o.requested.IsZero() {
+				s.notYetAtOffice(ctx, logger, o, err)
+				continue
+			}
 			logger.WarnContext(ctx, "asking the office about a notarisation request", "office", o.office, "request", o.id, "err", err)
 			continue
 		}
@@ -99,9 +113,28 @@ func (s *Service) toPoll(ctx context.Context, logger *slog.Logger) []openRequest
 		// The answer is recorded as the tenant's legal team would record
 		// it from the console (the requester, a key of that role, asked).
 		p := evidence.Principal{Tenant: n.Tenant, Roles: []evidence.Role{evidence.RoleLegal}}
-		todo = append(todo, openRequest{p, n.Contract, n.Office, n.Request})
+		todo = append(todo, openRequest{p: p, contract: n.Contract, office: n.Office, id: n.Request, requested: n.Requested})
 	}
 	return todo
+}
+
+// notYetAtOffice logs a request of the ledger the office does not know:
+// quietly while it may still be on its way (inFlight), then once as a
+// warning (its send failed: the legal team can request again); it is
+// asked about again at every poll either way.
+func (s *Service) notYetAtOffice(ctx context.Context, logger *slog.Logger, o openRequest, err error) {
+	if s.cfg.Clock().Sub(o.requested) < inFlight {
+		logger.DebugContext(ctx, "a notarisation request is not at the office yet", "office", o.office, "request", o.id)
+		return
+	}
+	k := o.office + "\x00" + o.id
+	s.mu.Lock()
+	warned := s.missing[k]
+	s.missing[k] = true
+	s.mu.Unlock()
+	if !warned {
+		logger.WarnContext(ctx, "the office does not know a notarisation request the ledger holds open (its sending failed?)", "office", o.office, "request", o.id, "requested", o.requested, "err", err)
+	}
 }
 
 // Poll runs PollOnce at once and then every interval (DefaultPollInterval

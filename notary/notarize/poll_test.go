@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger/tlogfmt"
 	"github.com/cunzheng/cunzheng/notary"
 	"github.com/cunzheng/cunzheng/report"
@@ -360,4 +361,52 @@ func TestPollRuns(t *testing.T) {
 // netListen listens again on the host:port of an httptest URL.
 func netListen(u string) (net.Listener, error) {
 	return net.Listen("tcp", strings.TrimPrefix(u, "http://"))
+}
+
+// TestPollRequestNotYetAtOffice: a request the ledger holds open that its
+// office does not know (recorded by another process of a cluster, which
+// sends it right after, or whose sending failed) is asked about at every
+// poll, without a warning while it may still be on its way, then with one
+// warning, not one per poll.
+func TestPollRequestNotYetAtOffice(t *testing.T) {
+	ctx := context.Background()
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "cunzheng.example/log")
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	office := &testOffice{verifier: verifier, recs: map[string]notary.RequestRecord{}}
+	srv := httptest.NewServer(office)
+	defer srv.Close()
+	lg := &ledgerRecorder{}
+	requested := time.Date(2026, 12, 5, 17, 0, 0, 0, time.UTC)
+	p := evidence.Principal{Tenant: evidence.Tenant{ID: "t1"}, Roles: []evidence.Role{evidence.RoleLegal}}
+	if _, err := lg.RecordNotarization(ctx, p, "c1", evidence.Notarization{Kind: event.KindNotarizationRequested,
+		Request: "NR-20261206-0000000000aa", Office: "office-a", Time: requested}); err != nil {
+		t.Fatal(err)
+	}
+	now := requested
+	s, err := New(Config{Evidence: lg, Reports: bundleIssuer{t}, Signers: []note.Signer{signer}, Origin: "cunzheng.example/log",
+		Offices: []Office{{Name: "office-a", URL: srv.URL}}, Pending: lg.openNotarizations, Clock: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	for _, step := range []struct {
+		after    time.Duration
+		warnings int
+	}{{10 * time.Second, 0}, {4 * time.Minute, 0}, {6 * time.Minute, 1}, {30 * time.Minute, 1}} {
+		now = requested.Add(step.after)
+		if n := s.PollOnce(ctx, logger); n != 0 {
+			t.Fatalf("%v after the request: %d answers recorded, want 0", step.after, n)
+		}
+		if got := strings.Count(logs.String(), "level=WARN"); got != step.warnings {
+			t.Fatalf("%v after the request: %d warnings, want %d; log:\n%s", step.after, got, step.warnings, logs.String())
+		}
+	}
+	office.mu.Lock()
+	asked := office.asked
+	office.mu.Unlock()
+	if asked != 4 {
+		t.Errorf("the office was asked %d times in 4 polls, want 4", asked)
+	}
 }
