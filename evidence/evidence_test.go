@@ -1085,18 +1085,23 @@ func TestLoadDemo(t *testing.T) { testLoadDemo(t, embedded) }
 func testLoadDemo(t *testing.T, bk backend) {
 	e := newEnvOn(t, bk)
 	ctx := context.Background()
-	pdf := []byte("%PDF-1.7 demo")
-	signedAt := time.Date(2026, 12, 5, 13, 38, 34, 500, time.UTC)
-	d1, err := e.svc.LoadDemo(ctx, pdf, signedAt)
+	files := &evidence.DemoFiles{
+		Sent:      []byte("%PDF-1.7 demo, as sent"),
+		Completed: []byte("%PDF-1.7 demo, as sent, signed"),
+		// Fractions of a second: the events, dated to the second, must
+		// still not precede the signature.
+		SignedAt: time.Date(2026, 12, 5, 13, 38, 34, 500, time.UTC),
+	}
+	d1, err := e.svc.LoadDemo(ctx, files)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.reopen(t)
-	d2, err := e.svc.LoadDemo(ctx, pdf, signedAt)
+	d2, err := e.svc.LoadDemo(ctx, files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d1.APIKey != d2.APIKey || d1.Tenant.ID != d2.Tenant.ID || fmt.Sprint(d1.Receipts) != fmt.Sprint(d2.Receipts) {
+	if d1.APIKey != d2.APIKey || d1.Tenant.ID != d2.Tenant.ID || fmt.Sprint(d1.Receipts) != fmt.Sprint(d2.Receipts) || d1.Earlier || d2.Earlier {
 		t.Errorf("second load differs: %+v vs %+v", d1, d2)
 	}
 	// The seed's six events and the employer's intent check and seal: the
@@ -1112,52 +1117,72 @@ func testLoadDemo(t *testing.T, bk backend) {
 	if err != nil || len(v.Events) != 7 {
 		t.Fatalf("demo contract: %+v %v", v, err)
 	}
-	signers := map[string]bool{}
-	for _, ev := range v.Events {
-		if ev.Kind == evt.KindContractSigned {
-			signers[ev.ID] = true
+	sentSum, doneSum := sha256Sum(files.Sent), sha256Sum(files.Completed)
+	sent, done := hex.EncodeToString(sentSum[:]), hex.EncodeToString(doneSum[:])
+	// The platform signs once, at completion: the signers' events name
+	// the document they were shown (the sent one), only the completion
+	// names the signed PDF, and nothing names it before it was signed.
+	completed := time.Date(2026, 12, 5, 13, 38, 35, 0, time.UTC)
+	named := map[string][]string{}
+	for _, leaf := range e.log.Leaves() {
+		pr, err := evt.ParseLeaf(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := time.Parse(time.RFC3339, pr.Time)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at.After(completed) || completed.Sub(at) > 10*time.Minute {
+			t.Errorf("%s at %v, the PDF signed at %v", pr.Kind, at, files.SignedAt)
+		}
+		for _, h := range pr.DocumentHashes() {
+			named[h] = append(named[h], string(pr.Kind))
+			if h == done && at.Before(files.SignedAt) {
+				t.Errorf("%s at %v names the signed PDF, signed at %v", pr.Kind, at, files.SignedAt)
+			}
+		}
+		if pr.Kind == evt.KindContractCompleted && !at.Equal(completed) {
+			t.Errorf("completed at %v, want %v (the signature rounded up to the second)", at, completed)
 		}
 	}
-	if len(signers) != 2 {
-		t.Errorf("%d signatures of the two signers", len(signers))
+	want := map[string][]string{
+		sent: {"contract.sent", "contract.signed", "contract.signed"},
+		done: {"contract.completed"},
 	}
-	// Dated by the PDF's signature: signed and completed then, sent
-	// minutes before; the seed's 2018 dates were years before the PDF.
-	signed := signedAt.Truncate(time.Second)
-	for _, ev := range v.Events {
-		if ev.Time.After(signed) || signed.Sub(ev.Time) > 10*time.Minute {
-			t.Errorf("%s at %v, the PDF signed at %v", ev.Kind, ev.Time, signed)
+	if fmt.Sprint(named) != fmt.Sprint(want) {
+		t.Errorf("documents named: %v, want %v", named, want)
+	}
+	for h, doc := range map[string][]byte{sent: files.Sent, done: files.Completed} {
+		ms, err := e.svc.LookupDocument(h)
+		if err != nil || len(ms) != len(want[h]) || ms[0].ContractID != evidence.DemoContractID {
+			t.Errorf("demo document lookup %s: %+v %v", h, ms, err)
 		}
-		if (ev.Kind == evt.KindContractCompleted || strings.HasSuffix(ev.ID, "-signed") && !strings.Contains(ev.ID, "employer")) && !ev.Time.Equal(signed) {
-			t.Errorf("%s at %v, want the PDF's signing time %v", ev.Kind, ev.Time, signed)
+		if got, err := e.svc.Document(p, h); err != nil || !bytes.Equal(got, doc) {
+			t.Errorf("demo document %s: %v", h, err)
 		}
-	}
-	sum := sha256Sum(pdf)
-	ms, err := e.svc.LookupDocument(hex.EncodeToString(sum[:]))
-	if err != nil || len(ms) != 3 || ms[2].ContractID != evidence.DemoContractID {
-		t.Errorf("demo document lookup: %+v %v", ms, err)
-	}
-	if got, err := e.svc.Document(p, hex.EncodeToString(sum[:])); err != nil || !bytes.Equal(got, pdf) {
-		t.Errorf("demo document: %v", err)
 	}
 }
 
 // TestLoadDemoKeepsEarlierDates: a data directory whose demo an earlier
-// version recorded with the seed's dates starts as before.
+// version recorded otherwise (the seed's dates; or only the signed PDF kept)
+// starts as before: its events stand and nothing more is recorded.
 func TestLoadDemoKeepsEarlierDates(t *testing.T) {
 	e := newEnvOn(t, embedded)
 	ctx := context.Background()
-	pdf := []byte("%PDF-1.7 demo")
-	d1, err := e.svc.LoadDemo(ctx, pdf, time.Time{})
-	if err != nil {
-		t.Fatal(err)
+	files := &evidence.DemoFiles{Sent: []byte("%PDF-1.7 demo"), Completed: []byte("%PDF-1.7 demo, signed")}
+	d1, err := e.svc.LoadDemo(ctx, files)
+	if err != nil || d1.Earlier || e.log.Size() != 6 {
+		t.Fatalf("first load: %+v %v, log size %d", d1, err, e.log.Size())
 	}
-	d2, err := e.svc.LoadDemo(ctx, pdf, time.Date(2026, 12, 5, 13, 38, 34, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(d1.Receipts) != fmt.Sprint(d2.Receipts) || e.log.Size() != 6 {
-		t.Errorf("second load: %v, first %v, log size %d", d2.Receipts, d1.Receipts, e.log.Size())
+	for _, f := range []*evidence.DemoFiles{
+		{Sent: files.Sent, Completed: files.Completed, SignedAt: time.Date(2026, 12, 5, 13, 38, 34, 0, time.UTC)},
+		{Completed: files.Completed, SignedAt: time.Date(2026, 12, 5, 13, 38, 34, 0, time.UTC)},
+	} {
+		d2, err := e.svc.LoadDemo(ctx, f)
+		if err != nil || !d2.Earlier || d2.APIKey != d1.APIKey || e.log.Size() != 6 {
+			t.Errorf("second load: %+v %v, log size %d", d2, err, e.log.Size())
+		}
 	}
 }
 

@@ -1,18 +1,25 @@
 package report
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // DemoContract renders the demo contract of `serve --demo` (the seed's
-// 劳动合同 between 伟伟集团 and 叶建华, contract number number) and signs it
-// with the service's document signer and TSA: a real PAdES-signed contract
-// PDF standing in for the one the signing platform would hand over, so that
-// the demo's ledger records name a file a court can upload. The people and
-// terms are made up.
-func (s *Service) DemoContract(ctx context.Context, number string, at time.Time) ([]byte, error) {
+// 劳动合同 between 伟伟集团 and 叶建华, contract number number) as sent to
+// its two signers at sentAt, and signs it at completion (signAt) with the
+// service's document signer and TSA: the documents the signing platform
+// would hand over, so that the demo's ledger records name files a court can
+// upload. The platform signs once, as a certification signature permitting
+// no later change, appended to the sent document as an incremental update:
+// the sent PDF (what both signers were shown, named by their signing
+// events) is the signed PDF's first revision, byte for byte. The people
+// and terms are made up.
+func (s *Service) DemoContract(ctx context.Context, number string, sentAt, signAt time.Time) (sent, signed []byte, err error) {
+	at := sentAt
 	d := newDoc(nil, "劳动合同", "Employment contract (demo)", number, "伟伟集团 (demo)", at)
 	d.numberLabel = "合同编号 Contract No. "
 	d.pdf.AddPage()
@@ -23,8 +30,9 @@ func (s *Service) DemoContract(ctx context.Context, number string, at time.Time)
 		{"!甲方（用人单位）Employer", "伟伟集团（演示）"},
 		{"!乙方（劳动者）Employee", "叶建华（演示）"},
 	})
-	// The term starts on the first of the month after signing and runs
-	// three years, so that the contract and its signature agree.
+	// The term starts on the first of the month after the contract is
+	// sent (and signed, minutes later) and runs three years, so that the
+	// contract and its signature agree.
 	local := at.In(reportZone)
 	start := time.Date(local.Year(), local.Month()+1, 1, 0, 0, 0, 0, reportZone)
 	end := start.AddDate(3, 0, -1)
@@ -54,16 +62,20 @@ func (s *Service) DemoContract(ctx context.Context, number string, at time.Time)
 	d.kv([][2]string{
 		{"甲方（盖章）Employer", "伟伟集团（演示）"},
 		{"乙方（签字）Employee", "叶建华（演示）"},
-		{"签署日期 Date", at.In(reportZone).Format("2006-01-02")},
+		{"发送日期 Sent", at.In(reportZone).Format("2006-01-02")},
 		{"签署方式 Method", "电子签名 Electronic signature"},
+		{"签署时间 Signed", "见签约存证页 See the signing certificate page"},
 	})
-	doc, err := d.finish()
+	sent, err = d.finish()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	signed, err := s.sign(ctx, doc, "劳动合同 "+number+" 签署完成 Contract completed (demo)", at)
+	signed, err = s.sign(ctx, sent, "劳动合同 "+number+" 签署完成 Contract completed (demo)", signAt)
 	if err != nil {
-		return nil, fmt.Errorf("report: signing the demo contract: %w", err)
+		return nil, nil, fmt.Errorf("report: signing the demo contract: %w", err)
 	}
-	return signed, nil
+	if !bytes.HasPrefix(signed, sent) {
+		return nil, nil, errors.New("report: the signed demo contract does not extend the sent one")
+	}
+	return sent, signed, nil
 }

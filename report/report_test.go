@@ -710,25 +710,37 @@ func TestEnglishCounts(t *testing.T) {
 	}
 }
 
-// TestDemoContractDates: the demo contract's term follows its signing
-// date (it ran 2018 to 2021 on a PDF signed today), and its signatures
-// are on page 2, where the demo's contract.signed event places them.
+// TestDemoContractDates: the demo contract's term follows its dates (it
+// ran 2018 to 2021 on a PDF signed today), its signatures are on page 2,
+// where the demo's contract.signed events place them, and the signed PDF is
+// the sent one with the platform's signature appended (what the signers
+// agreed to is its first revision, byte for byte).
 func TestDemoContractDates(t *testing.T) {
 	f := demo(t)
 	s := newService(t, f, report.Config{})
-	at := time.Date(2026, 12, 5, 13, 38, 34, 0, time.UTC)
-	pdf, err := s.DemoContract(context.Background(), "2125270852621565954", at)
+	sentAt := time.Date(2026, 12, 5, 13, 32, 41, 0, time.UTC)
+	signAt := sentAt.Add(353 * time.Second)
+	sent, pdf, err := s.DemoContract(context.Background(), "2125270852621565954", sentAt, signAt)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !bytes.HasPrefix(pdf, sent) || len(pdf) == len(sent) {
+		t.Errorf("the signed contract (%d bytes) does not extend the sent one (%d bytes)", len(pdf), len(sent))
+	}
+	if bytes.Contains(sent, []byte("/ByteRange")) {
+		t.Errorf("the sent contract carries a signature")
+	}
 	text := pdfText(t, pdf)
+	if sentText := pdfText(t, sent); sentText != text {
+		t.Errorf("signing changed the contract's text:\n%s\n---\n%s", sentText, text)
+	}
 	for _, want := range []string{"自 2027 年 1 月 1 日起至 2029 年 12 月 31 日止", "2026-12-05", "End of document (2 pages)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo contract lacks %q:\n%s", want, text)
 		}
 	}
 	pages := strings.Split(text, "\f")
-	if len(pages) < 2 || !strings.Contains(pages[1], "签署日期") {
+	if len(pages) < 2 || !strings.Contains(pages[1], "签署时间") {
 		t.Errorf("the signatures are not on page 2 (%d pages)", len(pages))
 	}
 	if strings.Contains(text, "2018") {

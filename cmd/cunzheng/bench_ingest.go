@@ -102,7 +102,7 @@ func runBenchIngest(ctx context.Context, args []string) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go a.notarization.Pusher.Run(runCtx)
-	demo, err := a.evidence.LoadDemo(ctx, nil, time.Time{})
+	demo, err := a.evidence.LoadDemo(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -447,20 +448,22 @@ func derOf(certs []*x509.Certificate) [][]byte {
 
 // loadDemo creates the demo tenant and contract and prints how to use them.
 func (a *app) loadDemo(ctx context.Context, url string) error {
-	pdfPath, pdf, err := a.demoContract(ctx)
+	sentPath, pdfPath, files, err := a.demoContract(ctx)
 	if err != nil {
 		return err
 	}
-	signedAt, err := demoSignedAt(ctx, pdf)
+	d, err := a.evidence.LoadDemo(ctx, files)
 	if err != nil {
 		return err
 	}
-	d, err := a.evidence.LoadDemo(ctx, pdf, signedAt)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(pdf)
+	sum := sha256.Sum256(files.Completed)
 	fmt.Fprintf(os.Stderr, "\ncunzheng demo: tenant %q, contract %s (%d events in the ledger)\n", d.Tenant.Name, d.ContractID, len(d.Receipts))
+	if d.Earlier {
+		fmt.Fprintf(os.Stderr, "  this data directory holds the demo an earlier version recorded (its events stand: the log is append-only); start with a fresh --data for the current demo\n")
+	} else {
+		sent := sha256.Sum256(files.Sent)
+		fmt.Fprintf(os.Stderr, "  sent contract PDF (what both signers agreed to): %s (SHA-256 %x)\n", sentPath, sent)
+	}
 	fmt.Fprintf(os.Stderr, "  signed contract PDF: %s (SHA-256 %x); upload it at %s/verify\n", pdfPath, sum, url)
 	fmt.Fprintf(os.Stderr, "  curl -H 'Authorization: Bearer %s' %s/v1/contracts/%s\n", d.APIKey, url, d.ContractID)
 	fmt.Fprintf(os.Stderr, "  legal console (sign in with the demo key): %s/console\n", url)
@@ -483,33 +486,65 @@ func demoSignedAt(ctx context.Context, pdf []byte) (time.Time, error) {
 	return *rep.LastSigningTime, nil
 }
 
-// demoContractFile is where the demo's signed contract PDF is kept.
-const demoContractFile = "demo-contract.pdf"
+// demoContractFile is where the demo's signed contract PDF is kept, and
+// demoSentFile the contract as sent to its signers (the signed PDF's first
+// revision).
+const (
+	demoContractFile = "demo-contract.pdf"
+	demoSentFile     = "demo-contract-sent.pdf"
+)
 
-// demoContract returns the demo's signed contract PDF: rendered and
-// PAdES-signed with the platform's document signer on the first demo
+// demoContract returns the demo's contract as sent and as signed: rendered
+// and PAdES-signed with the platform's document signer on the first demo
 // start, then kept in the data directory, so that every restart records
-// the same document (its SHA-256 is in the demo's signing and completion
-// events, and the evidence store keeps it as PUT /v1/documents would).
-func (a *app) demoContract(ctx context.Context) (string, []byte, error) {
-	path := filepath.Join(a.data, demoContractFile)
-	if b, err := os.ReadFile(path); err == nil {
-		return path, b, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", nil, fmt.Errorf("reading the demo contract: %w", err)
+// the same documents (the sent one's SHA-256 is in the demo's sending and
+// signing events, the signed one's in its completion, and the evidence
+// store keeps both as PUT /v1/documents would). A signed PDF kept without
+// the sent one is an earlier version's demo: files.Sent is nil.
+func (a *app) demoContract(ctx context.Context) (sentPath, path string, files *evidence.DemoFiles, err error) {
+	sentPath, path = filepath.Join(a.data, demoSentFile), filepath.Join(a.data, demoContractFile)
+	files = &evidence.DemoFiles{}
+	files.Completed, err = os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		// The sent document is rendered DemoSentBefore before it is
+		// signed, as the demo's events send it, so that no file is
+		// dated after the event naming it.
+		now := time.Now()
+		files.Sent, files.Completed, err = a.reports.DemoContract(ctx, evidence.DemoContractID, now.Add(-evidence.DemoSentBefore), now)
+		if err != nil {
+			return "", "", nil, err
+		}
+		// The sent file first: a signed file alone is an earlier
+		// version's demo.
+		for _, f := range []struct {
+			path string
+			b    []byte
+		}{{sentPath, files.Sent}, {path, files.Completed}} {
+			if err := writeFileAtomic(f.path, f.b); err != nil {
+				return "", "", nil, fmt.Errorf("writing the demo contract: %w", err)
+			}
+		}
+	} else if err != nil {
+		return "", "", nil, fmt.Errorf("reading the demo contract: %w", err)
+	} else if files.Sent, err = os.ReadFile(sentPath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", "", nil, fmt.Errorf("reading the demo contract as sent: %w", err)
 	}
-	b, err := a.reports.DemoContract(ctx, evidence.DemoContractID, time.Now())
-	if err != nil {
-		return "", nil, err
+	if files.Sent != nil && !bytes.HasPrefix(files.Completed, files.Sent) {
+		return "", "", nil, fmt.Errorf("the demo contract %s is not %s signed: delete both to have them made again", demoContractFile, demoSentFile)
 	}
+	if files.SignedAt, err = demoSignedAt(ctx, files.Completed); err != nil {
+		return "", "", nil, err
+	}
+	return sentPath, path, files, nil
+}
+
+// writeFileAtomic writes b to path through a temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return "", nil, fmt.Errorf("writing the demo contract: %w", err)
+		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return "", nil, fmt.Errorf("writing the demo contract: %w", err)
-	}
-	return path, b, nil
+	return os.Rename(tmp, path)
 }
 
 // openLedger opens the log in DIR/ledger with keys in DIR/keys, and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"github.com/cunzheng/cunzheng/report/assemble"
 	"log/slog"
 	"os"
@@ -18,6 +19,8 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/cunzheng/cunzheng/evidence"
+	"github.com/cunzheng/cunzheng/evidence/event"
 	"github.com/cunzheng/cunzheng/ledger"
 	"github.com/cunzheng/cunzheng/verify"
 	"github.com/cunzheng/cunzheng/web"
@@ -101,7 +104,7 @@ func TestDocumentLookupNamesTheSigningEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.close(logger)
-	d, err := a.evidence.LoadDemo(ctx, nil, time.Time{})
+	d, err := a.evidence.LoadDemo(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,8 +179,11 @@ func TestCheckPublicURL(t *testing.T) {
 }
 
 // serve --demo's contract PDF is really signed (PAdES, the platform CA,
-// valid), stored through the document store, named by the demo's signing
-// and completion events, and the same file on every restart.
+// valid), stored through the document store with the contract as sent,
+// and the same files on every restart; and the demo's ledger tells one
+// story with them: every event naming a document names the sent contract
+// (the signed PDF's first revision) or the signed PDF, each kept in the
+// demo, and no event names a signed PDF before its signature was made.
 func TestDemoContractSignedAndStored(t *testing.T) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
@@ -197,32 +203,18 @@ func TestDemoContractSignedAndStored(t *testing.T) {
 			a.close(logger)
 			t.Fatal(err)
 		}
+		sent, err := os.ReadFile(filepath.Join(f.data, demoSentFile))
+		if err != nil {
+			a.close(logger)
+			t.Fatal(err)
+		}
 		if run == 0 {
 			first = pdf
 		} else if !bytes.Equal(pdf, first) {
 			t.Errorf("the demo contract changed on restart")
 		}
-		signedAt, err := demoSignedAt(ctx, pdf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := a.evidence.LoadDemo(ctx, pdf, signedAt) // idempotent: what loadDemo did
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _ := a.evidence.Authenticate(d.APIKey)
-		sum := sha256.Sum256(pdf)
-		stored, err := a.evidence.Document(p, hex.EncodeToString(sum[:]))
-		if err != nil || !bytes.Equal(stored, pdf) {
-			t.Errorf("the demo contract is not in the document store: %v", err)
-		}
-		matches, err := a.evidence.LookupDocument(hex.EncodeToString(sum[:]))
-		var kinds []string
-		for _, m := range matches {
-			kinds = append(kinds, string(m.Kind))
-		}
-		if err != nil || strings.Join(kinds, ",") != "contract.signed,contract.signed,contract.completed" {
-			t.Errorf("events naming the demo contract: %v %v", kinds, err)
+		if !bytes.HasPrefix(pdf, sent) {
+			t.Errorf("the signed demo contract is not the sent one with a signature appended")
 		}
 		var extra []*smx509.Certificate
 		for _, der := range append(derOf(a.reports.Signer().Chain), a.notarization.TSARoots...) {
@@ -237,8 +229,55 @@ func TestDemoContractSignedAndStored(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep, err := verify.PDFBytes(ctx, pdf, verify.Options{Roots: roots})
-		if err != nil || rep.Verdict.Indication != verify.TotalPassed || len(rep.Signatures) != 1 || rep.Signatures[0].Timestamp == nil {
-			t.Errorf("the demo contract does not verify as a timestamped signed PDF: %v %+v", err, rep.Verdict)
+		if err != nil || rep.Verdict.Indication != verify.TotalPassed || len(rep.Signatures) != 1 || rep.Signatures[0].Timestamp == nil || rep.LastSigningTime == nil {
+			t.Fatalf("the demo contract does not verify as a timestamped signed PDF: %v %+v", err, rep.Verdict)
+		}
+		signedAt := *rep.LastSigningTime
+		d, err := a.evidence.LoadDemo(ctx, &evidence.DemoFiles{Sent: sent, Completed: pdf, SignedAt: signedAt}) // idempotent: what loadDemo did
+		if err != nil || d.Earlier {
+			t.Fatalf("second demo load: %+v %v", d, err)
+		}
+		p, _ := a.evidence.Authenticate(d.APIKey)
+		sentSum, doneSum := sha256.Sum256(sent), sha256.Sum256(pdf)
+		sentHex, doneHex := hex.EncodeToString(sentSum[:]), hex.EncodeToString(doneSum[:])
+		for h, b := range map[string][]byte{sentHex: sent, doneHex: pdf} {
+			if stored, err := a.evidence.Document(p, h); err != nil || !bytes.Equal(stored, b) {
+				t.Errorf("the demo document %s is not in the document store: %v", h, err)
+			}
+		}
+		// Every event of the demo contract that names a document.
+		v, err := a.evidence.Contract(p, evidence.DemoContractID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := map[string][]string{}
+		for _, e := range v.Events {
+			leaf, err := a.log.Leaf(ctx, e.Index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr, err := event.ParseLeaf(leaf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range pr.DocumentHashes() {
+				named[h] = append(named[h], string(pr.Kind))
+				switch h {
+				case sentHex: // unsigned: what the signers were shown
+				case doneHex:
+					if e.Time.Before(signedAt) {
+						t.Errorf("%s at %v names the signed PDF, signed at %v", pr.Kind, e.Time, signedAt)
+					}
+				default:
+					t.Errorf("%s names %s, a file the demo does not hold", pr.Kind, h)
+				}
+			}
+		}
+		if got, want := fmt.Sprint(named), fmt.Sprint(map[string][]string{
+			sentHex: {"contract.sent", "contract.signed", "contract.signed"},
+			doneHex: {"contract.completed"},
+		}); got != want {
+			t.Errorf("documents the demo's events name: %s, want %s", got, want)
 		}
 		a.close(logger)
 	}

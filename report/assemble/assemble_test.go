@@ -174,7 +174,7 @@ func newDemoSource(t *testing.T, cosign bool) (*reporttest.Fixture, *evidence.Se
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ev.Close() })
-	demo, err := ev.LoadDemo(ctx, nil, time.Time{})
+	demo, err := ev.LoadDemo(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

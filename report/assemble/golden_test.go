@@ -68,7 +68,7 @@ func TestGoldenDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ev.Close() })
-	demo, err := ev.LoadDemo(ctx, nil, time.Time{})
+	demo, err := ev.LoadDemo(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
