@@ -320,8 +320,9 @@ func testIngestReceiptsAndContract(t *testing.T, bk backend) {
 		t.Errorf("conflicting id: %v", err)
 	}
 	// Document lookup across tenants.
-	ms, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d")
-	if err != nil || len(ms) != 2 || ms[0].ContractID != "2125270852621565954" || ms[1].Kind != evt.KindContractCompleted {
+	// The contract as sent: sent, then signed.
+	ms, err := e.svc.LookupDocument("5e1f0d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100")
+	if err != nil || len(ms) != 2 || ms[0].ContractID != "2125270852621565954" || ms[1].Kind != evt.KindContractSigned {
 		t.Errorf("LookupDocument = %+v, %v", ms, err)
 	}
 	// Sealed fields open and match their commitments.
@@ -955,7 +956,7 @@ func testMigratesClearContracts(t *testing.T, bk backend) {
 	if err != nil || len(page.Contracts) != 1 || page.Contracts[0].ID != "2125270852621565954" {
 		t.Fatalf("by name: %+v, %v", page, err)
 	}
-	if docs, err := e.svc.LookupDocument("9c3d2c1f6a0b8e7d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d"); err != nil ||
+	if docs, err := e.svc.LookupDocument("5e1f0d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100"); err != nil ||
 		len(docs) != 2 || docs[0].ContractID != "2125270852621565954" {
 		t.Fatalf("by document: %+v, %v", docs, err)
 	}

@@ -102,9 +102,9 @@ func TestKeysEverywhere(t *testing.T) {
 	allKeys := keyFile(all...)
 	waitUntil(t, "a checkpoint with the contract, cosigned by the three offices", func() bool {
 		out, _ := exec.Command(bin, verifyPDF(allKeys)...).CombinedOutput()
-		// The public lookup names the signing event, not the contract
+		// The public lookup names the completion (the signed file), not the contract
 		// number (the owning tenant's alone).
-		return strings.Contains(string(out), "通过平台签署（签署合同）") && strings.Count(string(out), ".test") >= 3
+		return strings.Contains(string(out), "通过平台签署（合同签署完成）") && strings.Count(string(out), ".test") >= 3
 	})
 
 	bundle := filepath.Join(tmp, "bundle.zip")
