@@ -79,6 +79,13 @@ func renderCertificate(c *Contract, req Request, r render) ([]byte, error) {
 		}
 		rows = append(rows, []cell{val(fmt.Sprintf("文件%d", i+1)), val(f.Name), hash(digest)})
 	}
+	for _, f := range c.SentFiles {
+		digest := "发送文件（签署方所签）As sent, signed by the signers\nSHA-256 " + f.SHA256
+		if f.SM3 != "" {
+			digest += "\nSM3     " + f.SM3
+		}
+		rows = append(rows, []cell{val("发送时 As sent"), val(f.Name), hash(digest)})
+	}
 	d.table([]float64{14, 30, contentW - 44}, []string{"序号 No.", "文件名称 File", "完成文件哈希 Digest of the completed file"}, rows)
 
 	d.heading("三、签署记录", "Signing record")

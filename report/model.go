@@ -42,6 +42,12 @@ type Contract struct {
 	// (FilesAsSent set).
 	Files       []File
 	FilesAsSent bool
+	// SentFiles are the files contract.sent named that no completion
+	// names: the documents as sent, which the signers were shown and
+	// signed, when the completed file is another one (the platform's
+	// signed PDF). Shown beside Files, so that every hash a signing event
+	// names is on the page.
+	SentFiles []File
 	// SignerCount is the number of signers contract.sent recorded
 	// (签署人数); 0 when none was recorded, and len(Signers) is shown.
 	SignerCount int

@@ -375,6 +375,12 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 	}
 	if len(c.Files) == 0 && len(sentFiles) > 0 {
 		c.Files, c.FilesAsSent = sentFiles, true
+	} else {
+		for _, f := range sentFiles {
+			if !slices.ContainsFunc(c.Files, func(g report.File) bool { return g.SHA256 == f.SHA256 }) {
+				c.SentFiles = append(c.SentFiles, f)
+			}
+		}
 	}
 	c.Status, c.StatusAt = report.StatusInProgress, view.Last
 	switch view.Status {
@@ -390,6 +396,11 @@ func build(view *evidence.ContractView, recs []evidence.Record, reveal bool) *re
 		for _, f := range c.Files {
 			if c.Signers[i].SignedFile == f.SHA256 {
 				c.Signers[i].SignedFile = f.Name
+			}
+		}
+		for _, f := range c.SentFiles {
+			if c.Signers[i].SignedFile == f.SHA256 {
+				c.Signers[i].SignedFile = f.Name + "（发送文件 as sent）"
 			}
 		}
 	}

@@ -211,6 +211,16 @@ func TestEndToEnd(t *testing.T) {
 	if c.Checkpoint.Size != cp.Size || len(c.Events) < 6 || len(c.Signers) == 0 || len(c.Openings) == 0 || len(c.Files) != 1 {
 		t.Fatalf("assembled: checkpoint %d events %d signers %d openings %d files %d", c.Checkpoint.Size, len(c.Events), len(c.Signers), len(c.Openings), len(c.Files))
 	}
+	// The signer signed the contract as sent; the completion names the
+	// platform's signed PDF: both hashes are on the page, and the
+	// signer's names the file it is.
+	const sent = "5e1f0d2c3b4a59687766554433221100ffeeddccbbaa99887766554433221100"
+	if len(c.SentFiles) != 1 || c.SentFiles[0].SHA256 != sent || c.Files[0].SHA256 == sent {
+		t.Errorf("files %+v, as sent %+v", c.Files, c.SentFiles)
+	}
+	if got := c.Signers[0].SignedFile; got != "劳动合同（发送文件 as sent）" {
+		t.Errorf("the signer signed %q", got)
+	}
 
 	// The log grows and a newer cosigned checkpoint appears: consistency.
 	if _, err := log.AppendAll(ctx, [][]byte{[]byte(`{"other":1}`), []byte(`{"other":2}`)}); err != nil {
