@@ -625,7 +625,7 @@ func TestBrowserCourt(t *testing.T) {
 		headline string
 		want     []string
 	}{
-		{"demo-contract.pdf", "PDF文件验签成功", []string{"通过本平台签署（签署合同）", "合同签署完成", "签名后文档未被修改"}},
+		{"demo-contract.pdf", "PDF文件验签成功", []string{"通过本平台签署（合同签署完成）", "合同签署完成", "签名后文档未被修改"}},
 		{"flipped.pdf", "PDF文件验签失败", []string{"签名覆盖的内容在签名后被改动：文档已被篡改", "HASH_FAILURE"}},
 		{"forged-update.pdf", "签名后文档被修改（不允许的修改）", []string{"签名后文档被修改（不允许的修改）", "不允许", "SIG_CONSTRAINTS_FAILURE"}},
 	} {
@@ -681,7 +681,7 @@ func TestBrowserCourt(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(body), `"kind":"contract.signed"`) {
+			if resp.StatusCode != 200 || !strings.Contains(string(body), `"kind":"contract.completed"`) {
 				t.Errorf("%s: lookup %d %s", tc.who, resp.StatusCode, body)
 			}
 			if got := strings.Contains(string(body), demoContract); got != tc.want {
