@@ -281,4 +281,22 @@ func TestDemoContractSignedAndStored(t *testing.T) {
 		}
 		a.close(logger)
 	}
+
+	// A data directory an earlier version made kept the signed PDF alone:
+	// its events stand, and nothing is recorded beside them.
+	if err := os.Remove(filepath.Join(f.data, demoSentFile)); err != nil {
+		t.Fatal(err)
+	}
+	a, err := openApp(ctx, f, "http://127.0.0.1:0", logger, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close(logger)
+	size := a.log.Size()
+	if err := a.loadDemo(ctx, "http://127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	if a.log.Size() != size {
+		t.Errorf("the earlier demo grew from %d to %d leaves", size, a.log.Size())
+	}
 }
