@@ -70,6 +70,33 @@ func (m MasterKey) valid() bool { return len(m.key) == event.KeySize }
 // file is created by linking a complete temporary file into place, so that a
 // CLI and a server starting at once agree on one key.
 func LoadMasterKey(keysDir string, getenv func(string) string) (MasterKey, error) {
+	k, err := ReadMasterKey(keysDir, getenv)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	path := filepath.Join(keysDir, MasterKeyFile)
+	if err := os.MkdirAll(keysDir, 0o700); err != nil {
+		return MasterKey{}, fmt.Errorf("evidence: creating key directory: %w", err)
+	}
+	k, err = GenerateMasterKey()
+	if err != nil {
+		return MasterKey{}, err
+	}
+	if err := writeFileExclusive(path, []byte(k.Hex()+"\n"), 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return LoadMasterKey(keysDir, func(string) string { return "" })
+		}
+		return MasterKey{}, fmt.Errorf("evidence: writing master key: %w", err)
+	}
+	return k, nil
+}
+
+// ReadMasterKey is LoadMasterKey without the creation: where neither
+// MasterKeyEnv nor the file holds a key it fails with an error wrapping
+// fs.ErrNotExist. Cluster mode reads the key this way, every process and
+// command having to use the one key the cluster's tenant keys are wrapped
+// under.
+func ReadMasterKey(keysDir string, getenv func(string) string) (MasterKey, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -81,27 +108,13 @@ func LoadMasterKey(keysDir string, getenv func(string) string) (MasterKey, error
 		return k, nil
 	}
 	path := filepath.Join(keysDir, MasterKeyFile)
-	if b, err := os.ReadFile(path); err == nil {
-		k, err := ParseMasterKey(string(b))
-		if err != nil {
-			return MasterKey{}, fmt.Errorf("evidence: %s: %w", path, err)
-		}
-		return k, nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return MasterKey{}, fmt.Errorf("evidence: reading master key: %w", err)
-	}
-	if err := os.MkdirAll(keysDir, 0o700); err != nil {
-		return MasterKey{}, fmt.Errorf("evidence: creating key directory: %w", err)
-	}
-	k, err := GenerateMasterKey()
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return MasterKey{}, err
+		return MasterKey{}, fmt.Errorf("evidence: reading the master key: %w", err)
 	}
-	if err := writeFileExclusive(path, []byte(k.Hex()+"\n"), 0o600); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return LoadMasterKey(keysDir, func(string) string { return "" })
-		}
-		return MasterKey{}, fmt.Errorf("evidence: writing master key: %w", err)
+	k, err := ParseMasterKey(string(b))
+	if err != nil {
+		return MasterKey{}, fmt.Errorf("evidence: %s: %w", path, err)
 	}
 	return k, nil
 }

@@ -71,6 +71,26 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	keysDir := filepath.Join(*data, "keys")
+	// A new tenant's key is wrapped under the master key; in cluster mode
+	// that must be the key every serve process holds, never one made here
+	// on the spot (serve would not unwrap the tenant's key). Checked before
+	// anything is opened.
+	loadMaster := evidence.LoadMasterKey
+	if *clusterDB != "" {
+		loadMaster = evidence.ReadMasterKey
+	}
+	var master evidence.MasterKey
+	if sub == "create" {
+		var err error
+		if master, err = loadMaster(keysDir, getenv); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("集群模式不生成主密钥：请设置 $%s，或把集群的 keys/%s 复制到 %s / "+
+				"cluster mode creates no master key (the cluster's serve processes would not unwrap a tenant key wrapped under a new one): "+
+				"set $%s or copy keys/%s of the cluster (cunzheng keys --cluster) into %s",
+				evidence.MasterKeyEnv, evidence.MasterKeyFile, keysDir, evidence.MasterKeyEnv, evidence.MasterKeyFile, keysDir)
+		} else if err != nil {
+			return err
+		}
+	}
 	tenants, st, err := tenantsAt(ctx, *data, *clusterDB)
 	if err != nil {
 		return err
@@ -91,10 +111,6 @@ func runTenantTo(ctx context.Context, args []string, out io.Writer, getenv func(
 	case "create":
 		if *name == "" {
 			return errors.New("--name is required")
-		}
-		master, err := evidence.LoadMasterKey(keysDir, getenv)
-		if err != nil {
-			return err
 		}
 		t, key, err := tenants.Create(ctx, master, *name, roles, now)
 		if err != nil {
@@ -141,9 +157,10 @@ func printKey(out io.Writer, t evidence.Tenant, roles []evidence.Role, key strin
 // new file replaces the old: a rotation interrupted at any point is finished
 // by running it again.
 func rotateMaster(ctx context.Context, out io.Writer, tenants evidence.Tenants, keysDir string, getenv func(string) string) error {
-	old, err := evidence.LoadMasterKey(keysDir, getenv)
+	// Only an existing key is rotated: one made here would wrap nothing.
+	old, err := evidence.ReadMasterKey(keysDir, getenv)
 	if err != nil {
-		return err
+		return fmt.Errorf("rotate-master: the current master key: %w", err)
 	}
 	if v := getenv(evidence.MasterKeyEnv); v != "" {
 		nv := getenv(evidence.MasterKeyEnv + "_NEW")

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,5 +131,41 @@ func TestTenantRotateMaster(t *testing.T) {
 	defer svc.Close()
 	if _, err := svc.Authenticate(lastLine(out)); err != nil {
 		t.Fatalf("after rotation: %v", err)
+	}
+}
+
+// TestTenantClusterMakesNoMasterKey: in cluster mode `tenant create` wraps
+// the tenant's key under the cluster's master key or refuses, before it
+// connects to anything; it never makes a master key of its own, which the
+// serve processes could not unwrap the tenant's key with.
+func TestTenantClusterMakesNoMasterKey(t *testing.T) {
+	data := t.TempDir()
+	_, err := tenantCmd(t, "create", "--name", "acme", "--data", data, "--cluster-db", "postgres://127.0.0.1:1/none?connect_timeout=1")
+	if err == nil || !strings.Contains(err.Error(), "cluster mode creates no master key") || !strings.Contains(err.Error(), evidence.MasterKeyFile) {
+		t.Fatalf("tenant create in cluster mode without a master key: err = %v, want the refusal naming %s", err, evidence.MasterKeyFile)
+	}
+	if _, err := os.Stat(filepath.Join(data, "keys", evidence.MasterKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("tenant create in cluster mode left a master key file behind (stat: %v)", err)
+	}
+	// With the cluster's key present it goes on to the database (here
+	// unreachable): the refusal is about the key, nothing else.
+	if _, err := evidence.LoadMasterKey(filepath.Join(data, "keys"), noEnv); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tenantCmd(t, "create", "--name", "acme", "--data", data, "--cluster-db", "postgres://127.0.0.1:1/none?connect_timeout=1")
+	if err == nil || strings.Contains(err.Error(), "master key") {
+		t.Fatalf("tenant create in cluster mode with the master key: err = %v, want a database error", err)
+	}
+}
+
+// TestRotateMasterNeedsAKey: rotate-master rotates an existing key; on a
+// data directory without one it says so and creates nothing.
+func TestRotateMasterNeedsAKey(t *testing.T) {
+	data := t.TempDir()
+	if _, err := tenantCmd(t, "rotate-master", "--data", data); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("rotate-master without a key: err = %v, want not found", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "keys", evidence.MasterKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("rotate-master without a key made one (stat: %v)", err)
 	}
 }
