@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cunzheng/cunzheng/cmd/cunzheng/startup"
-	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 )
 
@@ -107,15 +106,7 @@ func TestVerifyHandOver(t *testing.T) {
 		t.Fatalf("%s=1 did not keep verify in process:\n%s", startup.InProcessEnv, in.stderr)
 	}
 
-	f, err := reporttest.Build(reporttest.Options{Reveal: true, SM2: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := report.New(report.Config{KeyDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	z, err := s.Bundle(f.Contract, report.Request{ReportNumber: "CZ-1", Requester: "t/legal", Reveal: true, IssuedAt: time.Unix(1542300000, 0)})
+	f, z, err := reporttest.Bundle(reporttest.Options{Reveal: true, SM2: true}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

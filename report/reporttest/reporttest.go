@@ -429,3 +429,22 @@ func cut(signed []byte) (text, sigs []byte, ok bool) {
 }
 
 func asUnverified(err error, target **note.UnverifiedNoteError) bool { return errors.As(err, target) }
+
+// Bundle makes the demo contract and the evidence bundle a report service
+// with its keys in keyDir issues for it (number CZ-1, asked by t/legal,
+// revealed as opts says), for the tests of the commands that check bundles.
+func Bundle(opts Options, keyDir string) (*Fixture, []byte, error) {
+	f, err := Build(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := report.New(report.Config{KeyDir: keyDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	z, err := s.Bundle(f.Contract, report.Request{ReportNumber: "CZ-1", Requester: "t/legal", Reveal: opts.Reveal, IssuedAt: time.Unix(1542300000, 0)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, z, nil
+}

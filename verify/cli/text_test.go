@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cunzheng/cunzheng/report"
 	"github.com/cunzheng/cunzheng/report/reporttest"
 	"github.com/cunzheng/cunzheng/verify"
 )
@@ -206,15 +205,7 @@ func checkChineseFirst(t *testing.T, out string, want []string) {
 // TestBundleTextChineseFirst: each check verify bundle prints, passed or
 // failed, starts with its Chinese name.
 func TestBundleTextChineseFirst(t *testing.T) {
-	f, err := reporttest.Build(reporttest.Options{Reveal: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := report.New(report.Config{KeyDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	z, err := s.Bundle(f.Contract, report.Request{ReportNumber: "CZ-1", Requester: "t/legal", Reveal: true, IssuedAt: time.Unix(1542300000, 0)})
+	f, z, err := reporttest.Bundle(reporttest.Options{Reveal: true}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
