@@ -337,9 +337,17 @@ func TestBrowser(t *testing.T) {
 		if txt := pdfText(t, certRevealed); !strings.Contains(txt, "叶建华") || !strings.Contains(txt, "18501775544") {
 			t.Errorf("unmasked certificate page lacks the signer's name or account")
 		}
-		// The original signed contract the platform stored.
-		original := b.download("#originals a.original")
-		sum := sha256.Sum256(original)
+		// The signed contract the platform stored (listed beside the
+		// contract as sent, which the signers' events name).
+		signedFile, err := os.ReadFile(filepath.Join(data, demoContractFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(signedFile)
+		original := b.download(fmt.Sprintf(`#originals a.original[href$="/documents/%x"]`, sum))
+		if !bytes.Equal(original, signedFile) {
+			t.Fatalf("the console's signed document (%d bytes) is not %s", len(original), demoContractFile)
+		}
 		// Every PDF passes pdfsig and cunzheng verify pdf; the certificate
 		// page shows every field of the seed's sample page with the
 		// demo's values; the bundle passes every command its README and
