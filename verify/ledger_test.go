@@ -1,11 +1,13 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -239,4 +241,113 @@ func FuzzParseLeaf(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRevisionLedger: a contract signed last by the platform (one
+// signature, an incremental update over the document as sent) shows the
+// ledger's record of its first revision, the sent document the signers'
+// events name, although no signature covers that revision alone.
+func TestRevisionLedger(t *testing.T) {
+	// sm2-tsa.pdf is base.pdf with a signature appended: its first
+	// revision is base.pdf byte for byte.
+	sent, err := os.ReadFile(filepath.Join(corpus, "base.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentSum := sha256.Sum256(sent)
+	sentHex := hex.EncodeToString(sentSum[:])
+	l := newMemLedger(t, "cunzheng.example/log")
+	l.add(t, []byte(`{"kind":"contract.signed","time":"2026-01-02T03:04:05Z","data":{"document":{"sha256":"`+sentHex+`"}}}`), &sentSum)
+	opts := testOptions(t)
+	opts.Lookup = l
+	opts.LedgerVerifiers = note.VerifierList(l.verifier)
+	opts.LedgerOrigin = "cunzheng.example/log"
+	rep, err := verifyFile(t, filepath.Join(corpus, "sm2-tsa.pdf"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Revisions != 2 || len(rep.Signatures) != 1 || rep.Signatures[0].Revision != 2 {
+		t.Fatalf("want 2 revisions, the signature covering the 2nd: %d revisions, %d signatures", rep.Revisions, len(rep.Signatures))
+	}
+	if rep.Ledger != nil || rep.Signatures[0].Ledger != nil {
+		t.Errorf("the signed file is not in the ledger, got %+v / %+v", rep.Ledger, rep.Signatures[0].Ledger)
+	}
+	if len(rep.RevisionLedger) != 1 {
+		t.Fatalf("revision records %+v, want the first revision's", rep.RevisionLedger)
+	}
+	r := rep.RevisionLedger[0]
+	if r.Revision != 1 || r.SHA256 != sentHex || r.Ledger == nil || !r.Ledger.ProofOK || r.Ledger.Kind != "contract.signed" || r.Ledger.DocumentHex != sentHex {
+		t.Fatalf("revision record %d %s %+v, want revision 1 = %s signed, proof checked", r.Revision, r.SHA256, r.Ledger, sentHex)
+	}
+
+	// The whole file's record and the revision's are both shown; the
+	// whole file is not asked about twice.
+	c := &countingLookup{DocumentLookup: l}
+	opts.Lookup = c
+	rep, err = verifyFile(t, filepath.Join(corpus, "sm2-tsa.pdf"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.n != 2 {
+		t.Errorf("%d lookups for a file of 2 revisions, want 2", c.n)
+	}
+	if len(rep.RevisionLedger) != 1 {
+		t.Errorf("revision records %+v", rep.RevisionLedger)
+	}
+}
+
+// countingLookup counts the lookups it passes on.
+type countingLookup struct {
+	DocumentLookup
+	n int
+}
+
+func (c *countingLookup) LookupDocument(ctx context.Context, sum [32]byte) (LedgerRecord, error) {
+	c.n++
+	return c.DocumentLookup.LookupDocument(ctx, sum)
+}
+
+// failingLookup is a ledger that cannot be reached.
+type failingLookup struct{ n int }
+
+func (f *failingLookup) LookupDocument(context.Context, [32]byte) (LedgerRecord, error) {
+	f.n++
+	return LedgerRecord{}, errors.New("connection refused")
+}
+
+// TestRevisionLedgerBounded: a file of hundreds of revisions (each a
+// valid %%EOF closing the same trailer) asks the ledger about at most
+// MaxRevisionLookups of them, and an unreachable ledger only a few times.
+func TestRevisionLedgerBounded(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(corpus, "base.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndex(b, []byte("startxref"))
+	tail := append([]byte(nil), b[i:]...)
+	for range 900 {
+		b = append(b, tail...)
+	}
+	c := &countingLookup{DocumentLookup: newMemLedger(t, "cunzheng.example/log")}
+	opts := testOptions(t)
+	opts.Lookup = c
+	rep, err := PDFBytes(context.Background(), b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Revisions != 901 {
+		t.Fatalf("%d revisions, want 901", rep.Revisions)
+	}
+	if want := 1 + MaxRevisionLookups; c.n != want {
+		t.Errorf("%d lookups, want %d (the file and %d revisions)", c.n, want, MaxRevisionLookups)
+	}
+	f := &failingLookup{}
+	opts.Lookup = f
+	rep, err = PDFBytes(context.Background(), b, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.n != 2 || len(rep.RevisionLedger) != 1 || !strings.Contains(rep.RevisionLedger[0].Ledger.Problem, "connection refused") {
+		t.Errorf("unreachable ledger: %d lookups, records %+v; want 2 and the failure once", f.n, rep.RevisionLedger)
+	}
 }

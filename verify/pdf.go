@@ -49,8 +49,9 @@ type Options struct {
 	SystemRoots bool
 	// Time is the validation time. The default is time.Now().
 	Time time.Time
-	// Lookup, when set, is asked about the SHA-256 of the file and of each
-	// signed revision.
+	// Lookup, when set, is asked about the SHA-256 of the file, of each
+	// signed revision and of the earlier revisions (at most
+	// MaxRevisionLookups of those).
 	Lookup DocumentLookup
 	// LedgerVerifiers check the checkpoint a Lookup returns: the log's key
 	// and the notaries' cosigning keys.
@@ -239,12 +240,64 @@ func verifyData(ctx context.Context, data []byte, opts *Options) (*Report, error
 	}
 	finish(rep, int64(len(data)))
 	rep.Ledger = lookup(ctx, opts, fileSum)
+	asked := map[[32]byte]bool{fileSum: true}
 	for _, s := range rep.Signatures {
 		if s.Revision > 0 && s.RevisionSHA256 != rep.FileSHA256 {
-			s.Ledger = lookup(ctx, opts, v.revSum(s.Revision-1))
+			sum := v.revSum(s.Revision - 1)
+			s.Ledger = lookup(ctx, opts, sum)
+			asked[sum] = true
 		}
 	}
+	rep.RevisionLedger = lookupRevisions(ctx, opts, v, asked)
 	return rep, nil
+}
+
+// MaxRevisionLookups bounds the ledger lookups of a file's earlier
+// revisions: a hostile file may hold a thousand %%EOF markers, and each
+// lookup may be a network round trip.
+const MaxRevisionLookups = 32
+
+// lookupRevisions asks the ledger about the revisions not yet asked about
+// (asked: the file's and the signed revisions' hashes), oldest first, at
+// most MaxRevisionLookups of them, and returns the records found. The
+// oldest revisions go first because the first is the document as it was
+// before anyone signed it in the file: the contract as sent. A lookup that
+// fails (not "not recorded") ends the search: the ledger is unreachable,
+// and asking 31 more times would only repeat that.
+func lookupRevisions(ctx context.Context, opts *Options, v *checker, asked map[[32]byte]bool) []RevisionRecord {
+	if opts.Lookup == nil {
+		return nil
+	}
+	var out []RevisionRecord
+	n := 0
+	// One running hash over the file, read off at each revision's end
+	// (Sum leaves the state as it is): hashing each prefix afresh would
+	// read a large file 32 times.
+	h := sha256.New()
+	var prev int64
+	for rev, end := range v.ends {
+		if n == MaxRevisionLookups || ctx.Err() != nil {
+			break
+		}
+		h.Write(v.data[prev:end])
+		prev = end
+		var sum [32]byte
+		h.Sum(sum[:0])
+		if asked[sum] {
+			continue
+		}
+		asked[sum] = true
+		n++
+		rec := lookup(ctx, opts, sum)
+		if rec == nil {
+			continue
+		}
+		out = append(out, RevisionRecord{Revision: rev + 1, SHA256: hex.EncodeToString(sum[:]), Ledger: rec})
+		if !rec.ProofOK && len(rec.Leaf) == 0 && rec.Problem != ErrPending.Error() {
+			break
+		}
+	}
+	return out
 }
 
 func ctxOr(ctx context.Context, err error) error {

@@ -72,7 +72,24 @@ type Report struct {
 	// truncated or corrupted update that cannot be judged.
 	DamagedBytes int64         `json:"damagedBytes,omitempty"`
 	Ledger       *LedgerRecord `json:"ledger,omitempty"`
-	CheckedAt    time.Time     `json:"checkedAt"`
+	// RevisionLedger are the ledger's records of the file's earlier
+	// revisions (each a prefix of the file ending at a revision's %%EOF)
+	// that no signature covers: a contract the platform signed last by an
+	// incremental update starts with the document as sent, which the
+	// signers' contract.signed events name. Only revisions the ledger
+	// holds are listed, oldest first; at most MaxRevisionLookups are
+	// looked up.
+	RevisionLedger []RevisionRecord `json:"revisionLedger,omitempty"`
+	CheckedAt      time.Time        `json:"checkedAt"`
+}
+
+// RevisionRecord is the ledger's record of one earlier revision of the file.
+type RevisionRecord struct {
+	// Revision is 1-based, as Signature.Revision.
+	Revision int `json:"revision"`
+	// SHA256 is the hex SHA-256 of the file up to the end of Revision.
+	SHA256 string        `json:"sha256"`
+	Ledger *LedgerRecord `json:"ledger"`
 }
 
 // Signature is the finding for one signature or document timestamp.
