@@ -172,6 +172,11 @@ func writeReport(w io.Writer, file string, rep *verify.Report) {
 	if rep.Ledger != nil {
 		writeLedger(w, "", rep.Ledger)
 	}
+	for _, r := range rep.RevisionLedger {
+		fmt.Fprintf(w, "\n该文件的第 %d 版（此后的修订不在该记录之内） Revision %d of this file (the revisions after it are not part of this record)\n", r.Revision, r.Revision)
+		fmt.Fprintf(w, "  版本摘要 SHA-256:  %s\n", r.SHA256)
+		writeLedger(w, "  ", r.Ledger)
+	}
 	for _, s := range rep.Signatures {
 		who := ""
 		if s.Signer != nil {

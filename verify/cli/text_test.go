@@ -133,19 +133,27 @@ func TestTextOutputChineseFirst(t *testing.T) {
 		name string
 		r    verify.LedgerRecord
 		want []string
+		// revision puts the record on the file's first revision (a
+		// contract signed last by the platform), not on the file.
+		revision bool
 	}{
 		{"signed with events", verify.LedgerRecord{Kind: "contract.signed", SignedAt: signed, LeafIndex: 4, TreeSize: 9, ProofOK: true, SignedBy: []string{"cunzheng.example/log", "notary-1"}, ContractNumber: "HT-1", Events: events}, []string{
 			"存证 Ledger: 于 2026-12-01 10:03:04 +08:00 通过平台签署（签署合同）",
 			"事件 Event: 第 4 条 leaf 4, 签署合同 contract signed (contract.signed), 2026-12-01 10:03:04 +08:00（包含证明已校验 proof checked）",
 			"事件 Event: 第 5 条 leaf 5, 合同签署完成 contract completed (contract.completed), 2026-12-01 10:04:04 +08:00（未能校验 NOT verified: 包含证明无法验证（hash mismatch） — inclusion proof: hash mismatch）",
 			"未知事件 something.new",
-		}},
-		{"issued", verify.LedgerRecord{Kind: "report.issued", Report: "CZ-2026-1", ReportDocument: "evidence-report", SignedAt: signed, LeafIndex: 7, TreeSize: 9, ProofOK: true, SignedBy: []string{"log"}}, []string{"报告编号 CZ-2026-1（证据报告）", "(evidence report)"}},
-		{"recorded only", verify.LedgerRecord{Kind: "contract.sent", SignedAt: signed, LeafIndex: 2, TreeSize: 9, ProofOK: true, SignedBy: []string{"log"}}, []string{"记录（发送合同），此记录本身不表示已签署"}},
+		}, false},
+		{"issued", verify.LedgerRecord{Kind: "report.issued", Report: "CZ-2026-1", ReportDocument: "evidence-report", SignedAt: signed, LeafIndex: 7, TreeSize: 9, ProofOK: true, SignedBy: []string{"log"}}, []string{"报告编号 CZ-2026-1（证据报告）", "(evidence report)"}, false},
+		{"recorded only", verify.LedgerRecord{Kind: "contract.sent", SignedAt: signed, LeafIndex: 2, TreeSize: 9, ProofOK: true, SignedBy: []string{"log"}}, []string{"记录（发送合同），此记录本身不表示已签署"}, false},
 		{"found not verified", verify.LedgerRecord{Kind: "contract.signed", Leaf: []byte("leaf"), Problem: "no ledger verifier keys configured"}, []string{
-			"存证 Ledger: 存证日志返回了记录，但未能校验 record found but not verified: 未配置存证日志的验证公钥 — no ledger verifier keys configured"}},
-		{"pending", verify.LedgerRecord{Problem: verify.ErrPending.Error()}, []string{"已记录在存证日志中，正在等待下一个检查点"}},
-		{"lookup failed", verify.LedgerRecord{Problem: "ledger lookup failed: connection refused"}, []string{"未能查询存证日志 the log could not be queried: 查询存证日志失败（connection refused）"}},
+			"存证 Ledger: 存证日志返回了记录，但未能校验 record found but not verified: 未配置存证日志的验证公钥 — no ledger verifier keys configured"}, false},
+		{"pending", verify.LedgerRecord{Problem: verify.ErrPending.Error()}, []string{"已记录在存证日志中，正在等待下一个检查点"}, false},
+		{"lookup failed", verify.LedgerRecord{Problem: "ledger lookup failed: connection refused"}, []string{"未能查询存证日志 the log could not be queried: 查询存证日志失败（connection refused）"}, false},
+		{"first revision signed", verify.LedgerRecord{Kind: "contract.signed", SignedAt: signed, LeafIndex: 4, TreeSize: 9, ProofOK: true, SignedBy: []string{"cunzheng.example/log"}, Events: events[1:2]}, []string{
+			"该文件的第 1 版（此后的修订不在该记录之内） Revision 1 of this file",
+			"  版本摘要 SHA-256:  4bd4f6b4",
+			"  存证 Ledger: 于 2026-12-01 10:03:04 +08:00 通过平台签署（签署合同）",
+		}, true},
 	}
 	for _, rc := range records {
 		t.Run("ledger "+rc.name, func(t *testing.T) {
@@ -157,6 +165,11 @@ func TestTextOutputChineseFirst(t *testing.T) {
 				Ledger:     &r,
 				Signatures: []*verify.Signature{{Index: 1, Kind: "signature", Ledger: &sig,
 					Verdict: verify.Verdict{Indication: verify.TotalPassed, Message: verify.Text{ZH: "签名有效。", EN: "The signature is valid."}}}},
+			}
+			if rc.revision {
+				rev := r
+				rep.Ledger, rep.Signatures[0].Ledger = nil, nil
+				rep.RevisionLedger = []verify.RevisionRecord{{Revision: 1, SHA256: "4bd4f6b4b3d18ba0d2e25e6b1c79b1e0b0b4d6a1a8b0b0a6f0c2b6a9e7d1c3f5", Ledger: &rev}}
 			}
 			var out bytes.Buffer
 			writeReport(&out, "contract.pdf", rep)
