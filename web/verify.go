@@ -366,6 +366,9 @@ func (h *verifyHandlers) redactReport(c *gin.Context, rep *verify.Report) {
 	for _, s := range rep.Signatures {
 		h.redact(c, s.Ledger)
 	}
+	for _, r := range rep.RevisionLedger {
+		h.redact(c, r.Ledger)
+	}
 }
 
 func (h *verifyHandlers) one(c *gin.Context) {

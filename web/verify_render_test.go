@@ -43,6 +43,9 @@ type testLedger struct {
 	// fails), "none" (not recorded).
 	mode  string
 	owner string
+	// only, when set, are the documents the ledger holds; any other is
+	// not recorded.
+	only map[[32]byte]bool
 }
 
 const testOrigin = "cunzheng.test/log"
@@ -104,6 +107,9 @@ func (l *testLedger) LookupDocument(_ context.Context, sum [32]byte) (verify.Led
 	defer l.mu.Unlock()
 	doc := hex.EncodeToString(sum[:])
 	var idx []uint64
+	if l.only != nil && !l.only[sum] {
+		return verify.LedgerRecord{}, verify.ErrNotRecorded
+	}
 	switch l.mode {
 	case "none":
 		return verify.LedgerRecord{}, verify.ErrNotRecorded
@@ -561,5 +567,51 @@ func TestVerifyRevisionLedgerWording(t *testing.T) {
 		if strings.Contains(cards, want[0]) {
 			t.Errorf("%s: the signature card calls the signed revision %q", lang, want[0])
 		}
+	}
+}
+
+// TestVerifyEarlierRevisionLedger: a contract the platform signed last
+// (sm2-tsa.pdf: base.pdf, the contract as sent, with one signature
+// appended) whose whole file the ledger does not know but whose first
+// revision it records as signed: the page says the first revision was
+// signed through the platform, in Chinese first and under English, and
+// its contract number only to the owning tenant.
+func TestVerifyEarlierRevisionLedger(t *testing.T) {
+	l := newTestLedger(t)
+	sent := corpusFile(t, "base.pdf")
+	l.only = map[[32]byte]bool{sha256.Sum256(sent.data): true}
+	h := ledgerVerifyServer(t, l, nil)
+	for _, tt := range []struct {
+		lang, viewer string
+		want         []string
+	}{
+		{"zh", "", []string{`id="ledger-revision-1"`, "本平台的存证日志中没有记录整个文件", "平台存证（该文件的第1版）", "该文件的第1版（后续修订之前的文件）于 2026-02-01 09:30:00 (UTC+8) 通过本平台签署（签署合同）", `lang="en">Revision 1 of this file`, "发送合同"}},
+		{"en", "", []string{"Ledger record (revision 1 of this file)", "Revision 1 of this file (the file before the revisions that follow it) was signed through the platform on 2026-02-01 09:30:00 (UTC+8) (contract signed)", "no record of the whole file"}},
+		{"zh", "t_owner", []string{"HT-2026-0042"}},
+	} {
+		t.Run(tt.lang+"/"+tt.viewer, func(t *testing.T) {
+			body, ctype := multipartBody(t, corpusFile(t, "sm2-tsa.pdf"))
+			req := httptest.NewRequest(http.MethodPost, "/verify", body)
+			req.Header.Set("Content-Type", ctype)
+			req.Header.Set("Cookie", "lang="+tt.lang)
+			req.Header.Set("X-Test-Tenant", tt.viewer)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			page := rec.Body.String()
+			if rec.Code != 200 {
+				t.Fatalf("status %d: %.300s", rec.Code, page)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			if tt.viewer == "" && strings.Contains(page, "HT-2026-0042") {
+				t.Errorf("the public page shows the revision's contract number")
+			}
+			if t.Failed() {
+				t.Logf("%s", page)
+			}
+		})
 	}
 }

@@ -193,6 +193,10 @@ type ledgerData struct {
 	// Revision is the signed revision the record is of, inside a
 	// signature's card (the file changed after it); 0 for the file itself.
 	Revision int
+	// Earlier is set for a record of an earlier revision no signature
+	// covers (verify.Report.RevisionLedger): the document as sent, of a
+	// contract the platform signed last.
+	Earlier bool
 }
 
 var textFuncs = template.FuncMap{
@@ -212,6 +216,9 @@ var textFuncs = template.FuncMap{
 	"ledgerView": func(lang string, r *verify.LedgerRecord) ledgerData { return ledgerData{Lang: lang, R: r} },
 	"revisionLedgerView": func(lang string, rev int, r *verify.LedgerRecord) ledgerData {
 		return ledgerData{Lang: lang, R: r, Revision: rev}
+	},
+	"earlierLedgerView": func(lang string, rev int, r *verify.LedgerRecord) ledgerData {
+		return ledgerData{Lang: lang, R: r, Revision: rev, Earlier: true}
 	},
 	"kindText": func(lang, kind string) string {
 		zh, en := KindWords(kind)
