@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"mime/multipart"
@@ -158,8 +160,20 @@ func TestBrowserLocalVerify(t *testing.T) {
 			hashes := map[string]bool{}
 			if res.Report != nil {
 				hashes[res.Report.FileSHA256] = true
-				for _, sg := range res.Report.Signatures {
-					hashes[sg.RevisionSHA256] = true
+				// Every revision: each prefix ending at an %%EOF and its
+				// end of line (verify looks up the earlier revisions too).
+				for i, eof := 0, []byte("%%EOF"); ; {
+					j := bytes.Index(content[i:], eof)
+					if j < 0 {
+						break
+					}
+					i += j + len(eof)
+					for _, end := range []int{i, i + 1, i + 2} {
+						if end <= len(content) {
+							sum := sha256.Sum256(content[:end])
+							hashes[hex.EncodeToString(sum[:])] = true
+						}
+					}
 				}
 			}
 			reqs := nl.take()
