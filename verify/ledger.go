@@ -283,20 +283,28 @@ func CheckLedgerRecord(rec *LedgerRecord, origin string, verifiers note.Verifier
 // lookup asks opts.Lookup about sum and returns the checked record, or nil
 // when the ledger does not hold the document or no lookup is configured.
 func lookup(ctx context.Context, opts *Options, sum [32]byte) *LedgerRecord {
+	rec, _ := lookupAnswered(ctx, opts, sum)
+	return rec
+}
+
+// lookupAnswered is lookup that also reports whether the ledger answered
+// (a record, "not recorded" or "pending"); when it did not, the record
+// carries the failure as its Problem.
+func lookupAnswered(ctx context.Context, opts *Options, sum [32]byte) (*LedgerRecord, bool) {
 	if opts.Lookup == nil {
-		return nil
+		return nil, true
 	}
 	rec, err := opts.Lookup.LookupDocument(ctx, sum)
 	if errors.Is(err, ErrNotRecorded) {
-		return nil
+		return nil, true
 	}
 	if errors.Is(err, ErrPending) {
-		return &LedgerRecord{DocumentHex: hex.EncodeToString(sum[:]), Problem: ErrPending.Error()}
+		return &LedgerRecord{DocumentHex: hex.EncodeToString(sum[:]), Problem: ErrPending.Error()}, true
 	}
 	if err != nil {
-		return &LedgerRecord{DocumentHex: hex.EncodeToString(sum[:]), Problem: "ledger lookup failed: " + err.Error()}
+		return &LedgerRecord{DocumentHex: hex.EncodeToString(sum[:]), Problem: "ledger lookup failed: " + err.Error()}, false
 	}
 	rec.DocumentHex = hex.EncodeToString(sum[:])
 	CheckLedgerRecord(&rec, opts.LedgerOrigin, opts.LedgerVerifiers)
-	return &rec
+	return &rec, true
 }

@@ -288,12 +288,11 @@ func lookupRevisions(ctx context.Context, opts *Options, v *checker, asked map[[
 		}
 		asked[sum] = true
 		n++
-		rec := lookup(ctx, opts, sum)
-		if rec == nil {
-			continue
+		rec, answered := lookupAnswered(ctx, opts, sum)
+		if rec != nil {
+			out = append(out, RevisionRecord{Revision: rev + 1, SHA256: hex.EncodeToString(sum[:]), Ledger: rec})
 		}
-		out = append(out, RevisionRecord{Revision: rev + 1, SHA256: hex.EncodeToString(sum[:]), Ledger: rec})
-		if !rec.ProofOK && len(rec.Leaf) == 0 && rec.Problem != ErrPending.Error() {
+		if !answered {
 			break
 		}
 	}
