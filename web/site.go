@@ -126,7 +126,7 @@ var siteFuncs = template.FuncMap{
 		}
 		return s
 	},
-	"kindLabel": kindLabel,
+	"kindLabel": verifyview.KindLabel,
 	"methodLabel": func(lang, m string) template.HTML {
 		if m == "" {
 			return ""
@@ -158,15 +158,6 @@ var siteFuncs = template.FuncMap{
 		return template.HTML(template.HTMLEscapeString(doc))
 	},
 }
-
-// kindLabel names an event kind in the user's words.
-func kindLabel(lang, kind string) template.HTML {
-	zh, en := kindWords(kind)
-	return tr(lang, zh, en)
-}
-
-// kindWords names an event kind in Chinese and English.
-func kindWords(kind string) (zh, en string) { return verifyview.KindWords(kind) }
 
 // methodLabel names an identity or intent verification method, in the
 // words of the reports (one table, report.MethodLabel).

@@ -44,19 +44,12 @@ func Plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// KindLabel names an event kind in the user's words.
+// KindLabel names an event kind in the user's words (verify.KindWords,
+// shared with the command line).
 func KindLabel(lang, kind string) template.HTML {
-	zh, en := KindWords(kind)
+	zh, en := verify.KindWords(kind)
 	return Tr(lang, zh, en)
 }
-
-// KindWords names an event kind in Chinese and English (verify.KindWords,
-// shared with the command line).
-func KindWords(kind string) (zh, en string) { return verify.KindWords(kind) }
-
-// ProblemText is a problem line in Chinese with the English beside it
-// (verify.ProblemText, shared with the command line).
-func ProblemText(en string) verify.Text { return verify.ProblemText(en) }
 
 var beijing = time.FixedZone("UTC+8", 8*3600)
 
@@ -204,7 +197,7 @@ var textFuncs = template.FuncMap{
 	"pending":   func(r *verify.LedgerRecord) bool { return !r.ProofOK && r.Problem == verify.ErrPending.Error() },
 	"cardClass": CardClass,
 	"problem": func(lang, en string) template.HTML {
-		t := ProblemText(en)
+		t := verify.ProblemText(en)
 		return Tr(lang, t.ZH, t.EN)
 	},
 	"text": func(lang string, t *verify.Text) template.HTML {
@@ -221,7 +214,7 @@ var textFuncs = template.FuncMap{
 		return ledgerData{Lang: lang, R: r, Revision: rev, Earlier: true}
 	},
 	"kindText": func(lang, kind string) string {
-		zh, en := KindWords(kind)
+		zh, en := verify.KindWords(kind)
 		if lang == LangEN {
 			return en
 		}
@@ -230,7 +223,7 @@ var textFuncs = template.FuncMap{
 	"docZH":    func(d string) string { zh, _ := verify.DocumentWords(d); return zh },
 	"objectZH": verify.ChangeObjectZH,
 	"stepZH": func(step string) string {
-		return verify.BundleStepZH(step, func(k string) string { zh, _ := KindWords(k); return zh })
+		return verify.BundleStepZH(step, func(k string) string { zh, _ := verify.KindWords(k); return zh })
 	},
 	"docEN": func(d string) string { _, en := verify.DocumentWords(d); return en },
 	"fieldZH": func(f string) string {
