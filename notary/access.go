@@ -129,21 +129,11 @@ func CheckFetch(header, id string, now time.Time, verifierOf func(origin string)
 	if !ok {
 		return "", fmt.Errorf("%w: fetch note has no signatures", ErrMalformed)
 	}
-	lines := strings.Split(string(text), "\n")
-	if len(lines) != 4 || lines[0] != fetchHeader {
-		return "", fmt.Errorf("%w: not a %q note", ErrMalformed, fetchHeader)
+	f, err := noteFields(string(text)+"\n", fetchHeader, "fetch note", "origin", "id", "time")
+	if err != nil {
+		return "", err
 	}
-	var origin, noteID, at string
-	for i, f := range []struct {
-		key string
-		dst *string
-	}{{"origin", &origin}, {"id", &noteID}, {"time", &at}} {
-		k, v, ok := strings.Cut(lines[i+1], " ")
-		if !ok || k != f.key {
-			return "", fmt.Errorf("%w: fetch note line %d must be %q", ErrMalformed, i+2, f.key)
-		}
-		*f.dst = v
-	}
+	origin, noteID, at := f[0], f[1], f[2]
 	t, err := time.Parse(time.RFC3339, at)
 	if err != nil {
 		return "", fmt.Errorf("%w: fetch note time: %w", ErrMalformed, err)

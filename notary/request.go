@@ -80,33 +80,39 @@ func SignRequest(r Request, signers ...note.Signer) ([]byte, error) {
 // are checked by the caller).
 func ParseRequestText(text string) (Request, error) {
 	var r Request
-	lines := strings.Split(text, "\n")
-	if len(lines) != 8 || lines[7] != "" || lines[0] != requestHeader {
-		return r, fmt.Errorf("%w: not a %q note", ErrMalformed, requestHeader)
+	f, err := noteFields(text, requestHeader, "request", "origin", "id", "contract", "office", "time", "bundle-sha256")
+	if err != nil {
+		return r, err
 	}
-	fields := []struct {
-		key string
-		dst *string
-	}{{"origin", &r.Origin}, {"id", &r.ID}, {"contract", &r.Contract}, {"office", &r.Office}, {"time", nil}, {"bundle-sha256", &r.BundleSHA256}}
-	for i, f := range fields {
-		k, v, ok := strings.Cut(lines[i+1], " ")
-		if !ok || k != f.key {
-			return r, fmt.Errorf("%w: request line %d must be %q", ErrMalformed, i+2, f.key)
-		}
-		if f.dst != nil {
-			*f.dst = v
-			continue
-		}
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return r, fmt.Errorf("%w: request time: %w", ErrMalformed, err)
-		}
-		r.Time = t.UTC()
+	r.Origin, r.ID, r.Contract, r.Office, r.BundleSHA256 = f[0], f[1], f[2], f[3], f[5]
+	t, err := time.Parse(time.RFC3339, f[4])
+	if err != nil {
+		return r, fmt.Errorf("%w: request time: %w", ErrMalformed, err)
 	}
+	r.Time = t.UTC()
 	if err := r.check(); err != nil {
 		return r, err
 	}
 	return r, nil
+}
+
+// noteFields parses the text of one of the office's notes (ending in a
+// newline): the header line, then a "key value" line for each of keys in
+// order; it returns the values. what names the note in errors.
+func noteFields(text, header, what string, keys ...string) ([]string, error) {
+	lines := strings.Split(text, "\n")
+	if len(lines) != len(keys)+2 || lines[len(lines)-1] != "" || lines[0] != header {
+		return nil, fmt.Errorf("%w: not a %q note", ErrMalformed, header)
+	}
+	values := make([]string, len(keys))
+	for i, key := range keys {
+		k, v, ok := strings.Cut(lines[i+1], " ")
+		if !ok || k != key {
+			return nil, fmt.Errorf("%w: %s line %d must be %q", ErrMalformed, what, i+2, key)
+		}
+		values[i] = v
+	}
+	return values, nil
 }
 
 // openRequest verifies a request note's signature by the log of its
