@@ -23,6 +23,10 @@ const (
 	sm2KeyFile     = "log-sm2.pem"
 )
 
+// KeyFiles are the names of the files LoadOrCreateKeys keeps in its key
+// directory (what a cluster's processes must each hold a copy of).
+func KeyFiles() []string { return []string{ed25519KeyFile, sm2KeyFile} }
+
 // Keys are the log's checkpoint signing keys.
 type Keys struct {
 	// Ed25519 signs the first signature line (type 0x01).

@@ -90,17 +90,10 @@ func checkClusterNotary(c clusterFlags, n *notarizeFlags) error {
 func clusterKeysMissing(data string, n *notarizeFlags, getenv func(string) string) ([]string, error) {
 	dir := filepath.Join(data, "keys")
 	var missing []string
-	exists := func(name string) error {
-		_, err := os.Stat(filepath.Join(dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
+	for _, name := range ledger.KeyFiles() {
+		if _, err := os.Stat(filepath.Join(dir, name)); errors.Is(err, fs.ErrNotExist) {
 			missing = append(missing, name)
-			return nil
-		}
-		return err
-	}
-	// The log key files of ledger.LoadOrCreateKeys.
-	for _, name := range []string{"log-ed25519.key", "log-sm2.pem"} {
-		if err := exists(name); err != nil {
+		} else if err != nil {
 			return nil, err
 		}
 	}
@@ -116,10 +109,10 @@ func clusterKeysMissing(data string, n *notarizeFlags, getenv func(string) strin
 	} else if err != nil {
 		return nil, err
 	}
-	if getenv(evidence.MasterKeyEnv) == "" {
-		if err := exists(evidence.MasterKeyFile); err != nil {
-			return nil, err
-		}
+	if _, err := evidence.ReadMasterKey(dir, getenv); errors.Is(err, fs.ErrNotExist) {
+		missing = append(missing, evidence.MasterKeyFile)
+	} else if err != nil {
+		return nil, err
 	}
 	return missing, nil
 }
