@@ -27,7 +27,8 @@
 // streams and process ID, so its output and exit status are those of the
 // command. It does so only when the file there carries the Go build ID
 // this binary was built with (`make build` builds the verifier first and
-// passes its ID in CGO_CFLAGS); a missing or different file never runs,
+// adds its ID to this package as a header, with go build -overlay); a
+// missing or different file never runs,
 // and then, as in a plain `go build`, a build without cgo, or with
 // InProcessEnv set, verify runs in this process with the same code.
 //
